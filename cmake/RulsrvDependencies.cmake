@@ -1,0 +1,13 @@
+# Every third-party library, found once through pkg-config as an imported target.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(LIBCONFIG REQUIRED IMPORTED_TARGET libconfig)
+pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
+pkg_check_modules(XGBOOST REQUIRED IMPORTED_TARGET xgboost)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(CHECK REQUIRED IMPORTED_TARGET check)
+pkg_check_modules(SYSTEMD IMPORTED_TARGET libsystemd)
+find_library(MATH_LIBRARY m REQUIRED)

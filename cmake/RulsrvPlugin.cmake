@@ -1,0 +1,14 @@
+# rulsrv_add_plugin(NAME SOURCES a.c b.c LIBS x y): a plugin .so as STYLE.md wants it:
+# no "lib" prefix, hidden visibility (only the descriptor is exported), no undefined symbols.
+function(rulsrv_add_plugin name)
+  cmake_parse_arguments(P "" "" "SOURCES;LIBS" ${ARGN})
+  add_library(${name} MODULE ${P_SOURCES})
+  set_target_properties(${name} PROPERTIES
+    PREFIX ""
+    C_VISIBILITY_PRESET hidden
+    LIBRARY_OUTPUT_DIRECTORY ${RULSRV_PLUGIN_OUTPUT_DIR})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/core/include)
+  target_link_options(${name} PRIVATE -Wl,-z,defs)
+  target_link_libraries(${name} PRIVATE ${P_LIBS})
+  install(TARGETS ${name} LIBRARY DESTINATION ${RULSRV_PLUGIN_INSTALL_DIR})
+endfunction()

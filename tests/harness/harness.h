@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* harness.h - integration tests: start the real rulsrv binary on loopback, talk HTTP to it. */
+#ifndef RULSRV_TEST_HARNESS_H
+#define RULSRV_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HARNESS_MAX_SERVICES 4
+
+/*
+ * A running rulsrv. Its configuration is written to dir/rulsrv.conf; every listener in it
+ * should use port 0; the harness learns the real ports from the daemon's log line
+ * "service 'NAME' listening on ADDR:PORT" (stderr goes to dir/rulsrv.log).
+ */
+struct harness_server {
+	pid_t pid;
+	char dir[256];   /* a fresh temporary directory, removed by harness_cleanup */
+	char conf[300];  /* dir/rulsrv.conf */
+	char log[300];   /* dir/rulsrv.log (stderr of the daemon) */
+	size_t service_count;
+	struct {
+		char name[64];
+		int port;
+	} services[HARNESS_MAX_SERVICES];
+};
+
+struct harness_response {
+	long status;
+	char *body;       /* NUL-terminated, malloc'd */
+	size_t body_len;
+	char *headers;    /* raw response headers, NUL-terminated, malloc'd */
+};
+
+/* Source and build trees (compiled in) and helpers to name files inside them. */
+const char *harness_source_dir(void);
+const char *harness_build_dir(void);
+/* "@SRC@", "@BUILD@", "@PLUGINS@" (build/plugins) and "@DIR@" (the server's own
+ * directory) in conf_text are replaced before the file is written. */
+
+/* Make the temporary directory and write the configuration; does not start anything. */
+int harness_prepare(struct harness_server *s, const char *conf_text);
+/*
+ * Start build/bin/rulsrv -c dir/rulsrv.conf [extra args...] and wait (up to 15 s) until every
+ * service logged its listener and answers GET /healthz. extra_args is NULL-terminated or NULL.
+ * Returns 0, or -1 when the daemon exited or never became ready (its log is printed).
+ */
+int harness_start(struct harness_server *s, const char *const *extra_args);
+/* Both of the above. */
+int harness_start_conf(struct harness_server *s, const char *conf_text);
+/* Port of a service by name; -1 when unknown. */
+int harness_port(const struct harness_server *s, const char *service);
+/* Send a signal; harness_wait waits for exit (up to timeout_ms) and returns its exit status
+ * (0..255), 128+signal when killed, or -1 on timeout. */
+int harness_signal(struct harness_server *s, int sig);
+int harness_wait(struct harness_server *s, int timeout_ms);
+/* SIGTERM, wait up to 10 s (then SIGKILL); returns the exit status as harness_wait. */
+int harness_stop(struct harness_server *s);
+/* Stop when still running and remove the directory. */
+void harness_cleanup(struct harness_server *s);
+/* Does the daemon's log contain needle? */
+bool harness_log_contains(const struct harness_server *s, const char *needle);
+
+/* Run a program to completion, capturing stdout+stderr (malloc'd) and the exit status. */
+int harness_run(const char *const *argv, char **output, int *exit_status);
+
+/*
+ * One HTTP request with libcurl to 127.0.0.1:port. method "GET", "POST", ...; body may be
+ * NULL. headers: NULL-terminated list of "Name: value" lines or NULL.
+ * Returns 0 and fills r (free with harness_response_free), -1 on a transport error.
+ */
+int harness_http(int port, const char *method, const char *path, const char *content_type,
+		 const char *body, size_t body_len, const char *const *headers,
+		 struct harness_response *r);
+int harness_get(int port, const char *path, struct harness_response *r);
+int harness_post_json(int port, const char *path, const char *json, struct harness_response *r);
+void harness_response_free(struct harness_response *r);
+
+/* Value of one sample in a Prometheus text exposition: name with its labels exactly as
+ * rendered, e.g. "predictions_total{model=\"rul-fd001\"}". NAN when absent. */
+double harness_metric(const char *exposition, const char *series);
+/* GET /metrics from port and return harness_metric of it. */
+double harness_scrape(int port, const char *series);
+
+#endif
