@@ -37,5 +37,9 @@ test-asan: test-deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --test-dir build-asan --output-on-failure
 
+# A Debian package from a Release build: rulsrv_<version>-1_<arch>.deb in this folder.
+deb: deps
+	BUILD=$(abspath $(BUILD)) sh packaging/deb/build-deb.sh .
+
 clean:
 	rm -rf $(BUILD) build-asan
