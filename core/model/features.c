@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+/* features.c - the feature pipeline: regimes, per-regime normalisation, causal window features. */
+#include "features.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "features_impl.h"
+
+size_t
+feature_spec_regime(const struct feature_spec *spec, const double *inputs)
+{
+	size_t r, best = 0;
+	double best_d = INFINITY;
+
+	if (spec->regime_count <= 1)
+		return 0;
+	for (r = 0; r < spec->regime_count; r++) {
+		double d = 0;
+		int j;
+
+		for (j = 0; j < RULSRV_N_SETTINGS; j++) {
+			double t = (inputs[j] - spec->centers[r][j]) * spec->setting_scale[j];
+			d += t * t;
+		}
+		if (d < best_d) {
+			best_d = d;
+			best = r;
+		}
+	}
+	return best;
+}
+
+static int
+check_spans(const size_t *spans, size_t n, size_t window, const char *what, char *err,
+	    size_t err_len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (spans[i] < 1 || spans[i] > window) {
+			snprintf(err, err_len, "features.%s[%zu]: %zu is outside 1..window (%zu)", what,
+				 i, spans[i], window);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+feature_spec_finish(struct feature_spec *spec, char *err, size_t err_len)
+{
+	size_t per, i, k, f = 0;
+	int r;
+
+	if (spec->window < 1 || spec->window > FEATURES_MAX_WINDOW) {
+		snprintf(err, err_len, "features.window: %zu is outside 1..%d", spec->window,
+			 FEATURES_MAX_WINDOW);
+		return -EINVAL;
+	}
+	if (spec->regime_count < 1 || spec->regime_count > FEATURES_MAX_REGIMES) {
+		snprintf(err, err_len, "features.regimes: %zu regimes, expected 1..%d",
+			 spec->regime_count, FEATURES_MAX_REGIMES);
+		return -EINVAL;
+	}
+	if (spec->sensor_count > RULSRV_N_SENSORS) {
+		snprintf(err, err_len, "features.sensors: more than %d sensors", RULSRV_N_SENSORS);
+		return -EINVAL;
+	}
+	for (i = 0; i < spec->sensor_count; i++) {
+		if (spec->sensors[i] < RULSRV_N_SETTINGS || spec->sensors[i] >= RULSRV_N_INPUTS) {
+			snprintf(err, err_len, "features.sensors[%zu]: not a sensor", i);
+			return -EINVAL;
+		}
+		for (k = 0; k < spec->regime_count; k++) {
+			if (!isfinite(spec->mean[k][i]) || !isfinite(spec->std[k][i]) ||
+			    spec->std[k][i] <= 0) {
+				snprintf(err, err_len,
+					 "features.normalisation: regime %zu sensor '%s': mean must be "
+					 "finite and std finite and > 0",
+					 k, bundle_input_name((size_t)spec->sensors[i]));
+				return -EINVAL;
+			}
+		}
+	}
+	r = check_spans(spec->mean_spans, spec->mean_span_count, spec->window, "mean_spans", err,
+			err_len);
+	if (r == 0)
+		r = check_spans(spec->std_spans, spec->std_span_count, spec->window, "std_spans", err,
+				err_len);
+	if (r == 0)
+		r = check_spans(spec->slope_spans, spec->slope_span_count, spec->window,
+				"slope_spans", err, err_len);
+	if (r < 0)
+		return r;
+	for (i = 0; i < spec->ewma_count; i++) {
+		if (!(spec->ewma_alpha[i] > 0 && spec->ewma_alpha[i] <= 1)) {
+			snprintf(err, err_len, "features.ewma_alpha[%zu]: must be in (0, 1]", i);
+			return -EINVAL;
+		}
+	}
+	per = (spec->with_last ? 1 : 0) + spec->mean_span_count + spec->std_span_count +
+	      spec->slope_span_count + spec->ewma_count;
+	spec->count = (spec->with_cycle ? 1 : 0) + per * spec->sensor_count;
+	if (spec->count == 0 || spec->count > FEATURES_MAX_FEATURES) {
+		snprintf(err, err_len, "features: %zu features, expected 1..%d", spec->count,
+			 FEATURES_MAX_FEATURES);
+		return -EINVAL;
+	}
+	free(spec->names);
+	spec->names = calloc(spec->count, sizeof(*spec->names));
+	if (spec->names == NULL) {
+		snprintf(err, err_len, "features: out of memory");
+		return -ENOMEM;
+	}
+	if (spec->with_cycle)
+		snprintf(spec->names[f++], FEATURES_NAME_LEN, "cycle");
+	for (i = 0; i < spec->sensor_count; i++) {
+		const char *s = bundle_input_name((size_t)spec->sensors[i]);
+
+		if (spec->with_last)
+			snprintf(spec->names[f++], FEATURES_NAME_LEN, "%s_last", s);
+		for (k = 0; k < spec->mean_span_count; k++)
+			snprintf(spec->names[f++], FEATURES_NAME_LEN, "%s_mean%zu", s,
+				 spec->mean_spans[k]);
+		for (k = 0; k < spec->std_span_count; k++)
+			snprintf(spec->names[f++], FEATURES_NAME_LEN, "%s_std%zu", s,
+				 spec->std_spans[k]);
+		for (k = 0; k < spec->slope_span_count; k++)
+			snprintf(spec->names[f++], FEATURES_NAME_LEN, "%s_slope%zu", s,
+				 spec->slope_spans[k]);
+		for (k = 0; k < spec->ewma_count; k++)
+			snprintf(spec->names[f++], FEATURES_NAME_LEN, "%s_ewma%g", s,
+				 spec->ewma_alpha[k]);
+	}
+	return 0;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+static int
+json_number(const cJSON *obj, const char *key, double *out, char *err, size_t err_len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+		snprintf(err, err_len, "features.%s: expected a number", key);
+		return -EINVAL;
+	}
+	*out = v->valuedouble;
+	return 0;
+}
+
+static int
+json_doubles(const cJSON *arr, const char *what, double *out, size_t max, size_t *n, char *err,
+	     size_t err_len)
+{
+	const cJSON *v;
+	size_t i = 0;
+
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, err_len, "%s: expected an array", what);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(v, arr) {
+		if (i >= max) {
+			snprintf(err, err_len, "%s: more than %zu elements", what, max);
+			return -EINVAL;
+		}
+		if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+			snprintf(err, err_len, "%s[%zu]: expected a finite number", what, i);
+			return -EINVAL;
+		}
+		out[i++] = v->valuedouble;
+	}
+	*n = i;
+	return 0;
+}
+
+static int
+json_spans(const cJSON *obj, const char *key, size_t *out, size_t *n, char *err, size_t err_len)
+{
+	double v[FEATURES_MAX_SPANS];
+	char what[64];
+	size_t i;
+	int r;
+
+	snprintf(what, sizeof(what), "features.%s", key);
+	r = json_doubles(cJSON_GetObjectItemCaseSensitive(obj, key), what, v, FEATURES_MAX_SPANS, n,
+			 err, err_len);
+	if (r < 0)
+		return r;
+	for (i = 0; i < *n; i++) {
+		if (v[i] != floor(v[i]) || v[i] < 1 || v[i] > FEATURES_MAX_WINDOW) {
+			snprintf(err, err_len, "%s[%zu]: expected an integer in 1..%d", what, i,
+				 FEATURES_MAX_WINDOW);
+			return -EINVAL;
+		}
+		out[i] = (size_t)v[i];
+	}
+	return 0;
+}
+
+static int
+json_bool(const cJSON *obj, const char *key, bool *out, char *err, size_t err_len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsBool(v)) {
+		snprintf(err, err_len, "features.%s: expected true or false", key);
+		return -EINVAL;
+	}
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+static int
+input_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < RULSRV_N_INPUTS; i++)
+		if (strcmp(bundle_input_name(i), name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+parse_regimes(const cJSON *json, struct feature_spec *s, char *err, size_t err_len)
+{
+	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(json, "regimes");
+	const cJSON *c;
+	size_t n;
+	int r;
+
+	if (!cJSON_IsObject(reg)) {
+		snprintf(err, err_len, "features.regimes: expected an object");
+		return -EINVAL;
+	}
+	r = json_doubles(cJSON_GetObjectItemCaseSensitive(reg, "scale"), "features.regimes.scale",
+			 s->setting_scale, RULSRV_N_SETTINGS, &n, err, err_len);
+	if (r < 0)
+		return r;
+	if (n != RULSRV_N_SETTINGS) {
+		snprintf(err, err_len, "features.regimes.scale: expected %d numbers",
+			 RULSRV_N_SETTINGS);
+		return -EINVAL;
+	}
+	c = cJSON_GetObjectItemCaseSensitive(reg, "centers");
+	if (!cJSON_IsArray(c) || cJSON_GetArraySize(c) < 1 ||
+	    cJSON_GetArraySize(c) > FEATURES_MAX_REGIMES) {
+		snprintf(err, err_len, "features.regimes.centers: expected 1..%d centres",
+			 FEATURES_MAX_REGIMES);
+		return -EINVAL;
+	}
+	s->regime_count = 0;
+	for (const cJSON *row = c->child; row != NULL; row = row->next) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "features.regimes.centers[%zu]", s->regime_count);
+		r = json_doubles(row, what, s->centers[s->regime_count], RULSRV_N_SETTINGS, &n, err,
+				 err_len);
+		if (r < 0)
+			return r;
+		if (n != RULSRV_N_SETTINGS) {
+			snprintf(err, err_len, "%s: expected %d numbers", what, RULSRV_N_SETTINGS);
+			return -EINVAL;
+		}
+		s->regime_count++;
+	}
+	return 0;
+}
+
+static int
+parse_stats(const cJSON *norm, const char *key, double (*dst)[RULSRV_N_SENSORS],
+	    const struct feature_spec *s, char *err, size_t err_len)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(norm, key);
+	size_t k = 0, n;
+	int r;
+
+	if (!cJSON_IsArray(m) || (size_t)cJSON_GetArraySize(m) != s->regime_count) {
+		snprintf(err, err_len, "features.normalisation.%s: expected %zu rows (one per regime)",
+			 key, s->regime_count);
+		return -EINVAL;
+	}
+	for (const cJSON *row = m->child; row != NULL; row = row->next, k++) {
+		char what[80];
+
+		snprintf(what, sizeof(what), "features.normalisation.%s[%zu]", key, k);
+		r = json_doubles(row, what, dst[k], RULSRV_N_SENSORS, &n, err, err_len);
+		if (r < 0)
+			return r;
+		if (n != s->sensor_count) {
+			snprintf(err, err_len, "%s: expected %zu numbers (one per sensor)", what,
+				 s->sensor_count);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+parse_sensors(const cJSON *json, struct feature_spec *s, char *err, size_t err_len)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "sensors"), *v;
+	const cJSON *norm;
+	int r;
+
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, err_len, "features.sensors: expected an array of sensor names");
+		return -EINVAL;
+	}
+	s->sensor_count = 0;
+	cJSON_ArrayForEach(v, arr) {
+		int idx = cJSON_IsString(v) ? input_index(v->valuestring) : -1;
+		size_t i;
+
+		if (idx < RULSRV_N_SETTINGS || s->sensor_count >= RULSRV_N_SENSORS) {
+			snprintf(err, err_len, "features.sensors[%zu]: expected a sensor name s1..s21",
+				 s->sensor_count);
+			return -EINVAL;
+		}
+		for (i = 0; i < s->sensor_count; i++) {
+			if (s->sensors[i] == idx) {
+				snprintf(err, err_len, "features.sensors[%zu]: '%s' listed twice",
+					 s->sensor_count, v->valuestring);
+				return -EINVAL;
+			}
+		}
+		s->sensors[s->sensor_count++] = idx;
+	}
+	norm = cJSON_GetObjectItemCaseSensitive(json, "normalisation");
+	if (!cJSON_IsObject(norm)) {
+		snprintf(err, err_len, "features.normalisation: expected an object");
+		return -EINVAL;
+	}
+	r = parse_stats(norm, "mean", s->mean, s, err, err_len);
+	if (r == 0)
+		r = parse_stats(norm, "std", s->std, s, err, err_len);
+	return r;
+}
+
+int
+feature_spec_from_json(const cJSON *json, struct feature_spec **out, char *err, size_t err_len)
+{
+	struct feature_spec *s;
+	double window;
+	size_t n;
+	int r;
+
+	*out = NULL;
+	if (!cJSON_IsObject(json)) {
+		snprintf(err, err_len, "features: expected an object");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, err_len, "features: out of memory");
+		return -ENOMEM;
+	}
+	r = json_number(json, "window", &window, err, err_len);
+	if (r == 0 && (window != floor(window) || window < 1 || window > FEATURES_MAX_WINDOW)) {
+		snprintf(err, err_len, "features.window: expected an integer in 1..%d",
+			 FEATURES_MAX_WINDOW);
+		r = -EINVAL;
+	}
+	if (r < 0)
+		goto fail;
+	s->window = (size_t)window;
+	r = parse_regimes(json, s, err, err_len);
+	if (r == 0)
+		r = parse_sensors(json, s, err, err_len);
+	if (r == 0)
+		r = json_spans(json, "mean_spans", s->mean_spans, &s->mean_span_count, err, err_len);
+	if (r == 0)
+		r = json_spans(json, "std_spans", s->std_spans, &s->std_span_count, err, err_len);
+	if (r == 0)
+		r = json_spans(json, "slope_spans", s->slope_spans, &s->slope_span_count, err,
+			       err_len);
+	if (r == 0)
+		r = json_doubles(cJSON_GetObjectItemCaseSensitive(json, "ewma_alpha"),
+				 "features.ewma_alpha", s->ewma_alpha, FEATURES_MAX_SPANS, &n, err,
+				 err_len);
+	if (r < 0)
+		goto fail;
+	s->ewma_count = n;
+	r = json_bool(json, "last", &s->with_last, err, err_len);
+	if (r == 0)
+		r = json_bool(json, "cycle", &s->with_cycle, err, err_len);
+	if (r == 0)
+		r = feature_spec_finish(s, err, err_len);
+	if (r < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	feature_spec_free(s);
+	return r;
+}
+
+static cJSON *
+doubles_json(const double *v, size_t n)
+{
+	return cJSON_CreateDoubleArray(v, (int)n);
+}
+
+static cJSON *
+spans_json(const size_t *v, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
+	return a;
+}
+
+cJSON *
+feature_spec_to_json(const struct feature_spec *s)
+{
+	cJSON *j = cJSON_CreateObject(), *reg, *centers, *sensors, *norm, *mean, *std, *names;
+	size_t i;
+
+	if (j == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(j, "window", (double)s->window);
+	reg = cJSON_AddObjectToObject(j, "regimes");
+	cJSON_AddItemToObject(reg, "scale", doubles_json(s->setting_scale, RULSRV_N_SETTINGS));
+	centers = cJSON_AddArrayToObject(reg, "centers");
+	for (i = 0; i < s->regime_count; i++)
+		cJSON_AddItemToArray(centers, doubles_json(s->centers[i], RULSRV_N_SETTINGS));
+	sensors = cJSON_AddArrayToObject(j, "sensors");
+	for (i = 0; i < s->sensor_count; i++)
+		cJSON_AddItemToArray(sensors,
+				     cJSON_CreateString(bundle_input_name((size_t)s->sensors[i])));
+	norm = cJSON_AddObjectToObject(j, "normalisation");
+	mean = cJSON_AddArrayToObject(norm, "mean");
+	std = cJSON_AddArrayToObject(norm, "std");
+	for (i = 0; i < s->regime_count; i++) {
+		cJSON_AddItemToArray(mean, doubles_json(s->mean[i], s->sensor_count));
+		cJSON_AddItemToArray(std, doubles_json(s->std[i], s->sensor_count));
+	}
+	cJSON_AddItemToObject(j, "mean_spans", spans_json(s->mean_spans, s->mean_span_count));
+	cJSON_AddItemToObject(j, "std_spans", spans_json(s->std_spans, s->std_span_count));
+	cJSON_AddItemToObject(j, "slope_spans", spans_json(s->slope_spans, s->slope_span_count));
+	cJSON_AddItemToObject(j, "ewma_alpha", doubles_json(s->ewma_alpha, s->ewma_count));
+	cJSON_AddBoolToObject(j, "last", s->with_last);
+	cJSON_AddBoolToObject(j, "cycle", s->with_cycle);
+	/* Informational (regenerated on load): the order of the model's input columns. */
+	names = cJSON_AddArrayToObject(j, "names");
+	for (i = 0; i < s->count; i++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(s->names[i]));
+	if (reg == NULL || centers == NULL || sensors == NULL || norm == NULL || mean == NULL ||
+	    std == NULL || names == NULL) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+void
+feature_spec_free(struct feature_spec *spec)
+{
+	if (spec == NULL)
+		return;
+	free(spec->names);
+	free(spec);
+}
+
+size_t
+feature_spec_count(const struct feature_spec *spec)
+{
+	return spec->count;
+}
+
+const char *
+feature_spec_name(const struct feature_spec *spec, size_t i)
+{
+	return i < spec->count ? spec->names[i] : NULL;
+}
+
+size_t
+feature_spec_window(const struct feature_spec *spec)
+{
+	return spec->window;
+}
+
+/* ---- computation ----------------------------------------------------------------------- */
+
+static double
+span_mean(const double *z, size_t m, size_t span)
+{
+	size_t k = span < m ? span : m, t;
+	double sum = 0;
+
+	for (t = m - k; t < m; t++)
+		sum += z[t * RULSRV_N_SENSORS];
+	return sum / (double)k;
+}
+
+static double
+span_std(const double *z, size_t m, size_t span)
+{
+	size_t k = span < m ? span : m, t;
+	double mu = span_mean(z, m, span), ss = 0;
+
+	if (k < 2)
+		return 0;
+	for (t = m - k; t < m; t++) {
+		double d = z[t * RULSRV_N_SENSORS] - mu;
+		ss += d * d;
+	}
+	return sqrt(ss / (double)k);
+}
+
+/* Least-squares slope per cycle over the last span values (0 for a single value). */
+static double
+span_slope(const double *z, size_t m, size_t span)
+{
+	size_t k = span < m ? span : m, t;
+	double xm = ((double)k - 1) / 2, ym = span_mean(z, m, span), sxy = 0, sxx = 0;
+
+	if (k < 2)
+		return 0;
+	for (t = 0; t < k; t++) {
+		double dx = (double)t - xm;
+		sxy += dx * (z[(m - k + t) * RULSRV_N_SENSORS] - ym);
+		sxx += dx * dx;
+	}
+	return sxy / sxx;
+}
+
+/* The smoothing starts at the first cycle of the window, so it is causal and window-bound. */
+static double
+ewma(const double *z, size_t m, double alpha)
+{
+	double e = z[0];
+	size_t t;
+
+	for (t = 1; t < m; t++)
+		e = alpha * z[t * RULSRV_N_SENSORS] + (1 - alpha) * e;
+	return e;
+}
+
+int
+features_last(const struct feature_spec *spec, const double *inputs, const int64_t *cycles,
+	      size_t n, float *out)
+{
+	double z[FEATURES_MAX_WINDOW * RULSRV_N_SENSORS];
+	size_t m, start, t, i, k, f = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	m = n < spec->window ? n : spec->window;
+	start = n - m;
+	for (t = 0; t < m; t++) {
+		const double *row = inputs + (start + t) * RULSRV_N_INPUTS;
+		size_t reg = feature_spec_regime(spec, row);
+
+		for (i = 0; i < spec->sensor_count; i++)
+			z[t * RULSRV_N_SENSORS + i] =
+				(row[spec->sensors[i]] - spec->mean[reg][i]) / spec->std[reg][i];
+	}
+	if (spec->with_cycle)
+		out[f++] = (float)cycles[n - 1];
+	for (i = 0; i < spec->sensor_count; i++) {
+		const double *zi = z + i;
+
+		if (spec->with_last)
+			out[f++] = (float)zi[(m - 1) * RULSRV_N_SENSORS];
+		for (k = 0; k < spec->mean_span_count; k++)
+			out[f++] = (float)span_mean(zi, m, spec->mean_spans[k]);
+		for (k = 0; k < spec->std_span_count; k++)
+			out[f++] = (float)span_std(zi, m, spec->std_spans[k]);
+		for (k = 0; k < spec->slope_span_count; k++)
+			out[f++] = (float)span_slope(zi, m, spec->slope_spans[k]);
+		for (k = 0; k < spec->ewma_count; k++)
+			out[f++] = (float)ewma(zi, m, spec->ewma_alpha[k]);
+	}
+	return 0;
+}
+
+int
+features_all(const struct feature_spec *spec, const double *inputs, const int64_t *cycles,
+	     size_t n, float *out)
+{
+	size_t i;
+
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		features_last(spec, inputs, cycles, i + 1, out + i * spec->count);
+	return 0;
+}
