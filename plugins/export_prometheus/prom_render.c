@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/* prom_render.c - render a metric walk as Prometheus text exposition format 0.0.4. */
+#include "prom_render.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROM_MIN_BUFFER 4096
+
+static bool
+prom_reserve(struct prom_render *r, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (r->len + n <= r->cap)
+		return true;
+	cap = r->cap * 2;
+	if (cap < r->len + n)
+		cap = r->len + n;
+	if (cap < PROM_MIN_BUFFER)
+		cap = PROM_MIN_BUFFER;
+	p = realloc(r->data, cap);
+	if (p == NULL) {
+		r->error = -ENOMEM;
+		return false;
+	}
+	r->data = p;
+	r->cap = cap;
+	return true;
+}
+
+/* Callers reserve first; these only copy. */
+static inline void
+prom_put(struct prom_render *r, const char *s, size_t n)
+{
+	memcpy(r->data + r->len, s, n);
+	r->len += n;
+}
+
+static inline void
+prom_putc(struct prom_render *r, char c)
+{
+	r->data[r->len++] = c;
+}
+
+static size_t
+prom_format_u64(char *buf, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Integral values below 2^53 print as integers (counters are mostly that, and "1e+06" is
+ * noise in a scrape); other values take the shortest of %.15g/%.16g/%.17g that reads back
+ * exactly, like Go's strconv.FormatFloat(v, 'g', -1, 64) that Prometheus clients use.
+ */
+size_t
+prom_format_double(char *buf, size_t size, double v)
+{
+	int prec, n = 0;
+
+	if (isnan(v))
+		return (size_t)snprintf(buf, size, "NaN");
+	if (isinf(v))
+		return (size_t)snprintf(buf, size, v > 0 ? "+Inf" : "-Inf");
+	if (size >= 32 && fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+		if (v < 0) {
+			buf[0] = '-';
+			return 1 + prom_format_u64(buf + 1, (uint64_t)(-(int64_t)v));
+		}
+		return prom_format_u64(buf, (uint64_t)(int64_t)v);
+	}
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, size, "%.*g", prec, v);
+		if (prec == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/* Label values escape \ " and newline; HELP escapes \ and newline (format 0.0.4). */
+static void
+prom_put_escaped(struct prom_render *r, const char *s, bool quote)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '\\':
+			prom_put(r, "\\\\", 2);
+			break;
+		case '\n':
+			prom_put(r, "\\n", 2);
+			break;
+		case '"':
+			if (quote) {
+				prom_put(r, "\\\"", 2);
+				break;
+			}
+			/* fall through */
+		default:
+			prom_putc(r, *s);
+		}
+	}
+}
+
+static const char *
+prom_type_name(enum rulsrv_metric_type t)
+{
+	switch (t) {
+	case RULSRV_METRIC_COUNTER:
+		return "counter";
+	case RULSRV_METRIC_GAUGE:
+		return "gauge";
+	case RULSRV_METRIC_HISTOGRAM:
+		return "histogram";
+	}
+	return "untyped";
+}
+
+static int
+prom_family_begin(struct prom_render *r, const struct rulsrv_family_info *f)
+{
+	size_t nlen = strlen(f->name), i;
+	const char *type = prom_type_name(f->type);
+
+	r->family = f;
+	if (f->type == RULSRV_METRIC_HISTOGRAM && f->bucket_count + 1 > r->le_cap) {
+		void *p = realloc(r->le, (f->bucket_count + 1) * sizeof(r->le[0]));
+
+		if (p == NULL)
+			return r->error = -ENOMEM;
+		r->le = p;
+		r->le_cap = f->bucket_count + 1;
+	}
+	if (f->type == RULSRV_METRIC_HISTOGRAM) {
+		for (i = 0; i < f->bucket_count; i++)
+			prom_format_double(r->le[i], sizeof(r->le[i]), f->bounds[i]);
+		strcpy(r->le[f->bucket_count], "+Inf");
+	}
+	if (!prom_reserve(r, 2 * nlen + 2 * strlen(f->help) + strlen(type) + 24))
+		return r->error;
+	prom_put(r, "# HELP ", 7);
+	prom_put(r, f->name, nlen);
+	prom_putc(r, ' ');
+	prom_put_escaped(r, f->help, false);
+	prom_put(r, "\n# TYPE ", 8);
+	prom_put(r, f->name, nlen);
+	prom_putc(r, ' ');
+	prom_put(r, type, strlen(type));
+	prom_putc(r, '\n');
+	return 0;
+}
+
+/* Room needed for the label pairs of one sample, escaped, with an extra le pair. */
+static size_t
+prom_labels_size(const struct rulsrv_family_info *f, const struct rulsrv_sample *s)
+{
+	size_t n = 16, i;
+
+	for (i = 0; i < f->label_count; i++)
+		n += strlen(f->label_names[i]) + 2 * strlen(s->label_values[i]) + 4;
+	return n;
+}
+
+/* name{a="x",b="y"[,le="..."]} value\n; suffix goes after the name (_bucket, _sum, ...). */
+static void
+prom_put_line(struct prom_render *r, const struct rulsrv_sample *s, const char *suffix,
+	      const char *le, const char *value, size_t value_len)
+{
+	const struct rulsrv_family_info *f = r->family;
+	size_t i;
+
+	prom_put(r, f->name, strlen(f->name));
+	prom_put(r, suffix, strlen(suffix));
+	if (f->label_count > 0 || le != NULL) {
+		prom_putc(r, '{');
+		for (i = 0; i < f->label_count; i++) {
+			if (i > 0)
+				prom_putc(r, ',');
+			prom_put(r, f->label_names[i], strlen(f->label_names[i]));
+			prom_put(r, "=\"", 2);
+			prom_put_escaped(r, s->label_values[i], true);
+			prom_putc(r, '"');
+		}
+		if (le != NULL) {
+			if (f->label_count > 0)
+				prom_putc(r, ',');
+			prom_put(r, "le=\"", 4);
+			prom_put(r, le, strlen(le));
+			prom_putc(r, '"');
+		}
+		prom_putc(r, '}');
+	}
+	prom_putc(r, ' ');
+	prom_put(r, value, value_len);
+	prom_putc(r, '\n');
+}
+
+static int
+prom_histogram(struct prom_render *r, const struct rulsrv_sample *s, size_t line)
+{
+	const struct rulsrv_family_info *f = r->family;
+	char num[40];
+	size_t i, n;
+
+	if (!prom_reserve(r, (f->bucket_count + 3) * (line + 40)))
+		return r->error;
+	for (i = 0; i <= f->bucket_count; i++) {
+		n = prom_format_u64(num, s->buckets[i]);
+		prom_put_line(r, s, "_bucket", r->le[i], num, n);
+	}
+	n = prom_format_double(num, sizeof(num), s->sum);
+	prom_put_line(r, s, "_sum", NULL, num, n);
+	n = prom_format_u64(num, s->count);
+	prom_put_line(r, s, "_count", NULL, num, n);
+	return 0;
+}
+
+int
+prom_render_sample(void *ud, const struct rulsrv_family_info *family,
+		   const struct rulsrv_sample *sample)
+{
+	struct prom_render *r = ud;
+	char num[40];
+	size_t line, n;
+
+	if (r->error < 0)
+		return r->error;
+	if (sample == NULL)
+		return prom_family_begin(r, family);
+	line = strlen(family->name) + prom_labels_size(family, sample);
+	if (family->type == RULSRV_METRIC_HISTOGRAM)
+		return prom_histogram(r, sample, line);
+	if (!prom_reserve(r, line + 48))
+		return r->error;
+	n = prom_format_double(num, sizeof(num), sample->value);
+	prom_put_line(r, sample, "", NULL, num, n);
+	return 0;
+}
+
+int
+prom_render_begin(struct prom_render *r, size_t hint)
+{
+	r->len = 0;
+	r->error = 0;
+	r->family = NULL;
+	if (!prom_reserve(r, hint + hint / 8))
+		return r->error;
+	return 0;
+}
+
+char *
+prom_render_take(struct prom_render *r, size_t *len)
+{
+	char *p;
+
+	if (!prom_reserve(r, 1))
+		return NULL;
+	r->data[r->len] = '\0';
+	p = r->data;
+	*len = r->len;
+	r->data = NULL;
+	r->len = 0;
+	r->cap = 0;
+	return p;
+}
+
+void
+prom_render_free(struct prom_render *r)
+{
+	if (r == NULL)
+		return;
+	free(r->data);
+	free(r->le);
+	r->data = NULL;
+	r->le = NULL;
+	r->len = r->cap = r->le_cap = 0;
+}
