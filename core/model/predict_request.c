@@ -1,0 +1,1121 @@
+/* SPDX-License-Identifier: MIT */
+/* predict_request.c - a strict, allocation-light parser for /v1/predict bodies. */
+#include "predict_request.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmapss.h"
+
+/*
+ * Why a parser of our own: a 30-cycle body holds ~800 numbers and a generic JSON library
+ * spends most of its time building a tree and converting them (MEASUREMENTS.md: cJSON
+ * ~205 us, bare strtod ~87 us). This one walks the bytes once, knows the schema, writes the
+ * numbers straight into the rows and converts the common short decimals exactly with
+ * Clinger's fast path (mantissa <= 2^53 and |exponent| <= 22: one exact double operation),
+ * falling back to strtod() for everything else.
+ */
+
+#define N_IN RULSRV_N_INPUTS
+#define PATH_MAX_DEPTH 8
+#define KEY_MAX 32
+
+static const double pow10_exact[23] = {
+	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static inline bool
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The slow path: strtod on a NUL-terminated copy of the token. */
+static bool
+number_slow(const char *s, size_t n, double *out)
+{
+	char small[128];
+	char *buf = small, *endp;
+	bool ok;
+
+	if (n >= sizeof(small)) {
+		buf = malloc(n + 1);
+		if (buf == NULL)
+			return false;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*out = strtod(buf, &endp);
+	ok = (size_t)(endp - buf) == n;
+	if (buf != small)
+		free(buf);
+	return ok;
+}
+
+size_t
+predict_parse_number(const char *s0, const char *end, double *out)
+{
+	const unsigned char *s = (const unsigned char *)s0, *e = (const unsigned char *)end;
+	uint64_t m = 0;
+	long exp10 = 0, x;
+	int nd = 0;
+	bool neg = false, trunc = false, eneg;
+	double v;
+	size_t n;
+
+	if (s < e && *s == '-') {
+		neg = true;
+		s++;
+	}
+	if (s >= e)
+		return 0;
+	if (*s == '0') {
+		s++;
+	} else if (*s >= '1' && *s <= '9') {
+		for (; s < e && is_digit(*s); s++) {
+			if (nd < 19) {
+				m = m * 10 + (uint64_t)(*s - '0');
+				nd++;
+			} else {
+				exp10++;
+				trunc |= *s != '0';
+			}
+		}
+	} else {
+		return 0;
+	}
+	if (s < e && *s == '.') {
+		s++;
+		if (s >= e || !is_digit(*s))
+			return 0;
+		for (; s < e && is_digit(*s); s++) {
+			if (nd < 19) {
+				if (m != 0 || *s != '0') {
+					m = m * 10 + (uint64_t)(*s - '0');
+					nd++;
+				}
+				exp10--;
+			} else {
+				trunc |= *s != '0';
+			}
+		}
+	}
+	if (s < e && (*s == 'e' || *s == 'E')) {
+		s++;
+		eneg = false;
+		if (s < e && (*s == '+' || *s == '-')) {
+			eneg = *s == '-';
+			s++;
+		}
+		if (s >= e || !is_digit(*s))
+			return 0;
+		for (x = 0; s < e && is_digit(*s); s++)
+			if (x < 1000000)
+				x = x * 10 + (*s - '0');
+		exp10 += eneg ? -x : x;
+	}
+	n = (size_t)((const char *)s - s0);
+	if (!trunc && m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+		v = (double)m;
+		v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+		*out = neg ? -v : v;
+		return n;
+	}
+	return number_slow(s0, n, out) ? n : 0;
+}
+
+/* ---- storage ------------------------------------------------------------------------- */
+
+void
+predict_request_init(struct predict_request *r)
+{
+	r->count = 0;
+	r->rows = 0;
+	r->batch = false;
+	r->engines = r->inline_engines;
+	r->cycles = r->inline_cycles;
+	r->inputs = r->inline_inputs;
+	r->cap_engines = PREDICT_INLINE_ENGINES;
+	r->cap_rows = PREDICT_INLINE_ROWS;
+}
+
+void
+predict_request_free(struct predict_request *r)
+{
+	if (r == NULL)
+		return;
+	if (r->engines != r->inline_engines)
+		free(r->engines);
+	if (r->cycles != r->inline_cycles)
+		free(r->cycles);
+	if (r->inputs != r->inline_inputs)
+		free(r->inputs);
+	predict_request_init(r);
+}
+
+static int
+grow_rows(struct predict_request *r, size_t want)
+{
+	size_t cap = r->cap_rows;
+	int64_t *c;
+	double *in;
+
+	while (cap < want)
+		cap *= 2;
+	c = malloc(cap * sizeof(*c));
+	in = malloc(cap * N_IN * sizeof(*in));
+	if (c == NULL || in == NULL) {
+		free(c);
+		free(in);
+		return -ENOMEM;
+	}
+	memcpy(c, r->cycles, r->rows * sizeof(*c));
+	memcpy(in, r->inputs, r->rows * N_IN * sizeof(*in));
+	if (r->cycles != r->inline_cycles)
+		free(r->cycles);
+	if (r->inputs != r->inline_inputs)
+		free(r->inputs);
+	r->cycles = c;
+	r->inputs = in;
+	r->cap_rows = cap;
+	return 0;
+}
+
+static int
+grow_engines(struct predict_request *r, size_t want)
+{
+	size_t cap = r->cap_engines;
+	struct predict_engine *e;
+
+	while (cap < want)
+		cap *= 2;
+	e = malloc(cap * sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	memcpy(e, r->engines, r->count * sizeof(*e));
+	if (r->engines != r->inline_engines)
+		free(r->engines);
+	r->engines = e;
+	r->cap_engines = cap;
+	return 0;
+}
+
+/* Point every engine into the final storage (it may have moved while growing). */
+static void
+fix_pointers(struct predict_request *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->count; i++) {
+		r->engines[i].cycles = r->cycles + r->engines[i].first;
+		r->engines[i].inputs = r->inputs + r->engines[i].first * N_IN;
+	}
+}
+
+/* ---- the JSON parser ------------------------------------------------------------------ */
+
+struct pr {
+	const unsigned char *start, *p, *end;
+	struct predict_request *req;
+	const struct predict_limits *lim;
+	struct predict_error *err;
+	/* the location, for messages: instances[i].cycles[j].sensors[k] */
+	int depth;
+	const char *path_name[PATH_MAX_DEPTH];
+	long path_index[PATH_MAX_DEPTH]; /* -1: no index */
+};
+
+static void
+path_push(struct pr *p, const char *name, long index)
+{
+	p->path_name[p->depth] = name;
+	p->path_index[p->depth] = index;
+	p->depth++;
+}
+
+static void
+path_format(const struct pr *p, char *buf, size_t len)
+{
+	size_t used = 0;
+	int i, w;
+
+	buf[0] = '\0';
+	for (i = 0; i < p->depth && used < len; i++) {
+		if (p->path_name[i] != NULL)
+			w = snprintf(buf + used, len - used, "%s%s", used ? "." : "",
+				     p->path_name[i]);
+		else
+			w = 0;
+		if (w > 0)
+			used += (size_t)w;
+		if (p->path_index[i] >= 0 && used < len) {
+			w = snprintf(buf + used, len - used, "[%ld]", p->path_index[i]);
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "body");
+}
+
+static void
+set_error(struct predict_error *err, unsigned status, const char *code, const char *fmt,
+	  va_list ap)
+{
+	err->status = status;
+	err->code = code;
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+}
+
+/* A shape or limit error at the current location: "LOCATION: message". */
+__attribute__((format(printf, 4, 5))) static int
+fail_at(struct pr *p, unsigned status, const char *code, const char *fmt, ...)
+{
+	char loc[96], msg[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	path_format(p, loc, sizeof(loc));
+	p->err->status = status;
+	p->err->code = code;
+	snprintf(p->err->message, sizeof(p->err->message), "%s: %s", loc, msg);
+	return -EINVAL;
+}
+
+/* Malformed JSON at the current byte. */
+__attribute__((format(printf, 2, 3))) static int
+fail_syntax(struct pr *p, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->err->status = 400;
+	p->err->code = PREDICT_ERR_MALFORMED_JSON;
+	snprintf(p->err->message, sizeof(p->err->message), "malformed JSON at byte %zu: %s",
+		 (size_t)(p->p - p->start), msg);
+	return -EINVAL;
+}
+
+static int
+fail_nomem(struct pr *p)
+{
+	p->err->status = 503;
+	p->err->code = PREDICT_ERR_NO_MEMORY;
+	snprintf(p->err->message, sizeof(p->err->message), "out of memory");
+	return -ENOMEM;
+}
+
+static inline void
+skip_ws(struct pr *p)
+{
+	while (p->p < p->end &&
+	       (*p->p == ' ' || *p->p == '\n' || *p->p == '\r' || *p->p == '\t'))
+		p->p++;
+}
+
+/* What is at the cursor, for "expected X, got Y" messages. */
+static const char *
+describe(const struct pr *p)
+{
+	if (p->p >= p->end)
+		return "end of input";
+	switch (*p->p) {
+	case '{': return "an object";
+	case '[': return "an array";
+	case '"': return "a string";
+	case 't': case 'f': return "a boolean";
+	case 'n': return "null";
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9': return "a number";
+	default: return "an invalid token";
+	}
+}
+
+/* Length of a valid UTF-8 sequence at s (< end), 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *s, const unsigned char *end)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - s) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+static int
+hex4(const unsigned char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		v <<= 4;
+		if (s[i] >= '0' && s[i] <= '9')
+			v |= (uint32_t)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			v |= (uint32_t)(s[i] - 'a' + 10);
+		else if (s[i] >= 'A' && s[i] <= 'F')
+			v |= (uint32_t)(s[i] - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * A string at the cursor (which is on '"'). Validates escapes and UTF-8. When key is not
+ * NULL, the decoded value goes there (NUL-terminated, at most KEY_MAX - 1 bytes; *long_key
+ * set when it did not fit). Non-printable or non-ASCII code points are stored as '?': they
+ * cannot match a field name anyway and are safe to quote in a message.
+ */
+static int
+parse_string(struct pr *p, char *key, bool *long_key)
+{
+	size_t kl = 0, n;
+	uint32_t cp, lo;
+	char c;
+
+	p->p++;
+	for (;;) {
+		if (p->p >= p->end)
+			return fail_syntax(p, "unterminated string");
+		if (*p->p == '"') {
+			p->p++;
+			break;
+		}
+		if (*p->p < 0x20)
+			return fail_syntax(p, "control character in string");
+		if (*p->p == '\\') {
+			if (p->end - p->p < 2)
+				return fail_syntax(p, "unterminated string");
+			switch (p->p[1]) {
+			case '"': c = '"'; break;
+			case '\\': c = '\\'; break;
+			case '/': c = '/'; break;
+			case 'b': case 'f': case 'n': case 'r': case 't': c = '?'; break;
+			case 'u':
+				if (p->end - p->p < 6 || hex4(p->p + 2, &cp) < 0)
+					return fail_syntax(p, "invalid \\u escape");
+				if (cp >= 0xdc00 && cp <= 0xdfff)
+					return fail_syntax(p, "unpaired surrogate in \\u escape");
+				if (cp >= 0xd800 && cp <= 0xdbff) {
+					if (p->end - p->p < 12 || p->p[6] != '\\' || p->p[7] != 'u' ||
+					    hex4(p->p + 8, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+						return fail_syntax(p, "unpaired surrogate in \\u escape");
+					p->p += 6;
+				}
+				c = (cp >= 0x20 && cp < 0x7f) ? (char)cp : '?';
+				p->p += 4;
+				break;
+			default:
+				return fail_syntax(p, "invalid escape in string");
+			}
+			p->p += 2;
+		} else {
+			n = utf8_len(p->p, p->end);
+			if (n == 0)
+				return fail_syntax(p, "invalid UTF-8 in string");
+			c = n == 1 ? (char)*p->p : '?';
+			p->p += n;
+		}
+		if (key != NULL) {
+			if (kl + 1 < KEY_MAX)
+				key[kl++] = c;
+			else
+				*long_key = true;
+		}
+	}
+	if (key != NULL)
+		key[kl] = '\0';
+	return 0;
+}
+
+static int
+parse_key(struct pr *p, char *key)
+{
+	bool long_key = false;
+	int r;
+
+	skip_ws(p);
+	if (p->p >= p->end || *p->p != '"')
+		return fail_syntax(p, "expected a string as object key");
+	r = parse_string(p, key, &long_key);
+	if (r < 0)
+		return r;
+	if (long_key)
+		strcpy(key + KEY_MAX - 4, "...");
+	skip_ws(p);
+	if (p->p >= p->end || *p->p != ':')
+		return fail_syntax(p, "expected ':' after object key");
+	p->p++;
+	skip_ws(p);
+	return 0;
+}
+
+/*
+ * A value that is not what the schema wants. JSON well-formedness goes first (400 before
+ * 422), so the caller re-validates the whole body when this error stands.
+ */
+static int
+fail_type(struct pr *p, const char *expected)
+{
+	if (p->p >= p->end)
+		return fail_syntax(p, "unexpected end of input");
+	return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected %s, got %s", expected,
+		       describe(p));
+}
+
+static int
+parse_double(struct pr *p, double *out)
+{
+	size_t n;
+
+	if (p->p >= p->end || (*p->p != '-' && !is_digit(*p->p)))
+		return fail_type(p, "a number");
+	n = predict_parse_number((const char *)p->p, (const char *)p->end, out);
+	if (n == 0)
+		return fail_syntax(p, "invalid number");
+	if (!isfinite(*out))
+		return fail_at(p, 422, PREDICT_ERR_NON_FINITE, "number out of range: %.*s",
+			       (int)(n > 40 ? 40 : n), (const char *)p->p);
+	p->p += n;
+	return 0;
+}
+
+/* An integer field (unit, cycle): a JSON number with an integral value within +-2^53. */
+static int
+parse_integer(struct pr *p, int64_t *out)
+{
+	const unsigned char *at = p->p;
+	double v;
+	int r;
+
+	if (p->p >= p->end || (*p->p != '-' && !is_digit(*p->p)))
+		return fail_type(p, "an integer");
+	r = parse_double(p, &v);
+	if (r < 0)
+		return r;
+	if (v != floor(v) || fabs(v) > 9007199254740992.0) {
+		p->p = at;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected an integer, got %g", v);
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* Advance past ',' (returns 1) or the closing bracket (returns 0). */
+static int
+next_or_close(struct pr *p, unsigned char close)
+{
+	skip_ws(p);
+	if (p->p < p->end && *p->p == ',') {
+		p->p++;
+		skip_ws(p);
+		return 1;
+	}
+	if (p->p < p->end && *p->p == close) {
+		p->p++;
+		return 0;
+	}
+	return fail_syntax(p, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+}
+
+/* "settings" or "sensors": exactly want numbers into out. */
+static int
+parse_numbers(struct pr *p, double *out, size_t want)
+{
+	size_t got = 0;
+	double scratch;
+	int r;
+
+	if (p->p >= p->end || *p->p != '[')
+		return fail_type(p, "an array of numbers");
+	p->p++;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == ']') {
+		p->p++;
+	} else {
+		for (;;) {
+			path_push(p, NULL, (long)got);
+			r = parse_double(p, got < want ? &out[got] : &scratch);
+			p->depth--;
+			if (r < 0)
+				return r;
+			got++;
+			r = next_or_close(p, ']');
+			if (r < 0)
+				return r;
+			if (r == 0)
+				break;
+		}
+	}
+	if (got != want)
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected %zu numbers, got %zu",
+			       want, got);
+	return 0;
+}
+
+enum { F_CYCLE = 1, F_SETTINGS = 2, F_SENSORS = 4 };
+
+static int
+duplicate(struct pr *p, const char *key)
+{
+	return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "duplicate field \"%s\"", key);
+}
+
+static int
+unknown(struct pr *p, const char *key)
+{
+	return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "unknown field \"%s\"", key);
+}
+
+/* One cycle object into row `row` of the request. */
+static int
+parse_cycle(struct pr *p, size_t row)
+{
+	double *in = p->req->inputs + row * N_IN;
+	unsigned seen = 0, bit;
+	char key[KEY_MAX];
+	int r;
+
+	if (p->p >= p->end || *p->p != '{')
+		return fail_type(p, "an object");
+	p->p++;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == '}') {
+		p->p++;
+	} else {
+		for (;;) {
+			r = parse_key(p, key);
+			if (r < 0)
+				return r;
+			if (strcmp(key, "cycle") == 0)
+				bit = F_CYCLE;
+			else if (strcmp(key, "settings") == 0)
+				bit = F_SETTINGS;
+			else if (strcmp(key, "sensors") == 0)
+				bit = F_SENSORS;
+			else
+				return unknown(p, key);
+			if (seen & bit)
+				return duplicate(p, key);
+			seen |= bit;
+			path_push(p, bit == F_CYCLE ? "cycle" : bit == F_SETTINGS ? "settings" :
+				  "sensors", -1);
+			if (bit == F_CYCLE)
+				r = parse_integer(p, &p->req->cycles[row]);
+			else if (bit == F_SETTINGS)
+				r = parse_numbers(p, in, RULSRV_N_SETTINGS);
+			else
+				r = parse_numbers(p, in + RULSRV_N_SETTINGS, RULSRV_N_SENSORS);
+			if (r < 0)
+				return r;
+			p->depth--;
+			r = next_or_close(p, '}');
+			if (r < 0)
+				return r;
+			if (r == 0)
+				break;
+		}
+	}
+	if (!(seen & F_CYCLE))
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"cycle\"");
+	if (!(seen & F_SETTINGS))
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"settings\"");
+	if (!(seen & F_SENSORS))
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"sensors\"");
+	return 0;
+}
+
+/* The "cycles" array of engine e: rows appended to the request. */
+static int
+parse_cycles(struct pr *p, struct predict_engine *e)
+{
+	struct predict_request *req = p->req;
+	long j = 0;
+	int r;
+
+	if (p->p >= p->end || *p->p != '[')
+		return fail_type(p, "an array of cycles");
+	p->p++;
+	skip_ws(p);
+	e->first = req->rows;
+	if (p->p < p->end && *p->p == ']') {
+		p->p++;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected at least 1 cycle");
+	}
+	for (;; j++) {
+		if ((size_t)j >= p->lim->max_cycles)
+			return fail_at(p, 413, PREDICT_ERR_TOO_MANY_CYCLES,
+				       "more than %zu cycles (max_cycles)", p->lim->max_cycles);
+		if (req->rows == req->cap_rows && grow_rows(req, req->rows + 1) < 0)
+			return fail_nomem(p);
+		path_push(p, NULL, j);
+		r = parse_cycle(p, req->rows);
+		if (r == 0 && j > 0 && req->cycles[req->rows] <= req->cycles[req->rows - 1]) {
+			path_push(p, "cycle", -1);
+			r = fail_at(p, 422, PREDICT_ERR_NOT_INCREASING,
+				    "%lld does not follow %lld: cycles must increase strictly",
+				    (long long)req->cycles[req->rows],
+				    (long long)req->cycles[req->rows - 1]);
+		}
+		if (r < 0)
+			return r;
+		p->depth--;
+		req->rows++;
+		e->n++;
+		r = next_or_close(p, ']');
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return 0;
+	}
+}
+
+enum { F_UNIT = 1, F_CYCLES = 2 };
+
+/*
+ * The members of one engine object, the cursor just past '{'. When first_key is not NULL
+ * its key has been read already (the root object, whose first key decides its form).
+ */
+static int
+parse_engine_members(struct pr *p, const char *first_key)
+{
+	struct predict_request *req = p->req;
+	struct predict_engine *e;
+	unsigned seen = 0, bit;
+	char key[KEY_MAX];
+	int r;
+
+	if (req->count == req->cap_engines && grow_engines(req, req->count + 1) < 0)
+		return fail_nomem(p);
+	e = &req->engines[req->count];
+	memset(e, 0, sizeof(*e));
+	skip_ws(p);
+	if (first_key == NULL && p->p < p->end && *p->p == '}') {
+		p->p++;
+	} else {
+		for (;;) {
+			if (first_key != NULL) {
+				snprintf(key, sizeof(key), "%s", first_key);
+				first_key = NULL;
+			} else {
+				r = parse_key(p, key);
+				if (r < 0)
+					return r;
+			}
+			if (strcmp(key, "unit") == 0)
+				bit = F_UNIT;
+			else if (strcmp(key, "cycles") == 0)
+				bit = F_CYCLES;
+			else
+				return unknown(p, key);
+			if (seen & bit)
+				return duplicate(p, key);
+			seen |= bit;
+			path_push(p, bit == F_UNIT ? "unit" : "cycles", -1);
+			if (bit == F_UNIT)
+				r = parse_integer(p, &e->unit);
+			else
+				r = parse_cycles(p, e);
+			if (r < 0)
+				return r;
+			p->depth--;
+			r = next_or_close(p, '}');
+			if (r < 0)
+				return r;
+			if (r == 0)
+				break;
+		}
+	}
+	if (!(seen & F_UNIT))
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"unit\"");
+	if (!(seen & F_CYCLES))
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"cycles\"");
+	req->count++;
+	return 0;
+}
+
+static int
+parse_instances(struct pr *p)
+{
+	long i = 0;
+	int r;
+
+	path_push(p, "instances", -1);
+	if (p->p >= p->end || *p->p != '[')
+		return fail_type(p, "an array of engines");
+	p->p++;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == ']') {
+		p->p++;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected at least 1 instance");
+	}
+	p->depth--;
+	for (;; i++) {
+		if ((size_t)i >= p->lim->max_instances) {
+			path_push(p, "instances", -1);
+			return fail_at(p, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
+				       "more than %zu instances (max_instances)",
+				       p->lim->max_instances);
+		}
+		path_push(p, "instances", i);
+		if (p->p >= p->end || *p->p != '{')
+			return fail_type(p, "an object");
+		p->p++;
+		r = parse_engine_members(p, NULL);
+		if (r < 0)
+			return r;
+		p->depth--;
+		r = next_or_close(p, ']');
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return 0;
+	}
+}
+
+/* The root: {"instances": [...]} or the members of one engine. */
+static int
+parse_root(struct pr *p)
+{
+	char key[KEY_MAX];
+	int r;
+
+	skip_ws(p);
+	if (p->p >= p->end)
+		return fail_syntax(p, "empty body");
+	if (*p->p != '{')
+		return fail_type(p, "an object");
+	p->p++;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == '}') {
+		p->p++;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
+			       "expected \"instances\" or \"unit\" and \"cycles\"");
+	}
+	r = parse_key(p, key);
+	if (r < 0)
+		return r;
+	if (strcmp(key, "instances") != 0)
+		return parse_engine_members(p, key);
+	p->req->batch = true;
+	r = parse_instances(p);
+	if (r < 0)
+		return r;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == ',') {
+		p->p++;
+		r = parse_key(p, key);
+		if (r < 0)
+			return r;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "%s field \"%s\"",
+			       strcmp(key, "instances") == 0 ? "duplicate" : "unknown", key);
+	}
+	if (p->p >= p->end || *p->p != '}')
+		return fail_syntax(p, "expected ',' or '}'");
+	p->p++;
+	return 0;
+}
+
+/* ---- a plain JSON validator, for the error path ----------------------------------------- */
+
+/*
+ * Is the whole body well-formed JSON? Iterative (an explicit bit stack), so hostile nesting
+ * cannot exhaust the C stack. Fills a 400 error when not; a 422 when deeper than
+ * PREDICT_MAX_DEPTH.
+ */
+static int
+validate_json(struct pr *p)
+{
+	uint8_t is_obj[PREDICT_MAX_DEPTH];
+	double v;
+	size_t n;
+	int depth = 0, r;
+
+	p->p = p->start;
+	p->depth = 0;
+	skip_ws(p);
+	for (;;) {
+		/* a value */
+		if (p->p >= p->end)
+			return fail_syntax(p, "unexpected end of input");
+		switch (*p->p) {
+		case '{':
+		case '[':
+			if (depth == PREDICT_MAX_DEPTH)
+				return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
+					       "nesting deeper than %d levels at byte %zu",
+					       PREDICT_MAX_DEPTH, (size_t)(p->p - p->start));
+			is_obj[depth++] = *p->p == '{';
+			p->p++;
+			skip_ws(p);
+			if (p->p < p->end && *p->p == (is_obj[depth - 1] ? '}' : ']')) {
+				p->p++;
+				depth--;
+				goto after_value;
+			}
+			if (is_obj[depth - 1]) {
+				r = parse_key(p, NULL);
+				if (r < 0)
+					return r;
+			}
+			continue;
+		case '"':
+			r = parse_string(p, NULL, NULL);
+			if (r < 0)
+				return r;
+			break;
+		case 't':
+		case 'f':
+		case 'n':
+			n = *p->p == 't' ? 4 : *p->p == 'f' ? 5 : 4;
+			if ((size_t)(p->end - p->p) < n ||
+			    memcmp(p->p, *p->p == 't' ? "true" : *p->p == 'f' ? "false" : "null",
+				   n) != 0)
+				return fail_syntax(p, "invalid literal");
+			p->p += n;
+			break;
+		default:
+			n = predict_parse_number((const char *)p->p, (const char *)p->end, &v);
+			if (n == 0)
+				return fail_syntax(p, "invalid value");
+			p->p += n;
+			break;
+		}
+after_value:
+		skip_ws(p);
+		if (depth == 0)
+			break;
+		if (p->p < p->end && *p->p == ',') {
+			p->p++;
+			skip_ws(p);
+			if (is_obj[depth - 1]) {
+				r = parse_key(p, NULL);
+				if (r < 0)
+					return r;
+			}
+			continue;
+		}
+		if (p->p < p->end && *p->p == (is_obj[depth - 1] ? '}' : ']')) {
+			p->p++;
+			depth--;
+			goto after_value;
+		}
+		return fail_syntax(p, is_obj[depth - 1] ? "expected ',' or '}'" :
+				   "expected ',' or ']'");
+	}
+	if (p->p != p->end)
+		return fail_syntax(p, "trailing characters after the JSON value");
+	return 0;
+}
+
+int
+predict_request_parse_json(const char *body, size_t len, const struct predict_limits *lim,
+			   struct predict_request *r, struct predict_error *err)
+{
+	struct predict_error shape;
+	struct pr p = {
+		.start = (const unsigned char *)body,
+		.p = (const unsigned char *)body,
+		.end = (const unsigned char *)body + len,
+		.req = r,
+		.lim = lim,
+		.err = err,
+	};
+	int rc;
+
+	rc = parse_root(&p);
+	if (rc == 0) {
+		skip_ws(&p);
+		if (p.p != p.end)
+			rc = fail_syntax(&p, "trailing characters after the JSON value");
+	}
+	if (rc < 0 && err->status == 422) {
+		/* malformed anywhere in the body outranks a shape error */
+		shape = *err;
+		if (validate_json(&p) == 0 || err->status == 422)
+			*err = shape;
+	}
+	if (rc < 0)
+		return rc;
+	fix_pointers(r);
+	return 0;
+}
+
+/* ---- text/plain C-MAPSS rows ------------------------------------------------------------ */
+
+__attribute__((format(printf, 4, 5))) static int
+fail_plain(struct predict_error *err, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_error(err, status, code, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Slot of unit u in an open-addressing table of size mask+1 (a power of two). */
+static size_t
+unit_slot(const int64_t *keys, const bool *used, size_t mask, int64_t u)
+{
+	size_t h = (size_t)((uint64_t)u * UINT64_C(0x9e3779b97f4a7c15) >> 20) & mask;
+
+	while (used[h] && keys[h] != u)
+		h = (h + 1) & mask;
+	return h;
+}
+
+/*
+ * Group the table's rows by unit (first appearance order, body order within a unit) into
+ * the request. Units are counted first, so the request's storage is sized once.
+ */
+static int
+group_units(const struct cmapss_table *t, const struct predict_limits *lim,
+	    struct predict_request *r, struct predict_error *err)
+{
+	size_t cap = 16, mask, i, h, u, units = 0, *engine_of = NULL, *fill = NULL;
+	int64_t *keys = NULL;
+	bool *used = NULL;
+	int rc = -ENOMEM;
+
+	while (cap < 2 * t->rows)
+		cap *= 2;
+	mask = cap - 1;
+	keys = malloc(cap * sizeof(*keys));
+	used = calloc(cap, sizeof(*used));
+	engine_of = malloc(cap * sizeof(*engine_of));
+	if (keys == NULL || used == NULL || engine_of == NULL)
+		goto out;
+	for (i = 0; i < t->rows; i++) {
+		h = unit_slot(keys, used, mask, t->unit[i]);
+		if (used[h])
+			continue;
+		if (units == lim->max_instances) {
+			rc = fail_plain(err, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
+					"body: more than %zu units (max_instances)",
+					lim->max_instances);
+			goto out;
+		}
+		used[h] = true;
+		keys[h] = t->unit[i];
+		engine_of[h] = units++;
+		if (units > r->cap_engines && grow_engines(r, units) < 0)
+			goto out;
+		memset(&r->engines[units - 1], 0, sizeof(r->engines[0]));
+		r->engines[units - 1].unit = t->unit[i];
+		r->count = units;
+	}
+	for (i = 0; i < t->rows; i++)
+		r->engines[engine_of[unit_slot(keys, used, mask, t->unit[i])]].n++;
+	if (t->rows > r->cap_rows && grow_rows(r, t->rows) < 0)
+		goto out;
+	fill = malloc(units * sizeof(*fill));
+	if (fill == NULL)
+		goto out;
+	for (u = 0, h = 0; u < units; u++) {
+		if (r->engines[u].n > lim->max_cycles) {
+			rc = fail_plain(err, 413, PREDICT_ERR_TOO_MANY_CYCLES,
+					"unit %lld: more than %zu cycles (max_cycles)",
+					(long long)r->engines[u].unit, lim->max_cycles);
+			goto out;
+		}
+		r->engines[u].first = h;
+		fill[u] = h;
+		h += r->engines[u].n;
+	}
+	for (i = 0; i < t->rows; i++) {
+		u = engine_of[unit_slot(keys, used, mask, t->unit[i])];
+		h = fill[u]++;
+		if (h > r->engines[u].first && t->cycle[i] <= r->cycles[h - 1]) {
+			rc = fail_plain(err, 422, PREDICT_ERR_NOT_INCREASING,
+					"row %zu: unit %lld: cycle %lld does not follow %lld: "
+					"cycles must increase strictly", i + 1,
+					(long long)t->unit[i], (long long)t->cycle[i],
+					(long long)r->cycles[h - 1]);
+			goto out;
+		}
+		r->cycles[h] = t->cycle[i];
+		memcpy(r->inputs + h * N_IN, t->values + i * N_IN, N_IN * sizeof(double));
+	}
+	r->rows = t->rows;
+	r->batch = true;
+	fix_pointers(r);
+	rc = 0;
+out:
+	if (rc == -ENOMEM)
+		fail_plain(err, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+	free(keys);
+	free(used);
+	free(engine_of);
+	free(fill);
+	return rc;
+}
+
+int
+predict_request_parse_cmapss(const char *body, size_t len, const struct predict_limits *lim,
+			     struct predict_request *r, struct predict_error *err)
+{
+	struct cmapss_table t = { 0 };
+	char msg[200];
+	size_t i, k;
+	int rc;
+
+	rc = cmapss_parse(body, len, "body", &t, msg, sizeof(msg));
+	if (rc == -ENOMEM) {
+		rc = fail_plain(err, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		goto out;
+	}
+	if (rc < 0) {
+		rc = fail_plain(err, 400, PREDICT_ERR_MALFORMED_ROWS, "%s", msg);
+		goto out;
+	}
+	if (t.rows == 0) {
+		rc = fail_plain(err, 422, PREDICT_ERR_INVALID_SHAPE,
+				"body: expected at least 1 C-MAPSS row");
+		goto out;
+	}
+	for (i = 0; i < t.rows; i++)
+		for (k = 0; k < N_IN; k++)
+			if (!isfinite(t.values[i * N_IN + k])) {
+				rc = fail_plain(err, 422, PREDICT_ERR_NON_FINITE,
+						"row %zu: column %zu: number is not finite",
+						i + 1, k + 3);
+				goto out;
+			}
+	rc = group_units(&t, lim, r, err);
+out:
+	cmapss_table_free(&t);
+	return rc;
+}

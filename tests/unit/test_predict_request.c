@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/* test_predict_request.c - the /v1/predict body parser: exact errors, exact numbers. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "predict_request.h"
+
+Suite *predict_request_suite(void);
+
+static const struct predict_limits limits = { .max_instances = 16, .max_cycles = 8 };
+
+/* A valid cycle object with every input = base + index/100. */
+static void
+append_cycle(char *buf, size_t len, long cycle, double base, size_t nsensors)
+{
+	size_t used = strlen(buf), i;
+
+	used += (size_t)snprintf(buf + used, len - used, "{\"cycle\": %ld, \"settings\": [", cycle);
+	for (i = 0; i < 3; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%.2f", i ? ", " : "",
+					 base + (double)i / 100);
+	used += (size_t)snprintf(buf + used, len - used, "], \"sensors\": [");
+	for (i = 0; i < nsensors; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%.2f", i ? "," : "",
+					 base + (double)(i + 3) / 100);
+	snprintf(buf + used, len - used, "]}");
+}
+
+/* One engine with n cycles (1..n); the cycle `short_at` gets `nsensors` sensors. */
+static char *
+engine_json(long unit, size_t n, size_t short_at, size_t nsensors)
+{
+	char *buf = calloc(1, 65536);
+	size_t i;
+
+	snprintf(buf, 65536, "{\"unit\": %ld, \"cycles\": [", unit);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(buf, ", ");
+		append_cycle(buf, 65536, (long)i + 1, (double)i, i == short_at ? nsensors : 21);
+	}
+	strcat(buf, "]}");
+	return buf;
+}
+
+struct bad_case {
+	const char *body;
+	unsigned status;
+	const char *code;
+	const char *message; /* exact when it has no '*', else the prefix before '*' */
+};
+
+#define C1 "{\"cycle\":1,\"settings\":[1,2,3],\"sensors\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]}"
+#define C2 "{\"cycle\":2,\"settings\":[1,2,3],\"sensors\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]}"
+#define S20 "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]"
+#define S21 "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]"
+
+static const struct bad_case bad_cases[] = {
+	{ "", 400, "malformed_json", "malformed JSON at byte 0: empty body" },
+	{ "   ", 400, "malformed_json", "malformed JSON at byte 3: empty body" },
+	{ "{", 400, "malformed_json", "malformed JSON at byte 1: expected a string as object key" },
+	{ "{\"unit\": 1, \"cycles\": [}", 400, "malformed_json",
+	  "malformed JSON at byte 23: *" },
+	{ "{\"unit\": 1 \"cycles\": []}", 400, "malformed_json",
+	  "malformed JSON at byte 11: expected ',' or '}'" },
+	{ "{\"unit\": 1, \"cycles\": [" C1 "]} x", 400, "malformed_json",
+	  "malformed JSON at byte *: trailing characters after the JSON value" },
+	{ "{\"unit\": 01, \"cycles\": [" C1 "]}", 400, "malformed_json", "malformed JSON at byte 10: *" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[NaN,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid value" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[Infinity,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid value" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[-Infinity,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid number" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1.,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid number" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[.5,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid value" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[+1,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid value" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1e,2,3],\"sensors\":" S21 "}]}",
+	  400, "malformed_json", "malformed JSON at byte 46: invalid number" },
+	{ "\xef\xbb\xbf{\"unit\": 1, \"cycles\": [" C1 "]}", 400, "malformed_json",
+	  "malformed JSON at byte 0: *" },
+	{ "{\"un\x01it\": 1}", 400, "malformed_json",
+	  "malformed JSON at byte 4: control character in string" },
+	{ "{\"un\xc3it\": 1}", 400, "malformed_json",
+	  "malformed JSON at byte 4: invalid UTF-8 in string" },
+	{ "{\"un\\qit\": 1}", 400, "malformed_json",
+	  "malformed JSON at byte 4: invalid escape in string" },
+	{ "{\"unit\": \"x\", \"cycles\": [}", 400, "malformed_json", "malformed JSON at byte *" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1e999,2,3],\"sensors\":" S21 "}]}",
+	  422, "non_finite_number", "cycles[0].settings[0]: number out of range: 1e999" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,2,3],\"sensors\":" S20 "}]}",
+	  422, "invalid_shape", "cycles[0].sensors: expected 21 numbers, got 20" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,2],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0].settings: expected 3 numbers, got 2" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,2,3,4],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0].settings: expected 3 numbers, got 4" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,null,3],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0].settings[1]: expected a number, got null" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,2,\"3\"],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0].settings[2]: expected a number, got a string" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,2,3],\"sensors\":" S21 ",\"x\":1}]}",
+	  422, "invalid_shape", "cycles[0]: unknown field \"x\"" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"settings\":[1,2,3]}]}",
+	  422, "invalid_shape", "cycles[0]: missing field \"sensors\"" },
+	{ "{\"unit\": 1, \"cycles\": [{\"settings\":[1,2,3],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0]: missing field \"cycle\"" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":1,\"cycle\":2,\"settings\":[1,2,3],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0]: duplicate field \"cycle\"" },
+	{ "{\"unit\": 1, \"unit\": 2, \"cycles\": [" C1 "]}", 422, "invalid_shape",
+	  "body: duplicate field \"unit\"" },
+	{ "{\"unit\": 1}", 422, "invalid_shape", "body: missing field \"cycles\"" },
+	{ "{\"cycles\": [" C1 "]}", 422, "invalid_shape", "body: missing field \"unit\"" },
+	{ "{\"unit\": 1, \"cycles\": []}", 422, "invalid_shape", "cycles: expected at least 1 cycle" },
+	{ "{\"unit\": 1, \"cycles\": {}}", 422, "invalid_shape",
+	  "cycles: expected an array of cycles, got an object" },
+	{ "{\"unit\": \"7\", \"cycles\": [" C1 "]}", 422, "invalid_shape",
+	  "unit: expected an integer, got a string" },
+	{ "{\"unit\": 7.5, \"cycles\": [" C1 "]}", 422, "invalid_shape",
+	  "unit: expected an integer, got 7.5" },
+	{ "{\"unit\": 1, \"cycles\": [" C1 "," C1 "]}", 422, "cycles_not_increasing",
+	  "cycles[1].cycle: 1 does not follow 1: cycles must increase strictly" },
+	{ "{\"unit\": 1, \"cycles\": [" C2 "," C1 "]}", 422, "cycles_not_increasing",
+	  "cycles[1].cycle: 1 does not follow 2: cycles must increase strictly" },
+	{ "[1, 2]", 422, "invalid_shape", "body: expected an object, got an array" },
+	{ "{}", 422, "invalid_shape", "body: expected \"instances\" or \"unit\" and \"cycles\"" },
+	{ "{\"color\": 1}", 422, "invalid_shape", "body: unknown field \"color\"" },
+	{ "{\"instances\": []}", 422, "invalid_shape", "instances: expected at least 1 instance" },
+	{ "{\"instances\": {}}", 422, "invalid_shape",
+	  "instances: expected an array of engines, got an object" },
+	{ "{\"instances\": [1]}", 422, "invalid_shape", "instances[0]: expected an object, got a number" },
+	{ "{\"instances\": [{}]}", 422, "invalid_shape", "instances[0]: missing field \"unit\"" },
+	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]}], \"model\": 1}", 422, "invalid_shape",
+	  "body: unknown field \"model\"" },
+	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]}], \"instances\": 1}", 422,
+	  "invalid_shape", "body: duplicate field \"instances\"" },
+	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]},{\"unit\":2,\"cycles\":[" C1
+	  ",{\"cycle\":2,\"settings\":[1,2,3],\"sensors\":" S20 "}]}]}",
+	  422, "invalid_shape", "instances[1].cycles[1].sensors: expected 21 numbers, got 20" },
+	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]},{\"unit\":2,\"cycles\":[" C1
+	  ",{\"cycle\":2,\"settings\":[1,2,3],\"sensors\":" S20 "}]}], x}",
+	  400, "malformed_json", "malformed JSON at byte *: expected a string as object key" },
+};
+
+static void
+check_bad(const struct bad_case *c)
+{
+	struct predict_request r;
+	struct predict_error err;
+	const char *star;
+	int rc;
+
+	predict_request_init(&r);
+	memset(&err, 0, sizeof(err));
+	rc = predict_request_parse_json(c->body, strlen(c->body), &limits, &r, &err);
+	ck_assert_msg(rc < 0, "accepted: %s", c->body);
+	ck_assert_msg(err.status == c->status, "status %u, want %u for %s (%s)", err.status,
+		      c->status, c->body, err.message);
+	ck_assert_str_eq(err.code, c->code);
+	star = strchr(c->message, '*');
+	if (star == NULL)
+		ck_assert_str_eq(err.message, c->message);
+	else
+		ck_assert_msg(strncmp(err.message, c->message, (size_t)(star - c->message)) == 0,
+			      "message '%s', want prefix '%.*s'", err.message,
+			      (int)(star - c->message), c->message);
+	predict_request_free(&r);
+}
+
+START_TEST(test_bad_bodies)
+{
+	check_bad(&bad_cases[_i]);
+}
+END_TEST
+
+/* A too-deep body and a batch over the instance limit. */
+START_TEST(test_limits)
+{
+	struct predict_request r;
+	struct predict_error err;
+	char *body = malloc(200000), *one = engine_json(1, 1, 99, 21);
+	size_t i, used;
+	int rc;
+
+	used = (size_t)sprintf(body, "{\"instances\": [");
+	for (i = 0; i < 17; i++)
+		used += (size_t)sprintf(body + used, "%s%s", i ? "," : "", one);
+	sprintf(body + used, "]}");
+	predict_request_init(&r);
+	rc = predict_request_parse_json(body, strlen(body), &limits, &r, &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_uint_eq(err.status, 413);
+	ck_assert_str_eq(err.code, "too_many_instances");
+	ck_assert_str_eq(err.message, "instances: more than 16 instances (max_instances)");
+	predict_request_free(&r);
+
+	/* 16 is fine */
+	used = (size_t)sprintf(body, "{\"instances\": [");
+	for (i = 0; i < 16; i++)
+		used += (size_t)sprintf(body + used, "%s%s", i ? "," : "", one);
+	sprintf(body + used, "]}");
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_json(body, strlen(body), &limits, &r, &err), 0);
+	ck_assert_uint_eq(r.count, 16);
+	predict_request_free(&r);
+
+	/* 9 cycles, one over max_cycles */
+	free(one);
+	one = engine_json(1, 9, 99, 21);
+	used = (size_t)sprintf(body, "{\"instances\": [%s]}", one);
+	predict_request_init(&r);
+	rc = predict_request_parse_json(body, used, &limits, &r, &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_uint_eq(err.status, 413);
+	ck_assert_str_eq(err.code, "too_many_cycles");
+	ck_assert_str_eq(err.message, "instances[0].cycles: more than 8 cycles (max_cycles)");
+	predict_request_free(&r);
+
+	/* 100000 nested arrays: refused without recursion, no crash */
+	used = (size_t)sprintf(body, "{\"unit\": ");
+	for (i = 0; i < 100000; i++)
+		body[used++] = '[';
+	body[used] = '\0';
+	predict_request_init(&r);
+	rc = predict_request_parse_json(body, used, &limits, &r, &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_uint_eq(err.status, 422);
+	ck_assert_str_eq(err.message, "unit: expected an integer, got an array");
+	predict_request_free(&r);
+	free(body);
+	free(one);
+}
+END_TEST
+
+/* One engine, exact numbers and cycles; the body needs no NUL terminator. */
+START_TEST(test_single_engine)
+{
+	struct predict_request r;
+	struct predict_error err;
+	char *body = engine_json(7, 5, 99, 21);
+	size_t len = strlen(body), i, k;
+
+	body[len] = 'X'; /* past the end: must not be read */
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_json(body, len, &limits, &r, &err), 0);
+	ck_assert(!r.batch);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert_int_eq(r.engines[0].unit, 7);
+	ck_assert_uint_eq(r.engines[0].n, 5);
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(r.engines[0].cycles[i], (int64_t)i + 1);
+		for (k = 0; k < RULSRV_N_INPUTS; k++) {
+			char txt[32];
+
+			snprintf(txt, sizeof(txt), "%.2f", (double)i + (double)k / 100);
+			ck_assert_double_eq(r.engines[0].inputs[i * RULSRV_N_INPUTS + k],
+					    strtod(txt, NULL));
+		}
+	}
+	predict_request_free(&r);
+	free(body);
+}
+END_TEST
+
+/* A batch that outgrows the inline storage, with whitespace, escapes and field orders. */
+START_TEST(test_batch)
+{
+	struct predict_limits big = { .max_instances = 1024, .max_cycles = 1024 };
+	struct predict_request r;
+	struct predict_error err;
+	char *body = malloc(4 << 20), *e;
+	size_t used, i, j;
+
+	used = (size_t)sprintf(body, " {\n\t\"\\u0069nstances\" : [ ");
+	for (i = 0; i < 40; i++) {
+		e = engine_json(100 + (long)i, 10 + i % 7, 99, 21);
+		used += (size_t)sprintf(body + used, "%s%s", i ? " ,\r\n" : "", e);
+		free(e);
+	}
+	used += (size_t)sprintf(body + used, ", {\"cycles\": [{\"sensors\": " S21
+				", \"settings\": [-1.5e2, 0, -0.0], \"cycle\": 3E1}], \"unit\": -4} ] } \n");
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_json(body, used, &big, &r, &err), 0);
+	ck_assert(r.batch);
+	ck_assert_uint_eq(r.count, 41);
+	for (i = 0; i < 40; i++) {
+		ck_assert_int_eq(r.engines[i].unit, 100 + (int64_t)i);
+		ck_assert_uint_eq(r.engines[i].n, 10 + i % 7);
+		for (j = 0; j < r.engines[i].n; j++) {
+			ck_assert_int_eq(r.engines[i].cycles[j], (int64_t)j + 1);
+			char txt[32];
+
+			snprintf(txt, sizeof(txt), "%.2f", (double)j + 0.04);
+			ck_assert_double_eq(r.engines[i].inputs[j * RULSRV_N_INPUTS + 4],
+					    strtod(txt, NULL));
+		}
+	}
+	ck_assert_int_eq(r.engines[40].unit, -4);
+	ck_assert_int_eq(r.engines[40].cycles[0], 30);
+	ck_assert_double_eq(r.engines[40].inputs[0], -150.0);
+	ck_assert(signbit(r.engines[40].inputs[2]));
+	ck_assert_double_eq(r.engines[40].inputs[3 + 20], 21.0);
+	predict_request_free(&r);
+	free(body);
+}
+END_TEST
+
+/* Every number converts to exactly strtod's double (bit for bit). */
+static void
+check_number(const char *txt)
+{
+	double got = 0, want = strtod(txt, NULL);
+	size_t n = predict_parse_number(txt, txt + strlen(txt), &got);
+
+	ck_assert_msg(n == strlen(txt), "'%s': consumed %zu", txt, n);
+	ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0, "'%s': got %.17g want %.17g", txt,
+		      got, want);
+}
+
+START_TEST(test_numbers_exact)
+{
+	static const char *const fixed[] = {
+		"0", "-0", "0.0", "1", "-1", "0.1", "0.2", "0.3", "1e22", "1e23", "1e-22",
+		"1e-23", "9007199254740992", "9007199254740993", "9007199254740995",
+		"123456789012345678901234567890", "0.000000000000000000000000000001",
+		"4.9e-324", "5e-324", "2.2250738585072014e-308", "2.2250738585072011e-308",
+		"1.7976931348623157e308", "1e-400", "518.67", "642.1", "1589.7", "1400.6",
+		"14.62", "21.61", "554.36", "2388.06", "9046.19", "1.3", "47.47", "521.66",
+		"8138.62", "8.4195", "0.03", "392", "100.0", "39.06", "23.419", "-0.0007",
+		"-0.0004", "0.0023", "1.0000000000000000000000001", "3.14159265358979323846",
+		"1E+2", "1e-0", "12345678901234567e-5", "0.1234567890123456789",
+	};
+	char txt[64];
+	size_t i, nd, k;
+	unsigned seed = 12345;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		check_number(fixed[i]);
+	/* random decimals: 1..20 digits, a point anywhere, exponents -40..40 */
+	for (i = 0; i < 200000; i++) {
+		size_t used = 0, point;
+
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 16) & 1)
+			txt[used++] = '-';
+		nd = 1 + (seed >> 8) % 20;
+		point = (seed >> 20) % (nd + 1);
+		for (k = 0; k < nd; k++) {
+			seed = seed * 1103515245u + 12345u;
+			if (k == point && k > 0)
+				txt[used++] = '.';
+			txt[used++] = (char)('0' + (k == 0 ? 1 + (seed >> 16) % 9 : (seed >> 16) % 10));
+		}
+		txt[used] = '\0';
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 16) % 3 == 0)
+			snprintf(txt + strlen(txt), sizeof(txt) - strlen(txt), "e%d",
+				 (int)((seed >> 4) % 81) - 40);
+		check_number(txt);
+	}
+}
+END_TEST
+
+START_TEST(test_numbers_invalid)
+{
+	static const char *const bad[] = { "", "-", "+1", ".5", "1.", "1e", "1e+", "01x", "-a",
+					   "NaN", "Infinity", "-Infinity", "0x10" };
+	size_t i;
+	double v;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n = predict_parse_number(bad[i], bad[i] + strlen(bad[i]), &v);
+
+		/* "01x" and "0x10" consume the "0" only: the caller sees the junk after it */
+		if (strcmp(bad[i], "01x") == 0 || strcmp(bad[i], "0x10") == 0)
+			ck_assert_uint_eq(n, 1);
+		else
+			ck_assert_msg(n == 0, "'%s' accepted", bad[i]);
+	}
+}
+END_TEST
+
+/* ---- text/plain ---------------------------------------------------------------------- */
+
+static char *
+cmapss_rows(const long *units, const long *cycles, size_t n)
+{
+	char *buf = calloc(1, n * 400 + 1);
+	size_t used = 0, i, k;
+
+	for (i = 0; i < n; i++) {
+		used += (size_t)sprintf(buf + used, "%ld %ld", units[i], cycles[i]);
+		for (k = 0; k < RULSRV_N_INPUTS; k++)
+			used += (size_t)sprintf(buf + used, " %.4f",
+						(double)units[i] * 1000 + (double)cycles[i] + (double)k / 100);
+		used += (size_t)sprintf(buf + used, " \n");
+	}
+	return buf;
+}
+
+START_TEST(test_cmapss_grouping)
+{
+	static const long units[] = { 3, 3, 1, 3, 1, 2 };
+	static const long cycles[] = { 1, 2, 1, 3, 2, 1 };
+	struct predict_request r;
+	struct predict_error err;
+	char *body = cmapss_rows(units, cycles, 6);
+
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_cmapss(body, strlen(body), &limits, &r, &err), 0);
+	ck_assert(r.batch);
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert_int_eq(r.engines[0].unit, 3);
+	ck_assert_uint_eq(r.engines[0].n, 3);
+	ck_assert_int_eq(r.engines[0].cycles[2], 3);
+	ck_assert_double_eq_tol(r.engines[0].inputs[2 * RULSRV_N_INPUTS + 5], 3003.05, 1e-9);
+	ck_assert_int_eq(r.engines[1].unit, 1);
+	ck_assert_uint_eq(r.engines[1].n, 2);
+	ck_assert_double_eq_tol(r.engines[1].inputs[1 * RULSRV_N_INPUTS], 1002.0, 1e-9);
+	ck_assert_int_eq(r.engines[2].unit, 2);
+	ck_assert_uint_eq(r.engines[2].n, 1);
+	predict_request_free(&r);
+	free(body);
+}
+END_TEST
+
+START_TEST(test_cmapss_errors)
+{
+	static const long units[] = { 1, 1, 2 };
+	static const long cycles[] = { 2, 2, 1 };
+	long many_units[20], many_cycles[20];
+	struct predict_request r;
+	struct predict_error err;
+	char *body = cmapss_rows(units, cycles, 3);
+	size_t i;
+
+	predict_request_init(&r);
+	ck_assert_int_lt(predict_request_parse_cmapss(body, strlen(body), &limits, &r, &err), 0);
+	ck_assert_uint_eq(err.status, 422);
+	ck_assert_str_eq(err.code, "cycles_not_increasing");
+	ck_assert_str_eq(err.message, "row 2: unit 1: cycle 2 does not follow 2: cycles must "
+			 "increase strictly");
+	predict_request_free(&r);
+	free(body);
+
+	for (i = 0; i < 20; i++) {
+		many_units[i] = (long)i + 1;
+		many_cycles[i] = 1;
+	}
+	body = cmapss_rows(many_units, many_cycles, 20);
+	predict_request_init(&r);
+	ck_assert_int_lt(predict_request_parse_cmapss(body, strlen(body), &limits, &r, &err), 0);
+	ck_assert_uint_eq(err.status, 413);
+	ck_assert_str_eq(err.code, "too_many_instances");
+	predict_request_free(&r);
+	free(body);
+
+	predict_request_init(&r);
+	body = "1 1 0.5 0.5\n";
+	ck_assert_int_lt(predict_request_parse_cmapss(body, strlen(body), &limits, &r, &err), 0);
+	ck_assert_uint_eq(err.status, 400);
+	ck_assert_str_eq(err.code, "malformed_rows");
+	predict_request_free(&r);
+
+	predict_request_init(&r);
+	ck_assert_int_lt(predict_request_parse_cmapss("", 0, &limits, &r, &err), 0);
+	ck_assert_uint_eq(err.status, 422);
+	predict_request_free(&r);
+}
+END_TEST
+
+Suite *
+predict_request_suite(void)
+{
+	Suite *s = suite_create("predict_request");
+	TCase *tc = tcase_create("json");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_bad_bodies, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_single_engine);
+	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_numbers_exact);
+	tcase_add_test(tc, test_numbers_invalid);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cmapss");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_cmapss_grouping);
+	tcase_add_test(tc, test_cmapss_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
