@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/* options.c - parse the command line of rulsrv-replay(1). */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_MAX 4096
+
+enum {
+	OPT_DATA = 256,
+	OPT_PREDICT,
+	OPT_FEEDBACK,
+	OPT_QUARTERS,
+	OPT_UNITS,
+	OPT_FLEET,
+	OPT_CONCURRENCY,
+	OPT_RATE,
+	OPT_SEED,
+	OPT_TOKEN,
+	OPT_WINDOW,
+	OPT_BUNDLE,
+	OPT_TIMEOUT,
+	OPT_PROGRESS,
+	OPT_NO_PROGRESS,
+	OPT_QUIET,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "data", required_argument, NULL, OPT_DATA },
+	{ "predict", required_argument, NULL, OPT_PREDICT },
+	{ "feedback", required_argument, NULL, OPT_FEEDBACK },
+	{ "quarters", required_argument, NULL, OPT_QUARTERS },
+	{ "units", required_argument, NULL, OPT_UNITS },
+	{ "fleet", required_argument, NULL, OPT_FLEET },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "bundle", required_argument, NULL, OPT_BUNDLE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+options_usage(FILE *f)
+{
+	fputs("usage: rulsrv-replay [--data DIR] [--predict URL] [--feedback URL] [options]\n"
+	      "\n"
+	      "Replay C-MAPSS run-to-failure trajectories as four quarters of production traffic:\n"
+	      "predictions cycle by cycle, a failure event per engine, a drift window per quarter.\n"
+	      "\n"
+	      "  --data DIR         C-MAPSS folder (default: $CMAPSS_DIR, data/cmapss,\n"
+	      "                     ../shared/data/cmapss)\n"
+	      "  --predict URL      prediction service (default " REPLAY_DEFAULT_PREDICT ")\n"
+	      "  --feedback URL     feedback service (default " REPLAY_DEFAULT_FEEDBACK ")\n"
+	      "  --bundle DIR       bundle of the served model, for its held-out engines\n"
+	      "                     (default " REPLAY_DEFAULT_BUNDLE ")\n"
+	      "  --quarters LIST    one subset per quarter (default " REPLAY_DEFAULT_QUARTERS ")\n"
+	      "  --units N          engines per quarter, sampled by --seed (default: all)\n"
+	      "  --fleet N          engines in service at once (default 100)\n"
+	      "  --concurrency N    requests in flight at once (default 8)\n"
+	      "  --rate R           requests per second, 0 = as fast as possible (default 0)\n"
+	      "  --seed S           order of the engines (default 1)\n"
+	      "  --window W         cycles per request (default: the model's feature window)\n"
+	      "  --token FILE       bearer token for POST /v1/drift/window\n"
+	      "  --timeout SEC      per request (default 30)\n"
+	      "  --progress | --no-progress | --quiet\n"
+	      "                     progress bar (default on a terminal), log lines, or nothing\n"
+	      "  --help, --version\n"
+	      "\n"
+	      "Engine ids sent to the services are QUARTER*1000 + the unit number in the file.\n"
+	      "Exit status: 0 all requests succeeded, 1 some failed, 64 usage, 66 missing input,\n"
+	      "69 a service is unreachable.\n",
+	      f);
+}
+
+static int
+fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int
+parse_size(const char *name, const char *arg, size_t min, size_t max, size_t *out, char *err,
+	   size_t err_len)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || v < min || v > max)
+		return fail(err, err_len, "invalid --%s '%s': expected an integer from %zu to %zu",
+			    name, arg, min, max);
+	*out = (size_t)v;
+	return 0;
+}
+
+static int
+parse_double(const char *name, const char *arg, double max, double *out, char *err,
+	     size_t err_len)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !(v >= 0) || v > max)
+		return fail(err, err_len, "invalid --%s '%s': expected a number from 0 to %g", name,
+			    arg, max);
+	*out = v;
+	return 0;
+}
+
+/* A base URL: http(s)://host[:port][/prefix], stored without trailing slashes. */
+static int
+set_url(const char *name, const char *arg, char **out, char *err, size_t err_len)
+{
+	size_t len = strlen(arg);
+
+	if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+		return fail(err, err_len, "invalid --%s '%s': expected http://HOST:PORT", name,
+			    arg);
+	while (len > 0 && arg[len - 1] == '/')
+		len--;
+	free(*out);
+	*out = strndup(arg, len);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int
+set_string(char **out, const char *arg)
+{
+	free(*out);
+	*out = strdup(arg);
+	return *out ? 0 : -ENOMEM;
+}
+
+int
+options_parse_quarters(struct replay_options *o, const char *list, char *err, size_t err_len)
+{
+	const char *p = list;
+	size_t n = 0, len;
+
+	for (;;) {
+		len = strcspn(p, ",");
+		if (len != 5 || strncasecmp(p, "FD00", 4) != 0 || p[4] < '1' || p[4] > '4')
+			return fail(err, err_len,
+				    "invalid --quarters '%s': expected subsets FD001..FD004 "
+				    "separated by commas",
+				    list);
+		if (n == REPLAY_MAX_QUARTERS)
+			return fail(err, err_len, "invalid --quarters '%s': at most %d quarters",
+				    list, REPLAY_MAX_QUARTERS);
+		snprintf(o->subsets[n], sizeof(o->subsets[n]), "FD00%c", p[4]);
+		n++;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	o->quarter_count = n;
+	return 0;
+}
+
+/* The token is the file's content without surrounding whitespace, as curl -H would send it. */
+static int
+read_token(struct replay_options *o, char *err, size_t err_len)
+{
+	char buf[TOKEN_MAX + 1], *start, *end;
+	size_t n;
+	FILE *f;
+
+	f = fopen(o->token_file, "re");
+	if (f == NULL)
+		return fail(err, err_len, "cannot read token file '%s': %m", o->token_file);
+	n = fread(buf, 1, TOKEN_MAX + 1, f);
+	fclose(f);
+	if (n > TOKEN_MAX)
+		return fail(err, err_len, "token file '%s' is larger than %d bytes", o->token_file,
+			    TOKEN_MAX);
+	buf[n] = '\0';
+	start = buf;
+	while (*start && isspace((unsigned char)*start))
+		start++;
+	end = start + strlen(start);
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	if (*start == '\0' || strpbrk(start, "\r\n") != NULL)
+		return fail(err, err_len, "token file '%s' must hold one non-empty line",
+			    o->token_file);
+	return set_string(&o->token, start);
+}
+
+static void
+set_defaults(struct replay_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->fleet = 100;
+	o->concurrency = 8;
+	o->seed = 1;
+	o->timeout = 30;
+	o->progress = -1;
+}
+
+static int
+apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t err_len)
+{
+	size_t seed;
+
+	switch (c) {
+	case OPT_DATA:
+		return set_string(&o->data_dir, arg);
+	case OPT_PREDICT:
+		return set_url("predict", arg, &o->predict_url, err, err_len);
+	case OPT_FEEDBACK:
+		return set_url("feedback", arg, &o->feedback_url, err, err_len);
+	case OPT_BUNDLE:
+		o->bundle_given = true;
+		return set_string(&o->bundle_dir, arg);
+	case OPT_QUARTERS:
+		return options_parse_quarters(o, arg, err, err_len);
+	case OPT_UNITS:
+		return parse_size("units", arg, 0, 100000, &o->units, err, err_len);
+	case OPT_FLEET:
+		return parse_size("fleet", arg, 1, 100000, &o->fleet, err, err_len);
+	case OPT_CONCURRENCY:
+		return parse_size("concurrency", arg, 1, 1024, &o->concurrency, err, err_len);
+	case OPT_RATE:
+		return parse_double("rate", arg, 1e7, &o->rate, err, err_len);
+	case OPT_SEED:
+		if (parse_size("seed", arg, 0, SIZE_MAX, &seed, err, err_len) < 0)
+			return -EINVAL;
+		o->seed = seed;
+		return 0;
+	case OPT_TOKEN:
+		return set_string(&o->token_file, arg);
+	case OPT_WINDOW:
+		return parse_size("window", arg, 1, 10000, &o->window, err, err_len);
+	case OPT_TIMEOUT:
+		if (parse_double("timeout", arg, 86400, &o->timeout, err, err_len) < 0)
+			return -EINVAL;
+		return o->timeout > 0 ? 0 : fail(err, err_len, "invalid --timeout '%s'", arg);
+	case OPT_PROGRESS:
+		o->progress = 1;
+		return 0;
+	case OPT_NO_PROGRESS:
+		o->progress = 0;
+		return 0;
+	case OPT_QUIET:
+		o->quiet = true;
+		return 0;
+	default:
+		return fail(err, err_len, "unknown option (see --help)");
+	}
+}
+
+int
+options_parse(int argc, char **argv, struct replay_options *o, FILE *out, char *err,
+	      size_t err_len)
+{
+	int c, r;
+
+	set_defaults(o);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		if (c == 'h' || c == OPT_HELP) {
+			options_usage(out);
+			return 1;
+		}
+		if (c == OPT_VERSION) {
+			fprintf(out, "rulsrv-replay %s\n", REPLAY_VERSION);
+			return 1;
+		}
+		if (c == '?' || c == ':')
+			return fail(err, err_len, "unknown option or missing argument '%s'",
+				    argv[optind - 1]);
+		r = apply_option(o, c, optarg, err, err_len);
+		if (r < 0)
+			return r;
+	}
+	if (optind < argc)
+		return fail(err, err_len, "unexpected argument '%s'", argv[optind]);
+	if (o->quarter_count == 0 &&
+	    options_parse_quarters(o, REPLAY_DEFAULT_QUARTERS, err, err_len) < 0)
+		return -EINVAL;
+	if (o->predict_url == NULL &&
+	    set_url("predict", REPLAY_DEFAULT_PREDICT, &o->predict_url, err, err_len) < 0)
+		return -ENOMEM;
+	if (o->feedback_url == NULL &&
+	    set_url("feedback", REPLAY_DEFAULT_FEEDBACK, &o->feedback_url, err, err_len) < 0)
+		return -ENOMEM;
+	if (o->bundle_dir == NULL && set_string(&o->bundle_dir, REPLAY_DEFAULT_BUNDLE) < 0)
+		return -ENOMEM;
+	if (o->token_file != NULL)
+		return read_token(o, err, err_len);
+	return 0;
+}
+
+void
+options_free(struct replay_options *o)
+{
+	if (o == NULL)
+		return;
+	free(o->data_dir);
+	free(o->predict_url);
+	free(o->feedback_url);
+	free(o->bundle_dir);
+	free(o->token);
+	free(o->token_file);
+	memset(o, 0, sizeof(*o));
+}

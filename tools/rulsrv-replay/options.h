@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* options.h - the command line of rulsrv-replay(1), parsed into struct replay_options. */
+#ifndef REPLAY_OPTIONS_H
+#define REPLAY_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define REPLAY_MAX_QUARTERS 16
+#define REPLAY_DEFAULT_PREDICT "http://127.0.0.1:3000"
+#define REPLAY_DEFAULT_FEEDBACK "http://127.0.0.1:3001"
+#define REPLAY_DEFAULT_BUNDLE "models/fd001"
+#define REPLAY_DEFAULT_QUARTERS "FD001,FD002,FD003,FD004"
+
+struct replay_options {
+	char *data_dir;     /* --data; NULL: cmapss_find_dir() */
+	char *predict_url;  /* base URL without trailing '/', e.g. http://127.0.0.1:3000 */
+	char *feedback_url;
+	char *bundle_dir;   /* --bundle; REPLAY_DEFAULT_BUNDLE when not given */
+	bool bundle_given;
+	char *token;        /* contents of --token FILE, whitespace trimmed; NULL when none */
+	char *token_file;
+	char subsets[REPLAY_MAX_QUARTERS][8]; /* "FD001".."FD004", one per quarter */
+	size_t quarter_count;
+	size_t units;       /* engines per quarter; 0 = every available one */
+	size_t fleet;       /* engines in service at once */
+	size_t concurrency; /* requests in flight at once */
+	double rate;        /* requests per second; 0 = as fast as possible */
+	uint64_t seed;
+	size_t window;      /* cycles per request; 0 = the model's feature window */
+	double timeout;     /* seconds per request */
+	int progress;       /* 1 bar, 0 log lines, -1 decide by isatty(2) */
+	bool quiet;         /* no progress output at all, only the table and errors */
+};
+
+/*
+ * Parse argv into o (filled with defaults first). Returns 0, 1 when --help or --version was
+ * printed to out (exit 0), or -EINVAL with the reason in err (usage error). Reads the token
+ * file. The caller frees o with options_free, also after a failure.
+ */
+int options_parse(int argc, char **argv, struct replay_options *o, FILE *out, char *err,
+		  size_t err_len);
+void options_free(struct replay_options *o);
+void options_usage(FILE *f);
+
+/* Split "FD001,FD003" into o->subsets; -EINVAL when a name is not FD001..FD004. */
+int options_parse_quarters(struct replay_options *o, const char *list, char *err,
+			   size_t err_len);
+
+#endif
