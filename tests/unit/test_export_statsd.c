@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/* test_export_statsd.c - the built export_statsd.so against a fake host and a UDP socket of the
+ * test's own: line format, deltas, tags, packing into datagrams, dead endpoints. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "fake_host.h"
+#include "metrics.h"
+
+struct sd_fixture {
+	void *dl;
+	const struct rulsrv_plugin_descriptor *d;
+	struct rulsrv_host host;
+	struct rulsrv_settings settings;
+	void *state;
+	int sock;
+	char port[16];
+	/* everything received, datagrams separated by "\n--\n" */
+	char *rx;
+	size_t rx_len;
+	size_t datagrams;
+	size_t max_datagram;
+};
+
+static void
+sd_open(struct sd_fixture *f)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int size = 4 << 20;
+
+	memset(f, 0, sizeof(*f));
+	f->sock = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(f->sock, 0);
+	setsockopt(f->sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	ck_assert_int_eq(bind(f->sock, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(f->sock, (struct sockaddr *)&a, &len), 0);
+	snprintf(f->port, sizeof(f->port), "%d", ntohs(a.sin_port));
+	f->rx = calloc(1, 1 << 22);
+	f->d = fake_load("export_statsd.so", &f->dl);
+	ck_assert_ptr_nonnull(f->d);
+	ck_assert_str_eq(f->d->kind, "exporter");
+	f->host.registry = metrics_registry_new();
+}
+
+/* settings: NULL-terminated name, value pairs (port is the test's socket unless given). */
+static int
+sd_start(struct sd_fixture *f, const char *const *kv)
+{
+	int i, n = 0;
+	bool port = false;
+
+	for (i = 0; kv != NULL && kv[i] != NULL; i += 2, n++) {
+		f->settings.names[n] = kv[i];
+		f->settings.values[n] = kv[i + 1];
+		port |= strcmp(kv[i], "port") == 0;
+	}
+	if (!port) {
+		f->settings.names[n] = "port";
+		f->settings.values[n] = f->port;
+	}
+	return f->d->init(&f->host, &fake_api, &f->settings, &f->state);
+}
+
+/* Read datagrams until none arrived for quiet_ms. */
+static void
+sd_drain(struct sd_fixture *f, int quiet_ms)
+{
+	struct pollfd p = {.fd = f->sock, .events = POLLIN};
+	char buf[70000];
+	ssize_t n;
+
+	while (poll(&p, 1, quiet_ms) == 1) {
+		n = recv(f->sock, buf, sizeof(buf), 0);
+		ck_assert_int_gt(n, 0);
+		f->datagrams++;
+		if ((size_t)n > f->max_datagram)
+			f->max_datagram = (size_t)n;
+		ck_assert_uint_lt(f->rx_len + (size_t)n + 4, 1 << 22);
+		memcpy(f->rx + f->rx_len, buf, (size_t)n);
+		f->rx_len += (size_t)n;
+		memcpy(f->rx + f->rx_len, "\n--\n", 5);
+		f->rx_len += 4;
+	}
+}
+
+static void
+sd_stop(struct sd_fixture *f)
+{
+	if (f->state != NULL)
+		f->d->fini(f->state);
+	f->state = NULL;
+	sd_drain(f, 100);
+}
+
+static void
+sd_close(struct sd_fixture *f)
+{
+	metrics_registry_free(f->host.registry);
+	dlclose(f->dl);
+	close(f->sock);
+	free(f->rx);
+}
+
+/* Sum of the values of every line "key:value|type..." received for exactly this key+type. */
+static double
+sd_sum(const struct sd_fixture *f, const char *key, const char *type_and_tags)
+{
+	char line[512], want[256];
+	const char *p = f->rx;
+	double sum = 0;
+
+	snprintf(want, sizeof(want), "|%s", type_and_tags);
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\n");
+		char *colon;
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		p += n + (p[n] == '\n');
+		colon = strchr(line, ':');
+		if (colon == NULL || (size_t)(colon - line) != strlen(key) ||
+		    strncmp(line, key, strlen(key)) != 0)
+			continue;
+		if (strcmp(strchr(colon, '|'), want) == 0)
+			sum += strtod(colon + 1, NULL);
+	}
+	return sum;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+START_TEST(test_plain_lines_and_deltas)
+{
+	const char *const labels[] = {"model", "code", NULL};
+	const char *const v200[] = {"fd001", "200", NULL};
+	const char *const vbad[] = {"a b/c:d|e", "", NULL};
+	const double b[] = {0.001, 0.01};
+	const char *const kv[] = {"prefix", "t.", "interval_ms", "50", NULL};
+	struct rulsrv_metric *c, *g, *h, *u;
+	struct sd_fixture f;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "req_total", "h",
+					labels, NULL, 0, &c), 0);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_GAUGE, "temp", "h", NULL,
+					NULL, 0, &g), 0);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "lat_seconds",
+					"h", NULL, b, 2, &h), 0);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "rul_value",
+					"h", NULL, b, 2, &u), 0);
+	/* counted before the exporter started: not this instance's to send */
+	metrics_counter_add(metrics_series(c, v200), 1000);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	ck_assert(fake_settings_all_read(&f.settings));
+	sleep_ms(200);
+	metrics_counter_add(metrics_series(c, v200), 3);
+	metrics_counter_add(metrics_series(c, vbad), 1.5);
+	metrics_gauge_set(metrics_series(g, NULL), -7.25);
+	metrics_histogram_observe(metrics_series(h, NULL), 0.002);
+	metrics_histogram_observe(metrics_series(h, NULL), 0.004);
+	metrics_histogram_observe(metrics_series(h, NULL), 0.006);
+	metrics_histogram_observe(metrics_series(u, NULL), 42);
+	sleep_ms(150);
+	metrics_counter_add(metrics_series(c, v200), 2);
+	sd_stop(&f); /* the last push happens on fini */
+
+	ck_assert_double_eq(sd_sum(&f, "t.test.req_total.fd001.200", "c"), 5);
+	ck_assert_double_eq(sd_sum(&f, "t.test.req_total.a_b_c_d_e._", "c"), 1.5);
+	/* a negative gauge is set from zero: statsd would read "-7.25" as a decrement */
+	ck_assert_msg(strstr(f.rx, "t.test.temp:0|g\nt.test.temp:-7.25|g") != NULL, "%s", f.rx);
+	/* _seconds histograms become _ms timers: the mean, counted 3 times */
+	ck_assert_msg(strstr(f.rx, "t.test.lat_ms:4|ms|@0.3333333333333333\n") != NULL, "%s", f.rx);
+	/* others keep their unit and name; a single observation is sent as is */
+	ck_assert_msg(strstr(f.rx, "t.test.rul_value:42|ms") != NULL, "%s", f.rx);
+	ck_assert_ptr_null(strstr(f.rx, "1000|c"));
+	ck_assert_uint_le(f.max_datagram, 1432);
+	sd_close(&f);
+}
+END_TEST
+
+START_TEST(test_dogstatsd_tags)
+{
+	const char *const labels[] = {"model", "code", NULL};
+	const char *const v[] = {"fd,001", "500", NULL};
+	const char *const kv[] = {"prefix", "", "interval_ms", "50", "dogstatsd_tags", "true", NULL};
+	struct rulsrv_metric *c;
+	struct sd_fixture f;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "req_total", "h",
+					labels, NULL, 0, &c), 0);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	sleep_ms(100);
+	metrics_counter_add(metrics_series(c, v), 4);
+	sd_stop(&f);
+	ck_assert_double_eq(sd_sum(&f, "req_total", "c|#service:test,model:fd_001,code:500"), 4);
+	sd_close(&f);
+}
+END_TEST
+
+START_TEST(test_packing)
+{
+	const char *const labels[] = {"long_label_name", NULL};
+	const char *const kv[] = {"interval_ms", "1000", "max_packet", "200", "include_service",
+				  "false", NULL};
+	struct rulsrv_metric *c;
+	struct sd_fixture f;
+	char value[64], key[128];
+	int i, lines = 0;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "packed_total", "h",
+					labels, NULL, 0, &c), 0);
+	for (i = 0; i < 300; i++) {
+		const char *const v[] = {value, NULL};
+
+		snprintf(value, sizeof(value), "value-number-%d", i);
+		metrics_series(c, v);
+	}
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	sleep_ms(100);
+	for (i = 0; i < 300; i++) {
+		const char *const v[] = {value, NULL};
+
+		snprintf(value, sizeof(value), "value-number-%d", i);
+		metrics_counter_add(metrics_series(c, v), i + 1);
+	}
+	sd_stop(&f);
+	ck_assert_uint_le(f.max_datagram, 200);
+	ck_assert_uint_gt(f.max_datagram, 150); /* packed, not one line per datagram */
+	ck_assert_uint_ge(f.datagrams, 300 * 40 / 200);
+	for (i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "rulsrv.packed_total.value-number-%d", i);
+		ck_assert_double_eq(sd_sum(&f, key, "c"), i + 1);
+		lines++;
+	}
+	ck_assert_int_eq(lines, 300);
+	/* no line is cut across datagrams: every datagram ends at a line end */
+	ck_assert_ptr_null(strstr(f.rx, "\n--\n|"));
+	sd_close(&f);
+}
+END_TEST
+
+/* Nothing listens: pushes go nowhere, and neither updates nor fini wait for anything. */
+START_TEST(test_dead_endpoint)
+{
+	const char *const kv[] = {"interval_ms", "10", "port", "9", NULL};
+	struct rulsrv_metric *c;
+	struct sd_fixture f;
+	struct timespec t0, t1;
+	double ms;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
+					NULL, NULL, 0, &c), 0);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 200; i++) {
+		metrics_counter_add(metrics_series(c, NULL), 1);
+		sleep_ms(1);
+	}
+	f.d->fini(f.state);
+	f.state = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms < 2000, "200 updates and fini took %.0f ms", ms);
+	sd_close(&f);
+}
+END_TEST
+
+START_TEST(test_bad_settings)
+{
+	const char *const bad_port[] = {"port", "70000", NULL};
+	const char *const bad_prefix[] = {"prefix", "a:b", NULL};
+	const char *const bad_packet[] = {"max_packet", "10", NULL};
+	struct sd_fixture f;
+
+	sd_open(&f);
+	ck_assert_int_eq(sd_start(&f, bad_port), -EINVAL);
+	sd_close(&f);
+	sd_open(&f);
+	ck_assert_int_eq(sd_start(&f, bad_prefix), -EINVAL);
+	ck_assert_int_eq(f.settings.errors, 1);
+	sd_close(&f);
+	sd_open(&f);
+	ck_assert_int_eq(sd_start(&f, bad_packet), -EINVAL);
+	sd_close(&f);
+}
+END_TEST
+
+Suite *export_statsd_suite(void);
+
+Suite *
+export_statsd_suite(void)
+{
+	Suite *s = suite_create("export_statsd");
+	TCase *tc = tcase_create("push");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_plain_lines_and_deltas);
+	tcase_add_test(tc, test_dogstatsd_tags);
+	tcase_add_test(tc, test_packing);
+	tcase_add_test(tc, test_dead_endpoint);
+	tcase_add_test(tc, test_bad_settings);
+	suite_add_tcase(s, tc);
+	return s;
+}
