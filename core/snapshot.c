@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/* snapshot.c - one service's immutable state: plugin instances, routes, observers, attributes. */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "host.h"
+#include "http.h"
+#include "log.h"
+#include "plugin.h"
+#include "service.h"
+#include "settings.h"
+
+struct snapshot *
+snapshot_ref(struct snapshot *snap)
+{
+	atomic_fetch_add_explicit(&snap->refs, 1, memory_order_relaxed);
+	return snap;
+}
+
+static void
+snapshot_free(struct snapshot *snap)
+{
+	size_t i;
+
+	for (i = snap->host_count; i-- > 0;) {
+		struct rulsrv_host *h = snap->hosts[i];
+
+		if (h->initialised && h->lib->desc->fini != NULL)
+			h->lib->desc->fini(h->state);
+		free(h->instance);
+		free(h);
+	}
+	free(snap->hosts);
+	for (i = 0; i < snap->route_count; i++) {
+		free(snap->routes[i].method);
+		free(snap->routes[i].path);
+	}
+	free(snap->routes);
+	free(snap->observers);
+	for (i = 0; i < snap->attr_count; i++) {
+		free(snap->attrs[i].key);
+		free(snap->attrs[i].value);
+	}
+	free(snap->attrs);
+	auth_token_free(snap->admin_token);
+	plugin_set_unref(snap->plugins);
+	free(snap);
+}
+
+void
+snapshot_unref(struct snapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1)
+		snapshot_free(snap);
+}
+
+int
+snapshot_route_add(struct snapshot *snap, const char *method, const char *path, unsigned flags,
+		   rulsrv_handler_fn fn, void *ud, struct rulsrv_host *host)
+{
+	struct route *routes;
+	size_t i;
+
+	if (method == NULL || path == NULL || path[0] != '/' || fn == NULL)
+		return -EINVAL;
+	for (i = 0; i < snap->route_count; i++)
+		if (strcmp(snap->routes[i].path, path) == 0 && strcmp(snap->routes[i].method, method) == 0)
+			return -EEXIST;
+	routes = realloc(snap->routes, (snap->route_count + 1) * sizeof(*routes));
+	if (routes == NULL)
+		return -ENOMEM;
+	snap->routes = routes;
+	routes[snap->route_count] = (struct route){
+		.method = strdup(method), .path = strdup(path), .flags = flags, .fn = fn, .ud = ud,
+		.host = host,
+	};
+	if (routes[snap->route_count].method == NULL || routes[snap->route_count].path == NULL) {
+		free(routes[snap->route_count].method);
+		free(routes[snap->route_count].path);
+		return -ENOMEM;
+	}
+	snap->route_count++;
+	return 0;
+}
+
+const struct route *
+snapshot_route_find(const struct snapshot *snap, const char *method, const char *path,
+		    bool *path_known, char *allow, size_t allow_len)
+{
+	size_t i, off = 0;
+	bool head_ok = false;
+
+	*path_known = false;
+	if (allow_len > 0)
+		allow[0] = '\0';
+	for (i = 0; i < snap->route_count; i++) {
+		const struct route *rt = &snap->routes[i];
+		int n;
+
+		if (strcmp(rt->path, path) != 0)
+			continue;
+		if (strcmp(rt->method, method) == 0)
+			return rt;
+		*path_known = true;
+		if (strcmp(rt->method, "GET") == 0)
+			head_ok = true;
+		n = snprintf(allow + off, allow_len - off, "%s%s", off > 0 ? ", " : "", rt->method);
+		if (n > 0 && (size_t)n < allow_len - off)
+			off += (size_t)n;
+	}
+	/* HEAD is answered by the GET handler (libmicrohttpd drops the body). */
+	if (head_ok && strcmp(method, "HEAD") == 0) {
+		for (i = 0; i < snap->route_count; i++)
+			if (strcmp(snap->routes[i].path, path) == 0 &&
+			    strcmp(snap->routes[i].method, "GET") == 0)
+				return &snap->routes[i];
+	}
+	return NULL;
+}
+
+bool
+snapshot_ready(const struct snapshot *snap, char *reason, size_t reason_len)
+{
+	size_t i;
+
+	for (i = 0; i < snap->host_count; i++) {
+		const struct rulsrv_host *h = snap->hosts[i];
+		char why[256] = "";
+
+		if (h->lib->desc->ready == NULL || h->lib->desc->ready(h->state, why, sizeof(why)))
+			continue;
+		snprintf(reason, reason_len, "%s: %s", h->instance, why[0] != '\0' ? why : "not ready");
+		return false;
+	}
+	return true;
+}
+
+/* Load, initialise and settings-check one instance; logs why it failed. */
+static int
+snapshot_add_instance(struct snapshot *snap, const struct config *c, const char *instance)
+{
+	const struct config_plugin *cp = config_plugin_find(c, instance);
+	struct rulsrv_settings *settings;
+	struct rulsrv_host *h, **hosts;
+	char err[1024], path[512];
+	unsigned long errors;
+	int r;
+
+	hosts = realloc(snap->hosts, (snap->host_count + 1) * sizeof(*hosts));
+	if (hosts == NULL)
+		return -ENOMEM;
+	snap->hosts = hosts;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	h->snap = snap;
+	h->instance = strdup(instance);
+	if (h->instance == NULL) {
+		free(h);
+		return -ENOMEM;
+	}
+	r = plugin_set_load(snap->plugins, cp->file, &h->lib, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		free(h->instance);
+		free(h);
+		return r;
+	}
+	hosts[snap->host_count++] = h;
+	snprintf(path, sizeof(path), "plugins.%s.settings", instance);
+	settings = settings_new(c, cp->setting, cp->settings, path);
+	if (settings == NULL)
+		return -ENOMEM;
+	errors = log_error_count();
+	r = h->lib->desc->init(h, &host_api, settings, &h->state);
+	if (r == 0)
+		h->initialised = true;
+	if (r == 0)
+		r = settings_check_unread(settings);
+	settings_free(settings);
+	if (r < 0 && log_error_count() == errors)
+		log_err("cannot initialise plugin instance '%s' (%s) of service '%s': %s", instance,
+			h->lib->desc->name, service_name(snap->service), strerror_r(-r, err, sizeof(err)));
+	return r < 0 ? r : 0;
+}
+
+int
+snapshot_build(struct service *service, const struct config *c, const struct config_service *sv,
+	       struct plugin_set *plugins, struct snapshot **out)
+{
+	struct snapshot *snap;
+	char err[1024];
+	size_t i;
+	int r;
+
+	*out = NULL;
+	snap = calloc(1, sizeof(*snap));
+	if (snap == NULL)
+		return -ENOMEM;
+	atomic_init(&snap->refs, 1);
+	snap->service = service;
+	snap->plugins = plugin_set_ref(plugins);
+	snap->max_body_bytes = sv->max_body_bytes;
+	if (sv->admin_token_file != NULL) {
+		r = auth_token_load(sv->admin_token_file, &snap->admin_token, err, sizeof(err));
+		if (r < 0) {
+			log_err("service '%s': %s", sv->name, err);
+			goto out_free;
+		}
+	}
+	r = http_core_routes_add(snap);
+	for (i = 0; r == 0 && i < sv->plugin_count; i++)
+		r = snapshot_add_instance(snap, c, sv->plugins[i]);
+	if (r < 0)
+		goto out_free;
+	*out = snap;
+	return 0;
+out_free:
+	if (r == -ENOMEM)
+		log_err("service '%s': out of memory", sv->name);
+	snapshot_unref(snap);
+	return r;
+}
