@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: MIT */
+/* feedback.c - the feedback plugin: ground truth in, live accuracy out, predictions logged. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include <rulsrv/plugin.h>
+
+#include "accuracy.h"
+#include "commit.h"
+#include "parse.h"
+#include "predlog.h"
+#include "store.h"
+
+/*
+ * One instance per service. What an instance does depends on the service it is in (setting
+ * `role`, default "auto"): in a service with a model plugin (listed before it, which set
+ * the "model.bundle" attribute) it logs every prediction to the store; in a service without
+ * one it serves POST /v1/feedback, GET /v1/feedback/stats and GET /v1/feedback/predictions.
+ * So the default rulsrv.conf lists the same instance in both services, and both open the
+ * same database file.
+ */
+
+static const double fb_residual_buckets[] = {
+	-100, -75, -50, -40, -30, -20, -15, -10, -5, -2, 0, 2, 5, 10, 15, 20, 30, 40, 50, 75, 100,
+};
+
+static const double fb_commit_buckets[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+};
+
+struct fb_model {
+	char name[FB_MODEL_MAX];
+	struct fb_window *window;
+	struct rulsrv_series *count, *squared, *absolute, *rmse, *mae, *nasa, *residual;
+	struct fb_model *next;
+};
+
+struct fb {
+	struct rulsrv_host *host;
+	const struct rulsrv_api *api;
+	char *database;
+	char *role;
+	int64_t window_size;
+	int64_t max_batch;
+	int64_t queue_size;
+	int64_t max_group;
+	int64_t busy_timeout_ms;
+	double rul_cap;
+	bool serve;
+	bool log;
+
+	const struct fb_store_ops *ops;
+	struct fb_store *store;
+	struct fb_committer *committer;
+	struct fb_predlog *predlog;
+
+	pthread_mutex_t lock; /* models and windows */
+	struct fb_model *models;
+	struct fb_window *all;
+
+	struct rulsrv_metric *m_count, *m_squared, *m_absolute, *m_rmse, *m_mae, *m_nasa;
+	struct rulsrv_metric *m_residual, *m_errors, *m_commit;
+	struct rulsrv_series *commit_seconds;
+	struct rulsrv_series *log_written, *log_dropped, *log_failed;
+};
+
+/* ---- accuracy state ---------------------------------------------------------------------- */
+
+static void
+fb_models_free(struct fb *fb)
+{
+	struct fb_model *m, *next;
+
+	for (m = fb->models; m != NULL; m = next) {
+		next = m->next;
+		fb_window_free(m->window);
+		free(m);
+	}
+	fb->models = NULL;
+}
+
+/* The model's state, created on first sight (the lock is held). NULL when out of memory. */
+static struct fb_model *
+fb_model_get_locked(struct fb *fb, const char *name)
+{
+	const struct rulsrv_api *api = fb->api;
+	const char *labels[] = { name };
+	struct fb_model *m;
+
+	for (m = fb->models; m != NULL; m = m->next)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->window = fb_window_new((size_t)fb->window_size);
+	m->count = api->series(fb->m_count, labels);
+	m->squared = api->series(fb->m_squared, labels);
+	m->absolute = api->series(fb->m_absolute, labels);
+	m->rmse = api->series(fb->m_rmse, labels);
+	m->mae = api->series(fb->m_mae, labels);
+	m->nasa = api->series(fb->m_nasa, labels);
+	m->residual = api->series(fb->m_residual, labels);
+	if (m->window == NULL || m->count == NULL || m->squared == NULL || m->absolute == NULL ||
+	    m->rmse == NULL || m->mae == NULL || m->nasa == NULL || m->residual == NULL) {
+		fb_window_free(m->window);
+		free(m);
+		return NULL;
+	}
+	m->next = fb->models;
+	fb->models = m;
+	return m;
+}
+
+static void
+fb_model_publish(struct fb *fb, const struct fb_model *m)
+{
+	struct fb_figures f = fb_window_figures(m->window);
+
+	fb->api->gauge_set(m->rmse, f.rmse);
+	fb->api->gauge_set(m->mae, f.mae);
+	fb->api->gauge_set(m->nasa, f.nasa_score);
+}
+
+/* Account the scored records of one group: counters, residuals, windows (lock held). */
+static void
+fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n, bool *touched)
+{
+	const struct rulsrv_api *api = fb->api;
+	struct fb_model *m = NULL;
+	struct fb_terms t;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (m == NULL || strcmp(m->name, sc[i].model) != 0)
+			m = fb_model_get_locked(fb, sc[i].model);
+		if (m == NULL)
+			continue;
+		t = fb_terms_of(sc[i].predicted, sc[i].actual, fb->rul_cap);
+		api->counter_add(m->count, 1);
+		api->counter_add(m->squared, t.squared);
+		api->counter_add(m->absolute, t.absolute);
+		api->histogram_observe(m->residual, t.residual);
+		fb_window_push(m->window, &t);
+		fb_window_push(fb->all, &t);
+		*touched = true;
+	}
+}
+
+/* Runs on the commit thread after each transaction, before the waiters answer. */
+static void
+fb_committed(void *ud, struct fb_group *const *groups, size_t n, double seconds)
+{
+	struct fb *fb = ud;
+	struct fb_model *m;
+	bool touched = false;
+	size_t i;
+
+	fb->api->histogram_observe(fb->commit_seconds, seconds);
+	pthread_mutex_lock(&fb->lock);
+	for (i = 0; i < n; i++)
+		if (groups[i]->status == 0)
+			fb_account_locked(fb, groups[i]->scored, groups[i]->scored_count,
+					  &touched);
+	if (touched)
+		for (m = fb->models; m != NULL; m = m->next)
+			fb_model_publish(fb, m);
+	pthread_mutex_unlock(&fb->lock);
+}
+
+static int
+fb_restore_all(void *ud, const struct fb_scored *sc)
+{
+	struct fb *fb = ud;
+	struct fb_terms t = fb_terms_of(sc->predicted, sc->actual, fb->rul_cap);
+
+	fb_window_push(fb->all, &t);
+	return 0;
+}
+
+struct fb_restore_ctx {
+	struct fb *fb;
+	struct fb_model *model;
+};
+
+static int
+fb_restore_model(void *ud, const struct fb_scored *sc)
+{
+	struct fb_restore_ctx *ctx = ud;
+	struct fb_terms t = fb_terms_of(sc->predicted, sc->actual, ctx->fb->rul_cap);
+
+	fb_window_push(ctx->model->window, &t);
+	return 0;
+}
+
+static int
+fb_restore_totals(void *ud, const struct fb_totals *tot)
+{
+	struct fb_restore_ctx ctx = { .fb = ud };
+	struct fb *fb = ctx.fb;
+
+	ctx.model = fb_model_get_locked(fb, tot->model);
+	if (ctx.model == NULL)
+		return -ENOMEM;
+	return fb->ops->recent(fb->store, tot->model, (size_t)fb->window_size, fb_restore_model,
+			       &ctx);
+}
+
+/* The windows of the last `window` records come back from the store, so a restart does
+ * not reset model_rmse and friends to zero. */
+static int
+fb_restore(struct fb *fb)
+{
+	struct fb_model *m;
+	int r;
+
+	pthread_mutex_lock(&fb->lock);
+	r = fb->ops->recent(fb->store, NULL, (size_t)fb->window_size, fb_restore_all, fb);
+	if (r == 0)
+		r = fb->ops->totals(fb->store, fb_restore_totals, fb);
+	if (r == 0)
+		for (m = fb->models; m != NULL; m = m->next)
+			fb_model_publish(fb, m);
+	pthread_mutex_unlock(&fb->lock);
+	return r;
+}
+
+/* ---- the prediction log ------------------------------------------------------------------ */
+
+static void
+fb_observe(void *ud, const struct rulsrv_prediction_batch *b)
+{
+	struct fb *fb = ud;
+	size_t dropped = fb_predlog_push(fb->predlog, b);
+
+	if (dropped > 0)
+		fb->api->counter_add(fb->log_dropped, (double)dropped);
+}
+
+static void
+fb_logged(void *ud, size_t n, int r)
+{
+	struct fb *fb = ud;
+	char buf[128];
+
+	if (r == 0) {
+		fb->api->counter_add(fb->log_written, (double)n);
+		return;
+	}
+	fb->api->counter_add(fb->log_failed, (double)n);
+	fb->api->log(fb->host, RULSRV_LOG_WARNING, "cannot log %zu predictions to '%s': %s", n,
+		     fb->database, strerror_r(-r, buf, sizeof(buf)));
+}
+
+/* ---- HTTP handlers ----------------------------------------------------------------------- */
+
+static void
+fb_count_error(struct fb *fb, const char *reason)
+{
+	const char *labels[] = { reason };
+	struct rulsrv_series *s = fb->api->series(fb->m_errors, labels);
+
+	if (s != NULL)
+		fb->api->counter_add(s, 1);
+}
+
+static void
+fb_respond_json(struct fb *fb, struct rulsrv_response *resp, unsigned status, cJSON *root)
+{
+	char *text = root != NULL ? cJSON_PrintUnformatted(root) : NULL;
+
+	cJSON_Delete(root);
+	if (text == NULL) {
+		fb->api->respond_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	fb->api->respond(resp, status, "application/json", text, strlen(text));
+}
+
+static void
+fb_refuse_unmatched(struct fb *fb, struct rulsrv_response *resp, const struct fb_group *g,
+		    bool batch)
+{
+	const struct fb_record *rec = &g->records[g->err_index];
+	char at[48] = "";
+
+	if (batch)
+		snprintf(at, sizeof(at), "records[%zu]: ", g->err_index);
+	fb_count_error(fb, "no_prediction");
+	fb->api->respond_error(resp, 422, "no_prediction",
+			       "%sno logged prediction of unit %lld at cycle %lld%s%s%s: send "
+			       "predicted_rul with the record",
+			       at, (long long)rec->unit, (long long)rec->cycle,
+			       rec->model[0] ? " by model '" : "", rec->model,
+			       rec->model[0] ? "'" : "");
+}
+
+static void
+fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fb *fb = ud;
+	const struct rulsrv_api *api = fb->api;
+	struct fb_parse_error perr;
+	struct fb_group g = { 0 };
+	struct fb_record *recs;
+	char buf[128];
+	cJSON *root;
+	bool batch;
+	size_t n;
+	int r;
+
+	if (req->content_type != NULL && strcmp(req->content_type, "application/json") != 0) {
+		fb_count_error(fb, "unsupported_media_type");
+		api->respond_error(resp, 415, "unsupported_media_type",
+				   "expected Content-Type application/json, got '%s'",
+				   req->content_type);
+		return;
+	}
+	r = fb_parse(req->body, req->body_len, (size_t)fb->max_batch, &recs, &n, &batch, &perr);
+	if (r < 0) {
+		fb_count_error(fb, perr.reason);
+		api->respond_error(resp, perr.status, perr.code, "%s", perr.message);
+		return;
+	}
+	g.records = recs;
+	g.count = n;
+	g.received_at = req->received_at;
+	r = fb_committer_submit(fb->committer, &g);
+	if (r == -ENOENT) {
+		fb_refuse_unmatched(fb, resp, &g, batch);
+	} else if (r < 0) {
+		fb_count_error(fb, "store");
+		api->respond_error(resp, 503, "store_unavailable", "cannot store feedback: %s",
+				   strerror_r(-r, buf, sizeof(buf)));
+	} else {
+		root = cJSON_CreateObject();
+		cJSON_AddNumberToObject(root, "accepted", (double)n);
+		cJSON_AddNumberToObject(root, "scored", (double)g.scored_count);
+		fb_respond_json(fb, resp, 200, root);
+	}
+	free(g.scored);
+	free(recs);
+}
+
+static void
+fb_add_figures(cJSON *obj, const char *name, struct fb_figures f, int64_t size)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, name);
+
+	if (o == NULL)
+		return;
+	if (size > 0)
+		cJSON_AddNumberToObject(o, "size", (double)size);
+	cJSON_AddNumberToObject(o, "count", (double)f.count);
+	if (f.count == 0) {
+		cJSON_AddNullToObject(o, "rmse");
+		cJSON_AddNullToObject(o, "mae");
+		cJSON_AddNullToObject(o, "nasa_score");
+		return;
+	}
+	cJSON_AddNumberToObject(o, "rmse", f.rmse);
+	cJSON_AddNumberToObject(o, "mae", f.mae);
+	cJSON_AddNumberToObject(o, "nasa_score", f.nasa_score);
+}
+
+struct fb_stats_ctx {
+	struct fb *fb;
+	cJSON *models;
+	uint64_t count;
+	double squared, absolute, nasa;
+};
+
+static int
+fb_stats_model(void *ud, const struct fb_totals *t)
+{
+	struct fb_stats_ctx *ctx = ud;
+	struct fb_model *m;
+	cJSON *o;
+
+	ctx->count += t->count;
+	ctx->squared += t->squared_error_sum;
+	ctx->absolute += t->abs_error_sum;
+	ctx->nasa += t->nasa_score;
+	o = cJSON_AddObjectToObject(ctx->models, t->model);
+	if (o == NULL)
+		return -ENOMEM;
+	cJSON_AddNumberToObject(o, "count", (double)t->count);
+	for (m = ctx->fb->models; m != NULL; m = m->next)
+		if (strcmp(m->name, t->model) == 0)
+			fb_add_figures(o, "window", fb_window_figures(m->window),
+				       ctx->fb->window_size);
+	fb_add_figures(o, "all_time",
+		       fb_figures_of(t->count, t->squared_error_sum, t->abs_error_sum,
+				     t->nasa_score),
+		       0);
+	return 0;
+}
+
+/* All-time figures come from the totals the store keeps in the same transactions as the
+ * records; windowed ones from memory (restored from the store at start). */
+static void
+fb_stats(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fb *fb = ud;
+	struct fb_stats_ctx ctx = { .fb = fb };
+	cJSON *root = cJSON_CreateObject();
+	cJSON *models = cJSON_CreateObject();
+	char buf[128];
+	int r;
+
+	if (root == NULL || models == NULL) {
+		cJSON_Delete(root);
+		cJSON_Delete(models);
+		fb->api->respond_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	ctx.models = models;
+	pthread_mutex_lock(&fb->lock);
+	r = fb->ops->totals(fb->store, fb_stats_model, &ctx);
+	if (r == 0) {
+		cJSON_AddNumberToObject(root, "count", (double)ctx.count);
+		cJSON_AddNumberToObject(root, "rul_cap", fb->rul_cap);
+		fb_add_figures(root, "window", fb_window_figures(fb->all), fb->window_size);
+	}
+	pthread_mutex_unlock(&fb->lock);
+	if (r < 0) {
+		cJSON_Delete(root);
+		cJSON_Delete(models);
+		fb->api->respond_error(resp, 503, "store_unavailable", "cannot read the store: %s",
+				       strerror_r(-r, buf, sizeof(buf)));
+		return;
+	}
+	fb_add_figures(root, "all_time",
+		       fb_figures_of(ctx.count, ctx.squared, ctx.absolute, ctx.nasa), 0);
+	cJSON_AddItemToObject(root, "models", models);
+	fb_respond_json(fb, resp, 200, root);
+}
+
+static int
+fb_lookup_one(void *ud, const struct fb_logged *p)
+{
+	cJSON *list = ud, *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return -ENOMEM;
+	cJSON_AddNumberToObject(o, "unit", (double)p->unit);
+	cJSON_AddNumberToObject(o, "cycle", (double)p->cycle);
+	cJSON_AddNumberToObject(o, "rul", p->rul);
+	cJSON_AddStringToObject(o, "model", p->model);
+	cJSON_AddStringToObject(o, "version", p->version);
+	cJSON_AddNumberToObject(o, "timestamp", p->timestamp);
+	cJSON_AddItemToArray(list, o);
+	return 0;
+}
+
+static bool
+fb_arg_count(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* GET /v1/feedback/predictions?unit=N[&cycle=C]: the logged predictions, oldest first. */
+static void
+fb_predictions(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fb *fb = ud;
+	const struct rulsrv_api *api = fb->api;
+	const char *cycle_arg = api->request_arg(req, "cycle");
+	int64_t unit, cycle = -1;
+	cJSON *root, *list;
+	char buf[128];
+	int r;
+
+	if (!fb_arg_count(api->request_arg(req, "unit"), &unit) ||
+	    (cycle_arg != NULL && !fb_arg_count(cycle_arg, &cycle))) {
+		api->respond_error(resp, 422, "invalid_request",
+				   "expected ?unit=N[&cycle=C] with non-negative integers");
+		return;
+	}
+	root = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(root, "predictions");
+	if (list == NULL) {
+		cJSON_Delete(root);
+		api->respond_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	r = fb->ops->lookup(fb->store, unit, cycle, fb_lookup_one, list);
+	if (r < 0) {
+		cJSON_Delete(root);
+		api->respond_error(resp, 503, "store_unavailable", "cannot read the store: %s",
+				   strerror_r(-r, buf, sizeof(buf)));
+		return;
+	}
+	fb_respond_json(fb, resp, 200, root);
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+static void
+fb_free(struct fb *fb)
+{
+	if (fb == NULL)
+		return;
+	fb_predlog_free(fb->predlog);
+	fb_committer_free(fb->committer);
+	if (fb->ops != NULL)
+		fb->ops->close(fb->store);
+	fb_models_free(fb);
+	fb_window_free(fb->all);
+	pthread_mutex_destroy(&fb->lock);
+	free(fb->database);
+	free(fb->role);
+	free(fb);
+}
+
+static int
+fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
+{
+	const struct rulsrv_api *api = fb->api;
+	int r = 0;
+
+	r |= api->setting_path(s, "database", "/var/lib/rulsrv/feedback.db", &fb->database);
+	r |= api->setting_string(s, "role", "auto", &fb->role);
+	r |= api->setting_int(s, "window", 1000, 1, 10000000, &fb->window_size);
+	r |= api->setting_double(s, "rul_cap", 125, 1, 1e9, &fb->rul_cap);
+	r |= api->setting_int(s, "max_batch", 1000, 1, 1000000, &fb->max_batch);
+	r |= api->setting_int(s, "queue_size", 65536, 1, 100000000, &fb->queue_size);
+	r |= api->setting_int(s, "max_group", 0, 0, 1000000, &fb->max_group);
+	r |= api->setting_int(s, "busy_timeout_ms", 5000, 0, 3600000, &fb->busy_timeout_ms);
+	if (r != 0)
+		return -EINVAL;
+	if (strcmp(fb->role, "auto") == 0) {
+		fb->log = api->attribute_get(fb->host, "model.bundle") != NULL ||
+			  api->attribute_get(fb->host, "model.name") != NULL;
+		fb->serve = !fb->log;
+	} else if (strcmp(fb->role, "feedback") == 0) {
+		fb->serve = true;
+	} else if (strcmp(fb->role, "log") == 0) {
+		fb->log = true;
+	} else if (strcmp(fb->role, "both") == 0) {
+		fb->serve = fb->log = true;
+	} else {
+		api->setting_error(s, "role", "expected \"auto\", \"feedback\", \"log\" or "
+				   "\"both\", got \"%s\"", fb->role);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+fb_metrics(struct fb *fb)
+{
+	const struct rulsrv_api *api = fb->api;
+	struct rulsrv_host *h = fb->host;
+	const char *model[] = { "model", NULL };
+	const char *reason[] = { "reason", NULL };
+	const size_t nres = sizeof(fb_residual_buckets) / sizeof(fb_residual_buckets[0]);
+	const size_t ncommit = sizeof(fb_commit_buckets) / sizeof(fb_commit_buckets[0]);
+	int r = 0;
+
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_count_total",
+				    "Ground-truth records scored", model, NULL, 0, &fb->m_count);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_errors_total",
+				    "Feedback requests refused", reason, NULL, 0, &fb->m_errors);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_squared_error_sum_total",
+				    "Sum of squared errors (predicted - capped actual)", model,
+				    NULL, 0, &fb->m_squared);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_abs_error_sum_total",
+				    "Sum of absolute errors (predicted - capped actual)", model,
+				    NULL, 0, &fb->m_absolute);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_GAUGE, "model_rmse",
+				    "RMSE over the most recent scored records", model, NULL, 0,
+				    &fb->m_rmse);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_GAUGE, "model_mae",
+				    "MAE over the most recent scored records", model, NULL, 0,
+				    &fb->m_mae);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_GAUGE, "model_nasa_score",
+				    "NASA score summed over the most recent scored records", model,
+				    NULL, 0, &fb->m_nasa);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_HISTOGRAM, "feedback_residual_cycles",
+				    "Predicted minus actual RUL, in cycles", model,
+				    fb_residual_buckets, nres, &fb->m_residual);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_HISTOGRAM, "feedback_commit_duration_seconds",
+				    "Time of one durable group commit", NULL, fb_commit_buckets,
+				    ncommit, &fb->m_commit);
+	if (r < 0)
+		return r;
+	fb->commit_seconds = api->series(fb->m_commit, NULL);
+	return fb->commit_seconds != NULL ? 0 : -ENOMEM;
+}
+
+static int
+fb_log_metrics(struct fb *fb)
+{
+	const struct rulsrv_api *api = fb->api;
+	struct rulsrv_host *h = fb->host;
+	struct rulsrv_metric *w, *d, *f;
+	int r = 0;
+
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER,
+				    "feedback_prediction_log_written_total",
+				    "Predictions written to the prediction log", NULL, NULL, 0, &w);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER,
+				    "feedback_prediction_log_dropped_total",
+				    "Predictions not logged because the log queue was full", NULL,
+				    NULL, 0, &d);
+	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER,
+				    "feedback_prediction_log_failed_total",
+				    "Predictions lost to a failed write of the prediction log", NULL,
+				    NULL, 0, &f);
+	if (r < 0)
+		return r;
+	fb->log_written = api->series(w, NULL);
+	fb->log_dropped = api->series(d, NULL);
+	fb->log_failed = api->series(f, NULL);
+	if (fb->log_written == NULL || fb->log_dropped == NULL || fb->log_failed == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+fb_serve(struct fb *fb)
+{
+	const struct rulsrv_api *api = fb->api;
+	int r;
+
+	r = fb_metrics(fb);
+	if (r < 0)
+		return r;
+	fb->all = fb_window_new((size_t)fb->window_size);
+	if (fb->all == NULL)
+		return -ENOMEM;
+	r = fb_restore(fb);
+	if (r < 0)
+		return r;
+	r = fb_committer_new(fb->ops, fb->store, (size_t)fb->max_group, fb_committed, fb,
+			     &fb->committer);
+	if (r < 0)
+		return r;
+	r = api->route_add(fb->host, "POST", "/v1/feedback", 0, fb_post, fb);
+	if (r == 0)
+		r = api->route_add(fb->host, "GET", "/v1/feedback/stats", 0, fb_stats, fb);
+	if (r == 0)
+		r = api->route_add(fb->host, "GET", "/v1/feedback/predictions", 0,
+				   fb_predictions, fb);
+	return r;
+}
+
+static int
+fb_start_log(struct fb *fb)
+{
+	int r;
+
+	r = fb_log_metrics(fb);
+	if (r < 0)
+		return r;
+	r = fb_predlog_new(fb->ops, fb->store, (size_t)fb->queue_size, fb_logged, fb,
+			   &fb->predlog);
+	if (r < 0)
+		return r;
+	return fb->api->observer_add(fb->host, fb_observe, fb);
+}
+
+static int
+fb_init(struct rulsrv_host *host, const struct rulsrv_api *api,
+	const struct rulsrv_settings *settings, void **state)
+{
+	struct fb_store_config cfg;
+	struct fb *fb;
+	char err[512], buf[128];
+	int r;
+
+	fb = calloc(1, sizeof(*fb));
+	if (fb == NULL)
+		return -ENOMEM;
+	fb->host = host;
+	fb->api = api;
+	pthread_mutex_init(&fb->lock, NULL);
+	r = fb_read_settings(fb, settings);
+	if (r < 0)
+		goto fail;
+	cfg.rul_cap = fb->rul_cap;
+	cfg.busy_timeout_ms = (int)fb->busy_timeout_ms;
+	fb->ops = &fb_store_sqlite;
+	r = fb->ops->open(fb->database, &cfg, &fb->store, err, sizeof(err));
+	if (r < 0) {
+		api->setting_error(settings, "database", "%s", err);
+		goto fail;
+	}
+	if (fb->serve) {
+		r = fb_serve(fb);
+		if (r < 0)
+			goto fail_log;
+	}
+	if (fb->log) {
+		r = fb_start_log(fb);
+		if (r < 0)
+			goto fail_log;
+	}
+	api->log(host, RULSRV_LOG_INFO, "database '%s'%s%s", fb->database,
+		 fb->serve ? ", serving /v1/feedback" : "",
+		 fb->log ? ", logging predictions" : "");
+	*state = fb;
+	return 0;
+fail_log:
+	api->log(host, RULSRV_LOG_ERR, "cannot start feedback on '%s': %s", fb->database,
+		 strerror_r(-r, buf, sizeof(buf)));
+fail:
+	fb_free(fb);
+	return r;
+}
+
+static bool
+fb_ready(void *state, char *reason, size_t reason_len)
+{
+	struct fb *fb = state;
+
+	if (fb->store != NULL)
+		return true;
+	snprintf(reason, reason_len, "feedback store '%s' is not open", fb->database);
+	return false;
+}
+
+static void
+fb_fini(void *state)
+{
+	fb_free(state);
+}
+
+RULSRV_PLUGIN_DECLARE = {
+	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
+	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
+	.name = "feedback",
+	.kind = "feedback",
+	.version = "0.1.0",
+	.description = "ground truth in SQLite, live accuracy metrics, prediction log",
+	.init = fb_init,
+	.ready = fb_ready,
+	.fini = fb_fini,
+};

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* predlog.c - the prediction log: a ring of compact entries drained by one writer thread. */
+#include "predlog.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The observer runs on the predicting thread: it takes the lock for a copy of a few numbers
+ * per prediction and never waits for the disk. A full ring drops the surplus (counted by the
+ * caller). Model and version strings are interned once into a small table, so an entry is
+ * 40 bytes and the default ring of 65536 entries is 2.5 MiB.
+ */
+
+#define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
+#define PREDLOG_CHUNK 4096 /* entries per transaction */
+
+struct predlog_entry {
+	int64_t unit;
+	int64_t cycle;
+	double rul;
+	double timestamp;
+	uint32_t name;
+};
+
+struct predlog_name {
+	char *model;
+	char *version;
+};
+
+struct fb_predlog {
+	const struct fb_store_ops *ops;
+	struct fb_store *store;
+	fb_predlog_fn hook;
+	void *ud;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct predlog_entry *ring;
+	size_t capacity;
+	size_t head; /* next to write to the store */
+	size_t used;
+	struct predlog_name names[PREDLOG_NAMES];
+	size_t name_count;
+	bool stop;
+	bool started;
+};
+
+/* Index of (model, version) in the table, added when new; -1 when the table is full. */
+static int
+predlog_intern_locked(struct fb_predlog *p, const char *model, const char *version)
+{
+	struct predlog_name *n;
+	size_t i;
+
+	model = model != NULL ? model : "unknown";
+	version = version != NULL ? version : "";
+	for (i = p->name_count; i-- > 0;) {
+		n = &p->names[i];
+		if (strcmp(n->model, model) == 0 && strcmp(n->version, version) == 0)
+			return (int)i;
+	}
+	if (p->name_count == PREDLOG_NAMES)
+		return -1;
+	n = &p->names[p->name_count];
+	n->model = strndup(model, FB_MODEL_MAX - 1);
+	n->version = strndup(version, FB_MODEL_MAX - 1);
+	if (n->model == NULL || n->version == NULL) {
+		free(n->model);
+		free(n->version);
+		n->model = n->version = NULL;
+		return -1;
+	}
+	return (int)p->name_count++;
+}
+
+size_t
+fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
+{
+	struct predlog_entry *e;
+	size_t i, room, take;
+	int name;
+
+	pthread_mutex_lock(&p->lock);
+	name = predlog_intern_locked(p, b->model, b->version);
+	room = p->capacity - p->used;
+	take = name < 0 || p->stop ? 0 : (b->count < room ? b->count : room);
+	for (i = 0; i < take; i++) {
+		e = &p->ring[(p->head + p->used + i) % p->capacity];
+		e->unit = b->items[i].unit;
+		e->cycle = b->items[i].cycle;
+		e->rul = b->items[i].rul;
+		e->timestamp = b->timestamp;
+		e->name = (uint32_t)name;
+	}
+	p->used += take;
+	if (take > 0)
+		pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	return b->count - take;
+}
+
+/* Write up to PREDLOG_CHUNK entries from the head; the ring slots stay reserved until done. */
+static void
+predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
+{
+	size_t i;
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < n; i++) {
+		const struct predlog_entry *e = &p->ring[(p->head + i) % p->capacity];
+
+		buf[i].unit = e->unit;
+		buf[i].cycle = e->cycle;
+		buf[i].rul = e->rul;
+		buf[i].timestamp = e->timestamp;
+		buf[i].model = p->names[e->name].model;
+		buf[i].version = p->names[e->name].version;
+	}
+	pthread_mutex_unlock(&p->lock);
+	r = p->ops->log_predictions(p->store, buf, n);
+	if (p->hook != NULL)
+		p->hook(p->ud, n, r);
+	pthread_mutex_lock(&p->lock);
+	p->head = (p->head + n) % p->capacity;
+	p->used -= n;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *
+predlog_main(void *arg)
+{
+	struct fb_predlog *p = arg;
+	struct fb_logged *buf;
+	size_t n;
+
+	buf = calloc(PREDLOG_CHUNK, sizeof(*buf));
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->used == 0 && !p->stop)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->used == 0)
+			break;
+		n = p->used < PREDLOG_CHUNK ? p->used : PREDLOG_CHUNK;
+		pthread_mutex_unlock(&p->lock);
+		if (buf != NULL) {
+			predlog_write(p, buf, n);
+		} else {
+			if (p->hook != NULL)
+				p->hook(p->ud, n, -ENOMEM);
+			pthread_mutex_lock(&p->lock);
+			p->head = (p->head + n) % p->capacity;
+			p->used -= n;
+			pthread_mutex_unlock(&p->lock);
+		}
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(buf);
+	return NULL;
+}
+
+int
+fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t capacity,
+	       fb_predlog_fn hook, void *ud, struct fb_predlog **out)
+{
+	struct fb_predlog *p;
+	int r;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->ops = ops;
+	p->store = store;
+	p->hook = hook;
+	p->ud = ud;
+	p->capacity = capacity > 0 ? capacity : 1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	p->ring = calloc(p->capacity, sizeof(*p->ring));
+	if (p->ring == NULL) {
+		fb_predlog_free(p);
+		return -ENOMEM;
+	}
+	r = pthread_create(&p->thread, NULL, predlog_main, p);
+	if (r != 0) {
+		fb_predlog_free(p);
+		return -r;
+	}
+	p->started = true;
+	*out = p;
+	return 0;
+}
+
+void
+fb_predlog_free(struct fb_predlog *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
+	for (i = 0; i < p->name_count; i++) {
+		free(p->names[i].model);
+		free(p->names[i].version);
+	}
+	free(p->ring);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

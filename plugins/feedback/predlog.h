@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* predlog.h - the prediction log: a bounded queue in front of the store, never blocking. */
+#ifndef FB_PREDLOG_H
+#define FB_PREDLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rulsrv/plugin.h>
+
+#include "store.h"
+
+struct fb_predlog;
+
+/* Called on the log's thread after each write: n entries written (r == 0) or lost (r < 0). */
+typedef void (*fb_predlog_fn)(void *ud, size_t n, int r);
+
+/* Start the writer thread. Borrows ops and store, which must outlive the log. */
+int fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t capacity,
+		   fb_predlog_fn hook, void *ud, struct fb_predlog **out);
+/* Queue the batch's predictions without waiting; returns how many did not fit (dropped). */
+size_t fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b);
+/* Write what is queued, stop the writer, free. Accepts NULL. */
+void fb_predlog_free(struct fb_predlog *p);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* store.h - the feedback store: ground truth and the prediction log behind a small vtable. */
+#ifndef FB_STORE_H
+#define FB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A backend is a const struct fb_store_ops. Today: fb_store_sqlite (store_sqlite.c). A server
+ * database (PostgreSQL) is another ops table with the same contract; the rest of the plugin
+ * only talks to this header.
+ *
+ * Threads: apply and log_predictions are called from one writer thread each; lookup, totals
+ * and recent may be called from any thread concurrently with them.
+ */
+
+#define FB_MODEL_MAX 128 /* model and version names, NUL included; longer ones are cut */
+
+struct fb_store;
+
+enum fb_record_kind {
+	FB_RECORD_SCORED,  /* actual and predicted given */
+	FB_RECORD_MATCH,   /* actual given; predicted from the logged prediction of (unit, cycle) */
+	FB_RECORD_FAILURE, /* the unit failed at failed_at: scores its unscored logged predictions */
+};
+
+/* One ground-truth record as posted. model "" means: the logged prediction's model. */
+struct fb_record {
+	enum fb_record_kind kind;
+	int64_t unit;
+	int64_t cycle;     /* SCORED, MATCH */
+	int64_t failed_at; /* FAILURE */
+	double actual;     /* SCORED, MATCH: RUL in cycles, uncapped */
+	double predicted;  /* SCORED */
+	char model[FB_MODEL_MAX];
+};
+
+/* One (prediction, truth) pair the store recorded; actual is uncapped. */
+struct fb_scored {
+	int64_t unit;
+	int64_t cycle;
+	double predicted;
+	double actual;
+	char model[FB_MODEL_MAX];
+};
+
+/*
+ * The records of one request, applied all or nothing. The store fills the outputs:
+ * status 0, or -ENOENT when a MATCH record has no logged prediction (err_index names it),
+ * or another -errno; scored is a malloc'd array the caller frees (NULL when none).
+ */
+struct fb_group {
+	const struct fb_record *records;
+	size_t count;
+	double received_at;
+	int status;
+	size_t err_index;
+	struct fb_scored *scored;
+	size_t scored_count;
+};
+
+/* One logged prediction. The strings are borrowed: for the call that takes or gives it. */
+struct fb_logged {
+	int64_t unit;
+	int64_t cycle;
+	double rul;
+	double timestamp;
+	const char *model;
+	const char *version;
+};
+
+/* All-time figures of one model, from the store. */
+struct fb_totals {
+	char model[FB_MODEL_MAX];
+	uint64_t count;
+	double squared_error_sum;
+	double abs_error_sum;
+	double nasa_score;
+};
+
+struct fb_store_config {
+	double rul_cap;     /* truth is capped at this before errors are summed */
+	int busy_timeout_ms; /* wait this long for another connection's write lock */
+};
+
+typedef int (*fb_logged_fn)(void *ud, const struct fb_logged *p);
+typedef int (*fb_totals_fn)(void *ud, const struct fb_totals *t);
+typedef int (*fb_scored_fn)(void *ud, const struct fb_scored *s);
+
+struct fb_store_ops {
+	const char *name;
+	/* Open or create the store at location. On failure, err holds the reason. */
+	int (*open)(const char *location, const struct fb_store_config *cfg, struct fb_store **out,
+		    char *err, size_t err_len);
+	/*
+	 * Apply every group in one transaction and make it durable before returning 0: each
+	 * group succeeds or fails alone (its status), the transaction commits the ones that
+	 * succeeded. A negative return means nothing was stored (every group's status is set).
+	 */
+	int (*apply)(struct fb_store *s, struct fb_group *groups, size_t n);
+	/* Append logged predictions in one transaction. */
+	int (*log_predictions)(struct fb_store *s, const struct fb_logged *p, size_t n);
+	/* Logged predictions of a unit (cycle >= 0: of that cycle only), oldest first. */
+	int (*lookup)(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud);
+	/* All-time figures per model. */
+	int (*totals)(struct fb_store *s, fb_totals_fn fn, void *ud);
+	/* The last limit scored records (of model, or of every model when NULL), oldest first. */
+	int (*recent)(struct fb_store *s, const char *model, size_t limit, fb_scored_fn fn,
+		      void *ud);
+	/* Accepts NULL. */
+	void (*close)(struct fb_store *s);
+};
+
+extern const struct fb_store_ops fb_store_sqlite;
+
+#endif

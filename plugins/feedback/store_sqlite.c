@@ -1,0 +1,774 @@
+/* SPDX-License-Identifier: MIT */
+/* store_sqlite.c - the SQLite backend of the feedback store (WAL, synchronous=FULL). */
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "accuracy.h"
+
+/*
+ * Durability: journal_mode=WAL with synchronous=FULL. In WAL mode, FULL syncs the WAL file at
+ * every commit, so a transaction that COMMIT reported is on stable storage and survives a
+ * SIGKILL of the process and a power loss (NORMAL would survive the SIGKILL but could lose
+ * the last commits on power loss). The cost is one fsync per transaction, which the group
+ * commit in commit.c spreads over every record waiting at that moment.
+ *
+ * Two connections: `w` for writes (the group committer and the prediction log writer,
+ * serialised by wlock) and `r` for reads (WAL readers never block the writer). Other
+ * processes or services may open the same file: busy_timeout waits for their write lock.
+ */
+
+#define FB_SCHEMA_VERSION 1
+
+static const char fb_schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS predictions("
+	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, cycle INTEGER NOT NULL,"
+	" rul REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,"
+	" scored INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS predictions_unit_cycle ON predictions(unit, cycle);"
+	"CREATE INDEX IF NOT EXISTS predictions_unscored ON predictions(unit, cycle)"
+	" WHERE scored = 0;"
+	"CREATE TABLE IF NOT EXISTS feedback("
+	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, cycle INTEGER NOT NULL,"
+	" predicted REAL NOT NULL, actual REAL NOT NULL, model TEXT NOT NULL,"
+	" source TEXT NOT NULL, prediction_id INTEGER, ts REAL NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS feedback_model ON feedback(model, id);"
+	"CREATE TABLE IF NOT EXISTS failures("
+	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, failed_at_cycle INTEGER NOT NULL,"
+	" scored INTEGER NOT NULL, ts REAL NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS totals("
+	" model TEXT PRIMARY KEY, count INTEGER NOT NULL, squared_error_sum REAL NOT NULL,"
+	" abs_error_sum REAL NOT NULL, nasa_score REAL NOT NULL);"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+
+enum fb_stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_INSERT_FEEDBACK,
+	ST_UPSERT_TOTALS,
+	ST_MATCH,
+	ST_MATCH_MODEL,
+	ST_LATEST_MODEL,
+	ST_MARK_SCORED,
+	ST_UNSCORED,
+	ST_INSERT_FAILURE,
+	ST_INSERT_PREDICTION,
+	ST_COUNT,
+};
+
+static const char *const fb_stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT fb_group",
+	[ST_RELEASE] = "RELEASE fb_group",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO fb_group",
+	[ST_INSERT_FEEDBACK] = "INSERT INTO feedback(unit, cycle, predicted, actual, model, source,"
+			       " prediction_id, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_UPSERT_TOTALS] = "INSERT INTO totals(model, count, squared_error_sum, abs_error_sum,"
+			     " nasa_score) VALUES(?1, 1, ?2, ?3, ?4) ON CONFLICT(model) DO UPDATE"
+			     " SET count = count + 1,"
+			     " squared_error_sum = squared_error_sum + excluded.squared_error_sum,"
+			     " abs_error_sum = abs_error_sum + excluded.abs_error_sum,"
+			     " nasa_score = nasa_score + excluded.nasa_score",
+	[ST_MATCH] = "SELECT id, rul, model FROM predictions WHERE unit = ?1 AND cycle = ?2"
+		     " ORDER BY id DESC LIMIT 1",
+	[ST_MATCH_MODEL] = "SELECT id, rul, model FROM predictions WHERE unit = ?1 AND cycle = ?2"
+			   " AND model = ?3 ORDER BY id DESC LIMIT 1",
+	[ST_LATEST_MODEL] = "SELECT model FROM predictions WHERE unit = ?1 AND cycle = ?2"
+			    " ORDER BY id DESC LIMIT 1",
+	[ST_MARK_SCORED] = "UPDATE predictions SET scored = 1 WHERE id = ?1",
+	[ST_UNSCORED] = "SELECT id, cycle, rul, model FROM predictions"
+			" WHERE unit = ?1 AND scored = 0 AND cycle <= ?2 ORDER BY id",
+	[ST_INSERT_FAILURE] = "INSERT INTO failures(unit, failed_at_cycle, scored, ts)"
+			      " VALUES(?1, ?2, ?3, ?4)",
+	[ST_INSERT_PREDICTION] = "INSERT INTO predictions(unit, cycle, rul, model, version, ts)"
+				 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+enum fb_read_id {
+	RD_LOOKUP_CYCLE,
+	RD_LOOKUP_UNIT,
+	RD_TOTALS,
+	RD_RECENT,
+	RD_RECENT_MODEL,
+	RD_COUNT,
+};
+
+static const char *const fb_read_sql[RD_COUNT] = {
+	[RD_LOOKUP_CYCLE] = "SELECT unit, cycle, rul, ts, model, version FROM predictions"
+			    " WHERE unit = ?1 AND cycle = ?2 ORDER BY id",
+	[RD_LOOKUP_UNIT] = "SELECT unit, cycle, rul, ts, model, version FROM predictions"
+			   " WHERE unit = ?1 ORDER BY id",
+	[RD_TOTALS] = "SELECT model, count, squared_error_sum, abs_error_sum, nasa_score"
+		      " FROM totals ORDER BY model",
+	[RD_RECENT] = "SELECT unit, cycle, predicted, actual, model FROM"
+		      " (SELECT id, unit, cycle, predicted, actual, model FROM feedback"
+		      " ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[RD_RECENT_MODEL] = "SELECT unit, cycle, predicted, actual, model FROM"
+			    " (SELECT id, unit, cycle, predicted, actual, model FROM feedback"
+			    " WHERE model = ?2 ORDER BY id DESC LIMIT ?1) ORDER BY id",
+};
+
+struct fb_store {
+	sqlite3 *w;
+	sqlite3 *r;
+	pthread_mutex_t wlock;
+	pthread_mutex_t rlock;
+	sqlite3_stmt *st[ST_COUNT];
+	sqlite3_stmt *rd[RD_COUNT];
+	double rul_cap;
+};
+
+static void
+sqlite_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(dst, len, "%s", t != NULL ? (const char *)t : "");
+}
+
+static int
+sqlite_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static int
+sqlite_exec_stmt(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_errno(rc);
+}
+
+static int
+sqlite_run(struct fb_store *s, enum fb_stmt_id id)
+{
+	return sqlite_exec_stmt(s->st[id]);
+}
+
+static void
+sqlite_close(struct fb_store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	for (i = 0; i < RD_COUNT; i++)
+		sqlite3_finalize(s->rd[i]);
+	sqlite3_close_v2(s->r);
+	sqlite3_close_v2(s->w);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->rlock);
+	free(s);
+}
+
+/* The directory must exist and be writable: WAL mode creates -wal and -shm files beside. */
+static int
+sqlite_check_dir(const char *path, char *err, size_t err_len)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int e;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+	e = errno;
+	snprintf(err, err_len, "directory '%s' of database '%s' %s", dir, path,
+		 e == ENOENT ? "does not exist" : "is not writable");
+	return -e;
+}
+
+static int
+sqlite_open_conn(const char *path, int busy_ms, sqlite3 **out, char *err, size_t err_len)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	int rc;
+
+	rc = sqlite3_open_v2(path, out, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_len, "cannot open database '%s': %s", path,
+			 *out != NULL ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
+		return sqlite_errno(rc);
+	}
+	sqlite3_busy_timeout(*out, busy_ms);
+	sqlite3_extended_result_codes(*out, 1);
+	return 0;
+}
+
+static int
+sqlite_exec(sqlite3 *db, const char *path, const char *sql, char *err, size_t err_len)
+{
+	char *msg = NULL;
+	int rc;
+
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		return 0;
+	snprintf(err, err_len, "cannot set up database '%s': %s", path,
+		 msg != NULL ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return sqlite_errno(rc);
+}
+
+/* WAL mode is a property of the file: check that the switch took. */
+static int
+sqlite_set_wal(sqlite3 *db, const char *path, char *err, size_t err_len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	bool wal = false;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		wal = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	sqlite3_finalize(st);
+	if (wal)
+		return 0;
+	snprintf(err, err_len, "cannot switch database '%s' to WAL mode: %s", path,
+		 sqlite3_errmsg(db));
+	return -EIO;
+}
+
+static int
+sqlite_prepare_all(struct fb_store *s, const char *path, char *err, size_t err_len)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(s->w, fb_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&s->st[i], NULL);
+		if (rc != SQLITE_OK)
+			goto fail_w;
+	}
+	for (i = 0; i < RD_COUNT; i++) {
+		rc = sqlite3_prepare_v3(s->r, fb_read_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&s->rd[i], NULL);
+		if (rc != SQLITE_OK)
+			goto fail_r;
+	}
+	return 0;
+fail_w:
+	snprintf(err, err_len, "cannot prepare statements on '%s': %s", path,
+		 sqlite3_errmsg(s->w));
+	return sqlite_errno(rc);
+fail_r:
+	snprintf(err, err_len, "cannot prepare statements on '%s': %s", path,
+		 sqlite3_errmsg(s->r));
+	return sqlite_errno(rc);
+}
+
+/* Refuse a file written by a newer schema rather than misread it. */
+static int
+sqlite_check_schema(struct fb_store *s, const char *path, char *err, size_t err_len)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(s->w, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+			       &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version == FB_SCHEMA_VERSION)
+		return 0;
+	snprintf(err, err_len, "database '%s' has schema version %d, this plugin knows %d", path,
+		 version, FB_SCHEMA_VERSION);
+	return -EPROTO;
+}
+
+static int
+sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store **out,
+	    char *err, size_t err_len)
+{
+	struct fb_store *s;
+	int r;
+
+	*out = NULL;
+	r = sqlite_check_dir(path, err, err_len);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->rlock, NULL);
+	s->rul_cap = cfg->rul_cap;
+	r = sqlite_open_conn(path, cfg->busy_timeout_ms, &s->w, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_set_wal(s->w, path, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_exec(s->w, path,
+			"PRAGMA synchronous=FULL;"
+			"BEGIN IMMEDIATE;",
+			err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_exec(s->w, path, fb_schema, err, err_len);
+	if (r == 0)
+		r = sqlite_exec(s->w, path, "COMMIT", err, err_len);
+	if (r < 0) {
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
+	}
+	r = sqlite_check_schema(s, path, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_open_conn(path, cfg->busy_timeout_ms, &s->r, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_exec(s->r, path, "PRAGMA query_only=1", err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_prepare_all(s, path, err, err_len);
+	if (r < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	sqlite_close(s);
+	return r;
+}
+
+/* ---- writes ---------------------------------------------------------------------------- */
+
+struct fb_scored_list {
+	struct fb_scored *items;
+	size_t count;
+	size_t cap;
+};
+
+static struct fb_scored *
+scored_push(struct fb_scored_list *l)
+{
+	struct fb_scored *n;
+	size_t cap;
+
+	if (l->count == l->cap) {
+		cap = l->cap ? l->cap * 2 : 8;
+		n = realloc(l->items, cap * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		l->items = n;
+		l->cap = cap;
+	}
+	return &l->items[l->count++];
+}
+
+/* Insert one feedback row, add it to the model's totals, and remember it for the caller. */
+static int
+sqlite_score(struct fb_store *s, struct fb_scored_list *l, int64_t unit, int64_t cycle,
+	     double predicted, double actual, const char *model, const char *source,
+	     sqlite3_int64 prediction_id, double ts)
+{
+	sqlite3_stmt *st = s->st[ST_INSERT_FEEDBACK];
+	struct fb_terms t = fb_terms_of(predicted, actual, s->rul_cap);
+	struct fb_scored *out;
+	int r;
+
+	sqlite3_bind_int64(st, 1, unit);
+	sqlite3_bind_int64(st, 2, cycle);
+	sqlite3_bind_double(st, 3, predicted);
+	sqlite3_bind_double(st, 4, actual);
+	sqlite3_bind_text(st, 5, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, source, -1, SQLITE_STATIC);
+	if (prediction_id > 0)
+		sqlite3_bind_int64(st, 7, prediction_id);
+	else
+		sqlite3_bind_null(st, 7);
+	sqlite3_bind_double(st, 8, ts);
+	r = sqlite_exec_stmt(st);
+	if (r < 0)
+		return r;
+	st = s->st[ST_UPSERT_TOTALS];
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, t.squared);
+	sqlite3_bind_double(st, 3, t.absolute);
+	sqlite3_bind_double(st, 4, t.nasa);
+	r = sqlite_exec_stmt(st);
+	if (r < 0)
+		return r;
+	out = scored_push(l);
+	if (out == NULL)
+		return -ENOMEM;
+	out->unit = unit;
+	out->cycle = cycle;
+	out->predicted = predicted;
+	out->actual = actual;
+	snprintf(out->model, sizeof(out->model), "%s", model);
+	return 0;
+}
+
+/* A record with its own prediction: the model is the posted one, else the model of the
+ * logged prediction of (unit, cycle), else "unknown". */
+static int
+sqlite_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
+		    struct fb_scored_list *l)
+{
+	sqlite3_stmt *st = s->st[ST_LATEST_MODEL];
+	char model[FB_MODEL_MAX];
+	int r;
+
+	snprintf(model, sizeof(model), "%s", rec->model[0] ? rec->model : "unknown");
+	if (rec->model[0] == 0) {
+		sqlite3_bind_int64(st, 1, rec->unit);
+		sqlite3_bind_int64(st, 2, rec->cycle);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			sqlite_copy_text(model, sizeof(model), st, 0);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	r = sqlite_score(s, l, rec->unit, rec->cycle, rec->predicted, rec->actual, model,
+			 "posted", 0, ts);
+	return r;
+}
+
+/* A record without prediction: the latest logged prediction of (unit, cycle[, model]). */
+static int
+sqlite_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
+		   struct fb_scored_list *l)
+{
+	sqlite3_stmt *st = s->st[rec->model[0] ? ST_MATCH_MODEL : ST_MATCH];
+	char model[FB_MODEL_MAX];
+	sqlite3_int64 id;
+	double rul;
+	int rc, r;
+
+	sqlite3_bind_int64(st, 1, rec->unit);
+	sqlite3_bind_int64(st, 2, rec->cycle);
+	if (rec->model[0])
+		sqlite3_bind_text(st, 3, rec->model, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		rul = sqlite3_column_double(st, 1);
+		sqlite_copy_text(model, sizeof(model), st, 2);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return sqlite_errno(rc);
+	st = s->st[ST_MARK_SCORED];
+	sqlite3_bind_int64(st, 1, id);
+	r = sqlite_exec_stmt(st);
+	if (r < 0)
+		return r;
+	return sqlite_score(s, l, rec->unit, rec->cycle, rul, rec->actual, model, "matched", id,
+			    ts);
+}
+
+/* A failure event: every unscored logged prediction of the unit up to the failure cycle is
+ * scored with actual = failed_at - cycle, and marked, so that a second event (or the same
+ * unit number reused by another fleet later) cannot score it again. The rows are read first
+ * and updated after, never while the select still walks the index it would change. */
+static int
+sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
+		     struct fb_scored_list *l)
+{
+	sqlite3_stmt *st = s->st[ST_UNSCORED];
+	struct fb_scored_list rows = { 0 };
+	sqlite3_int64 *ids = NULL, *nids;
+	size_t i, n = 0;
+	int rc, r = 0;
+
+	sqlite3_bind_int64(st, 1, rec->unit);
+	sqlite3_bind_int64(st, 2, rec->failed_at);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct fb_scored *row;
+
+		if (rec->model[0] != 0 &&
+		    strcmp((const char *)sqlite3_column_text(st, 3), rec->model) != 0)
+			continue;
+		row = scored_push(&rows);
+		nids = realloc(ids, rows.cap * sizeof(*ids));
+		if (row == NULL || nids == NULL) {
+			ids = nids != NULL ? nids : ids;
+			r = -ENOMEM;
+			break;
+		}
+		ids = nids;
+		ids[n++] = sqlite3_column_int64(st, 0);
+		row->unit = rec->unit;
+		row->cycle = sqlite3_column_int64(st, 1);
+		row->predicted = sqlite3_column_double(st, 2);
+		sqlite_copy_text(row->model, sizeof(row->model), st, 3);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = sqlite_errno(rc);
+	for (i = 0; i < n && r == 0; i++) {
+		st = s->st[ST_MARK_SCORED];
+		sqlite3_bind_int64(st, 1, ids[i]);
+		r = sqlite_exec_stmt(st);
+		if (r == 0)
+			r = sqlite_score(s, l, rec->unit, rows.items[i].cycle,
+					 rows.items[i].predicted,
+					 (double)(rec->failed_at - rows.items[i].cycle),
+					 rows.items[i].model, "failure", ids[i], ts);
+	}
+	free(ids);
+	free(rows.items);
+	if (r < 0)
+		return r;
+	st = s->st[ST_INSERT_FAILURE];
+	sqlite3_bind_int64(st, 1, rec->unit);
+	sqlite3_bind_int64(st, 2, rec->failed_at);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)n);
+	sqlite3_bind_double(st, 4, ts);
+	return sqlite_exec_stmt(st);
+}
+
+static int
+sqlite_apply_group(struct fb_store *s, struct fb_group *g)
+{
+	struct fb_scored_list l = { 0 };
+	size_t i;
+	int r;
+
+	r = sqlite_run(s, ST_SAVEPOINT);
+	if (r < 0)
+		return r;
+	for (i = 0; i < g->count && r == 0; i++) {
+		const struct fb_record *rec = &g->records[i];
+
+		switch (rec->kind) {
+		case FB_RECORD_SCORED:
+			r = sqlite_apply_scored(s, rec, g->received_at, &l);
+			break;
+		case FB_RECORD_MATCH:
+			r = sqlite_apply_match(s, rec, g->received_at, &l);
+			break;
+		case FB_RECORD_FAILURE:
+			r = sqlite_apply_failure(s, rec, g->received_at, &l);
+			break;
+		default:
+			r = -EINVAL;
+			break;
+		}
+		if (r < 0)
+			g->err_index = i;
+	}
+	if (r < 0) {
+		sqlite_run(s, ST_ROLLBACK_TO);
+		sqlite_run(s, ST_RELEASE);
+		free(l.items);
+		return r;
+	}
+	r = sqlite_run(s, ST_RELEASE);
+	if (r < 0) {
+		free(l.items);
+		return r;
+	}
+	g->scored = l.items;
+	g->scored_count = l.count;
+	return 0;
+}
+
+static void
+sqlite_fail_groups(struct fb_group *groups, size_t n, int r)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (groups[i].status == 0)
+			groups[i].status = r;
+		free(groups[i].scored);
+		groups[i].scored = NULL;
+		groups[i].scored_count = 0;
+	}
+}
+
+static int
+sqlite_apply(struct fb_store *s, struct fb_group *groups, size_t n)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		groups[i].status = 0;
+		groups[i].scored = NULL;
+		groups[i].scored_count = 0;
+	}
+	pthread_mutex_lock(&s->wlock);
+	r = sqlite_run(s, ST_BEGIN);
+	if (r < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		groups[i].status = sqlite_apply_group(s, &groups[i]);
+	r = sqlite_run(s, ST_COMMIT);
+	if (r < 0) {
+		sqlite_run(s, ST_ROLLBACK);
+		goto fail;
+	}
+	pthread_mutex_unlock(&s->wlock);
+	return 0;
+fail:
+	pthread_mutex_unlock(&s->wlock);
+	sqlite_fail_groups(groups, n, r);
+	return r;
+}
+
+static int
+sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
+{
+	sqlite3_stmt *st = s->st[ST_INSERT_PREDICTION];
+	size_t i;
+	int r;
+
+	pthread_mutex_lock(&s->wlock);
+	r = sqlite_run(s, ST_BEGIN);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < n && r == 0; i++) {
+		sqlite3_bind_int64(st, 1, p[i].unit);
+		sqlite3_bind_int64(st, 2, p[i].cycle);
+		sqlite3_bind_double(st, 3, p[i].rul);
+		sqlite3_bind_text(st, 4, p[i].model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, p[i].version, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 6, p[i].timestamp);
+		r = sqlite_exec_stmt(st);
+	}
+	if (r == 0)
+		r = sqlite_run(s, ST_COMMIT);
+	if (r < 0)
+		sqlite_run(s, ST_ROLLBACK);
+out:
+	pthread_mutex_unlock(&s->wlock);
+	return r;
+}
+
+/* ---- reads ----------------------------------------------------------------------------- */
+
+static int
+sqlite_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud)
+{
+	sqlite3_stmt *st = s->rd[cycle >= 0 ? RD_LOOKUP_CYCLE : RD_LOOKUP_UNIT];
+	struct fb_logged p;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&s->rlock);
+	sqlite3_bind_int64(st, 1, unit);
+	if (cycle >= 0)
+		sqlite3_bind_int64(st, 2, cycle);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p.unit = sqlite3_column_int64(st, 0);
+		p.cycle = sqlite3_column_int64(st, 1);
+		p.rul = sqlite3_column_double(st, 2);
+		p.timestamp = sqlite3_column_double(st, 3);
+		p.model = (const char *)sqlite3_column_text(st, 4);
+		p.version = (const char *)sqlite3_column_text(st, 5);
+		r = fn(ud, &p);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sqlite_errno(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+static int
+sqlite_totals(struct fb_store *s, fb_totals_fn fn, void *ud)
+{
+	sqlite3_stmt *st = s->rd[RD_TOTALS];
+	struct fb_totals t;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&s->rlock);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite_copy_text(t.model, sizeof(t.model), st, 0);
+		t.count = (uint64_t)sqlite3_column_int64(st, 1);
+		t.squared_error_sum = sqlite3_column_double(st, 2);
+		t.abs_error_sum = sqlite3_column_double(st, 3);
+		t.nasa_score = sqlite3_column_double(st, 4);
+		r = fn(ud, &t);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sqlite_errno(rc);
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+static int
+sqlite_recent(struct fb_store *s, const char *model, size_t limit, fb_scored_fn fn, void *ud)
+{
+	sqlite3_stmt *st = s->rd[model != NULL ? RD_RECENT_MODEL : RD_RECENT];
+	struct fb_scored sc;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&s->rlock);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
+	if (model != NULL)
+		sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sc.unit = sqlite3_column_int64(st, 0);
+		sc.cycle = sqlite3_column_int64(st, 1);
+		sc.predicted = sqlite3_column_double(st, 2);
+		sc.actual = sqlite3_column_double(st, 3);
+		sqlite_copy_text(sc.model, sizeof(sc.model), st, 4);
+		r = fn(ud, &sc);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sqlite_errno(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+const struct fb_store_ops fb_store_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.apply = sqlite_apply,
+	.log_predictions = sqlite_log_predictions,
+	.lookup = sqlite_lookup,
+	.totals = sqlite_totals,
+	.recent = sqlite_recent,
+	.close = sqlite_close,
+};

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/* test_feedback_store.c - the feedback plugin's store, parser, windows and group commit. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+/* The plugin's internals are static or hidden in the .so: test them from source. */
+#include "../../plugins/feedback/accuracy.c"
+#include "../../plugins/feedback/commit.c"
+#include "../../plugins/feedback/parse.c"
+#include "../../plugins/feedback/store_sqlite.c"
+
+static char fs_dir[256];
+static char fs_path[300];
+
+static void
+fs_setup(void)
+{
+	snprintf(fs_dir, sizeof(fs_dir), "/tmp/rulsrv-fbstore-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(fs_dir));
+	snprintf(fs_path, sizeof(fs_path), "%s/feedback.db", fs_dir);
+}
+
+static void
+fs_teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fs_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", fs_dir);
+}
+
+static struct fb_store *
+fs_open(void)
+{
+	struct fb_store_config cfg = { .rul_cap = 125, .busy_timeout_ms = 2000 };
+	struct fb_store *s = NULL;
+	char err[512];
+	int r;
+
+	r = fb_store_sqlite.open(fs_path, &cfg, &s, err, sizeof(err));
+	ck_assert_msg(r == 0, "open failed: %s", err);
+	return s;
+}
+
+static struct fb_record
+fs_scored(int64_t unit, int64_t cycle, double actual, double predicted, const char *model)
+{
+	struct fb_record r = { .kind = FB_RECORD_SCORED, .unit = unit, .cycle = cycle,
+			       .actual = actual, .predicted = predicted };
+
+	snprintf(r.model, sizeof(r.model), "%s", model);
+	return r;
+}
+
+static int
+fs_apply(struct fb_store *s, const struct fb_record *recs, size_t n, struct fb_group *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->records = recs;
+	g->count = n;
+	g->received_at = 1700000000;
+	ck_assert_int_eq(fb_store_sqlite.apply(s, g, 1), 0);
+	return g->status;
+}
+
+struct fs_totals_sum {
+	uint64_t count;
+	double squared;
+	char models[256];
+};
+
+static int
+fs_sum_totals(void *ud, const struct fb_totals *t)
+{
+	struct fs_totals_sum *sum = ud;
+
+	sum->count += t->count;
+	sum->squared += t->squared_error_sum;
+	strncat(sum->models, t->model, sizeof(sum->models) - strlen(sum->models) - 2);
+	strcat(sum->models, ",");
+	return 0;
+}
+
+static struct fs_totals_sum
+fs_totals(struct fb_store *s)
+{
+	struct fs_totals_sum sum = { 0 };
+
+	ck_assert_int_eq(fb_store_sqlite.totals(s, fs_sum_totals, &sum), 0);
+	return sum;
+}
+
+static void
+fs_log(struct fb_store *s, int64_t unit, int64_t from, int64_t to, double rul0,
+       const char *model)
+{
+	struct fb_logged p[512];
+	size_t n = 0;
+	int64_t c;
+
+	for (c = from; c <= to && n < 512; c++, n++)
+		p[n] = (struct fb_logged){ .unit = unit, .cycle = c, .rul = rul0 - (double)c,
+					   .timestamp = 1700000000, .model = model,
+					   .version = "1" };
+	ck_assert_int_eq(fb_store_sqlite.log_predictions(s, p, n), 0);
+}
+
+/* ---- store ----------------------------------------------------------------------------- */
+
+START_TEST(store_is_wal_with_full_sync)
+{
+	struct fb_store *s = fs_open();
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(s->w, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_prepare_v2(s->w, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* FULL */
+	sqlite3_finalize(st);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+START_TEST(store_missing_directory_is_one_clear_error)
+{
+	struct fb_store_config cfg = { .rul_cap = 125, .busy_timeout_ms = 10 };
+	struct fb_store *s = NULL;
+	char path[400], err[512] = "";
+
+	snprintf(path, sizeof(path), "%s/no/such/dir/feedback.db", fs_dir);
+	ck_assert_int_eq(fb_store_sqlite.open(path, &cfg, &s, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, "does not exist") != NULL, "message: %s", err);
+	ck_assert_msg(strstr(err, "no/such/dir") != NULL, "message: %s", err);
+}
+END_TEST
+
+START_TEST(store_refuses_a_file_that_is_no_database)
+{
+	struct fb_store_config cfg = { .rul_cap = 125, .busy_timeout_ms = 10 };
+	struct fb_store *s = NULL;
+	char err[512] = "";
+	FILE *f = fopen(fs_path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not an SQLite database, but long enough to have a header...........", f);
+	fclose(f);
+	ck_assert_int_lt(fb_store_sqlite.open(fs_path, &cfg, &s, err, sizeof(err)), 0);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, fs_path) != NULL, "message names the file: %s", err);
+}
+END_TEST
+
+START_TEST(store_scored_records_persist_across_reopen)
+{
+	struct fb_record recs[2] = { fs_scored(7, 112, 80, 83, "m1"), fs_scored(8, 10, 200, 120, "m1") };
+	struct fb_store *s = fs_open();
+	struct fs_totals_sum t;
+	struct fb_group g;
+
+	ck_assert_int_eq(fs_apply(s, recs, 2, &g), 0);
+	ck_assert_uint_eq(g.scored_count, 2);
+	free(g.scored);
+	fb_store_sqlite.close(s);
+
+	s = fs_open();
+	t = fs_totals(s);
+	ck_assert_uint_eq(t.count, 2);
+	/* truth capped at 125: errors 3 and -5 */
+	ck_assert_double_eq_tol(t.squared, 9 + 25, 1e-9);
+	ck_assert_str_eq(t.models, "m1,");
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+START_TEST(store_unmatched_record_fails_its_whole_group_only)
+{
+	struct fb_record bad[2] = { fs_scored(1, 1, 10, 10, "m"),
+				    { .kind = FB_RECORD_MATCH, .unit = 9, .cycle = 5, .actual = 3 } };
+	struct fb_record good[1] = { fs_scored(2, 2, 20, 22, "m") };
+	struct fb_store *s = fs_open();
+	struct fb_group g[2] = { { .records = bad, .count = 2 }, { .records = good, .count = 1 } };
+
+	ck_assert_int_eq(fb_store_sqlite.apply(s, g, 2), 0);
+	ck_assert_int_eq(g[0].status, -ENOENT);
+	ck_assert_uint_eq(g[0].err_index, 1);
+	ck_assert_ptr_null(g[0].scored);
+	ck_assert_int_eq(g[1].status, 0);
+	ck_assert_uint_eq(g[1].scored_count, 1);
+	free(g[1].scored);
+	ck_assert_uint_eq(fs_totals(s).count, 1);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+START_TEST(store_match_takes_the_logged_prediction)
+{
+	struct fb_record rec = { .kind = FB_RECORD_MATCH, .unit = 7, .cycle = 3, .actual = 40 };
+	struct fb_store *s = fs_open();
+	struct fb_group g;
+
+	fs_log(s, 7, 1, 5, 100, "rul-fd001");
+	ck_assert_int_eq(fs_apply(s, &rec, 1, &g), 0);
+	ck_assert_uint_eq(g.scored_count, 1);
+	ck_assert_double_eq(g.scored[0].predicted, 97);
+	ck_assert_double_eq(g.scored[0].actual, 40);
+	ck_assert_str_eq(g.scored[0].model, "rul-fd001");
+	free(g.scored);
+	/* a model that never predicted it does not match */
+	snprintf(rec.model, sizeof(rec.model), "other");
+	ck_assert_int_eq(fs_apply(s, &rec, 1, &g), -ENOENT);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+START_TEST(store_posted_prediction_takes_the_logged_model)
+{
+	struct fb_record recs[2] = { fs_scored(7, 3, 40, 50, ""), fs_scored(7, 99, 40, 50, "") };
+	struct fb_store *s = fs_open();
+	struct fb_group g;
+
+	fs_log(s, 7, 1, 5, 100, "rul-fd001");
+	ck_assert_int_eq(fs_apply(s, recs, 2, &g), 0);
+	ck_assert_str_eq(g.scored[0].model, "rul-fd001");
+	ck_assert_str_eq(g.scored[1].model, "unknown");
+	free(g.scored);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+START_TEST(store_failure_scores_each_unscored_prediction_once)
+{
+	struct fb_record fail = { .kind = FB_RECORD_FAILURE, .unit = 7, .failed_at = 5 };
+	struct fb_record match = { .kind = FB_RECORD_MATCH, .unit = 7, .cycle = 2, .actual = 3 };
+	struct fb_store *s = fs_open();
+	struct fb_group g;
+	size_t i;
+
+	fs_log(s, 7, 1, 6, 10, "m");   /* cycle 6 is after the failure: never scored */
+	fs_log(s, 8, 1, 3, 10, "m");   /* another unit: untouched */
+	ck_assert_int_eq(fs_apply(s, &match, 1, &g), 0); /* scores cycle 2 by hand */
+	free(g.scored);
+	ck_assert_int_eq(fs_apply(s, &fail, 1, &g), 0);
+	ck_assert_uint_eq(g.scored_count, 4); /* cycles 1, 3, 4, 5 */
+	for (i = 0; i < g.scored_count; i++) {
+		ck_assert_int_eq(g.scored[i].unit, 7);
+		ck_assert_double_eq(g.scored[i].actual, (double)(5 - g.scored[i].cycle));
+		ck_assert_double_eq(g.scored[i].predicted, 10 - (double)g.scored[i].cycle);
+	}
+	free(g.scored);
+	ck_assert_int_eq(fs_apply(s, &fail, 1, &g), 0);
+	ck_assert_uint_eq(g.scored_count, 0);
+	ck_assert_uint_eq(fs_totals(s).count, 5);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+struct fs_recent {
+	size_t n;
+	int64_t first_unit;
+	int64_t last_unit;
+};
+
+static int
+fs_recent_cb(void *ud, const struct fb_scored *sc)
+{
+	struct fs_recent *r = ud;
+
+	if (r->n++ == 0)
+		r->first_unit = sc->unit;
+	r->last_unit = sc->unit;
+	return 0;
+}
+
+START_TEST(store_recent_returns_the_last_records_oldest_first)
+{
+	struct fb_record recs[10];
+	struct fb_store *s = fs_open();
+	struct fs_recent rc = { 0 };
+	struct fb_group g;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		recs[i] = fs_scored(i, 1, 10, 10, i % 2 ? "odd" : "even");
+	ck_assert_int_eq(fs_apply(s, recs, 10, &g), 0);
+	free(g.scored);
+	ck_assert_int_eq(fb_store_sqlite.recent(s, NULL, 4, fs_recent_cb, &rc), 0);
+	ck_assert_uint_eq(rc.n, 4);
+	ck_assert_int_eq(rc.first_unit, 6);
+	ck_assert_int_eq(rc.last_unit, 9);
+	memset(&rc, 0, sizeof(rc));
+	ck_assert_int_eq(fb_store_sqlite.recent(s, "odd", 3, fs_recent_cb, &rc), 0);
+	ck_assert_uint_eq(rc.n, 3);
+	ck_assert_int_eq(rc.first_unit, 5);
+	ck_assert_int_eq(rc.last_unit, 9);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+static int
+fs_count_logged(void *ud, const struct fb_logged *p)
+{
+	(*(size_t *)ud)++;
+	ck_assert_str_eq(p->model, "m");
+	ck_assert_str_eq(p->version, "1");
+	return 0;
+}
+
+START_TEST(store_lookup_finds_logged_predictions)
+{
+	struct fb_store *s = fs_open();
+	size_t n = 0;
+
+	fs_log(s, 3, 1, 20, 100, "m");
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 3, -1, fs_count_logged, &n), 0);
+	ck_assert_uint_eq(n, 20);
+	n = 0;
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 3, 7, fs_count_logged, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	n = 0;
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 4, -1, fs_count_logged, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+/* ---- parser ---------------------------------------------------------------------------- */
+
+static int
+fs_parse(const char *body, struct fb_record **recs, size_t *n, struct fb_parse_error *err)
+{
+	bool batch;
+
+	memset(err, 0, sizeof(*err));
+	return fb_parse(body, strlen(body), 1000, recs, n, &batch, err);
+}
+
+static void
+fs_parse_fails(const char *body, unsigned status, const char *message)
+{
+	struct fb_parse_error err;
+	struct fb_record *recs = NULL;
+	size_t n = 99;
+
+	ck_assert_int_lt(fs_parse(body, &recs, &n, &err), 0);
+	ck_assert_ptr_null(recs);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(err.status, status);
+	ck_assert_msg(strcmp(err.message, message) == 0, "body %s: got '%s', expected '%s'", body,
+		      err.message, message);
+}
+
+START_TEST(parse_the_three_forms)
+{
+	struct fb_parse_error err;
+	struct fb_record *recs;
+	size_t n;
+
+	ck_assert_int_eq(fs_parse("{\"unit\": 7, \"cycle\": 112, \"actual_rul\": 80, "
+				  "\"predicted_rul\": 83.2}", &recs, &n, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(recs[0].kind, FB_RECORD_SCORED);
+	ck_assert_int_eq(recs[0].unit, 7);
+	ck_assert_int_eq(recs[0].cycle, 112);
+	ck_assert_double_eq(recs[0].predicted, 83.2);
+	ck_assert_str_eq(recs[0].model, "");
+	free(recs);
+	ck_assert_int_eq(fs_parse("{\"records\": [{\"unit\": 7, \"cycle\": 1, \"actual_rul\": 8,"
+				  " \"model\": \"x\"}, {\"unit\": 7, \"failed_at_cycle\": 200}]}",
+				  &recs, &n, &err), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(recs[0].kind, FB_RECORD_MATCH);
+	ck_assert_str_eq(recs[0].model, "x");
+	ck_assert_int_eq(recs[1].kind, FB_RECORD_FAILURE);
+	ck_assert_int_eq(recs[1].failed_at, 200);
+	free(recs);
+}
+END_TEST
+
+START_TEST(parse_errors_name_the_place)
+{
+	fs_parse_fails("{\"unit\": 7, \"cycle\"", 400, "body: malformed JSON at byte 18");
+	fs_parse_fails("{\"unit\": 7} x", 400, "body: malformed JSON: trailing data at byte 12");
+	fs_parse_fails("[1]", 422, "body: expected a JSON object");
+	fs_parse_fails("{\"cycle\": 1, \"actual_rul\": 2}", 422, "unit: required");
+	fs_parse_fails("{\"unit\": 1.5, \"cycle\": 1, \"actual_rul\": 2}", 422,
+		       "unit: expected a non-negative integer");
+	fs_parse_fails("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": -2}", 422,
+		       "actual_rul: expected a number >= 0");
+	fs_parse_fails("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": \"2\"}", 422,
+		       "actual_rul: expected a finite number");
+	fs_parse_fails("{\"records\": [{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 2},"
+		       "{\"unit\": 1, \"cycle\": 2, \"actual_rul\": 2},"
+		       "{\"unit\": 1, \"cycle\": 3, \"actual_rul\": 2},"
+		       "{\"unit\": 1, \"cycle\": 4, \"actual_rul\": 1e999}]}",
+		       422, "records[3].actual_rul: expected a finite number");
+	fs_parse_fails("{\"records\": [{\"unit\": 1, \"cycle\": 1, \"actul_rul\": 2}]}", 422,
+		       "records[0].actul_rul: unknown field (expected unit, cycle, actual_rul, "
+		       "predicted_rul, failed_at_cycle, model)");
+	fs_parse_fails("{\"records\": [3]}", 422, "records[0]: expected an object");
+	fs_parse_fails("{\"records\": {}}", 422, "records: expected an array");
+	fs_parse_fails("{\"records\": []}", 422, "records: expected at least one record");
+	fs_parse_fails("{\"unit\": 1, \"failed_at_cycle\": 20, \"cycle\": 3}", 422,
+		       "cycle: not allowed beside failed_at_cycle (a failure event scores the "
+		       "logged predictions of the unit)");
+	fs_parse_fails("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 2, \"model\": \"\"}", 422,
+		       "model: expected 1 to 127 characters");
+}
+END_TEST
+
+START_TEST(parse_batch_over_the_limit_is_413)
+{
+	struct fb_parse_error err;
+	struct fb_record *recs = NULL;
+	const char *body = "{\"records\": [{\"unit\": 1, \"failed_at_cycle\": 2},"
+			   "{\"unit\": 1, \"failed_at_cycle\": 2},{\"unit\": 1, \"failed_at_cycle\": 2}]}";
+	size_t n;
+	bool batch;
+
+	ck_assert_int_lt(fb_parse(body, strlen(body), 2, &recs, &n, &batch, &err), 0);
+	ck_assert_uint_eq(err.status, 413);
+	ck_assert_str_eq(err.message, "records: at most 2 records per request, got 3");
+	ck_assert_int_eq(fb_parse(body, strlen(body), 3, &recs, &n, &batch, &err), 0);
+	ck_assert(batch);
+	free(recs);
+}
+END_TEST
+
+/* ---- accuracy -------------------------------------------------------------------------- */
+
+START_TEST(accuracy_terms_follow_spec_section_3)
+{
+	struct fb_terms late = fb_terms_of(30, 20, 125);   /* d = 10: e^1 - 1 */
+	struct fb_terms early = fb_terms_of(7, 20, 125);   /* d = -13: e^1 - 1 */
+	struct fb_terms capped = fb_terms_of(125, 300, 125); /* truth capped: d = 0 */
+
+	ck_assert_double_eq_tol(late.nasa, M_E - 1, 1e-12);
+	ck_assert_double_eq_tol(early.nasa, M_E - 1, 1e-12);
+	ck_assert_double_eq(early.residual, -13);
+	ck_assert_double_eq(early.absolute, 13);
+	ck_assert_double_eq(late.squared, 100);
+	ck_assert_double_eq(capped.residual, 0);
+	ck_assert_double_eq(capped.nasa, 0);
+}
+END_TEST
+
+START_TEST(accuracy_window_keeps_the_last_records)
+{
+	struct fb_window *w = fb_window_new(3);
+	struct fb_figures f;
+	struct fb_terms t;
+	int i;
+
+	f = fb_window_figures(w);
+	ck_assert_uint_eq(f.count, 0);
+	ck_assert_double_eq(f.rmse, 0);
+	for (i = 0; i < 5; i++) {
+		t = fb_terms_of(i < 2 ? 100 : 12, 10, 125); /* the two 90s fall out */
+		fb_window_push(w, &t);
+	}
+	f = fb_window_figures(w);
+	ck_assert_uint_eq(f.count, 3);
+	ck_assert_double_eq_tol(f.rmse, 2, 1e-12);
+	ck_assert_double_eq_tol(f.mae, 2, 1e-12);
+	ck_assert_double_eq_tol(f.nasa_score, 3 * expm1(0.2), 1e-12);
+	fb_window_free(w);
+}
+END_TEST
+
+/* ---- group commit ---------------------------------------------------------------------- */
+
+#define FS_THREADS 8
+#define FS_PER_THREAD 50
+
+struct fs_worker {
+	struct fb_committer *c;
+	int id;
+	int failures;
+};
+
+static void *
+fs_worker_main(void *arg)
+{
+	struct fs_worker *w = arg;
+	int i;
+
+	for (i = 0; i < FS_PER_THREAD; i++) {
+		struct fb_record rec = fs_scored(w->id, i, 10, 11, "m");
+		struct fb_group g = { .records = &rec, .count = 1 };
+
+		if (fb_committer_submit(w->c, &g) != 0 || g.scored_count != 1)
+			w->failures++;
+		free(g.scored);
+	}
+	return NULL;
+}
+
+struct fs_hook {
+	pthread_mutex_t lock;
+	size_t calls;
+	size_t groups;
+	size_t largest;
+};
+
+static void
+fs_hook_fn(void *ud, struct fb_group *const *groups, size_t n, double seconds)
+{
+	struct fs_hook *h = ud;
+
+	pthread_mutex_lock(&h->lock);
+	h->calls++;
+	h->groups += n;
+	if (n > h->largest)
+		h->largest = n;
+	pthread_mutex_unlock(&h->lock);
+}
+
+START_TEST(commit_every_acknowledged_record_is_stored)
+{
+	struct fs_hook hook = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fs_worker w[FS_THREADS];
+	pthread_t t[FS_THREADS];
+	struct fb_committer *c;
+	struct fb_store *s = fs_open();
+	int i, failures = 0;
+
+	ck_assert_int_eq(fb_committer_new(&fb_store_sqlite, s, 0, fs_hook_fn, &hook, &c), 0);
+	for (i = 0; i < FS_THREADS; i++) {
+		w[i] = (struct fs_worker){ .c = c, .id = i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fs_worker_main, &w[i]), 0);
+	}
+	for (i = 0; i < FS_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		failures += w[i].failures;
+	}
+	fb_committer_free(c);
+	ck_assert_int_eq(failures, 0);
+	ck_assert_uint_eq(hook.groups, FS_THREADS * FS_PER_THREAD);
+	ck_assert_uint_le(hook.calls, hook.groups);
+	ck_assert_uint_eq(fs_totals(s).count, FS_THREADS * FS_PER_THREAD);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+Suite *feedback_store_suite(void);
+
+Suite *
+feedback_store_suite(void)
+{
+	Suite *s = suite_create("feedback_store");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, fs_setup, fs_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, store_is_wal_with_full_sync);
+	tcase_add_test(tc, store_missing_directory_is_one_clear_error);
+	tcase_add_test(tc, store_refuses_a_file_that_is_no_database);
+	tcase_add_test(tc, store_scored_records_persist_across_reopen);
+	tcase_add_test(tc, store_unmatched_record_fails_its_whole_group_only);
+	tcase_add_test(tc, store_match_takes_the_logged_prediction);
+	tcase_add_test(tc, store_posted_prediction_takes_the_logged_model);
+	tcase_add_test(tc, store_failure_scores_each_unscored_prediction_once);
+	tcase_add_test(tc, store_recent_returns_the_last_records_oldest_first);
+	tcase_add_test(tc, store_lookup_finds_logged_predictions);
+	tcase_add_test(tc, commit_every_acknowledged_record_is_stored);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, parse_the_three_forms);
+	tcase_add_test(tc, parse_errors_name_the_place);
+	tcase_add_test(tc, parse_batch_over_the_limit_is_413);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("accuracy");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, accuracy_terms_follow_spec_section_3);
+	tcase_add_test(tc, accuracy_window_keeps_the_last_records);
+	suite_add_tcase(s, tc);
+	return s;
+}
