@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/* forest.c - an XGBoost JSON tree ensemble in flat arrays, walked with XGBoost's semantics. */
+#include "forest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/*
+ * Layout: every tree's nodes renumbered breadth-first so that the two children of a node are
+ * adjacent (right = left + 1), all trees in one array of 12-byte nodes. A walk step reads one
+ * node (threshold, feature, default direction and child in the same cache line) and picks the
+ * child with one comparison: left + !(x < threshold). Leaves have left == 0 (the root is
+ * never a child) and keep their value in `value`.
+ */
+struct fnode {
+	float value;   /* split threshold, or the leaf value */
+	uint32_t feat; /* split feature; bit 31: missing values go left */
+	uint32_t left; /* index of the left child within the tree; 0: a leaf */
+};
+
+#define DEFAULT_LEFT (UINT32_C(1) << 31)
+#define FEAT_MASK (DEFAULT_LEFT - 1)
+/* Rows walked together through one tree before the next tree (tree-major batches). */
+#define BLOCK 64
+
+struct forest {
+	size_t n_features;
+	size_t n_trees;
+	size_t n_nodes;
+	float base_score;
+	uint32_t *root; /* n_trees offsets into nodes */
+	struct fnode *nodes;
+};
+
+size_t
+forest_tree_count(const struct forest *f)
+{
+	return f->n_trees;
+}
+
+size_t
+forest_node_count(const struct forest *f)
+{
+	return f->n_nodes;
+}
+
+void
+forest_free(struct forest *f)
+{
+	if (f == NULL)
+		return;
+	free(f->root);
+	free(f->nodes);
+	free(f);
+}
+
+/* ---- prediction -------------------------------------------------------------------------- */
+
+static inline float
+walk(const struct fnode *t, const float *x)
+{
+	const struct fnode *n = t;
+	float v;
+
+	while (n->left != 0) {
+		v = x[n->feat & FEAT_MASK];
+		if (__builtin_expect(isnan(v), 0))
+			n = t + n->left + !(n->feat & DEFAULT_LEFT);
+		else
+			n = t + n->left + !(v < n->value);
+	}
+	return n->value;
+}
+
+/* Rows [0, n) of a block: each tree once over all of them, so the tree stays in L1. */
+static void
+predict_block(const struct forest *f, const float *rows, size_t n, float *out)
+{
+	const size_t nf = f->n_features;
+	size_t t, i;
+
+	for (i = 0; i < n; i++)
+		out[i] = f->base_score;
+	for (t = 0; t < f->n_trees; t++) {
+		const struct fnode *tree = f->nodes + f->root[t];
+
+		for (i = 0; i < n; i++)
+			out[i] += walk(tree, rows + i * nf);
+	}
+}
+
+void
+forest_predict(const struct forest *f, const float *rows, size_t n, float *out)
+{
+	size_t i, b;
+
+	for (i = 0; i < n; i += BLOCK) {
+		b = n - i < BLOCK ? n - i : BLOCK;
+		predict_block(f, rows + i * f->n_features, b, out + i);
+	}
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+static const cJSON *
+path_get(const cJSON *root, const char *const *keys)
+{
+	const cJSON *j = root;
+
+	for (; *keys != NULL && j != NULL; keys++)
+		j = cJSON_GetObjectItemCaseSensitive(j, *keys);
+	return j;
+}
+
+/* XGBoost writes its parameters as strings ("5E-1"); accept numbers too. */
+static bool
+param_number(const cJSON *j, double *out)
+{
+	char *end;
+
+	if (cJSON_IsNumber(j)) {
+		*out = j->valuedouble;
+		return true;
+	}
+	if (!cJSON_IsString(j))
+		return false;
+	*out = strtod(j->valuestring, &end);
+	return end != j->valuestring && *end == '\0';
+}
+
+struct raw_tree {
+	const cJSON *left, *right, *cond, *index, *dleft, *stype;
+	int n;
+};
+
+static int
+tree_arrays(const cJSON *tree, size_t t, struct raw_tree *rt, char *err, size_t err_len)
+{
+	rt->left = cJSON_GetObjectItemCaseSensitive(tree, "left_children");
+	rt->right = cJSON_GetObjectItemCaseSensitive(tree, "right_children");
+	rt->cond = cJSON_GetObjectItemCaseSensitive(tree, "split_conditions");
+	rt->index = cJSON_GetObjectItemCaseSensitive(tree, "split_indices");
+	rt->dleft = cJSON_GetObjectItemCaseSensitive(tree, "default_left");
+	rt->stype = cJSON_GetObjectItemCaseSensitive(tree, "split_type");
+	if (!cJSON_IsArray(rt->left) || !cJSON_IsArray(rt->right) || !cJSON_IsArray(rt->cond) ||
+	    !cJSON_IsArray(rt->index) || !cJSON_IsArray(rt->dleft)) {
+		snprintf(err, err_len, "tree %zu: missing node arrays", t);
+		return -EINVAL;
+	}
+	rt->n = cJSON_GetArraySize(rt->left);
+	if (rt->n < 1 || cJSON_GetArraySize(rt->right) != rt->n ||
+	    cJSON_GetArraySize(rt->cond) != rt->n || cJSON_GetArraySize(rt->index) != rt->n ||
+	    cJSON_GetArraySize(rt->dleft) != rt->n ||
+	    (rt->stype != NULL && cJSON_GetArraySize(rt->stype) != rt->n)) {
+		snprintf(err, err_len, "tree %zu: node arrays of different lengths", t);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* cJSON arrays are linked lists: copy them out once. */
+static int
+array_to(const cJSON *arr, double *out, int n)
+{
+	const cJSON *it;
+	int i = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		if (i == n)
+			return -EINVAL;
+		if (cJSON_IsNumber(it))
+			out[i++] = it->valuedouble;
+		else if (cJSON_IsBool(it))
+			out[i++] = cJSON_IsTrue(it) ? 1 : 0;
+		else
+			return -EINVAL;
+	}
+	return i == n ? 0 : -EINVAL;
+}
+
+/* One tree into nodes[0..n): breadth-first renumbering, children adjacent. */
+static int
+load_tree(const cJSON *tree, size_t t, size_t n_features, struct fnode *nodes, size_t *count,
+	  char *err, size_t err_len)
+{
+	struct raw_tree rt;
+	double *a = NULL;
+	int *order = NULL, *newidx = NULL, head = 0, tail = 1, i, old, l, r;
+	int rc;
+
+	rc = tree_arrays(tree, t, &rt, err, err_len);
+	if (rc < 0)
+		return rc;
+	a = malloc((size_t)rt.n * 6 * sizeof(*a));
+	order = malloc((size_t)rt.n * sizeof(*order));
+	newidx = malloc((size_t)rt.n * sizeof(*newidx));
+	if (a == NULL || order == NULL || newidx == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, err_len, "out of memory");
+		goto out;
+	}
+	rc = -EINVAL;
+	if (array_to(rt.left, a, rt.n) < 0 || array_to(rt.right, a + rt.n, rt.n) < 0 ||
+	    array_to(rt.cond, a + 2 * rt.n, rt.n) < 0 || array_to(rt.index, a + 3 * rt.n, rt.n) < 0 ||
+	    array_to(rt.dleft, a + 4 * rt.n, rt.n) < 0 ||
+	    (rt.stype != NULL && array_to(rt.stype, a + 5 * rt.n, rt.n) < 0)) {
+		snprintf(err, err_len, "tree %zu: non-numeric node arrays", t);
+		goto out;
+	}
+	for (i = 0; i < rt.n; i++)
+		newidx[i] = -1;
+	/* breadth-first from the root; each node may be reached once */
+	order[0] = 0;
+	newidx[0] = 0;
+	for (head = 0; head < tail; head++) {
+		old = order[head];
+		l = (int)a[old];
+		r = (int)a[rt.n + old];
+		if (l == -1 && r == -1)
+			continue;
+		if (l < 0 || r < 0 || l >= rt.n || r >= rt.n || newidx[l] >= 0 || newidx[r] >= 0 ||
+		    l == 0 || r == 0) {
+			snprintf(err, err_len, "tree %zu: node %d: invalid children", t, old);
+			goto out;
+		}
+		if (rt.stype != NULL && a[5 * rt.n + old] != 0) {
+			snprintf(err, err_len, "tree %zu: categorical splits are not supported", t);
+			goto out;
+		}
+		if (a[3 * rt.n + old] < 0 || a[3 * rt.n + old] >= (double)n_features) {
+			snprintf(err, err_len, "tree %zu: node %d: split on feature %.0f of %zu", t,
+				 old, a[3 * rt.n + old], n_features);
+			goto out;
+		}
+		newidx[l] = tail;
+		order[tail++] = l;
+		newidx[r] = tail;
+		order[tail++] = r;
+	}
+	for (i = 0; i < tail; i++) {
+		old = order[i];
+		l = (int)a[old];
+		nodes[i].value = (float)a[2 * rt.n + old];
+		if (l == -1) {
+			nodes[i].feat = 0;
+			nodes[i].left = 0;
+		} else {
+			nodes[i].feat = (uint32_t)a[3 * rt.n + old] |
+					(a[4 * rt.n + old] != 0 ? DEFAULT_LEFT : 0);
+			nodes[i].left = (uint32_t)newidx[l];
+		}
+	}
+	*count = (size_t)tail;
+	rc = 0;
+out:
+	free(a);
+	free(order);
+	free(newidx);
+	return rc;
+}
+
+static int
+check_learner(const cJSON *learner, size_t n_features, double *base_score, char *err,
+	      size_t err_len)
+{
+	static const char *const k_obj[] = { "objective", "name", NULL };
+	static const char *const k_booster[] = { "gradient_booster", "name", NULL };
+	static const char *const k_base[] = { "learner_model_param", "base_score", NULL };
+	static const char *const k_nf[] = { "learner_model_param", "num_feature", NULL };
+	static const char *const k_nc[] = { "learner_model_param", "num_class", NULL };
+	static const char *const k_nt[] = { "learner_model_param", "num_target", NULL };
+	const cJSON *obj = path_get(learner, k_obj), *booster = path_get(learner, k_booster);
+	double nf, nc = 0, nt = 1;
+
+	if (!cJSON_IsString(obj) || (strcmp(obj->valuestring, "reg:squarederror") != 0 &&
+				     strcmp(obj->valuestring, "reg:pseudohubererror") != 0 &&
+				     strcmp(obj->valuestring, "reg:absoluteerror") != 0)) {
+		snprintf(err, err_len, "objective '%s' is not supported (identity regression only)",
+			 cJSON_IsString(obj) ? obj->valuestring : "?");
+		return -EINVAL;
+	}
+	if (!cJSON_IsString(booster) || strcmp(booster->valuestring, "gbtree") != 0) {
+		snprintf(err, err_len, "booster '%s' is not supported (gbtree only)",
+			 cJSON_IsString(booster) ? booster->valuestring : "?");
+		return -EINVAL;
+	}
+	if (!param_number(path_get(learner, k_base), base_score) ||
+	    !param_number(path_get(learner, k_nf), &nf)) {
+		snprintf(err, err_len, "learner_model_param lacks base_score or num_feature");
+		return -EINVAL;
+	}
+	if (path_get(learner, k_nc) != NULL)
+		param_number(path_get(learner, k_nc), &nc);
+	if (path_get(learner, k_nt) != NULL)
+		param_number(path_get(learner, k_nt), &nt);
+	if (nc > 1 || nt != 1) {
+		snprintf(err, err_len, "multi-output models are not supported");
+		return -EINVAL;
+	}
+	if (nf != (double)n_features) {
+		snprintf(err, err_len, "model has %.0f features, the bundle's pipeline %zu", nf,
+			 n_features);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+load_root(const cJSON *root, size_t n_features, struct forest *f, char *err, size_t err_len)
+{
+	static const char *const k_trees[] = { "gradient_booster", "model", "trees", NULL };
+	const cJSON *learner = cJSON_GetObjectItemCaseSensitive(root, "learner"), *trees, *tree;
+	size_t t = 0, total = 0, count;
+	double base;
+	int rc;
+
+	if (learner == NULL) {
+		snprintf(err, err_len, "not an XGBoost JSON model (no \"learner\")");
+		return -EINVAL;
+	}
+	rc = check_learner(learner, n_features, &base, err, err_len);
+	if (rc < 0)
+		return rc;
+	trees = path_get(learner, k_trees);
+	if (!cJSON_IsArray(trees) || cJSON_GetArraySize(trees) < 1) {
+		snprintf(err, err_len, "model has no trees");
+		return -EINVAL;
+	}
+	f->n_features = n_features;
+	f->base_score = (float)base;
+	f->n_trees = (size_t)cJSON_GetArraySize(trees);
+	cJSON_ArrayForEach(tree, trees)
+		total += (size_t)cJSON_GetArraySize(
+			cJSON_GetObjectItemCaseSensitive(tree, "left_children"));
+	f->root = calloc(f->n_trees, sizeof(*f->root));
+	f->nodes = calloc(total ? total : 1, sizeof(*f->nodes));
+	if (f->root == NULL || f->nodes == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	cJSON_ArrayForEach(tree, trees) {
+		f->root[t] = (uint32_t)f->n_nodes;
+		rc = load_tree(tree, t, n_features, f->nodes + f->n_nodes, &count, err, err_len);
+		if (rc < 0)
+			return rc;
+		f->n_nodes += count;
+		t++;
+	}
+	return 0;
+}
+
+int
+forest_load_text(const char *json, size_t len, size_t n_features, struct forest **out,
+		 char *err, size_t err_len)
+{
+	struct forest *f;
+	cJSON *root;
+	int rc;
+
+	root = cJSON_ParseWithLength(json, len);
+	if (root == NULL) {
+		snprintf(err, err_len, "model is not valid JSON");
+		return -EINVAL;
+	}
+	f = calloc(1, sizeof(*f));
+	rc = f == NULL ? -ENOMEM : load_root(root, n_features, f, err, err_len);
+	cJSON_Delete(root);
+	if (rc < 0) {
+		forest_free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int
+forest_load(const char *path, size_t n_features, struct forest **out, char *err,
+	    size_t err_len)
+{
+	FILE *fp;
+	char *buf = NULL;
+	long size;
+	int rc = -EINVAL;
+
+	fp = fopen(path, "rb");
+	if (fp == NULL) {
+		rc = -errno;
+		snprintf(err, err_len, "cannot open '%s': %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)size + 1)) != NULL && fread(buf, 1, (size_t)size, fp) == (size_t)size) {
+		rc = forest_load_text(buf, (size_t)size, n_features, out, err, err_len);
+		if (rc < 0) {
+			char inner[256];
+
+			snprintf(inner, sizeof(inner), "%s", err);
+			snprintf(err, err_len, "'%s': %s", path, inner);
+		}
+	} else {
+		snprintf(err, err_len, "cannot read '%s'", path);
+	}
+	free(buf);
+	fclose(fp);
+	return rc;
+}
+
+/* ---- the backend -------------------------------------------------------------------------- */
+
+static int
+fb_load(const char *path, size_t n_features, void **model, char *err, size_t err_len)
+{
+	return forest_load(path, n_features, (struct forest **)model, err, err_len);
+}
+
+static int
+fb_predict(void *model, const float *rows, size_t n, float *out)
+{
+	forest_predict(model, rows, n, out);
+	return 0;
+}
+
+static void
+fb_free(void *model)
+{
+	forest_free(model);
+}
+
+const struct predict_backend_ops forest_backend = {
+	.name = "forest",
+	.load = fb_load,
+	.predict = fb_predict,
+	.free_model = fb_free,
+};

@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: MIT */
+/* predict_service.c - POST /v1/predict and GET /v1/models over a pluggable model backend. */
+#include "predict_service.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "bundle.h"
+#include "features.h"
+#include "predict_request.h"
+
+#define N_IN RULSRV_N_INPUTS
+/* Feature rows and results of requests up to this many floats live on the stack. */
+#define STACK_FLOATS 4096
+#define STACK_ITEMS 64
+
+/* Status codes and error reasons, each with its series created once at init. */
+static const unsigned status_codes[] = { 200, 400, 413, 415, 422, 500, 503 };
+static const char *const status_labels[] = { "200", "400", "413", "415", "422", "500", "503" };
+#define N_STATUS (sizeof(status_codes) / sizeof(status_codes[0]))
+
+#define ERR_UNSUPPORTED_MEDIA "unsupported_media_type"
+#define ERR_PREDICTION_FAILED "prediction_failed"
+static const char *const reasons[] = {
+	PREDICT_ERR_MALFORMED_JSON,   PREDICT_ERR_MALFORMED_ROWS,  PREDICT_ERR_INVALID_SHAPE,
+	PREDICT_ERR_NON_FINITE,       PREDICT_ERR_NOT_INCREASING,  PREDICT_ERR_TOO_MANY_INSTANCES,
+	PREDICT_ERR_TOO_MANY_CYCLES,  PREDICT_ERR_NO_MEMORY,       ERR_UNSUPPORTED_MEDIA,
+	ERR_PREDICTION_FAILED,
+};
+#define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
+
+/* Latency: 100 us .. 1 s. RUL: 0..200 cycles in steps of 10. */
+static const double latency_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					  0.01,   0.025,   0.05,   0.1,   0.25,   0.5, 1.0 };
+static const double rul_buckets[] = { 0,   10,  20,  30,  40,  50,  60,  70,  80,  90, 100,
+				      110, 120, 130, 140, 150, 160, 170, 180, 190, 200 };
+
+struct psvc {
+	struct rulsrv_host *host;
+	const struct rulsrv_api *api;
+	const struct predict_backend_ops *ops;
+	void *model;
+	struct bundle *bundle;
+	char *bundle_path;
+	struct predict_limits lim;
+	size_t n_features;
+	char *prefix; /* {"model":NAME,"version":V,"predictions":[ */
+	size_t prefix_len;
+	char *models_body; /* GET /v1/models, built once */
+	size_t models_len;
+	atomic_bool ready;
+	bool info_counted;
+
+	struct rulsrv_series *requests[N_STATUS];
+	struct rulsrv_series *errors[N_REASONS];
+	struct rulsrv_series *predictions, *latency, *rul_value, *info;
+};
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static size_t
+status_index(unsigned status)
+{
+	size_t i;
+
+	for (i = 0; i < N_STATUS; i++)
+		if (status_codes[i] == status)
+			return i;
+	return N_STATUS - 2; /* 500 */
+}
+
+static size_t
+reason_index(const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < N_REASONS; i++)
+		if (strcmp(reasons[i], code) == 0)
+			return i;
+	return N_REASONS - 1;
+}
+
+/* Count and answer a refused or failed request. */
+static void
+answer_error(struct psvc *s, struct rulsrv_response *resp, double t0, unsigned status,
+	     const char *code, const char *message)
+{
+	const struct rulsrv_api *api = s->api;
+
+	api->counter_add(s->requests[status_index(status)], 1);
+	api->counter_add(s->errors[reason_index(code)], 1);
+	api->histogram_observe(s->latency, mono_now() - t0);
+	api->respond_error(resp, status, code, "%s", message);
+}
+
+/* ---- the response body ------------------------------------------------------------------ */
+
+static char *
+put_int(char *p, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0;
+
+	if (v < 0)
+		*p++ = '-';
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* {"model":..,"version":..,"predictions":[{"unit":U,"cycle":C,"rul":R},...]}; malloc'd. */
+static char *
+render_predictions(const struct psvc *s, const struct predict_request *r, const float *rul,
+		   size_t *len)
+{
+	/* per item: {"unit":-20 digits,"cycle":20,"rul":~15} < 96 bytes */
+	char *body = malloc(s->prefix_len + r->count * 96 + 4), *p;
+	const struct predict_engine *e;
+	size_t i;
+
+	if (body == NULL)
+		return NULL;
+	memcpy(body, s->prefix, s->prefix_len);
+	p = body + s->prefix_len;
+	for (i = 0; i < r->count; i++) {
+		e = &r->engines[i];
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, "{\"unit\":", 8);
+		p = put_int(p + 8, e->unit);
+		memcpy(p, ",\"cycle\":", 9);
+		p = put_int(p + 9, e->cycles[e->n - 1]);
+		memcpy(p, ",\"rul\":", 7);
+		p += 7;
+		p += snprintf(p, 32, "%.7g", (double)rul[i]);
+		*p++ = '}';
+	}
+	memcpy(p, "]}", 3);
+	*len = (size_t)(p + 2 - body);
+	return body;
+}
+
+/* ---- POST /v1/predict -------------------------------------------------------------------- */
+
+/*
+ * Features of every engine (its last cycle), one backend call for the whole batch, then the
+ * answer, the observers and the metrics. Small requests touch the heap only for the
+ * response body.
+ */
+static void
+predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_response *resp,
+		const struct predict_request *r, double t0)
+{
+	const struct rulsrv_api *api = s->api;
+	float stack_rows[STACK_FLOATS], stack_out[STACK_ITEMS];
+	struct rulsrv_prediction stack_items[STACK_ITEMS], *items = stack_items;
+	struct rulsrv_prediction_batch batch;
+	float *rows = stack_rows, *out = stack_out;
+	const struct predict_engine *e;
+	char *body = NULL;
+	size_t i, len = 0, nf = s->n_features;
+	int rc = 0;
+
+	if (r->count * nf > STACK_FLOATS)
+		rows = malloc(r->count * nf * sizeof(*rows));
+	if (r->count > STACK_ITEMS) {
+		out = malloc(r->count * sizeof(*out));
+		items = malloc(r->count * sizeof(*items));
+	}
+	if (rows == NULL || out == NULL || items == NULL) {
+		answer_error(s, resp, t0, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < r->count && rc == 0; i++) {
+		e = &r->engines[i];
+		rc = features_last(s->bundle->features, e->inputs, e->cycles, e->n, rows + i * nf);
+	}
+	if (rc == 0)
+		rc = s->ops->predict(s->model, rows, r->count, out);
+	if (rc < 0) {
+		answer_error(s, resp, t0, 500, ERR_PREDICTION_FAILED, "prediction failed");
+		goto out;
+	}
+	body = render_predictions(s, r, out, &len);
+	if (body == NULL) {
+		answer_error(s, resp, t0, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < r->count; i++) {
+		e = &r->engines[i];
+		items[i] = (struct rulsrv_prediction){
+			.unit = e->unit,
+			.cycle = e->cycles[e->n - 1],
+			.rul = (double)out[i],
+			.inputs = e->inputs + (e->n - 1) * N_IN,
+		};
+		api->histogram_observe(s->rul_value, (double)out[i]);
+	}
+	batch = (struct rulsrv_prediction_batch){
+		.model = s->bundle->name,
+		.version = s->bundle->version,
+		.timestamp = req->received_at,
+		.count = r->count,
+		.items = items,
+	};
+	api->observers_notify(s->host, &batch);
+	api->counter_add(s->predictions, (double)r->count);
+	api->counter_add(s->requests[0], 1);
+	api->histogram_observe(s->latency, mono_now() - t0);
+	api->respond(resp, 200, "application/json", body, len);
+out:
+	if (rows != stack_rows)
+		free(rows);
+	if (out != stack_out)
+		free(out);
+	if (items != stack_items)
+		free(items);
+}
+
+static void
+handle_predict(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct psvc *s = ud;
+	struct predict_request r;
+	struct predict_error err;
+	double t0 = mono_now();
+	char msg[160];
+	int rc;
+
+	if (req->content_type == NULL || (strcmp(req->content_type, "application/json") != 0 &&
+					  strcmp(req->content_type, "text/plain") != 0)) {
+		snprintf(msg, sizeof(msg), "Content-Type must be application/json or text/plain, "
+			 "got '%.64s'", req->content_type ? req->content_type : "none");
+		answer_error(s, resp, t0, 415, ERR_UNSUPPORTED_MEDIA, msg);
+		return;
+	}
+	predict_request_init(&r);
+	if (req->content_type[0] == 'a')
+		rc = predict_request_parse_json(req->body, req->body_len, &s->lim, &r, &err);
+	else
+		rc = predict_request_parse_cmapss(req->body, req->body_len, &s->lim, &r, &err);
+	if (rc < 0)
+		answer_error(s, resp, t0, err.status, err.code, err.message);
+	else
+		predict_engines(s, req, resp, &r, t0);
+	predict_request_free(&r);
+}
+
+/* ---- GET /v1/models ---------------------------------------------------------------------- */
+
+static void
+handle_models(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct psvc *s = ud;
+	char *body = malloc(s->models_len + 1);
+
+	if (body == NULL) {
+		s->api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	memcpy(body, s->models_body, s->models_len + 1);
+	s->api->respond(resp, 200, "application/json", body, s->models_len);
+}
+
+static int
+build_models_body(struct psvc *s)
+{
+	const struct bundle *b = s->bundle;
+	cJSON *root, *arr, *m, *list;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	root = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(root, "models");
+	m = cJSON_CreateObject();
+	cJSON_AddItemToArray(arr, m);
+	cJSON_AddStringToObject(m, "name", b->name);
+	cJSON_AddStringToObject(m, "version", b->version);
+	cJSON_AddStringToObject(m, "backend", s->ops->name);
+	cJSON_AddStringToObject(m, "bundle", s->bundle_path);
+	list = cJSON_AddArrayToObject(m, "features");
+	for (i = 0; i < s->n_features; i++)
+		cJSON_AddItemToArray(list, cJSON_CreateString(feature_spec_name(b->features, i)));
+	cJSON_AddNumberToObject(m, "window", (double)feature_spec_window(b->features));
+	list = cJSON_AddArrayToObject(m, "trained_on");
+	for (i = 0; i < b->subset_count; i++)
+		cJSON_AddItemToArray(list, cJSON_CreateString(b->subsets[i]));
+	cJSON_AddNumberToObject(m, "rul_cap", b->rul_cap);
+	cJSON_AddStringToObject(m, "loaded_at", when);
+	if (b->evaluation != NULL)
+		cJSON_AddItemToObject(m, "evaluation", cJSON_Duplicate(b->evaluation, true));
+	s->models_body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (s->models_body == NULL)
+		return -ENOMEM;
+	s->models_len = strlen(s->models_body);
+	return 0;
+}
+
+static int
+build_prefix(struct psvc *s)
+{
+	cJSON *name = cJSON_CreateString(s->bundle->name);
+	cJSON *version = cJSON_CreateString(s->bundle->version);
+	char *n = cJSON_PrintUnformatted(name), *v = cJSON_PrintUnformatted(version);
+	int rc = -ENOMEM;
+
+	if (n != NULL && v != NULL &&
+	    asprintf(&s->prefix, "{\"model\":%s,\"version\":%s,\"predictions\":[", n, v) >= 0) {
+		s->prefix_len = strlen(s->prefix);
+		rc = 0;
+	}
+	cJSON_Delete(name);
+	cJSON_Delete(version);
+	free(n);
+	free(v);
+	return rc;
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+/*
+ * Every series the request path touches is created here, so the hot path never looks one
+ * up and every error reason shows as 0 from the start. model_info counts the live instances
+ * of a (model, version, backend): +1 here, -1 in fini. The registry outlives reloads, so a
+ * swap to a new version leaves the old series at 0 once the old instance is released
+ * (briefly both read 1 while old requests drain), and a reload of the same version reads 1.
+ */
+static int
+register_metrics(struct psvc *s)
+{
+	static const char *const l_model_code[] = { "model", "code", NULL };
+	static const char *const l_model_reason[] = { "model", "reason", NULL };
+	static const char *const l_model[] = { "model", NULL };
+	static const char *const l_info[] = { "model", "version", "backend", NULL };
+	const struct rulsrv_api *api = s->api;
+	struct rulsrv_metric *m;
+	const char *values[4] = { s->bundle->name };
+	size_t i;
+	int rc;
+
+	rc = api->metric_new(s->host, RULSRV_METRIC_COUNTER, "prediction_requests_total",
+			     "HTTP requests to /v1/predict", l_model_code, NULL, 0, &m);
+	for (i = 0; rc == 0 && i < N_STATUS; i++) {
+		values[1] = status_labels[i];
+		s->requests[i] = api->series(m, values);
+		if (s->requests[i] == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = api->metric_new(s->host, RULSRV_METRIC_COUNTER, "prediction_errors_total",
+				     "Rejected or failed prediction requests", l_model_reason, NULL,
+				     0, &m);
+	for (i = 0; rc == 0 && i < N_REASONS; i++) {
+		values[1] = reasons[i];
+		s->errors[i] = api->series(m, values);
+		if (s->errors[i] == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = api->metric_new(s->host, RULSRV_METRIC_COUNTER, "predictions_total",
+				     "Engines predicted (a batch counts each)", l_model, NULL, 0, &m);
+	if (rc == 0 && (s->predictions = api->series(m, values)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = api->metric_new(s->host, RULSRV_METRIC_HISTOGRAM, "prediction_latency_seconds",
+				     "Prediction request handling time", l_model, latency_buckets,
+				     sizeof(latency_buckets) / sizeof(latency_buckets[0]), &m);
+	if (rc == 0 && (s->latency = api->series(m, values)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = api->metric_new(s->host, RULSRV_METRIC_HISTOGRAM, "rul_prediction_value",
+				     "Predicted remaining useful life in cycles", l_model,
+				     rul_buckets, sizeof(rul_buckets) / sizeof(rul_buckets[0]), &m);
+	if (rc == 0 && (s->rul_value = api->series(m, values)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = api->metric_new(s->host, RULSRV_METRIC_GAUGE, "model_info",
+				     "The model being served (1)", l_info, NULL, 0, &m);
+	values[1] = s->bundle->version;
+	values[2] = s->ops->name;
+	if (rc == 0 && (s->info = api->series(m, values)) == NULL)
+		rc = -ENOMEM;
+	return rc;
+}
+
+/* ---- plugin callbacks ------------------------------------------------------------------- */
+
+void
+predict_service_fini(void *state)
+{
+	struct psvc *s = state;
+
+	if (s == NULL)
+		return;
+	if (s->info_counted)
+		s->api->gauge_add(s->info, -1);
+	if (s->model != NULL)
+		s->ops->free_model(s->model);
+	bundle_free(s->bundle);
+	free(s->bundle_path);
+	free(s->prefix);
+	free(s->models_body);
+	free(s);
+}
+
+bool
+predict_service_ready(void *state, char *reason, size_t reason_len)
+{
+	struct psvc *s = state;
+
+	if (s != NULL && atomic_load(&s->ready))
+		return true;
+	snprintf(reason, reason_len, "model not loaded");
+	return false;
+}
+
+/* One engine of zeros through the whole pipeline: the model must answer a finite number. */
+static int
+warm_up(struct psvc *s, char *err, size_t err_len)
+{
+	double inputs[N_IN] = { 0 };
+	int64_t cycle = 1;
+	float *row, out = NAN;
+	int rc;
+
+	row = calloc(s->n_features ? s->n_features : 1, sizeof(*row));
+	if (row == NULL)
+		return -ENOMEM;
+	rc = features_last(s->bundle->features, inputs, &cycle, 1, row);
+	if (rc == 0)
+		rc = s->ops->predict(s->model, row, 1, &out);
+	free(row);
+	if (rc < 0)
+		snprintf(err, err_len, "warm-up prediction failed: error %d", rc);
+	else if (!isfinite(out)) {
+		snprintf(err, err_len, "warm-up prediction is not finite");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+static int
+read_settings(struct psvc *s, const struct rulsrv_settings *settings)
+{
+	const struct rulsrv_api *api = s->api;
+	int64_t v;
+	int rc;
+
+	rc = api->setting_path(settings, "bundle", NULL, &s->bundle_path);
+	if (rc < 0)
+		return rc;
+	if (s->bundle_path == NULL) {
+		api->setting_error(settings, "bundle", "is required (the model bundle directory)");
+		return -EINVAL;
+	}
+	rc = api->setting_int(settings, "max_instances", 1024, 1, 1000000, &v);
+	if (rc < 0)
+		return rc;
+	s->lim.max_instances = (size_t)v;
+	rc = api->setting_int(settings, "max_cycles", 1024, 1, 1000000, &v);
+	if (rc < 0)
+		return rc;
+	s->lim.max_cycles = (size_t)v;
+	return 0;
+}
+
+static int
+load_model(struct psvc *s)
+{
+	char err[512];
+	int rc;
+
+	rc = bundle_load(s->bundle_path, &s->bundle, err, sizeof(err));
+	if (rc == 0) {
+		s->n_features = feature_spec_count(s->bundle->features);
+		rc = s->ops->load(s->bundle->model_path, s->n_features, &s->model, err,
+				  sizeof(err));
+	}
+	if (rc == 0)
+		rc = warm_up(s, err, sizeof(err));
+	if (rc < 0)
+		s->api->log(s->host, RULSRV_LOG_ERR, "cannot load model bundle '%s': %s",
+			    s->bundle_path, err);
+	return rc;
+}
+
+int
+predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
+		     const struct rulsrv_settings *settings,
+		     const struct predict_backend_ops *ops, void **state)
+{
+	struct psvc *s;
+	int rc;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->host = host;
+	s->api = api;
+	s->ops = ops;
+	atomic_init(&s->ready, false);
+	rc = read_settings(s, settings);
+	if (rc == 0)
+		rc = load_model(s);
+	if (rc == 0 && (build_prefix(s) < 0 || build_models_body(s) < 0))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = register_metrics(s);
+	if (rc == 0)
+		rc = api->route_add(host, "POST", "/v1/predict", 0, handle_predict, s);
+	if (rc == 0)
+		rc = api->route_add(host, "GET", "/v1/models", 0, handle_models, s);
+	if (rc == 0)
+		rc = api->attribute_set(host, "model.bundle", s->bundle_path);
+	if (rc == 0)
+		rc = api->attribute_set(host, "model.name", s->bundle->name);
+	if (rc == 0)
+		rc = api->attribute_set(host, "model.version", s->bundle->version);
+	if (rc < 0) {
+		if (rc == -ENOMEM || rc == -EEXIST)
+			api->log(host, RULSRV_LOG_ERR, "cannot start the prediction service: %s",
+				 rc == -EEXIST ? "route or metric already taken" : "out of memory");
+		predict_service_fini(s);
+		return rc;
+	}
+	api->gauge_add(s->info, 1);
+	s->info_counted = true;
+	atomic_store(&s->ready, true);
+	api->log(host, RULSRV_LOG_INFO, "serving model '%s' version '%s' (%zu features, %s) from '%s'",
+		 s->bundle->name, s->bundle->version, s->n_features, ops->name, s->bundle_path);
+	*state = s;
+	return 0;
+}

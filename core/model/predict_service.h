@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* predict_service.h - POST /v1/predict and GET /v1/models over a pluggable model backend. */
+#ifndef RULSRV_PREDICT_SERVICE_H
+#define RULSRV_PREDICT_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <rulsrv/plugin.h>
+
+/*
+ * A model backend: how one plugin turns feature rows into RUL. The service does everything
+ * else (bundle, settings, parsing, features, metrics, observers), so the two model plugins
+ * differ only in this table.
+ */
+struct predict_backend_ops {
+	const char *name; /* the backend label of model_info: "xgboost", "forest" */
+	/*
+	 * Load the XGBoost JSON model at path, for rows of n_features features. On success
+	 * *model is owned by the caller (release with free_model); on failure err says why.
+	 * Returns 0 or -errno.
+	 */
+	int (*load)(const char *path, size_t n_features, void **model, char *err, size_t err_len);
+	/*
+	 * Predict n rows (row-major, n x n_features floats, NaN = missing) into out[n].
+	 * Called concurrently from every worker thread: must be thread-safe. 0 or -errno.
+	 */
+	int (*predict)(void *model, const float *rows, size_t n, float *out);
+	void (*free_model)(void *model);
+};
+
+/*
+ * The plugin descriptor's callbacks, shared by every model plugin. init reads the settings
+ * bundle (path, required), max_instances and max_cycles (integers, default 1024); loads the
+ * bundle and the model, runs a warm-up prediction, registers the routes and the metrics, and
+ * publishes the model.bundle / model.name / model.version attributes. Any failure is logged
+ * with the bundle path and fails init, so a reload with a bad bundle keeps the old model.
+ */
+int predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
+			 const struct rulsrv_settings *settings,
+			 const struct predict_backend_ops *ops, void **state);
+bool predict_service_ready(void *state, char *reason, size_t reason_len);
+void predict_service_fini(void *state);
+
+#endif
