@@ -103,12 +103,12 @@ trained_on(const struct bundle *b, const char *subset)
 	return false;
 }
 
-/* Read every quarter before sending anything: a missing file stops the replay up front. */
+/* Every data file must exist before anything is sent or loaded: one clear message. */
 static int
-load_quarters(struct replay *rp)
+find_data(struct replay *rp)
 {
 	const struct replay_options *o = &rp->opt;
-	char err[1024];
+	char err[1024], path[4096];
 
 	if (o->data_dir != NULL)
 		snprintf(rp->data_dir, sizeof(rp->data_dir), "%s", o->data_dir);
@@ -118,13 +118,30 @@ load_quarters(struct replay *rp)
 		return EX_NOINPUT;
 	}
 	for (size_t i = 0; i < o->quarter_count; i++) {
+		if (quarter_source(rp->data_dir, o->subsets[i], path, sizeof(path), err,
+				   sizeof(err)) < 0) {
+			error("%s", err);
+			return EX_NOINPUT;
+		}
+	}
+	return 0;
+}
+
+/* Read every quarter before any traffic, so a bad file does not stop a replay half way. */
+static int
+load_quarters(struct replay *rp)
+{
+	const struct replay_options *o = &rp->opt;
+	char err[1024];
+
+	for (size_t i = 0; i < o->quarter_count; i++) {
 		struct quarter *q = &rp->quarters[i];
 		struct quarter_stats *s = &rp->stats[i];
 
 		if (quarter_load(q, (unsigned)(i + 1), o->subsets[i], rp->data_dir, rp->bundle,
 				 o->units, o->seed, err, sizeof(err)) < 0) {
 			error("%s", err);
-			return EX_NOINPUT;
+			return EX_DATAERR;
 		}
 		if (!q->holdout && trained_on(rp->bundle, q->subset))
 			error("warning: Q%zu %s: the model was trained on these engines", i + 1,
@@ -143,7 +160,6 @@ static int
 check_services(struct replay *rp)
 {
 	const struct replay_options *o = &rp->opt;
-	struct model_info m;
 	char err[2048];
 
 	if (control_check(rp->run.client, "prediction", o->predict_url, err, sizeof(err)) < 0 ||
@@ -151,9 +167,20 @@ check_services(struct replay *rp)
 		error("%s", err);
 		return EX_UNAVAILABLE;
 	}
+	return 0;
+}
+
+/* The bundle should be the served model's: its held-out engines are the unseen ones. */
+static void
+check_model(struct replay *rp)
+{
+	const struct replay_options *o = &rp->opt;
+	struct model_info m;
+	char err[2048];
+
 	if (control_model(rp->run.client, o->predict_url, &m, err, sizeof(err)) < 0) {
 		error("warning: %s", err);
-		return 0;
+		return;
 	}
 	if (strcmp(m.name, rp->bundle->name) != 0 ||
 	    (m.version[0] && strcmp(m.version, rp->bundle->version) != 0))
@@ -166,7 +193,6 @@ check_services(struct replay *rp)
 				 "model %s %s (%s) at %s; data %s; %zu cycles per request", m.name,
 				 m.version, m.backend[0] ? m.backend : "?", o->predict_url,
 				 rp->data_dir, rp->window);
-	return 0;
 }
 
 static int
@@ -264,20 +290,26 @@ main(int argc, char **argv)
 		return EX_SOFTWARE;
 	}
 	progress_init(&rp.progress, progress_mode(&rp.opt), stderr);
-	status = load_bundle(&rp);
-	if (status == 0)
-		status = load_quarters(&rp);
-	if (status == 0 && run_init(&rp.run, &rp.opt, &rp.progress, rp.window, rp.cap,
+	status = find_data(&rp);
+	if (status == 0 && run_init(&rp.run, &rp.opt, &rp.progress, DEFAULT_WINDOW, DEFAULT_CAP,
 				    &stop_requested) < 0) {
 		error("cannot set up libcurl");
 		status = EX_SOFTWARE;
 	}
 	if (status == 0)
 		status = check_services(&rp);
+	if (status == 0)
+		status = load_bundle(&rp);
+	if (status == 0)
+		status = load_quarters(&rp);
 	if (status == 0) {
+		rp.run.window = rp.window;
+		rp.run.cap = rp.cap;
+		check_model(&rp);
 		status = replay_quarters(&rp);
 		progress_clear(&rp.progress);
-		summary_print(stdout, rp.stats, rp.quarters_run, rp.cap);
+		if (rp.quarters_run > 0)
+			summary_print(stdout, rp.stats, rp.quarters_run, rp.cap);
 		fflush(stdout);
 		for (size_t i = 0; status == 0 && i < rp.quarters_run; i++)
 			if (rp.stats[i].errors > 0)

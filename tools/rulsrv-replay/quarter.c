@@ -162,10 +162,24 @@ format_rows(struct quarter *q)
 }
 
 int
+quarter_source(const char *data_dir, const char *subset, char *path, size_t path_len, char *err,
+	       size_t err_len)
+{
+	char file[32];
+	int r;
+
+	snprintf(file, sizeof(file), "train_%s.txt", subset);
+	r = cmapss_path(data_dir, file, path, path_len);
+	if (r < 0)
+		snprintf(err, err_len, "missing data file '%s/%s' (or %s.gz)", data_dir, file,
+			 file);
+	return r;
+}
+
+int
 quarter_load(struct quarter *q, unsigned number, const char *subset, const char *data_dir,
 	     const struct bundle *b, size_t units, uint64_t seed, char *err, size_t err_len)
 {
-	char file[32];
 	int r;
 
 	memset(q, 0, sizeof(*q));
@@ -174,13 +188,9 @@ quarter_load(struct quarter *q, unsigned number, const char *subset, const char 
 	snprintf(q->label, sizeof(q->label), "Q%u %s", number, subset);
 	q->holdout = b != NULL && b->holdout_subset != NULL &&
 		     strcasecmp(b->holdout_subset, subset) == 0;
-	snprintf(file, sizeof(file), "train_%s.txt", subset);
-	r = cmapss_path(data_dir, file, q->source, sizeof(q->source));
-	if (r < 0) {
-		snprintf(err, err_len, "missing data file '%s/%s' (nor %s.gz)", data_dir, file,
-			 file);
+	r = quarter_source(data_dir, subset, q->source, sizeof(q->source), err, err_len);
+	if (r < 0)
 		return r;
-	}
 	r = cmapss_read(q->source, &q->table, err, err_len);
 	if (r < 0)
 		return r;

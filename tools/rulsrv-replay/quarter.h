@@ -54,6 +54,10 @@ int quarter_load(struct quarter *q, unsigned number, const char *subset, const c
 		 const struct bundle *b, size_t units, uint64_t seed, char *err, size_t err_len);
 void quarter_free(struct quarter *q);
 
+/* Path of subset's training file in data_dir; -ENOENT with a message naming it in err. */
+int quarter_source(const char *data_dir, const char *subset, char *path, size_t path_len,
+		   char *err, size_t err_len);
+
 /* JSON of row i of the table (not NUL-terminated); *len set to its length. */
 const char *quarter_row_json(const struct quarter *q, size_t row, size_t *len);
 
