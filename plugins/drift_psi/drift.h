@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* drift.h - internals of the drift_psi plugin, shared by its source files only. */
+#ifndef RULSRV_DRIFT_H
+#define RULSRV_DRIFT_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rulsrv/plugin.h>
+
+#include "bundle.h"
+
+#define DRIFT_LABEL_MAX 128
+
+enum drift_status {
+	DRIFT_INSUFFICIENT, /* fewer than min_observations in the window */
+	DRIFT_OK,
+	DRIFT_WARN,
+	DRIFT_DRIFT,
+};
+
+enum drift_mode {
+	DRIFT_MODE_COUNT, /* tumbling every window_size observations */
+	DRIFT_MODE_TIME,  /* tumbling every window_seconds */
+	DRIFT_MODE_MANUAL,
+};
+
+struct drift_params {
+	double warn;    /* psi >= warn: warn */
+	double drift;   /* psi >= drift: drift */
+	double epsilon; /* proportions are clipped at epsilon */
+	uint64_t min_observations;
+};
+
+/*
+ * The reference: the bins of every input, borrowed from the bundle (which the reference
+ * owns), flattened so that the counters of all inputs form one array.
+ */
+struct drift_ref {
+	struct bundle *bundle;
+	size_t offset[RULSRV_N_INPUTS]; /* index of input f's first bin in the flat array */
+	size_t total_bins;
+	char **bin_label; /* total_bins labels: the bin's inclusive upper edge, "+Inf" last */
+};
+
+/* drift_ref.c */
+/* Load dir as the reference; err says what is wrong. *out is owned by the caller. */
+int drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len);
+/* Can a model serving bundle dir be compared with ref? err says why not. */
+int drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *err,
+			  size_t err_len);
+void drift_ref_release(struct drift_ref *ref);
+
+/* drift_math.c: the PSI and what it means. */
+struct drift_eval {
+	uint64_t observations;
+	double psi[RULSRV_N_INPUTS]; /* NAN for an input with no observation */
+	enum drift_status feature_status[RULSRV_N_INPUTS];
+	double psi_max;     /* NAN when there is no observation */
+	size_t max_feature; /* input index of psi_max */
+	enum drift_status status;
+};
+
+/* PSI of counts[bins] against expected[bins], both clipped at epsilon; NAN when no count. */
+double drift_psi(const uint64_t *counts, const double *expected, size_t bins, double epsilon);
+enum drift_status drift_status_of(const struct drift_params *p, uint64_t observations,
+				  double psi);
+const char *drift_status_name(enum drift_status s);
+/* Evaluate the flat counts (ref->total_bins) of a window that saw observations. */
+void drift_evaluate(const struct drift_ref *ref, const struct drift_params *p,
+		    const uint64_t *counts, uint64_t observations, struct drift_eval *out);
+
+/* drift_window.c: the counters of the current window, written lock-free by observers. */
+struct drift_slot {
+	alignas(64) atomic_uint_fast64_t readers; /* observers inside this slot right now */
+	alignas(64) atomic_uint_fast64_t observations;
+	atomic_uint_fast64_t *counts; /* total_bins */
+};
+
+struct drift_windows {
+	alignas(64) atomic_uint_fast64_t seq; /* sequence number of the current window */
+	struct drift_slot slot[2];            /* current window in slot[seq & 1] */
+	size_t total_bins;
+};
+
+int drift_windows_init(struct drift_windows *w, size_t total_bins);
+void drift_windows_destroy(struct drift_windows *w);
+/* Read side: enter the current window (*seq its number); leave it when done writing. */
+struct drift_slot *drift_windows_enter(struct drift_windows *w, uint64_t *seq);
+void drift_windows_leave(struct drift_slot *s);
+uint64_t drift_windows_seq(struct drift_windows *w);
+/*
+ * Write side, serialised by the caller: open a fresh window, wait until no observer writes
+ * the old one any more, then copy its final counts into counts (total_bins) and return its
+ * observations.
+ */
+uint64_t drift_windows_switch(struct drift_windows *w, uint64_t *counts);
+/* The current window's counts as they are now (each counter exact, not all at one instant). */
+uint64_t drift_windows_peek(struct drift_windows *w, uint64_t *counts);
+
+/* drift_metrics.c */
+struct drift_metrics {
+	struct rulsrv_metric *psi_family, *info_family;
+	struct rulsrv_series *psi[RULSRV_N_INPUTS];
+	struct rulsrv_series *psi_max, *index, *observations, *start;
+	struct rulsrv_series *info; /* drift_window_info{label} of the current label */
+	struct rulsrv_series **bins; /* drift_bin_observations_total, total_bins */
+	struct rulsrv_series **reference; /* drift_reference_proportion, total_bins */
+};
+
+/* A window that was closed. */
+struct drift_closed {
+	uint64_t index;
+	char label[DRIFT_LABEL_MAX];
+	double start, end; /* seconds since the epoch */
+	struct drift_eval eval;
+};
+
+/* The plugin instance. */
+struct drift {
+	struct drift_windows win; /* first: the only part the request path writes */
+	struct rulsrv_host *host;
+	const struct rulsrv_api *api;
+	struct drift_ref ref;
+	struct drift_params params;
+	enum drift_mode mode;
+	uint64_t window_size;
+	double window_seconds;
+	double update_interval;
+	char *carry_key; /* "service/instance": window index and label survive reloads */
+
+	/* Rolling, evaluation, counter flushes and gauge updates; never taken by observers
+	 * except by the one whose batch fills a count window. */
+	pthread_mutex_t lock;
+	uint64_t index; /* current window, under lock */
+	char label[DRIFT_LABEL_MAX];
+	double start;
+	double start_mono;
+	bool have_last;
+	struct drift_closed last;
+	uint64_t *base;    /* cumulative counts of every closed window */
+	uint64_t *pushed;  /* cumulative counts already added to the host's counters */
+	uint64_t *scratch; /* total_bins */
+	struct drift_metrics m;
+
+	pthread_cond_t wake;
+	bool stop;
+	bool timer_started;
+	pthread_t timer;
+};
+
+/* drift_psi.c */
+/* Close the current window and open the next (label NULL: keep it); under d->lock. */
+void drift_roll_locked(struct drift *d, const char *label, struct drift_closed *closed);
+/* Evaluate the current window, refresh the gauges and push the counters; under d->lock. */
+void drift_refresh_locked(struct drift *d, struct drift_eval *eval);
+double drift_now(void);
+
+int drift_metrics_init(struct drift *d);
+void drift_metrics_window(struct drift *d);
+void drift_metrics_eval(struct drift *d, const struct drift_eval *e);
+void drift_metrics_flush_locked(struct drift *d, const uint64_t *current);
+
+/* drift_http.c */
+int drift_http_init(struct drift *d);
+
+#endif

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* drift_ref.c - the drift reference: a bundle's bins, checked and flattened, with bin labels. */
+#include "drift.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DRIFT_MAX_BINS 4096
+
+/* Why the reference of input f cannot be used, or NULL when it can. */
+static const char *
+drift_ref_invalid(const struct drift_feature_ref *fr, size_t f)
+{
+	double sum = 0;
+	size_t i;
+
+	if (strcmp(fr->name, bundle_input_name(f)) != 0)
+		return "drift entry names another input";
+	if (fr->bin_count == 0 || fr->expected == NULL)
+		return "no drift reference";
+	if (fr->bin_count > DRIFT_MAX_BINS)
+		return "too many bins";
+	if (fr->bin_count > 1 && fr->edges == NULL)
+		return "no bin edges";
+	for (i = 0; i + 1 < fr->bin_count; i++) {
+		if (!isfinite(fr->edges[i]))
+			return "bin edge not finite";
+		if (i > 0 && !(fr->edges[i] > fr->edges[i - 1]))
+			return "bin edges not strictly ascending";
+	}
+	for (i = 0; i < fr->bin_count; i++) {
+		if (!(fr->expected[i] >= 0 && fr->expected[i] <= 1))
+			return "expected proportion outside [0, 1]";
+		sum += fr->expected[i];
+	}
+	if (fabs(sum - 1) > 1e-6)
+		return "expected proportions do not sum to 1";
+	return NULL;
+}
+
+/* The shortest decimal that reads back as v: readable and unique for distinct edges. */
+static char *
+drift_edge_label(double v)
+{
+	char buf[40];
+	int p;
+
+	for (p = 1; p <= 17; p++) {
+		snprintf(buf, sizeof(buf), "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return strdup(buf);
+}
+
+static int
+drift_ref_labels(struct drift_ref *ref)
+{
+	size_t f, b, k = 0;
+
+	ref->bin_label = calloc(ref->total_bins, sizeof(*ref->bin_label));
+	if (ref->bin_label == NULL)
+		return -ENOMEM;
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		const struct drift_feature_ref *fr = &ref->bundle->drift[f];
+
+		for (b = 0; b < fr->bin_count; b++, k++) {
+			if (b + 1 == fr->bin_count)
+				ref->bin_label[k] = strdup("+Inf");
+			else
+				ref->bin_label[k] = drift_edge_label(fr->edges[b]);
+			if (ref->bin_label[k] == NULL)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int
+drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len)
+{
+	size_t f;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = bundle_load(dir, &out->bundle, err, err_len);
+	if (r < 0)
+		return r;
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		const char *why = drift_ref_invalid(&out->bundle->drift[f], f);
+
+		if (why != NULL) {
+			snprintf(err, err_len, "bundle '%s': input %zu ('%s'): %s", dir, f,
+				 bundle_input_name(f), why);
+			r = -EINVAL;
+			goto out_release;
+		}
+		out->offset[f] = out->total_bins;
+		out->total_bins += out->bundle->drift[f].bin_count;
+	}
+	r = drift_ref_labels(out);
+	if (r < 0) {
+		snprintf(err, err_len, "out of memory");
+		goto out_release;
+	}
+	return 0;
+out_release:
+	drift_ref_release(out);
+	return r;
+}
+
+/*
+ * A model bundle other than the reference is comparable when it takes the same inputs under
+ * the same names: the reference's bins are then about the values the model sees.
+ */
+int
+drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *err, size_t err_len)
+{
+	struct bundle *b = NULL;
+	size_t f;
+	int r;
+
+	if (strcmp(dir, ref->bundle->dir) == 0)
+		return 0;
+	r = bundle_load(dir, &b, err, err_len);
+	if (r < 0)
+		return r;
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		const char *name = b->drift[f].name;
+
+		if (name[0] != '\0' && strcmp(name, ref->bundle->drift[f].name) != 0) {
+			snprintf(err, err_len,
+				 "model bundle '%s' input %zu is '%s', the reference '%s' has '%s'",
+				 dir, f, name, ref->bundle->dir, ref->bundle->drift[f].name);
+			r = -EINVAL;
+			break;
+		}
+	}
+	bundle_free(b);
+	return r;
+}
+
+void
+drift_ref_release(struct drift_ref *ref)
+{
+	size_t i;
+
+	if (ref->bin_label != NULL) {
+		for (i = 0; i < ref->total_bins; i++)
+			free(ref->bin_label[i]);
+		free(ref->bin_label);
+	}
+	bundle_free(ref->bundle);
+	memset(ref, 0, sizeof(*ref));
+}

@@ -1,0 +1,1441 @@
+/* SPDX-License-Identifier: MIT */
+/* test_drift_psi.c - the drift_psi plugin, dlopen'ed and driven through a minimal fake host. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <rulsrv/plugin.h>
+
+#include "bundle.h"
+#include "cmapss.h"
+#include "metrics.h"
+#include "synth.h"
+#include "train_data.h"
+
+#define DT_MAX 16
+
+/* ---- a fake host: settings, real metric registry, routes, observers, attributes ---------- */
+
+struct rulsrv_settings {
+	const char *names[DT_MAX];
+	const char *values[DT_MAX];
+	bool read[DT_MAX];
+	int errors;
+};
+
+struct dt_route {
+	const char *method, *path;
+	unsigned flags;
+	rulsrv_handler_fn fn;
+	void *ud;
+};
+
+struct rulsrv_host {
+	char instance[32];
+	struct metrics_registry *registry;
+	struct dt_route routes[DT_MAX];
+	size_t route_count;
+	rulsrv_observer_fn observers[DT_MAX];
+	void *observer_ud[DT_MAX];
+	size_t observer_count;
+	const char *model_bundle; /* attribute "model.bundle" */
+	char last_log[1024];
+};
+
+struct rulsrv_response {
+	unsigned status;
+	char code[64];
+	char *body;
+};
+
+static void
+dt_log(struct rulsrv_host *host, enum rulsrv_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(host->last_log, sizeof(host->last_log), fmt, ap);
+	va_end(ap);
+	if (level <= RULSRV_LOG_WARNING)
+		fprintf(stderr, "drift test log <%d> %s\n", (int)level, host->last_log);
+}
+
+static void
+dt_setting_error(const struct rulsrv_settings *s, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	((struct rulsrv_settings *)s)->errors++;
+	va_start(ap, fmt);
+	fprintf(stderr, "drift test: setting '%s': ", name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static const char *
+dt_setting(const struct rulsrv_settings *cs, const char *name)
+{
+	struct rulsrv_settings *s = (struct rulsrv_settings *)cs;
+	size_t i;
+
+	for (i = 0; i < DT_MAX && s->names[i] != NULL; i++) {
+		if (strcmp(s->names[i], name) == 0) {
+			s->read[i] = true;
+			return s->values[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+dt_setting_string(const struct rulsrv_settings *s, const char *name, const char *def, char **out)
+{
+	const char *v = dt_setting(s, name);
+
+	if (v == NULL)
+		v = def;
+	*out = v != NULL ? strdup(v) : NULL;
+	return 0;
+}
+
+static int
+dt_setting_int(const struct rulsrv_settings *s, const char *name, int64_t def, int64_t min,
+	       int64_t max, int64_t *out)
+{
+	const char *v = dt_setting(s, name);
+
+	*out = v != NULL ? strtoll(v, NULL, 10) : def;
+	if (*out < min || *out > max) {
+		dt_setting_error(s, name, "out of range");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+dt_setting_double(const struct rulsrv_settings *s, const char *name, double def, double min,
+		  double max, double *out)
+{
+	const char *v = dt_setting(s, name);
+
+	*out = v != NULL ? strtod(v, NULL) : def;
+	if (*out < min || *out > max) {
+		dt_setting_error(s, name, "out of range");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+dt_setting_bool(const struct rulsrv_settings *s, const char *name, bool def, bool *out)
+{
+	const char *v = dt_setting(s, name);
+
+	*out = v != NULL ? strcmp(v, "true") == 0 : def;
+	return 0;
+}
+
+static const char *
+dt_instance_name(const struct rulsrv_host *host)
+{
+	return host->instance;
+}
+
+static const char *
+dt_service_name(const struct rulsrv_host *host)
+{
+	return "prediction";
+}
+
+static int
+dt_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const char *name,
+	      const char *help, const char *const *labels, const double *buckets,
+	      size_t bucket_count, struct rulsrv_metric **out)
+{
+	return metrics_family(host->registry, type, name, help, labels, buckets, bucket_count, out);
+}
+
+static int
+dt_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
+{
+	return metrics_collect(host->registry, fn, ud);
+}
+
+static int
+dt_route_add(struct rulsrv_host *host, const char *method, const char *path, unsigned flags,
+	     rulsrv_handler_fn fn, void *ud)
+{
+	if (host->route_count == DT_MAX)
+		return -ENOSPC;
+	host->routes[host->route_count++] = (struct dt_route){ method, path, flags, fn, ud };
+	return 0;
+}
+
+static void
+dt_respond(struct rulsrv_response *resp, unsigned status, const char *content_type, char *body,
+	   size_t len)
+{
+	resp->status = status;
+	free(resp->body);
+	resp->body = body;
+}
+
+static void
+dt_respond_error(struct rulsrv_response *resp, unsigned status, const char *code, const char *fmt,
+		 ...)
+{
+	resp->status = status;
+	snprintf(resp->code, sizeof(resp->code), "%s", code);
+}
+
+static int
+dt_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
+{
+	if (host->observer_count == DT_MAX)
+		return -ENOSPC;
+	host->observers[host->observer_count] = fn;
+	host->observer_ud[host->observer_count++] = ud;
+	return 0;
+}
+
+static const char *
+dt_attribute_get(struct rulsrv_host *host, const char *key)
+{
+	return strcmp(key, "model.bundle") == 0 ? host->model_bundle : NULL;
+}
+
+static const struct rulsrv_api dt_api = {
+	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
+	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
+	.log = dt_log,
+	.setting_error = dt_setting_error,
+	.instance_name = dt_instance_name,
+	.service_name = dt_service_name,
+	.setting_string = dt_setting_string,
+	.setting_path = dt_setting_string,
+	.setting_int = dt_setting_int,
+	.setting_double = dt_setting_double,
+	.setting_bool = dt_setting_bool,
+	.metric_new = dt_metric_new,
+	.series = metrics_series,
+	.counter_add = metrics_counter_add,
+	.gauge_set = metrics_gauge_set,
+	.gauge_add = metrics_gauge_add,
+	.histogram_observe = metrics_histogram_observe,
+	.metrics_collect = dt_metrics_collect,
+	.route_add = dt_route_add,
+	.respond = dt_respond,
+	.respond_error = dt_respond_error,
+	.observer_add = dt_observer_add,
+	.attribute_get = dt_attribute_get,
+};
+
+/* ---- the plugin under test ------------------------------------------------------------------ */
+
+static void *dt_handle;
+static const struct rulsrv_plugin_descriptor *dt_desc;
+
+static void
+dt_load_plugin(void)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/plugins/drift_psi.so", RULSRV_BUILD_DIR);
+	dt_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(dt_handle != NULL, "cannot load '%s': %s", path, dlerror());
+	dt_desc = dlsym(dt_handle, RULSRV_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(dt_desc);
+	ck_assert_uint_eq(dt_desc->abi_major, RULSRV_PLUGIN_ABI_MAJOR);
+	ck_assert_str_eq(dt_desc->kind, "drift");
+}
+
+struct dt {
+	struct rulsrv_host host;
+	struct rulsrv_settings settings;
+	void *state;
+};
+
+/* A fresh instance (unique name: the plugin carries window state across reloads by name). */
+static int
+dt_start_model(struct dt *t, const char *const *kv, const char *model_bundle)
+{
+	static atomic_int serial;
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->host.instance, sizeof(t->host.instance), "drift%d", atomic_fetch_add(&serial, 1));
+	t->host.registry = metrics_registry_new();
+	ck_assert_ptr_nonnull(t->host.registry);
+	for (i = 0; kv != NULL && kv[2 * i] != NULL; i++) {
+		t->settings.names[i] = kv[2 * i];
+		t->settings.values[i] = kv[2 * i + 1];
+	}
+	t->host.model_bundle = model_bundle;
+	if (dt_desc == NULL)
+		dt_load_plugin();
+	return dt_desc->init(&t->host, &dt_api, &t->settings, &t->state);
+}
+
+static int
+dt_start(struct dt *t, const char *const *kv)
+{
+	return dt_start_model(t, kv, NULL);
+}
+
+static bool
+dt_settings_all_read(const struct rulsrv_settings *s)
+{
+	size_t i;
+
+	for (i = 0; i < DT_MAX && s->names[i] != NULL; i++)
+		if (!s->read[i])
+			return false;
+	return true;
+}
+
+static void
+dt_stop(struct dt *t)
+{
+	if (t->state != NULL)
+		dt_desc->fini(t->state);
+	t->state = NULL;
+	metrics_registry_free(t->host.registry);
+}
+
+static unsigned
+dt_call(struct dt *t, const char *method, const char *path, const char *ctype, const char *body,
+	cJSON **json)
+{
+	struct rulsrv_request req = { method, path, ctype, body ? body : "", body ? strlen(body) : 0,
+				      true, 0 };
+	struct rulsrv_response resp = { 0 };
+	size_t i;
+
+	for (i = 0; i < t->host.route_count; i++) {
+		if (strcmp(t->host.routes[i].method, method) == 0 &&
+		    strcmp(t->host.routes[i].path, path) == 0) {
+			t->host.routes[i].fn(t->host.routes[i].ud, &req, &resp);
+			break;
+		}
+	}
+	ck_assert_msg(i < t->host.route_count, "no route %s %s", method, path);
+	if (json != NULL) {
+		*json = resp.body != NULL ? cJSON_Parse(resp.body) : NULL;
+		ck_assert_msg(resp.status != 200 || *json != NULL, "200 without a JSON body");
+	}
+	free(resp.body);
+	return resp.status;
+}
+
+static cJSON *
+dt_get(struct dt *t)
+{
+	cJSON *j;
+
+	ck_assert_uint_eq(dt_call(t, "GET", "/v1/drift", NULL, NULL, &j), 200);
+	return j;
+}
+
+static cJSON *
+dt_roll(struct dt *t, const char *body)
+{
+	cJSON *j;
+
+	ck_assert_uint_eq(dt_call(t, "POST", "/v1/drift/window", "application/json", body, &j), 200);
+	return j;
+}
+
+/* Observe rows (RULSRV_N_INPUTS values each) as predictions, batch rows per call. */
+static void
+dt_observe(struct dt *t, const double *rows, size_t n, size_t batch)
+{
+	struct rulsrv_prediction items[64];
+	struct rulsrv_prediction_batch b = { "m", "1", 0, 0, items };
+	size_t i, k, o;
+
+	for (i = 0; i < n; i += batch) {
+		b.count = n - i < batch ? n - i : batch;
+		for (k = 0; k < b.count; k++)
+			items[k] = (struct rulsrv_prediction){ 1, (int64_t)(i + k), 100,
+							       rows + (i + k) * RULSRV_N_INPUTS };
+		for (o = 0; o < t->host.observer_count; o++)
+			t->host.observers[o](t->host.observer_ud[o], &b);
+	}
+}
+
+struct dt_find {
+	const char *name;
+	const char *v0, *v1;
+	double value;
+	bool found;
+	const struct rulsrv_family_info *family;
+};
+
+static int
+dt_find_sample(void *ud, const struct rulsrv_family_info *f, const struct rulsrv_sample *s)
+{
+	struct dt_find *q = ud;
+
+	if (s == NULL || strcmp(f->name, q->name) != 0)
+		return 0;
+	if (q->v0 != NULL && strcmp(s->label_values[0], q->v0) != 0)
+		return 0;
+	if (q->v1 != NULL && strcmp(s->label_values[1], q->v1) != 0)
+		return 0;
+	q->value = s->value;
+	q->found = true;
+	return 0;
+}
+
+/* Value of metric name{v0, v1}; NAN when absent. */
+static double
+dt_metric(struct dt *t, const char *name, const char *v0, const char *v1)
+{
+	struct dt_find q = { name, v0, v1, NAN, false, NULL };
+
+	metrics_collect(t->host.registry, dt_find_sample, &q);
+	return q.found ? q.value : NAN;
+}
+
+struct dt_sum {
+	const char *name, *feature;
+	double sum;
+	size_t series;
+};
+
+static int
+dt_sum_sample(void *ud, const struct rulsrv_family_info *f, const struct rulsrv_sample *s)
+{
+	struct dt_sum *q = ud;
+
+	if (s != NULL && strcmp(f->name, q->name) == 0 &&
+	    (q->feature == NULL || strcmp(s->label_values[0], q->feature) == 0)) {
+		q->sum += s->value;
+		q->series++;
+	}
+	return 0;
+}
+
+static double
+dt_metric_sum(struct dt *t, const char *name, const char *feature, size_t *series)
+{
+	struct dt_sum q = { name, feature, 0, 0 };
+
+	metrics_collect(t->host.registry, dt_sum_sample, &q);
+	if (series != NULL)
+		*series = q.series;
+	return q.sum;
+}
+
+/* ---- hand-made reference bundles ----------------------------------------------------------- */
+
+static char dt_dir_template[] = "/tmp/drift-test-XXXXXX";
+static char *dt_dir;
+
+static void
+dt_rmrf_bundle(const char *dir)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/bundle.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/model.json", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+dt_setup(void)
+{
+	strcpy(dt_dir_template, "/tmp/drift-test-XXXXXX");
+	dt_dir = mkdtemp(dt_dir_template);
+	ck_assert_ptr_nonnull(dt_dir);
+}
+
+static void
+dt_teardown(void)
+{
+	char path[512];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "%s/b%d", dt_dir, i);
+		dt_rmrf_bundle(path);
+	}
+	rmdir(dt_dir);
+}
+
+/* Every input uniform on [0, 10) in the table the reference is built from. */
+static double
+dt_uniform(size_t i, size_t f)
+{
+	return (double)((i * 7 + f * 3) % 1000) / 100.0;
+}
+
+/* A feature spec fitted on a small made-up table: bundle_load needs a valid one. */
+static struct feature_spec *
+dt_spec(void)
+{
+	struct cmapss_table t = { 0 };
+	struct feature_options o;
+	struct feature_spec *spec = NULL;
+	char err[256];
+	size_t i, f;
+	int r;
+
+	t.rows = 200;
+	t.unit = calloc(t.rows, sizeof(*t.unit));
+	t.cycle = calloc(t.rows, sizeof(*t.cycle));
+	t.values = calloc(t.rows * RULSRV_N_INPUTS, sizeof(double));
+	for (i = 0; i < t.rows; i++) {
+		t.unit[i] = 1 + (int64_t)(i / 100);
+		t.cycle[i] = 1 + (int64_t)(i % 100);
+		for (f = 0; f < RULSRV_N_INPUTS; f++)
+			t.values[i * RULSRV_N_INPUTS + f] =
+				f < RULSRV_N_SETTINGS ? 0 : dt_uniform(i, f) + (double)f;
+	}
+	feature_options_default(&o);
+	r = feature_spec_fit(&t, NULL, NULL, &o, &spec, err, sizeof(err));
+	ck_assert_msg(r == 0, "feature_spec_fit: %s", err);
+	cmapss_table_free(&t);
+	return spec;
+}
+
+/*
+ * drift_ref_build sums 1/n per row, so a bin holding every row can come out a rounding error
+ * above 1, which bundle_load refuses: clamp what this test builds.
+ */
+static void
+dt_refs_clamp(struct drift_feature_ref *refs)
+{
+	size_t f, b;
+
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		for (b = 0; b < refs[f].bin_count; b++)
+			if (refs[f].expected[b] > 1)
+				refs[f].expected[b] = 1;
+}
+
+/* Write bundle dir/b<n> with these references (NULL entries: 10 bins of 1 on [0, 10)). */
+static char *
+dt_bundle(int n, const struct drift_feature_ref *refs)
+{
+	static const char *subsets[] = { "FD001" };
+	static char dirs[8][512];
+	struct bundle b = { 0 };
+	double edges[9], expected[10];
+	char err[512], path[600];
+	size_t f;
+	FILE *fp;
+	int r, k;
+
+	snprintf(dirs[n], sizeof(dirs[n]), "%s/b%d", dt_dir, n);
+	mkdir(dirs[n], 0755);
+	snprintf(path, sizeof(path), "%s/model.json", dirs[n]);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("{}\n", fp);
+	fclose(fp);
+	for (k = 0; k < 9; k++)
+		edges[k] = k + 1;
+	for (k = 0; k < 10; k++)
+		expected[k] = 0.1;
+	b.name = "drift-test";
+	b.version = "1";
+	b.subsets = (char **)subsets;
+	b.subset_count = 1;
+	b.model_path = path;
+	b.rul_cap = 125;
+	b.features = dt_spec();
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		if (refs != NULL && refs[f].bin_count != 0) {
+			b.drift[f] = refs[f];
+		} else {
+			b.drift[f].kind = DRIFT_BINS_QUANTILE;
+			b.drift[f].bin_count = 10;
+			b.drift[f].edges = edges;
+			b.drift[f].expected = expected;
+		}
+		snprintf(b.drift[f].name, sizeof(b.drift[f].name), "%s", bundle_input_name(f));
+	}
+	r = bundle_save(&b, dirs[n], err, sizeof(err));
+	ck_assert_msg(r == 0, "bundle_save: %s", err);
+	feature_spec_free(b.features);
+	return dirs[n];
+}
+
+/* n rows; input f of row i is gen(i, f). */
+static double *
+dt_rows(size_t n, double (*gen)(size_t, size_t))
+{
+	double *rows = malloc(n * RULSRV_N_INPUTS * sizeof(double));
+	size_t i, f;
+
+	for (i = 0; i < n; i++)
+		for (f = 0; f < RULSRV_N_INPUTS; f++)
+			rows[i * RULSRV_N_INPUTS + f] = gen(i, f);
+	return rows;
+}
+
+static double
+dt_feature_psi(const cJSON *state, const char *name)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(state, "features")) {
+		if (strcmp(cJSON_GetObjectItem(item, "name")->valuestring, name) == 0) {
+			const cJSON *psi = cJSON_GetObjectItem(item, "psi");
+
+			return cJSON_IsNumber(psi) ? psi->valuedouble : NAN;
+		}
+	}
+	return NAN;
+}
+
+static const char *
+dt_str(const cJSON *o, const char *path1, const char *path2)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, path1);
+
+	if (path2 != NULL)
+		v = cJSON_GetObjectItem(v, path2);
+	return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+static double
+dt_num(const cJSON *o, const char *path1, const char *path2)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, path1);
+
+	if (path2 != NULL)
+		v = cJSON_GetObjectItem(v, path2);
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* ---- PSI ------------------------------------------------------------------------------------ */
+
+/* Exactly 10 % of the rows in each of the default reference's bins. */
+static double
+dt_same(size_t i, size_t f)
+{
+	return (double)(i % 10) + 0.5;
+}
+
+/* Only the upper half of the range. */
+static double
+dt_upper(size_t i, size_t f)
+{
+	return 5.5 + (double)(i % 5);
+}
+
+static double
+dt_bin0(size_t i, size_t f)
+{
+	return 0.25;
+}
+
+START_TEST(test_identical_distribution_is_ok)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	double *rows = dt_rows(2000, dt_same);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	dt_observe(&t, rows, 2000, 16);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "ok");
+	ck_assert_double_le(dt_num(j, "psi_max", NULL), 1e-12);
+	ck_assert_double_eq(dt_num(j, "observations", NULL), 2000);
+	ck_assert_double_eq(dt_num(j, "window", "observations"), 2000);
+	ck_assert_double_le(dt_metric(&t, "drift_psi_max", NULL, NULL), 1e-12);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+/* Half the bins empty: exactly the clipped formula, far above the drift threshold. */
+START_TEST(test_shifted_distribution_drifts)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	double *rows = dt_rows(1000, dt_upper);
+	double want = 5 * (0.2 - 0.1) * log(2) + 5 * (1e-4 - 0.1) * log(1e-4 / 0.1);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	dt_observe(&t, rows, 1000, 7);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "drift");
+	ck_assert_double_eq_tol(dt_feature_psi(j, "s7"), want, 1e-9);
+	ck_assert_double_gt(dt_num(j, "psi_max", NULL), 1);
+	ck_assert_double_eq_tol(dt_metric(&t, "drift_psi", "s7", NULL), want, 1e-9);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+/* Every value in one bin: the 9 empty bins cost what epsilon says, not infinity. */
+START_TEST(test_clipping_at_epsilon)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+				   "epsilon", "0.001", NULL };
+	double *rows = dt_rows(600, dt_bin0);
+	double want = (1 - 0.1) * log(1 / 0.1) + 9 * (1e-3 - 0.1) * log(1e-3 / 0.1);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	dt_observe(&t, rows, 600, 1);
+	j = dt_get(&t);
+	ck_assert(isfinite(dt_feature_psi(j, "setting1")));
+	ck_assert_double_eq_tol(dt_feature_psi(j, "setting1"), want, 1e-9);
+	ck_assert_double_eq_tol(dt_num(j, "epsilon", NULL), 1e-3, 1e-15);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+/* C-MAPSS-like inputs: setting3 and s1 constant, s17 integer, the rest continuous. */
+static double
+dt_cmapss_like(size_t i, size_t f)
+{
+	unsigned h = (unsigned)(i * 2654435761u) ^ (unsigned)(f * 40503u);
+
+	h ^= h >> 13;
+	h *= 0x5bd1e995u;
+	h ^= h >> 15;
+	if (f == 2)
+		return 100;
+	if (f == 3)
+		return 518.67;
+	if (f == 19)
+		return 390 + (double)(h % 7 == 0 ? 3 : h % 5);
+	return 600 + (double)(h % 100000) / 1000.0;
+}
+
+static double
+dt_cmapss_like_later(size_t i, size_t f)
+{
+	return dt_cmapss_like(i + 1000003, f);
+}
+
+START_TEST(test_constant_and_discrete_do_not_alarm)
+{
+	struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	struct cmapss_table tab = { 0 };
+	double *rows;
+	const char *dir;
+	struct dt t;
+	cJSON *j;
+	size_t f;
+
+	tab.rows = 20000;
+	tab.values = dt_rows(tab.rows, dt_cmapss_like);
+	ck_assert_int_eq(drift_ref_build(&tab, NULL, refs), 0);
+	dt_refs_clamp(refs);
+	ck_assert_int_eq(refs[3].kind, DRIFT_BINS_CONSTANT);
+	ck_assert_int_eq(refs[19].kind, DRIFT_BINS_DISCRETE);
+	dir = dt_bundle(1, refs);
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		free(refs[f].edges);
+		free(refs[f].expected);
+	}
+	free(tab.values);
+	{
+		const char *const kv[] = { "reference", dir, "window", "manual", NULL };
+
+		ck_assert_int_eq(dt_start(&t, kv), 0);
+	}
+	rows = dt_rows(3000, dt_cmapss_like_later);
+	dt_observe(&t, rows, 3000, 32);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "ok");
+	ck_assert_double_lt(dt_feature_psi(j, "setting3"), 1e-9);
+	ck_assert_double_lt(dt_feature_psi(j, "s1"), 1e-9);
+	ck_assert_double_lt(dt_feature_psi(j, "s17"), 0.02);
+	ck_assert_double_lt(dt_num(j, "psi_max", NULL), 0.1);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+START_TEST(test_no_status_before_min_observations)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+				   "min_observations", "500", NULL };
+	double *rows = dt_rows(500, dt_upper);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "insufficient_data");
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "max_feature")));
+	cJSON_Delete(j);
+	dt_observe(&t, rows, 499, 1);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "insufficient_data");
+	ck_assert(isnan(dt_metric(&t, "drift_psi_max", NULL, NULL)));
+	ck_assert(isnan(dt_metric(&t, "drift_psi", "s3", NULL)));
+	cJSON_Delete(j);
+	dt_observe(&t, rows + 499 * RULSRV_N_INPUTS, 1, 1);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "drift");
+	ck_assert_double_gt(dt_metric(&t, "drift_psi_max", NULL, NULL), 1);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+/* Bins 0-4 hold 15 % each, bins 5-9 5 %: PSI = 0.25 ln 1.5 + 0.25 ln 2 = 0.2747. */
+static double
+dt_tilted(size_t i, size_t f)
+{
+	size_t k = i % 20;
+
+	return (double)(k < 15 ? k / 3 : 5 + (k - 15)) + 0.5;
+}
+
+START_TEST(test_thresholds)
+{
+	const char *const kv_default[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	const char *const kv_custom[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+					  "warn_threshold", "0.2", "drift_threshold", "0.3", NULL };
+	const char *const kv_bad[] = { "reference", dt_bundle(0, NULL), "warn_threshold", "0.3",
+				       "drift_threshold", "0.2", NULL };
+	double *rows = dt_rows(2000, dt_tilted);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv_default), 0);
+	dt_observe(&t, rows, 2000, 8);
+	j = dt_get(&t);
+	ck_assert_double_eq_tol(dt_num(j, "psi_max", NULL), 0.25 * log(1.5) + 0.25 * log(2), 1e-9);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "drift");
+	ck_assert_double_eq(dt_num(j, "thresholds", "warn"), 0.1);
+	ck_assert_double_eq(dt_num(j, "thresholds", "drift"), 0.25);
+	cJSON_Delete(j);
+	dt_stop(&t);
+
+	ck_assert_int_eq(dt_start(&t, kv_custom), 0);
+	dt_observe(&t, rows, 2000, 8);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "status", NULL), "warn");
+	cJSON_Delete(j);
+	dt_stop(&t);
+
+	ck_assert_int_eq(dt_start(&t, kv_bad), -EINVAL);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+/* ---- windows -------------------------------------------------------------------------------- */
+
+START_TEST(test_count_windows_tumble)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window_size", "1000",
+				   "min_observations", "100", NULL };
+	double *rows = dt_rows(2500, dt_same);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	dt_observe(&t, rows, 2500, 10);
+	j = dt_get(&t);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 3);
+	ck_assert_double_eq(dt_num(j, "window", "observations"), 500);
+	ck_assert_str_eq(dt_str(j, "window", "mode"), "count");
+	ck_assert_double_eq(dt_num(j, "last_window", "index"), 2);
+	ck_assert_double_eq(dt_num(j, "last_window", "observations"), 1000);
+	ck_assert_str_eq(dt_str(j, "last_window", "status"), "ok");
+	ck_assert_double_eq(dt_metric(&t, "drift_window_index", NULL, NULL), 3);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_observations", NULL, NULL), 500);
+	/* Counters are cumulative over every window. */
+	ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total", "s9", NULL), 2500);
+	ck_assert_double_eq(dt_metric(&t, "drift_bin_observations_total", "s9", "1"), 250);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+START_TEST(test_time_windows_tumble)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "time",
+				   "window_seconds", "0.2", "update_interval", "0.05", NULL };
+	double *rows = dt_rows(100, dt_same);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	dt_observe(&t, rows, 100, 10);
+	/* The timer pushes counters and rolls without any GET. */
+	usleep(120 * 1000);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_observations", NULL, NULL), 100);
+	ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total", "s2", NULL), 100);
+	usleep(400 * 1000);
+	ck_assert_double_ge(dt_metric(&t, "drift_window_index", NULL, NULL), 3);
+	j = dt_get(&t);
+	ck_assert_double_ge(dt_num(j, "window", "index"), 3);
+	ck_assert_double_eq(dt_num(j, "window", "seconds"), 0.2);
+	ck_assert_double_eq(dt_num(j, "window", "observations"), 0);
+	ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total", "s2", NULL), 100);
+	cJSON_Delete(j);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+START_TEST(test_manual_window_and_labels)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+				   "label", "Q1 FD001", NULL };
+	double *rows = dt_rows(700, dt_same);
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_info", "Q1 FD001", NULL), 1);
+	dt_observe(&t, rows, 700, 3);
+	j = dt_roll(&t, "{\"label\": \"Q2 FD002\"}");
+	ck_assert_double_eq(dt_num(j, "closed", "index"), 1);
+	ck_assert_str_eq(dt_str(j, "closed", "label"), "Q1 FD001");
+	ck_assert_double_eq(dt_num(j, "closed", "observations"), 700);
+	ck_assert_str_eq(dt_str(j, "closed", "status"), "ok");
+	ck_assert_double_eq(dt_num(j, "window", "index"), 2);
+	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2 FD002");
+	cJSON_Delete(j);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_info", "Q1 FD001", NULL), 0);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_info", "Q2 FD002", NULL), 1);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_index", NULL, NULL), 2);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_observations", NULL, NULL), 0);
+
+	/* No body: the label stays. */
+	j = dt_roll(&t, NULL);
+	ck_assert_double_eq(dt_num(j, "closed", "observations"), 0);
+	ck_assert_str_eq(dt_str(j, "closed", "status"), "insufficient_data");
+	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2 FD002");
+	cJSON_Delete(j);
+	j = dt_get(&t);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 3);
+	ck_assert_str_eq(dt_str(j, "last_window", "label"), "Q2 FD002");
+	ck_assert_double_le(dt_num(j, "last_window", "end_timestamp"),
+			    dt_num(j, "window", "start_timestamp"));
+	cJSON_Delete(j);
+	ck_assert_double_eq(dt_metric(&t, "drift_window_info", "Q2 FD002", NULL), 1);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+START_TEST(test_window_body_errors)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	static const struct {
+		const char *ctype, *body;
+		unsigned status;
+	} cases[] = {
+		{ "application/json", "{\"label\": ", 400 },
+		{ "application/json", "{\"label\": \"x\"} trailing", 400 },
+		{ "application/json", "[\"x\"]", 422 },
+		{ "application/json", "{\"label\": 5}", 422 },
+		{ "application/json", "{\"label\": \"\"}", 422 },
+		{ "application/json", "{\"lable\": \"Q2\"}", 422 },
+		{ "application/json", "{\"label\": \"a\\u0001b\"}", 422 },
+		{ "text/plain", "{\"label\": \"Q2\"}", 415 },
+	};
+	struct dt t;
+	cJSON *j;
+	size_t i;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(dt_call(&t, "POST", "/v1/drift/window", cases[i].ctype, cases[i].body,
+				      NULL) == cases[i].status,
+			      "case %zu: %s", i, cases[i].body);
+	/* Nothing rolled. */
+	j = dt_get(&t);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 1);
+	cJSON_Delete(j);
+	dt_stop(&t);
+}
+END_TEST
+
+/* ---- concurrency: observers on many threads while windows roll ----------------------------- */
+
+#define DT_THREADS 4
+#define DT_PER_THREAD 20000
+
+struct dt_worker {
+	struct dt *t;
+	size_t id;
+	atomic_bool *done;
+};
+
+/* Row r of thread k: input f in bin (r + k + f) % 10 of the default reference. */
+static double
+dt_worker_value(size_t k, size_t r, size_t f)
+{
+	return (double)((r + k + f) % 10) + 0.5;
+}
+
+static void *
+dt_observer_thread(void *arg)
+{
+	struct dt_worker *w = arg;
+	double rows[8 * RULSRV_N_INPUTS];
+	size_t r = 0, k, f;
+
+	while (r < DT_PER_THREAD) {
+		size_t n = 1 + (r / 8) % 8;
+
+		if (n > DT_PER_THREAD - r)
+			n = DT_PER_THREAD - r;
+		for (k = 0; k < n; k++)
+			for (f = 0; f < RULSRV_N_INPUTS; f++)
+				rows[k * RULSRV_N_INPUTS + f] = dt_worker_value(w->id, r + k, f);
+		dt_observe(w->t, rows, n, n);
+		r += n;
+	}
+	return NULL;
+}
+
+static void *
+dt_roller_thread(void *arg)
+{
+	struct dt_worker *w = arg;
+	struct rulsrv_request req = { "POST", "/v1/drift/window", NULL, "", 0, true, 0 };
+
+	while (!atomic_load(w->done)) {
+		struct rulsrv_response resp = { 0 };
+
+		w->t->host.routes[1].fn(w->t->host.routes[1].ud, &req, &resp);
+		ck_assert_uint_eq(resp.status, 200);
+		free(resp.body);
+		usleep(500);
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_observers_exact_totals)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window_size", "997", NULL };
+	struct dt_worker w[DT_THREADS + 1];
+	pthread_t th[DT_THREADS + 1];
+	atomic_bool done = false;
+	char bin[8];
+	size_t k, f, b;
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	ck_assert_str_eq(t.host.routes[1].path, "/v1/drift/window");
+	for (k = 0; k <= DT_THREADS; k++) {
+		w[k] = (struct dt_worker){ &t, k, &done };
+		ck_assert_int_eq(pthread_create(&th[k], NULL,
+						k < DT_THREADS ? dt_observer_thread : dt_roller_thread,
+						&w[k]),
+				 0);
+	}
+	for (k = 0; k < DT_THREADS; k++)
+		pthread_join(th[k], NULL);
+	atomic_store(&done, true);
+	pthread_join(th[DT_THREADS], NULL);
+
+	j = dt_get(&t);
+	/* Count rolls (observers) and manual rolls (the roller thread) both happened. */
+	ck_assert_double_gt(dt_num(j, "window", "index"), 20);
+	ck_assert_double_gt(dt_num(j, "last_window", "index"), 19);
+	cJSON_Delete(j);
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		for (b = 0; b < 10; b++) {
+			double want = 0, got;
+
+			for (k = 0; k < DT_THREADS; k++) {
+				size_t r;
+
+				for (r = 0; r < DT_PER_THREAD; r++)
+					want += (size_t)dt_worker_value(k, r, f) == b;
+			}
+			if (b == 9)
+				snprintf(bin, sizeof(bin), "+Inf");
+			else
+				snprintf(bin, sizeof(bin), "%zu", b + 1);
+			got = dt_metric(&t, "drift_bin_observations_total", bundle_input_name(f), bin);
+			ck_assert_msg(got == want, "%s bin %s: %g, want %g", bundle_input_name(f), bin,
+				      got, want);
+		}
+	}
+	dt_stop(&t);
+}
+END_TEST
+
+/* ---- reference, model bundle, settings, metrics -------------------------------------------- */
+
+START_TEST(test_reference_and_model_bundle)
+{
+	const char *const none[] = { NULL };
+	const char *b0 = dt_bundle(0, NULL), *b1 = dt_bundle(1, NULL);
+	const char *const explicit[] = { "reference", b0, NULL };
+	char missing[600];
+	struct dt t;
+	cJSON *j;
+
+	/* Neither a reference nor a model: refused with a reason. */
+	ck_assert_int_eq(dt_start(&t, none), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(t.host.last_log, "no drift reference"));
+	dt_stop(&t);
+
+	/* The model's bundle is the default reference. */
+	ck_assert_int_eq(dt_start_model(&t, none, b1), 0);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "reference", "bundle"), b1);
+	ck_assert_str_eq(dt_str(j, "reference", "name"), "drift-test");
+	cJSON_Delete(j);
+	dt_stop(&t);
+
+	/* Another, comparable bundle as the reference. */
+	ck_assert_int_eq(dt_start_model(&t, explicit, b1), 0);
+	j = dt_get(&t);
+	ck_assert_str_eq(dt_str(j, "reference", "bundle"), b0);
+	cJSON_Delete(j);
+	dt_stop(&t);
+
+	/* A model bundle that cannot be read: init fails (a reload keeps the old state). */
+	snprintf(missing, sizeof(missing), "%s/none", b0);
+	ck_assert_int_eq(dt_start_model(&t, explicit, missing), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(t.host.last_log, "does not fit the served model"));
+	dt_stop(&t);
+
+	/* A reference that cannot be read. */
+	{
+		const char *const bad[] = { "reference", missing, NULL };
+
+		ck_assert_int_lt(dt_start(&t, bad), 0);
+		ck_assert_ptr_nonnull(strstr(t.host.last_log, "cannot load drift reference"));
+		dt_stop(&t);
+	}
+}
+END_TEST
+
+START_TEST(test_settings_are_checked)
+{
+	const char *b0 = dt_bundle(0, NULL);
+	const char *const size_in_time[] = { "reference", b0, "window", "time", "window_size", "10",
+					     NULL };
+	const char *const seconds_in_count[] = { "reference", b0, "window_seconds", "10", NULL };
+	const char *const bad_mode[] = { "reference", b0, "window", "hourly", NULL };
+	const char *const all[] = { "reference", b0, "window", "count", "window_size", "10",
+				    "min_observations", "5", "warn_threshold", "0.2",
+				    "drift_threshold", "0.5", "epsilon", "0.001",
+				    "update_interval", "0.5", "label", "first", NULL };
+	struct dt t;
+
+	ck_assert_int_eq(dt_start(&t, size_in_time), -EINVAL);
+	dt_stop(&t);
+	ck_assert_int_eq(dt_start(&t, seconds_in_count), -EINVAL);
+	dt_stop(&t);
+	ck_assert_int_eq(dt_start(&t, bad_mode), -EINVAL);
+	dt_stop(&t);
+	ck_assert_int_eq(dt_start(&t, all), 0);
+	ck_assert_msg(dt_settings_all_read(&t.settings), "a setting was not read");
+	dt_stop(&t);
+}
+END_TEST
+
+/* Counters and reference proportions share {feature, bin}: a recording rule joins them. */
+START_TEST(test_bin_metrics)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	double *rows = dt_rows(100, dt_upper);
+	size_t series;
+	struct dt t;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	ck_assert_double_eq(dt_metric(&t, "drift_reference_proportion", "s4", "1"), 0.1);
+	ck_assert_double_eq(dt_metric(&t, "drift_reference_proportion", "s4", "+Inf"), 0.1);
+	ck_assert_double_eq_tol(dt_metric_sum(&t, "drift_reference_proportion", "s4", &series), 1,
+				1e-12);
+	ck_assert_uint_eq(series, 10);
+	dt_metric_sum(&t, "drift_bin_observations_total", NULL, &series);
+	ck_assert_uint_eq(series, 10 * RULSRV_N_INPUTS);
+	dt_observe(&t, rows, 100, 5);
+	j = dt_get(&t);
+	cJSON_Delete(j);
+	/* 5.5 is in (5, 6]: the bin labelled 6. */
+	ck_assert_double_eq(dt_metric(&t, "drift_bin_observations_total", "s4", "6"), 20);
+	ck_assert_double_eq(dt_metric(&t, "drift_bin_observations_total", "s4", "5"), 0);
+	dt_stop(&t);
+	free(rows);
+}
+END_TEST
+
+/* ---- quarters on real and synthetic C-MAPSS data ------------------------------------------- */
+
+struct dt_quarter {
+	double psi_max;
+	char status[32];
+	char max_feature[16];
+	double psi[RULSRV_N_INPUTS];
+};
+
+static void
+dt_read(const char *data, const char *file, struct cmapss_table *tab)
+{
+	char path[1024], err[512];
+
+	ck_assert_int_eq(cmapss_path(data, file, path, sizeof(path)), 0);
+	ck_assert_msg(cmapss_read(path, tab, err, sizeof(err)) == 0, "%s", err);
+}
+
+static bool
+dt_is_holdout(const struct bundle *b, int64_t unit)
+{
+	size_t i;
+
+	for (i = 0; i < b->holdout_count; i++)
+		if (b->holdout_units[i] == unit)
+			return true;
+	return false;
+}
+
+/* Feed the rows of tab (only those where use[i], when use is given) as one labelled window. */
+static void
+dt_quarter(struct dt *t, const char *label, const struct cmapss_table *tab, const bool *use,
+	   struct dt_quarter *q)
+{
+	char body[128];
+	size_t i, f;
+	cJSON *j;
+
+	snprintf(body, sizeof(body), "{\"label\": \"%s\"}", label);
+	cJSON_Delete(dt_roll(t, body));
+	for (i = 0; i < tab->rows; i++)
+		if (use == NULL || use[i])
+			dt_observe(t, tab->values + i * RULSRV_N_INPUTS, 1, 1);
+	j = dt_get(t);
+	q->psi_max = dt_num(j, "psi_max", NULL);
+	snprintf(q->status, sizeof(q->status), "%s", dt_str(j, "status", NULL));
+	snprintf(q->max_feature, sizeof(q->max_feature), "%s", dt_str(j, "max_feature", NULL));
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		q->psi[f] = dt_feature_psi(j, bundle_input_name(f));
+	fprintf(stderr, "drift %-12s %7.0f obs  %-6s max psi %7.3f (%s)\n", label,
+		dt_num(j, "observations", NULL), q->status, q->psi_max, q->max_feature);
+	cJSON_Delete(j);
+}
+
+/*
+ * The reference: the trained bundle models/fd001 when present (its held-out units are the
+ * unseen engines), else one built here the way rulsrv-train builds it, from every FD001
+ * training unit but the last 20.
+ */
+static const char *
+dt_fd001_reference(const struct cmapss_table *fd001, bool *holdout)
+{
+	struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	struct bundle *b = NULL;
+	char trained[1024], err[512];
+	bool *use;
+	size_t i, f;
+
+	snprintf(trained, sizeof(trained), "%s/models/fd001", RULSRV_SOURCE_DIR);
+	if (bundle_load(trained, &b, err, sizeof(err)) == 0 && b->holdout_count > 0 &&
+	    b->holdout_subset != NULL && strcmp(b->holdout_subset, "FD001") == 0) {
+		for (i = 0; i < fd001->rows; i++)
+			holdout[i] = dt_is_holdout(b, fd001->unit[i]);
+		bundle_free(b);
+		fprintf(stderr, "drift: reference %s\n", trained);
+		return strdup(trained);
+	}
+	bundle_free(b);
+	fprintf(stderr, "drift: no trained models/fd001 (%s), building a reference\n", err);
+	use = calloc(fd001->rows, sizeof(*use));
+	for (i = 0; i < fd001->rows; i++) {
+		holdout[i] = fd001->unit[i] % 5 == 0;
+		use[i] = !holdout[i];
+	}
+	ck_assert_int_eq(drift_ref_build(fd001, use, refs), 0);
+	dt_refs_clamp(refs);
+	free(use);
+	{
+		char *dir = strdup(dt_bundle(2, refs));
+
+		for (f = 0; f < RULSRV_N_INPUTS; f++) {
+			free(refs[f].edges);
+			free(refs[f].expected);
+		}
+		return dir;
+	}
+}
+
+static size_t
+dt_input(const char *name)
+{
+	size_t f;
+
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		if (strcmp(bundle_input_name(f), name) == 0)
+			return f;
+	ck_abort_msg("no input %s", name);
+	return 0;
+}
+
+/* Q1 unseen FD001 engines, then FD002, FD003 and FD004 training engines. */
+static void
+dt_quarters(const char *data, struct dt_quarter q[4])
+{
+	struct cmapss_table fd001 = { 0 }, other = { 0 };
+	static const char *const files[] = { "train_FD002.txt", "train_FD003.txt",
+					     "train_FD004.txt" };
+	static const char *const labels[] = { "Q2 FD002", "Q3 FD003", "Q4 FD004" };
+	bool *holdout;
+	char *ref;
+	struct dt t;
+	size_t k;
+
+	dt_read(data, "train_FD001.txt", &fd001);
+	holdout = calloc(fd001.rows, sizeof(*holdout));
+	ref = (char *)dt_fd001_reference(&fd001, holdout);
+	{
+		const char *const kv[] = { "reference", ref, "window", "manual", NULL };
+
+		ck_assert_int_eq(dt_start(&t, kv), 0);
+	}
+	dt_quarter(&t, "Q1 FD001", &fd001, holdout, &q[0]);
+	for (k = 0; k < 3; k++) {
+		dt_read(data, files[k], &other);
+		dt_quarter(&t, labels[k], &other, NULL, &q[k + 1]);
+		cmapss_table_free(&other);
+	}
+	dt_stop(&t);
+	cmapss_table_free(&fd001);
+	free(holdout);
+	free(ref);
+}
+
+START_TEST(test_real_data_quarters)
+{
+	struct dt_quarter q[4];
+	char data[1024];
+	size_t f;
+
+	if (cmapss_find_dir(data, sizeof(data)) < 0) {
+		fprintf(stderr, "test_real_data_quarters: SKIPPED: the C-MAPSS data set was not "
+				"found ($CMAPSS_DIR, data/cmapss, ../shared/data/cmapss)\n");
+		return;
+	}
+	dt_quarters(data, q);
+	ck_assert_str_eq(q[0].status, "ok");
+	ck_assert_double_lt(q[0].psi_max, 0.1);
+	ck_assert_str_eq(q[1].status, "drift");
+	ck_assert_double_gt(q[1].psi_max, 1);
+	ck_assert_str_eq(q[3].status, "drift");
+	ck_assert_double_gt(q[3].psi_max, 1);
+	/* FD003 runs in FD001's operating conditions; its fan fault moves the fan sensors. */
+	ck_assert_str_eq(q[2].status, "drift");
+	for (f = 0; f < RULSRV_N_SETTINGS; f++)
+		ck_assert_double_lt(q[2].psi[f], 0.1);
+	ck_assert_double_ge(q[2].psi[dt_input("s15")], 0.25);
+	ck_assert_double_ge(q[2].psi[dt_input("s21")], 0.25);
+}
+END_TEST
+
+START_TEST(test_synthetic_quarters)
+{
+	struct synth_options o;
+	struct dt_quarter q[4];
+	char data[600], err[512];
+	size_t f;
+
+	snprintf(data, sizeof(data), "%s/synth", dt_dir);
+	ck_assert_int_eq(mkdir(data, 0755), 0);
+	synth_options_default(&o);
+	o.seed = 7;
+	ck_assert_msg(synth_write(data, &o, err, sizeof(err)) == 0, "%s", err);
+	dt_quarters(data, q);
+	ck_assert_str_eq(q[0].status, "ok");
+	ck_assert_double_lt(q[0].psi_max, 0.1);
+	ck_assert_str_eq(q[1].status, "drift");
+	ck_assert_double_gt(q[1].psi_max, 1);
+	ck_assert_str_eq(q[3].status, "drift");
+	ck_assert_double_gt(q[3].psi_max, 1);
+	ck_assert_str_eq(q[2].status, "drift");
+	for (f = 0; f < RULSRV_N_SETTINGS; f++)
+		ck_assert_double_lt(q[2].psi[f], 0.1);
+	for (f = 0; f < 4; f++) {
+		static const char *const files[] = { "train", "test", "RUL", NULL };
+		char path[700];
+		size_t k;
+
+		for (k = 0; files[k] != NULL; k++) {
+			snprintf(path, sizeof(path), "%s/%s_FD00%zu.txt", data, files[k], f + 1);
+			unlink(path);
+		}
+	}
+	rmdir(data);
+}
+END_TEST
+
+Suite *drift_psi_suite(void);
+
+Suite *
+drift_psi_suite(void)
+{
+	Suite *s = suite_create("drift_psi");
+	TCase *psi = tcase_create("psi");
+	TCase *win = tcase_create("windows");
+	TCase *conf = tcase_create("config");
+	TCase *data = tcase_create("data");
+
+	tcase_add_checked_fixture(psi, dt_setup, dt_teardown);
+	tcase_set_timeout(psi, 30);
+	tcase_add_test(psi, test_identical_distribution_is_ok);
+	tcase_add_test(psi, test_shifted_distribution_drifts);
+	tcase_add_test(psi, test_clipping_at_epsilon);
+	tcase_add_test(psi, test_constant_and_discrete_do_not_alarm);
+	tcase_add_test(psi, test_no_status_before_min_observations);
+	tcase_add_test(psi, test_thresholds);
+	suite_add_tcase(s, psi);
+
+	tcase_add_checked_fixture(win, dt_setup, dt_teardown);
+	tcase_set_timeout(win, 60);
+	tcase_add_test(win, test_count_windows_tumble);
+	tcase_add_test(win, test_time_windows_tumble);
+	tcase_add_test(win, test_manual_window_and_labels);
+	tcase_add_test(win, test_window_body_errors);
+	tcase_add_test(win, test_concurrent_observers_exact_totals);
+	suite_add_tcase(s, win);
+
+	tcase_add_checked_fixture(conf, dt_setup, dt_teardown);
+	tcase_set_timeout(conf, 30);
+	tcase_add_test(conf, test_reference_and_model_bundle);
+	tcase_add_test(conf, test_settings_are_checked);
+	tcase_add_test(conf, test_bin_metrics);
+	suite_add_tcase(s, conf);
+
+	tcase_add_checked_fixture(data, dt_setup, dt_teardown);
+	tcase_set_timeout(data, 120);
+	tcase_add_test(data, test_real_data_quarters);
+	tcase_add_test(data, test_synthetic_quarters);
+	suite_add_tcase(s, data);
+	return s;
+}
