@@ -15,7 +15,7 @@
 /* Missing values are NaN, every tree, plain values (not margins), nothing cached. */
 static const char predict_config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
 				     "\"iteration_end\": 0, \"strict_shape\": false, "
-				     "\"missing\": NaN}";
+				     "\"missing\": NaN, \"cache_id\": 0}";
 
 struct xgb_model {
 	BoosterHandle booster;
