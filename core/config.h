@@ -67,7 +67,7 @@ const struct config_service *config_service_find(const struct config *c, const c
 
 /* "FILE:LINE" of a setting, or "command line" for a setting created by -o. */
 void config_where(const struct config *c, const config_setting_t *s, char *buf, size_t len);
-/* The dotted path of a setting ("services.prediction.listen", "a.b.[2]"). */
+/* The dotted path of a setting ("services.prediction.listen", "a.b[2]"). */
 void config_setting_path(const config_setting_t *s, char *buf, size_t len);
 /* The original text of a value set with -o, or NULL. */
 const char *config_override_text(const config_setting_t *s);

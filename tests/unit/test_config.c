@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c - rulsrv.conf parsing: defaults, every error kind with file:line:setting, -o. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "config.h"
+#include "log.h"
+#include "settings.h"
+
+static char conf_dir[64];
+static char conf_path[128];
+static char err[2048];
+
+static void
+conf_setup(void)
+{
+	strcpy(conf_dir, "/tmp/rulsrv-config-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(conf_dir));
+	snprintf(conf_path, sizeof(conf_path), "%s/rulsrv.conf", conf_dir);
+}
+
+static void
+conf_teardown(void)
+{
+	unlink(conf_path);
+	rmdir(conf_dir);
+}
+
+static void
+write_conf(const char *text)
+{
+	FILE *f = fopen(conf_path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+load(const char *text, const char *const *overrides, size_t n, struct config **c)
+{
+	write_conf(text);
+	return config_load(conf_path, overrides, n, c, err, sizeof(err));
+}
+
+/* The error must start with FILE:LINE and name the setting. */
+static void
+assert_error(int line, const char *setting, const char *what)
+{
+	char where[256];
+
+	snprintf(where, sizeof(where), "%s:%d: setting '%s': ", conf_path, line, setting);
+	ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "error '%s' does not start with '%s'",
+		      err, where);
+	ck_assert_msg(strstr(err, what) != NULL, "error '%s' does not say '%s'", err, what);
+}
+
+static const char *const minimal =
+	"plugin_dir = \"plugins\";\n"
+	"plugins = { a = { file = \"a.so\"; settings = { x = 1; }; }; };\n"
+	"services = {\n"
+	"  one = { listen = \"127.0.0.1:0\"; plugins = [ \"a\" ]; };\n"
+	"};\n";
+
+START_TEST(test_defaults)
+{
+	struct config *c;
+	char want[256];
+
+	ck_assert_int_eq(load(minimal, NULL, 0, &c), 0);
+	ck_assert_uint_eq(c->service_count, 1);
+	ck_assert_str_eq(c->services[0].name, "one");
+	ck_assert_uint_eq(c->services[0].max_body_bytes, 4 * 1024 * 1024);
+	ck_assert_uint_eq(c->services[0].max_connections, 1024);
+	ck_assert_uint_eq(c->services[0].connection_timeout, 30);
+	ck_assert_uint_ge(c->services[0].threads, 1);
+	ck_assert_ptr_null(c->services[0].admin_token_file);
+	ck_assert_uint_eq(c->services[0].plugin_count, 1);
+	ck_assert_int_eq(c->log_level, RULSRV_LOG_INFO);
+	snprintf(want, sizeof(want), "%s/plugins/a.so", conf_dir);
+	ck_assert_str_eq(c->plugins[0].file, want);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_syntax_error)
+{
+	struct config *c;
+	char where[256];
+
+	ck_assert_int_eq(load("services = {\n one = { listen = ; };\n};\n", NULL, 0, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	snprintf(where, sizeof(where), "%s:2: ", conf_path);
+	ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "got '%s'", err);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct config *c;
+
+	ck_assert_int_lt(config_load("/nonexistent/rulsrv.conf", NULL, 0, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/rulsrv.conf"));
+}
+END_TEST
+
+START_TEST(test_unknown_top_level)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("plugin_dir = \"p\";\nbogus = 1;\nservices = { a = { listen = \"127.0.0.1:0\"; }; };\n",
+			      NULL, 0, &c), -EINVAL);
+	assert_error(2, "bogus", "unknown setting");
+}
+END_TEST
+
+START_TEST(test_unknown_service_setting)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    thread = 4;\n  };\n};\n",
+			      NULL, 0, &c), -EINVAL);
+	assert_error(4, "services.a.thread", "unknown setting");
+}
+END_TEST
+
+START_TEST(test_wrong_type)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    threads = \"four\";\n  };\n};\n",
+			      NULL, 0, &c), -EINVAL);
+	assert_error(4, "services.a.threads", "expected an integer");
+	ck_assert_int_eq(load("services = {\n  a = {\n    listen = 3000;\n  };\n};\n", NULL, 0, &c), -EINVAL);
+	assert_error(3, "services.a.listen", "expected a string");
+	ck_assert_int_eq(load("plugins = {\n  a = {\n    file = \"a.so\";\n    settings = 3;\n  };\n};\n"
+			      "services = { s = { listen = \"127.0.0.1:0\"; }; };\n", NULL, 0, &c), -EINVAL);
+	assert_error(4, "plugins.a.settings", "expected a group");
+}
+END_TEST
+
+START_TEST(test_out_of_range)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n\n    max_connections = 0;\n  };\n};\n",
+			      NULL, 0, &c), -EINVAL);
+	assert_error(5, "services.a.max_connections", "out of range");
+}
+END_TEST
+
+START_TEST(test_bad_listen)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"localhost\";\n  };\n};\n", NULL, 0, &c), -EINVAL);
+	assert_error(3, "services.a.listen", "ADDR:PORT");
+	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:70000\";\n  };\n};\n", NULL, 0, &c), -EINVAL);
+	assert_error(3, "services.a.listen", "ADDR:PORT");
+	ck_assert_int_eq(load("services = {\n  a = {\n    plugins = [];\n  };\n};\n", NULL, 0, &c), -EINVAL);
+	assert_error(2, "services.a", "missing required setting 'listen'");
+}
+END_TEST
+
+START_TEST(test_unknown_instance)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("plugins = { m = { file = \"m.so\"; }; };\nservices = {\n  a = {\n    listen = \"127.0.0.1:0\";\n"
+			      "    plugins = [ \"m\", \"nope\" ];\n  };\n};\n", NULL, 0, &c), -EINVAL);
+	assert_error(5, "services.a.plugins[1]", "no plugin instance 'nope'");
+}
+END_TEST
+
+START_TEST(test_bad_log_level)
+{
+	struct config *c;
+
+	ck_assert_int_eq(load("log_level = \"loud\";\nservices = { a = { listen = \"127.0.0.1:0\"; }; };\n",
+			      NULL, 0, &c), -EINVAL);
+	assert_error(1, "log_level", "expected one of");
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+	const char *const o[] = {
+		"services.one.listen=127.0.0.1:4321",
+		"services.one.threads=3",
+		"plugins.a.settings.name=\"42\"",
+		"plugins.a.settings.ratio=0.5",
+		"plugins.a.settings.on=true",
+		"log_level=debug",
+	};
+	const config_setting_t *g;
+	struct config *c;
+
+	ck_assert_int_eq(load(minimal, o, 6, &c), 0);
+	ck_assert_str_eq(c->services[0].listen, "127.0.0.1:4321");
+	ck_assert_uint_eq(c->services[0].threads, 3);
+	ck_assert_int_eq(c->log_level, RULSRV_LOG_DEBUG);
+	g = c->plugins[0].settings;
+	ck_assert_int_eq(config_setting_type(config_setting_get_member(g, "name")), CONFIG_TYPE_STRING);
+	ck_assert_str_eq(config_setting_get_string(config_setting_get_member(g, "name")), "42");
+	ck_assert_int_eq(config_setting_type(config_setting_get_member(g, "ratio")), CONFIG_TYPE_FLOAT);
+	ck_assert_int_eq(config_setting_type(config_setting_get_member(g, "on")), CONFIG_TYPE_BOOL);
+	ck_assert_int_eq(config_setting_type(config_setting_get_member(g, "x")), CONFIG_TYPE_INT);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_override_creates_and_lists)
+{
+	const char *const o[] = { "services.two.listen=127.0.0.1:0", "services.two.plugins=[a]" };
+	struct config *c;
+
+	ck_assert_int_eq(load(minimal, o, 2, &c), 0);
+	ck_assert_uint_eq(c->service_count, 2);
+	ck_assert_str_eq(c->services[1].name, "two");
+	ck_assert_uint_eq(c->services[1].plugin_count, 1);
+	ck_assert_str_eq(c->services[1].plugins[0], "a");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_override_errors)
+{
+	const char *const unknown[] = { "services.one.bogus=1" };
+	const char *const noeq[] = { "services.one.threads" };
+	const char *const wrong[] = { "services.one.threads=many" };
+	struct config *c;
+
+	ck_assert_int_eq(load(minimal, unknown, 1, &c), -EINVAL);
+	ck_assert_msg(strstr(err, "command line: setting 'services.one.bogus': unknown setting") != NULL,
+		      "got '%s'", err);
+	ck_assert_int_eq(load(minimal, noeq, 1, &c), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "SETTING=VALUE"));
+	ck_assert_int_eq(load(minimal, wrong, 1, &c), -EINVAL);
+	ck_assert_msg(strstr(err, "command line: setting 'services.one.threads': expected an integer") != NULL,
+		      "got '%s'", err);
+}
+END_TEST
+
+START_TEST(test_plugin_settings_api)
+{
+	const char *const o[] = { "plugins.a.settings.port=8125" };
+	struct rulsrv_settings *s;
+	struct config *c;
+	char *str = NULL, captured[512];
+	int64_t i;
+	double d;
+	bool b;
+
+	ck_assert_int_eq(load("plugins = {\n  a = {\n    file = \"a.so\";\n    settings = {\n"
+			      "      name = \"n\";\n      count = 5;\n      ratio = 2;\n      path = \"rel/x\";\n"
+			      "      flag = 7;\n      extra = 1;\n    };\n  };\n};\n"
+			      "services = { s = { listen = \"127.0.0.1:0\"; }; };\n", o, 1, &c), 0);
+	s = settings_new(c, c->plugins[0].setting, c->plugins[0].settings, "plugins.a.settings");
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(settings_string(s, "name", "d", &str), 0);
+	ck_assert_str_eq(str, "n");
+	free(str);
+	ck_assert_int_eq(settings_string(s, "absent", "d", &str), 0);
+	ck_assert_str_eq(str, "d");
+	free(str);
+	ck_assert_int_eq(settings_string(s, "port", NULL, &str), 0); /* -o port=8125 as a string */
+	ck_assert_str_eq(str, "8125");
+	free(str);
+	ck_assert_int_eq(settings_int(s, "count", 1, 0, 10, &i), 0);
+	ck_assert_int_eq(i, 5);
+	ck_assert_int_eq(settings_double(s, "ratio", 1, 0, 10, &d), 0);
+	ck_assert_double_eq(d, 2);
+	ck_assert_int_eq(settings_path(s, "path", NULL, &str), 0);
+	ck_assert_str_eq(str + strlen(conf_dir), "/rel/x");
+	free(str);
+	log_set_level(RULSRV_LOG_DEBUG + 0);
+	log_capture_first_error(captured, sizeof(captured));
+	ck_assert_int_eq(settings_int(s, "count", 1, 6, 10, &i), -EINVAL);
+	log_capture_first_error(NULL, 0);
+	ck_assert_msg(strstr(captured, ":6: setting 'plugins.a.settings.count': 5 is out of range") != NULL,
+		      "got '%s'", captured);
+	log_capture_first_error(captured, sizeof(captured));
+	ck_assert_int_eq(settings_bool(s, "flag", false, &b), -EINVAL);
+	log_capture_first_error(NULL, 0);
+	ck_assert_msg(strstr(captured, ":9: setting 'plugins.a.settings.flag': expected true or false") != NULL,
+		      "got '%s'", captured);
+	log_capture_first_error(captured, sizeof(captured));
+	ck_assert_int_eq(settings_check_unread(s), -EINVAL);
+	log_capture_first_error(NULL, 0);
+	ck_assert_msg(strstr(captured, ":10: setting 'plugins.a.settings.extra': unknown setting") != NULL,
+		      "got '%s'", captured);
+	settings_free(s);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_shipped_config_parses)
+{
+	struct config *c;
+
+	ck_assert_int_eq(config_load(RULSRV_SOURCE_DIR "/conf/rulsrv.conf", NULL, 0, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(config_service_find(c, "prediction"));
+	ck_assert_ptr_nonnull(config_service_find(c, "feedback"));
+	ck_assert_str_eq(config_service_find(c, "prediction")->listen, "127.0.0.1:3000");
+	ck_assert_str_eq(config_service_find(c, "feedback")->listen, "127.0.0.1:3001");
+	config_free(c);
+}
+END_TEST
+
+Suite *config_suite(void);
+
+Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_syntax_error);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_unknown_top_level);
+	tcase_add_test(tc, test_unknown_service_setting);
+	tcase_add_test(tc, test_wrong_type);
+	tcase_add_test(tc, test_out_of_range);
+	tcase_add_test(tc, test_bad_listen);
+	tcase_add_test(tc, test_unknown_instance);
+	tcase_add_test(tc, test_bad_log_level);
+	tcase_add_test(tc, test_overrides);
+	tcase_add_test(tc, test_override_creates_and_lists);
+	tcase_add_test(tc, test_override_errors);
+	tcase_add_test(tc, test_plugin_settings_api);
+	tcase_add_test(tc, test_shipped_config_parses);
+	suite_add_tcase(s, tc);
+	return s;
+}

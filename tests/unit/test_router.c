@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/* test_router.c - routing and refusals through a real libmicrohttpd on 127.0.0.1 port 0. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "auth.h"
+#include "config.h"
+#include "harness/harness.h"
+#include "metrics.h"
+#include "plugin.h"
+#include "service.h"
+#include "snapshot.h"
+
+static char dir[64], conf_path[128];
+static struct config *conf;
+static struct service *svc;
+static int port;
+
+static const char *const conf_text =
+	"plugin_dir = \"" RULSRV_BUILD_DIR "/tests/fixtures\";\n"
+	"plugins = { echo = { file = \"echo.so\"; settings = { message = \"m1\"; }; }; };\n"
+	"services = { web = { listen = \"127.0.0.1:0\"; plugins = [ \"echo\" ]; threads = 2;\n"
+	"                     max_body_bytes = 1000; }; };\n";
+
+/* Start service "web" from text plus overrides; returns the snapshot build result. */
+static int
+start(const char *const *overrides, size_t n)
+{
+	struct plugin_set *plugins;
+	struct snapshot *snap;
+	char err[2048];
+	FILE *f;
+	int r;
+
+	snprintf(conf_path, sizeof(conf_path), "%s/rulsrv.conf", dir);
+	f = fopen(conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(conf_text, f);
+	fclose(f);
+	ck_assert_msg(config_load(conf_path, overrides, n, &conf, err, sizeof(err)) == 0, "%s", err);
+	svc = service_new(&conf->services[0], NULL, NULL);
+	ck_assert_ptr_nonnull(svc);
+	plugins = plugin_set_new();
+	r = snapshot_build(svc, conf, &conf->services[0], plugins, &snap);
+	plugin_set_unref(plugins);
+	if (r < 0)
+		return r;
+	service_swap(svc, snap);
+	ck_assert_int_eq(service_listen(svc), 0);
+	port = atoi(strrchr(svc->bound, ':') + 1);
+	ck_assert_int_gt(port, 0);
+	return 0;
+}
+
+static void
+router_setup(void)
+{
+	strcpy(dir, "/tmp/rulsrv-router-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	conf = NULL;
+	svc = NULL;
+}
+
+static void
+router_teardown(void)
+{
+	char cmd[128];
+
+	service_free(svc);
+	config_free(conf);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+request(const char *method, const char *path, const char *body, const char *const *headers,
+	struct harness_response *r)
+{
+	ck_assert_int_eq(harness_http(port, method, path, NULL, body, body ? strlen(body) : 0, headers, r), 0);
+}
+
+START_TEST(test_health_and_plugin_route)
+{
+	struct harness_response r;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	request("GET", "/healthz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	harness_response_free(&r);
+	request("GET", "/readyz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	request("GET", "/echo/message", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"message\":\"m1\"}");
+	harness_response_free(&r);
+	request("POST", "/echo", "body with\nlines", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "body with\nlines");
+	harness_response_free(&r);
+	request("HEAD", "/healthz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_not_found)
+{
+	struct harness_response r;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	request("GET", "/nope?x=1", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint: /nope\"}}");
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "Content-Type: application/json"));
+	harness_response_free(&r);
+	/* a body sent to an unknown path is read and the connection stays usable */
+	request("POST", "/nope", "some body", NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	harness_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_method_not_allowed)
+{
+	struct harness_response r;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	request("DELETE", "/healthz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "\r\nAllow: GET\r\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"method_not_allowed\""));
+	harness_response_free(&r);
+	request("GET", "/-/reload", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "\r\nAllow: POST\r\n"));
+	harness_response_free(&r);
+	request("GET", "/echo", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "\r\nAllow: POST\r\n"));
+	harness_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_body_limit)
+{
+	struct harness_response r;
+	char *big = malloc(5001);
+	const char *const chunked[] = { "Transfer-Encoding: chunked", NULL };
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	memset(big, 'x', 5000);
+	big[5000] = '\0';
+	/* over the limit by Content-Length: answered (never dropped) */
+	request("POST", "/echo", big, NULL, &r);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"payload_too_large\""));
+	harness_response_free(&r);
+	/* over the limit while streaming chunks */
+	request("POST", "/echo", big, chunked, &r);
+	ck_assert_int_eq(r.status, 413);
+	harness_response_free(&r);
+	/* exactly at the limit is fine */
+	big[1000] = '\0';
+	request("POST", "/echo", big, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 1000);
+	harness_response_free(&r);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_plugin_answers_415_and_headers)
+{
+	struct harness_response r;
+	const char *const ua[] = { "X-Probe: 42", NULL };
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	ck_assert_int_eq(harness_http(port, "POST", "/echo", "application/xml; charset=utf-8", "<a/>", 4,
+				      NULL, &r), 0);
+	ck_assert_int_eq(r.status, 415);
+	harness_response_free(&r);
+	request("GET", "/echo/header?name=x-probe", NULL, ua, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"value\":\"42\"}");
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "X-Echo: yes"));
+	harness_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_not_ready)
+{
+	const char *const o[] = { "plugins.echo.settings.ready=false" };
+	struct harness_response r;
+
+	ck_assert_int_eq(start(o, 1), 0);
+	request("GET", "/readyz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"not_ready\",\"message\":\"echo: echo was told not to be ready\"}}");
+	harness_response_free(&r);
+	request("GET", "/healthz", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	service_quiesce(svc);
+}
+END_TEST
+
+START_TEST(test_admin_token)
+{
+	const char *const good[] = { "Authorization: Bearer s3cret-token", NULL };
+	const char *const bad[] = { "Authorization: Bearer s3cret-tokem", NULL };
+	char path[160], opt[200];
+	const char *o[1] = { opt };
+	struct harness_response r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	f = fopen(path, "w");
+	fputs("s3cret-token\n", f);
+	fclose(f);
+	chmod(path, 0600);
+	snprintf(opt, sizeof(opt), "services.web.admin_token_file=%s", path);
+	ck_assert_int_eq(start(o, 1), 0);
+	request("POST", "/echo/admin", "", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "WWW-Authenticate: Bearer"));
+	harness_response_free(&r);
+	request("POST", "/echo/admin", "", bad, &r);
+	ck_assert_int_eq(r.status, 401);
+	harness_response_free(&r);
+	request("POST", "/echo/admin", "", good, &r);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	/* not an admin route: no token needed */
+	request("GET", "/echo/message", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+}
+END_TEST
+
+START_TEST(test_admin_token_file_must_be_private)
+{
+	char path[160], opt[200];
+	const char *o[1] = { opt };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	f = fopen(path, "w");
+	fputs("s3cret\n", f);
+	fclose(f);
+	chmod(path, 0640);
+	snprintf(opt, sizeof(opt), "services.web.admin_token_file=%s", path);
+	ck_assert_int_eq(start(o, 1), -EPERM);
+}
+END_TEST
+
+START_TEST(test_auth_rules)
+{
+	ck_assert_uint_eq(auth_check(NULL, NULL, true), 0);
+	ck_assert_uint_eq(auth_check(NULL, NULL, false), 403);
+	ck_assert_uint_eq(auth_check(NULL, "Bearer x", false), 403);
+	ck_assert_uint_eq(auth_check("tok", NULL, true), 401);
+	ck_assert_uint_eq(auth_check("tok", "Bearer tok", false), 0);
+	ck_assert_uint_eq(auth_check("tok", "bearer tok", false), 0);
+	ck_assert_uint_eq(auth_check("tok", "Bearer to", false), 401);
+	ck_assert_uint_eq(auth_check("tok", "Bearer tokk", false), 401);
+	ck_assert_uint_eq(auth_check("tok", "Bearer ", false), 401);
+	ck_assert_uint_eq(auth_check("tok", "Basic tok", false), 401);
+}
+END_TEST
+
+START_TEST(test_route_table)
+{
+	struct snapshot snap = { 0 };
+	const struct route *rt;
+	char allow[64];
+	bool known;
+
+	snap.service = NULL;
+	ck_assert_int_eq(snapshot_route_add(&snap, "GET", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(&snap, "POST", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(&snap, "GET", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), -EEXIST);
+	ck_assert_int_eq(snapshot_route_add(&snap, "GET", "relative", 0, (rulsrv_handler_fn)abort, NULL, NULL), -EINVAL);
+	rt = snapshot_route_find(&snap, "POST", "/a", &known, allow, sizeof(allow));
+	ck_assert_ptr_nonnull(rt);
+	ck_assert_str_eq(rt->method, "POST");
+	rt = snapshot_route_find(&snap, "PUT", "/a", &known, allow, sizeof(allow));
+	ck_assert_ptr_null(rt);
+	ck_assert(known);
+	ck_assert_str_eq(allow, "GET, POST");
+	rt = snapshot_route_find(&snap, "GET", "/a/", &known, allow, sizeof(allow));
+	ck_assert_ptr_null(rt);
+	ck_assert(!known);
+	for (size_t i = 0; i < snap.route_count; i++) {
+		free(snap.routes[i].method);
+		free(snap.routes[i].path);
+	}
+	free(snap.routes);
+}
+END_TEST
+
+/* http_requests_total: handler is the route, "other" for unknown paths (bounded cardinality). */
+struct find {
+	const char *family, *l0, *l1;
+	double value;
+};
+
+static int
+find_sample(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	struct find *f = ud;
+
+	if (s == NULL || strcmp(fam->name, f->family) != 0)
+		return 0;
+	if (fam->label_count == 2 && strcmp(s->label_values[0], f->l0) == 0 &&
+	    strcmp(s->label_values[1], f->l1) == 0)
+		f->value = s->value;
+	return 0;
+}
+
+START_TEST(test_request_metrics)
+{
+	struct find f = { "http_requests_total", "other", "404", NAN };
+	struct harness_response r;
+	int i;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	for (i = 0; i < 3; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/random-%d", i);
+		request("GET", path, NULL, NULL, &r);
+		harness_response_free(&r);
+	}
+	request("GET", "/echo/message", NULL, NULL, &r);
+	harness_response_free(&r);
+	usleep(100000); /* completion callbacks run after the answer is sent */
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_sample, &f), 0);
+	ck_assert_double_eq(f.value, 3);
+	f = (struct find){ "http_requests_total", "/echo/message", "200", NAN };
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_sample, &f), 0);
+	ck_assert_double_eq(f.value, 1);
+	f = (struct find){ "echo_requests_total", "message", "", NAN };
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_sample, &f), 0); /* one label */
+}
+END_TEST
+
+Suite *router_suite(void);
+
+Suite *
+router_suite(void)
+{
+	Suite *s = suite_create("router");
+	TCase *tc = tcase_create("router");
+
+	tcase_add_checked_fixture(tc, router_setup, router_teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_health_and_plugin_route);
+	tcase_add_test(tc, test_not_found);
+	tcase_add_test(tc, test_method_not_allowed);
+	tcase_add_test(tc, test_body_limit);
+	tcase_add_test(tc, test_plugin_answers_415_and_headers);
+	tcase_add_test(tc, test_not_ready);
+	tcase_add_test(tc, test_admin_token);
+	tcase_add_test(tc, test_admin_token_file_must_be_private);
+	tcase_add_test(tc, test_auth_rules);
+	tcase_add_test(tc, test_route_table);
+	tcase_add_test(tc, test_request_metrics);
+	suite_add_tcase(s, tc);
+	return s;
+}
