@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/* test_daemon.c - the real rulsrv binary: start, serve, reload, drain, -t, -s, -o, failures. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness/harness.h"
+
+/* Two services, each with its own instance of the echo fixture. MESSAGE and EXTRA vary. */
+#define CONF(MESSAGE, EXTRA)                                                                   \
+	"plugin_dir = \"@BUILD@/tests/fixtures\";\n"                                         \
+	"log_level = \"info\";\n"                                                              \
+	"plugins = {\n"                                                                        \
+	"  e = {\n"                                                                            \
+	"    file = \"echo.so\";\n"                                                            \
+	"    settings = { message = \"" MESSAGE "\"; slow_ms = 700; fini_file = \"fini.log\"; " \
+	EXTRA " };\n"                                                                          \
+	"  };\n"                                                                               \
+	"};\n"                                                                                 \
+	"services = {\n"                                                                       \
+	"  a = { listen = \"127.0.0.1:0\"; plugins = [ \"e\" ]; threads = 2; };\n"             \
+	"  b = { listen = \"127.0.0.1:0\"; plugins = [ \"e\" ]; threads = 1; };\n"             \
+	"};\n"
+
+static struct harness_server srv;
+
+static void
+daemon_teardown(void)
+{
+	harness_cleanup(&srv);
+}
+
+static void
+rewrite_conf(const char *text)
+{
+	struct harness_server tmp;
+	char cmd[1024];
+
+	/* harness_prepare substitutes @BUILD@; move its file over ours */
+	ck_assert_int_eq(harness_prepare(&tmp, text), 0);
+	snprintf(cmd, sizeof(cmd), "mv '%s' '%s' && rm -rf '%s'", tmp.conf, srv.conf, tmp.dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *
+get_body(int port, const char *path, long *status)
+{
+	struct harness_response r;
+	char *body;
+
+	ck_assert_int_eq(harness_get(port, path, &r), 0);
+	*status = r.status;
+	body = r.body;
+	r.body = NULL;
+	harness_response_free(&r);
+	return body;
+}
+
+static void
+assert_message(int port, const char *want)
+{
+	char expect[128];
+	long status;
+	char *body = get_body(port, "/echo/message", &status);
+
+	snprintf(expect, sizeof(expect), "{\"message\":\"%s\"}", want);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(body, expect);
+	free(body);
+}
+
+/* Wait until the daemon's log holds needle (reloads are asynchronous to the signal). */
+static bool
+wait_log(const char *needle, int timeout_ms)
+{
+	int waited;
+
+	for (waited = 0; waited < timeout_ms; waited += 20) {
+		if (harness_log_contains(&srv, needle))
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static int
+count_lines(const char *path, const char *needle)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static const char *
+fini_log(void)
+{
+	static char path[320];
+
+	snprintf(path, sizeof(path), "%s/fini.log", srv.dir);
+	return path;
+}
+
+struct slow {
+	int port;
+	long status;
+	char *body;
+};
+
+static void *
+slow_request(void *ud)
+{
+	struct slow *s = ud;
+
+	s->body = get_body(s->port, "/echo/slow", &s->status);
+	return NULL;
+}
+
+START_TEST(test_serves_every_service)
+{
+	char *body;
+	long status;
+
+	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_uint_eq(srv.service_count, 2);
+	ck_assert_int_gt(harness_port(&srv, "a"), 0);
+	ck_assert_int_ne(harness_port(&srv, "a"), harness_port(&srv, "b"));
+	body = get_body(harness_port(&srv, "b"), "/readyz", &status);
+	ck_assert_int_eq(status, 200);
+	free(body);
+	assert_message(harness_port(&srv, "a"), "m1");
+	assert_message(harness_port(&srv, "b"), "m1");
+	body = get_body(harness_port(&srv, "a"), "/missing", &status);
+	ck_assert_int_eq(status, 404);
+	free(body);
+	/* each service has its own instance: the instance name prefixes the plugin's lines */
+	ck_assert(harness_log_contains(&srv, "e: echo ready on /echo in service 'a'"));
+	ck_assert(harness_log_contains(&srv, "e: echo ready on /echo in service 'b'"));
+	ck_assert_int_eq(harness_stop(&srv), 0);
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2);
+}
+END_TEST
+
+START_TEST(test_observers_and_attributes)
+{
+	struct harness_response r;
+	int a;
+	char *body;
+	long status;
+
+	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	a = harness_port(&srv, "a");
+	ck_assert_int_eq(harness_post_json(a, "/echo/notify", "{}", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	body = get_body(a, "/echo/observed", &status);
+	ck_assert_str_eq(body, "{\"observed\":1}");
+	free(body);
+	body = get_body(harness_port(&srv, "b"), "/echo/observed", &status);
+	ck_assert_str_eq(body, "{\"observed\":0}"); /* observers are per service */
+	free(body);
+	body = get_body(a, "/echo/attr?key=echo.e", &status);
+	ck_assert_str_eq(body, "{\"value\":\"m1\"}");
+	free(body);
+}
+END_TEST
+
+START_TEST(test_sighup_swaps_state)
+{
+	int a;
+
+	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	a = harness_port(&srv, "a");
+	rewrite_conf(CONF("m2", ""));
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("configuration reloaded", 5000));
+	assert_message(a, "m2");
+	assert_message(harness_port(&srv, "b"), "m2");
+	/* the old instances were finalised once nothing used them */
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2);
+	ck_assert_int_eq(count_lines(fini_log(), "fini m2"), 0);
+	/* the listener kept its port */
+	assert_message(a, "m2");
+}
+END_TEST
+
+START_TEST(test_broken_reload_keeps_state)
+{
+	struct harness_response r;
+	int a;
+
+	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	a = harness_port(&srv, "a");
+	rewrite_conf(CONF("m2", "colour = \"red\";"));
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("reload failed, still serving the previous configuration", 5000));
+	ck_assert(harness_log_contains(&srv, "setting 'plugins.e.settings.colour': unknown setting"));
+	assert_message(a, "m1");
+	/* the half-built instance (a's; b was never built) was finalised, nothing else */
+	ck_assert_int_eq(count_lines(fini_log(), "fini m2"), 1);
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 0);
+	/* the same through the endpoint: 500 with the reason, old state still serving */
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 500);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"reload_failed\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "setting 'plugins.e.settings.colour': unknown setting"));
+	harness_response_free(&r);
+	assert_message(a, "m1");
+	rewrite_conf(CONF("m3", ""));
+	ck_assert_int_eq(harness_http(harness_port(&srv, "b"), "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"reloaded\"}");
+	harness_response_free(&r);
+	assert_message(a, "m3");
+	assert_message(harness_port(&srv, "b"), "m3");
+}
+END_TEST
+
+START_TEST(test_inflight_request_finishes_on_old_state)
+{
+	struct slow s = { 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	s.port = harness_port(&srv, "a");
+	ck_assert_int_eq(pthread_create(&t, NULL, slow_request, &s), 0);
+	usleep(200000);
+	rewrite_conf(CONF("m2", ""));
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("configuration reloaded", 5000));
+	assert_message(s.port, "m2");
+	/* b's old instance is gone already; a's is still held by the slow request */
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(s.status, 200);
+	ck_assert_str_eq(s.body, "{\"slept\":\"m1\"}");
+	free(s.body);
+	usleep(100000);
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2);
+}
+END_TEST
+
+START_TEST(test_sigterm_drains_and_exits_0)
+{
+	struct slow s = { 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	s.port = harness_port(&srv, "a");
+	ck_assert_int_eq(pthread_create(&t, NULL, slow_request, &s), 0);
+	usleep(200000);
+	ck_assert_int_eq(harness_signal(&srv, SIGTERM), 0);
+	ck_assert_int_eq(harness_wait(&srv, 10000), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(s.status, 200); /* answered, not cut off */
+	ck_assert_str_eq(s.body, "{\"slept\":\"m1\"}");
+	free(s.body);
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2); /* plugins finalised (flushed) */
+	ck_assert(harness_log_contains(&srv, "draining and shutting down"));
+}
+END_TEST
+
+static int
+run_rulsrv(const char *const *args, char **out)
+{
+	const char *argv[16];
+	char bin[512];
+	size_t n = 0;
+	int status = -1;
+
+	snprintf(bin, sizeof(bin), "%s/bin/rulsrv", harness_build_dir());
+	argv[n++] = bin;
+	while (*args != NULL && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	ck_assert_int_eq(harness_run(argv, out, &status), 0);
+	return status;
+}
+
+static int
+count_error_lines(const char *out)
+{
+	const char *p;
+	int n = 0;
+
+	for (p = out; (p = strstr(p, "[error]")) != NULL; p++)
+		n++;
+	return n;
+}
+
+START_TEST(test_check_mode)
+{
+	char *out;
+	char want[400];
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-t", "-c", srv.conf, NULL }, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "configuration OK\n"));
+	ck_assert_ptr_nonnull(strstr(out, "echo ready")); /* init ran */
+	free(out);
+	/* fini ran for both instances */
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2);
+
+	rewrite_conf(CONF("m1", "ready = \"soon\";"));
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-t", "-c", srv.conf, NULL }, &out), 78);
+	snprintf(want, sizeof(want), "%s:6: setting 'plugins.e.settings.ready': expected true or false", srv.conf);
+	ck_assert_msg(strstr(out, want) != NULL, "output: %s", out);
+	ck_assert_ptr_null(strstr(out, "configuration OK"));
+	free(out);
+
+	rewrite_conf("services = {\n  a = { listen = \"127.0.0.1:0\"; colour = 1; };\n};\n");
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-t", "-c", srv.conf, NULL }, &out), 78);
+	snprintf(want, sizeof(want), "%s:2: setting 'services.a.colour': unknown setting", srv.conf);
+	ck_assert_msg(strstr(out, want) != NULL, "output: %s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_check_refuses_bad_plugins)
+{
+	static const char *const bad[][2] = {
+		{ "abi_major.so", "(the major versions differ)" },
+		{ "abi_minor.so", "newer than this rulsrv's ABI" },
+		{ "no_descriptor.so", "no 'rulsrv_plugin' descriptor symbol" },
+		{ "undefined_symbol.so", "undefined symbol: rulsrv_fixture_missing_function" },
+		{ "absent.so", "No such file or directory" },
+	};
+	char conf[1024], *out;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(conf, sizeof(conf),
+			 "plugin_dir = \"@BUILD@/tests/fixtures\";\n"
+			 "plugins = { x = { file = \"%s\"; }; };\n"
+			 "services = { a = { listen = \"127.0.0.1:0\"; plugins = [ \"x\" ]; }; };\n",
+			 bad[i][0]);
+		ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+		ck_assert_int_eq(run_rulsrv((const char *[]){ "-t", "-c", srv.conf, NULL }, &out), 78);
+		ck_assert_msg(strstr(out, bad[i][0]) != NULL && strstr(out, bad[i][1]) != NULL,
+			      "for %s: %s", bad[i][0], out);
+		free(out);
+		harness_cleanup(&srv);
+	}
+	/* two files, one name */
+	ck_assert_int_eq(harness_prepare(&srv,
+		"plugin_dir = \"@BUILD@/tests/fixtures\";\n"
+		"plugins = { x = { file = \"echo.so\"; }; y = { file = \"dup_name.so\"; }; };\n"
+		"services = { a = { listen = \"127.0.0.1:0\"; plugins = [ \"x\", \"y\" ]; }; };\n"), 0);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-t", "-c", srv.conf, NULL }, &out), 78);
+	ck_assert_msg(strstr(out, "dup_name.so': name 'echo' is already used by plugin") != NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_only_one_service)
+{
+	const char *const only_b[] = { "-s", "b", NULL };
+	char *out;
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(harness_start(&srv, only_b), 0);
+	ck_assert_uint_eq(srv.service_count, 1);
+	ck_assert_str_eq(srv.services[0].name, "b");
+	ck_assert(!harness_log_contains(&srv, "service 'a' listening"));
+	ck_assert(!harness_log_contains(&srv, "in service 'a'"));
+	ck_assert_int_eq(harness_stop(&srv), 0);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-c", srv.conf, "-s", "nope", NULL }, &out), 78);
+	ck_assert_ptr_nonnull(strstr(out, "setting 'services.nope': no such service"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_override_from_command_line)
+{
+	const char *const args[] = { "-o", "plugins.e.settings.message=from-cli", "-o", "services.b.threads=3", NULL };
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(harness_start(&srv, args), 0);
+	assert_message(harness_port(&srv, "a"), "from-cli");
+	/* the overrides stay in force across reloads */
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("configuration reloaded", 5000));
+	assert_message(harness_port(&srv, "b"), "from-cli");
+}
+END_TEST
+
+START_TEST(test_port_in_use)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char conf[1024], *out;
+	int fd, status;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	snprintf(conf, sizeof(conf),
+		 "plugin_dir = \"@BUILD@/tests/fixtures\";\n"
+		 "plugins = { e = { file = \"echo.so\"; }; };\n"
+		 "services = { a = { listen = \"127.0.0.1:%u\"; plugins = [ \"e\" ]; }; };\n",
+		 ntohs(sa.sin_port));
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	status = run_rulsrv((const char *[]){ "-c", srv.conf, NULL }, &out);
+	close(fd);
+	ck_assert_int_ne(status, 0);
+	ck_assert_msg(strstr(out, "cannot listen on '127.0.0.1:") != NULL &&
+		      strstr(out, "Address already in use") != NULL, "%s", out);
+	ck_assert_int_eq(count_error_lines(out), 1);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_failing_init_is_one_error_line)
+{
+	char *out;
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "fail_init = true;")), 0);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-c", srv.conf, NULL }, &out), 78);
+	ck_assert_msg(strstr(out, "setting 'plugins.e.settings.fail_init': told to fail") != NULL, "%s", out);
+	ck_assert_int_eq(count_error_lines(out), 1);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_version_and_help)
+{
+	char *out;
+
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-V", NULL }, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "rulsrv "));
+	ck_assert_ptr_nonnull(strstr(out, "plugin ABI 1."));
+	free(out);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-h", NULL }, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "Usage: rulsrv [-c FILE] [-s SERVICE]... [-o SETTING=VALUE]... [-t] [-V] [-h]"));
+	free(out);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-x", NULL }, &out), 64);
+	free(out);
+}
+END_TEST
+
+Suite *daemon_suite(void);
+
+Suite *
+daemon_suite(void)
+{
+	Suite *s = suite_create("daemon");
+	TCase *tc = tcase_create("daemon");
+
+	tcase_add_checked_fixture(tc, NULL, daemon_teardown);
+	tcase_set_timeout(tc, 40);
+	tcase_add_test(tc, test_serves_every_service);
+	tcase_add_test(tc, test_observers_and_attributes);
+	tcase_add_test(tc, test_sighup_swaps_state);
+	tcase_add_test(tc, test_broken_reload_keeps_state);
+	tcase_add_test(tc, test_inflight_request_finishes_on_old_state);
+	tcase_add_test(tc, test_sigterm_drains_and_exits_0);
+	tcase_add_test(tc, test_check_mode);
+	tcase_add_test(tc, test_check_refuses_bad_plugins);
+	tcase_add_test(tc, test_only_one_service);
+	tcase_add_test(tc, test_override_from_command_line);
+	tcase_add_test(tc, test_port_in_use);
+	tcase_add_test(tc, test_failing_init_is_one_error_line);
+	tcase_add_test(tc, test_version_and_help);
+	suite_add_tcase(s, tc);
+	return s;
+}
