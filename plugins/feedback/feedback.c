@@ -203,21 +203,18 @@ fb_restore_model(void *ud, const struct fb_scored *sc)
 static int
 fb_restore_totals(void *ud, const struct fb_totals *tot)
 {
-	struct fb_restore_ctx ctx = { .fb = ud };
-	struct fb *fb = ctx.fb;
+	struct fb *fb = ud;
 
-	ctx.model = fb_model_get_locked(fb, tot->model);
-	if (ctx.model == NULL)
-		return -ENOMEM;
-	return fb->ops->recent(fb->store, tot->model, (size_t)fb->window_size, fb_restore_model,
-			       &ctx);
+	return fb_model_get_locked(fb, tot->model) != NULL ? 0 : -ENOMEM;
 }
 
 /* The windows of the last `window` records come back from the store, so a restart does
- * not reset model_rmse and friends to zero. */
+ * not reset model_rmse and friends to zero. Models are listed first and their records read
+ * after: the store's read connection serves one query at a time. */
 static int
 fb_restore(struct fb *fb)
 {
+	struct fb_restore_ctx ctx = { .fb = fb };
 	struct fb_model *m;
 	int r;
 
@@ -225,9 +222,13 @@ fb_restore(struct fb *fb)
 	r = fb->ops->recent(fb->store, NULL, (size_t)fb->window_size, fb_restore_all, fb);
 	if (r == 0)
 		r = fb->ops->totals(fb->store, fb_restore_totals, fb);
-	if (r == 0)
-		for (m = fb->models; m != NULL; m = m->next)
+	for (m = fb->models; m != NULL && r == 0; m = m->next) {
+		ctx.model = m;
+		r = fb->ops->recent(fb->store, m->name, (size_t)fb->window_size,
+				    fb_restore_model, &ctx);
+		if (r == 0)
 			fb_model_publish(fb, m);
+	}
 	pthread_mutex_unlock(&fb->lock);
 	return r;
 }

@@ -13,7 +13,8 @@
  * only talks to this header.
  *
  * Threads: apply and log_predictions are called from one writer thread each; lookup, totals
- * and recent may be called from any thread concurrently with them.
+ * and recent may be called from any thread concurrently with them. Callbacks (fb_*_fn) run
+ * while the store holds its connection: they must not call back into the store.
  */
 
 #define FB_MODEL_MAX 128 /* model and version names, NUL included; longer ones are cut */

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/* test_feedback.c - the feedback service end to end: records, matching, back-fill, crashes. */
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <curl/curl.h>
+
+#include "harness/harness.h"
+
+/*
+ * Two services as in the default rulsrv.conf: the same feedback instance in both, one
+ * database. The prediction service's "model" is the feedback_source fixture, which notifies
+ * the observers of whatever is posted to /test/predictions.
+ */
+static const char fi_conf[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  source = { file = \"@BUILD@/tests/fixtures/feedback_source.so\"; };\n"
+	"  feedback = { file = \"feedback.so\";\n"
+	"    settings = { database = \"@DIR@/feedback.db\"; window = 5; max_batch = 50; }; };\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"source\", \"feedback\", \"prometheus\"]; };\n"
+	"  feedback = { listen = \"127.0.0.1:0\"; threads = 8;\n"
+	"    plugins = [\"feedback\", \"prometheus\"]; };\n"
+	"};\n";
+
+static struct harness_server fi_srv;
+static int fi_fb;   /* feedback port */
+static int fi_pred; /* prediction port */
+
+static void
+fi_ports(void)
+{
+	fi_fb = harness_port(&fi_srv, "feedback");
+	fi_pred = harness_port(&fi_srv, "prediction");
+}
+
+static void
+fi_setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ck_assert_int_eq(harness_start_conf(&fi_srv, fi_conf), 0);
+	fi_ports();
+	ck_assert_int_gt(fi_fb, 0);
+}
+
+static void
+fi_teardown(void)
+{
+	harness_cleanup(&fi_srv);
+}
+
+/* Restart on the same directory (and database); the old log goes, so the ports are new. */
+static void
+fi_restart(bool kill_it)
+{
+	if (kill_it) {
+		harness_signal(&fi_srv, SIGKILL);
+		ck_assert_int_eq(harness_wait(&fi_srv, 5000), 128 + SIGKILL);
+	} else {
+		ck_assert_int_eq(harness_stop(&fi_srv), 0);
+	}
+	unlink(fi_srv.log);
+	ck_assert_int_eq(harness_start(&fi_srv, NULL), 0);
+	fi_ports();
+}
+
+static long
+fi_post(const char *json, char *body, size_t body_len)
+{
+	struct harness_response r;
+	long status;
+
+	ck_assert_int_eq(harness_post_json(fi_fb, "/v1/feedback", json, &r), 0);
+	status = r.status;
+	if (body != NULL)
+		snprintf(body, body_len, "%s", r.body);
+	harness_response_free(&r);
+	return status;
+}
+
+static void
+fi_post_ok(const char *json, const char *expected)
+{
+	char body[512];
+	long status = fi_post(json, body, sizeof(body));
+
+	ck_assert_msg(status == 200, "POST %s: %ld %s", json, status, body);
+	ck_assert_msg(strcmp(body, expected) == 0, "POST %s: got %s, expected %s", json, body,
+		      expected);
+}
+
+/* A number out of GET /v1/feedback/stats by a dotted path of object keys. */
+static double
+fi_stat(const char *path)
+{
+	struct harness_response r;
+	char key[64], *p;
+	const char *at;
+	double v = NAN;
+
+	ck_assert_int_eq(harness_get(fi_fb, "/v1/feedback/stats", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	at = r.body;
+	snprintf(key, sizeof(key), "%s", path);
+	for (p = strtok(key, "."); p != NULL && at != NULL; p = strtok(NULL, ".")) {
+		char quoted[80];
+
+		snprintf(quoted, sizeof(quoted), "\"%s\":", p);
+		at = strstr(at, quoted);
+		if (at != NULL)
+			at += strlen(quoted);
+	}
+	if (at != NULL && strncmp(at, "null", 4) != 0)
+		v = strtod(at, NULL);
+	harness_response_free(&r);
+	return v;
+}
+
+static void
+fi_log_predictions(const char *lines, size_t expect_logged)
+{
+	struct harness_response r;
+	int i;
+	double logged = 0;
+
+	ck_assert_int_eq(harness_http(fi_pred, "POST", "/test/predictions", "text/plain", lines,
+				      strlen(lines), NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	/* the log is written off the request path: wait for it */
+	for (i = 0; i < 250; i++) {
+		logged = harness_scrape(fi_pred, "feedback_prediction_log_written_total");
+		if (logged >= (double)expect_logged)
+			return;
+		usleep(20000);
+	}
+	ck_abort_msg("prediction log holds %g entries, expected %zu", logged, expect_logged);
+}
+
+START_TEST(feedback_accepts_each_form_of_record)
+{
+	fi_post_ok("{\"unit\": 7, \"cycle\": 112, \"actual_rul\": 80, \"predicted_rul\": 83.2, "
+		   "\"model\": \"m\"}",
+		   "{\"accepted\":1,\"scored\":1}");
+	fi_post_ok("{\"records\": [{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 10, "
+		   "\"predicted_rul\": 12, \"model\": \"m\"},"
+		   "{\"unit\": 2, \"cycle\": 1, \"actual_rul\": 300, \"predicted_rul\": 120, "
+		   "\"model\": \"m\"}]}",
+		   "{\"accepted\":2,\"scored\":2}");
+	/* a failure event with nothing logged for the unit is accepted and scores nothing */
+	fi_post_ok("{\"unit\": 55, \"failed_at_cycle\": 200}", "{\"accepted\":1,\"scored\":0}");
+	ck_assert_double_eq(fi_stat("count"), 3);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_count_total{model=\"m\"}"), 3);
+	/* errors 3.2, 2 and -5 (truth capped at 125) */
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "feedback_squared_error_sum_total{model=\"m\"}"),
+				3.2 * 3.2 + 4 + 25, 1e-9);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "feedback_abs_error_sum_total{model=\"m\"}"),
+				10.2, 1e-9);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_mae{model=\"m\"}"), 3.4, 1e-9);
+	ck_assert_double_eq_tol(fi_stat("all_time.rmse"), sqrt((3.2 * 3.2 + 4 + 25) / 3), 1e-9);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_residual_cycles_count{model=\"m\"}"), 3);
+}
+END_TEST
+
+START_TEST(feedback_routes_only_where_no_model_is)
+{
+	struct harness_response r;
+
+	ck_assert_int_eq(harness_post_json(fi_pred, "/v1/feedback", "{}", &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_get(fi_fb, "/v1/feedback/stats", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert(isnan(harness_scrape(fi_fb, "feedback_prediction_log_written_total")));
+}
+END_TEST
+
+START_TEST(feedback_matches_the_logged_prediction)
+{
+	char body[512];
+	long status;
+
+	fi_log_predictions("7 1 100\n7 2 99\n7 3 98.5\n", 3);
+	fi_post_ok("{\"unit\": 7, \"cycle\": 3, \"actual_rul\": 90}",
+		   "{\"accepted\":1,\"scored\":1}");
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_rmse{model=\"fixture-model\"}"), 8.5,
+				1e-9);
+	status = fi_post("{\"records\": [{\"unit\": 7, \"cycle\": 2, \"actual_rul\": 90},"
+			 "{\"unit\": 7, \"cycle\": 99, \"actual_rul\": 1}]}",
+			 body, sizeof(body));
+	ck_assert_int_eq(status, 422);
+	ck_assert_msg(strstr(body, "records[1]: no logged prediction of unit 7 at cycle 99") != NULL,
+		      "body: %s", body);
+	ck_assert_msg(strstr(body, "\"code\":\"no_prediction\"") != NULL, "body: %s", body);
+	/* all or nothing: the good first record was not stored either */
+	ck_assert_double_eq(fi_stat("count"), 1);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_errors_total{reason=\"no_prediction\"}"),
+			    1);
+}
+END_TEST
+
+START_TEST(feedback_failure_backfills_the_unit)
+{
+	fi_log_predictions("3 1 60\n3 2 50\n3 3 40\n4 1 10\n", 4);
+	fi_post_ok("{\"unit\": 3, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":3}");
+	fi_post_ok("{\"unit\": 3, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");
+	ck_assert_double_eq(fi_stat("models.fixture-model.count"), 3);
+	/* residuals 60-39, 50-38, 40-37 */
+	ck_assert_double_eq_tol(fi_stat("window.mae"), (21 + 12 + 3) / 3.0, 1e-9);
+	ck_assert_double_eq_tol(fi_stat("window.nasa_score"),
+				expm1(2.1) + expm1(1.2) + expm1(0.3), 1e-9);
+}
+END_TEST
+
+START_TEST(feedback_bad_input_changes_nothing)
+{
+	static const struct {
+		const char *body;
+		long status;
+		const char *needle;
+	} cases[] = {
+		{ "{\"unit\": 7, ", 400, "\"code\":\"malformed_json\"" },
+		{ "{\"unit\": 7, \"cycle\": 1}", 422, "actual_rul: required" },
+		{ "{\"records\": [{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 1, \"predicted_rul\": 1},"
+		  "{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 1, \"predicted_rul\": 1e400}]}",
+		  422, "records[1].predicted_rul: expected a finite number" },
+		{ "{\"unit\": -1, \"cycle\": 1, \"actual_rul\": 1, \"predicted_rul\": 1}", 422,
+		  "unit: expected a non-negative integer" },
+	};
+	struct harness_response r;
+	char body[512], big[8192];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long status = fi_post(cases[i].body, body, sizeof(body));
+
+		ck_assert_msg(status == cases[i].status, "%s: %ld %s", cases[i].body, status, body);
+		ck_assert_msg(strstr(body, cases[i].needle) != NULL, "%s: %s", cases[i].body, body);
+	}
+	ck_assert_int_eq(harness_http(fi_fb, "POST", "/v1/feedback", "text/plain", "1 2 3", 5,
+				      NULL, &r), 0);
+	ck_assert_int_eq(r.status, 415);
+	harness_response_free(&r);
+	len = (size_t)snprintf(big, sizeof(big), "{\"records\": [");
+	for (i = 0; i < 51; i++)
+		len += (size_t)snprintf(big + len, sizeof(big) - len,
+					"%s{\"unit\": 1, \"failed_at_cycle\": 3}", i ? "," : "");
+	snprintf(big + len, sizeof(big) - len, "]}");
+	ck_assert_int_eq(fi_post(big, body, sizeof(body)), 413);
+	ck_assert_msg(strstr(body, "at most 50 records") != NULL, "%s", body);
+
+	ck_assert_double_eq(fi_stat("count"), 0);
+	ck_assert(isnan(harness_scrape(fi_fb, "feedback_count_total{model=\"unknown\"}")));
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_errors_total{reason=\"invalid\"}"), 3);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_errors_total{reason=\"malformed_json\"}"), 1);
+	ck_assert_double_eq(
+		harness_scrape(fi_fb, "feedback_errors_total{reason=\"unsupported_media_type\"}"), 1);
+}
+END_TEST
+
+START_TEST(feedback_restart_restores_the_window)
+{
+	char json[256];
+	double rmse, mae, nasa;
+	int i;
+
+	/* window = 5: the first five (error 50) fall out, the last five have errors 1..5 */
+	for (i = 0; i < 10; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"unit\": %d, \"cycle\": 1, \"actual_rul\": 20, \"predicted_rul\": %d, "
+			 "\"model\": \"m\"}",
+			 i, i < 5 ? 70 : 20 + i - 4);
+		fi_post_ok(json, "{\"accepted\":1,\"scored\":1}");
+	}
+	rmse = sqrt((1 + 4 + 9 + 16 + 25) / 5.0);
+	mae = 3;
+	nasa = expm1(0.1) + expm1(0.2) + expm1(0.3) + expm1(0.4) + expm1(0.5);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_rmse{model=\"m\"}"), rmse, 1e-9);
+	fi_restart(false);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_rmse{model=\"m\"}"), rmse, 1e-9);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_mae{model=\"m\"}"), mae, 1e-9);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_nasa_score{model=\"m\"}"), nasa, 1e-9);
+	ck_assert_double_eq(fi_stat("count"), 10);
+	ck_assert_double_eq(fi_stat("window.count"), 5);
+	ck_assert_double_eq_tol(fi_stat("window.rmse"), rmse, 1e-9);
+	/* the prediction log and the matching survive too */
+	fi_log_predictions("9 1 30\n", 1);
+	fi_restart(false);
+	fi_post_ok("{\"unit\": 9, \"cycle\": 1, \"actual_rul\": 29}", "{\"accepted\":1,\"scored\":1}");
+}
+END_TEST
+
+/* ---- crash safety -------------------------------------------------------------------------- */
+
+#define FI_CLIENTS 4
+
+struct fi_client {
+	int port;
+	int id;
+	atomic_long acked;     /* records answered 2xx */
+	atomic_long in_flight; /* records sent and not answered */
+	atomic_bool failed;    /* a transport error: the server is gone */
+	long refused;          /* non-2xx answers: none expected */
+	long last_status;
+};
+
+static void *
+fi_client_main(void *arg)
+{
+	struct fi_client *c = arg;
+	char json[4096];
+	long i;
+
+	for (i = 0; !atomic_load(&c->failed); i++) {
+		struct harness_response r;
+		long n = i % 3 == 0 ? 10 : 1;
+		size_t len = 0;
+		long k;
+
+		len += (size_t)snprintf(json, sizeof(json), "{\"records\": [");
+		for (k = 0; k < n; k++)
+			len += (size_t)snprintf(json + len, sizeof(json) - len,
+						"%s{\"unit\": %d, \"cycle\": %ld, \"actual_rul\": 50,"
+						" \"predicted_rul\": 52, \"model\": \"crash\"}",
+						k ? "," : "", c->id, i * 10 + k);
+		snprintf(json + len, sizeof(json) - len, "]}");
+		atomic_store(&c->in_flight, n);
+		if (harness_post_json(c->port, "/v1/feedback", json, &r) < 0) {
+			atomic_store(&c->failed, true);
+			break;
+		}
+		c->last_status = r.status;
+		if (r.status == 200)
+			atomic_fetch_add(&c->acked, n);
+		else if (r.status != 503)
+			c->refused++;
+		atomic_store(&c->in_flight, 0);
+		harness_response_free(&r);
+		if (c->last_status != 200)
+			break;
+	}
+	return NULL;
+}
+
+START_TEST(feedback_acknowledged_records_survive_sigkill)
+{
+	struct fi_client c[FI_CLIENTS];
+	pthread_t t[FI_CLIENTS];
+	long acked = 0, in_flight = 0, refused = 0;
+	double count;
+	int i, waited;
+
+	for (i = 0; i < FI_CLIENTS; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].port = fi_fb;
+		c[i].id = i;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fi_client_main, &c[i]), 0);
+	}
+	for (waited = 0; waited < 10000; waited += 5) {
+		long sum = 0;
+
+		for (i = 0; i < FI_CLIENTS; i++)
+			sum += atomic_load(&c[i].acked);
+		if (sum >= 2000)
+			break;
+		usleep(5000);
+	}
+	harness_signal(&fi_srv, SIGKILL);
+	for (i = 0; i < FI_CLIENTS; i++) {
+		pthread_join(t[i], NULL);
+		acked += atomic_load(&c[i].acked);
+		in_flight += atomic_load(&c[i].in_flight);
+		refused += c[i].refused;
+		fprintf(stderr, "client %d: acked %ld, last status %ld%s\n", i,
+			atomic_load(&c[i].acked), c[i].last_status,
+			atomic_load(&c[i].failed) ? ", connection failed" : "");
+	}
+	ck_assert_int_eq(harness_wait(&fi_srv, 5000), 128 + SIGKILL);
+	ck_assert_int_eq(refused, 0);
+	ck_assert_int_gt(acked, 0);
+	unlink(fi_srv.log);
+	ck_assert_int_eq(harness_start(&fi_srv, NULL), 0);
+	fi_ports();
+	count = fi_stat("count");
+	fprintf(stderr, "feedback crash test: acked %ld, in flight %ld, stored %.0f\n", acked,
+		in_flight, count);
+	ck_assert_msg(count >= (double)acked, "stored %.0f < acknowledged %ld", count, acked);
+	ck_assert_msg(count <= (double)(acked + in_flight), "stored %.0f > acked %ld + in flight %ld",
+		      count, acked, in_flight);
+	ck_assert_double_eq(fi_stat("models.crash.count"), count);
+}
+END_TEST
+
+Suite *feedback_suite(void);
+
+Suite *
+feedback_suite(void)
+{
+	Suite *s = suite_create("feedback");
+	TCase *tc = tcase_create("service");
+
+	tcase_add_checked_fixture(tc, fi_setup, fi_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, feedback_accepts_each_form_of_record);
+	tcase_add_test(tc, feedback_routes_only_where_no_model_is);
+	tcase_add_test(tc, feedback_matches_the_logged_prediction);
+	tcase_add_test(tc, feedback_failure_backfills_the_unit);
+	tcase_add_test(tc, feedback_bad_input_changes_nothing);
+	tcase_add_test(tc, feedback_restart_restores_the_window);
+	tcase_add_test(tc, feedback_acknowledged_records_survive_sigkill);
+	suite_add_tcase(s, tc);
+	return s;
+}
