@@ -313,7 +313,6 @@ service_listen(struct service *svc)
 		log_err("cannot start service '%s' on '%s': %s", svc->name, sv->listen, err);
 		return -EIO;
 	}
-	log_info("service '%s' listening on %s", svc->name, svc->bound);
 	return 0;
 out_errno:
 	r = -errno;

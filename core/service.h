@@ -51,7 +51,7 @@ struct snapshot *service_acquire(struct service *svc);
 /* Publish snap (takes over the caller's reference); the old one is released. */
 void service_swap(struct service *svc, struct snapshot *snap);
 
-/* Bind, start libmicrohttpd and log "service 'NAME' listening on ADDR:PORT"; 0 or -errno. */
+/* Bind and start libmicrohttpd; the address bound is in svc->bound. 0 or -errno (logged). */
 int service_listen(struct service *svc);
 /* Would sv need a restart (listener settings differ from the running ones)? Logs a warning. */
 bool service_listener_changed(const struct service *svc, const struct config_service *sv);

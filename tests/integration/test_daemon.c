@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -31,6 +34,47 @@
 	"};\n"
 
 static struct harness_server srv;
+
+/*
+ * harness_start returns once the services it has seen so far answer; the daemon logs its
+ * listeners one line at a time, so wait for the line of every service this test expects.
+ */
+static void
+learn_ports(size_t expected)
+{
+	char line[1024];
+	int waited;
+	FILE *f;
+
+	for (waited = 0; srv.service_count < expected && waited < 5000; waited += 10) {
+		usleep(10000);
+		f = fopen(srv.log, "r");
+		ck_assert_ptr_nonnull(f);
+		srv.service_count = 0;
+		while (fgets(line, sizeof(line), f) != NULL && srv.service_count < HARNESS_MAX_SERVICES) {
+			char *p = strstr(line, "service '"), *q;
+
+			if (p == NULL || strstr(p, "' listening on ") == NULL || strchr(line, '\n') == NULL)
+				continue;
+			p += strlen("service '");
+			q = strchr(p, '\'');
+			snprintf(srv.services[srv.service_count].name, sizeof(srv.services[0].name), "%.*s",
+				 (int)(q - p), p);
+			srv.services[srv.service_count++].port = atoi(strrchr(line, ':') + 1);
+		}
+		fclose(f);
+	}
+	ck_assert_uint_eq(srv.service_count, expected);
+}
+
+static int
+start_conf(const char *text, const char *const *args, size_t expected)
+{
+	if (harness_prepare(&srv, text) < 0 || harness_start(&srv, args) < 0)
+		return -1;
+	learn_ports(expected);
+	return 0;
+}
 
 static void
 daemon_teardown(void)
@@ -135,7 +179,7 @@ START_TEST(test_serves_every_service)
 	char *body;
 	long status;
 
-	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
 	ck_assert_uint_eq(srv.service_count, 2);
 	ck_assert_int_gt(harness_port(&srv, "a"), 0);
 	ck_assert_int_ne(harness_port(&srv, "a"), harness_port(&srv, "b"));
@@ -162,7 +206,7 @@ START_TEST(test_observers_and_attributes)
 	char *body;
 	long status;
 
-	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
 	a = harness_port(&srv, "a");
 	ck_assert_int_eq(harness_post_json(a, "/echo/notify", "{}", &r), 0);
 	ck_assert_int_eq(r.status, 200);
@@ -183,7 +227,7 @@ START_TEST(test_sighup_swaps_state)
 {
 	int a;
 
-	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
 	a = harness_port(&srv, "a");
 	rewrite_conf(CONF("m2", ""));
 	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
@@ -203,7 +247,7 @@ START_TEST(test_broken_reload_keeps_state)
 	struct harness_response r;
 	int a;
 
-	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
 	a = harness_port(&srv, "a");
 	rewrite_conf(CONF("m2", "colour = \"red\";"));
 	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
@@ -235,7 +279,7 @@ START_TEST(test_inflight_request_finishes_on_old_state)
 	struct slow s = { 0 };
 	pthread_t t;
 
-	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
 	s.port = harness_port(&srv, "a");
 	ck_assert_int_eq(pthread_create(&t, NULL, slow_request, &s), 0);
 	usleep(200000);
@@ -259,7 +303,7 @@ START_TEST(test_sigterm_drains_and_exits_0)
 	struct slow s = { 0 };
 	pthread_t t;
 
-	ck_assert_int_eq(harness_start_conf(&srv, CONF("m1", "")), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
 	s.port = harness_port(&srv, "a");
 	ck_assert_int_eq(pthread_create(&t, NULL, slow_request, &s), 0);
 	usleep(200000);
@@ -371,8 +415,7 @@ START_TEST(test_only_one_service)
 	const char *const only_b[] = { "-s", "b", NULL };
 	char *out;
 
-	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
-	ck_assert_int_eq(harness_start(&srv, only_b), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), only_b, 1), 0);
 	ck_assert_uint_eq(srv.service_count, 1);
 	ck_assert_str_eq(srv.services[0].name, "b");
 	ck_assert(!harness_log_contains(&srv, "service 'a' listening"));
@@ -388,8 +431,7 @@ START_TEST(test_override_from_command_line)
 {
 	const char *const args[] = { "-o", "plugins.e.settings.message=from-cli", "-o", "services.b.threads=3", NULL };
 
-	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
-	ck_assert_int_eq(harness_start(&srv, args), 0);
+	ck_assert_int_eq(start_conf(CONF("m1", ""), args, 2), 0);
 	assert_message(harness_port(&srv, "a"), "from-cli");
 	/* the overrides stay in force across reloads */
 	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
@@ -454,6 +496,76 @@ START_TEST(test_version_and_help)
 }
 END_TEST
 
+/* stderr is the journal when JOURNAL_STREAM names it: lines start with <priority>. */
+START_TEST(test_journal_priority_prefix)
+{
+	char stream[64];
+	struct stat st;
+	int fd;
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
+	fd = open(srv.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	close(fd);
+	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", stream, 1);
+	ck_assert_int_eq(harness_start(&srv, NULL), 0);
+	unsetenv("JOURNAL_STREAM");
+	learn_ports(2);
+	ck_assert(harness_log_contains(&srv, "\n<6>service 'a' listening on 127.0.0.1:"));
+	ck_assert(harness_log_contains(&srv, "<6>e: echo ready"));
+	ck_assert(harness_log_contains(&srv, "<5>rulsrv "));
+	ck_assert_int_eq(harness_stop(&srv), 0);
+}
+END_TEST
+
+static bool
+notify_wait(int fd, const char *want)
+{
+	char buf[256];
+	int tries;
+
+	for (tries = 0; tries < 500; tries++) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, want) != NULL)
+				return true;
+			continue;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+/* systemd Type=notify: READY=1 once serving, RELOADING=1 then READY=1, STOPPING=1. */
+START_TEST(test_sd_notify)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "")), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/notify", srv.dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+	ck_assert_int_eq(harness_start(&srv, NULL), 0);
+	unsetenv("NOTIFY_SOCKET");
+	learn_ports(2);
+	ck_assert(notify_wait(fd, "READY=1"));
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(notify_wait(fd, "RELOADING=1"));
+	ck_assert(notify_wait(fd, "READY=1"));
+	ck_assert_int_eq(harness_signal(&srv, SIGTERM), 0);
+	ck_assert(notify_wait(fd, "STOPPING=1"));
+	ck_assert_int_eq(harness_wait(&srv, 10000), 0);
+	close(fd);
+}
+END_TEST
+
 Suite *daemon_suite(void);
 
 Suite *
@@ -477,6 +589,8 @@ daemon_suite(void)
 	tcase_add_test(tc, test_port_in_use);
 	tcase_add_test(tc, test_failing_init_is_one_error_line);
 	tcase_add_test(tc, test_version_and_help);
+	tcase_add_test(tc, test_journal_priority_prefix);
+	tcase_add_test(tc, test_sd_notify);
 	suite_add_tcase(s, tc);
 	return s;
 }
