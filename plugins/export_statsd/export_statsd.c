@@ -120,7 +120,9 @@ sd_push(struct sd *s, bool baseline)
 /*
  * The first walk records where every counter stands (after a reload the registry keeps its
  * values, and only what happens from now on is this instance's to send); then one push per
- * interval, and a last one when the instance stops.
+ * interval. There is no last push from fini: the core runs fini while it tears the service's
+ * snapshot down, and a walk then runs the core's collectors against that dying snapshot
+ * (what changed since the last push, at most interval_ms, is not sent).
  */
 static void *
 sd_run(void *arg)
@@ -144,9 +146,9 @@ sd_run(void *arg)
 			;
 		stop = s->stop;
 		pthread_mutex_unlock(&s->lock);
-		sd_push(s, false);
 		if (stop)
 			return NULL;
+		sd_push(s, false);
 	}
 }
 

@@ -178,7 +178,8 @@ START_TEST(test_plain_lines_and_deltas)
 	metrics_histogram_observe(metrics_series(u, NULL), 42);
 	sleep_ms(150);
 	metrics_counter_add(metrics_series(c, v200), 2);
-	sd_stop(&f); /* the last push happens on fini */
+	sleep_ms(200); /* pushes come every interval only, none from fini */
+	sd_stop(&f);
 
 	ck_assert_double_eq(sd_sum(&f, "t.test.req_total.fd001.200", "c"), 5);
 	ck_assert_double_eq(sd_sum(&f, "t.test.req_total.a_b_c_d_e._", "c"), 1.5);
@@ -208,6 +209,7 @@ START_TEST(test_dogstatsd_tags)
 	ck_assert_int_eq(sd_start(&f, kv), 0);
 	sleep_ms(100);
 	metrics_counter_add(metrics_series(c, v), 4);
+	sleep_ms(200);
 	sd_stop(&f);
 	ck_assert_double_eq(sd_sum(&f, "req_total", "c|#service:test,model:fd_001,code:500"), 4);
 	sd_close(&f);
@@ -217,7 +219,7 @@ END_TEST
 START_TEST(test_packing)
 {
 	const char *const labels[] = {"long_label_name", NULL};
-	const char *const kv[] = {"interval_ms", "1000", "max_packet", "200", "include_service",
+	const char *const kv[] = {"interval_ms", "100", "max_packet", "200", "include_service",
 				  "false", NULL};
 	struct rulsrv_metric *c;
 	struct sd_fixture f;
@@ -241,6 +243,7 @@ START_TEST(test_packing)
 		snprintf(value, sizeof(value), "value-number-%d", i);
 		metrics_counter_add(metrics_series(c, v), i + 1);
 	}
+	sleep_ms(300);
 	sd_stop(&f);
 	ck_assert_uint_le(f.max_datagram, 200);
 	ck_assert_uint_gt(f.max_datagram, 150); /* packed, not one line per datagram */
