@@ -38,11 +38,41 @@ static struct harness_server fi_srv;
 static int fi_fb;   /* feedback port */
 static int fi_pred; /* prediction port */
 
+/* The port a service logged, read from the daemon's log; -1 when not (yet) logged. The
+ * harness returns once the services it saw are healthy, which may be before the second
+ * service logged its listener: wait for both here. */
+static int
+fi_logged_port(const char *service)
+{
+	char line[512], needle[96];
+	FILE *f = fopen(fi_srv.log, "r");
+	int port = -1;
+	char *p;
+
+	if (f == NULL)
+		return -1;
+	snprintf(needle, sizeof(needle), "service '%s' listening on ", service);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, needle) != NULL && (p = strrchr(line, ':')) != NULL)
+			port = atoi(p + 1);
+	}
+	fclose(f);
+	return port;
+}
+
 static void
 fi_ports(void)
 {
-	fi_fb = harness_port(&fi_srv, "feedback");
-	fi_pred = harness_port(&fi_srv, "prediction");
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		fi_fb = fi_logged_port("feedback");
+		fi_pred = fi_logged_port("prediction");
+		if (fi_fb > 0 && fi_pred > 0)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("the services did not log their listeners");
 }
 
 static void
@@ -127,25 +157,45 @@ fi_stat(const char *path)
 	return v;
 }
 
-static void
-fi_log_predictions(const char *lines, size_t expect_logged)
+/* How many predictions of unit are in the log, as the feedback service reads the store. */
+static size_t
+fi_logged(int unit)
 {
 	struct harness_response r;
+	char path[64];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/v1/feedback/predictions?unit=%d", unit);
+	if (harness_get(fi_fb, path, &r) < 0)
+		return 0;
+	for (p = r.body; r.status == 200 && (p = strstr(p, "\"cycle\":")) != NULL; p++)
+		n++;
+	harness_response_free(&r);
+	return n;
+}
+
+/* lines: "unit cycle rul" of one unit, predicted through the fixture model. */
+static void
+fi_log_predictions(const char *lines, int unit, size_t expect_logged)
+{
+	struct harness_response r;
+	size_t logged = 0;
 	int i;
-	double logged = 0;
 
 	ck_assert_int_eq(harness_http(fi_pred, "POST", "/test/predictions", "text/plain", lines,
 				      strlen(lines), NULL, &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	harness_response_free(&r);
 	/* the log is written off the request path: wait for it */
-	for (i = 0; i < 250; i++) {
-		logged = harness_scrape(fi_pred, "feedback_prediction_log_written_total");
-		if (logged >= (double)expect_logged)
+	for (i = 0; i < 500; i++) {
+		logged = fi_logged(unit);
+		if (logged >= expect_logged)
 			return;
 		usleep(20000);
 	}
-	ck_abort_msg("prediction log holds %g entries, expected %zu", logged, expect_logged);
+	ck_abort_msg("prediction log holds %zu entries of unit %d, expected %zu", logged, unit,
+		     expect_logged);
 }
 
 START_TEST(feedback_accepts_each_form_of_record)
@@ -192,7 +242,8 @@ START_TEST(feedback_matches_the_logged_prediction)
 	char body[512];
 	long status;
 
-	fi_log_predictions("7 1 100\n7 2 99\n7 3 98.5\n", 3);
+	fi_log_predictions("7 1 100\n7 2 99\n7 3 98.5\n", 7, 3);
+	ck_assert_double_eq(harness_scrape(fi_pred, "feedback_prediction_log_written_total"), 3);
 	fi_post_ok("{\"unit\": 7, \"cycle\": 3, \"actual_rul\": 90}",
 		   "{\"accepted\":1,\"scored\":1}");
 	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_rmse{model=\"fixture-model\"}"), 8.5,
@@ -213,7 +264,8 @@ END_TEST
 
 START_TEST(feedback_failure_backfills_the_unit)
 {
-	fi_log_predictions("3 1 60\n3 2 50\n3 3 40\n4 1 10\n", 4);
+	fi_log_predictions("3 1 60\n3 2 50\n3 3 40\n4 1 10\n", 4, 1);
+	ck_assert_uint_eq(fi_logged(3), 3);
 	fi_post_ok("{\"unit\": 3, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":3}");
 	fi_post_ok("{\"unit\": 3, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");
 	ck_assert_double_eq(fi_stat("models.fixture-model.count"), 3);
@@ -296,7 +348,7 @@ START_TEST(feedback_restart_restores_the_window)
 	ck_assert_double_eq(fi_stat("window.count"), 5);
 	ck_assert_double_eq_tol(fi_stat("window.rmse"), rmse, 1e-9);
 	/* the prediction log and the matching survive too */
-	fi_log_predictions("9 1 30\n", 1);
+	fi_log_predictions("9 1 30\n", 9, 1);
 	fi_restart(false);
 	fi_post_ok("{\"unit\": 9, \"cycle\": 1, \"actual_rul\": 29}", "{\"accepted\":1,\"scored\":1}");
 }
