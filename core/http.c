@@ -418,6 +418,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 		snprintf(code, sizeof(code), "%u", req->status);
 		metrics_counter_add(metrics_series(svc->m_requests, labels), 1);
+		/* the duration family has the handler label only: the first value */
 		metrics_histogram_observe(metrics_series(svc->m_duration, labels),
 					  elapsed_since(&req->start));
 	}

@@ -566,6 +566,77 @@ START_TEST(test_sd_notify)
 }
 END_TEST
 
+static bool
+have_plugin(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/plugins/%s", harness_build_dir(), name);
+	return access(path, R_OK) == 0;
+}
+
+/* The core's metrics, read through the Prometheus exporter when it is built. */
+START_TEST(test_core_metrics_and_failed_reload)
+{
+	static const char conf[] =
+		"plugin_dir = \"@BUILD@/plugins\";\n"
+		"plugins = {\n"
+		"  e = { file = \"@BUILD@/tests/fixtures/echo.so\"; settings = { message = \"m1\"; }; };\n"
+		"  prom = { file = \"export_prometheus.so\"; };\n"
+		"};\n"
+		"services = { a = { listen = \"127.0.0.1:0\"; plugins = [ \"e\", \"prom\" ]; }; };\n";
+	struct harness_response r;
+	int a, i;
+
+	if (!have_plugin("export_prometheus.so")) {
+		fprintf(stderr, "skipped: export_prometheus.so is not built\n");
+		return;
+	}
+	ck_assert_int_eq(start_conf(conf, NULL, 1), 0);
+	a = harness_port(&srv, "a");
+	for (i = 0; i < 3; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/no/such/%d", i);
+		ck_assert_int_eq(harness_get(a, path, &r), 0);
+		harness_response_free(&r);
+	}
+	assert_message(a, "m1");
+	ck_assert_double_eq(harness_scrape(a, "http_requests_total{handler=\"other\",code=\"404\"}"), 3);
+	ck_assert_double_eq(harness_scrape(a, "http_requests_total{handler=\"/echo/message\",code=\"200\"}"), 1);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_build_info{version=\"" RULSRV_VERSION "\"}"), 1);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_plugin_up{plugin=\"e\",kind=\"other\"}"), 1);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_last_reload_successful"), 1);
+	ck_assert_double_eq(harness_scrape(a, "http_requests_in_flight"), 1); /* the scrape itself */
+	ck_assert_double_gt(harness_scrape(a, "process_resident_memory_bytes"), 0);
+
+	/* a broken reload: old state kept, the metrics say so */
+	rewrite_conf("services = { a = { listen = \"127.0.0.1:0\"; bogus = 1; }; };\n");
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("reload failed", 5000));
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_last_reload_successful"), 0);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_reloads_total{result=\"failure\"}"), 1);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_reloads_total{result=\"success\"}"), 0);
+	/* the registry survived: counts go on */
+	ck_assert_double_eq(harness_scrape(a, "http_requests_total{handler=\"other\",code=\"404\"}"), 3);
+
+	/* a good reload, with the echo instance removed: its up metric drops to 0 */
+	rewrite_conf("plugin_dir = \"@BUILD@/plugins\";\n"
+		     "plugins = { prom = { file = \"export_prometheus.so\"; }; };\n"
+		     "services = { a = { listen = \"127.0.0.1:0\"; plugins = [ \"prom\" ]; }; };\n");
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_last_reload_successful"), 1);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_reloads_total{result=\"success\"}"), 1);
+	ck_assert_double_eq(harness_scrape(a, "rulsrv_plugin_up{plugin=\"e\",kind=\"other\"}"), 0);
+	ck_assert_double_eq(harness_scrape(a, "http_requests_total{handler=\"/-/reload\",code=\"200\"}"), 1);
+	ck_assert_int_eq(harness_get(a, "/echo/message", &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	harness_response_free(&r);
+}
+END_TEST
+
 Suite *daemon_suite(void);
 
 Suite *
@@ -591,6 +662,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_version_and_help);
 	tcase_add_test(tc, test_journal_priority_prefix);
 	tcase_add_test(tc, test_sd_notify);
+	tcase_add_test(tc, test_core_metrics_and_failed_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }

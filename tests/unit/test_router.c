@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <curl/curl.h>
 
 #include "auth.h"
 #include "config.h"
@@ -353,6 +354,44 @@ START_TEST(test_request_metrics)
 }
 END_TEST
 
+static size_t
+sink(char *ptr, size_t size, size_t n, void *ud)
+{
+	return size * n;
+}
+
+/* HTTPS through libmicrohttpd with tls_cert_file / tls_key_file. */
+START_TEST(test_tls)
+{
+	const char *const o[] = { "services.web.tls_cert_file=cert.pem", "services.web.tls_key_file=key.pem" };
+	char cmd[512], url[128];
+	long status = 0;
+	CURLcode rc;
+	CURL *c;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+		 "-days 1 -subj /CN=127.0.0.1 >/dev/null 2>&1", dir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "test_tls skipped: openssl cannot make a test certificate\n");
+		return;
+	}
+	ck_assert_int_eq(start(o, 2), 0);
+	c = curl_easy_init();
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/healthz", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	rc = curl_easy_perform(c);
+	ck_assert_msg(rc == CURLE_OK, "%s", curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	ck_assert_int_eq(status, 200);
+	curl_easy_cleanup(c);
+}
+END_TEST
+
 Suite *router_suite(void);
 
 Suite *
@@ -374,6 +413,7 @@ router_suite(void)
 	tcase_add_test(tc, test_auth_rules);
 	tcase_add_test(tc, test_route_table);
 	tcase_add_test(tc, test_request_metrics);
+	tcase_add_test(tc, test_tls);
 	suite_add_tcase(s, tc);
 	return s;
 }
