@@ -30,6 +30,15 @@ struct fnode {
 /* Rows walked together through one tree before the next tree (tree-major batches). */
 #define BLOCK 64
 
+/*
+ * Trees of at most HEAP_MAX_DEPTH levels are also laid out as complete binary trees (an
+ * early leaf is padded with splits whose subtrees all end in its value): node i's children
+ * are 2i+1 and 2i+2, every walk is exactly `depth` steps with no test for a leaf, so
+ * TREE_GROUP trees are walked in lockstep and their independent chains of loads overlap.
+ */
+#define HEAP_MAX_DEPTH 10
+#define TREE_GROUP 16
+
 struct forest {
 	size_t n_features;
 	size_t n_trees;
@@ -37,6 +46,12 @@ struct forest {
 	float base_score;
 	uint32_t *root; /* n_trees offsets into nodes */
 	struct fnode *nodes;
+	/* the complete layout; depth == 0 with h_leaf == NULL when the trees are too deep */
+	unsigned depth;
+	size_t inner;    /* 2^depth - 1 split slots per tree */
+	float *h_thr;    /* n_trees x inner */
+	uint32_t *h_feat; /* n_trees x inner, DEFAULT_LEFT as in fnode */
+	float *h_leaf;   /* n_trees x 2^depth */
 };
 
 size_t
@@ -51,6 +66,12 @@ forest_node_count(const struct forest *f)
 	return f->n_nodes;
 }
 
+bool
+forest_complete_layout(const struct forest *f)
+{
+	return f->h_leaf != NULL;
+}
+
 void
 forest_free(struct forest *f)
 {
@@ -58,6 +79,9 @@ forest_free(struct forest *f)
 		return;
 	free(f->root);
 	free(f->nodes);
+	free(f->h_thr);
+	free(f->h_feat);
+	free(f->h_leaf);
 	free(f);
 }
 
@@ -96,14 +120,103 @@ predict_block(const struct forest *f, const float *rows, size_t n, float *out)
 	}
 }
 
+static bool
+has_nan(const float *x, size_t n)
+{
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < n; i++)
+		any |= isnan(x[i]);
+	return any;
+}
+
+/*
+ * Trees [t, t + TREE_GROUP) for one row, in lockstep; the leaves are added one by one in
+ * tree order, so the running sum is XGBoost's float sum exactly. with_nan selects the
+ * per-node default direction; rows without NaN skip that test.
+ */
+static inline float
+heap_group(const struct forest *f, size_t t, const float *x, bool with_nan, float acc)
+{
+	const size_t inner = f->inner, leaves = inner + 1;
+	const float *thr = f->h_thr + t * inner;
+	const uint32_t *feat = f->h_feat + t * inner;
+	size_t k, idx[TREE_GROUP] = { 0 };
+	unsigned d;
+	uint32_t fe;
+	float v;
+
+	for (d = 0; d < f->depth; d++) {
+		for (k = 0; k < TREE_GROUP; k++) {
+			fe = feat[k * inner + idx[k]];
+			v = x[fe & FEAT_MASK];
+			if (with_nan && isnan(v))
+				idx[k] = 2 * idx[k] + 1 + !(fe & DEFAULT_LEFT);
+			else
+				idx[k] = 2 * idx[k] + 1 + !(v < thr[k * inner + idx[k]]);
+		}
+	}
+	for (k = 0; k < TREE_GROUP; k++)
+		acc += f->h_leaf[(t + k) * leaves + idx[k] - inner];
+	return acc;
+}
+
+static inline float
+heap_tree(const struct forest *f, size_t t, const float *x, bool with_nan, float acc)
+{
+	const size_t inner = f->inner;
+	const float *thr = f->h_thr + t * inner;
+	const uint32_t *feat = f->h_feat + t * inner;
+	size_t i = 0;
+	unsigned d;
+	uint32_t fe;
+	float v;
+
+	for (d = 0; d < f->depth; d++) {
+		fe = feat[i];
+		v = x[fe & FEAT_MASK];
+		if (with_nan && isnan(v))
+			i = 2 * i + 1 + !(fe & DEFAULT_LEFT);
+		else
+			i = 2 * i + 1 + !(v < thr[i]);
+	}
+	return acc + f->h_leaf[t * (inner + 1) + i - inner];
+}
+
+/* A block of rows, tree group by tree group, so that the group stays in L1 across rows. */
+static void
+heap_block(const struct forest *f, const float *rows, size_t n, float *out)
+{
+	const size_t nf = f->n_features;
+	bool nan[BLOCK];
+	size_t i, t;
+
+	for (i = 0; i < n; i++) {
+		out[i] = f->base_score;
+		nan[i] = has_nan(rows + i * nf, nf);
+	}
+	for (t = 0; t + TREE_GROUP <= f->n_trees; t += TREE_GROUP)
+		for (i = 0; i < n; i++)
+			out[i] = nan[i] ? heap_group(f, t, rows + i * nf, true, out[i]) :
+					  heap_group(f, t, rows + i * nf, false, out[i]);
+	for (; t < f->n_trees; t++)
+		for (i = 0; i < n; i++)
+			out[i] = heap_tree(f, t, rows + i * nf, nan[i], out[i]);
+}
+
 void
 forest_predict(const struct forest *f, const float *rows, size_t n, float *out)
 {
+	const size_t nf = f->n_features;
 	size_t i, b;
 
 	for (i = 0; i < n; i += BLOCK) {
 		b = n - i < BLOCK ? n - i : BLOCK;
-		predict_block(f, rows + i * f->n_features, b, out + i);
+		if (f->h_leaf != NULL)
+			heap_block(f, rows + i * nf, b, out + i);
+		else
+			predict_block(f, rows + i * nf, b, out + i);
 	}
 }
 
@@ -312,6 +425,74 @@ check_learner(const cJSON *learner, size_t n_features, double *base_score, char 
 	return 0;
 }
 
+static unsigned
+tree_depth(const struct fnode *t, uint32_t i)
+{
+	unsigned l, r;
+
+	if (t[i].left == 0)
+		return 0;
+	l = tree_depth(t, t[i].left);
+	r = tree_depth(t, t[i].left + 1);
+	return 1 + (l > r ? l : r);
+}
+
+/* Node i of tree t at heap slot h, level d; an early leaf fills its whole subtree. */
+static void
+heap_fill(struct forest *f, const struct fnode *t, uint32_t i, size_t tree, size_t h,
+	  unsigned d)
+{
+	size_t inner = f->inner, leaves = inner + 1, first, count, k;
+
+	if (t[i].left == 0) {
+		/* leaves under slot h at the last level: 2^(depth-d) of them */
+		first = h;
+		count = 1;
+		for (; d < f->depth; d++) {
+			f->h_thr[tree * inner + first] = 0;
+			f->h_feat[tree * inner + first] = 0;
+			for (k = 1; k < count; k++) {
+				f->h_thr[tree * inner + first + k] = 0;
+				f->h_feat[tree * inner + first + k] = 0;
+			}
+			first = 2 * first + 1;
+			count *= 2;
+		}
+		for (k = 0; k < count; k++)
+			f->h_leaf[tree * leaves + first + k - inner] = t[i].value;
+		return;
+	}
+	f->h_thr[tree * inner + h] = t[i].value;
+	f->h_feat[tree * inner + h] = t[i].feat;
+	heap_fill(f, t, t[i].left, tree, 2 * h + 1, d + 1);
+	heap_fill(f, t, t[i].left + 1, tree, 2 * h + 2, d + 1);
+}
+
+/* The complete layout when every tree is shallow enough; else the walk over nodes stays. */
+static int
+build_heap(struct forest *f)
+{
+	unsigned depth = 0, d;
+	size_t t;
+
+	for (t = 0; t < f->n_trees; t++) {
+		d = tree_depth(f->nodes + f->root[t], 0);
+		if (d > HEAP_MAX_DEPTH)
+			return 0;
+		depth = d > depth ? d : depth;
+	}
+	f->depth = depth;
+	f->inner = ((size_t)1 << depth) - 1;
+	f->h_thr = calloc(f->n_trees * f->inner + 1, sizeof(*f->h_thr));
+	f->h_feat = calloc(f->n_trees * f->inner + 1, sizeof(*f->h_feat));
+	f->h_leaf = calloc(f->n_trees * (f->inner + 1), sizeof(*f->h_leaf));
+	if (f->h_thr == NULL || f->h_feat == NULL || f->h_leaf == NULL)
+		return -ENOMEM;
+	for (t = 0; t < f->n_trees; t++)
+		heap_fill(f, f->nodes + f->root[t], 0, t, 0, 0);
+	return 0;
+}
+
 static int
 load_root(const cJSON *root, size_t n_features, struct forest *f, char *err, size_t err_len)
 {
@@ -352,6 +533,10 @@ load_root(const cJSON *root, size_t n_features, struct forest *f, char *err, siz
 			return rc;
 		f->n_nodes += count;
 		t++;
+	}
+	if (build_heap(f) < 0) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef RULSRV_FOREST_H
 #define RULSRV_FOREST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "predict_service.h"
@@ -31,6 +32,8 @@ void forest_predict(const struct forest *f, const float *rows, size_t n, float *
 
 size_t forest_tree_count(const struct forest *f);
 size_t forest_node_count(const struct forest *f);
+/* Walked as complete binary trees (every tree at most 10 levels), else node by node. */
+bool forest_complete_layout(const struct forest *f);
 
 /* The predict_forest backend. */
 extern const struct predict_backend_ops forest_backend;

@@ -117,7 +117,9 @@ START_TEST(test_forest_equals_xgboost_synthetic)
 					     NULL };
 	static const char *const lossguide[] = { "grow_policy", "lossguide", "max_leaves", "40",
 						 "max_depth", "0", "tree_method", "hist", NULL };
-	const char *const *params[] = { deep, shallow, huber, lossguide };
+	static const char *const very_deep[] = { "max_depth", "14", "min_child_weight", "0",
+						 "lambda", "0", "eta", "0.5", NULL };
+	const char *const *params[] = { deep, shallow, huber, lossguide, very_deep };
 	const size_t n = 3000, f = 12, test_n = 2000;
 	float *x = malloc(n * f * sizeof(float)), *y = malloc(n * sizeof(float));
 	float *tx = malloc(test_n * f * sizeof(float)), *ty = malloc(test_n * sizeof(float));
@@ -134,6 +136,16 @@ START_TEST(test_forest_equals_xgboost_synthetic)
 	temp_path(path, sizeof(path), "synthetic.json");
 	for (p = 0; p < sizeof(params) / sizeof(params[0]); p++) {
 		train(x, y, n, f, params[p], p == 0 ? 60 : 25, path);
+		{
+			struct forest *fo = NULL;
+			char err[256];
+
+			ck_assert_msg(forest_load(path, f, &fo, err, sizeof(err)) == 0, "%s", err);
+			/* both walks are exercised: complete trees, and node by node when deep */
+			if (p != 3)
+				ck_assert(forest_complete_layout(fo) == (p != 4));
+			forest_free(fo);
+		}
 		worst = compare_backends(path, tx, test_n, f, 1);
 		worst = fmax(worst, compare_backends(path, tx, test_n, f, 7));
 		worst = fmax(worst, compare_backends(path, tx, test_n, f, 256));
