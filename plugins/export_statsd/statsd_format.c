@@ -118,7 +118,8 @@ statsd_number(char *buf, size_t size, double v)
 
 /*
  * The sample rate that makes statsd count n events: 1/r must give back n exactly in doubles
- * (statsd adds 1/rate per line), which 1.0/n alone misses for about one n in ten.
+ * (statsd adds 1/rate per line), which 1.0/n alone misses for about one n in ten. Written
+ * in plain decimals: Etsy statsd reads the rate with /^@([\d.]+)/, so "1e-05" would be 1.
  */
 static void
 statsd_rate(char *buf, size_t size, uint64_t n)
@@ -135,7 +136,11 @@ statsd_rate(char *buf, size_t size, uint64_t n)
 			break;
 		}
 	}
-	statsd_number(buf, size, r);
+	for (int prec = 1; prec <= 40; prec++) {
+		snprintf(buf, size, "%.*f", prec, r);
+		if (strtod(buf, NULL) == r)
+			return;
+	}
 }
 
 static void
@@ -166,13 +171,13 @@ statsd_emit(struct statsd_format *f, const char *line, size_t len)
 }
 
 /*
- * name: [prefix.][service.]metric[.value...] (values folded in unless tags are on);
+ * name: [prefix.][service.]metric[suffix][.value...] (values folded in unless tags are on);
  * tags: |#[service:NAME,]label:value,... A *_seconds histogram becomes *_ms (statsd timers
  * are milliseconds).
  */
 static int
-statsd_key(struct statsd_format *f, const struct rulsrv_sample *s, char *name, size_t nsize,
-	   char *tags, size_t tsize)
+statsd_key(struct statsd_format *f, const struct rulsrv_sample *s, const char *suffix,
+	   char *name, size_t nsize, char *tags, size_t tsize)
 {
 	const struct rulsrv_family_info *fam = f->family;
 	size_t n = 0, t = 0, mlen = strlen(fam->name), i;
@@ -186,8 +191,8 @@ statsd_key(struct statsd_format *f, const struct rulsrv_sample *s, char *name, s
 	if (f->service != NULL && !f->tags && n < nsize)
 		n += (size_t)snprintf(name + n, nsize - n, "%s.", f->service);
 	if (n < nsize)
-		n += (size_t)snprintf(name + n, nsize - n, "%.*s%s", (int)(ms ? mlen - 8 : mlen),
-				      fam->name, ms ? "_ms" : "");
+		n += (size_t)snprintf(name + n, nsize - n, "%.*s%s%s", (int)(ms ? mlen - 8 : mlen),
+				      fam->name, ms ? "_ms" : "", suffix);
 	if (f->tags) {
 		if (f->service != NULL) {
 			statsd_sanitize(part, sizeof(part), f->service, true);
@@ -247,15 +252,19 @@ statsd_gauge(struct statsd_format *f, const char *name, const char *tags, double
  * Only bucket counts, a sum and a count exist, not the observations: the interval's mean
  * (sum delta / count delta) is sent as one timer line with sample rate 1/count, so statsd
  * counts every observation and its mean is exact (upper/lower/percentiles are the mean).
+ * statsd refuses negative timings, so a histogram with negative buckets (residuals) is sent
+ * as NAME_count (|c, the new observations) and NAME_mean (|g, their mean) instead.
  */
 static void
 statsd_histogram(struct statsd_format *f, struct statsd_prev *p, const char *name,
 		 const char *tags, const struct rulsrv_sample *s)
 {
-	char line[STATSD_LINE_MAX], num[40], rate[40];
+	const struct rulsrv_family_info *fam = f->family;
+	char line[STATSD_LINE_MAX], num[40], rate[64];
+	char key[STATSD_LINE_MAX / 2], ktags[STATSD_LINE_MAX / 2];
 	uint64_t dn = s->count >= p->count ? s->count - p->count : s->count;
 	double ds = s->count >= p->count ? s->sum - p->value : s->sum;
-	size_t mlen = strlen(f->family->name);
+	size_t mlen = strlen(fam->name);
 	double mean;
 	int n;
 
@@ -264,11 +273,26 @@ statsd_histogram(struct statsd_format *f, struct statsd_prev *p, const char *nam
 	if (f->baseline || dn == 0)
 		return;
 	mean = ds / (double)dn;
-	if (mlen > 8 && strcmp(f->family->name + mlen - 8, "_seconds") == 0)
-		mean *= 1000.0;
 	if (!isfinite(mean))
 		return;
-	statsd_number(num, sizeof(num), mean);
+	if (fam->bucket_count > 0 && fam->bounds[0] < 0) {
+		if (statsd_key(f, s, "_count", key, sizeof(key), ktags, sizeof(ktags)) < 0) {
+			f->dropped++;
+			return;
+		}
+		n = snprintf(line, sizeof(line), "%s:%llu|c%s", key, (unsigned long long)dn, ktags);
+		if (n > 0 && (size_t)n < sizeof(line))
+			statsd_emit(f, line, (size_t)n);
+		if (statsd_key(f, s, "_mean", key, sizeof(key), ktags, sizeof(ktags)) < 0) {
+			f->dropped++;
+			return;
+		}
+		statsd_gauge(f, key, ktags, mean);
+		return;
+	}
+	if (mlen > 8 && strcmp(fam->name + mlen - 8, "_seconds") == 0)
+		mean *= 1000.0;
+	statsd_number(num, sizeof(num), mean < 0 ? 0 : mean);
 	if (dn == 1) {
 		n = snprintf(line, sizeof(line), "%s:%s|ms%s", name, num, tags);
 	} else {
@@ -291,7 +315,7 @@ statsd_format_sample(void *ud, const struct rulsrv_family_info *family,
 		f->family = family;
 		return 0;
 	}
-	if (statsd_key(f, sample, name, sizeof(name), tags, sizeof(tags)) < 0) {
+	if (statsd_key(f, sample, "", name, sizeof(name), tags, sizeof(tags)) < 0) {
 		f->dropped++;
 		return 0;
 	}

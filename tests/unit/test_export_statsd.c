@@ -152,10 +152,15 @@ START_TEST(test_plain_lines_and_deltas)
 	const char *const vbad[] = {"a b/c:d|e", "", NULL};
 	const double b[] = {0.001, 0.01};
 	const char *const kv[] = {"prefix", "t.", "interval_ms", "50", NULL};
-	struct rulsrv_metric *c, *g, *h, *u;
+	const double signed_b[] = {-10, 0, 10};
+	struct rulsrv_metric *c, *g, *h, *u, *res, *big;
 	struct sd_fixture f;
 
 	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "resid_cycles",
+					"h", NULL, signed_b, 3, &res), 0);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "big_seconds",
+					"h", NULL, b, 2, &big), 0);
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "req_total", "h",
 					labels, NULL, 0, &c), 0);
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_GAUGE, "temp", "h", NULL,
@@ -176,6 +181,10 @@ START_TEST(test_plain_lines_and_deltas)
 	metrics_histogram_observe(metrics_series(h, NULL), 0.004);
 	metrics_histogram_observe(metrics_series(h, NULL), 0.006);
 	metrics_histogram_observe(metrics_series(u, NULL), 42);
+	metrics_histogram_observe(metrics_series(res, NULL), -4);
+	metrics_histogram_observe(metrics_series(res, NULL), -2);
+	for (int i = 0; i < 200000; i++)
+		metrics_histogram_observe(metrics_series(big, NULL), 0.0009765625); /* 2^-10 */
 	sleep_ms(150);
 	metrics_counter_add(metrics_series(c, v200), 2);
 	sleep_ms(200); /* pushes come every interval only, none from fini */
@@ -190,6 +199,12 @@ START_TEST(test_plain_lines_and_deltas)
 	/* others keep their unit and name; a single observation is sent as is */
 	ck_assert_msg(strstr(f.rx, "t.test.rul_value:42|ms") != NULL, "%s", f.rx);
 	ck_assert_ptr_null(strstr(f.rx, "1000|c"));
+	/* statsd refuses negative timings: a signed histogram is a count and a mean gauge */
+	ck_assert_double_eq(sd_sum(&f, "t.test.resid_cycles_count", "c"), 2);
+	ck_assert_msg(strstr(f.rx, "t.test.resid_cycles_mean:0|g\nt.test.resid_cycles_mean:-3|g") != NULL,
+		      "%s", f.rx);
+	/* statsd reads the rate with /^@([\d.]+)/: no exponent, even for 1/200000 */
+	ck_assert_msg(strstr(f.rx, "t.test.big_ms:0.9765625|ms|@0.000005\n") != NULL, "%s", f.rx);
 	ck_assert_uint_le(f.max_datagram, 1432);
 	sd_close(&f);
 }
