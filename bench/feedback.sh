@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# feedback.sh - durable POST /v1/feedback throughput: records/s in batches of 100 and
+# single-record requests/s, against the real daemon with wrk. Every answer counted is a 2xx,
+# given only after the group commit (WAL, synchronous=FULL) returned.
+# Usage: bench/feedback.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [SERVICE_THREADS]
+set -euo pipefail
+src="$(cd "$(dirname "$0")/.." && pwd)"
+build="$(cd "${1:-$src/build}" && pwd)"
+secs="${2:-10}"
+conns="${3:-32}"
+threads="${4:-32}"
+command -v wrk >/dev/null || { echo "feedback.sh: wrk is not installed" >&2; exit 1; }
+dir="$(mktemp -d /tmp/rulsrv-bench-feedback.XXXXXX)"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+cat >"$dir/rulsrv.conf" <<CONF
+plugin_dir = "$build/plugins";
+log_level = "warning";
+plugins = {
+  feedback = { file = "feedback.so"; settings = { database = "$dir/feedback.db"; }; };
+};
+services = {
+  feedback = { listen = "127.0.0.1:0"; threads = $threads; plugins = [ "feedback" ]; };
+};
+CONF
+"$build/bin/rulsrv" -c "$dir/rulsrv.conf" -o log_level=info 2>"$dir/log" &
+pid=$!
+port=""
+for _ in $(seq 1 200); do
+  port="$(sed -n "s/.*service 'feedback' listening on .*:\([0-9]*\).*/\1/p" "$dir/log" | tail -1)"
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { cat "$dir/log" >&2; exit 1; }
+
+run() { # batch
+  BATCH="$1" wrk -t2 -c"$conns" -d"${secs}s" -s "$src/bench/feedback.lua" "http://127.0.0.1:$port" |
+    sed -n 's/^RESULT //p'
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+echo "rulsrv feedback: $conns connections, $threads service threads, ${secs}s per run, $(nproc) cores"
+before="$(curl -s "http://127.0.0.1:$port/v1/feedback/stats" | sed 's/^{"count":\([0-9]*\).*/\1/')"
+r="$(run 100)"
+ok="$(field "$r" ok)"; s="$(field "$r" seconds)"
+echo "batches of 100: $(awk -v o="$ok" -v s="$s" 'BEGIN{printf "%.0f", o*100/s}') records/s" \
+     "($(awk -v o="$ok" -v s="$s" 'BEGIN{printf "%.0f", o/s}') requests/s," \
+     "p50 $(field "$r" p50_ms) ms, p99 $(field "$r" p99_ms) ms)"
+r1="$(run 1)"
+ok1="$(field "$r1" ok)"; s1="$(field "$r1" seconds)"
+echo "single records: $(awk -v o="$ok1" -v s="$s1" 'BEGIN{printf "%.0f", o/s}') requests/s" \
+     "(p50 $(field "$r1" p50_ms) ms, p99 $(field "$r1" p99_ms) ms)"
+after="$(curl -s "http://127.0.0.1:$port/v1/feedback/stats" | sed 's/^{"count":\([0-9]*\).*/\1/')"
+acked=$((ok * 100 + ok1))
+echo "stored $((after - before)) records, acknowledged $acked"
+[ $((after - before)) -ge "$acked" ] || { echo "fewer records stored than acknowledged" >&2; exit 1; }
