@@ -455,6 +455,55 @@ START_TEST(feedback_acknowledged_records_survive_sigkill)
 }
 END_TEST
 
+/* ---- configuration ------------------------------------------------------------------------ */
+
+START_TEST(feedback_missing_database_directory_is_one_clear_error)
+{
+	static const char conf[] =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = { feedback = { file = \"feedback.so\";\n"
+		"  settings = { database = \"@DIR@/no-such-dir/feedback.db\"; }; }; };\n"
+		"services = { feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; }; };\n";
+	struct harness_server srv;
+	char daemon[512], *out = NULL;
+	const char *argv[] = { daemon, "-t", "-c", srv.conf, NULL };
+	int status = -1;
+
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
+	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
+	ck_assert_msg(status == 78, "exit %d: %s", status, out);
+	ck_assert_msg(strstr(out, "settings.database'") != NULL && strstr(out, "does not exist") != NULL &&
+			      strstr(out, "no-such-dir") != NULL,
+		      "output: %s", out);
+	free(out);
+	harness_cleanup(&srv);
+}
+END_TEST
+
+START_TEST(feedback_unknown_role_is_refused)
+{
+	static const char conf[] =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = { feedback = { file = \"feedback.so\";\n"
+		"  settings = { database = \"@DIR@/feedback.db\"; role = \"sometimes\"; }; }; };\n"
+		"services = { feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; }; };\n";
+	struct harness_server srv;
+	char daemon[512], *out = NULL;
+	const char *argv[] = { daemon, "-t", "-c", srv.conf, NULL };
+	int status = -1;
+
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
+	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
+	ck_assert_msg(status == 78, "exit %d: %s", status, out);
+	ck_assert_msg(strstr(out, "settings.role'") != NULL && strstr(out, "sometimes") != NULL,
+		      "output: %s", out);
+	free(out);
+	harness_cleanup(&srv);
+}
+END_TEST
+
 Suite *feedback_suite(void);
 
 Suite *
@@ -472,6 +521,12 @@ feedback_suite(void)
 	tcase_add_test(tc, feedback_bad_input_changes_nothing);
 	tcase_add_test(tc, feedback_restart_restores_the_window);
 	tcase_add_test(tc, feedback_acknowledged_records_survive_sigkill);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("config");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, feedback_missing_database_directory_is_one_clear_error);
+	tcase_add_test(tc, feedback_unknown_role_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

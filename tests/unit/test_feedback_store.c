@@ -14,6 +14,7 @@
 #include "../../plugins/feedback/accuracy.c"
 #include "../../plugins/feedback/commit.c"
 #include "../../plugins/feedback/parse.c"
+#include "../../plugins/feedback/predlog.c"
 #include "../../plugins/feedback/store_sqlite.c"
 
 static char fs_dir[256];
@@ -335,6 +336,17 @@ START_TEST(store_lookup_finds_logged_predictions)
 }
 END_TEST
 
+static int
+fs_count_logged_v2(void *ud, const struct fb_logged *p)
+{
+	(*(size_t *)ud)++;
+	ck_assert_str_eq(p->model, "m");
+	ck_assert_str_eq(p->version, "2");
+	ck_assert_double_eq(p->timestamp, 1e9);
+	ck_assert_double_eq(p->rul, 51 - (double)p->cycle);
+	return 0;
+}
+
 /* ---- parser ---------------------------------------------------------------------------- */
 
 static int
@@ -553,6 +565,54 @@ START_TEST(commit_every_acknowledged_record_is_stored)
 }
 END_TEST
 
+/* ---- prediction log ------------------------------------------------------------------- */
+
+struct fs_logged_count {
+	pthread_mutex_t lock;
+	size_t written;
+	size_t failed;
+};
+
+static void
+fs_predlog_hook(void *ud, size_t n, int r)
+{
+	struct fs_logged_count *c = ud;
+
+	pthread_mutex_lock(&c->lock);
+	if (r == 0)
+		c->written += n;
+	else
+		c->failed += n;
+	pthread_mutex_unlock(&c->lock);
+}
+
+START_TEST(predlog_full_queue_drops_and_never_waits)
+{
+	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct rulsrv_prediction items[10];
+	struct rulsrv_prediction_batch b = { .model = "m", .version = "2", .timestamp = 1e9,
+					     .count = 10, .items = items };
+	struct fb_store *s = fs_open();
+	struct fb_predlog *p;
+	size_t dropped, n = 0;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		items[i] = (struct rulsrv_prediction){ .unit = 5, .cycle = i + 1, .rul = 50 - i };
+	ck_assert_int_eq(fb_predlog_new(&fb_store_sqlite, s, 4, fs_predlog_hook, &count, &p), 0);
+	dropped = fb_predlog_push(p, &b);
+	/* the writer may already have taken some: at most 4 queued at once, never all 10 */
+	ck_assert_uint_ge(dropped, 1);
+	ck_assert_uint_le(dropped, 6);
+	fb_predlog_free(p); /* writes what is queued */
+	ck_assert_uint_eq(count.written, 10 - dropped);
+	ck_assert_uint_eq(count.failed, 0);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 5, -1, fs_count_logged_v2, &n), 0);
+	ck_assert_uint_eq(n, 10 - dropped);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
 Suite *feedback_store_suite(void);
 
 Suite *
@@ -574,6 +634,7 @@ feedback_store_suite(void)
 	tcase_add_test(tc, store_recent_returns_the_last_records_oldest_first);
 	tcase_add_test(tc, store_lookup_finds_logged_predictions);
 	tcase_add_test(tc, commit_every_acknowledged_record_is_stored);
+	tcase_add_test(tc, predlog_full_queue_drops_and_never_waits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
