@@ -16,8 +16,12 @@ python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing (make test-de
 for p in predict_forest drift_psi feedback export_prometheus; do
 	[ -f "$build/plugins/$p.so" ] || skip "plugin $build/plugins/$p.so not built yet"
 done
-bundle=$(sed -n 's|^ *bundle = "\.\./\(.*\)";|\1|p' "$src/conf/rulsrv.conf" | head -n1)
-[ -f "$src/$bundle/bundle.json" ] || skip "model bundle $src/$bundle (conf/rulsrv.conf) not there yet"
+# The model bundle of conf/rulsrv.conf, or another one (RULSRV_TEST_BUNDLE=/abs/dir).
+bundle=${RULSRV_TEST_BUNDLE:-}
+if [ -z "$bundle" ]; then
+	bundle=$src/$(sed -n 's|^ *bundle = "\.\./\(.*\)";|\1|p' "$src/conf/rulsrv.conf" | head -n1)
+fi
+[ -f "$bundle/bundle.json" ] || skip "model bundle $bundle (conf/rulsrv.conf) not there yet"
 
 data=""
 for d in "${CMAPSS_DIR:-}" "$src/data/cmapss" "$src/../shared/data/cmapss"; do
@@ -44,6 +48,7 @@ dump_logs() {
 # rulsrv.conf with absolute paths (the file moves to $tmp), port 0 listeners, its own store.
 mkdir -p "$tmp/var"
 sed -e "s|\"\.\./build/plugins\"|\"$build/plugins\"|" \
+    -e "s|\"\.\./models/[^\"]*\"|\"$bundle\"|g" \
     -e "s|\"\.\./var/|\"$tmp/var/|g" \
     -e "s|\"\.\./|\"$src/|g" \
     -e 's|listen = "127\.0\.0\.1:[0-9]*"|listen = "127.0.0.1:0"|' \
@@ -52,6 +57,7 @@ sed -e "s|\"\.\./build/plugins\"|\"$build/plugins\"|" \
 # One process per service, as the systemd template units run them.
 start_service() {
 	local name=$1 port="" i
+	: >"$tmp/rulsrv-$name.log"
 	"$build/bin/rulsrv" -c "$tmp/rulsrv.conf" -s "$name" 2>"$tmp/rulsrv-$name.log" &
 	pids+=($!)
 	eval "pid_$name=$!"

@@ -134,7 +134,7 @@ def check_dashboard(name, d, uids):
     for where, expr in promql.dashboard_exprs(SRC):
         if not where.startswith(name):
             continue
-        for var in re.findall(r"\$\{?(\w+)", expr):
+        for var in re.findall(r"\$\{?([A-Za-z_]\w*)", expr):
             if not var.startswith("__") and var not in variables:
                 fail(f"{where}: uses undefined variable ${var}")
             if var.startswith("__") and "$" + var not in promql.BUILTIN_VARS:
