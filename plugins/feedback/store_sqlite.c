@@ -24,9 +24,15 @@
  * Two connections: `w` for writes (the group committer and the prediction log writer,
  * serialised by wlock) and `r` for reads (WAL readers never block the writer). Other
  * processes or services may open the same file: busy_timeout waits for their write lock.
+ *
+ * Checkpoints (copying the WAL back into the database file, with fsyncs of their own) run on
+ * a third connection in a thread of their own, woken by the WAL hook once the WAL holds
+ * FB_CHECKPOINT_PAGES pages: SQLite's automatic checkpoint would run them inside the commit
+ * that crossed the threshold, on the path of the requests waiting for it.
  */
 
 #define FB_SCHEMA_VERSION 1
+#define FB_CHECKPOINT_PAGES 1000
 
 static const char fb_schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -126,8 +132,15 @@ static const char *const fb_read_sql[RD_COUNT] = {
 struct fb_store {
 	sqlite3 *w;
 	sqlite3 *r;
+	sqlite3 *c;
 	pthread_mutex_t wlock;
 	pthread_mutex_t rlock;
+	pthread_mutex_t clock; /* checkpointer */
+	pthread_cond_t cwake;
+	pthread_t cthread;
+	bool cstarted;
+	bool cpending;
+	bool cstop;
 	sqlite3_stmt *st[ST_COUNT];
 	sqlite3_stmt *rd[RD_COUNT];
 	double rul_cap;
@@ -178,6 +191,42 @@ sqlite_run(struct fb_store *s, enum fb_stmt_id id)
 	return sqlite_exec_stmt(s->st[id]);
 }
 
+static void *
+sqlite_checkpointer(void *arg)
+{
+	struct fb_store *s = arg;
+
+	pthread_mutex_lock(&s->clock);
+	for (;;) {
+		while (!s->cpending && !s->cstop)
+			pthread_cond_wait(&s->cwake, &s->clock);
+		if (s->cstop)
+			break;
+		s->cpending = false;
+		pthread_mutex_unlock(&s->clock);
+		/* PASSIVE: never waits for, nor blocks, writers and readers; BUSY is fine */
+		sqlite3_wal_checkpoint_v2(s->c, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->clock);
+	}
+	pthread_mutex_unlock(&s->clock);
+	return NULL;
+}
+
+/* The WAL hook of the writer connection, after each commit (with wlock held). */
+static int
+sqlite_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+	struct fb_store *s = ud;
+
+	if (pages < FB_CHECKPOINT_PAGES)
+		return SQLITE_OK;
+	pthread_mutex_lock(&s->clock);
+	s->cpending = true;
+	pthread_cond_signal(&s->cwake);
+	pthread_mutex_unlock(&s->clock);
+	return SQLITE_OK;
+}
+
 static void
 sqlite_close(struct fb_store *s)
 {
@@ -185,6 +234,14 @@ sqlite_close(struct fb_store *s)
 
 	if (s == NULL)
 		return;
+	if (s->cstarted) {
+		pthread_mutex_lock(&s->clock);
+		s->cstop = true;
+		pthread_cond_signal(&s->cwake);
+		pthread_mutex_unlock(&s->clock);
+		pthread_join(s->cthread, NULL);
+	}
+	sqlite3_close_v2(s->c);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	for (i = 0; i < RD_COUNT; i++)
@@ -193,6 +250,8 @@ sqlite_close(struct fb_store *s)
 	sqlite3_close_v2(s->w);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->clock);
+	pthread_cond_destroy(&s->cwake);
 	free(s);
 }
 
@@ -318,6 +377,25 @@ sqlite_check_schema(struct fb_store *s, const char *path, char *err, size_t err_
 }
 
 static int
+sqlite_start_checkpointer(struct fb_store *s, const char *path, int busy_ms, char *err,
+			  size_t err_len)
+{
+	int r;
+
+	r = sqlite_open_conn(path, busy_ms, &s->c, err, err_len);
+	if (r < 0)
+		return r;
+	r = pthread_create(&s->cthread, NULL, sqlite_checkpointer, s);
+	if (r != 0) {
+		snprintf(err, err_len, "cannot start the checkpoint thread of '%s'", path);
+		return -r;
+	}
+	s->cstarted = true;
+	sqlite3_wal_hook(s->w, sqlite_wal_hook, s); /* replaces the automatic checkpoint */
+	return 0;
+}
+
+static int
 sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store **out,
 	    char *err, size_t err_len)
 {
@@ -333,6 +411,8 @@ sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store
 		return -ENOMEM;
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
+	pthread_mutex_init(&s->clock, NULL);
+	pthread_cond_init(&s->cwake, NULL);
 	s->rul_cap = cfg->rul_cap;
 	r = sqlite_open_conn(path, cfg->busy_timeout_ms, &s->w, err, err_len);
 	if (r < 0)
@@ -363,6 +443,9 @@ sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store
 	if (r < 0)
 		goto fail;
 	r = sqlite_prepare_all(s, path, err, err_len);
+	if (r < 0)
+		goto fail;
+	r = sqlite_start_checkpointer(s, path, cfg->busy_timeout_ms, err, err_len);
 	if (r < 0)
 		goto fail;
 	*out = s;
