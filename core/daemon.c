@@ -136,6 +136,27 @@ daemon_reload_cb(void *ud, char *msg, size_t msg_len)
 	return daemon_reload(ud, msg, msg_len);
 }
 
+/* An instance no running service lists is never loaded, so its settings go unchecked: say so. */
+static void
+daemon_warn_unused(const struct daemon *d, const struct config *c)
+{
+	size_t i, k, n;
+	bool used;
+
+	for (i = 0; i < c->plugin_count; i++) {
+		used = false;
+		for (k = 0; k < c->service_count && !used; k++) {
+			if (!daemon_selected(d, c->services[k].name))
+				continue;
+			for (n = 0; n < c->services[k].plugin_count && !used; n++)
+				used = strcmp(c->services[k].plugins[n], c->plugins[i].name) == 0;
+		}
+		if (!used && d->only_count == 0)
+			log_warning("plugin instance '%s' is used by no service: it is not loaded",
+				    c->plugins[i].name);
+	}
+}
+
 int
 daemon_load(struct daemon *d)
 {
@@ -148,6 +169,7 @@ daemon_load(struct daemon *d)
 	r = daemon_read_config(d, &c);
 	if (r < 0)
 		return r;
+	daemon_warn_unused(d, c);
 	d->services = calloc(c->service_count, sizeof(*d->services));
 	plugins = plugin_set_new();
 	if (d->services == NULL || plugins == NULL) {

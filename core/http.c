@@ -30,7 +30,7 @@ struct http_header {
 
 struct rulsrv_response {
 	unsigned status;
-	const char *content_type;
+	char content_type[128]; /* copied: a handler may pass a buffer of its own */
 	char *body;
 	size_t len;
 	struct http_header *headers;
@@ -105,7 +105,8 @@ http_respond(struct rulsrv_response *resp, unsigned status, const char *content_
 	}
 	resp->answered = true;
 	resp->status = status;
-	resp->content_type = content_type != NULL ? content_type : "application/json";
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s",
+		 content_type != NULL ? content_type : "application/json");
 	resp->body = body;
 	resp->len = body != NULL ? len : 0;
 }
@@ -208,7 +209,7 @@ http_queue_error(struct http_request *req, unsigned status, const char *code, co
 	va_end(ap);
 	resp.answered = true;
 	resp.status = status;
-	resp.content_type = "application/json";
+	strcpy(resp.content_type, "application/json");
 	resp.body = http_error_body(code, msg, &len);
 	resp.len = len;
 	if (status == 405)
