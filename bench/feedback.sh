@@ -12,12 +12,12 @@ threads="${4:-32}"
 command -v wrk >/dev/null || { echo "feedback.sh: wrk is not installed" >&2; exit 1; }
 dir="$(mktemp -d /tmp/rulsrv-bench-feedback.XXXXXX)"
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$dir"; }
 trap cleanup EXIT
 
 cat >"$dir/rulsrv.conf" <<CONF
 plugin_dir = "$build/plugins";
-log_level = "warning";
+log_level = "info";
 plugins = {
   feedback = { file = "feedback.so"; settings = { database = "$dir/feedback.db"; }; };
 };
@@ -25,11 +25,12 @@ services = {
   feedback = { listen = "127.0.0.1:0"; threads = $threads; plugins = [ "feedback" ]; };
 };
 CONF
-"$build/bin/rulsrv" -c "$dir/rulsrv.conf" -o log_level=info 2>"$dir/log" &
+: >"$dir/log"
+"$build/bin/rulsrv" -c "$dir/rulsrv.conf" 2>>"$dir/log" &
 pid=$!
 port=""
 for _ in $(seq 1 200); do
-  port="$(sed -n "s/.*service 'feedback' listening on .*:\([0-9]*\).*/\1/p" "$dir/log" | tail -1)"
+  port="$(sed -n "s/.*service 'feedback' listening on .*:\([0-9]*\).*/\1/p" "$dir/log" | tail -1 || true)"
   [ -n "$port" ] && break
   sleep 0.05
 done

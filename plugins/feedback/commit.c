@@ -11,13 +11,16 @@
 /*
  * Why: a durable commit costs an fsync. Request threads queue their group and sleep on a
  * condition variable; the writer takes everything queued, applies it in one transaction, runs
- * the hook, marks each waiter done and wakes them all. Under load, one fsync then serves every
+ * the hook, marks each waiter done and wakes it. Under load, one fsync then serves every
  * request that arrived while the previous one ran; idle, a lone request pays one fsync.
  */
 
+/* On the submitter's stack. Each waiter sleeps on its own condition variable, so that a
+ * commit wakes exactly the requests it served, not every thread that waits. */
 struct fb_waiter {
 	struct fb_group *group;
 	struct fb_waiter *next;
+	pthread_cond_t wake;
 	bool done;
 };
 
@@ -29,8 +32,7 @@ struct fb_committer {
 	void *ud;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t work;  /* writer: something queued or stop */
-	pthread_cond_t done;  /* waiters: a transaction finished */
+	pthread_cond_t work; /* writer: something queued or stop */
 	struct fb_waiter *head;
 	struct fb_waiter **tail;
 	bool stop;
@@ -115,10 +117,10 @@ commit_main(void *arg)
 		commit_run(c, batch, n);
 		pthread_mutex_lock(&c->lock);
 		for (w = batch; w != NULL; w = next) {
-			next = w->next;
-			w->done = true; /* w may be gone once the lock is released */
+			next = w->next; /* w may be gone once done is set and the lock released */
+			w->done = true;
+			pthread_cond_signal(&w->wake);
 		}
-		pthread_cond_broadcast(&c->done);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -142,7 +144,6 @@ fb_committer_new(const struct fb_store_ops *ops, struct fb_store *store, size_t 
 	c->tail = &c->head;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work, NULL);
-	pthread_cond_init(&c->done, NULL);
 	r = pthread_create(&c->thread, NULL, commit_main, c);
 	if (r != 0) {
 		fb_committer_free(c);
@@ -158,18 +159,20 @@ fb_committer_submit(struct fb_committer *c, struct fb_group *g)
 {
 	struct fb_waiter w = { .group = g };
 
+	pthread_cond_init(&w.wake, NULL);
 	pthread_mutex_lock(&c->lock);
 	if (c->stop) {
-		pthread_mutex_unlock(&c->lock);
 		g->status = -ESHUTDOWN;
-		return g->status;
+		w.done = true;
+	} else {
+		*c->tail = &w;
+		c->tail = &w.next;
+		pthread_cond_signal(&c->work);
 	}
-	*c->tail = &w;
-	c->tail = &w.next;
-	pthread_cond_signal(&c->work);
 	while (!w.done)
-		pthread_cond_wait(&c->done, &c->lock);
+		pthread_cond_wait(&w.wake, &c->lock);
 	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&w.wake);
 	return g->status;
 }
 
@@ -186,7 +189,6 @@ fb_committer_free(struct fb_committer *c)
 		pthread_join(c->thread, NULL);
 	}
 	pthread_cond_destroy(&c->work);
-	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
