@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: MIT */
+/* test_predict_service.c - the shared model-plugin service against a fake host. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "bundle.h"
+#include "cmapss.h"
+#include "forest.h"
+#include "harness/harness.h"
+#include "metrics.h"
+#include "predict_service.h"
+
+Suite *predict_service_suite(void);
+
+/* ---- a fake host that records what the service does ---------------------------------------- */
+
+struct rulsrv_settings {
+	const char *bundle;
+	int errors;
+};
+
+struct rulsrv_host {
+	struct metrics_registry *registry;
+	char last_error[1024];
+	struct {
+		const char *method, *path;
+		rulsrv_handler_fn fn;
+		void *ud;
+	} routes[8];
+	int route_count;
+	char attr_key[8][32], attr_value[8][512];
+	int attr_count;
+	/* the last observed batch */
+	size_t observed;
+	int64_t obs_unit, obs_cycle;
+	double obs_rul, obs_inputs[RULSRV_N_INPUTS];
+};
+
+struct rulsrv_response {
+	unsigned status;
+	char *body;
+};
+
+static void
+f_log(struct rulsrv_host *host, enum rulsrv_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (level <= RULSRV_LOG_ERR)
+		vsnprintf(host->last_error, sizeof(host->last_error), fmt, ap);
+	va_end(ap);
+}
+
+static void
+f_setting_error(const struct rulsrv_settings *s, const char *name, const char *fmt, ...)
+{
+	((struct rulsrv_settings *)s)->errors++;
+}
+
+static int
+f_setting_path(const struct rulsrv_settings *s, const char *name, const char *def, char **out)
+{
+	const char *v = strcmp(name, "bundle") == 0 ? s->bundle : NULL;
+
+	v = v != NULL ? v : def;
+	*out = v != NULL ? strdup(v) : NULL;
+	return 0;
+}
+
+static int
+f_setting_int(const struct rulsrv_settings *s, const char *name, int64_t def, int64_t min,
+	      int64_t max, int64_t *out)
+{
+	*out = def;
+	return 0;
+}
+
+static int
+f_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const char *name,
+	     const char *help, const char *const *labels, const double *buckets,
+	     size_t bucket_count, struct rulsrv_metric **out)
+{
+	return metrics_family(host->registry, type, name, help, labels, buckets, bucket_count, out);
+}
+
+static int
+f_route_add(struct rulsrv_host *host, const char *method, const char *path, unsigned flags,
+	    rulsrv_handler_fn fn, void *ud)
+{
+	if (host->route_count == 8)
+		return -ENOSPC;
+	host->routes[host->route_count].method = method;
+	host->routes[host->route_count].path = path;
+	host->routes[host->route_count].fn = fn;
+	host->routes[host->route_count++].ud = ud;
+	return 0;
+}
+
+static void
+f_respond(struct rulsrv_response *resp, unsigned status, const char *content_type, char *body,
+	  size_t len)
+{
+	resp->status = status;
+	free(resp->body);
+	resp->body = body;
+}
+
+static void
+f_respond_error(struct rulsrv_response *resp, unsigned status, const char *code, const char *fmt,
+		...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	resp->status = status;
+	free(resp->body);
+	if (asprintf(&resp->body, "%s: %s", code, msg) < 0)
+		resp->body = NULL;
+}
+
+static void
+f_notify(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b)
+{
+	const struct rulsrv_prediction *last = &b->items[b->count - 1];
+
+	host->observed = b->count;
+	host->obs_unit = last->unit;
+	host->obs_cycle = last->cycle;
+	host->obs_rul = last->rul;
+	memcpy(host->obs_inputs, last->inputs, sizeof(host->obs_inputs));
+}
+
+static int
+f_attribute_set(struct rulsrv_host *host, const char *key, const char *value)
+{
+	if (host->attr_count == 8)
+		return -ENOSPC;
+	snprintf(host->attr_key[host->attr_count], 32, "%s", key);
+	snprintf(host->attr_value[host->attr_count++], 512, "%s", value);
+	return 0;
+}
+
+static const struct rulsrv_api api = {
+	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
+	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
+	.log = f_log,
+	.setting_error = f_setting_error,
+	.setting_path = f_setting_path,
+	.setting_int = f_setting_int,
+	.metric_new = f_metric_new,
+	.series = metrics_series,
+	.counter_add = metrics_counter_add,
+	.gauge_set = metrics_gauge_set,
+	.gauge_add = metrics_gauge_add,
+	.histogram_observe = metrics_histogram_observe,
+	.route_add = f_route_add,
+	.respond = f_respond,
+	.respond_error = f_respond_error,
+	.observers_notify = f_notify,
+	.attribute_set = f_attribute_set,
+};
+
+/* ---- a bundle ------------------------------------------------------------------------------ */
+
+static char bundle_dir[600];
+static char work[128];
+
+/* models/fd001, else one trained now (C-MAPSS, or cmapss-synth data); false: neither works. */
+static bool
+get_bundle(void)
+{
+	char data[512], bin[600], synth[600], *out = NULL;
+	int status = -1;
+
+	snprintf(bundle_dir, sizeof(bundle_dir), "%s/models/fd001/bundle.json", RULSRV_SOURCE_DIR);
+	if (access(bundle_dir, R_OK) == 0) {
+		snprintf(bundle_dir, sizeof(bundle_dir), "%s/models/fd001", RULSRV_SOURCE_DIR);
+		return true;
+	}
+	snprintf(work, sizeof(work), "/tmp/rulsrv-predict-service-%d", (int)getpid());
+	mkdir(work, 0700);
+	if (cmapss_find_dir(data, sizeof(data)) < 0) {
+		const char *argv[] = { synth, "--out", data, "--units", "20", "--test-units", "5",
+				       NULL };
+
+		snprintf(synth, sizeof(synth), "%s/bin/cmapss-synth", RULSRV_BUILD_DIR);
+		snprintf(data, sizeof(data), "%s/synth", work);
+		if (harness_run(argv, &out, &status) != 0 || status != 0)
+			goto fail;
+		free(out);
+		out = NULL;
+	}
+	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-train", RULSRV_BUILD_DIR);
+	snprintf(bundle_dir, sizeof(bundle_dir), "%s/bundle", work);
+	{
+		const char *argv[] = { bin, "--data", data, "--subset", "FD001", "--out", bundle_dir,
+				       "--no-tune", "--rounds", "20", "--threads", "1", "--quiet",
+				       NULL };
+
+		if (harness_run(argv, &out, &status) != 0 || status != 0)
+			goto fail;
+	}
+	free(out);
+	return true;
+fail:
+	fprintf(stderr, "predict_service: SKIP: no bundle (%s)\n", out ? out : "no trainer");
+	free(out);
+	return false;
+}
+
+static struct rulsrv_host host;
+static bool have_bundle;
+
+static void
+suite_setup(void)
+{
+	have_bundle = get_bundle();
+}
+
+static void
+setup(void)
+{
+	memset(&host, 0, sizeof(host));
+	host.registry = metrics_registry_new();
+}
+
+static void
+teardown(void)
+{
+	metrics_registry_free(host.registry);
+}
+
+struct find {
+	const char *name, *label;
+	double value;
+	int found;
+};
+
+static int
+find_sample(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	struct find *f = ud;
+	size_t i;
+
+	if (s == NULL || strcmp(fam->name, f->name) != 0)
+		return 0;
+	for (i = 0; i < fam->label_count; i++)
+		if (strcmp(s->label_values[i], f->label) == 0) {
+			f->value = s->value;
+			f->found++;
+		}
+	return 0;
+}
+
+/* The value of the series of family name that has a label equal to label. */
+static double
+sample(const char *name, const char *label)
+{
+	struct find f = { .name = name, .label = label, .value = NAN };
+
+	metrics_collect(host.registry, find_sample, &f);
+	return f.value;
+}
+
+START_TEST(test_init_failures)
+{
+	struct rulsrv_settings none = { 0 }, missing = { .bundle = "/nonexistent/bundle" };
+	void *state = NULL;
+
+	ck_assert_int_lt(predict_service_init(&host, &api, &none, &forest_backend, &state), 0);
+	ck_assert_int_eq(none.errors, 1);
+	ck_assert_int_lt(predict_service_init(&host, &api, &missing, &forest_backend, &state), 0);
+	ck_assert_msg(strstr(host.last_error, "cannot load model bundle '/nonexistent/bundle'") !=
+		      NULL, "%s", host.last_error);
+	ck_assert_int_eq(host.route_count, 0);
+	ck_assert_int_eq(host.attr_count, 0);
+}
+END_TEST
+
+static void
+call(int route, const char *type, const char *body, struct rulsrv_response *resp)
+{
+	struct rulsrv_request req = {
+		.method = host.routes[route].method,
+		.path = host.routes[route].path,
+		.content_type = type,
+		.body = body,
+		.body_len = strlen(body),
+		.received_at = 1.0,
+	};
+
+	memset(resp, 0, sizeof(*resp));
+	host.routes[route].fn(host.routes[route].ud, &req, resp);
+}
+
+START_TEST(test_predict_and_observe)
+{
+	struct rulsrv_settings s = { 0 };
+	struct rulsrv_response resp;
+	struct bundle *b = NULL;
+	char err[256], reason[64], *rul;
+	void *state = NULL;
+
+	if (!have_bundle)
+		return;
+	s.bundle = bundle_dir;
+	ck_assert_msg(bundle_load(bundle_dir, &b, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &state), 0);
+	ck_assert(predict_service_ready(state, reason, sizeof(reason)));
+	ck_assert(!predict_service_ready(NULL, reason, sizeof(reason)));
+	ck_assert_str_eq(reason, "model not loaded");
+	ck_assert_int_eq(host.route_count, 2);
+	ck_assert_str_eq(host.routes[0].path, "/v1/predict");
+	ck_assert_str_eq(host.routes[1].path, "/v1/models");
+	ck_assert_int_eq(host.attr_count, 3);
+	ck_assert_str_eq(host.attr_key[0], "model.bundle");
+	ck_assert_str_eq(host.attr_value[0], bundle_dir);
+	ck_assert_str_eq(host.attr_value[1], b->name);
+	ck_assert_str_eq(host.attr_value[2], b->version);
+	ck_assert_double_eq(sample("model_info", b->version), 1);
+
+	/* the observers see the last cycle's raw inputs and the answered RUL */
+	call(0, "application/json",
+	     "{\"unit\": 4, \"cycles\": [{\"cycle\": 8, \"settings\": [0.1, 0.2, 100], \"sensors\": "
+	     "[518.67,642,1590,1400,14.62,21.61,554,2388,9050,1.3,47.5,521,2388,8130,8.4,0.03,392,"
+	     "2388,100,38.9,23.3]}, {\"cycle\": 9, \"settings\": [-0.0007, -0.0004, 100], "
+	     "\"sensors\": [518.67,642.5,1591,1401,14.62,21.61,553,2388.1,9051,1.3,47.4,522,2388,"
+	     "8131,8.42,0.03,393,2388,100,38.8,23.4]}]}", &resp);
+	ck_assert_uint_eq(resp.status, 200);
+	ck_assert_uint_eq(host.observed, 1);
+	ck_assert_int_eq(host.obs_unit, 4);
+	ck_assert_int_eq(host.obs_cycle, 9);
+	ck_assert_double_eq(host.obs_inputs[0], -0.0007);
+	ck_assert_double_eq(host.obs_inputs[3], 518.67);
+	ck_assert_double_eq(host.obs_inputs[23], 23.4);
+	rul = strstr(resp.body, "\"rul\":");
+	ck_assert_ptr_nonnull(rul);
+	ck_assert_double_eq_tol(strtod(rul + 6, NULL), host.obs_rul, 1e-4);
+	ck_assert_ptr_nonnull(strstr(resp.body, "\"unit\":4,\"cycle\":9,"));
+	free(resp.body);
+
+	call(0, NULL, "{}", &resp);
+	ck_assert_uint_eq(resp.status, 415);
+	free(resp.body);
+	call(0, "application/json", "{\"unit\": 4}", &resp);
+	ck_assert_uint_eq(resp.status, 422);
+	ck_assert_str_eq(resp.body, "invalid_shape: body: missing field \"cycles\"");
+	free(resp.body);
+	ck_assert_double_eq(sample("prediction_requests_total", "415"), 1);
+	ck_assert_double_eq(sample("prediction_requests_total", "422"), 1);
+	ck_assert_double_eq(sample("prediction_errors_total", "invalid_shape"), 1);
+
+	call(1, NULL, "", &resp);
+	ck_assert_uint_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(resp.body, "\"backend\":\"forest\""));
+	free(resp.body);
+
+	predict_service_fini(state);
+	ck_assert_double_eq(sample("model_info", b->version), 0);
+	bundle_free(b);
+}
+END_TEST
+
+/* A reload of the same version: the new instance starts before the old one is released. */
+START_TEST(test_model_info_across_reload)
+{
+	struct rulsrv_settings s = { 0 };
+	struct bundle *b = NULL;
+	void *old = NULL, *new = NULL;
+	char err[256];
+
+	if (!have_bundle)
+		return;
+	s.bundle = bundle_dir;
+	ck_assert_msg(bundle_load(bundle_dir, &b, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &old), 0);
+	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &new), 0);
+	predict_service_fini(old);
+	ck_assert_double_eq(sample("model_info", b->version), 1);
+	predict_service_fini(new);
+	ck_assert_double_eq(sample("model_info", b->version), 0);
+	bundle_free(b);
+}
+END_TEST
+
+static void
+suite_cleanup(void)
+{
+	char cmd[200];
+
+	if (work[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
+		if (system(cmd) != 0)
+			fprintf(stderr, "predict_service: cannot remove %s\n", work);
+	}
+}
+
+Suite *
+predict_service_suite(void)
+{
+	Suite *s = suite_create("predict_service");
+	TCase *tc = tcase_create("service");
+
+	tcase_add_unchecked_fixture(tc, suite_setup, suite_cleanup);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_init_failures);
+	tcase_add_test(tc, test_predict_and_observe);
+	tcase_add_test(tc, test_model_info_across_reload);
+	suite_add_tcase(s, tc);
+	return s;
+}
