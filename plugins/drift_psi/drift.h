@@ -45,7 +45,24 @@ struct drift_ref {
 	size_t offset[RULSRV_N_INPUTS]; /* index of input f's first bin in the flat array */
 	size_t total_bins;
 	char **bin_label; /* total_bins labels: the bin's inclusive upper edge, "+Inf" last */
+	/* Every input's edges padded with +Inf to the same power of two, for a search of a
+	 * fixed number of steps: input f's at search + f * search_len. */
+	double *search;
+	size_t search_len;
 };
+
+/* The bin of x in input f: drift_bin_index() of the reference, in log2(search_len) steps. */
+static inline size_t
+drift_ref_bin(const struct drift_ref *ref, size_t f, double x)
+{
+	const double *e = ref->search + f * ref->search_len;
+	size_t pos = 0, step;
+
+	/* Branch-free: the comparisons are unpredictable, a conditional move is not. */
+	for (step = ref->search_len / 2; step > 0; step /= 2)
+		pos = e[pos + step - 1] < x ? pos + step : pos;
+	return pos;
+}
 
 /* drift_ref.c */
 /* Load dir as the reference; err says what is wrong. *out is owned by the caller. */
@@ -75,32 +92,61 @@ void drift_evaluate(const struct drift_ref *ref, const struct drift_params *p,
 		    const uint64_t *counts, uint64_t observations, struct drift_eval *out);
 
 /* drift_window.c: the counters of the current window, written lock-free by observers. */
+#define DRIFT_SHARDS 8
+#define DRIFT_SLOTS 4
+
+struct drift_shard {
+	alignas(64) atomic_uint busy;  /* 1 while an observer owns the shard */
+	atomic_uint_fast64_t *counts; /* total_bins; written only by the owner */
+};
+
 struct drift_slot {
-	alignas(64) atomic_uint_fast64_t readers; /* observers inside this slot right now */
 	alignas(64) atomic_uint_fast64_t observations;
-	atomic_uint_fast64_t *counts; /* total_bins */
+	atomic_bool ready; /* drained and cleared: may become the current window */
+	struct drift_shard shard[DRIFT_SHARDS];
+	atomic_uint_fast64_t *counts; /* the shards' counters, one allocation */
 };
 
 struct drift_windows {
 	alignas(64) atomic_uint_fast64_t seq; /* sequence number of the current window */
-	struct drift_slot slot[2];            /* current window in slot[seq & 1] */
+	struct drift_slot slot[DRIFT_SLOTS];  /* current window in slot[seq % DRIFT_SLOTS] */
 	size_t total_bins;
+	size_t stride; /* counters per shard, rounded up to a cache line */
 };
 
 int drift_windows_init(struct drift_windows *w, size_t total_bins);
 void drift_windows_destroy(struct drift_windows *w);
-/* Read side: enter the current window (*seq its number); leave it when done writing. */
-struct drift_slot *drift_windows_enter(struct drift_windows *w, uint64_t *seq);
-void drift_windows_leave(struct drift_slot *s);
+/*
+ * Read side: own a shard of the current window (*seq its number, *slot the window's
+ * counters) and count into it with drift_count(); leave it when done.
+ */
+struct drift_shard *drift_windows_enter(struct drift_windows *w, uint64_t *seq,
+					struct drift_slot **slot);
+void drift_windows_leave(struct drift_shard *sh);
 uint64_t drift_windows_seq(struct drift_windows *w);
 /*
- * Write side, serialised by the caller: open a fresh window, wait until no observer writes
- * the old one any more, then copy its final counts into counts (total_bins) and return its
- * observations.
+ * Close window seq and open the next, without a lock: false when seq is not the current
+ * window any more or the other slot is not drained yet (drain first, then retry).
  */
-uint64_t drift_windows_switch(struct drift_windows *w, uint64_t *counts);
+bool drift_windows_close(struct drift_windows *w, uint64_t seq);
+/*
+ * Serialised by the caller, for a closed window seq: wait until no observer owns one of its
+ * shards, sum its final counts into counts (total_bins), clear the slot for reuse and return
+ * the window's observations.
+ */
+uint64_t drift_windows_drain(struct drift_windows *w, uint64_t seq, uint64_t *counts);
 /* The current window's counts as they are now (each counter exact, not all at one instant). */
 uint64_t drift_windows_peek(struct drift_windows *w, uint64_t *counts);
+
+/* One more in counter k of a shard the caller owns: no read-modify-write instruction. */
+static inline void
+drift_count(struct drift_shard *sh, size_t k)
+{
+	atomic_uint_fast64_t *c = &sh->counts[k];
+
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
 
 /* drift_metrics.c */
 struct drift_metrics {
@@ -140,6 +186,7 @@ struct drift {
 	char label[DRIFT_LABEL_MAX];
 	double start;
 	double start_mono;
+	uint64_t booked; /* seq of the window d->index describes; older ones are drained */
 	bool have_last;
 	struct drift_closed last;
 	uint64_t *base;    /* cumulative counts of every closed window */
@@ -156,7 +203,8 @@ struct drift {
 /* drift_psi.c */
 /* Close the current window and open the next (label NULL: keep it); under d->lock. */
 void drift_roll_locked(struct drift *d, const char *label, struct drift_closed *closed);
-/* Evaluate the current window, refresh the gauges and push the counters; under d->lock. */
+/* Account windows that observers closed, evaluate the current one, refresh the gauges and
+ * push the counters; under d->lock. */
 void drift_refresh_locked(struct drift *d, struct drift_eval *eval);
 double drift_now(void);
 

@@ -83,51 +83,99 @@ drift_mono(void)
 
 /* ---- the request path ---------------------------------------------------------------- */
 
+static void drift_book_locked(struct drift *d, const char *label);
+
+/*
+ * The batch that filled a count window closes it at once (a CAS, no lock), so the window
+ * stops there even when this thread then waits for the lock to account for it.
+ */
 static void
-drift_roll_from_observer(struct drift *d, uint64_t seq)
+drift_close_from_observer(struct drift *d, uint64_t seq)
 {
+	bool closed = drift_windows_close(&d->win, seq);
+
 	pthread_mutex_lock(&d->lock);
-	if (drift_windows_seq(&d->win) == seq)
-		drift_roll_locked(d, NULL, NULL);
+	drift_book_locked(d, NULL);
+	if (!closed && drift_windows_seq(&d->win) == seq && drift_windows_close(&d->win, seq))
+		drift_book_locked(d, NULL);
 	pthread_mutex_unlock(&d->lock);
 }
 
 /*
  * Count each input of every prediction into its reference bin of the current window:
- * features x log2(bins) comparisons and relaxed atomic increments, no lock. The observer
- * whose batch fills a count window closes it.
+ * features x log2(bins) comparisons and plain increments in a shard this thread owns for the
+ * batch; no lock. The observer whose batch fills a count window closes it.
  */
 static void
 drift_observe(void *ud, const struct rulsrv_prediction_batch *batch)
 {
 	struct drift *d = ud;
-	const struct drift_feature_ref *refs = d->ref.bundle->drift;
+	struct drift_shard *sh;
 	struct drift_slot *slot;
 	uint64_t seq, before, n = 0;
 	size_t i, f;
 
 	if (batch->count == 0)
 		return;
-	slot = drift_windows_enter(&d->win, &seq);
+	sh = drift_windows_enter(&d->win, &seq, &slot);
 	for (i = 0; i < batch->count; i++) {
 		const double *x = batch->items[i].inputs;
 
 		if (x == NULL)
 			continue;
-		for (f = 0; f < RULSRV_N_INPUTS; f++) {
-			size_t k = d->ref.offset[f] + drift_bin_index(&refs[f], x[f]);
-
-			atomic_fetch_add_explicit(&slot->counts[k], 1, memory_order_relaxed);
-		}
+		for (f = 0; f < RULSRV_N_INPUTS; f++)
+			drift_count(sh, d->ref.offset[f] + drift_ref_bin(&d->ref, f, x[f]));
 		n++;
 	}
 	before = atomic_fetch_add_explicit(&slot->observations, n, memory_order_relaxed);
-	drift_windows_leave(slot);
+	drift_windows_leave(sh);
 	if (d->mode == DRIFT_MODE_COUNT && before < d->window_size && before + n >= d->window_size)
-		drift_roll_from_observer(d, seq);
+		drift_close_from_observer(d, seq);
 }
 
 /* ---- windows ------------------------------------------------------------------------- */
+
+/*
+ * Account for every window closed since the last call, oldest first: drain its counters into
+ * the cumulative base, keep its summary as the last window, open the next one's metadata
+ * (label NULL: keep the label). Under d->lock.
+ */
+static void
+drift_book_locked(struct drift *d, const char *label)
+{
+	struct drift_closed *c = &d->last;
+	uint64_t obs, seq = drift_windows_seq(&d->win);
+	double now;
+	size_t i;
+
+	if (d->booked == seq)
+		return;
+	now = drift_now();
+	for (; d->booked < seq; d->booked++) {
+		obs = drift_windows_drain(&d->win, d->booked, d->scratch);
+		for (i = 0; i < d->ref.total_bins; i++)
+			d->base[i] += d->scratch[i];
+		c->index = d->index;
+		memcpy(c->label, d->label, sizeof(c->label));
+		c->start = d->start;
+		c->end = now;
+		drift_evaluate(&d->ref, &d->params, d->scratch, obs, &c->eval);
+		d->have_last = true;
+		d->api->log(d->host, RULSRV_LOG_INFO,
+			    "closed drift window %llu '%s': %llu observations, status %s, max psi "
+			    "%.4g (%s)",
+			    (unsigned long long)c->index, c->label, (unsigned long long)obs,
+			    drift_status_name(c->eval.status), c->eval.psi_max,
+			    bundle_input_name(c->eval.max_feature));
+		d->index++;
+		d->start = now;
+	}
+	if (label != NULL)
+		snprintf(d->label, sizeof(d->label), "%s", label);
+	d->start_mono = drift_mono();
+	drift_carry_store(d);
+	drift_metrics_window(d);
+}
 
 void
 drift_refresh_locked(struct drift *d, struct drift_eval *eval)
@@ -135,6 +183,7 @@ drift_refresh_locked(struct drift *d, struct drift_eval *eval)
 	struct drift_eval e;
 	uint64_t obs;
 
+	drift_book_locked(d, NULL);
 	obs = drift_windows_peek(&d->win, d->scratch);
 	drift_evaluate(&d->ref, &d->params, d->scratch, obs, &e);
 	drift_metrics_eval(d, &e);
@@ -146,36 +195,14 @@ drift_refresh_locked(struct drift *d, struct drift_eval *eval)
 void
 drift_roll_locked(struct drift *d, const char *label, struct drift_closed *closed)
 {
-	struct drift_closed *c = &d->last;
-	double now = drift_now();
-	uint64_t obs;
-	size_t i;
-
-	obs = drift_windows_switch(&d->win, d->scratch);
-	for (i = 0; i < d->ref.total_bins; i++)
-		d->base[i] += d->scratch[i];
-	c->index = d->index;
-	memcpy(c->label, d->label, sizeof(c->label));
-	c->start = d->start;
-	c->end = now;
-	drift_evaluate(&d->ref, &d->params, d->scratch, obs, &c->eval);
-	d->have_last = true;
-	d->api->log(d->host, RULSRV_LOG_INFO,
-		    "closed drift window %llu '%s': %llu observations, status %s, max psi %.4g (%s)",
-		    (unsigned long long)c->index, c->label, (unsigned long long)obs,
-		    drift_status_name(c->eval.status), c->eval.psi_max,
-		    bundle_input_name(c->eval.max_feature));
-
-	d->index++;
-	if (label != NULL)
-		snprintf(d->label, sizeof(d->label), "%s", label);
-	d->start = now;
-	d->start_mono = drift_mono();
-	drift_carry_store(d);
-	drift_metrics_window(d);
+	drift_book_locked(d, NULL);
+	/* Fails only when an observer closed the window first: account for it, close the next. */
+	while (!drift_windows_close(&d->win, drift_windows_seq(&d->win)))
+		drift_book_locked(d, NULL);
+	drift_book_locked(d, label);
 	drift_refresh_locked(d, NULL);
 	if (closed != NULL)
-		*closed = *c;
+		*closed = d->last;
 }
 
 static void

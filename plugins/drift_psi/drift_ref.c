@@ -79,6 +79,28 @@ drift_ref_labels(struct drift_ref *ref)
 	return 0;
 }
 
+/* Edges padded with +Inf: as many as a power of two above every input's edge count. */
+static int
+drift_ref_search(struct drift_ref *ref)
+{
+	size_t f, j, len = 2;
+
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		while (len < ref->bundle->drift[f].bin_count) /* edges + 1 padding */
+			len *= 2;
+	ref->search = malloc(RULSRV_N_INPUTS * len * sizeof(*ref->search));
+	if (ref->search == NULL)
+		return -ENOMEM;
+	ref->search_len = len;
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		const struct drift_feature_ref *fr = &ref->bundle->drift[f];
+
+		for (j = 0; j < len; j++)
+			ref->search[f * len + j] = j + 1 < fr->bin_count ? fr->edges[j] : INFINITY;
+	}
+	return 0;
+}
+
 int
 drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len)
 {
@@ -102,6 +124,8 @@ drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len
 		out->total_bins += out->bundle->drift[f].bin_count;
 	}
 	r = drift_ref_labels(out);
+	if (r == 0)
+		r = drift_ref_search(out);
 	if (r < 0) {
 		snprintf(err, err_len, "out of memory");
 		goto out_release;
@@ -153,6 +177,7 @@ drift_ref_release(struct drift_ref *ref)
 			free(ref->bin_label[i]);
 		free(ref->bin_label);
 	}
+	free(ref->search);
 	bundle_free(ref->bundle);
 	memset(ref, 0, sizeof(*ref));
 }

@@ -1,83 +1,113 @@
 /* SPDX-License-Identifier: MIT */
-/* drift_window.c - per-window bin counters that observers write without a lock. */
+/* drift_window.c - per-window bin counters that observers write without a shared lock. */
 #include "drift.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
- * Two slots of counters; the current window lives in slot[seq & 1]. An observer announces
- * itself in a slot (readers + 1), then re-reads seq: if the window is still the one it
- * chose, it may count into it until it leaves (readers - 1); otherwise it backs out without
- * writing and retries. The roller stores the new seq, then waits until the old slot has no
- * reader. Both sides use sequentially consistent operations for the announce/check pair, so
- * either the observer sees the new seq or the roller sees the observer (Dekker). After the
- * wait the old window is final; the slot is reused (cleared) at the next roll, when observers
- * that might still touch its reader count back out without writing a counter.
+ * A ring of DRIFT_SLOTS slots of counters; the current window lives in
+ * slot[seq % DRIFT_SLOTS]. Each slot holds
+ * DRIFT_SHARDS shards of counters, and a shard has one writer at a time: an observer claims a
+ * free shard (busy 0 -> 1, one exchange per batch), re-reads seq, counts with plain
+ * load+store increments while it owns the shard, and releases it. A thread keeps the shard it
+ * got last time, so shards are uncontended; nobody ever waits for a particular shard.
+ *
+ * Closing a window is one compare-and-swap of seq, by anyone, without a lock, provided the
+ * next slot is ready (drained and cleared; the ring leaves DRIFT_SLOTS - 1 windows of slack
+ * for that), so a full window stops taking observations at once even when the thread that
+ * filled it, or the one draining an older window, is descheduled. Draining happens later,
+ * under the instance lock: wait until every shard of the closed slot is free, sum, clear, mark
+ * the slot ready. Claim-then-recheck on the observer's side and CAS-then-check on the
+ * drainer's are sequentially consistent, so either the observer sees the new seq (releases,
+ * retries in the new window) or the drainer sees the shard busy (waits for it). Observers
+ * that claim a shard of a closed slot later see a stale seq and back out without counting.
  */
 
-static int
-drift_slot_init(struct drift_slot *s, size_t total_bins)
-{
-	size_t i;
+static _Thread_local unsigned drift_shard_hint;
 
-	atomic_init(&s->readers, 0);
-	atomic_init(&s->observations, 0);
-	s->counts = calloc(total_bins, sizeof(*s->counts));
-	if (s->counts == NULL)
-		return -ENOMEM;
-	for (i = 0; i < total_bins; i++)
-		atomic_init(&s->counts[i], 0);
-	return 0;
+static size_t
+drift_stride(size_t total_bins)
+{
+	return (total_bins + 7) / 8 * 8; /* a shard's counters start on a cache line */
 }
 
 int
 drift_windows_init(struct drift_windows *w, size_t total_bins)
 {
-	int r;
+	size_t stride = drift_stride(total_bins), s, k, i;
 
 	atomic_init(&w->seq, 0);
 	w->total_bins = total_bins;
-	w->slot[0].counts = NULL;
-	w->slot[1].counts = NULL;
-	r = drift_slot_init(&w->slot[0], total_bins);
-	if (r == 0)
-		r = drift_slot_init(&w->slot[1], total_bins);
-	if (r < 0)
-		drift_windows_destroy(w);
-	return r;
+	w->stride = stride;
+	for (s = 0; s < DRIFT_SLOTS; s++)
+		w->slot[s].counts = NULL;
+	for (s = 0; s < DRIFT_SLOTS; s++) {
+		struct drift_slot *slot = &w->slot[s];
+
+		atomic_init(&slot->observations, 0);
+		atomic_init(&slot->ready, s != 0); /* slot 0 holds the first window */
+		slot->counts = aligned_alloc(64, DRIFT_SHARDS * stride * sizeof(*slot->counts));
+		if (slot->counts == NULL) {
+			drift_windows_destroy(w);
+			return -ENOMEM;
+		}
+		for (k = 0; k < DRIFT_SHARDS; k++) {
+			atomic_init(&slot->shard[k].busy, 0);
+			slot->shard[k].counts = slot->counts + k * stride;
+		}
+		for (i = 0; i < DRIFT_SHARDS * stride; i++)
+			atomic_init(&slot->counts[i], 0);
+	}
+	return 0;
 }
 
 void
 drift_windows_destroy(struct drift_windows *w)
 {
-	free(w->slot[0].counts);
-	free(w->slot[1].counts);
-	w->slot[0].counts = NULL;
-	w->slot[1].counts = NULL;
+	size_t s;
+
+	for (s = 0; s < DRIFT_SLOTS; s++) {
+		free(w->slot[s].counts);
+		w->slot[s].counts = NULL;
+	}
 }
 
-struct drift_slot *
-drift_windows_enter(struct drift_windows *w, uint64_t *seq)
+struct drift_shard *
+drift_windows_enter(struct drift_windows *w, uint64_t *seq, struct drift_slot **slotp)
 {
 	for (;;) {
 		uint64_t s = atomic_load(&w->seq);
-		struct drift_slot *slot = &w->slot[s & 1];
+		struct drift_slot *slot = &w->slot[s % DRIFT_SLOTS];
+		unsigned i;
 
-		atomic_fetch_add(&slot->readers, 1);
-		if (atomic_load(&w->seq) == s) {
-			*seq = s;
-			return slot;
+		for (i = 0; i < DRIFT_SHARDS; i++) {
+			unsigned k = (drift_shard_hint + i) % DRIFT_SHARDS;
+			struct drift_shard *sh = &slot->shard[k];
+
+			if (atomic_load_explicit(&sh->busy, memory_order_relaxed) != 0 ||
+			    atomic_exchange(&sh->busy, 1) != 0)
+				continue;
+			if (atomic_load(&w->seq) == s) {
+				drift_shard_hint = k;
+				*seq = s;
+				*slotp = slot;
+				return sh;
+			}
+			atomic_store_explicit(&sh->busy, 0, memory_order_release);
+			break;
 		}
-		atomic_fetch_sub_explicit(&slot->readers, 1, memory_order_release);
+		if (i == DRIFT_SHARDS)
+			sched_yield(); /* more observers than shards right now */
 	}
 }
 
 void
-drift_windows_leave(struct drift_slot *s)
+drift_windows_leave(struct drift_shard *sh)
 {
-	atomic_fetch_sub_explicit(&s->readers, 1, memory_order_release);
+	atomic_store_explicit(&sh->busy, 0, memory_order_release);
 }
 
 uint64_t
@@ -86,34 +116,56 @@ drift_windows_seq(struct drift_windows *w)
 	return atomic_load(&w->seq);
 }
 
-uint64_t
-drift_windows_switch(struct drift_windows *w, uint64_t *counts)
+/* Sum of a slot's shards into counts (total_bins). */
+static void
+drift_slot_sum(const struct drift_windows *w, struct drift_slot *slot, uint64_t *counts)
 {
-	uint64_t seq = atomic_load_explicit(&w->seq, memory_order_relaxed);
-	struct drift_slot *old = &w->slot[seq & 1];
-	struct drift_slot *next = &w->slot[(seq + 1) & 1];
-	size_t i;
+	size_t i, k;
 
-	/* Nobody writes next: its window was drained at the previous switch. */
-	for (i = 0; i < w->total_bins; i++)
-		atomic_store_explicit(&next->counts[i], 0, memory_order_relaxed);
-	atomic_store_explicit(&next->observations, 0, memory_order_relaxed);
-	atomic_store(&w->seq, seq + 1);
-	while (atomic_load(&old->readers) != 0)
-		sched_yield();
-	atomic_thread_fence(memory_order_acquire);
-	for (i = 0; i < w->total_bins; i++)
-		counts[i] = atomic_load_explicit(&old->counts[i], memory_order_relaxed);
-	return atomic_load_explicit(&old->observations, memory_order_relaxed);
+	memset(counts, 0, w->total_bins * sizeof(*counts));
+	for (k = 0; k < DRIFT_SHARDS; k++)
+		for (i = 0; i < w->total_bins; i++)
+			counts[i] += atomic_load_explicit(&slot->shard[k].counts[i],
+							  memory_order_relaxed);
+}
+
+bool
+drift_windows_close(struct drift_windows *w, uint64_t seq)
+{
+	struct drift_slot *next = &w->slot[(seq + 1) % DRIFT_SLOTS];
+
+	if (!atomic_load(&next->ready))
+		return false;
+	if (!atomic_compare_exchange_strong(&w->seq, &seq, seq + 1))
+		return false;
+	atomic_store(&next->ready, false);
+	return true;
+}
+
+uint64_t
+drift_windows_drain(struct drift_windows *w, uint64_t seq, uint64_t *counts)
+{
+	struct drift_slot *old = &w->slot[seq % DRIFT_SLOTS];
+	uint64_t observations;
+	size_t i, k;
+
+	for (k = 0; k < DRIFT_SHARDS; k++)
+		while (atomic_load(&old->shard[k].busy) != 0)
+			sched_yield();
+	drift_slot_sum(w, old, counts);
+	observations = atomic_load_explicit(&old->observations, memory_order_relaxed);
+	for (i = 0; i < DRIFT_SHARDS * w->stride; i++)
+		atomic_store_explicit(&old->counts[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&old->observations, 0, memory_order_relaxed);
+	atomic_store(&old->ready, true);
+	return observations;
 }
 
 uint64_t
 drift_windows_peek(struct drift_windows *w, uint64_t *counts)
 {
-	struct drift_slot *cur = &w->slot[atomic_load(&w->seq) & 1];
-	size_t i;
+	struct drift_slot *cur = &w->slot[atomic_load(&w->seq) % DRIFT_SLOTS];
 
-	for (i = 0; i < w->total_bins; i++)
-		counts[i] = atomic_load_explicit(&cur->counts[i], memory_order_relaxed);
+	drift_slot_sum(w, cur, counts);
 	return atomic_load_explicit(&cur->observations, memory_order_relaxed);
 }

@@ -775,6 +775,124 @@ START_TEST(test_constant_and_discrete_do_not_alarm)
 }
 END_TEST
 
+struct dt_bins {
+	const struct drift_feature_ref *refs;
+	const double *want; /* input f, bin b at f * 64 + b */
+	size_t checked;
+};
+
+/* Each drift_bin_observations_total series against want; its bin label reads back exactly
+ * as the bin's upper edge. */
+static int
+dt_check_bin_sample(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	struct dt_bins *q = ud;
+	size_t f, b;
+
+	if (s == NULL || strcmp(fam->name, "drift_bin_observations_total") != 0)
+		return 0;
+	for (f = 0; strcmp(bundle_input_name(f), s->label_values[0]) != 0; f++)
+		ck_assert_uint_lt(f, RULSRV_N_INPUTS - 1);
+	if (strcmp(s->label_values[1], "+Inf") == 0) {
+		b = q->refs[f].bin_count - 1;
+	} else {
+		for (b = 0; b + 1 < q->refs[f].bin_count; b++)
+			if (q->refs[f].edges[b] == strtod(s->label_values[1], NULL))
+				break;
+		ck_assert_msg(b + 1 < q->refs[f].bin_count, "%s: no edge reads as %s",
+			      s->label_values[0], s->label_values[1]);
+	}
+	ck_assert_msg(s->value == q->want[f * 64 + b], "%s bin %s: %g, want %g",
+		      s->label_values[0], s->label_values[1], s->value, q->want[f * 64 + b]);
+	q->checked++;
+	return 0;
+}
+
+static void
+dt_check_bins(struct dt *t, const struct drift_feature_ref *refs, const double *want)
+{
+	struct dt_bins q = { refs, want, 0 };
+	size_t f, total = 0;
+
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		total += refs[f].bin_count;
+	metrics_collect(t->host.registry, dt_check_bin_sample, &q);
+	ck_assert_uint_eq(q.checked, total);
+}
+
+/* Values on, just below and just above every edge land where drift_bin_index says. */
+START_TEST(test_bins_match_drift_bin_index)
+{
+	struct drift_feature_ref built[RULSRV_N_INPUTS];
+	const struct drift_feature_ref *refs;
+	struct cmapss_table tab = { 0 };
+	struct bundle *loaded = NULL;
+	char err[512];
+	static const double specials[] = { INFINITY, -INFINITY, NAN, -1e300, 1e300, 0 };
+	double *want, *rows;
+	size_t f, b, i, n = 0, cap = 4096;
+	const char *dir;
+	struct dt t;
+
+	tab.rows = 5000;
+	tab.values = dt_rows(tab.rows, dt_cmapss_like);
+	ck_assert_int_eq(drift_ref_build(&tab, NULL, built), 0);
+	dt_refs_clamp(built);
+	free(tab.values);
+	dir = dt_bundle(1, built);
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		free(built[f].edges);
+		free(built[f].expected);
+	}
+	/* The edges as the plugin reads them (bundle.json need not keep the last bit). */
+	ck_assert_msg(bundle_load(dir, &loaded, err, sizeof(err)) == 0, "%s", err);
+	refs = loaded->drift;
+	rows = calloc(cap * RULSRV_N_INPUTS, sizeof(double));
+	want = calloc(RULSRV_N_INPUTS * 64, sizeof(double));
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		size_t k = 0;
+
+		for (b = 0; b + 1 < refs[f].bin_count; b++) {
+			double e = refs[f].edges[b];
+			double probe[3] = { e, nextafter(e, -INFINITY), nextafter(e, INFINITY) };
+
+			for (i = 0; i < 3; i++, k++)
+				rows[k * RULSRV_N_INPUTS + f] = probe[i];
+		}
+		for (i = 0; i < sizeof(specials) / sizeof(specials[0]); i++, k++)
+			rows[k * RULSRV_N_INPUTS + f] = specials[i];
+		if (k > n)
+			n = k;
+	}
+	/* Rows beyond an input's probes repeat its first probe. */
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		size_t k0 = 3 * (refs[f].bin_count - 1) + sizeof(specials) / sizeof(specials[0]);
+
+		for (i = k0; i < n; i++)
+			rows[i * RULSRV_N_INPUTS + f] = rows[f];
+		for (i = 0; i < n; i++)
+			want[f * 64 + drift_bin_index(&refs[f], rows[i * RULSRV_N_INPUTS + f])]++;
+	}
+	{
+		const char *const kv[] = { "reference", dir, "window", "manual", NULL };
+
+		ck_assert_int_eq(dt_start(&t, kv), 0);
+	}
+	dt_observe(&t, rows, n, 5);
+	cJSON_Delete(dt_get(&t));
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total",
+						  bundle_input_name(f), NULL),
+				    (double)n);
+	}
+	dt_check_bins(&t, refs, want);
+	dt_stop(&t);
+	bundle_free(loaded);
+	free(rows);
+	free(want);
+}
+END_TEST
+
 START_TEST(test_no_status_before_min_observations)
 {
 	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
@@ -1412,6 +1530,7 @@ drift_psi_suite(void)
 	tcase_add_test(psi, test_shifted_distribution_drifts);
 	tcase_add_test(psi, test_clipping_at_epsilon);
 	tcase_add_test(psi, test_constant_and_discrete_do_not_alarm);
+	tcase_add_test(psi, test_bins_match_drift_bin_index);
 	tcase_add_test(psi, test_no_status_before_min_observations);
 	tcase_add_test(psi, test_thresholds);
 	suite_add_tcase(s, psi);
