@@ -360,6 +360,13 @@ sink(char *ptr, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
+static size_t
+keep(char *ptr, size_t size, size_t n, void *ud)
+{
+	strncat(ud, ptr, size * n < 200 ? size * n : 200);
+	return size * n;
+}
+
 /* HTTPS through libmicrohttpd with tls_cert_file / tls_key_file. */
 START_TEST(test_tls)
 {
@@ -392,6 +399,45 @@ START_TEST(test_tls)
 }
 END_TEST
 
+START_TEST(test_silent_handler_is_500)
+{
+	struct harness_response r;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	request("GET", "/echo/silent", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 500);
+	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"internal\",\"message\":\"the handler produced no answer\"}}");
+	harness_response_free(&r);
+}
+END_TEST
+
+/* While draining, a connection still open is told "shutting down" by /readyz. */
+START_TEST(test_readyz_while_draining)
+{
+	char url[128], body[256] = "";
+	long status = 0;
+	CURL *c;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	c = curl_easy_init();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	ck_assert_int_eq(status, 200);
+	service_quiesce(svc);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK); /* the same, kept-alive connection */
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	ck_assert_int_eq(status, 503);
+	ck_assert_str_eq(body, "{\"error\":{\"code\":\"not_ready\",\"message\":\"shutting down\"}}");
+	curl_easy_cleanup(c);
+}
+END_TEST
+
 Suite *router_suite(void);
 
 Suite *
@@ -414,6 +460,8 @@ router_suite(void)
 	tcase_add_test(tc, test_route_table);
 	tcase_add_test(tc, test_request_metrics);
 	tcase_add_test(tc, test_tls);
+	tcase_add_test(tc, test_silent_handler_is_500);
+	tcase_add_test(tc, test_readyz_while_draining);
 	suite_add_tcase(s, tc);
 	return s;
 }
