@@ -276,7 +276,7 @@ set_error(struct predict_error *err, unsigned status, const char *code, const ch
 __attribute__((format(printf, 4, 5))) static int
 fail_at(struct pr *p, unsigned status, const char *code, const char *fmt, ...)
 {
-	char loc[96], msg[192];
+	char loc[64], msg[188];
 	va_list ap;
 
 	va_start(ap, fmt);
