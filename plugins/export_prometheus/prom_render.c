@@ -94,11 +94,60 @@ prom_format_double(char *buf, size_t size, double v)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* Label values escape \ " and newline; HELP escapes \ and newline (format 0.0.4). */
+/*
+ * Length of the valid UTF-8 sequence at s (2..4), or 0 when the bytes there are not one
+ * (stray continuation, overlong form, surrogate, beyond U+10FFFF, cut short).
+ */
+static size_t
+prom_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t n, i;
+
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/*
+ * Label values escape \ " and newline; HELP escapes \ and newline (format 0.0.4). Prometheus
+ * rejects a whole scrape over one invalid UTF-8 byte (a label value can come from a client,
+ * e.g. a drift window label), so such bytes become U+FFFD. Room: 3 bytes per input byte.
+ */
 static void
 prom_put_escaped(struct prom_render *r, const char *s, bool quote)
 {
 	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80) {
+			size_t n = prom_utf8_len((const unsigned char *)s);
+
+			if (n == 0) {
+				prom_put(r, "\xEF\xBF\xBD", 3);
+			} else {
+				prom_put(r, s, n);
+				s += n - 1;
+			}
+			continue;
+		}
 		switch (*s) {
 		case '\\':
 			prom_put(r, "\\\\", 2);
@@ -152,7 +201,7 @@ prom_family_begin(struct prom_render *r, const struct rulsrv_family_info *f)
 			prom_format_double(r->le[i], sizeof(r->le[i]), f->bounds[i]);
 		strcpy(r->le[f->bucket_count], "+Inf");
 	}
-	if (!prom_reserve(r, 2 * nlen + 2 * strlen(f->help) + strlen(type) + 24))
+	if (!prom_reserve(r, 2 * nlen + 3 * strlen(f->help) + strlen(type) + 24))
 		return r->error;
 	prom_put(r, "# HELP ", 7);
 	prom_put(r, f->name, nlen);
@@ -173,7 +222,7 @@ prom_labels_size(const struct rulsrv_family_info *f, const struct rulsrv_sample 
 	size_t n = 16, i;
 
 	for (i = 0; i < f->label_count; i++)
-		n += strlen(f->label_names[i]) + 2 * strlen(s->label_values[i]) + 4;
+		n += strlen(f->label_names[i]) + 3 * strlen(s->label_values[i]) + 4;
 	return n;
 }
 

@@ -157,6 +157,33 @@ START_TEST(test_histogram_lines)
 }
 END_TEST
 
+/* Prometheus refuses a whole scrape over one bad UTF-8 byte: those become U+FFFD. */
+START_TEST(test_invalid_utf8)
+{
+	const char *const labels[] = {"label", NULL};
+	const char *const good[] = {"\xc2\xb5s \xe2\x82\xac \xf0\x9f\x9a\x80", NULL};
+	const char *const bad[] = {"a\xff" "b\xc0\xaf" "c\xed\xa0\x80" "d\xe2\x82", NULL};
+	struct prom_fixture f;
+	struct rulsrv_response resp;
+	struct rulsrv_metric *m;
+	char *body;
+
+	ck_assert_int_eq(prom_start(&f, NULL), 0);
+	ck_assert_int_eq(fake_api.metric_new(&f.host, RULSRV_METRIC_GAUGE, "u", "Caf\xe9.", labels,
+					     NULL, 0, &m), 0);
+	fake_api.gauge_set(fake_api.series(m, good), 1);
+	fake_api.gauge_set(fake_api.series(m, bad), 2);
+	body = prom_scrape(&f, &resp);
+	ck_assert_str_eq(body, "# HELP u Caf\xef\xbf\xbd.\n# TYPE u gauge\n"
+			       "u{label=\"\xc2\xb5s \xe2\x82\xac \xf0\x9f\x9a\x80\"} 1\n"
+			       "u{label=\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd"
+			       "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+			       "d\xef\xbf\xbd\xef\xbf\xbd\"} 2\n");
+	free(body);
+	prom_stop(&f);
+}
+END_TEST
+
 START_TEST(test_number_formatting)
 {
 	static const struct {
@@ -213,6 +240,7 @@ START_TEST(test_promtool_clean)
 	const char *const labels[] = {"model", "code", NULL};
 	const char *const values[] = {"fd\"001\\", "200", NULL};
 	const char *const hl[] = {"model", NULL};
+	const char *const bad_utf8[] = {"Q2 \xff\xfe", NULL};
 	const double b[] = {0.001, 0.01, 0.1, 1};
 	char file[] = "/tmp/rulsrv-prom-XXXXXX", cmd[256], out[4096];
 	struct prom_fixture f;
@@ -238,6 +266,7 @@ START_TEST(test_promtool_clean)
 	ck_assert_int_eq(fake_api.metric_new(&f.host, RULSRV_METRIC_GAUGE, "model_rmse",
 					     "RMSE with a \\ and a\nnewline.", hl, NULL, 0, &m), 0);
 	fake_api.gauge_set(fake_api.series(m, values), NAN);
+	fake_api.gauge_set(fake_api.series(m, bad_utf8), 1);
 	ck_assert_int_eq(process_metrics_register(f.host.registry), 0);
 	body = prom_scrape(&f, &resp);
 	fd = mkstemp(file);
@@ -270,6 +299,7 @@ export_prometheus_suite(void)
 	tcase_add_test(tc, test_path_setting);
 	tcase_add_test(tc, test_escaping);
 	tcase_add_test(tc, test_histogram_lines);
+	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_number_formatting);
 	tcase_add_test(tc, test_promtool_clean);
 	suite_add_tcase(s, tc);
