@@ -20,9 +20,10 @@ plugin_dir = "$build/plugins";
 log_level = "info";
 plugins = {
   feedback = { file = "feedback.so"; settings = { database = "$dir/feedback.db"; }; };
+  prometheus = { file = "export_prometheus.so"; };
 };
 services = {
-  feedback = { listen = "127.0.0.1:0"; threads = $threads; plugins = [ "feedback" ]; };
+  feedback = { listen = "127.0.0.1:0"; threads = $threads; plugins = [ "feedback", "prometheus" ]; };
 };
 CONF
 : >"$dir/log"
@@ -36,6 +37,13 @@ for _ in $(seq 1 200); do
 done
 [ -n "$port" ] || { cat "$dir/log" >&2; exit 1; }
 
+commits() { # count and total seconds of the group commits so far
+  curl -s "http://127.0.0.1:$port/metrics" |
+    awk '/^feedback_commit_duration_seconds_count/ {c=$2} /^feedback_commit_duration_seconds_sum/ {s=$2} END {print c+0, s+0}'
+}
+per_commit() { # before after requests: "N requests per commit, M ms per commit"
+  echo "$1 $2 $3" | awk '{c=$3-$1; s=$4-$2; if (c > 0) printf "%.1f requests and %.2f ms per commit", $5/c, 1000*s/c}'
+}
 run() { # batch
   BATCH="$1" wrk -t2 -c"$conns" -d"${secs}s" -s "$src/bench/feedback.lua" "http://127.0.0.1:$port" |
     sed -n 's/^RESULT //p'
@@ -44,15 +52,20 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 echo "rulsrv feedback: $conns connections, $threads service threads, ${secs}s per run, $(nproc) cores"
 before="$(curl -s "http://127.0.0.1:$port/v1/feedback/stats" | sed 's/^{"count":\([0-9]*\).*/\1/')"
+c0="$(commits)"
 r="$(run 100)"
+c1="$(commits)"
 ok="$(field "$r" ok)"; s="$(field "$r" seconds)"
 echo "batches of 100: $(awk -v o="$ok" -v s="$s" 'BEGIN{printf "%.0f", o*100/s}') records/s" \
      "($(awk -v o="$ok" -v s="$s" 'BEGIN{printf "%.0f", o/s}') requests/s," \
-     "p50 $(field "$r" p50_ms) ms, p99 $(field "$r" p99_ms) ms)"
+     "p50 $(field "$r" p50_ms) ms, p99 $(field "$r" p99_ms) ms;" \
+     "$(per_commit "$c0" "$c1" "$(field "$r" requests)"))"
 r1="$(run 1)"
+c2="$(commits)"
 ok1="$(field "$r1" ok)"; s1="$(field "$r1" seconds)"
 echo "single records: $(awk -v o="$ok1" -v s="$s1" 'BEGIN{printf "%.0f", o/s}') requests/s" \
-     "(p50 $(field "$r1" p50_ms) ms, p99 $(field "$r1" p99_ms) ms)"
+     "(p50 $(field "$r1" p50_ms) ms, p99 $(field "$r1" p99_ms) ms;" \
+     "$(per_commit "$c1" "$c2" "$(field "$r1" requests)"))"
 after="$(curl -s "http://127.0.0.1:$port/v1/feedback/stats" | sed 's/^{"count":\([0-9]*\).*/\1/')"
 acked=$((ok * 100 + ok1))
 echo "stored $((after - before)) records, acknowledged $acked"

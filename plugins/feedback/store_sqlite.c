@@ -85,8 +85,8 @@ static const char *const fb_stmt_sql[ST_COUNT] = {
 	[ST_INSERT_FEEDBACK] = "INSERT INTO feedback(unit, cycle, predicted, actual, model, source,"
 			       " prediction_id, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_UPSERT_TOTALS] = "INSERT INTO totals(model, count, squared_error_sum, abs_error_sum,"
-			     " nasa_score) VALUES(?1, 1, ?2, ?3, ?4) ON CONFLICT(model) DO UPDATE"
-			     " SET count = count + 1,"
+			     " nasa_score) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(model) DO UPDATE"
+			     " SET count = count + excluded.count,"
 			     " squared_error_sum = squared_error_sum + excluded.squared_error_sum,"
 			     " abs_error_sum = abs_error_sum + excluded.abs_error_sum,"
 			     " nasa_score = nasa_score + excluded.nasa_score",
@@ -480,14 +480,13 @@ scored_push(struct fb_scored_list *l)
 	return &l->items[l->count++];
 }
 
-/* Insert one feedback row, add it to the model's totals, and remember it for the caller. */
+/* Insert one feedback row and remember it for the caller (and for the totals). */
 static int
 sqlite_score(struct fb_store *s, struct fb_scored_list *l, int64_t unit, int64_t cycle,
 	     double predicted, double actual, const char *model, const char *source,
 	     sqlite3_int64 prediction_id, double ts)
 {
 	sqlite3_stmt *st = s->st[ST_INSERT_FEEDBACK];
-	struct fb_terms t = fb_terms_of(predicted, actual, s->rul_cap);
 	struct fb_scored *out;
 	int r;
 
@@ -505,14 +504,6 @@ sqlite_score(struct fb_store *s, struct fb_scored_list *l, int64_t unit, int64_t
 	r = sqlite_exec_stmt(st);
 	if (r < 0)
 		return r;
-	st = s->st[ST_UPSERT_TOTALS];
-	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 2, t.squared);
-	sqlite3_bind_double(st, 3, t.absolute);
-	sqlite3_bind_double(st, 4, t.nasa);
-	r = sqlite_exec_stmt(st);
-	if (r < 0)
-		return r;
 	out = scored_push(l);
 	if (out == NULL)
 		return -ENOMEM;
@@ -522,6 +513,49 @@ sqlite_score(struct fb_store *s, struct fb_scored_list *l, int64_t unit, int64_t
 	out->actual = actual;
 	snprintf(out->model, sizeof(out->model), "%s", model);
 	return 0;
+}
+
+/* Add a group's scored records to the totals: one upsert per model, not per record. */
+static int
+sqlite_add_totals(struct fb_store *s, const struct fb_scored_list *l)
+{
+	sqlite3_stmt *st = s->st[ST_UPSERT_TOTALS];
+	bool *done;
+	size_t i, j;
+	int r = 0;
+
+	if (l->count == 0)
+		return 0;
+	done = calloc(l->count, sizeof(*done));
+	if (done == NULL)
+		return -ENOMEM;
+	for (i = 0; i < l->count && r == 0; i++) {
+		double sq = 0, ab = 0, nasa = 0;
+		int64_t n = 0;
+
+		if (done[i])
+			continue;
+		for (j = i; j < l->count; j++) {
+			struct fb_terms t;
+
+			if (done[j] || strcmp(l->items[j].model, l->items[i].model) != 0)
+				continue;
+			t = fb_terms_of(l->items[j].predicted, l->items[j].actual, s->rul_cap);
+			sq += t.squared;
+			ab += t.absolute;
+			nasa += t.nasa;
+			n++;
+			done[j] = true;
+		}
+		sqlite3_bind_text(st, 1, l->items[i].model, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, n);
+		sqlite3_bind_double(st, 3, sq);
+		sqlite3_bind_double(st, 4, ab);
+		sqlite3_bind_double(st, 5, nasa);
+		r = sqlite_exec_stmt(st);
+	}
+	free(done);
+	return r;
 }
 
 /* A record with its own prediction: the model is the posted one, else the model of the
@@ -676,6 +710,8 @@ sqlite_apply_group(struct fb_store *s, struct fb_group *g)
 		if (r < 0)
 			g->err_index = i;
 	}
+	if (r == 0)
+		r = sqlite_add_totals(s, &l);
 	if (r < 0) {
 		sqlite_run(s, ST_ROLLBACK_TO);
 		sqlite_run(s, ST_RELEASE);
