@@ -189,10 +189,8 @@ daemon_load(struct daemon *d)
 		}
 		d->services[d->service_count++] = svc;
 		r = snapshot_build(svc, c, sv, plugins, &snap);
-		if (r < 0) {
-			r = r == -ENOMEM ? r : -EINVAL;
+		if (r < 0)
 			goto out;
-		}
 		service_swap(svc, snap);
 	}
 out:

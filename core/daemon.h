@@ -20,7 +20,8 @@ struct daemon *daemon_new(const char *file, const char *const *overrides, size_t
 void daemon_free(struct daemon *d);
 
 /* Read the configuration, load the plugins and initialise every instance; errors logged.
- * Returns 0 or -errno (-EINVAL: the configuration is wrong). */
+ * Returns 0 or -errno: -EINVAL when the configuration is wrong, another errno when a plugin
+ * could not start (its model does not load, its store cannot be opened). */
 int daemon_load(struct daemon *d);
 /* Bind and start every service; 0 or -errno (logged). */
 int daemon_listen(struct daemon *d);

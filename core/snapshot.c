@@ -172,7 +172,7 @@ snapshot_add_instance(struct snapshot *snap, const struct config *c, const char 
 		log_err("%s", err);
 		free(h->instance);
 		free(h);
-		return r;
+		return r == -ENOMEM ? r : -EINVAL; /* the configuration names a bad plugin */
 	}
 	hosts[snap->host_count++] = h;
 	snprintf(path, sizeof(path), "plugins.%s.settings", instance);
@@ -213,6 +213,7 @@ snapshot_build(struct service *service, const struct config *c, const struct con
 		r = auth_token_load(sv->admin_token_file, &snap->admin_token, err, sizeof(err));
 		if (r < 0) {
 			log_err("service '%s': %s", sv->name, err);
+			r = r == -ENOMEM ? r : -EINVAL;
 			goto out_free;
 		}
 	}

@@ -66,7 +66,9 @@ struct snapshot {
 /*
  * Build the state of service sv from c: core routes, then every plugin instance the service
  * lists, loaded into plugins and initialised in order, then the unknown-settings check.
- * Logs every failure itself. Returns 0 and *out (one reference) or -errno.
+ * Logs every failure itself. Returns 0 and *out (one reference) or -errno: -EINVAL when the
+ * configuration is at fault (a refused plugin file, a bad setting, an unusable token file),
+ * else what the failing init returned (a model that does not load, a store that cannot open).
  */
 int snapshot_build(struct service *service, const struct config *c, const struct config_service *sv,
 		   struct plugin_set *plugins, struct snapshot **out);

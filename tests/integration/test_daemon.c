@@ -480,6 +480,22 @@ START_TEST(test_failing_init_is_one_error_line)
 }
 END_TEST
 
+/* A plugin that cannot start for a reason other than its settings: exit 1, one line. */
+START_TEST(test_failing_start_is_exit_1)
+{
+	char *out;
+
+	ck_assert_int_eq(harness_prepare(&srv, CONF("m1", "fail_errno = 5;")), 0);
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-c", srv.conf, NULL }, &out), 1);
+	ck_assert_msg(strstr(out, "e: cannot open the echo chamber: error 5") != NULL, "%s", out);
+	ck_assert_int_eq(count_error_lines(out), 1);
+	free(out);
+	/* -t calls every failure a configuration error */
+	ck_assert_int_eq(run_rulsrv((const char *[]){ "-t", "-c", srv.conf, NULL }, &out), 78);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_version_and_help)
 {
 	char *out;
@@ -660,6 +676,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_port_in_use);
 	tcase_add_test(tc, test_failing_init_is_one_error_line);
 	tcase_add_test(tc, test_version_and_help);
+	tcase_add_test(tc, test_failing_start_is_exit_1);
 	tcase_add_test(tc, test_journal_priority_prefix);
 	tcase_add_test(tc, test_sd_notify);
 	tcase_add_test(tc, test_core_metrics_and_failed_reload);
