@@ -129,18 +129,26 @@ snapshot_route_find(const struct snapshot *snap, const char *method, const char 
 bool
 snapshot_ready(const struct snapshot *snap, char *reason, size_t reason_len)
 {
-	size_t i;
+	size_t i, off = 0;
+	bool ready = true;
 
+	if (reason_len > 0)
+		reason[0] = '\0';
 	for (i = 0; i < snap->host_count; i++) {
 		const struct rulsrv_host *h = snap->hosts[i];
 		char why[256] = "";
+		int n;
 
 		if (h->lib->desc->ready == NULL || h->lib->desc->ready(h->state, why, sizeof(why)))
 			continue;
-		snprintf(reason, reason_len, "%s: %s", h->instance, why[0] != '\0' ? why : "not ready");
-		return false;
+		ready = false;
+		if (off >= reason_len)
+			continue;
+		n = snprintf(reason + off, reason_len - off, "%s%s: %s", off > 0 ? "; " : "",
+			     h->instance, why[0] != '\0' ? why : "not ready");
+		off += n > 0 ? (size_t)n : 0;
 	}
-	return true;
+	return ready;
 }
 
 /* Load, initialise and settings-check one instance; logs why it failed. */

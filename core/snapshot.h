@@ -86,7 +86,7 @@ int snapshot_route_add(struct snapshot *snap, const char *method, const char *pa
 const struct route *snapshot_route_find(const struct snapshot *snap, const char *method,
 					const char *path, bool *path_known, char *allow,
 					size_t allow_len);
-/* Every instance ready? When not, reason gets "INSTANCE: why" of the first that is not. */
+/* Every instance ready? When not, reason gets "INSTANCE: why; INSTANCE: why" of those not. */
 bool snapshot_ready(const struct snapshot *snap, char *reason, size_t reason_len);
 
 #endif

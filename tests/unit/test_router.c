@@ -26,7 +26,8 @@ static int port;
 
 static const char *const conf_text =
 	"plugin_dir = \"" RULSRV_BUILD_DIR "/tests/fixtures\";\n"
-	"plugins = { echo = { file = \"echo.so\"; settings = { message = \"m1\"; }; }; };\n"
+	"plugins = { echo = { file = \"echo.so\"; settings = { message = \"m1\"; }; };\n"
+	"            echo2 = { file = \"echo.so\"; settings = { prefix = \"/two\"; }; }; };\n"
 	"services = { web = { listen = \"127.0.0.1:0\"; plugins = [ \"echo\" ]; threads = 2;\n"
 	"                     max_body_bytes = 1000; }; };\n";
 
@@ -199,13 +200,15 @@ END_TEST
 
 START_TEST(test_not_ready)
 {
-	const char *const o[] = { "plugins.echo.settings.ready=false" };
+	const char *const o[] = { "plugins.echo.settings.ready=false", "services.web.plugins=[echo,echo2]",
+				  "plugins.echo2.settings.ready=false" };
 	struct harness_response r;
 
-	ck_assert_int_eq(start(o, 1), 0);
+	ck_assert_int_eq(start(o, 3), 0);
 	request("GET", "/readyz", NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 503);
-	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"not_ready\",\"message\":\"echo: echo was told not to be ready\"}}");
+	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"not_ready\",\"message\":\"echo: echo was told not to be ready; "
+			 "echo2: echo was told not to be ready\"}}");
 	harness_response_free(&r);
 	request("GET", "/healthz", NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
