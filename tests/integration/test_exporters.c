@@ -154,6 +154,67 @@ START_TEST(test_statsd_by_config)
 }
 END_TEST
 
+/* Sum of the values of every "key:value|c" line in rx. */
+static double
+counter_sum(const char *rx, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = rx;
+	double sum = 0;
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == rx || p[-1] == '\n') && p[klen] == ':') {
+			char *end;
+			double v = strtod(p + klen + 1, &end);
+
+			if (strncmp(end, "|c", 2) == 0 && (end[2] == '\n' || end[2] == '\0'))
+				sum += v;
+		}
+		p += klen;
+	}
+	return sum;
+}
+
+/*
+ * The registry outlives a reload, the statsd instance does not: the new one must send only
+ * what happens after it started, so statsd's total equals the daemon's own count (nothing
+ * counted twice).
+ */
+START_TEST(test_statsd_across_reload)
+{
+	const char *key = "t.prediction.http_requests_total._healthz.200";
+	struct harness_server s;
+	struct harness_response r;
+	char *conf, *rx1, *rx2;
+	double total, sent;
+	int fd, udp, port;
+
+	fd = udp_listen(&udp);
+	conf = conf_text(true, true, udp, 100);
+	ck_assert_int_eq(harness_start_conf(&s, conf), 0);
+	free(conf);
+	port = harness_port(&s, "prediction");
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(get_status(port, "/healthz"), 200);
+	rx1 = udp_collect(fd, 400);
+	ck_assert_int_eq(harness_post_json(port, "/-/reload", "{}", &r), 0);
+	ck_assert_msg(r.status == 200, "reload: %ld %s", r.status, r.body);
+	harness_response_free(&r);
+	for (int i = 0; i < 7; i++)
+		ck_assert_int_eq(get_status(port, "/healthz"), 200);
+	rx2 = udp_collect(fd, 400);
+	total = harness_scrape(port, "http_requests_total{handler=\"/healthz\",code=\"200\"}");
+	sent = counter_sum(rx1, key) + counter_sum(rx2, key);
+	ck_assert_msg(total >= 18 && sent == total, "statsd got %g /healthz, the daemon counted %g",
+		      sent, total);
+	ck_assert_double_eq(harness_scrape(port, "rulsrv_config_reloads_total{result=\"success\"}"), 1);
+	free(rx1);
+	free(rx2);
+	harness_cleanup(&s);
+	close(fd);
+}
+END_TEST
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -231,6 +292,7 @@ exporters_suite(void)
 	tcase_add_test(tc, test_prometheus_by_config);
 	tcase_add_test(tc, test_statsd_by_config);
 	tcase_add_test(tc, test_dead_statsd_costs_nothing);
+	tcase_add_test(tc, test_statsd_across_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }
