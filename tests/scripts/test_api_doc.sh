@@ -111,15 +111,22 @@ F=$(port_of feedback)
 [ -n "$P" ] && [ -n "$F" ] || { cat "$TMP/rulsrv.log"; echo "FAIL: no listener lines"; exit 1; }
 
 # ---- the examples: a ```sh block, then the documented answer in the next fenced block -------
+# "<!-- needs: INSTANCE -->" before an example: it also depends on that instance (for example
+# feedback without predicted_rul needs the predictions the model logged).
 cmds=()
 answers=()
+extra=()
 state=text
 cmd=
 ans=
+need=
 while IFS= read -r line; do
 	case $state in
 	text)
-		if [ "$line" = '```sh' ]; then state=cmd; cmd=; fi
+		case $line in
+		'<!-- needs: '*' -->') need=${line#<!-- needs: }; need=${need% -->} ;;
+		'```sh') state=cmd; cmd= ;;
+		esac
 		;;
 	cmd)
 		if [ "$line" = '```' ]; then state=between; else cmd+="$line"$'\n'; fi
@@ -135,6 +142,8 @@ while IFS= read -r line; do
 		if [ "$line" = '```' ]; then
 			cmds+=("$cmd")
 			answers+=("$ans")
+			extra+=("$need")
+			need=
 			state=text
 		else
 			ans+="$line"$'\n'
@@ -153,6 +162,9 @@ for i in "${!cmds[@]}"; do
 	path=$(grep -o 'http://127.0.0.1:300[01][^ '"'"']*' <<<"$cmd" | head -1 | sed 's|http://127.0.0.1:300[01]||')
 	what=$(head -1 <<<"$cmd" | cut -c1-100)
 	inst=$(needs "$path")
+	if [ -n "${extra[$i]}" ] && ! present "${extra[$i]}"; then
+		inst=${extra[$i]}
+	fi
 	if ! present "$inst"; then
 		echo "skipped: $path: plugin instance '$inst' is not available (plugin not built or no model bundle)"
 		skipped=$((skipped + 1))
