@@ -1362,31 +1362,17 @@ dt_quarter(struct dt *t, const char *label, const struct cmapss_table *tab, cons
 }
 
 /*
- * The reference: the trained bundle models/fd001 when present (its held-out units are the
- * unseen engines), else one built here the way rulsrv-train builds it, from every FD001
- * training unit but the last 20.
+ * The reference the test builds the way rulsrv-train builds it, from the FD001 training units
+ * except every fifth one (held out: the unseen engines).
  */
-static const char *
-dt_fd001_reference(const struct cmapss_table *fd001, bool *holdout)
+static char *
+dt_fd001_built(const struct cmapss_table *fd001, bool *holdout)
 {
 	struct drift_feature_ref refs[RULSRV_N_INPUTS];
-	struct bundle *b = NULL;
-	char trained[1024], err[512];
-	bool *use;
+	bool *use = calloc(fd001->rows, sizeof(*use));
+	char *dir;
 	size_t i, f;
 
-	snprintf(trained, sizeof(trained), "%s/models/fd001", RULSRV_SOURCE_DIR);
-	if (bundle_load(trained, &b, err, sizeof(err)) == 0 && b->holdout_count > 0 &&
-	    b->holdout_subset != NULL && strcmp(b->holdout_subset, "FD001") == 0) {
-		for (i = 0; i < fd001->rows; i++)
-			holdout[i] = dt_is_holdout(b, fd001->unit[i]);
-		bundle_free(b);
-		fprintf(stderr, "drift: reference %s\n", trained);
-		return strdup(trained);
-	}
-	bundle_free(b);
-	fprintf(stderr, "drift: no trained models/fd001 (%s), building a reference\n", err);
-	use = calloc(fd001->rows, sizeof(*use));
 	for (i = 0; i < fd001->rows; i++) {
 		holdout[i] = fd001->unit[i] % 5 == 0;
 		use[i] = !holdout[i];
@@ -1394,15 +1380,34 @@ dt_fd001_reference(const struct cmapss_table *fd001, bool *holdout)
 	ck_assert_int_eq(drift_ref_build(fd001, use, refs), 0);
 	dt_refs_clamp(refs);
 	free(use);
-	{
-		char *dir = strdup(dt_bundle(2, refs));
-
-		for (f = 0; f < RULSRV_N_INPUTS; f++) {
-			free(refs[f].edges);
-			free(refs[f].expected);
-		}
-		return dir;
+	dir = strdup(dt_bundle(2, refs));
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		free(refs[f].edges);
+		free(refs[f].expected);
 	}
+	return dir;
+}
+
+/* The trained bundle models/fd001 and its held-out units; NULL when there is none. */
+static char *
+dt_fd001_trained(const struct cmapss_table *fd001, bool *holdout)
+{
+	struct bundle *b = NULL;
+	char dir[1024], err[512];
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s/models/fd001", RULSRV_SOURCE_DIR);
+	if (bundle_load(dir, &b, err, sizeof(err)) != 0 || b->holdout_count == 0 ||
+	    b->holdout_subset == NULL || strcmp(b->holdout_subset, "FD001") != 0) {
+		fprintf(stderr, "drift: no trained models/fd001 with held-out FD001 units (%s)\n",
+			b == NULL ? err : "no holdout");
+		bundle_free(b);
+		return NULL;
+	}
+	for (i = 0; i < fd001->rows; i++)
+		holdout[i] = dt_is_holdout(b, fd001->unit[i]);
+	bundle_free(b);
+	return strdup(dir);
 }
 
 static size_t
@@ -1417,9 +1422,13 @@ dt_input(const char *name)
 	return 0;
 }
 
-/* Q1 unseen FD001 engines, then FD002, FD003 and FD004 training engines. */
-static void
-dt_quarters(const char *data, struct dt_quarter q[4])
+/*
+ * Q1 unseen FD001 engines, then FD002, FD003 and FD004 training engines, against the FD001
+ * reference (trained: models/fd001, else one built here). false when there is no such
+ * reference.
+ */
+static bool
+dt_quarters(const char *data, bool trained, struct dt_quarter q[4])
 {
 	struct cmapss_table fd001 = { 0 }, other = { 0 };
 	static const char *const files[] = { "train_FD002.txt", "train_FD003.txt",
@@ -1432,48 +1441,68 @@ dt_quarters(const char *data, struct dt_quarter q[4])
 
 	dt_read(data, "train_FD001.txt", &fd001);
 	holdout = calloc(fd001.rows, sizeof(*holdout));
-	ref = (char *)dt_fd001_reference(&fd001, holdout);
-	{
+	ref = trained ? dt_fd001_trained(&fd001, holdout) : dt_fd001_built(&fd001, holdout);
+	if (ref != NULL) {
 		const char *const kv[] = { "reference", ref, "window", "manual", NULL };
 
+		fprintf(stderr, "drift: reference %s\n", ref);
 		ck_assert_int_eq(dt_start(&t, kv), 0);
+		dt_quarter(&t, "Q1 FD001", &fd001, holdout, &q[0]);
+		for (k = 0; k < 3; k++) {
+			dt_read(data, files[k], &other);
+			dt_quarter(&t, labels[k], &other, NULL, &q[k + 1]);
+			cmapss_table_free(&other);
+		}
+		dt_stop(&t);
 	}
-	dt_quarter(&t, "Q1 FD001", &fd001, holdout, &q[0]);
-	for (k = 0; k < 3; k++) {
-		dt_read(data, files[k], &other);
-		dt_quarter(&t, labels[k], &other, NULL, &q[k + 1]);
-		cmapss_table_free(&other);
-	}
-	dt_stop(&t);
 	cmapss_table_free(&fd001);
 	free(holdout);
 	free(ref);
+	return ref != NULL;
+}
+
+/* Other subsets drift: FD002/FD004 by their six regimes, FD003 by its fan fault alone. */
+static void
+dt_assert_shifts(const struct dt_quarter q[4])
+{
+	size_t f;
+
+	ck_assert_str_eq(q[1].status, "drift");
+	ck_assert_double_gt(q[1].psi_max, 1);
+	ck_assert_str_eq(q[3].status, "drift");
+	ck_assert_double_gt(q[3].psi_max, 1);
+	ck_assert_str_eq(q[2].status, "drift");
+	for (f = 0; f < RULSRV_N_SETTINGS; f++)
+		ck_assert_double_lt(q[2].psi[f], 0.1);
 }
 
 START_TEST(test_real_data_quarters)
 {
 	struct dt_quarter q[4];
 	char data[1024];
-	size_t f;
 
 	if (cmapss_find_dir(data, sizeof(data)) < 0) {
 		fprintf(stderr, "test_real_data_quarters: SKIPPED: the C-MAPSS data set was not "
 				"found ($CMAPSS_DIR, data/cmapss, ../shared/data/cmapss)\n");
 		return;
 	}
-	dt_quarters(data, q);
+	ck_assert(dt_quarters(data, false, q));
 	ck_assert_str_eq(q[0].status, "ok");
 	ck_assert_double_lt(q[0].psi_max, 0.1);
-	ck_assert_str_eq(q[1].status, "drift");
-	ck_assert_double_gt(q[1].psi_max, 1);
-	ck_assert_str_eq(q[3].status, "drift");
-	ck_assert_double_gt(q[3].psi_max, 1);
-	/* FD003 runs in FD001's operating conditions; its fan fault moves the fan sensors. */
-	ck_assert_str_eq(q[2].status, "drift");
-	for (f = 0; f < RULSRV_N_SETTINGS; f++)
-		ck_assert_double_lt(q[2].psi[f], 0.1);
+	dt_assert_shifts(q);
+	/* FD003's fan fault: bypass ratio and coolant bleed move, the operating point does not. */
 	ck_assert_double_ge(q[2].psi[dt_input("s15")], 0.25);
 	ck_assert_double_ge(q[2].psi[dt_input("s21")], 0.25);
+
+	/*
+	 * The trained bundle's own held-out engines: 20 engines are few, and engine-to-engine
+	 * offsets of s9 and s14 decide their PSI (0.01 to 0.3 over random choices of 20), so
+	 * only "no drift" is asserted for them.
+	 */
+	if (dt_quarters(data, true, q)) {
+		ck_assert_str_ne(q[0].status, "drift");
+		dt_assert_shifts(q);
+	}
 }
 END_TEST
 
@@ -1489,16 +1518,10 @@ START_TEST(test_synthetic_quarters)
 	synth_options_default(&o);
 	o.seed = 7;
 	ck_assert_msg(synth_write(data, &o, err, sizeof(err)) == 0, "%s", err);
-	dt_quarters(data, q);
+	ck_assert(dt_quarters(data, false, q));
 	ck_assert_str_eq(q[0].status, "ok");
 	ck_assert_double_lt(q[0].psi_max, 0.1);
-	ck_assert_str_eq(q[1].status, "drift");
-	ck_assert_double_gt(q[1].psi_max, 1);
-	ck_assert_str_eq(q[3].status, "drift");
-	ck_assert_double_gt(q[3].psi_max, 1);
-	ck_assert_str_eq(q[2].status, "drift");
-	for (f = 0; f < RULSRV_N_SETTINGS; f++)
-		ck_assert_double_lt(q[2].psi[f], 0.1);
+	dt_assert_shifts(q);
 	for (f = 0; f < 4; f++) {
 		static const char *const files[] = { "train", "test", "RUL", NULL };
 		char path[700];
