@@ -126,7 +126,6 @@ daemon_read_config(const struct daemon *d, struct config **out)
 			return -EINVAL;
 		}
 	}
-	log_set_level((*out)->log_level);
 	return 0;
 }
 
@@ -169,6 +168,7 @@ daemon_load(struct daemon *d)
 	r = daemon_read_config(d, &c);
 	if (r < 0)
 		return r;
+	log_set_level(c->log_level);
 	daemon_warn_unused(d, c);
 	d->services = calloc(c->service_count, sizeof(*d->services));
 	plugins = plugin_set_new();
@@ -279,8 +279,10 @@ daemon_reload(struct daemon *d, char *msg, size_t msg_len)
 			snapshot_unref(fresh != NULL ? fresh[i] : NULL);
 		service_reload_result(d->services[i], r == 0);
 	}
-	if (r == 0)
+	if (r == 0) {
+		log_set_level(c->log_level);
 		log_notice("configuration reloaded");
+	}
 	else
 		log_err("reload failed, still serving the previous configuration");
 	if (r < 0 && msg_len > 0 && msg[0] == '\0')

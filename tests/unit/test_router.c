@@ -402,6 +402,15 @@ START_TEST(test_tls)
 }
 END_TEST
 
+/* A plugin cannot take a route the core (or another plugin) has: its init fails. */
+START_TEST(test_route_taken)
+{
+	const char *const o[] = { "plugins.echo.settings.prefix=/-/reload" };
+
+	ck_assert_int_eq(start(o, 1), -EEXIST);
+}
+END_TEST
+
 START_TEST(test_silent_handler_is_500)
 {
 	struct harness_response r;
@@ -464,6 +473,7 @@ router_suite(void)
 	tcase_add_test(tc, test_request_metrics);
 	tcase_add_test(tc, test_tls);
 	tcase_add_test(tc, test_silent_handler_is_500);
+	tcase_add_test(tc, test_route_taken);
 	tcase_add_test(tc, test_readyz_while_draining);
 	suite_add_tcase(s, tc);
 	return s;
