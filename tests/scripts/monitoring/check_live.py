@@ -306,6 +306,28 @@ def rules_healthy():
     return n
 
 
+def check_fleet_psi():
+    """With one instance and one drift window so far, the fleet-wide PSI that the recording
+    rules compute from the bin counters must equal the plugin's own drift_psi per feature."""
+    time.sleep(3)  # traffic stopped: counters flushed, scraped, rules evaluated
+    plugin, err1 = query("max by (feature) (drift_psi)")
+    fleet, err2 = query("feature:drift_psi:1h")
+    if err1 or err2:
+        fail(f"PSI queries failed: {err1 or err2}")
+        return
+    p = {s["metric"]["feature"]: float(s["value"][1]) for s in finite(plugin)}
+    f = {s["metric"]["feature"]: float(s["value"][1]) for s in finite(fleet)}
+    if not p or set(p) != set(f):
+        fail(f"features with PSI differ: plugin {sorted(p)}, recording rule {sorted(f)}")
+        return
+    worst = max(p, key=lambda k: abs(p[k] - f[k]))
+    print(f"fleet PSI = plugin PSI on {len(p)} features; largest difference"
+          f" {abs(p[worst] - f[worst]):.2e} ({worst}: {p[worst]:.5f} vs {f[worst]:.5f})", flush=True)
+    for k in p:
+        if abs(p[k] - f[k]) > 1e-6 + 1e-3 * abs(p[k]):
+            fail(f"PSI of {k}: plugin {p[k]}, recording rule feature:drift_psi:1h {f[k]}")
+
+
 def broken_reload():
     backup = args.conf + ".good"
     shutil.copy(args.conf, backup)
@@ -345,6 +367,7 @@ def main():
     print(f"normal traffic: {n} engines predicted", flush=True)
     check_increasing("sum(prediction_requests_total)", lambda: traffic(NORMAL, 1.5, error=5))
     check_increasing("sum(feedback_count_total)", lambda: traffic(NORMAL, 1.5, error=5))
+    check_fleet_psi()
 
     # Quarter transition, then engines from another subset, scored badly.
     status, body = http("POST", args.predict + "/v1/drift/window", {"label": "Q2 FD004"})
@@ -357,6 +380,11 @@ def main():
     evaluate_all(20)
     for name in ("RulsrvDriftDetected", "RulsrvModelAccuracyDegraded"):
         alert_is_active(name, 5)
+    for expr in ("max(job_model:prediction_latency_seconds:p50_5m)",
+                 "max(job_model:prediction_latency_seconds:p99_5m)",
+                 "max(drift_psi_max)", "fleet:drift_psi_max:1h", "max(model:feedback_rmse:1h)",
+                 "count({job=\"rulsrv-prediction\"})", "count({job=\"rulsrv-feedback\"})"):
+        print(f"figure: {expr} = {scalar(expr)}", flush=True)
 
     broken_reload()
 
