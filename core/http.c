@@ -55,6 +55,8 @@ struct http_request {
 	size_t len, cap;
 	struct timespec start;
 	char content_type[128];
+	char log_path[128]; /* for the debug access log only */
+	char log_method[16];
 };
 
 #define http_request_of(r) ((struct http_request *)(void *)(r))
@@ -272,6 +274,18 @@ http_parse_content_type(struct http_request *req)
 	req->pub.content_type = req->content_type;
 }
 
+/* The snapshot's copy of path when some route has it, else "other" (bounded cardinality). */
+static const char *
+http_known_path(const struct snapshot *snap, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < snap->route_count; i++)
+		if (strcmp(snap->routes[i].path, path) == 0)
+			return snap->routes[i].path;
+	return "other";
+}
+
 /* First call: the headers are in. Route the request and refuse early what can be refused. */
 static enum MHD_Result
 http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, const char *method,
@@ -299,9 +313,12 @@ http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, co
 	metrics_gauge_add(svc->s_inflight, 1);
 	req->route = snapshot_route_find(req->snap, method, url, &req->path_known, req->allow,
 					 sizeof(req->allow));
-	req->handler = req->route != NULL || req->path_known ? url : "other";
-	if (req->route != NULL)
-		req->handler = req->route->path;
+	/* The label must outlive the connection's memory: a route path of the snapshot. */
+	req->handler = req->route != NULL ? req->route->path : http_known_path(req->snap, url);
+	if (log_enabled(RULSRV_LOG_DEBUG)) {
+		snprintf(req->log_path, sizeof(req->log_path), "%s", url);
+		snprintf(req->log_method, sizeof(req->log_method), "%s", method);
+	}
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && strtoull(cl, NULL, 10) > req->snap->max_body_bytes) {
 		req->too_large = true;
@@ -416,12 +433,16 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 	if (req->status != 0) {
 		const char *labels[] = { req->handler, code };
+		double took = elapsed_since(&req->start);
 
 		snprintf(code, sizeof(code), "%u", req->status);
+		if (log_enabled(RULSRV_LOG_DEBUG))
+			log_debug("service '%s': %s %s %u %zu bytes in, %.3f ms%s", svc->name,
+				  req->log_method, req->log_path, req->status, req->len, took * 1e3,
+				  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
 		metrics_counter_add(metrics_series(svc->m_requests, labels), 1);
 		/* the duration family has the handler label only: the first value */
-		metrics_histogram_observe(metrics_series(svc->m_duration, labels),
-					  elapsed_since(&req->start));
+		metrics_histogram_observe(metrics_series(svc->m_duration, labels), took);
 	}
 	metrics_gauge_add(svc->s_inflight, -1);
 	snapshot_unref(req->snap);
