@@ -90,6 +90,13 @@ fi_teardown(void)
 	harness_cleanup(&fi_srv);
 }
 
+/* For tests that start the daemon themselves: teardown still stops it if they fail. */
+static void
+fi_setup_empty(void)
+{
+	memset(&fi_srv, 0, sizeof(fi_srv));
+}
+
 /* Restart on the same directory (and database); the old log goes, so the ports are new. */
 static void
 fi_restart(bool kill_it)
@@ -455,6 +462,112 @@ START_TEST(feedback_acknowledged_records_survive_sigkill)
 }
 END_TEST
 
+/* ---- with a real model -------------------------------------------------------------------- */
+
+static const char fi_model_conf[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  model = { file = \"predict_forest.so\"; settings = { bundle = \"%s\"; }; };\n"
+	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/feedback.db\"; }; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\", \"feedback\"]; };\n"
+	"  feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; };\n"
+	"};\n";
+
+static int
+fi_run(const char *const *argv)
+{
+	char *out = NULL;
+	int status = -1;
+
+	if (harness_run(argv, &out, &status) != 0 || status != 0)
+		fprintf(stderr, "test_feedback: %s failed (%d): %s\n", argv[0], status,
+			out ? out : "");
+	free(out);
+	return status;
+}
+
+/* A small bundle trained now on synthetic data into dir/bundle (when models/fd001 is not
+ * committed). */
+static bool
+fi_train_bundle(const char *dir)
+{
+	char train[512], synth[512], data[300], bundle[300];
+	const char *synth_argv[] = { synth, "--out", data, "--units", "20", "--test-units", "5",
+				     NULL };
+	const char *train_argv[] = { train, "--data", data, "--subset", "FD001", "--out", bundle,
+				     "--no-tune", "--rounds", "20", "--max-depth", "4",
+				     "--threads", "1", "--name", "rul-test", "--version", "v1",
+				     "--quiet", NULL };
+
+	snprintf(train, sizeof(train), "%s/bin/rulsrv-train", harness_build_dir());
+	snprintf(synth, sizeof(synth), "%s/bin/cmapss-synth", harness_build_dir());
+	snprintf(data, sizeof(data), "%s/synth", dir);
+	snprintf(bundle, sizeof(bundle), "%s/bundle", dir);
+	if (access(train, X_OK) != 0 || access(synth, X_OK) != 0)
+		return false;
+	return fi_run(synth_argv) == 0 && fi_run(train_argv) == 0;
+}
+
+/* A failure event scores what the real model predicted and the prediction service logged. */
+START_TEST(feedback_scores_real_model_predictions)
+{
+	static const char cycle[] =
+		"{\"cycle\": %d, \"settings\": [0.0, 0.0003, 100.0], \"sensors\": [518.67, "
+		"642.1, 1589.5, 1400.2, 14.62, 21.61, 554.2, 2388.05, 9050.1, 1.3, 47.4, 522.1, "
+		"2388.06, 8130.2, 8.41, 0.03, 392, 2388, 100, 38.9, 23.35]}";
+	char plugin[512], bundle[512], conf[2048], body[8192], resp[512], model[128] = "";
+	struct harness_response r;
+	bool committed;
+	size_t len;
+	int i;
+
+	snprintf(plugin, sizeof(plugin), "%s/plugins/predict_forest.so", harness_build_dir());
+	if (access(plugin, R_OK) != 0) {
+		fprintf(stderr, "feedback_scores_real_model_predictions: skipped, no %s\n", plugin);
+		return;
+	}
+	snprintf(bundle, sizeof(bundle), "%s/models/fd001/bundle.json", harness_source_dir());
+	committed = access(bundle, R_OK) == 0;
+	snprintf(bundle, sizeof(bundle), "%s", committed ? "@SRC@/models/fd001" : "@DIR@/bundle");
+	snprintf(conf, sizeof(conf), fi_model_conf, bundle);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ck_assert_int_eq(harness_prepare(&fi_srv, conf), 0);
+	if (!committed && !fi_train_bundle(fi_srv.dir)) {
+		fprintf(stderr, "feedback_scores_real_model_predictions: skipped, no models/fd001 "
+				"and no bundle could be trained\n");
+		harness_cleanup(&fi_srv);
+		return;
+	}
+	ck_assert_int_eq(harness_start(&fi_srv, NULL), 0);
+	fi_ports();
+	for (i = 1; i <= 3; i++) {
+		len = (size_t)snprintf(body, sizeof(body), "{\"unit\": 42, \"cycles\": [");
+		for (int c = 1; c <= i; c++) {
+			len += (size_t)snprintf(body + len, sizeof(body) - len, cycle, c);
+			if (c < i)
+				body[len++] = ',';
+		}
+		snprintf(body + len, sizeof(body) - len, "]}");
+		ck_assert_int_eq(harness_post_json(fi_pred, "/v1/predict", body, &r), 0);
+		ck_assert_msg(r.status == 200, "predict: %ld %s", r.status, r.body);
+		ck_assert_int_eq(sscanf(r.body, "{\"model\":\"%127[^\"]\"", model), 1);
+		harness_response_free(&r);
+	}
+	for (i = 0; i < 500 && fi_logged(42) < 3; i++)
+		usleep(20000);
+	ck_assert_uint_eq(fi_logged(42), 3);
+	ck_assert_int_eq(fi_post("{\"unit\": 42, \"failed_at_cycle\": 150}", resp, sizeof(resp)),
+			 200);
+	ck_assert_str_eq(resp, "{\"accepted\":1,\"scored\":3}");
+	ck_assert_double_eq(fi_stat("count"), 3);
+	/* scored under the name of the model that predicted */
+	snprintf(body, sizeof(body), "models.%s.count", model);
+	ck_assert_double_eq(fi_stat(body), 3);
+}
+END_TEST
+
 /* ---- configuration ------------------------------------------------------------------------ */
 
 START_TEST(feedback_missing_database_directory_is_one_clear_error)
@@ -521,6 +634,12 @@ feedback_suite(void)
 	tcase_add_test(tc, feedback_bad_input_changes_nothing);
 	tcase_add_test(tc, feedback_restart_restores_the_window);
 	tcase_add_test(tc, feedback_acknowledged_records_survive_sigkill);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("model");
+	tcase_add_checked_fixture(tc, fi_setup_empty, fi_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, feedback_scores_real_model_predictions);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");
