@@ -242,6 +242,36 @@ START_TEST(test_sighup_swaps_state)
 }
 END_TEST
 
+/* A reload applies the body limit at once; a listener change waits for a restart. */
+START_TEST(test_reload_limits_and_listener)
+{
+	static const char changed[] =
+		"plugin_dir = \"@BUILD@/tests/fixtures\";\n"
+		"plugins = { e = { file = \"echo.so\"; }; };\n"
+		"services = {\n"
+		"  a = { listen = \"127.0.0.1:0\"; plugins = [ \"e\" ]; threads = 2; max_body_bytes = 8; };\n"
+		"  b = { listen = \"127.0.0.2:0\"; plugins = [ \"e\" ]; threads = 1; };\n"
+		"};\n";
+	struct harness_response r;
+	int a, b;
+
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
+	a = harness_port(&srv, "a");
+	b = harness_port(&srv, "b");
+	ck_assert_int_eq(harness_http(a, "POST", "/echo", "text/plain", "0123456789", 10, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	rewrite_conf(changed);
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("configuration reloaded", 5000));
+	ck_assert(harness_log_contains(&srv, "service 'b': setting 'listen' changed: it needs a restart"));
+	ck_assert_int_eq(harness_http(a, "POST", "/echo", "text/plain", "0123456789", 10, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	harness_response_free(&r);
+	assert_message(b, "hello"); /* still on its old address, with the new state */
+}
+END_TEST
+
 START_TEST(test_broken_reload_keeps_state)
 {
 	struct harness_response r;
@@ -667,6 +697,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_observers_and_attributes);
 	tcase_add_test(tc, test_sighup_swaps_state);
 	tcase_add_test(tc, test_broken_reload_keeps_state);
+	tcase_add_test(tc, test_reload_limits_and_listener);
 	tcase_add_test(tc, test_inflight_request_finishes_on_old_state);
 	tcase_add_test(tc, test_sigterm_drains_and_exits_0);
 	tcase_add_test(tc, test_check_mode);
