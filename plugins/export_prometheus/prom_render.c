@@ -188,6 +188,7 @@ prom_family_begin(struct prom_render *r, const struct rulsrv_family_info *f)
 	const char *type = prom_type_name(f->type);
 
 	r->family = f;
+	r->name_len = nlen;
 	if (f->type == RULSRV_METRIC_HISTOGRAM && f->bucket_count + 1 > r->le_cap) {
 		void *p = realloc(r->le, (f->bucket_count + 1) * sizeof(r->le[0]));
 
@@ -226,28 +227,40 @@ prom_labels_size(const struct rulsrv_family_info *f, const struct rulsrv_sample 
 	return n;
 }
 
-/* name{a="x",b="y"[,le="..."]} value\n; suffix goes after the name (_bucket, _sum, ...). */
+/* The label pairs of a sample, escaped, without braces: a="x",b="y". */
 static void
-prom_put_line(struct prom_render *r, const struct rulsrv_sample *s, const char *suffix,
-	      const char *le, const char *value, size_t value_len)
+prom_put_labels(struct prom_render *r, const struct rulsrv_sample *s)
 {
 	const struct rulsrv_family_info *f = r->family;
 	size_t i;
 
-	prom_put(r, f->name, strlen(f->name));
-	prom_put(r, suffix, strlen(suffix));
-	if (f->label_count > 0 || le != NULL) {
+	for (i = 0; i < f->label_count; i++) {
+		if (i > 0)
+			prom_putc(r, ',');
+		prom_put(r, f->label_names[i], strlen(f->label_names[i]));
+		prom_put(r, "=\"", 2);
+		prom_put_escaped(r, s->label_values[i], true);
+		prom_putc(r, '"');
+	}
+}
+
+/*
+ * name+suffix{labels[,le="..."]} value\n, where labels (already rendered, lab_len bytes at
+ * offset lab in the output) is copied rather than escaped again: a histogram series has
+ * bucket_count + 3 lines with the same labels. The caller reserved room for the line.
+ */
+static void
+prom_put_line(struct prom_render *r, const char *suffix, size_t suffix_len, size_t lab,
+	      size_t lab_len, const char *le, const char *value, size_t value_len)
+{
+	prom_put(r, r->family->name, r->name_len);
+	prom_put(r, suffix, suffix_len);
+	if (lab_len > 0 || le != NULL) {
 		prom_putc(r, '{');
-		for (i = 0; i < f->label_count; i++) {
-			if (i > 0)
-				prom_putc(r, ',');
-			prom_put(r, f->label_names[i], strlen(f->label_names[i]));
-			prom_put(r, "=\"", 2);
-			prom_put_escaped(r, s->label_values[i], true);
-			prom_putc(r, '"');
-		}
+		memmove(r->data + r->len, r->data + lab, lab_len); /* the same bytes in line 1 */
+		r->len += lab_len;
 		if (le != NULL) {
-			if (f->label_count > 0)
+			if (lab_len > 0)
 				prom_putc(r, ',');
 			prom_put(r, "le=\"", 4);
 			prom_put(r, le, strlen(le));
@@ -260,23 +273,34 @@ prom_put_line(struct prom_render *r, const struct rulsrv_sample *s, const char *
 	prom_putc(r, '\n');
 }
 
+/*
+ * Render the labels once, right after the first line's "name_bucket{", and copy them from
+ * there into the other lines. One reservation covers the whole series, so the buffer does not
+ * move while it is read from.
+ */
 static int
 prom_histogram(struct prom_render *r, const struct rulsrv_sample *s, size_t line)
 {
 	const struct rulsrv_family_info *f = r->family;
+	size_t i, n, lab, lab_len;
 	char num[40];
-	size_t i, n;
 
 	if (!prom_reserve(r, (f->bucket_count + 3) * (line + 40)))
 		return r->error;
+	prom_put(r, f->name, r->name_len);
+	prom_put(r, "_bucket{", 8);
+	lab = r->len;
+	prom_put_labels(r, s);
+	lab_len = r->len - lab;
+	r->len = lab - 8 - r->name_len; /* the first line is written again, in full, below */
 	for (i = 0; i <= f->bucket_count; i++) {
 		n = prom_format_u64(num, s->buckets[i]);
-		prom_put_line(r, s, "_bucket", r->le[i], num, n);
+		prom_put_line(r, "_bucket", 7, lab, lab_len, r->le[i], num, n);
 	}
 	n = prom_format_double(num, sizeof(num), s->sum);
-	prom_put_line(r, s, "_sum", NULL, num, n);
+	prom_put_line(r, "_sum", 4, lab, lab_len, NULL, num, n);
 	n = prom_format_u64(num, s->count);
-	prom_put_line(r, s, "_count", NULL, num, n);
+	prom_put_line(r, "_count", 6, lab, lab_len, NULL, num, n);
 	return 0;
 }
 
@@ -292,13 +316,21 @@ prom_render_sample(void *ud, const struct rulsrv_family_info *family,
 		return r->error;
 	if (sample == NULL)
 		return prom_family_begin(r, family);
-	line = strlen(family->name) + prom_labels_size(family, sample);
+	line = r->name_len + prom_labels_size(family, sample);
 	if (family->type == RULSRV_METRIC_HISTOGRAM)
 		return prom_histogram(r, sample, line);
 	if (!prom_reserve(r, line + 48))
 		return r->error;
+	prom_put(r, family->name, r->name_len);
+	if (family->label_count > 0) {
+		prom_putc(r, '{');
+		prom_put_labels(r, sample);
+		prom_putc(r, '}');
+	}
+	prom_putc(r, ' ');
 	n = prom_format_double(num, sizeof(num), sample->value);
-	prom_put_line(r, sample, "", NULL, num, n);
+	prom_put(r, num, n);
+	prom_putc(r, '\n');
 	return 0;
 }
 

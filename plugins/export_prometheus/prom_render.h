@@ -17,6 +17,7 @@ struct prom_render {
 	int error; /* -ENOMEM once an allocation failed; the walk then stops */
 	/* the family being rendered: its histogram bounds, formatted once per walk */
 	const struct rulsrv_family_info *family;
+	size_t name_len;
 	char (*le)[32];
 	size_t le_cap;
 };
