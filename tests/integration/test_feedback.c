@@ -361,6 +361,35 @@ START_TEST(feedback_restart_restores_the_window)
 }
 END_TEST
 
+/* A reload builds new instances beside the old ones: nothing is lost, counters go on. */
+START_TEST(feedback_survives_reload)
+{
+	const char *ts = "rulsrv_config_last_reload_success_timestamp_seconds";
+	double before;
+	char json[256];
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"unit\": %d, \"cycle\": 1, \"actual_rul\": 20, \"predicted_rul\": %d, "
+			 "\"model\": \"m\"}",
+			 i, 20 + i);
+		fi_post_ok(json, "{\"accepted\":1,\"scored\":1}");
+		if (i == 2) {
+			before = harness_scrape(fi_fb, ts);
+			ck_assert_int_eq(harness_signal(&fi_srv, SIGHUP), 0);
+			for (int k = 0; k < 500 && !(harness_scrape(fi_fb, ts) > before); k++)
+				usleep(10000);
+			ck_assert_msg(harness_scrape(fi_fb, ts) > before, "no reload");
+		}
+	}
+	ck_assert_double_eq(fi_stat("count"), 6);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_count_total{model=\"m\"}"), 6);
+	/* window 5: errors 1..5 */
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_mae{model=\"m\"}"), 3, 1e-9);
+}
+END_TEST
+
 /* ---- crash safety -------------------------------------------------------------------------- */
 
 #define FI_CLIENTS 4
@@ -633,6 +662,7 @@ feedback_suite(void)
 	tcase_add_test(tc, feedback_failure_backfills_the_unit);
 	tcase_add_test(tc, feedback_bad_input_changes_nothing);
 	tcase_add_test(tc, feedback_restart_restores_the_window);
+	tcase_add_test(tc, feedback_survives_reload);
 	tcase_add_test(tc, feedback_acknowledged_records_survive_sigkill);
 	suite_add_tcase(s, tc);
 
