@@ -148,7 +148,7 @@ drift_count(struct drift_shard *sh, size_t k)
 			      memory_order_relaxed);
 }
 
-/* drift_metrics.c */
+/* drift_metrics.c: the series of the drift_* families, looked up once */
 struct drift_metrics {
 	struct rulsrv_metric *psi_family, *info_family;
 	struct rulsrv_series *psi[RULSRV_N_INPUTS];
@@ -200,14 +200,24 @@ struct drift {
 	pthread_t timer;
 };
 
-/* drift_psi.c */
+/* drift_roll.c */
+/* Count a batch of predictions (the observer the plugin registers). */
+void drift_observe(void *ud, const struct rulsrv_prediction_batch *batch);
 /* Close the current window and open the next (label NULL: keep it); under d->lock. */
 void drift_roll_locked(struct drift *d, const char *label, struct drift_closed *closed);
 /* Account windows that observers closed, evaluate the current one, refresh the gauges and
  * push the counters; under d->lock. */
 void drift_refresh_locked(struct drift *d, struct drift_eval *eval);
-double drift_now(void);
+/* Window index and label of the instance named key before a reload; false when none. */
+bool drift_carry_find(const char *key, uint64_t *index, char *label);
+void drift_carry_store(const struct drift *d);
+double drift_now(void);  /* seconds since the epoch */
+double drift_mono(void); /* CLOCK_MONOTONIC seconds */
 
+/* drift_settings.c: every setting but the reference; logs what is wrong. */
+int drift_read_settings(struct drift *d, const struct rulsrv_settings *s);
+
+/* drift_metrics.c */
 int drift_metrics_init(struct drift *d);
 void drift_metrics_window(struct drift *d);
 void drift_metrics_eval(struct drift *d, const struct drift_eval *e);

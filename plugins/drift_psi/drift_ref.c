@@ -48,6 +48,8 @@ drift_edge_label(double v)
 	char buf[40];
 	int p;
 
+	if (v == 0)
+		v = fabs(v); /* label -0 as "0" */
 	for (p = 1; p <= 17; p++) {
 		snprintf(buf, sizeof(buf), "%.*g", p, v);
 		if (strtod(buf, NULL) == v)

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* drift_roll.c - observing predictions, closing windows, accounting for closed windows. */
+#include "drift.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * The window index and label of an instance survive a reload (the new instance opens the
+ * next window under the same label), so that a reload mid-quarter does not lose the label.
+ * Keyed by "service/instance"; lives as long as the plugin stays loaded.
+ */
+#define DRIFT_CARRY_MAX 16
+
+struct drift_carry {
+	char key[160];
+	uint64_t index;
+	char label[DRIFT_LABEL_MAX];
+};
+
+static pthread_mutex_t drift_carry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct drift_carry drift_carry[DRIFT_CARRY_MAX];
+static size_t drift_carry_count;
+
+bool
+drift_carry_find(const char *key, uint64_t *index, char *label)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&drift_carry_lock);
+	for (i = 0; i < drift_carry_count && !found; i++) {
+		if (strcmp(drift_carry[i].key, key) == 0) {
+			*index = drift_carry[i].index;
+			memcpy(label, drift_carry[i].label, DRIFT_LABEL_MAX);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&drift_carry_lock);
+	return found;
+}
+
+void
+drift_carry_store(const struct drift *d)
+{
+	size_t i;
+
+	pthread_mutex_lock(&drift_carry_lock);
+	for (i = 0; i < drift_carry_count; i++)
+		if (strcmp(drift_carry[i].key, d->carry_key) == 0)
+			break;
+	if (i < DRIFT_CARRY_MAX) {
+		snprintf(drift_carry[i].key, sizeof(drift_carry[i].key), "%s", d->carry_key);
+		drift_carry[i].index = d->index;
+		memcpy(drift_carry[i].label, d->label, DRIFT_LABEL_MAX);
+		if (i == drift_carry_count)
+			drift_carry_count++;
+	}
+	pthread_mutex_unlock(&drift_carry_lock);
+}
+
+double
+drift_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+drift_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- windows ------------------------------------------------------------------------- */
+
+/*
+ * Account for every window closed since the last call, oldest first: drain its counters into
+ * the cumulative base, keep its summary as the last window, open the next one's metadata
+ * (label NULL: keep the label). Under d->lock.
+ */
+static void
+drift_book_locked(struct drift *d, const char *label)
+{
+	struct drift_closed *c = &d->last;
+	uint64_t obs, seq = drift_windows_seq(&d->win);
+	double now;
+	size_t i;
+
+	if (d->booked == seq)
+		return;
+	now = drift_now();
+	for (; d->booked < seq; d->booked++) {
+		obs = drift_windows_drain(&d->win, d->booked, d->scratch);
+		for (i = 0; i < d->ref.total_bins; i++)
+			d->base[i] += d->scratch[i];
+		c->index = d->index;
+		memcpy(c->label, d->label, sizeof(c->label));
+		c->start = d->start;
+		c->end = now;
+		drift_evaluate(&d->ref, &d->params, d->scratch, obs, &c->eval);
+		d->have_last = true;
+		d->api->log(d->host, RULSRV_LOG_INFO,
+			    "closed drift window %llu '%s': %llu observations, status %s, max psi "
+			    "%.4g (%s)",
+			    (unsigned long long)c->index, c->label, (unsigned long long)obs,
+			    drift_status_name(c->eval.status), c->eval.psi_max,
+			    bundle_input_name(c->eval.max_feature));
+		d->index++;
+		d->start = now;
+	}
+	if (label != NULL)
+		snprintf(d->label, sizeof(d->label), "%s", label);
+	d->start_mono = drift_mono();
+	drift_carry_store(d);
+	drift_metrics_window(d);
+}
+
+void
+drift_refresh_locked(struct drift *d, struct drift_eval *eval)
+{
+	struct drift_eval e;
+	uint64_t obs;
+
+	drift_book_locked(d, NULL);
+	obs = drift_windows_peek(&d->win, d->scratch);
+	drift_evaluate(&d->ref, &d->params, d->scratch, obs, &e);
+	drift_metrics_eval(d, &e);
+	drift_metrics_flush_locked(d, d->scratch);
+	if (eval != NULL)
+		*eval = e;
+}
+
+void
+drift_roll_locked(struct drift *d, const char *label, struct drift_closed *closed)
+{
+	drift_book_locked(d, NULL);
+	/* Fails only when an observer closed the window first: account for it, close the next. */
+	while (!drift_windows_close(&d->win, drift_windows_seq(&d->win)))
+		drift_book_locked(d, NULL);
+	drift_book_locked(d, label);
+	drift_refresh_locked(d, NULL);
+	if (closed != NULL)
+		*closed = d->last;
+}
+
+/* ---- the request path ---------------------------------------------------------------- */
+
+/*
+ * The batch that filled a count window closes it at once (a CAS, no lock), so the window
+ * stops there even when this thread then waits for the lock to account for it.
+ */
+static void
+drift_close_from_observer(struct drift *d, uint64_t seq)
+{
+	bool closed = drift_windows_close(&d->win, seq);
+
+	pthread_mutex_lock(&d->lock);
+	drift_book_locked(d, NULL);
+	if (!closed && drift_windows_seq(&d->win) == seq && drift_windows_close(&d->win, seq))
+		drift_book_locked(d, NULL);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Count each input of every prediction into its reference bin of the current window:
+ * features x log2(bins) comparisons and plain increments in a shard this thread owns for the
+ * batch; no lock. The observer whose batch fills a count window closes it.
+ */
+void
+drift_observe(void *ud, const struct rulsrv_prediction_batch *batch)
+{
+	struct drift *d = ud;
+	struct drift_shard *sh;
+	struct drift_slot *slot;
+	uint64_t seq, before, n = 0;
+	size_t i, f;
+
+	if (batch->count == 0)
+		return;
+	sh = drift_windows_enter(&d->win, &seq, &slot);
+	for (i = 0; i < batch->count; i++) {
+		const double *x = batch->items[i].inputs;
+
+		if (x == NULL)
+			continue;
+		for (f = 0; f < RULSRV_N_INPUTS; f++)
+			drift_count(sh, d->ref.offset[f] + drift_ref_bin(&d->ref, f, x[f]));
+		n++;
+	}
+	before = atomic_fetch_add_explicit(&slot->observations, n, memory_order_relaxed);
+	drift_windows_leave(sh);
+	if (d->mode == DRIFT_MODE_COUNT && before < d->window_size && before + n >= d->window_size)
+		drift_close_from_observer(d, seq);
+}
+
