@@ -292,6 +292,7 @@ http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, co
 	   void **req_cls)
 {
 	struct http_request *req = calloc(1, sizeof(*req));
+	unsigned long long length;
 	const char *cl;
 	struct timespec now;
 
@@ -320,11 +321,19 @@ http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, co
 		snprintf(req->log_method, sizeof(req->log_method), "%s", method);
 	}
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && strtoull(cl, NULL, 10) > req->snap->max_body_bytes) {
+	length = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+	if (length > req->snap->max_body_bytes) {
 		req->too_large = true;
 		return http_queue_error(req, 413, "payload_too_large",
-					"request body of %s bytes is over the limit of %zu bytes", cl,
+					"request body of %llu bytes is over the limit of %zu bytes", length,
 					req->snap->max_body_bytes);
+	}
+	/* The announced size at once: the body then arrives without a realloc. */
+	if (length > 0 && req->route != NULL) {
+		req->body = malloc((size_t)length + 1);
+		req->cap = req->body != NULL ? (size_t)length + 1 : 0;
+		if (req->body != NULL)
+			req->body[0] = '\0';
 	}
 	return MHD_YES;
 }
