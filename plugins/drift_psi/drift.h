@@ -67,9 +67,10 @@ drift_ref_bin(const struct drift_ref *ref, size_t f, double x)
 /* drift_ref.c */
 /* Load dir as the reference; err says what is wrong. *out is owned by the caller. */
 int drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len);
-/* Can a model serving bundle dir be compared with ref? err says why not. */
-int drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *err,
-			  size_t err_len);
+/* Can a model serving bundle dir be compared with ref? err says why not; note gets a remark
+ * worth a warning (other training subsets) or "". */
+int drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *note,
+			  size_t note_len, char *err, size_t err_len);
 void drift_ref_release(struct drift_ref *ref);
 
 /* drift_math.c: the PSI and what it means. */

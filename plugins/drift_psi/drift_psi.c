@@ -94,7 +94,7 @@ drift_load_reference(struct drift *d, const struct rulsrv_settings *s)
 {
 	const char *model = d->api->attribute_get(d->host, "model.bundle");
 	char *dir = NULL;
-	char err[512];
+	char err[512], note[160];
 	int r;
 
 	r = d->api->setting_path(s, "reference", model, &dir);
@@ -113,11 +113,14 @@ drift_load_reference(struct drift *d, const struct rulsrv_settings *s)
 		goto out;
 	}
 	if (model != NULL) {
-		r = drift_ref_check_model(&d->ref, model, err, sizeof(err));
+		r = drift_ref_check_model(&d->ref, model, note, sizeof(note), err, sizeof(err));
 		if (r < 0)
 			d->api->log(d->host, RULSRV_LOG_ERR,
 				    "drift reference '%s' does not fit the served model: %s", dir,
 				    err);
+		else if (note[0] != '\0')
+			d->api->log(d->host, RULSRV_LOG_WARNING, "drift reference '%s': %s", dir,
+				    note);
 	}
 out:
 	free(dir);

@@ -138,17 +138,34 @@ out_release:
 	return r;
 }
 
+/* "FD001,FD003": a bundle's training subsets, for messages. */
+static void
+drift_subsets(const struct bundle *b, char *out, size_t len)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < b->subset_count && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "",
+					 b->subsets[i]);
+}
+
 /*
  * A model bundle other than the reference is comparable when it takes the same inputs under
- * the same names: the reference's bins are then about the values the model sees.
+ * the same names: the reference's bins are then about the values the model sees. When it was
+ * trained on other subsets, note says so (PSI then measures drift from the reference's data,
+ * not from the model's); else note is empty.
  */
 int
-drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *err, size_t err_len)
+drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *note, size_t note_len,
+		      char *err, size_t err_len)
 {
+	char mine[64], theirs[64];
 	struct bundle *b = NULL;
 	size_t f;
 	int r;
 
+	note[0] = '\0';
 	if (strcmp(dir, ref->bundle->dir) == 0)
 		return 0;
 	r = bundle_load(dir, &b, err, err_len);
@@ -165,6 +182,11 @@ drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *err, s
 			break;
 		}
 	}
+	drift_subsets(ref->bundle, mine, sizeof(mine));
+	drift_subsets(b, theirs, sizeof(theirs));
+	if (r == 0 && strcmp(mine, theirs) != 0)
+		snprintf(note, note_len, "the reference was trained on %s, the model on %s", mine,
+			 theirs);
 	bundle_free(b);
 	return r;
 }

@@ -50,6 +50,7 @@ struct rulsrv_host {
 	size_t observer_count;
 	const char *model_bundle; /* attribute "model.bundle" */
 	char last_log[1024];
+	char last_warning[1024];
 };
 
 struct rulsrv_response {
@@ -66,8 +67,10 @@ dt_log(struct rulsrv_host *host, enum rulsrv_log_level level, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(host->last_log, sizeof(host->last_log), fmt, ap);
 	va_end(ap);
-	if (level <= RULSRV_LOG_WARNING)
+	if (level <= RULSRV_LOG_WARNING) {
 		fprintf(stderr, "drift test log <%d> %s\n", (int)level, host->last_log);
+		memcpy(host->last_warning, host->last_log, sizeof(host->last_warning));
+	}
 }
 
 static void
@@ -528,10 +531,12 @@ dt_refs_clamp(struct drift_feature_ref *refs)
 }
 
 /* Write bundle dir/b<n> with these references (NULL entries: 10 bins of 1 on [0, 10)). */
+static const char *dt_subset = "FD001"; /* training subset of the next dt_bundle */
+
 static char *
 dt_bundle(int n, const struct drift_feature_ref *refs)
 {
-	static const char *subsets[] = { "FD001" };
+	const char *subsets[] = { dt_subset };
 	static char dirs[8][512];
 	struct bundle b = { 0 };
 	double edges[9], expected[10];
@@ -1211,11 +1216,16 @@ END_TEST
 START_TEST(test_reference_and_model_bundle)
 {
 	const char *const none[] = { NULL };
-	const char *b0 = dt_bundle(0, NULL), *b1 = dt_bundle(1, NULL);
+	const char *b0 = dt_bundle(0, NULL), *b1, *b3;
 	const char *const explicit[] = { "reference", b0, NULL };
 	char missing[600];
 	struct dt t;
 	cJSON *j;
+
+	b1 = dt_bundle(1, NULL);
+	dt_subset = "FD002";
+	b3 = dt_bundle(3, NULL);
+	dt_subset = "FD001";
 
 	/* Neither a reference nor a model: refused with a reason. */
 	ck_assert_int_eq(dt_start(&t, none), -EINVAL);
@@ -1235,6 +1245,12 @@ START_TEST(test_reference_and_model_bundle)
 	j = dt_get(&t);
 	ck_assert_str_eq(dt_str(j, "reference", "bundle"), b0);
 	cJSON_Delete(j);
+	ck_assert_str_eq(t.host.last_warning, "");
+	dt_stop(&t);
+
+	/* A model trained on other data: served, with a warning saying what PSI compares. */
+	ck_assert_int_eq(dt_start_model(&t, explicit, b3), 0);
+	ck_assert_ptr_nonnull(strstr(t.host.last_warning, "trained on FD001, the model on FD002"));
 	dt_stop(&t);
 
 	/* A model bundle that cannot be read: init fails (a reload keeps the old state). */
