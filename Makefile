@@ -41,5 +41,27 @@ test-asan: test-deps
 deb: deps
 	BUILD=$(abspath $(BUILD)) sh packaging/deb/build-deb.sh .
 
+# Model bundles from the real C-MAPSS data (docs/MODEL.md): models/fd001 (committed, 20 FD001
+# units held out for the replay), and per-subset and all-subset bundles in $(BUILD)/models/.
+MODEL_VERSION ?= 2026.11.25-1
+MODEL_SEED    ?= 3
+models: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) --target rulsrv-train -j $(JOBS)
+	@data=""; for d in "$$CMAPSS_DIR" data/cmapss ../shared/data/cmapss; do \
+		if [ -n "$$d" ] && { [ -f "$$d/train_FD001.txt" ] || [ -f "$$d/train_FD001.txt.gz" ]; }; then \
+			data="$$d"; break; fi; done; \
+	if [ -z "$$data" ]; then \
+		echo "models: C-MAPSS data absent (\$$CMAPSS_DIR, data/cmapss, ../shared/data/cmapss); nothing built"; \
+		exit 1; fi; \
+	set -e; train="$(BUILD)/bin/rulsrv-train --data $$data --seed $(MODEL_SEED) --version $(MODEL_VERSION) --threads 2"; \
+	echo "== FD001 (20 units held out) -> models/fd001"; \
+	$$train --subset FD001 --holdout 20 --name rul-fd001 --out models/fd001; \
+	mkdir -p $(BUILD)/models; \
+	for s in FD001 FD002 FD003 FD004; do \
+		n=$$(echo $$s | tr A-Z a-z); echo "== $$s -> $(BUILD)/models/$$n"; \
+		$$train --subset $$s --name rul-$$n --out $(BUILD)/models/$$n; done; \
+	echo "== FD001-FD004 -> $(BUILD)/models/all"; \
+	$$train --subset FD001,FD002,FD003,FD004 --name rul-all --out $(BUILD)/models/all
+
 clean:
 	rm -rf $(BUILD) build-asan
