@@ -653,7 +653,8 @@ START_TEST(test_core_metrics_and_failed_reload)
 	ck_assert_double_eq(harness_scrape(a, "rulsrv_build_info{version=\"" RULSRV_VERSION "\"}"), 1);
 	ck_assert_double_eq(harness_scrape(a, "rulsrv_plugin_up{plugin=\"e\",kind=\"other\"}"), 1);
 	ck_assert_double_eq(harness_scrape(a, "rulsrv_config_last_reload_successful"), 1);
-	ck_assert_double_eq(harness_scrape(a, "http_requests_in_flight"), 1); /* the scrape itself */
+	/* the scrape itself; a previous request may still be completing on its own connection */
+	ck_assert_double_ge(harness_scrape(a, "http_requests_in_flight"), 1);
 	ck_assert_double_gt(harness_scrape(a, "process_resident_memory_bytes"), 0);
 
 	/* a broken reload: old state kept, the metrics say so */
