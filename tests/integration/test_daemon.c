@@ -306,10 +306,12 @@ END_TEST
 
 START_TEST(test_inflight_request_finishes_on_old_state)
 {
+	const char *const slow_args[] = { "-o", "plugins.e.settings.slow_ms=3000", NULL };
 	struct slow s = { 0 };
 	pthread_t t;
 
-	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
+	/* long enough that the reload surely ends while the request still runs */
+	ck_assert_int_eq(start_conf(CONF("m1", ""), slow_args, 2), 0);
 	s.port = harness_port(&srv, "a");
 	ck_assert_int_eq(pthread_create(&t, NULL, slow_request, &s), 0);
 	usleep(200000);
