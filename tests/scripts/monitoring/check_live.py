@@ -168,7 +168,9 @@ def predict_json(unit, rows):
 
 
 def feedback(preds, error):
-    recs = [{"unit": u, "cycle": c, "predicted_rul": rul, "actual_rul": max(0.0, rul - error)}
+    # Off by exactly `error` cycles, late or early, never below 0 nor above the 125 cap.
+    recs = [{"unit": u, "cycle": c, "predicted_rul": rul,
+             "actual_rul": rul - error if rul >= error else rul + error}
             for u, c, rul in preds]
     status, body = http("POST", args.feedback + "/v1/feedback", {"records": recs})
     if status // 100 != 2:
@@ -188,12 +190,13 @@ def bad_requests():
     http("GET", args.predict + "/no/such/path")
 
 
-def traffic(engine_map, seconds, error, unit_offset=0, batch=10):
+def traffic(engine_map, seconds, error, unit_offset=0, batch=10, at_least=1):
+    """Predictions, feedback and bad requests for `seconds`, and at least `at_least` engines."""
     units = list(engine_map)
     end = time.time() + seconds
     n = 0
     i = 0
-    while time.time() < end or n == 0:
+    while time.time() < end or n < at_least:
         chunk = [engine_map[u] for u in units[i:i + batch]] or [engine_map[units[0]]]
         i = (i + batch) % len(units)
         preds = predict_text(chunk, unit_offset)
@@ -363,7 +366,8 @@ def main():
     if not health:
         return
 
-    n = traffic(NORMAL, 4, error=5)
+    # More engines than drift_psi's min_observations (500), or its PSI stays NaN.
+    n = traffic(NORMAL, 4, error=5, at_least=600)
     print(f"normal traffic: {n} engines predicted", flush=True)
     check_increasing("sum(prediction_requests_total)", lambda: traffic(NORMAL, 1.5, error=5))
     check_increasing("sum(feedback_count_total)", lambda: traffic(NORMAL, 1.5, error=5))
@@ -373,7 +377,7 @@ def main():
     status, body = http("POST", args.predict + "/v1/drift/window", {"label": "Q2 FD004"})
     if status // 100 != 2:
         fail(f"POST /v1/drift/window answered {status}: {body[:200]!r}")
-    n = traffic(DRIFTED, 5, error=60, unit_offset=1000, batch=25)
+    n = traffic(DRIFTED, 5, error=60, unit_offset=1000, batch=25, at_least=1200)
     print(f"drifted traffic: {n} engines predicted", flush=True)
     alert_expr_has_data("RulsrvDriftDetected", 15)
     alert_expr_has_data("RulsrvModelAccuracyDegraded", 10)
