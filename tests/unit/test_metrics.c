@@ -297,6 +297,61 @@ START_TEST(test_concurrent_exact)
 }
 END_TEST
 
+struct grower {
+	struct rulsrv_metric *family;
+	int id;
+};
+
+/* Every thread creates the same 3,000 children in a different order while the table grows. */
+static void *
+grower_run(void *arg)
+{
+	struct grower *g = arg;
+	char a[16], b[16];
+	const char *const v[] = {a, b, NULL};
+
+	for (int i = 0; i < 3000; i++) {
+		int k = (i * 7 + g->id * 1013) % 3000;
+
+		snprintf(a, sizeof(a), "u%d", k);
+		snprintf(b, sizeof(b), "%d", k % 7);
+		metrics_counter_add(metrics_series(g->family, v), 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_creation)
+{
+	enum { THREADS = 4 };
+	struct metrics_registry *r = metrics_registry_new();
+	const char *const labels[] = {"unit", "k", NULL};
+	struct grower g[THREADS];
+	pthread_t t[THREADS];
+	struct rulsrv_metric *m;
+	struct dump *d;
+	const char *p;
+	int lines = 0;
+
+	ck_assert_int_eq(metrics_family(r, RULSRV_METRIC_COUNTER, "grown_total", "h", labels, NULL,
+					0, &m), 0);
+	for (int i = 0; i < THREADS; i++) {
+		g[i] = (struct grower){m, i};
+		ck_assert_int_eq(pthread_create(&t[i], NULL, grower_run, &g[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	d = dump_of(r);
+	/* each child exactly once, each with one increment per thread */
+	for (p = strchr(d->buf, '\n') + 1; *p != '\0'; p = strchr(p, '\n') + 1) {
+		ck_assert_msg(strncmp(strchr(p, ' '), " 4\n", 3) == 0, "%.40s", p);
+		lines++;
+	}
+	ck_assert_int_eq(lines, 3000);
+	free(d);
+	metrics_registry_free(r);
+}
+END_TEST
+
 static int collector_calls;
 
 static void
@@ -386,6 +441,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_labelled_series);
 	tcase_add_test(tc, test_histogram_buckets);
 	tcase_add_test(tc, test_concurrent_exact);
+	tcase_add_test(tc, test_concurrent_creation);
 	tcase_add_test(tc, test_collectors_and_order);
 	tcase_add_test(tc, test_process_metrics);
 	suite_add_tcase(s, tc);
