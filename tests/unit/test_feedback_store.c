@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_feedback_store.c - the feedback plugin's store, parser, windows and group commit. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -613,6 +614,33 @@ START_TEST(predlog_full_queue_drops_and_never_waits)
 }
 END_TEST
 
+/* ---- the built plugin ------------------------------------------------------------------ */
+
+/* The daemon loads feedback.so with RTLD_NOW | RTLD_LOCAL: it must resolve alone and export
+ * nothing but its descriptor. */
+START_TEST(load_plugin_exports_only_its_descriptor)
+{
+	const struct rulsrv_plugin_descriptor *d;
+	char path[512];
+	void *h;
+
+	snprintf(path, sizeof(path), "%s/plugins/feedback.so", RULSRV_BUILD_DIR);
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(h != NULL, "dlopen: %s", dlerror());
+	d = dlsym(h, RULSRV_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(d->abi_major, RULSRV_PLUGIN_ABI_MAJOR);
+	ck_assert_uint_eq(d->abi_minor, RULSRV_PLUGIN_ABI_MINOR);
+	ck_assert_str_eq(d->name, "feedback");
+	ck_assert_str_eq(d->kind, "feedback");
+	ck_assert_ptr_nonnull(d->init);
+	ck_assert_ptr_nonnull(d->fini);
+	ck_assert_ptr_null(dlsym(h, "fb_parse"));
+	ck_assert_ptr_null(dlsym(h, "fb_store_sqlite"));
+	dlclose(h);
+}
+END_TEST
+
 Suite *feedback_store_suite(void);
 
 Suite *
@@ -642,6 +670,11 @@ feedback_store_suite(void)
 	tcase_add_test(tc, parse_the_three_forms);
 	tcase_add_test(tc, parse_errors_name_the_place);
 	tcase_add_test(tc, parse_batch_over_the_limit_is_413);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("load");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, load_plugin_exports_only_its_descriptor);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("accuracy");
