@@ -64,7 +64,7 @@ start_service() {
 	for i in $(seq 100); do
 		port=$(sed -n "s/.*service '$name' listening on [0-9.]*:\([0-9]*\).*/\1/p" \
 			"$tmp/rulsrv-$name.log" | head -n1)
-		if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+		if [ -n "$port" ] && curl --noproxy "*" -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
 			eval "port_$name=$port"
 			return 0
 		fi
@@ -95,7 +95,7 @@ grep -q "scrape_interval: 1s" "$tmp/prometheus.yml" || { echo "FAIL: interval su
 	--web.listen-address="127.0.0.1:$prom_port" --log.level=warn 2>"$tmp/prometheus.log" &
 pids+=($!)
 for i in $(seq 100); do
-	curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
+	curl --noproxy "*" -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
 	[ "$i" = 100 ] && { echo "FAIL: Prometheus did not become ready"; dump_logs; exit 1; }
 	sleep 0.2
 done
