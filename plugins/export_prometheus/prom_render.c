@@ -11,6 +11,8 @@
 #include <string.h>
 
 #define PROM_MIN_BUFFER 4096
+/* Per line, beyond name and labels: suffix, braces, le="<=31 bytes", a value of <= 39 bytes. */
+#define PROM_LINE_SLACK 96
 
 static bool
 prom_reserve(struct prom_render *r, size_t n)
@@ -285,7 +287,7 @@ prom_histogram(struct prom_render *r, const struct rulsrv_sample *s, size_t line
 	size_t i, n, lab, lab_len;
 	char num[40];
 
-	if (!prom_reserve(r, (f->bucket_count + 3) * (line + 40)))
+	if (!prom_reserve(r, (f->bucket_count + 3) * (line + PROM_LINE_SLACK)))
 		return r->error;
 	prom_put(r, f->name, r->name_len);
 	prom_put(r, "_bucket{", 8);
@@ -319,7 +321,7 @@ prom_render_sample(void *ud, const struct rulsrv_family_info *family,
 	line = r->name_len + prom_labels_size(family, sample);
 	if (family->type == RULSRV_METRIC_HISTOGRAM)
 		return prom_histogram(r, sample, line);
-	if (!prom_reserve(r, line + 48))
+	if (!prom_reserve(r, line + PROM_LINE_SLACK))
 		return r->error;
 	prom_put(r, family->name, r->name_len);
 	if (family->label_count > 0) {
