@@ -52,6 +52,7 @@ struct fb {
 	int64_t max_group;
 	int64_t busy_timeout_ms;
 	double rul_cap;
+	double log_retention_days;
 	bool serve;
 	bool log;
 
@@ -545,6 +546,7 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_int(s, "queue_size", 65536, 1, 100000000, &fb->queue_size);
 	r |= api->setting_int(s, "max_group", 0, 0, 1000000, &fb->max_group);
 	r |= api->setting_int(s, "busy_timeout_ms", 5000, 0, 3600000, &fb->busy_timeout_ms);
+	r |= api->setting_double(s, "log_retention_days", 0, 0, 1e6, &fb->log_retention_days);
 	if (r != 0)
 		return -EINVAL;
 	if (strcmp(fb->role, "auto") == 0) {
@@ -676,6 +678,7 @@ fb_start_log(struct fb *fb)
 			   &fb->predlog);
 	if (r < 0)
 		return r;
+	fb_predlog_set_retention(fb->predlog, fb->log_retention_days * 86400.0);
 	return fb->api->observer_add(fb->host, fb_observe, fb);
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * The observer runs on the predicting thread: it takes the lock for a copy of a few numbers
@@ -17,6 +18,8 @@
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
 #define PREDLOG_CHUNK 4096 /* entries per transaction */
+#define PREDLOG_EXPIRE_EVERY 60.0  /* seconds between retention passes */
+#define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
 struct predlog_entry {
 	int64_t unit;
@@ -45,6 +48,8 @@ struct fb_predlog {
 	size_t used;
 	struct predlog_name names[PREDLOG_NAMES];
 	size_t name_count;
+	double retention; /* seconds; 0: keep forever */
+	double last_expire;
 	bool stop;
 	bool started;
 };
@@ -131,6 +136,52 @@ predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static double
+predlog_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Delete what is older than the retention, a chunk at a time (the lock is held on entry
+ * and on return, released while the store works). */
+static void
+predlog_expire_locked(struct fb_predlog *p)
+{
+	double now = predlog_now(), before = now - p->retention;
+	size_t deleted;
+	int r;
+
+	if (p->retention <= 0 || now - p->last_expire < PREDLOG_EXPIRE_EVERY)
+		return;
+	p->last_expire = now;
+	pthread_mutex_unlock(&p->lock);
+	do
+		r = p->ops->expire_predictions(p->store, before, PREDLOG_EXPIRE_CHUNK, &deleted);
+	while (r == 0 && deleted == PREDLOG_EXPIRE_CHUNK);
+	pthread_mutex_lock(&p->lock);
+}
+
+/* Sleep until there is work, a stop, or (with a retention) the next expiry pass is due. */
+static void
+predlog_wait_locked(struct fb_predlog *p)
+{
+	struct timespec until;
+
+	while (p->used == 0 && !p->stop) {
+		if (p->retention <= 0) {
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)PREDLOG_EXPIRE_EVERY;
+		if (pthread_cond_timedwait(&p->work, &p->lock, &until) == ETIMEDOUT)
+			return;
+	}
+}
+
 static void *
 predlog_main(void *arg)
 {
@@ -141,10 +192,12 @@ predlog_main(void *arg)
 	buf = calloc(PREDLOG_CHUNK, sizeof(*buf));
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (p->used == 0 && !p->stop)
-			pthread_cond_wait(&p->work, &p->lock);
-		if (p->used == 0)
+		predlog_wait_locked(p);
+		if (p->used == 0 && p->stop)
 			break;
+		predlog_expire_locked(p);
+		if (p->used == 0)
+			continue;
 		n = p->used < PREDLOG_CHUNK ? p->used : PREDLOG_CHUNK;
 		pthread_mutex_unlock(&p->lock);
 		if (buf != NULL) {
@@ -162,6 +215,16 @@ predlog_main(void *arg)
 	pthread_mutex_unlock(&p->lock);
 	free(buf);
 	return NULL;
+}
+
+void
+fb_predlog_set_retention(struct fb_predlog *p, double seconds)
+{
+	pthread_mutex_lock(&p->lock);
+	p->retention = seconds;
+	p->last_expire = 0;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
 }
 
 int

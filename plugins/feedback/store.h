@@ -103,6 +103,10 @@ struct fb_store_ops {
 	int (*apply)(struct fb_store *s, struct fb_group *groups, size_t n);
 	/* Append logged predictions in one transaction. */
 	int (*log_predictions)(struct fb_store *s, const struct fb_logged *p, size_t n);
+	/* Delete up to limit logged predictions made before `before` (seconds since the
+	 * epoch); *deleted says how many went. */
+	int (*expire_predictions)(struct fb_store *s, double before, size_t limit,
+				  size_t *deleted);
 	/* Logged predictions of a unit (cycle >= 0: of that cycle only), oldest first. */
 	int (*lookup)(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud);
 	/* All-time figures per model. */

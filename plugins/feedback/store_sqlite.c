@@ -43,6 +43,7 @@ static const char fb_schema[] =
 	"CREATE INDEX IF NOT EXISTS predictions_unit_cycle ON predictions(unit, cycle);"
 	"CREATE INDEX IF NOT EXISTS predictions_unscored ON predictions(unit, cycle)"
 	" WHERE scored = 0;"
+	"CREATE INDEX IF NOT EXISTS predictions_ts ON predictions(ts);"
 	"CREATE TABLE IF NOT EXISTS feedback("
 	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, cycle INTEGER NOT NULL,"
 	" predicted REAL NOT NULL, actual REAL NOT NULL, model TEXT NOT NULL,"
@@ -72,6 +73,7 @@ enum fb_stmt_id {
 	ST_UNSCORED,
 	ST_INSERT_FAILURE,
 	ST_INSERT_PREDICTION,
+	ST_EXPIRE,
 	ST_COUNT,
 };
 
@@ -103,6 +105,8 @@ static const char *const fb_stmt_sql[ST_COUNT] = {
 			      " VALUES(?1, ?2, ?3, ?4)",
 	[ST_INSERT_PREDICTION] = "INSERT INTO predictions(unit, cycle, rul, model, version, ts)"
 				 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_EXPIRE] = "DELETE FROM predictions WHERE id IN"
+		      " (SELECT id FROM predictions WHERE ts < ?1 LIMIT ?2)",
 };
 
 enum fb_read_id {
@@ -801,6 +805,23 @@ out:
 	return r;
 }
 
+static int
+sqlite_expire_predictions(struct fb_store *s, double before, size_t limit, size_t *deleted)
+{
+	sqlite3_stmt *st = s->st[ST_EXPIRE];
+	int r;
+
+	*deleted = 0;
+	pthread_mutex_lock(&s->wlock);
+	sqlite3_bind_double(st, 1, before);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	r = sqlite_exec_stmt(st);
+	if (r == 0)
+		*deleted = (size_t)sqlite3_changes(s->w);
+	pthread_mutex_unlock(&s->wlock);
+	return r;
+}
+
 /* ---- reads ----------------------------------------------------------------------------- */
 
 static int
@@ -886,6 +907,7 @@ const struct fb_store_ops fb_store_sqlite = {
 	.open = sqlite_open,
 	.apply = sqlite_apply,
 	.log_predictions = sqlite_log_predictions,
+	.expire_predictions = sqlite_expire_predictions,
 	.lookup = sqlite_lookup,
 	.totals = sqlite_totals,
 	.recent = sqlite_recent,

@@ -641,6 +641,53 @@ START_TEST(load_plugin_exports_only_its_descriptor)
 }
 END_TEST
 
+static int
+fs_count_any(void *ud, const struct fb_logged *p)
+{
+	(*(size_t *)ud)++;
+	return 0;
+}
+
+START_TEST(store_expire_deletes_old_predictions_in_chunks)
+{
+	struct fb_store *s = fs_open();
+	size_t deleted, n = 0;
+
+	fs_log(s, 1, 1, 5, 100, "m"); /* timestamp 1700000000 */
+	ck_assert_int_eq(fb_store_sqlite.expire_predictions(s, 1700000000, 10, &deleted), 0);
+	ck_assert_uint_eq(deleted, 0);
+	ck_assert_int_eq(fb_store_sqlite.expire_predictions(s, 1700000001, 3, &deleted), 0);
+	ck_assert_uint_eq(deleted, 3);
+	ck_assert_int_eq(fb_store_sqlite.expire_predictions(s, 1700000001, 3, &deleted), 0);
+	ck_assert_uint_eq(deleted, 2);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 1, -1, fs_count_any, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+START_TEST(predlog_retention_expires_old_predictions)
+{
+	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct rulsrv_prediction item = { .unit = 2, .cycle = 9, .rul = 42 };
+	struct rulsrv_prediction_batch b = { .model = "m", .version = "2", .count = 1,
+					     .items = &item };
+	struct fb_store *s = fs_open();
+	struct fb_predlog *p;
+	size_t n = 0;
+
+	b.timestamp = (double)time(NULL);
+	fs_log(s, 2, 1, 5, 100, "m"); /* 2023: older than a day */
+	ck_assert_int_eq(fb_predlog_new(&fb_store_sqlite, s, 16, fs_predlog_hook, &count, &p), 0);
+	fb_predlog_set_retention(p, 86400);
+	ck_assert_uint_eq(fb_predlog_push(p, &b), 0);
+	fb_predlog_free(p);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 2, -1, fs_count_any, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
 Suite *feedback_store_suite(void);
 
 Suite *
@@ -663,6 +710,8 @@ feedback_store_suite(void)
 	tcase_add_test(tc, store_lookup_finds_logged_predictions);
 	tcase_add_test(tc, commit_every_acknowledged_record_is_stored);
 	tcase_add_test(tc, predlog_full_queue_drops_and_never_waits);
+	tcase_add_test(tc, store_expire_deletes_old_predictions_in_chunks);
+	tcase_add_test(tc, predlog_retention_expires_old_predictions);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
