@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "features.h"
 #include "forest.h"
 #include "metrics.h"
+#include "predict_request.h"
 #include "synth.h"
 #include "train_data.h"
 
@@ -28,8 +30,9 @@
  * Loads build/plugins/drift_psi.so through a minimal host (the real metric registry) with
  * BUNDLE_DIR (default models/fd001) as the reference, or, without one, a reference built from
  * synthetic C-MAPSS data. Reports ns per observed prediction, single-threaded and on two
- * threads, and, when the bundle has a model, the predict cost of one engine (features of a
- * 30-cycle window + the forest walk) for comparison. Medians of REPEATS runs.
+ * threads, and, when the bundle has a model, the in-process predict cost of one engine with
+ * a 30-cycle window (features + forest walk, and with the JSON body parsed first) for
+ * comparison. Medians of REPEATS runs.
  */
 #define REPEATS 7
 #define ROWS 256
@@ -281,35 +284,70 @@ bench_observe(struct rulsrv_host *host, const double *rows, size_t nrows, size_t
 	return median(runs, REPEATS);
 }
 
-/* ns to predict one engine from a 30-cycle window: features_last + the forest walk. */
-static double
-bench_predict_one(const char *bundle_dir, const struct cmapss_table *t)
+/* One engine's 30 cycles (from row start of t) as a /v1/predict JSON body. */
+static size_t
+engine_body(const struct cmapss_table *t, size_t start, char *buf, size_t len)
 {
+	size_t used = 0, c, k;
+
+	used += (size_t)snprintf(buf, len, "{\"unit\": 1, \"cycles\": [");
+	for (c = 0; c < 30; c++) {
+		const double *x = t->values + (start + c) * RULSRV_N_INPUTS;
+
+		used += (size_t)snprintf(buf + used, len - used, "%s{\"cycle\": %zu, \"settings\": [",
+					 c ? ", " : "", c + 1);
+		for (k = 0; k < RULSRV_N_INPUTS; k++)
+			used += (size_t)snprintf(buf + used, len - used, "%s%.4f",
+						 k == 3 ? "], \"sensors\": [" : k ? ", " : "", x[k]);
+		used += (size_t)snprintf(buf + used, len - used, "]}");
+	}
+	used += (size_t)snprintf(buf + used, len - used, "]}");
+	return used;
+}
+
+/*
+ * ns to predict one engine in process: with parse, from its 30-cycle JSON body (the request
+ * path but HTTP), else from parsed rows (features_last + the forest walk). NAN without a model.
+ */
+static double
+bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool parse)
+{
+	static char body[16384];
+	struct predict_limits lim = { 1024, 1024 };
 	struct bundle *b = NULL;
 	struct forest *forest = NULL;
 	double runs[REPEATS], sink = 0;
+	size_t len = engine_body(t, 0, body, sizeof(body)), calls = 2000, c;
 	char err[512];
-	float feat[512], out;
-	size_t n, w, calls = 2000, c;
+	float feat[1024], out;
 	int rep;
 
 	if (bundle_load(bundle_dir, &b, err, sizeof(err)) < 0 ||
 	    forest_load(b->model_path, feature_spec_count(b->features), &forest, err,
-			sizeof(err)) < 0) {
+			sizeof(err)) < 0 ||
+	    feature_spec_count(b->features) > 1024 || t->rows < 31) {
 		fprintf(stderr, "bench_drift: no model to compare with: %s\n", err);
 		bundle_free(b);
 		return NAN;
 	}
-	n = feature_spec_count(b->features);
-	w = 30;
-	for (rep = 0; rep < REPEATS && n <= 512 && t->rows > w; rep++) {
+	for (rep = 0; rep < REPEATS; rep++) {
 		double t0 = now();
 
 		for (c = 0; c < calls; c++) {
-			size_t start = c % (t->rows - w);
+			struct predict_request req;
+			struct predict_error perr;
+			size_t start = c % (t->rows - 30);
 
-			features_last(b->features, t->values + start * RULSRV_N_INPUTS,
-				      t->cycle + start, w, feat);
+			if (parse) {
+				predict_request_init(&req);
+				if (predict_request_parse_json(body, len, &lim, &req, &perr) == 0)
+					features_last(b->features, req.engines[0].inputs,
+						      req.engines[0].cycles, req.engines[0].n, feat);
+				predict_request_free(&req);
+			} else {
+				features_last(b->features, t->values + start * RULSRV_N_INPUTS,
+					      t->cycle + start, 30, feat);
+			}
 			forest_predict(forest, feat, 1, &out);
 			sink += out;
 		}
@@ -319,7 +357,7 @@ bench_predict_one(const char *bundle_dir, const struct cmapss_table *t)
 	bundle_free(b);
 	if (sink == 12345.678)
 		fprintf(stderr, "%g\n", sink);
-	return rep == REPEATS ? median(runs, REPEATS) : NAN;
+	return median(runs, REPEATS);
 }
 
 static void
@@ -367,7 +405,7 @@ main(int argc, char **argv)
 	struct cmapss_table synth = { 0 }, rows = { 0 };
 	char tmp[] = "/tmp/bench-drift-XXXXXX", so[1024], bundle[1024], err[512];
 	struct bundle *b = NULL;
-	double single, batched, two, predict;
+	double single, batched, two, predict, served;
 	size_t nrows;
 	void *handle, *state = NULL;
 
@@ -408,7 +446,8 @@ main(int argc, char **argv)
 	batched = bench_observe(&host, rows.values, nrows, 64, 1);
 	largest_window = 0;
 	two = bench_observe(&host, rows.values, nrows, 1, 2);
-	predict = bench_predict_one(bundle, &rows);
+	predict = bench_predict_one(bundle, &rows, false);
+	served = bench_predict_one(bundle, &rows, true);
 
 	printf("drift_psi observer, reference %s (%zu rows observed, cycling)\n", bundle, nrows);
 	printf("  1 prediction per call, 1 thread      %8.1f ns per prediction\n", single);
@@ -417,8 +456,11 @@ main(int argc, char **argv)
 	printf("  largest count window on 2 threads    %8llu observations (window_size 5000)\n",
 	       largest_window);
 	if (!isnan(predict)) {
-		printf("  predict one engine (features of 30 cycles + forest) %8.1f ns\n", predict);
-		printf("  drift / predict: %.2f %% (target < 2 %%)\n", 100 * single / predict);
+		printf("one engine, 30 cycles, predict_forest, in process:\n");
+		printf("  features + forest                    %8.1f ns   drift adds %.2f %%\n",
+		       predict, 100 * single / predict);
+		printf("  JSON body parse + features + forest  %8.1f ns   drift adds %.2f %%\n",
+		       served, 100 * single / served);
 	}
 	desc->fini(state);
 	metrics_registry_free(host.registry);

@@ -51,17 +51,34 @@ struct drift_ref {
 	size_t search_len;
 };
 
-/* The bin of x in input f: drift_bin_index() of the reference, in log2(search_len) steps. */
-static inline size_t
-drift_ref_bin(const struct drift_ref *ref, size_t f, double x)
+/* The number of the len (a power of two) ascending edges at e that are below x. */
+static inline __attribute__((always_inline)) size_t
+drift_search(const double *e, size_t len, double x)
 {
-	const double *e = ref->search + f * ref->search_len;
 	size_t pos = 0, step;
 
 	/* Branch-free: the comparisons are unpredictable, a conditional move is not. */
-	for (step = ref->search_len / 2; step > 0; step /= 2)
+	for (step = len / 2; step > 0; step /= 2)
 		pos = e[pos + step - 1] < x ? pos + step : pos;
 	return pos;
+}
+
+/*
+ * The bin of x in input f: drift_bin_index() of the reference, in log2(search_len) steps.
+ * The usual lengths get a search the compiler unrolls (16: up to 15 edges, quantile bins;
+ * 32: discrete inputs with up to 31 edges).
+ */
+static inline size_t
+drift_ref_bin(const struct drift_ref *ref, size_t f, double x)
+{
+	switch (ref->search_len) {
+	case 16:
+		return drift_search(ref->search + f * 16, 16, x);
+	case 32:
+		return drift_search(ref->search + f * 32, 32, x);
+	default:
+		return drift_search(ref->search + f * ref->search_len, ref->search_len, x);
+	}
 }
 
 /* drift_ref.c */
