@@ -105,6 +105,11 @@ http_respond(struct rulsrv_response *resp, unsigned status, const char *content_
 		free(body);
 		return;
 	}
+	if (status < 200 || status > 599) {
+		free(body);
+		http_respond_error(resp, 500, "internal", "the handler answered status %u", status);
+		return;
+	}
 	resp->answered = true;
 	resp->status = status;
 	snprintf(resp->content_type, sizeof(resp->content_type), "%s",

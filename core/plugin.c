@@ -4,11 +4,13 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct plugin_set {
 	atomic_uint refs;
@@ -86,6 +88,44 @@ plugin_check_descriptor(const struct plugin_set *set, const char *path,
 	return 0;
 }
 
+/*
+ * dlopen() hands back an object already loaded under the same name even when the file was
+ * replaced since: a plugin upgraded on disk would never reach a reload. So we open the file
+ * ourselves and dlopen it as /proc/self/fd/N under a name no object ever had (24 tokens "./"
+ * or "/" spelling a load counter, a prefix-free code): glibc then compares the file itself,
+ * and an unchanged file still shares its loaded object while a replaced one loads afresh.
+ */
+static void *
+plugin_dlopen(const char *path, int fd)
+{
+	static atomic_uint loads;
+	char name[128];
+	unsigned g, bit;
+	size_t n;
+
+	if (access("/proc/self/fd", X_OK) != 0)
+		return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	g = atomic_fetch_add(&loads, 1);
+	n = (size_t)snprintf(name, sizeof(name), "/proc/self/");
+	for (bit = 24; bit-- > 0;)
+		n += (size_t)snprintf(name + n, sizeof(name) - n, "%s", (g >> bit) & 1 ? "/" : "./");
+	snprintf(name + n, sizeof(name) - n, "fd/%d", fd);
+	return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+}
+
+/* dlerror() names the /proc/self/fd alias; the caller names the real file. */
+static const char *
+plugin_dlerror(void)
+{
+	const char *e = dlerror(), *colon;
+
+	if (e == NULL)
+		return "unknown dlopen error";
+	if (strncmp(e, "/proc/self/", 11) == 0 && (colon = strstr(e, ": ")) != NULL)
+		return colon + 2;
+	return e;
+}
+
 int
 plugin_set_load(struct plugin_set *set, const char *path, const struct plugin_lib **out,
 		char *err, size_t err_len)
@@ -96,16 +136,21 @@ plugin_set_load(struct plugin_set *set, const char *path, const struct plugin_li
 	char buf[128];
 	void *h;
 	size_t i;
-	int r;
+	int fd, r;
 
-	if (stat(path, &st) < 0) {
+	/* The checks and the load use one open file: no swap between them. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		snprintf(err, err_len, "cannot load plugin '%s': %s", path,
 			 strerror_r(-r, buf, sizeof(buf)));
+		if (fd >= 0)
+			close(fd);
 		return r;
 	}
 	for (i = 0; i < set->count; i++) {
 		if (set->libs[i]->dev == st.st_dev && set->libs[i]->ino == st.st_ino) {
+			close(fd);
 			*out = set->libs[i];
 			return 0;
 		}
@@ -114,11 +159,13 @@ plugin_set_load(struct plugin_set *set, const char *path, const struct plugin_li
 		snprintf(err, err_len,
 			 "cannot load plugin '%s': the file is group- or world-writable (mode %04o)", path,
 			 (unsigned)(st.st_mode & 07777));
+		close(fd);
 		return -EPERM;
 	}
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	h = plugin_dlopen(path, fd);
+	close(fd);
 	if (h == NULL) {
-		snprintf(err, err_len, "cannot load plugin '%s': %s", path, dlerror());
+		snprintf(err, err_len, "cannot load plugin '%s': %s", path, plugin_dlerror());
 		return -ENOEXEC;
 	}
 	d = dlsym(h, RULSRV_PLUGIN_SYMBOL);

@@ -86,10 +86,21 @@ static void
 rewrite_conf(const char *text)
 {
 	struct harness_server tmp;
-	char cmd[1024];
+	char cmd[1024], *copy, *at;
 
+	/* @DIR@ is this server's directory, not the scratch one harness_prepare makes */
+	copy = malloc(strlen(text) + 8 * sizeof(srv.dir) + 1);
+	ck_assert_ptr_nonnull(copy);
+	copy[0] = '\0';
+	while ((at = strstr(text, "@DIR@")) != NULL) {
+		strncat(copy, text, (size_t)(at - text));
+		strcat(copy, srv.dir);
+		text = at + 5;
+	}
+	strcat(copy, text);
 	/* harness_prepare substitutes @BUILD@; move its file over ours */
-	ck_assert_int_eq(harness_prepare(&tmp, text), 0);
+	ck_assert_int_eq(harness_prepare(&tmp, copy), 0);
+	free(copy);
 	snprintf(cmd, sizeof(cmd), "mv '%s' '%s' && rm -rf '%s'", tmp.conf, srv.conf, tmp.dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -269,6 +280,49 @@ START_TEST(test_reload_limits_and_listener)
 	ck_assert_int_eq(r.status, 413);
 	harness_response_free(&r);
 	assert_message(b, "hello"); /* still on its old address, with the new state */
+}
+END_TEST
+
+/* Upgrading a plugin file to one the loader refuses: the reload fails, the old code serves. */
+START_TEST(test_refused_plugin_upgrade_keeps_serving)
+{
+	static const char conf[] =
+		"plugin_dir = \"@DIR@\";\n"
+		"plugins = { e = { file = \"e.so\"; settings = { message = \"old code\"; }; }; };\n"
+		"services = { a = { listen = \"127.0.0.1:0\"; plugins = [ \"e\" ]; }; };\n";
+	char cmd[1200];
+	struct harness_response r;
+	int a;
+
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/tests/fixtures/echo.so' '%s/e.so'",
+		 harness_build_dir(), srv.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(harness_start(&srv, NULL), 0);
+	learn_ports(1);
+	a = harness_port(&srv, "a");
+	/* install(1) writes a new file and renames it: a new inode, as package managers do */
+	snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/tests/fixtures/abi_major.so' '%s/e.so'",
+		 harness_build_dir(), srv.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 500);
+	ck_assert_ptr_nonnull(strstr(r.body, "e.so': built for plugin ABI 2.0"));
+	harness_response_free(&r);
+	assert_message(a, "old code");
+	/* a good upgrade is loaded afresh (dup_name.so is an "echo" without routes or settings) */
+	rewrite_conf("plugin_dir = \"@DIR@\";\n"
+		     "plugins = { e = { file = \"e.so\"; }; };\n"
+		     "services = { a = { listen = \"127.0.0.1:0\"; plugins = [ \"e\" ]; }; };\n");
+	snprintf(cmd, sizeof(cmd), "install -m 0755 '%s/tests/fixtures/dup_name.so' '%s/e.so'",
+		 harness_build_dir(), srv.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_get(a, "/echo/message", &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	harness_response_free(&r);
 }
 END_TEST
 
@@ -700,6 +754,7 @@ daemon_suite(void)
 	tcase_add_test(tc, test_observers_and_attributes);
 	tcase_add_test(tc, test_sighup_swaps_state);
 	tcase_add_test(tc, test_broken_reload_keeps_state);
+	tcase_add_test(tc, test_refused_plugin_upgrade_keeps_serving);
 	tcase_add_test(tc, test_reload_limits_and_listener);
 	tcase_add_test(tc, test_inflight_request_finishes_on_old_state);
 	tcase_add_test(tc, test_sigterm_drains_and_exits_0);
