@@ -12,6 +12,7 @@
 #include <rulsrv/plugin.h>
 
 #include "accuracy.h"
+#include "bundle.h"
 #include "commit.h"
 #include "parse.h"
 #include "predlog.h"
@@ -46,6 +47,7 @@ struct fb {
 	const struct rulsrv_api *api;
 	char *database;
 	char *role;
+	char *bundle;
 	int64_t window_size;
 	int64_t max_batch;
 	int64_t queue_size;
@@ -529,7 +531,32 @@ fb_free(struct fb *fb)
 	pthread_mutex_destroy(&fb->lock);
 	free(fb->database);
 	free(fb->role);
+	free(fb->bundle);
 	free(fb);
+}
+
+/* Truth is capped like the model's training labels: rul_cap when set, else the cap of the
+ * bundle named by `bundle`, else 125 (SPEC section 3). */
+static int
+fb_read_cap(struct fb *fb, const struct rulsrv_settings *s)
+{
+	struct bundle *b = NULL;
+	char err[512];
+	int r;
+
+	if (!isnan(fb->rul_cap))
+		return 0;
+	fb->rul_cap = 125;
+	if (fb->bundle == NULL)
+		return 0;
+	r = bundle_load(fb->bundle, &b, err, sizeof(err));
+	if (r < 0) {
+		fb->api->setting_error(s, "bundle", "%s", err);
+		return r;
+	}
+	fb->rul_cap = b->rul_cap;
+	bundle_free(b);
+	return 0;
 }
 
 static int
@@ -541,7 +568,8 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_path(s, "database", "/var/lib/rulsrv/feedback.db", &fb->database);
 	r |= api->setting_string(s, "role", "auto", &fb->role);
 	r |= api->setting_int(s, "window", 1000, 1, 10000000, &fb->window_size);
-	r |= api->setting_double(s, "rul_cap", 125, 1, 1e9, &fb->rul_cap);
+	r |= api->setting_path(s, "bundle", NULL, &fb->bundle);
+	r |= api->setting_double(s, "rul_cap", NAN, 1, 1e9, &fb->rul_cap);
 	r |= api->setting_int(s, "max_batch", 1000, 1, 1000000, &fb->max_batch);
 	r |= api->setting_int(s, "queue_size", 65536, 1, 100000000, &fb->queue_size);
 	r |= api->setting_int(s, "max_group", 0, 0, 1000000, &fb->max_group);
@@ -549,6 +577,9 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_double(s, "log_retention_days", 0, 0, 1e6, &fb->log_retention_days);
 	if (r != 0)
 		return -EINVAL;
+	r = fb_read_cap(fb, s);
+	if (r < 0)
+		return r;
 	if (strcmp(fb->role, "auto") == 0) {
 		fb->log = api->attribute_get(fb->host, "model.bundle") != NULL ||
 			  api->attribute_get(fb->host, "model.name") != NULL;

@@ -542,7 +542,7 @@ fi_run(const char *const *argv)
 /* A small bundle trained now on synthetic data into dir/bundle (when models/fd001 is not
  * committed). */
 static bool
-fi_train_bundle(const char *dir)
+fi_train_bundle(const char *dir, const char *cap)
 {
 	char train[512], synth[512], data[300], bundle[300];
 	const char *synth_argv[] = { synth, "--out", data, "--units", "20", "--test-units", "5",
@@ -550,7 +550,7 @@ fi_train_bundle(const char *dir)
 	const char *train_argv[] = { train, "--data", data, "--subset", "FD001", "--out", bundle,
 				     "--no-tune", "--rounds", "20", "--max-depth", "4",
 				     "--threads", "1", "--name", "rul-test", "--version", "v1",
-				     "--quiet", NULL };
+				     "--cap", cap, "--quiet", NULL };
 
 	snprintf(train, sizeof(train), "%s/bin/rulsrv-train", harness_build_dir());
 	snprintf(synth, sizeof(synth), "%s/bin/cmapss-synth", harness_build_dir());
@@ -574,8 +574,8 @@ fi_bundle_loads(void)
 	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
 	ok = harness_run(argv, &out, &status) == 0 && status == 0;
 	if (!ok)
-		fprintf(stderr, "feedback_scores_real_model_predictions: skipped, the trained "
-				"bundle does not load: %s\n", out != NULL ? out : "");
+		fprintf(stderr, "test_feedback: skipped, the trained bundle does not load: %s\n",
+			out != NULL ? out : "");
 	free(out);
 	return ok;
 }
@@ -604,7 +604,7 @@ START_TEST(feedback_scores_real_model_predictions)
 	snprintf(conf, sizeof(conf), fi_model_conf, bundle);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ck_assert_int_eq(harness_prepare(&fi_srv, conf), 0);
-	if (!committed && !fi_train_bundle(fi_srv.dir)) {
+	if (!committed && !fi_train_bundle(fi_srv.dir, "125")) {
 		fprintf(stderr, "feedback_scores_real_model_predictions: skipped, no models/fd001 "
 				"and no bundle could be trained\n");
 		harness_cleanup(&fi_srv);
@@ -639,6 +639,32 @@ START_TEST(feedback_scores_real_model_predictions)
 	/* scored under the name of the model that predicted */
 	snprintf(body, sizeof(body), "models.%s.count", model);
 	ck_assert_double_eq(fi_stat(body), 3);
+}
+END_TEST
+
+/* Truth is capped at the cap of the bundle named by `bundle` when rul_cap is not set. */
+START_TEST(feedback_caps_truth_at_the_bundle_cap)
+{
+	static const char conf[] =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = { feedback = { file = \"feedback.so\"; settings = {\n"
+		"  database = \"@DIR@/feedback.db\"; bundle = \"@DIR@/bundle\"; }; }; };\n"
+		"services = { feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; }; };\n";
+
+	ck_assert_int_eq(harness_prepare(&fi_srv, conf), 0);
+	if (!fi_train_bundle(fi_srv.dir, "100")) {
+		fprintf(stderr, "feedback_caps_truth_at_the_bundle_cap: skipped, cannot train\n");
+		return;
+	}
+	if (!fi_bundle_loads())
+		return;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ck_assert_int_eq(harness_start(&fi_srv, NULL), 0);
+	fi_fb = fi_logged_port("feedback");
+	ck_assert_double_eq(fi_stat("rul_cap"), 100);
+	fi_post_ok("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 300, \"predicted_rul\": 104}",
+		   "{\"accepted\":1,\"scored\":1}");
+	ck_assert_double_eq_tol(fi_stat("all_time.mae"), 4, 1e-9);
 }
 END_TEST
 
@@ -715,6 +741,7 @@ feedback_suite(void)
 	tcase_add_checked_fixture(tc, fi_setup_empty, fi_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, feedback_scores_real_model_predictions);
+	tcase_add_test(tc, feedback_caps_truth_at_the_bundle_cap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");
