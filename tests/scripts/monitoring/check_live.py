@@ -298,7 +298,12 @@ def alert_is_active(name, timeout):
         return [a for a in json.loads(body)["data"]["alerts"] if a["labels"]["alertname"] == name]
     got = wait_for(f"Prometheus to report {name} pending or firing", active, timeout)
     if got:
-        print(f"{name}: {got[0]['state']} in Prometheus", flush=True)
+        ann = got[0].get("annotations", {})
+        print(f"{name}: {got[0]['state']} in Prometheus: {ann.get('summary')}", flush=True)
+        for key in ("summary", "description"):
+            text = ann.get(key, "")
+            if not text or "error expanding" in text or "<no value>" in text:
+                fail(f"{name}: annotation {key} did not render on real labels: {text!r}")
 
 
 def rules_healthy():
