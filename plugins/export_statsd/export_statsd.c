@@ -31,6 +31,12 @@ struct sd {
 	bool failing; /* the last send failed: logged once until one succeeds */
 
 	struct statsd_format fmt;
+	uint64_t dropped_counted; /* fmt.dropped already added to m_dropped */
+
+	/* the exporter's own health, in the service's registry */
+	struct rulsrv_series *m_sent;
+	struct rulsrv_series *m_failed;
+	struct rulsrv_series *m_dropped;
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -94,8 +100,10 @@ sd_send(void *ud, const char *data, size_t len)
 	if (sendto(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&s->addr,
 		   s->addr_len) == (ssize_t)len) {
 		s->failing = false;
+		s->api->counter_add(s->m_sent, 1);
 		return;
 	}
+	s->api->counter_add(s->m_failed, 1);
 	if (!s->failing)
 		s->api->log(s->host, RULSRV_LOG_WARNING, "cannot send to statsd '%s:%d': %s",
 			    s->endpoint_host, (int)s->port, strerror_r(errno, err, sizeof(err)));
@@ -115,6 +123,10 @@ sd_push(struct sd *s, bool baseline)
 	if (r < 0)
 		s->api->log(s->host, RULSRV_LOG_WARNING, "cannot collect metrics: error %d", r);
 	statsd_format_flush(&s->fmt);
+	if (s->fmt.dropped > s->dropped_counted) {
+		s->api->counter_add(s->m_dropped, (double)(s->fmt.dropped - s->dropped_counted));
+		s->dropped_counted = s->fmt.dropped;
+	}
 }
 
 /*
@@ -178,6 +190,31 @@ sd_settings(struct sd *s, const struct rulsrv_settings *set, char **prefix, bool
 	return 0;
 }
 
+/* Get-or-create: after a reload the new instance counts on in the same series. */
+static int
+sd_metrics(struct sd *s)
+{
+	static const char *const result[] = {"result", NULL};
+	static const char *const sent[] = {"sent", NULL}, *const failed[] = {"failed", NULL};
+	struct rulsrv_metric *datagrams, *dropped;
+	int r;
+
+	r = s->api->metric_new(s->host, RULSRV_METRIC_COUNTER, "rulsrv_statsd_datagrams_total",
+			       "Datagrams the statsd exporter sent, by result", result, NULL, 0,
+			       &datagrams);
+	if (r < 0)
+		return r;
+	r = s->api->metric_new(s->host, RULSRV_METRIC_COUNTER, "rulsrv_statsd_lines_dropped_total",
+			       "statsd lines not sent: longer than max_packet or a key too long",
+			       NULL, NULL, 0, &dropped);
+	if (r < 0)
+		return r;
+	s->m_sent = s->api->series(datagrams, sent);
+	s->m_failed = s->api->series(datagrams, failed);
+	s->m_dropped = s->api->series(dropped, NULL);
+	return s->m_sent != NULL && s->m_failed != NULL && s->m_dropped != NULL ? 0 : -ENOMEM;
+}
+
 static int
 sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	const struct rulsrv_settings *settings, void **state)
@@ -210,6 +247,12 @@ sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 			       (size_t)max_packet, sd_send, s);
 	if (r < 0)
 		goto out_free;
+	r = sd_metrics(s);
+	if (r < 0) {
+		api->log(host, RULSRV_LOG_ERR, "cannot register the statsd exporter's metrics: error %d",
+			 r);
+		goto out_free;
+	}
 	r = -pthread_create(&s->thread, NULL, sd_run, s);
 	if (r < 0) {
 		api->log(host, RULSRV_LOG_ERR, "cannot start the statsd thread: error %d", r);

@@ -20,16 +20,21 @@ static const char full_conf[] =
 	"  drift = { file = \"drift_psi.so\"; settings = { reference = \"@DIR@/bundle\"; }; };\n"
 	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/feedback.db\"; }; };\n"
 	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"  statsd = { file = \"export_statsd.so\";\n"
+	"             settings = { port = 9; interval_ms = 100; }; };\n" /* nobody listens */
 	"};\n"
 	"services = {\n"
 	"  prediction = { listen = \"127.0.0.1:0\";\n"
-	"                 plugins = [\"model\", \"drift\", \"feedback\", \"prometheus\"]; };\n"
-	"  feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\", \"prometheus\"]; };\n"
+	"                 plugins = [\"model\", \"drift\", \"feedback\", \"prometheus\",\n"
+	"                            \"statsd\"]; };\n"
+	"  feedback = { listen = \"127.0.0.1:0\";\n"
+	"               plugins = [\"feedback\", \"prometheus\", \"statsd\"]; };\n"
 	"};\n";
 
 /* Sources loaded per service in full_conf (the "source" column of METRICS.md). */
-static const char *const prediction_sources[] = {"core", "model", "drift_psi", "feedback", NULL};
-static const char *const feedback_sources[] = {"core", "feedback", NULL};
+static const char *const prediction_sources[] = {"core", "model", "drift_psi", "feedback",
+						 "export_statsd", NULL};
+static const char *const feedback_sources[] = {"core", "feedback", "export_statsd", NULL};
 
 /* Train a small bundle on the real FD001 data into dir/bundle; false (with a reason) if the
  * data or the trainer is missing. */
@@ -395,6 +400,7 @@ START_TEST(test_docs_match_live)
 	if (!start_full(&s))
 		return;
 	traffic(harness_port(&s, "prediction"), harness_port(&s, "feedback"));
+	usleep(300000); /* a few statsd pushes, so its own counters have samples */
 	pm = scrape(harness_port(&s, "prediction"));
 	fm = scrape(harness_port(&s, "feedback"));
 	compare("prediction", pm, prediction_sources, rows, n);

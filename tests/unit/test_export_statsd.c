@@ -137,6 +137,33 @@ sd_sum(const struct sd_fixture *f, const char *key, const char *type_and_tags)
 	return sum;
 }
 
+struct find {
+	const char *name;
+	const char *label; /* first label value, or NULL */
+	double value;
+};
+
+static int
+find_fn(void *ud, const struct rulsrv_family_info *f, const struct rulsrv_sample *s)
+{
+	struct find *q = ud;
+
+	if (s != NULL && strcmp(f->name, q->name) == 0 &&
+	    (q->label == NULL || strcmp(s->label_values[0], q->label) == 0))
+		q->value = s->value;
+	return 0;
+}
+
+/* A counter or gauge of the registry; NAN when absent. */
+static double
+registry_value(struct metrics_registry *r, const char *name, const char *label)
+{
+	struct find q = {name, label, NAN};
+
+	metrics_collect(r, find_fn, &q);
+	return q.value;
+}
+
 static void
 sleep_ms(int ms)
 {
@@ -271,6 +298,10 @@ START_TEST(test_packing)
 	ck_assert_int_eq(lines, 300);
 	/* no line is cut across datagrams: every datagram ends at a line end */
 	ck_assert_ptr_null(strstr(f.rx, "\n--\n|"));
+	/* the exporter counts what it sent, in the service's registry */
+	ck_assert_double_eq(registry_value(f.host.registry, "rulsrv_statsd_datagrams_total", "sent"),
+			    (double)f.datagrams);
+	ck_assert_double_eq(registry_value(f.host.registry, "rulsrv_statsd_datagrams_total", "failed"), 0);
 	sd_close(&f);
 }
 END_TEST
@@ -298,6 +329,35 @@ START_TEST(test_dead_endpoint)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ck_assert_msg(ms < 2000, "200 updates and fini took %.0f ms", ms);
+	sd_close(&f);
+}
+END_TEST
+
+/* A line that cannot fit in one datagram is dropped, counted, and the rest still goes. */
+START_TEST(test_line_too_long)
+{
+	const char *const labels[] = {"l", NULL};
+	const char *const longv[] = {"a-label-value-long-enough-to-overflow-a-small-datagram", NULL};
+	const char *const kv[] = {"interval_ms", "50", "max_packet", "64", "include_service",
+				  "false", NULL};
+	struct rulsrv_metric *c, *g;
+	struct sd_fixture f;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
+					labels, NULL, 0, &c), 0);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_GAUGE, "g", "h", NULL, NULL,
+					0, &g), 0);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	sleep_ms(100);
+	metrics_counter_add(metrics_series(c, longv), 1);
+	metrics_gauge_set(metrics_series(g, NULL), 5);
+	sleep_ms(200);
+	sd_stop(&f);
+	ck_assert_ptr_null(strstr(f.rx, "overflow"));
+	ck_assert_ptr_nonnull(strstr(f.rx, "rulsrv.g:5|g"));
+	ck_assert_uint_le(f.max_datagram, 64);
+	ck_assert_double_ge(registry_value(f.host.registry, "rulsrv_statsd_lines_dropped_total", NULL), 1);
 	sd_close(&f);
 }
 END_TEST
@@ -335,6 +395,7 @@ export_statsd_suite(void)
 	tcase_add_test(tc, test_dogstatsd_tags);
 	tcase_add_test(tc, test_packing);
 	tcase_add_test(tc, test_dead_endpoint);
+	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_bad_settings);
 	suite_add_tcase(s, tc);
 	return s;
