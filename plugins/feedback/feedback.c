@@ -447,20 +447,32 @@ fb_stats(void *ud, const struct rulsrv_request *req, struct rulsrv_response *res
 	fb_respond_json(fb, resp, 200, root);
 }
 
+#define FB_LOOKUP_MAX 10000 /* predictions per GET /v1/feedback/predictions answer */
+
+struct fb_lookup_ctx {
+	cJSON *list;
+	size_t count;
+};
+
 static int
 fb_lookup_one(void *ud, const struct fb_logged *p)
 {
-	cJSON *list = ud, *o = cJSON_CreateObject();
+	struct fb_lookup_ctx *ctx = ud;
+	cJSON *o;
 
+	if (ctx->count == FB_LOOKUP_MAX)
+		return 1; /* stop: the answer says it is truncated */
+	o = cJSON_CreateObject();
 	if (o == NULL)
 		return -ENOMEM;
+	ctx->count++;
 	cJSON_AddNumberToObject(o, "unit", (double)p->unit);
 	cJSON_AddNumberToObject(o, "cycle", (double)p->cycle);
 	cJSON_AddNumberToObject(o, "rul", p->rul);
 	cJSON_AddStringToObject(o, "model", p->model);
 	cJSON_AddStringToObject(o, "version", p->version);
 	cJSON_AddNumberToObject(o, "timestamp", p->timestamp);
-	cJSON_AddItemToArray(list, o);
+	cJSON_AddItemToArray(ctx->list, o);
 	return 0;
 }
 
@@ -480,15 +492,17 @@ fb_arg_count(const char *s, int64_t *out)
 	return true;
 }
 
-/* GET /v1/feedback/predictions?unit=N[&cycle=C]: the logged predictions, oldest first. */
+/* GET /v1/feedback/predictions?unit=N[&cycle=C]: the logged predictions, oldest first, at
+ * most FB_LOOKUP_MAX of them ("truncated": true when there are more). */
 static void
 fb_predictions(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
 {
 	struct fb *fb = ud;
 	const struct rulsrv_api *api = fb->api;
 	const char *cycle_arg = api->request_arg(req, "cycle");
+	struct fb_lookup_ctx ctx = { 0 };
 	int64_t unit, cycle = -1;
-	cJSON *root, *list;
+	cJSON *root;
 	char buf[128];
 	int r;
 
@@ -499,19 +513,20 @@ fb_predictions(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 		return;
 	}
 	root = cJSON_CreateObject();
-	list = cJSON_AddArrayToObject(root, "predictions");
-	if (list == NULL) {
+	ctx.list = cJSON_AddArrayToObject(root, "predictions");
+	if (ctx.list == NULL) {
 		cJSON_Delete(root);
 		api->respond_error(resp, 500, "internal", "out of memory");
 		return;
 	}
-	r = fb->ops->lookup(fb->store, unit, cycle, fb_lookup_one, list);
+	r = fb->ops->lookup(fb->store, unit, cycle, fb_lookup_one, &ctx);
 	if (r < 0) {
 		cJSON_Delete(root);
 		api->respond_error(resp, 503, "store_unavailable", "cannot read the store: %s",
 				   strerror_r(-r, buf, sizeof(buf)));
 		return;
 	}
+	cJSON_AddBoolToObject(root, "truncated", r > 0);
 	fb_respond_json(fb, resp, 200, root);
 }
 
