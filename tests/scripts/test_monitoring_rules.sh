@@ -10,6 +10,10 @@ if ! command -v promtool >/dev/null; then
 	echo "skip: promtool not installed (Debian package prometheus; make test-deps)"
 	exit 77
 fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+	echo "skip: python3-yaml not installed (make test-deps)"
+	exit 77
+fi
 
 promtool check config "$mon/prometheus.yml"
 promtool check rules "$mon"/rules/*.yml
