@@ -25,6 +25,20 @@
  * one it serves POST /v1/feedback, GET /v1/feedback/stats and GET /v1/feedback/predictions.
  * So the default rulsrv.conf lists the same instance in both services, and both open the
  * same database file.
+ *
+ * Settings (rulsrv.conf(5), plugin `feedback.so`):
+ *   database            path    /var/lib/rulsrv/feedback.db  SQLite file; relative to the
+ *                                 config file; its directory must exist and be writable
+ *   role                string  "auto"   "auto", "feedback" (serve), "log" (log predictions)
+ *                                        or "both"
+ *   window              int     1000     records in model_rmse/_mae/_nasa_score and stats
+ *   rul_cap             number  (unset)  cap on the truth; unset: the bundle's, else 125
+ *   bundle              path    (unset)  model bundle whose RUL cap to use
+ *   max_batch           int     1000     records per POST (more: 413)
+ *   queue_size          int     65536    prediction log queue; a full queue drops and counts
+ *   max_group           int     0        requests per commit (0: all that wait)
+ *   busy_timeout_ms     int     5000     wait for another connection's write lock
+ *   log_retention_days  number  0        delete logged predictions older than this (0: keep)
  */
 
 static const double fb_residual_buckets[] = {
