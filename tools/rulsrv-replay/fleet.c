@@ -45,12 +45,12 @@ fleet_next_cycle(struct fleet *f)
 }
 
 struct engine *
-fleet_next_failure(struct fleet *f)
+fleet_next_failure(struct fleet *f, double now, double delay)
 {
 	for (size_t i = 0; i < f->slot_count; i++) {
 		struct engine *e = &f->q->engines[f->slots[i]];
 
-		if (e->answered == e->rows && !e->failure_sent)
+		if (e->answered == e->rows && !e->failure_sent && now - e->answered_at >= delay)
 			return e;
 	}
 	return NULL;

@@ -29,8 +29,9 @@ void fleet_free(struct fleet *f);
 
 /* The next engine in service with a cycle to send and nothing in flight; NULL when none now. */
 struct engine *fleet_next_cycle(struct fleet *f);
-/* An engine whose every prediction was answered and whose failure event is due; or NULL. */
-struct engine *fleet_next_failure(struct fleet *f);
+/* An engine whose every prediction was answered at least delay seconds before now, so its
+ * failure event is due; or NULL. */
+struct engine *fleet_next_failure(struct fleet *f, double now, double delay);
 /* e's failure event was answered: it leaves service, the next engine enters. */
 void fleet_retire(struct fleet *f, struct engine *e);
 /* Every engine of the quarter retired. */

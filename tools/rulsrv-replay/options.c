@@ -25,6 +25,7 @@ enum {
 	OPT_WINDOW,
 	OPT_BUNDLE,
 	OPT_TIMEOUT,
+	OPT_FAILURE_DELAY,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_QUIET,
@@ -46,6 +47,7 @@ static const struct option long_options[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "failure-delay", required_argument, NULL, OPT_FAILURE_DELAY },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -77,6 +79,8 @@ options_usage(FILE *f)
 	      "  --window W         cycles per request (default: the model's feature window)\n"
 	      "  --token FILE       bearer token for POST /v1/drift/window\n"
 	      "  --timeout SEC      per request (default 30)\n"
+	      "  --failure-delay SEC  from an engine's last prediction to its failure event\n"
+	      "                     (default 0.5: the prediction log is written asynchronously)\n"
 	      "  --progress | --no-progress | --quiet\n"
 	      "                     progress bar (default on a terminal), log lines, or nothing\n"
 	      "  --help, --version\n"
@@ -218,6 +222,7 @@ set_defaults(struct replay_options *o)
 	o->concurrency = 8;
 	o->seed = 1;
 	o->timeout = 30;
+	o->failure_delay = 0.5;
 	o->progress = -1;
 }
 
@@ -259,6 +264,8 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 		if (parse_double("timeout", arg, 86400, &o->timeout, err, err_len) < 0)
 			return -EINVAL;
 		return o->timeout > 0 ? 0 : fail(err, err_len, "invalid --timeout '%s'", arg);
+	case OPT_FAILURE_DELAY:
+		return parse_double("failure-delay", arg, 3600, &o->failure_delay, err, err_len);
 	case OPT_PROGRESS:
 		o->progress = 1;
 		return 0;

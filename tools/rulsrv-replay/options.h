@@ -31,6 +31,7 @@ struct replay_options {
 	uint64_t seed;
 	size_t window;      /* cycles per request; 0 = the model's feature window */
 	double timeout;     /* seconds per request */
+	double failure_delay; /* seconds from an engine's last prediction to its failure event */
 	int progress;       /* 1 bar, 0 log lines, -1 decide by isatty(2) */
 	bool quiet;         /* no progress output at all, only the table and errors */
 };

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 int
 buf_append(struct buf *b, const char *data, size_t len)
 {
+	if (len > SIZE_MAX / 4 - b->len)
+		return -ENOMEM;
 	if (b->len + len + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		char *n;

@@ -70,6 +70,8 @@ progress_update(struct progress *p, const struct quarter_stats *s, bool force)
 	if (p->mode == PROGRESS_QUIET)
 		return;
 	sample_rate(p, s, now);
+	if (force && s->seconds > 0)
+		p->rate = (double)s->requests / s->seconds; /* the quarter's average at its end */
 	if (p->mode == PROGRESS_BAR && (force || now - p->last_draw >= BAR_REFRESH)) {
 		draw_bar(p, s);
 		p->last_draw = now;

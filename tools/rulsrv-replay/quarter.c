@@ -133,31 +133,43 @@ format_row(const struct cmapss_table *t, size_t row, char *out)
 	return len;
 }
 
-/* Format only the rows of the engines kept, so a sample of a big file stays small. */
+/*
+ * Format only the rows of the engines kept, so a sample of a big file stays small. Rows go
+ * in table order, so that row r's text ends where row r + 1's begins (rows of engines not
+ * kept have empty text).
+ */
 static int
 format_rows(struct quarter *q)
 {
 	const struct cmapss_table *t = &q->table;
 	size_t used = 0, cap = 0;
+	bool *keep;
 
 	q->row_offset = calloc(t->rows + 1, sizeof(*q->row_offset));
-	if (q->row_offset == NULL)
+	keep = calloc(t->rows ? t->rows : 1, sizeof(*keep));
+	if (q->row_offset == NULL || keep == NULL) {
+		free(keep);
 		return -ENOMEM;
-	for (size_t i = 0; i < q->engine_count; i++)
-		cap += q->engines[i].rows * ROW_JSON_MAX;
-	q->row_text = malloc(cap ? cap : 1);
-	if (q->row_text == NULL)
-		return -ENOMEM;
+	}
 	for (size_t i = 0; i < q->engine_count; i++) {
 		const struct engine *e = &q->engines[i];
 
-		for (size_t r = e->first_row; r < e->first_row + e->rows; r++) {
-			q->row_offset[r] = used;
-			used += format_row(t, r, q->row_text + used);
-			q->row_offset[r + 1] = used;
-		}
+		memset(keep + e->first_row, 1, e->rows * sizeof(*keep));
+		cap += e->rows * ROW_JSON_MAX;
 		q->cycle_count += e->rows;
 	}
+	q->row_text = malloc(cap ? cap : 1);
+	if (q->row_text == NULL) {
+		free(keep);
+		return -ENOMEM;
+	}
+	for (size_t r = 0; r < t->rows; r++) {
+		q->row_offset[r] = used;
+		if (keep[r])
+			used += format_row(t, r, q->row_text + used);
+	}
+	q->row_offset[t->rows] = used;
+	free(keep);
 	return 0;
 }
 

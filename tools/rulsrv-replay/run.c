@@ -66,6 +66,7 @@ on_predict(struct run *r, struct engine *e, const struct client_result *res)
 
 	e->in_flight = false;
 	e->answered++;
+	e->answered_at = client_now();
 	r->stats->requests++;
 	if (res->curl_code == 0 && res->status >= 200 && res->status <= 299 &&
 	    payload_parse_rul(res->body, res->body_len, &rul) == 0) {
@@ -108,6 +109,7 @@ run_init(struct run *r, const struct replay_options *o, struct progress *p, size
 	r->progress = p;
 	r->window = window;
 	r->fleet_size = o->fleet;
+	r->failure_delay = o->failure_delay;
 	r->cap = cap;
 	r->stop = stop;
 	snprintf(r->predict_url, sizeof(r->predict_url), "%s/v1/predict", o->predict_url);
@@ -135,7 +137,7 @@ submit_one(struct run *r, bool *submitted)
 	int rc;
 
 	*submitted = false;
-	e = fleet_next_failure(&r->fleet);
+	e = fleet_next_failure(&r->fleet, client_now(), r->failure_delay);
 	if (e != NULL) {
 		rc = payload_failure(&r->body, e);
 		if (rc == 0)
@@ -179,9 +181,8 @@ run_quarter(struct run *r, struct quarter *q, struct quarter_stats *s)
 			if (rc < 0)
 				return rc;
 		}
-		if (client_in_flight(r->client) == 0 && !submitted && client_ready(r->client))
-			break; /* nothing to send and nothing to wait for: cannot happen */
-		rc = client_poll(r->client, 100);
+		/* Nothing in flight: engines wait out their failure delay, or the rate limit. */
+		rc = client_poll(r->client, client_in_flight(r->client) ? 100 : 10);
 		if (rc < 0)
 			return rc;
 		s->seconds = client_now() - start;

@@ -25,6 +25,7 @@ struct run {
 	char feedback_url[4200]; /* .../v1/feedback */
 	size_t window;           /* cycles per request */
 	size_t fleet_size;       /* engines in service at once */
+	double failure_delay;    /* seconds between an engine's last answer and its failure event */
 	double cap;              /* RUL cap of the truth the table's RMSE uses */
 	volatile sig_atomic_t *stop; /* set by a signal: finish what is in flight, then return */
 	size_t errors_shown;
