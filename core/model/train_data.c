@@ -228,6 +228,24 @@ fit_sensors(const struct cmapss_table *t, const bool *use, const double *labels,
 	return 0;
 }
 
+/* Spans longer than the window are clipped to it, duplicates then dropped. */
+static size_t
+spans_copy(size_t *dst, const size_t *src, size_t n, size_t window)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t s = src[i] > window ? window : src[i];
+		bool dup = false;
+
+		for (j = 0; j < k; j++)
+			dup |= dst[j] == s;
+		if (!dup)
+			dst[k++] = s;
+	}
+	return k;
+}
+
 int
 feature_spec_fit(const struct cmapss_table *t, const bool *use_row, const double *labels,
 		 const struct feature_options *o, struct feature_spec **out, char *err,
@@ -246,13 +264,11 @@ feature_spec_fit(const struct cmapss_table *t, const bool *use_row, const double
 	if (s == NULL)
 		return -ENOMEM;
 	s->window = o->window;
-	memcpy(s->mean_spans, o->mean_spans, sizeof(s->mean_spans));
-	memcpy(s->std_spans, o->std_spans, sizeof(s->std_spans));
-	memcpy(s->slope_spans, o->slope_spans, sizeof(s->slope_spans));
+	s->mean_span_count = spans_copy(s->mean_spans, o->mean_spans, o->mean_span_count, o->window);
+	s->std_span_count = spans_copy(s->std_spans, o->std_spans, o->std_span_count, o->window);
+	s->slope_span_count =
+		spans_copy(s->slope_spans, o->slope_spans, o->slope_span_count, o->window);
 	memcpy(s->ewma_alpha, o->ewma_alpha, sizeof(s->ewma_alpha));
-	s->mean_span_count = o->mean_span_count;
-	s->std_span_count = o->std_span_count;
-	s->slope_span_count = o->slope_span_count;
 	s->ewma_count = o->ewma_count;
 	s->with_last = o->with_last;
 	s->with_cycle = o->with_cycle;
@@ -304,7 +320,9 @@ ref_expect(struct drift_feature_ref *ref, const double *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		ref->expected[drift_bin_index(ref, v[i])] += 1.0 / (double)n;
+		ref->expected[drift_bin_index(ref, v[i])] += 1;
+	for (i = 0; i < ref->bin_count; i++)
+		ref->expected[i] /= (double)n;
 }
 
 static double

@@ -36,6 +36,7 @@ set_params(BoosterHandle b, const struct boost_ctx *c, const struct boost_params
 	r |= XGBoosterSetParam(b, "tree_method", "hist");
 	r |= XGBoosterSetParam(b, "objective", "reg:squarederror");
 	r |= XGBoosterSetParam(b, "eval_metric", "rmse");
+	r |= XGBoosterSetParam(b, "max_bin", "64");
 	SETP("seed", "%llu", (unsigned long long)(c->seed % 2147483647ULL));
 	SETP("nthread", "%d", c->threads);
 	SETP("max_depth", "%d", p->max_depth);
@@ -129,6 +130,8 @@ progress(const struct boost_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (c->quiet)
+		return;
 	va_start(ap, fmt);
 	if (c->tty)
 		fputs("\r\033[K", stderr);

@@ -63,6 +63,7 @@ struct boost_ctx {
 	int max_rounds;
 	int folds;
 	bool tty;
+	bool quiet;
 	bool verbose;
 	double val_max_rul; /* validation rows: uncapped RUL at most this (test-like) */
 };
