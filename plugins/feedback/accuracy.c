@@ -4,10 +4,19 @@
 
 #include <stdlib.h>
 
+/*
+ * Running sums, updated by each push (add the new terms, subtract the evicted ones) and
+ * summed afresh once per `size` pushes, so that the rounding of millions of add/subtract
+ * pairs cannot drift: O(1) per record, whatever the window.
+ */
 struct fb_window {
 	size_t size;
 	size_t used;
 	size_t next;
+	size_t since_resum;
+	double squared;
+	double absolute;
+	double nasa;
 	struct fb_terms *terms;
 };
 
@@ -51,27 +60,45 @@ fb_window_free(struct fb_window *w)
 	free(w);
 }
 
+static void
+fb_window_resum(struct fb_window *w)
+{
+	size_t i;
+
+	w->squared = w->absolute = w->nasa = 0;
+	for (i = 0; i < w->used; i++) {
+		w->squared += w->terms[i].squared;
+		w->absolute += w->terms[i].absolute;
+		w->nasa += w->terms[i].nasa;
+	}
+	w->since_resum = 0;
+}
+
 void
 fb_window_push(struct fb_window *w, const struct fb_terms *t)
 {
+	const struct fb_terms *old = &w->terms[w->next];
+
+	if (w->used == w->size) {
+		w->squared -= old->squared;
+		w->absolute -= old->absolute;
+		w->nasa -= old->nasa;
+	}
+	w->squared += t->squared;
+	w->absolute += t->absolute;
+	w->nasa += t->nasa;
 	w->terms[w->next] = *t;
 	w->next = (w->next + 1) % w->size;
 	if (w->used < w->size)
 		w->used++;
+	if (++w->since_resum >= w->size)
+		fb_window_resum(w);
 }
 
-/* Summed afresh each time: a running sum would drift after millions of add/subtract pairs,
- * and a window of a few thousand terms sums in microseconds. */
 struct fb_figures
 fb_window_figures(const struct fb_window *w)
 {
-	double sq = 0, ab = 0, nasa = 0;
-	size_t i;
-
-	for (i = 0; i < w->used; i++) {
-		sq += w->terms[i].squared;
-		ab += w->terms[i].absolute;
-		nasa += w->terms[i].nasa;
-	}
-	return fb_figures_of(w->used, sq, ab, nasa);
+	/* the sums of non-negative terms: a rounding residue must not show as a tiny negative */
+	return fb_figures_of(w->used, w->squared > 0 ? w->squared : 0,
+			     w->absolute > 0 ? w->absolute : 0, w->nasa > 0 ? w->nasa : 0);
 }

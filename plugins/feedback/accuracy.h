@@ -14,16 +14,22 @@ struct fb_terms {
 	double nasa; /* SPEC section 3: e^(-d/13) - 1 for d < 0, e^(d/10) - 1 for d >= 0 */
 };
 
+#define FB_NASA_D_MAX 5000.0 /* e^(5000/10) is finite; e^(7100/10) is not */
+
+/* The NASA term of an error beyond FB_NASA_D_MAX cycles is taken at FB_NASA_D_MAX, so that
+ * one absurd prediction cannot turn every sum it enters into infinity (or, once it leaves
+ * a window, NaN). Posted predictions are bounded by the parser; this guards logged ones. */
 static inline struct fb_terms
 fb_terms_of(double predicted, double actual, double cap)
 {
 	struct fb_terms t;
 	double d = predicted - (actual > cap ? cap : actual);
+	double dn = d > FB_NASA_D_MAX ? FB_NASA_D_MAX : d < -FB_NASA_D_MAX ? -FB_NASA_D_MAX : d;
 
 	t.residual = d;
 	t.squared = d * d;
 	t.absolute = fabs(d);
-	t.nasa = d < 0 ? expm1(-d / 13.0) : expm1(d / 10.0);
+	t.nasa = dn < 0 ? expm1(-dn / 13.0) : expm1(dn / 10.0);
 	return t;
 }
 

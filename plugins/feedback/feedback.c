@@ -53,6 +53,7 @@ struct fb_model {
 	char name[FB_MODEL_MAX];
 	struct fb_window *window;
 	struct rulsrv_series *count, *squared, *absolute, *rmse, *mae, *nasa, *residual;
+	bool touched; /* scored since its gauges were last set */
 	struct fb_model *next;
 };
 
@@ -148,7 +149,7 @@ fb_model_publish(struct fb *fb, const struct fb_model *m)
 
 /* Account the scored records of one group: counters, residuals, windows (lock held). */
 static void
-fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n, bool *touched)
+fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n)
 {
 	const struct rulsrv_api *api = fb->api;
 	struct fb_model *m = NULL;
@@ -167,7 +168,7 @@ fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n, bool *tou
 		api->histogram_observe(m->residual, t.residual);
 		fb_window_push(m->window, &t);
 		fb_window_push(fb->all, &t);
-		*touched = true;
+		m->touched = true;
 	}
 }
 
@@ -177,18 +178,18 @@ fb_committed(void *ud, struct fb_group *const *groups, size_t n, double seconds)
 {
 	struct fb *fb = ud;
 	struct fb_model *m;
-	bool touched = false;
 	size_t i;
 
 	fb->api->histogram_observe(fb->commit_seconds, seconds);
 	pthread_mutex_lock(&fb->lock);
 	for (i = 0; i < n; i++)
 		if (groups[i]->status == 0)
-			fb_account_locked(fb, groups[i]->scored, groups[i]->scored_count,
-					  &touched);
-	if (touched)
-		for (m = fb->models; m != NULL; m = m->next)
+			fb_account_locked(fb, groups[i]->scored, groups[i]->scored_count);
+	for (m = fb->models; m != NULL; m = m->next) {
+		if (m->touched)
 			fb_model_publish(fb, m);
+		m->touched = false;
+	}
 	pthread_mutex_unlock(&fb->lock);
 }
 

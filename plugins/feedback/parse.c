@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #define FB_INT_MAX 9007199254740992.0 /* 2^53: every integer below is exact in a double */
+#define FB_RUL_MAX 5000.0             /* cycles: far beyond any engine, finite in every sum */
 
 static const char *const fb_fields[] = {
 	"unit", "cycle", "actual_rul", "predicted_rul", "failed_at_cycle", "model", NULL,
@@ -72,18 +73,22 @@ parse_count(const cJSON *obj, const char *field, const char *at, int64_t *out,
 	return 0;
 }
 
+/* A finite number in [min, max]; -ENOENT when absent. */
 static int
-parse_number(const cJSON *obj, const char *field, const char *at, bool non_negative,
+parse_number(const cJSON *obj, const char *field, const char *at, double min, double max,
 	     double *out, struct fb_parse_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+	char what[64];
 
 	if (v == NULL)
 		return -ENOENT;
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
 		return parse_invalid(err, at, field, "expected a finite number");
-	if (non_negative && v->valuedouble < 0)
-		return parse_invalid(err, at, field, "expected a number >= 0");
+	if (v->valuedouble < min || v->valuedouble > max) {
+		snprintf(what, sizeof(what), "expected a number from %g to %g", min, max);
+		return parse_invalid(err, at, field, what);
+	}
 	*out = v->valuedouble;
 	return 0;
 }
@@ -155,11 +160,12 @@ parse_record(const cJSON *obj, const char *at, struct fb_record *rec, struct fb_
 		return parse_failure(obj, at, rec, err);
 	r = parse_required(parse_count(obj, "cycle", at, &rec->cycle, err), at, "cycle", err);
 	if (r == 0)
-		r = parse_required(parse_number(obj, "actual_rul", at, true, &rec->actual, err),
+		r = parse_required(parse_number(obj, "actual_rul", at, 0, FB_RUL_MAX, &rec->actual, err),
 				   at, "actual_rul", err);
 	if (r < 0)
 		return r;
-	r = parse_number(obj, "predicted_rul", at, false, &rec->predicted, err);
+	r = parse_number(obj, "predicted_rul", at, -FB_RUL_MAX, FB_RUL_MAX, &rec->predicted,
+			 err);
 	if (r == -ENOENT) {
 		rec->kind = FB_RECORD_MATCH;
 		return 0;

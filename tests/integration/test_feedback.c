@@ -29,7 +29,8 @@ static const char fi_conf[] =
 	"  prometheus = { file = \"export_prometheus.so\"; };\n"
 	"};\n"
 	"services = {\n"
-	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"source\", \"feedback\", \"prometheus\"]; };\n"
+	"  prediction = { listen = \"127.0.0.1:0\";\n"
+	"    plugins = [\"source\", \"feedback\", \"prometheus\"]; };\n"
 	"  feedback = { listen = \"127.0.0.1:0\"; threads = 8;\n"
 	"    plugins = [\"feedback\", \"prometheus\"]; };\n"
 	"};\n";

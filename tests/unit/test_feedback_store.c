@@ -410,7 +410,9 @@ START_TEST(parse_errors_name_the_place)
 	fs_parse_fails("{\"unit\": 1.5, \"cycle\": 1, \"actual_rul\": 2}", 422,
 		       "unit: expected a non-negative integer");
 	fs_parse_fails("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": -2}", 422,
-		       "actual_rul: expected a number >= 0");
+		       "actual_rul: expected a number from 0 to 5000");
+	fs_parse_fails("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 2, \"predicted_rul\": 1e300}",
+		       422, "predicted_rul: expected a number from -5000 to 5000");
 	fs_parse_fails("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": \"2\"}", 422,
 		       "actual_rul: expected a finite number");
 	fs_parse_fails("{\"records\": [{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 2},"
@@ -465,6 +467,9 @@ START_TEST(accuracy_terms_follow_spec_section_3)
 	ck_assert_double_eq(late.squared, 100);
 	ck_assert_double_eq(capped.residual, 0);
 	ck_assert_double_eq(capped.nasa, 0);
+	/* an absurd logged prediction stays finite in every sum */
+	ck_assert(isfinite(fb_terms_of(1e6, 0, 125).nasa));
+	ck_assert(isfinite(fb_terms_of(-1e6, 0, 125).nasa));
 }
 END_TEST
 
@@ -487,6 +492,35 @@ START_TEST(accuracy_window_keeps_the_last_records)
 	ck_assert_double_eq_tol(f.rmse, 2, 1e-12);
 	ck_assert_double_eq_tol(f.mae, 2, 1e-12);
 	ck_assert_double_eq_tol(f.nasa_score, 3 * expm1(0.2), 1e-12);
+	fb_window_free(w);
+}
+END_TEST
+
+/* Running sums over a million pushes agree with summing the last window afresh. */
+START_TEST(accuracy_window_running_sums_do_not_drift)
+{
+	struct fb_window *w = fb_window_new(1000);
+	struct fb_figures f;
+	double sq = 0, ab = 0, nasa = 0;
+	struct fb_terms t;
+	int i;
+
+	for (i = 0; i < 1000000; i++) {
+		double pred = (i % 7 == 0) ? 1e3 : (double)(i % 113); /* big and small errors */
+
+		t = fb_terms_of(pred, (double)(i % 97), 125);
+		fb_window_push(w, &t);
+		if (i >= 1000000 - 1000) {
+			sq += t.squared;
+			ab += t.absolute;
+			nasa += t.nasa;
+		}
+	}
+	f = fb_window_figures(w);
+	ck_assert_uint_eq(f.count, 1000);
+	ck_assert_double_eq_tol(f.rmse, sqrt(sq / 1000), 1e-9 * sqrt(sq / 1000));
+	ck_assert_double_eq_tol(f.mae, ab / 1000, 1e-9 * ab / 1000);
+	ck_assert_double_eq_tol(f.nasa_score, nasa, 1e-9 * nasa);
 	fb_window_free(w);
 }
 END_TEST
@@ -731,6 +765,7 @@ feedback_store_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, accuracy_terms_follow_spec_section_3);
 	tcase_add_test(tc, accuracy_window_keeps_the_last_records);
+	tcase_add_test(tc, accuracy_window_running_sums_do_not_drift);
 	suite_add_tcase(s, tc);
 	return s;
 }
