@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 #include "harness/harness.h"
 
@@ -425,6 +426,7 @@ struct fi_client {
 	atomic_bool failed;    /* a transport error: the server is gone */
 	long refused;          /* non-2xx answers: none expected */
 	long last_status;
+	long acked_requests;   /* requests 0..acked_requests-1 were answered 2xx */
 };
 
 static void *
@@ -453,8 +455,10 @@ fi_client_main(void *arg)
 			break;
 		}
 		c->last_status = r.status;
-		if (r.status == 200)
+		if (r.status == 200) {
 			atomic_fetch_add(&c->acked, n);
+			c->acked_requests = i + 1;
+		}
 		else if (r.status != 503)
 			c->refused++;
 		atomic_store(&c->in_flight, 0);
@@ -465,11 +469,34 @@ fi_client_main(void *arg)
 	return NULL;
 }
 
+/* Records of client c's requests 0..acked_requests-1 (request i holds cycles i*10 ..
+ * i*10+n-1), read from the database file itself: one by one, not only by count. */
+static long
+fi_stored_acked(sqlite3 *db, const struct fi_client *c, long *all)
+{
+	sqlite3_stmt *st;
+	long n = -1;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*), (SELECT count(*) FROM feedback"
+						" WHERE unit = ?1) FROM feedback WHERE unit = ?1"
+						" AND cycle < ?2", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int(st, 1, c->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)c->acked_requests * 10);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+		*all = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
 START_TEST(feedback_acknowledged_records_survive_sigkill)
 {
 	struct fi_client c[FI_CLIENTS];
 	pthread_t t[FI_CLIENTS];
 	long acked = 0, in_flight = 0, refused = 0;
+	char path[400];
+	sqlite3 *db;
 	double count;
 	int i, waited;
 
@@ -501,6 +528,16 @@ START_TEST(feedback_acknowledged_records_survive_sigkill)
 	ck_assert_int_eq(harness_wait(&fi_srv, 5000), 128 + SIGKILL);
 	ck_assert_int_eq(refused, 0);
 	ck_assert_int_gt(acked, 0);
+	/* the file as the killed process left it: every acknowledged record is there */
+	snprintf(path, sizeof(path), "%s/feedback.db", fi_srv.dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	for (i = 0; i < FI_CLIENTS; i++) {
+		long stored_all = 0;
+
+		ck_assert_int_eq(fi_stored_acked(db, &c[i], &stored_all), atomic_load(&c[i].acked));
+		ck_assert_int_le(stored_all, atomic_load(&c[i].acked) + atomic_load(&c[i].in_flight));
+	}
+	sqlite3_close(db);
 	unlink(fi_srv.log);
 	ck_assert_int_eq(harness_start(&fi_srv, NULL), 0);
 	fi_ports();
