@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/* test_replay.c - rulsrv-replay against live services: the table, the metrics it moves, errors. */
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+
+Suite *replay_suite(void);
+
+/*
+ * One fixture per test case: synthetic C-MAPSS data (cmapss-synth) and a small model trained
+ * on its FD001 with 4 engines held out (rulsrv-train), in a temporary directory. The tests
+ * skip, saying what is missing, until the daemon, the plugins and the tools are built.
+ */
+static char work[256];
+static char skip_reason[1024];
+
+static const char *const required_bins[] = { "rulsrv", "rulsrv-replay", "rulsrv-train",
+					     "cmapss-synth", NULL };
+static const char *const required_plugins[] = { "predict_forest", "drift_psi", "feedback",
+						"export_prometheus", NULL };
+
+static const char conf_template[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  model = { file = \"predict_forest.so\"; settings = { bundle = \"%s/bundle\"; }; };\n"
+	"  drift = { file = \"drift_psi.so\";\n"
+	"            settings = { window = \"manual\"; min_observations = 50; }; };\n"
+	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/feedback.db\"; }; };\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; admin_token_file = \"%s/token\";\n"
+	"                 plugins = [ \"model\", \"drift\", \"feedback\", \"prometheus\" ]; };\n"
+	"  feedback = { listen = \"127.0.0.1:0\"; plugins = [ \"feedback\", \"prometheus\" ]; };\n"
+	"};\n";
+
+static bool
+file_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static const char *
+missing_piece(void)
+{
+	static char path[512];
+
+	for (size_t i = 0; required_bins[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/bin/%s", harness_build_dir(), required_bins[i]);
+		if (!file_exists(path))
+			return path;
+	}
+	for (size_t i = 0; required_plugins[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/plugins/%s.so", harness_build_dir(),
+			 required_plugins[i]);
+		if (!file_exists(path))
+			return path;
+	}
+	return NULL;
+}
+
+/* Run build/bin/<tool> with args; on failure, say so in skip_reason with its output. */
+static int
+run_tool(const char *tool, const char *const *args)
+{
+	const char *argv[32];
+	char path[512], *out = NULL;
+	size_t n = 0;
+	int status = -1;
+
+	snprintf(path, sizeof(path), "%s/bin/%s", harness_build_dir(), tool);
+	argv[n++] = path;
+	while (*args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (harness_run(argv, &out, &status) < 0 || status != 0) {
+		snprintf(skip_reason, sizeof(skip_reason), "%s failed (status %d): %.300s", tool,
+			 status, out ? out : "");
+		free(out);
+		return -1;
+	}
+	free(out);
+	return 0;
+}
+
+static void
+setup_data(void)
+{
+	char data[300], bundle[300], token[300];
+	const char *missing = missing_piece();
+	FILE *f;
+
+	skip_reason[0] = '\0';
+	if (missing != NULL) {
+		snprintf(skip_reason, sizeof(skip_reason), "'%s' is not built yet", missing);
+		return;
+	}
+	snprintf(work, sizeof(work), "/tmp/rulsrv-replay-test.XXXXXX");
+	if (mkdtemp(work) == NULL) {
+		snprintf(skip_reason, sizeof(skip_reason), "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(data, sizeof(data), "%s/data", work);
+	snprintf(bundle, sizeof(bundle), "%s/bundle", work);
+	snprintf(token, sizeof(token), "%s/token", work);
+	mkdir(data, 0700);
+	if (run_tool("cmapss-synth", (const char *[]){ "--out", data, "--units", "8",
+							"--test-units", "3", "--seed", "7",
+							NULL }) < 0)
+		return;
+	if (run_tool("rulsrv-train",
+		     (const char *[]){ "--data", data, "--subset", "FD001", "--out", bundle,
+				       "--holdout", "4", "--rounds", "20", "--no-tune", "--threads",
+				       "1", "--quiet", "--name", "rul-replay-test", "--version", "1",
+				       NULL }) < 0)
+		return;
+	f = fopen(token, "w");
+	if (f == NULL) {
+		snprintf(skip_reason, sizeof(skip_reason), "cannot write '%s'", token);
+		return;
+	}
+	fputs("replay-secret\n", f);
+	fclose(f);
+	chmod(token, 0600);
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+teardown_data(void)
+{
+	if (work[0] != '\0' && strncmp(work, "/tmp/rulsrv-replay-test.", 24) == 0)
+		nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	work[0] = '\0';
+}
+
+/* True (and a note on stderr) when the test cannot run yet. */
+static bool
+skipping(const char *test)
+{
+	if (skip_reason[0] == '\0')
+		return false;
+	fprintf(stderr, "SKIP %s: %s\n", test, skip_reason);
+	return true;
+}
+
+static void
+start_services(struct harness_server *s)
+{
+	char conf[sizeof(conf_template) + 600];
+
+	snprintf(conf, sizeof(conf), conf_template, work, work);
+	ck_assert_msg(harness_start_conf(s, conf) == 0, "rulsrv did not start");
+}
+
+/* Sum of every sample of a metric family, whatever its labels; 0 when it has none yet
+ * (a labelled counter appears with its first increment); NAN when /metrics fails. */
+static double
+metric_sum(int port, const char *name)
+{
+	struct harness_response r;
+	size_t len = strlen(name);
+	double sum = 0;
+
+	if (harness_get(port, "/metrics", &r) != 0)
+		return NAN;
+	for (const char *line = r.body; line != NULL && *line; line = strchr(line, '\n')) {
+		const char *sp;
+
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, name, len) != 0 || (line[len] != '{' && line[len] != ' '))
+			continue;
+		sp = line[len] == '{' ? strstr(line, "} ") : line + len;
+		if (sp == NULL)
+			continue;
+		sum += strtod(sp + (line[len] == '{' ? 2 : 1), NULL);
+	}
+	harness_response_free(&r);
+	return sum;
+}
+
+struct table_row {
+	unsigned quarter;
+	char subset[8];
+	unsigned long engines, requests, errors;
+};
+
+/* The rows "Qn FD00k engines requests errors ..." of the summary, and the "all" row. */
+static size_t
+parse_table(const char *out, struct table_row *rows, size_t max, struct table_row *all)
+{
+	size_t n = 0;
+
+	memset(all, 0, sizeof(*all));
+	for (const char *line = out; line != NULL; line = strchr(line + 1, '\n')) {
+		struct table_row r;
+
+		if (*line == '\n')
+			line++;
+		memset(&r, 0, sizeof(r));
+		if (n < max && sscanf(line, "Q%u %7s %lu %lu %lu", &r.quarter, r.subset, &r.engines,
+				      &r.requests, &r.errors) == 5)
+			rows[n++] = r;
+		else if (strncmp(line, "all ", 4) == 0)
+			sscanf(line, "all %lu %lu %lu", &all->engines, &all->requests,
+			       &all->errors);
+	}
+	return n;
+}
+
+/* Run rulsrv-replay with the fixture's data and bundle plus extra args. */
+static int
+replay(const char *predict, const char *feedback, const char *const *extra, char **out)
+{
+	const char *argv[40];
+	char bin[512], data[300], bundle[300];
+	size_t n = 0;
+	int status = -1;
+
+	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-replay", harness_build_dir());
+	snprintf(data, sizeof(data), "%s/data", work);
+	snprintf(bundle, sizeof(bundle), "%s/bundle", work);
+	argv[n++] = bin;
+	argv[n++] = "--data";
+	argv[n++] = data;
+	argv[n++] = "--bundle";
+	argv[n++] = bundle;
+	argv[n++] = "--predict";
+	argv[n++] = predict;
+	argv[n++] = "--feedback";
+	argv[n++] = feedback;
+	argv[n++] = "--no-progress";
+	while (extra != NULL && *extra != NULL && n < 39)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	ck_assert_int_eq(harness_run(argv, out, &status), 0);
+	return status;
+}
+
+START_TEST(test_replay_four_quarters)
+{
+	struct harness_server s;
+	struct table_row rows[8], all;
+	char predict[64], feedback[64], token[300], *out = NULL;
+	double pred0, fb0, win0;
+	int p, f, status;
+	size_t n;
+	static const char *const subsets[] = { "FD001", "FD002", "FD003", "FD004" };
+
+	if (skipping("test_replay_four_quarters"))
+		return;
+	start_services(&s);
+	p = harness_port(&s, "prediction");
+	f = harness_port(&s, "feedback");
+	snprintf(predict, sizeof(predict), "http://127.0.0.1:%d", p);
+	snprintf(feedback, sizeof(feedback), "http://127.0.0.1:%d/", f);
+	snprintf(token, sizeof(token), "%s/token", work);
+	pred0 = metric_sum(p, "predictions_total");
+	fb0 = metric_sum(f, "feedback_count_total");
+	win0 = harness_scrape(p, "drift_window_index");
+	ck_assert_msg(!isnan(win0), "drift_window_index is not exported");
+
+	status = replay(predict, feedback,
+			(const char *[]){ "--token", token, "--units", "3", "--concurrency", "4",
+					  "--seed", "3", "--failure-delay", "0.3", NULL },
+			&out);
+	ck_assert_msg(status == 0, "rulsrv-replay exited %d:\n%s", status, out);
+
+	n = parse_table(out, rows, 8, &all);
+	ck_assert_msg(n == 4, "expected 4 quarters in the table, got %zu:\n%s", n, out);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(rows[i].quarter, i + 1);
+		ck_assert_str_eq(rows[i].subset, subsets[i]);
+		ck_assert_uint_eq(rows[i].engines, 3);
+		ck_assert_msg(rows[i].requests > 0, "Q%zu made no requests", i + 1);
+		ck_assert_uint_eq(rows[i].errors, 0);
+	}
+	ck_assert_uint_eq(all.requests,
+			  rows[0].requests + rows[1].requests + rows[2].requests + rows[3].requests);
+	ck_assert_msg(strstr(out, "Q1 FD001: 3 engines (the model's held-out units)") != NULL,
+		      "Q1 did not replay the held-out engines:\n%s", out);
+
+	/* Every request predicted one engine; the failure events scored them. */
+	ck_assert_double_eq(metric_sum(p, "predictions_total") - pred0, (double)all.requests);
+	ck_assert_msg(metric_sum(f, "feedback_count_total") - fb0 >= (double)all.requests / 2,
+		      "feedback_count_total moved by %g for %lu predictions",
+		      metric_sum(f, "feedback_count_total") - fb0, all.requests);
+	ck_assert_double_eq(harness_scrape(p, "drift_window_index"), win0 + 4);
+	ck_assert_double_eq(harness_scrape(p, "drift_window_info{label=\"Q4 FD004\"}"), 1);
+	free(out);
+	ck_assert_int_eq(harness_stop(&s), 0);
+	harness_cleanup(&s);
+}
+END_TEST
+
+/* A configured admin token and none given: the drift window roll is refused, loudly. */
+START_TEST(test_replay_refused_without_token)
+{
+	struct harness_server s;
+	char predict[64], feedback[64], *out = NULL;
+	double pred0;
+	int status;
+
+	if (skipping("test_replay_refused_without_token"))
+		return;
+	start_services(&s);
+	snprintf(predict, sizeof(predict), "http://127.0.0.1:%d", harness_port(&s, "prediction"));
+	snprintf(feedback, sizeof(feedback), "http://127.0.0.1:%d", harness_port(&s, "feedback"));
+	pred0 = harness_scrape(harness_port(&s, "prediction"), "drift_window_index");
+	status = replay(predict, feedback, (const char *[]){ "--units", "1", NULL }, &out);
+	ck_assert_msg(status != 0, "a refused roll still exited 0:\n%s", out);
+	ck_assert_msg(strstr(out, "cannot open drift window 'Q1 FD001'") != NULL &&
+			      strstr(out, "/v1/drift/window refused: 401") != NULL &&
+			      strstr(out, "--token") != NULL,
+		      "unclear message:\n%s", out);
+	ck_assert_msg(strstr(out, "quarter ") == NULL, "a table after nothing ran:\n%s", out);
+	ck_assert_double_eq(harness_scrape(harness_port(&s, "prediction"), "drift_window_index"),
+			    pred0);
+	free(out);
+	harness_cleanup(&s);
+}
+END_TEST
+
+/* A port nothing listens on: exit 69, naming the URL and curl's reason. */
+START_TEST(test_replay_unreachable)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	char url[64], *out = NULL;
+	int fd, status;
+
+	if (skipping("test_replay_unreachable"))
+		return;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd); /* bound, never listened: connections to it are refused */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	status = replay(url, url, NULL, &out);
+	ck_assert_msg(status == 69, "exit %d:\n%s", status, out);
+	ck_assert_msg(strstr(out, "cannot reach prediction service") != NULL &&
+			      strstr(out, url) != NULL && strstr(out, "connect") != NULL,
+		      "unclear message:\n%s", out);
+	free(out);
+}
+END_TEST
+
+/* A data folder without the quarter's file: exit 66, naming the file. */
+START_TEST(test_replay_missing_data)
+{
+	const char *argv[8];
+	char bin[512], empty[300], *out = NULL;
+	int status = -1;
+
+	if (skipping("test_replay_missing_data"))
+		return;
+	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-replay", harness_build_dir());
+	snprintf(empty, sizeof(empty), "%s/bundle", work); /* exists, holds no C-MAPSS file */
+	argv[0] = bin;
+	argv[1] = "--data";
+	argv[2] = empty;
+	argv[3] = "--quarters";
+	argv[4] = "FD003";
+	argv[5] = NULL;
+	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
+	ck_assert_msg(status == 66, "exit %d:\n%s", status, out);
+	ck_assert_msg(strstr(out, "missing data file") != NULL &&
+			      strstr(out, "train_FD003.txt") != NULL,
+		      "unclear message:\n%s", out);
+	free(out);
+}
+END_TEST
+
+Suite *
+replay_suite(void)
+{
+	Suite *s = suite_create("replay");
+	TCase *tc = tcase_create("replay");
+
+	tcase_add_unchecked_fixture(tc, setup_data, teardown_data);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_replay_four_quarters);
+	tcase_add_test(tc, test_replay_refused_without_token);
+	tcase_add_test(tc, test_replay_unreachable);
+	tcase_add_test(tc, test_replay_missing_data);
+	suite_add_tcase(s, tc);
+	return s;
+}
