@@ -174,6 +174,7 @@ struct drift_metrics {
 	struct rulsrv_series *info; /* drift_window_info{label} of the current label */
 	struct rulsrv_series **bins; /* drift_bin_observations_total, total_bins */
 	struct rulsrv_series **reference; /* drift_reference_proportion, total_bins */
+	struct rulsrv_metric *reference_family;
 };
 
 /* A window that was closed. */
@@ -212,6 +213,8 @@ struct drift {
 	uint64_t *scratch; /* total_bins */
 	struct drift_metrics m;
 
+	atomic_bool live;  /* saw a request: this instance serves (set by observers, routes) */
+	bool took_over;    /* the timer did what a serving successor does once */
 	pthread_cond_t wake;
 	bool stop;
 	bool timer_started;
@@ -226,11 +229,14 @@ void drift_roll_locked(struct drift *d, const char *label, struct drift_closed *
 /* Account windows that observers closed, evaluate the current one, refresh the gauges and
  * push the counters; under d->lock. */
 void drift_refresh_locked(struct drift *d, struct drift_eval *eval);
-/* Window index and label of the instance named key before a reload; false when none. */
-bool drift_carry_find(const char *key, uint64_t *index, char *label);
-void drift_carry_store(const struct drift *d);
+/* Closed windows into the counters, gauges untouched; under d->lock. */
+void drift_flush_counters_locked(struct drift *d);
 double drift_now(void);  /* seconds since the epoch */
 double drift_mono(void); /* CLOCK_MONOTONIC seconds */
+
+/* drift_carry.c: window index and label of the instance named key before a reload. */
+bool drift_carry_find(const char *key, uint64_t *index, char *label);
+void drift_carry_store(const struct drift *d);
 
 /* drift_settings.c: every setting but the reference; logs what is wrong. */
 int drift_read_settings(struct drift *d, const struct rulsrv_settings *s);
@@ -240,6 +246,8 @@ int drift_metrics_init(struct drift *d);
 void drift_metrics_window(struct drift *d);
 void drift_metrics_eval(struct drift *d, const struct drift_eval *e);
 void drift_metrics_flush_locked(struct drift *d, const uint64_t *current);
+/* Set reference proportions of bins not in d's reference (a predecessor's) to 0. */
+void drift_metrics_retire_bins(struct drift *d);
 
 /* drift_http.c */
 int drift_http_init(struct drift *d);

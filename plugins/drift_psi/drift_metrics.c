@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const drift_feature_label[] = { "feature", NULL };
 static const char *const drift_bin_labels[] = { "feature", "bin", NULL };
@@ -98,6 +99,7 @@ drift_metrics_families(struct drift *d)
 		r = drift_bin_series(d, bins, &d->m.bins);
 	if (r == 0)
 		r = drift_bin_series(d, ref, &d->m.reference);
+	d->m.reference_family = ref;
 	return r;
 }
 
@@ -170,4 +172,78 @@ drift_metrics_flush_locked(struct drift *d, const uint64_t *current)
 			d->pushed[i] = total;
 		}
 	}
+}
+
+/* Series of drift_reference_proportion that are not bins of d's reference and are not 0. */
+struct drift_stale {
+	const struct drift *d;
+	size_t count, cap;
+	char **pairs; /* feature, bin, feature, bin, ... */
+};
+
+static bool
+drift_has_bin(const struct drift *d, const char *feature, const char *bin)
+{
+	size_t f, b;
+
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		if (strcmp(bundle_input_name(f), feature) != 0)
+			continue;
+		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++)
+			if (strcmp(d->ref.bin_label[d->ref.offset[f] + b], bin) == 0)
+				return true;
+	}
+	return false;
+}
+
+static int
+drift_find_stale(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	struct drift_stale *q = ud;
+
+	if (s == NULL || strcmp(fam->name, "drift_reference_proportion") != 0 || s->value == 0 ||
+	    drift_has_bin(q->d, s->label_values[0], s->label_values[1]))
+		return 0;
+	if (q->count + 2 > q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 64;
+		char **p = realloc(q->pairs, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		q->pairs = p;
+		q->cap = cap;
+	}
+	q->pairs[q->count] = strdup(s->label_values[0]);
+	q->pairs[q->count + 1] = strdup(s->label_values[1]);
+	q->count += 2;
+	return 0;
+}
+
+/*
+ * When a reload brings a reference with other bins, the bins that are gone keep their old
+ * expected proportion in the service's registry, and a fleet-wide PSI rule would read them as
+ * expected but never observed: set them to 0 (a 0 reference against 0 observations adds
+ * nothing to a PSI). Done once the instance serves, so that a failed reload leaves its
+ * predecessor's bins alone.
+ */
+void
+drift_metrics_retire_bins(struct drift *d)
+{
+	struct drift_stale q = { d, 0, 0, NULL };
+	size_t i;
+
+	d->api->metrics_collect(d->host, drift_find_stale, &q);
+	for (i = 0; i + 1 < q.count; i += 2) {
+		const char *values[] = { q.pairs[i], q.pairs[i + 1] };
+		struct rulsrv_series *s;
+
+		if (values[0] == NULL || values[1] == NULL)
+			continue;
+		s = d->api->series(d->m.reference_family, values);
+		if (s != NULL)
+			d->api->gauge_set(s, 0);
+	}
+	for (i = 0; i < q.count; i++)
+		free(q.pairs[i]);
+	free(q.pairs);
 }

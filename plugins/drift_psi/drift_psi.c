@@ -23,6 +23,7 @@ drift_deadline(double t, struct timespec *ts)
  * Plugins cannot hook the exporter's scrape, so the gauges and counters are refreshed every
  * update_interval (1 s by default: a scrape sees them at most that old), and time windows
  * roll here too. Costs one evaluation (a few µs) per interval, nothing per observation.
+ * Once the instance serves, it also takes over from a predecessor (drift_carry.c).
  */
 static void *
 drift_timer_main(void *arg)
@@ -40,6 +41,11 @@ drift_timer_main(void *arg)
 		pthread_cond_timedwait(&d->wake, &d->lock, &ts);
 		if (d->stop)
 			break;
+		if (!d->took_over && atomic_load_explicit(&d->live, memory_order_relaxed)) {
+			drift_metrics_retire_bins(d);
+			drift_carry_store(d);
+			d->took_over = true;
+		}
 		if (d->mode == DRIFT_MODE_TIME && drift_mono() >= d->start_mono + d->window_seconds)
 			drift_roll_locked(d, NULL, NULL);
 		drift_refresh_locked(d, NULL);
@@ -80,6 +86,7 @@ drift_new(struct rulsrv_host *host, const struct rulsrv_api *api)
 	memset(d, 0, sizeof(*d));
 	d->host = host;
 	d->api = api;
+	atomic_init(&d->live, false);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -163,7 +170,6 @@ drift_open_first_window(struct drift *d)
 	}
 	d->start = drift_now();
 	d->start_mono = drift_mono();
-	drift_carry_store(d);
 	return 0;
 }
 
@@ -256,8 +262,10 @@ drift_fini(void *state)
 		pthread_mutex_unlock(&d->lock);
 		pthread_join(d->timer, NULL);
 	}
+	/* The counters take what was counted since the last flush; the gauges now belong to
+	 * the successor, if any. */
 	pthread_mutex_lock(&d->lock);
-	drift_refresh_locked(d, NULL);
+	drift_flush_counters_locked(d);
 	pthread_mutex_unlock(&d->lock);
 	drift_free(d);
 }

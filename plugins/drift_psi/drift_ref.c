@@ -41,19 +41,24 @@ drift_ref_invalid(const struct drift_feature_ref *fr, size_t f)
 	return NULL;
 }
 
-/* The shortest decimal that reads back as v: readable and unique for distinct edges. */
+/*
+ * The shortest decimal that reads back as v, without an exponent when one is not needed
+ * ("10", not "1e+01"): readable, and unique for distinct edges.
+ */
 static char *
 drift_edge_label(double v)
 {
 	char buf[40];
-	int p;
+	int p, pass;
 
 	if (v == 0)
 		v = fabs(v); /* label -0 as "0" */
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, sizeof(buf), "%.*g", p, v);
-		if (strtod(buf, NULL) == v)
-			break;
+	for (pass = 0; pass < 2; pass++) {
+		for (p = 1; p <= 17; p++) {
+			snprintf(buf, sizeof(buf), "%.*g", p, v);
+			if (strtod(buf, NULL) == v && (pass == 1 || strchr(buf, 'e') == NULL))
+				return strdup(buf);
+		}
 	}
 	return strdup(buf);
 }

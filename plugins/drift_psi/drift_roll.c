@@ -6,60 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-/*
- * The window index and label of an instance survive a reload (the new instance opens the
- * next window under the same label), so that a reload mid-quarter does not lose the label.
- * Keyed by "service/instance"; lives as long as the plugin stays loaded.
- */
-#define DRIFT_CARRY_MAX 16
-
-struct drift_carry {
-	char key[160];
-	uint64_t index;
-	char label[DRIFT_LABEL_MAX];
-};
-
-static pthread_mutex_t drift_carry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct drift_carry drift_carry[DRIFT_CARRY_MAX];
-static size_t drift_carry_count;
-
-bool
-drift_carry_find(const char *key, uint64_t *index, char *label)
-{
-	bool found = false;
-	size_t i;
-
-	pthread_mutex_lock(&drift_carry_lock);
-	for (i = 0; i < drift_carry_count && !found; i++) {
-		if (strcmp(drift_carry[i].key, key) == 0) {
-			*index = drift_carry[i].index;
-			memcpy(label, drift_carry[i].label, DRIFT_LABEL_MAX);
-			found = true;
-		}
-	}
-	pthread_mutex_unlock(&drift_carry_lock);
-	return found;
-}
-
-void
-drift_carry_store(const struct drift *d)
-{
-	size_t i;
-
-	pthread_mutex_lock(&drift_carry_lock);
-	for (i = 0; i < drift_carry_count; i++)
-		if (strcmp(drift_carry[i].key, d->carry_key) == 0)
-			break;
-	if (i < DRIFT_CARRY_MAX) {
-		snprintf(drift_carry[i].key, sizeof(drift_carry[i].key), "%s", d->carry_key);
-		drift_carry[i].index = d->index;
-		memcpy(drift_carry[i].label, d->label, DRIFT_LABEL_MAX);
-		if (i == drift_carry_count)
-			drift_carry_count++;
-	}
-	pthread_mutex_unlock(&drift_carry_lock);
-}
-
 double
 drift_now(void)
 {
@@ -83,9 +29,9 @@ drift_mono(void)
 /*
  * Account for every window closed since the last call, oldest first: drain its counters into
  * the cumulative base, keep its summary as the last window, open the next one's metadata
- * (label NULL: keep the label). Under d->lock.
+ * (label NULL: keep the label). Under d->lock. Returns whether a window was closed.
  */
-static void
+static bool
 drift_book_locked(struct drift *d, const char *label)
 {
 	struct drift_closed *c = &d->last;
@@ -94,7 +40,7 @@ drift_book_locked(struct drift *d, const char *label)
 	size_t i;
 
 	if (d->booked == seq)
-		return;
+		return false;
 	now = drift_now();
 	for (; d->booked < seq; d->booked++) {
 		obs = drift_windows_drain(&d->win, d->booked, d->scratch);
@@ -118,7 +64,15 @@ drift_book_locked(struct drift *d, const char *label)
 	if (label != NULL)
 		snprintf(d->label, sizeof(d->label), "%s", label);
 	d->start_mono = drift_mono();
-	drift_carry_store(d);
+	return true;
+}
+
+/* A window opened: its gauges, and what a reload carries over. */
+static void
+drift_opened_locked(struct drift *d)
+{
+	if (atomic_load_explicit(&d->live, memory_order_relaxed))
+		drift_carry_store(d);
 	drift_metrics_window(d);
 }
 
@@ -128,7 +82,8 @@ drift_refresh_locked(struct drift *d, struct drift_eval *eval)
 	struct drift_eval e;
 	uint64_t obs;
 
-	drift_book_locked(d, NULL);
+	if (drift_book_locked(d, NULL))
+		drift_opened_locked(d);
 	obs = drift_windows_peek(&d->win, d->scratch);
 	drift_evaluate(&d->ref, &d->params, d->scratch, obs, &e);
 	drift_metrics_eval(d, &e);
@@ -145,9 +100,19 @@ drift_roll_locked(struct drift *d, const char *label, struct drift_closed *close
 	while (!drift_windows_close(&d->win, drift_windows_seq(&d->win)))
 		drift_book_locked(d, NULL);
 	drift_book_locked(d, label);
+	drift_opened_locked(d);
 	drift_refresh_locked(d, NULL);
 	if (closed != NULL)
 		*closed = d->last;
+}
+
+/* Closed windows into the counters, gauges untouched (fini: a successor owns them). */
+void
+drift_flush_counters_locked(struct drift *d)
+{
+	drift_book_locked(d, NULL);
+	drift_windows_peek(&d->win, d->scratch);
+	drift_metrics_flush_locked(d, d->scratch);
 }
 
 /* ---- the request path ---------------------------------------------------------------- */
@@ -160,11 +125,15 @@ static void
 drift_close_from_observer(struct drift *d, uint64_t seq)
 {
 	bool closed = drift_windows_close(&d->win, seq);
+	bool opened;
 
 	pthread_mutex_lock(&d->lock);
-	drift_book_locked(d, NULL);
-	if (!closed && drift_windows_seq(&d->win) == seq && drift_windows_close(&d->win, seq))
-		drift_book_locked(d, NULL);
+	opened = drift_book_locked(d, NULL);
+	/* Not closed: someone else did, or the next slot was not drained yet (it is now). */
+	if (!closed && drift_windows_close(&d->win, seq))
+		opened |= drift_book_locked(d, NULL);
+	if (opened)
+		drift_opened_locked(d);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -184,6 +153,8 @@ drift_observe(void *ud, const struct rulsrv_prediction_batch *batch)
 
 	if (batch->count == 0)
 		return;
+	if (!atomic_load_explicit(&d->live, memory_order_relaxed))
+		atomic_store_explicit(&d->live, true, memory_order_relaxed);
 	sh = drift_windows_enter(&d->win, &seq, &slot);
 	for (i = 0; i < batch->count; i++) {
 		const double *x = batch->items[i].inputs;

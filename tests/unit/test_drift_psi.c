@@ -267,6 +267,7 @@ struct dt {
 	struct rulsrv_host host;
 	struct rulsrv_settings settings;
 	void *state;
+	bool borrowed_registry; /* a reload's successor: the predecessor's registry */
 };
 
 /* A fresh instance (unique name: the plugin carries window state across reloads by name). */
@@ -296,6 +297,23 @@ dt_start(struct dt *t, const char *const *kv)
 	return dt_start_model(t, kv, NULL);
 }
 
+/* What a reload does: a new instance of the same name, beside prev, in prev's registry. */
+static int
+dt_start_successor(struct dt *t, const struct dt *prev, const char *const *kv)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->host.instance, prev->host.instance, sizeof(t->host.instance));
+	t->host.registry = prev->host.registry;
+	t->borrowed_registry = true;
+	for (i = 0; kv != NULL && kv[2 * i] != NULL; i++) {
+		t->settings.names[i] = kv[2 * i];
+		t->settings.values[i] = kv[2 * i + 1];
+	}
+	return dt_desc->init(&t->host, &dt_api, &t->settings, &t->state);
+}
+
 static bool
 dt_settings_all_read(const struct rulsrv_settings *s)
 {
@@ -313,7 +331,8 @@ dt_stop(struct dt *t)
 	if (t->state != NULL)
 		dt_desc->fini(t->state);
 	t->state = NULL;
-	metrics_registry_free(t->host.registry);
+	if (!t->borrowed_registry)
+		metrics_registry_free(t->host.registry);
 }
 
 static unsigned
@@ -1270,6 +1289,67 @@ START_TEST(test_reference_and_model_bundle)
 }
 END_TEST
 
+/* Edges 2..10 instead of 1..9: a retrained reference. */
+static struct drift_feature_ref *
+dt_shifted_refs(void)
+{
+	static double edges[9], expected[10];
+	static struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	size_t f;
+	int k;
+
+	for (k = 0; k < 9; k++)
+		edges[k] = k + 2;
+	for (k = 0; k < 10; k++)
+		expected[k] = 0.1;
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		refs[f] = (struct drift_feature_ref){ "", DRIFT_BINS_QUANTILE, 10, edges, expected };
+	return refs;
+}
+
+/*
+ * A reload: the successor opens the next window under the old label; once it serves, the
+ * bins the new reference no longer has stop counting as expected (proportion 0); the
+ * counters go on from where they were; the predecessor's fini leaves the gauges alone.
+ */
+START_TEST(test_reload_takes_over)
+{
+	const char *const old_kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	const char *const new_kv[] = { "reference", dt_bundle(1, dt_shifted_refs()), "window",
+				       "manual", "update_interval", "0.02", NULL };
+	double *rows = dt_rows(100, dt_same);
+	struct dt old, next;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&old, old_kv), 0);
+	dt_observe(&old, rows, 100, 10);
+	cJSON_Delete(dt_roll(&old, "{\"label\": \"Q2 FD002\"}"));
+	dt_observe(&old, rows, 50, 10);
+	ck_assert_double_eq(dt_metric(&old, "drift_reference_proportion", "s4", "1"), 0.1);
+
+	ck_assert_int_eq(dt_start_successor(&next, &old, new_kv), 0);
+	j = dt_get(&next);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 3);
+	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2 FD002");
+	cJSON_Delete(j);
+	dt_observe(&next, rows, 100, 10);
+	usleep(150 * 1000); /* a few timer ticks of the successor */
+	/* Gone: the bin (0, 1]. Kept: (4, 5]. New: (9, 10]. */
+	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "1"), 0);
+	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "5"), 0.1);
+	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "10"), 0.1);
+
+	old.borrowed_registry = true; /* the service keeps it */
+	dt_stop(&old);
+	ck_assert_double_eq(dt_metric(&next, "drift_window_index", NULL, NULL), 3);
+	cJSON_Delete(dt_get(&next));
+	ck_assert_double_eq(dt_metric_sum(&next, "drift_bin_observations_total", "s4", NULL), 250);
+	next.borrowed_registry = false;
+	dt_stop(&next);
+	free(rows);
+}
+END_TEST
+
 START_TEST(test_settings_are_checked)
 {
 	const char *b0 = dt_bundle(0, NULL);
@@ -1587,6 +1667,7 @@ drift_psi_suite(void)
 	tcase_set_timeout(conf, 30);
 	tcase_add_test(conf, test_reference_and_model_bundle);
 	tcase_add_test(conf, test_settings_are_checked);
+	tcase_add_test(conf, test_reload_takes_over);
 	tcase_add_test(conf, test_bin_metrics);
 	suite_add_tcase(s, conf);
 
