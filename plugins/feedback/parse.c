@@ -101,6 +101,33 @@ parse_required(int r, const char *at, const char *field, struct fb_parse_error *
 	return r;
 }
 
+/*
+ * A model name becomes a Prometheus label value and a JSON string in /v1/feedback/stats:
+ * it must be valid UTF-8 without control characters, or the exposition breaks.
+ */
+static bool
+parse_label_text(const unsigned char *s)
+{
+	size_t n, i;
+
+	while (*s != 0) {
+		if (*s < 0x20 || *s == 0x7f)
+			return false;
+		n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
+		    : (*s & 0xf8) == 0xf0 ? 4 : 0;
+		if (n == 0 || (n == 2 && *s < 0xc2) || (n == 4 && *s > 0xf4))
+			return false;
+		for (i = 1; i < n; i++)
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+		if ((n == 3 && *s == 0xe0 && s[1] < 0xa0) || (n == 3 && *s == 0xed && s[1] >= 0xa0) ||
+		    (n == 4 && *s == 0xf0 && s[1] < 0x90) || (n == 4 && *s == 0xf4 && s[1] >= 0x90))
+			return false;
+		s += n;
+	}
+	return true;
+}
+
 static int
 parse_model(const cJSON *obj, const char *at, struct fb_record *rec, struct fb_parse_error *err)
 {
@@ -115,6 +142,9 @@ parse_model(const cJSON *obj, const char *at, struct fb_record *rec, struct fb_p
 	len = strlen(v->valuestring);
 	if (len == 0 || len >= FB_MODEL_MAX)
 		return parse_invalid(err, at, "model", "expected 1 to 127 characters");
+	if (!parse_label_text((const unsigned char *)v->valuestring))
+		return parse_invalid(err, at, "model",
+				     "expected UTF-8 text without control characters");
 	memcpy(rec->model, v->valuestring, len + 1);
 	return 0;
 }
@@ -144,11 +174,18 @@ parse_record(const cJSON *obj, const char *at, struct fb_record *rec, struct fb_
 	if (!cJSON_IsObject(obj))
 		return parse_fail(err, 422, "invalid_request", "%s: expected an object",
 				  *at ? at : "body");
+	/* cJSON keeps duplicated keys and finds the first: refuse them rather than guess. Only
+	 * known names pass, so the first duplicate is among the first few fields. */
 	cJSON_ArrayForEach(f, obj) {
+		const cJSON *g;
+
 		if (!parse_known_field(f->string))
 			return parse_invalid(err, at, f->string,
 					     "unknown field (expected unit, cycle, actual_rul, "
 					     "predicted_rul, failed_at_cycle, model)");
+		for (g = obj->child; g != f; g = g->next)
+			if (strcmp(g->string, f->string) == 0)
+				return parse_invalid(err, at, f->string, "duplicate field");
 	}
 	memset(rec, 0, sizeof(*rec));
 	r = parse_required(parse_count(obj, "unit", at, &rec->unit, err), at, "unit", err);
