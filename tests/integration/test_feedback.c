@@ -706,6 +706,44 @@ START_TEST(feedback_caps_truth_at_the_bundle_cap)
 }
 END_TEST
 
+/* A full prediction-log queue drops and counts; the prediction request does not wait. */
+START_TEST(feedback_full_log_queue_drops_and_counts)
+{
+	static const char conf[] =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = {\n"
+		"  source = { file = \"@BUILD@/tests/fixtures/feedback_source.so\"; };\n"
+		"  feedback = { file = \"feedback.so\";\n"
+		"    settings = { database = \"@DIR@/feedback.db\"; queue_size = 10; }; };\n"
+		"  prometheus = { file = \"export_prometheus.so\"; };\n"
+		"};\n"
+		"services = { prediction = { listen = \"127.0.0.1:0\";\n"
+		"  plugins = [\"source\", \"feedback\", \"prometheus\"]; }; };\n";
+	struct harness_response r;
+	char lines[4096];
+	size_t len = 0;
+	int i;
+
+	for (i = 1; i <= 100; i++)
+		len += (size_t)snprintf(lines + len, sizeof(lines) - len, "5 %d 80\n", i);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ck_assert_int_eq(harness_start_conf(&fi_srv, conf), 0);
+	fi_pred = fi_logged_port("prediction");
+	ck_assert_int_eq(harness_http(fi_pred, "POST", "/test/predictions", "text/plain", lines,
+				      len, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	/* one batch of 100 into an empty queue of 10: 90 dropped, 10 written */
+	ck_assert_double_eq(harness_scrape(fi_pred, "feedback_prediction_log_dropped_total"), 90);
+	for (i = 0; i < 500; i++) {
+		if (harness_scrape(fi_pred, "feedback_prediction_log_written_total") == 10)
+			break;
+		usleep(10000);
+	}
+	ck_assert_double_eq(harness_scrape(fi_pred, "feedback_prediction_log_written_total"), 10);
+}
+END_TEST
+
 /* ---- configuration ------------------------------------------------------------------------ */
 
 START_TEST(feedback_missing_database_directory_is_one_clear_error)
@@ -775,11 +813,12 @@ feedback_suite(void)
 	tcase_add_test(tc, feedback_acknowledged_records_survive_sigkill);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("model");
+	tc = tcase_create("standalone"); /* tests that start their own daemon */
 	tcase_add_checked_fixture(tc, fi_setup_empty, fi_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, feedback_scores_real_model_predictions);
 	tcase_add_test(tc, feedback_caps_truth_at_the_bundle_cap);
+	tcase_add_test(tc, feedback_full_log_queue_drops_and_counts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");
