@@ -372,6 +372,43 @@ START_TEST(test_admin_token)
 }
 END_TEST
 
+/* A reload to a reference that cannot be used fails and keeps the running drift state. */
+START_TEST(test_bad_reload_keeps_state)
+{
+	char conf[4096], settings[700];
+	FILE *f;
+	cJSON *j;
+	int port = start("window = \"manual\"; label = \"Q1 FD001\";", ""), i;
+
+	if (port < 0)
+		return;
+	predict_units(port, 1, 12);
+	ck_assert_int_eq(post_window(port, "{\"label\": \"Q2 FD002\"}", NULL, NULL), 200);
+	predict_units(port, 20, 3);
+
+	snprintf(settings, sizeof(settings), "reference = \"%s/no-such-bundle\";", work);
+	conf_text(conf, sizeof(conf), settings, "");
+	f = fopen(srv.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(conf, f);
+	fclose(f);
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	for (i = 0; i < 100 && !harness_log_contains(&srv, "reload failed"); i++)
+		usleep(50 * 1000);
+	ck_assert(harness_log_contains(&srv, "cannot load drift reference"));
+
+	j = get_drift(port);
+	ck_assert_double_eq(num(j, "window", "index"), 2);
+	ck_assert_str_eq(str(j, "window", "label"), "Q2 FD002");
+	ck_assert_double_eq(num(j, "window", "observations"), 3);
+	cJSON_Delete(j);
+	predict_units(port, 30, 2);
+	j = get_drift(port);
+	ck_assert_double_eq(num(j, "window", "observations"), 5);
+	cJSON_Delete(j);
+}
+END_TEST
+
 /* A reference the daemon cannot use stops the start with a message naming it. */
 START_TEST(test_bad_reference_refused)
 {
@@ -402,6 +439,7 @@ drift_live_suite(void)
 	tcase_add_test(tc, test_bin_counters_total);
 	tcase_add_test(tc, test_admin_token);
 	tcase_add_test(tc, test_bad_reference_refused);
+	tcase_add_test(tc, test_bad_reload_keeps_state);
 	suite_add_tcase(s, tc);
 	return s;
 }
