@@ -72,10 +72,29 @@ elapsed_since(const struct timespec *t0)
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
+/* Length of the valid UTF-8 sequence at s (NUL-terminated), 0 when invalid. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		 : (s[0] & 0xf8) == 0xf0 ? 4 : 0, i;
+
+	if (n == 0 || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4))
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* Messages may quote client bytes: invalid UTF-8 becomes U+FFFD, so the answer stays JSON. */
 char *
 http_error_body(const char *code, const char *message, size_t *len)
 {
-	size_t n = strlen(code) + 6 * strlen(message) + 64, off;
+	size_t n = strlen(code) + 6 * strlen(message) + 64, off, k;
 	char *out = malloc(n);
 	const char *p;
 
@@ -89,8 +108,15 @@ http_error_body(const char *code, const char *message, size_t *len)
 			off += (size_t)snprintf(out + off, n - off, "\\%c", c);
 		else if (c < 0x20)
 			off += (size_t)snprintf(out + off, n - off, "\\u%04x", c);
-		else
+		else if (c < 0x80)
 			out[off++] = (char)c;
+		else if ((k = utf8_seq((const unsigned char *)p)) == 0)
+			off += (size_t)snprintf(out + off, n - off, "\\ufffd");
+		else {
+			memcpy(out + off, p, k);
+			off += k;
+			p += k - 1;
+		}
 	}
 	off += (size_t)snprintf(out + off, n - off, "\"}}");
 	*len = off;
