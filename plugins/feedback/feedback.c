@@ -39,6 +39,8 @@
  *   max_group           int     0        requests per commit (0: all that wait)
  *   busy_timeout_ms     int     5000     wait for another connection's write lock
  *   log_retention_days  number  0        delete logged predictions older than this (0: keep)
+ *   max_models          int     100      models tracked in metrics and windows; a POST naming
+ *                                        one more is refused (422)
  */
 
 static const double fb_residual_buckets[] = {
@@ -68,6 +70,7 @@ struct fb {
 	int64_t queue_size;
 	int64_t max_group;
 	int64_t busy_timeout_ms;
+	int64_t max_models;
 	double rul_cap;
 	double log_retention_days;
 	bool serve;
@@ -80,6 +83,7 @@ struct fb {
 
 	pthread_mutex_t lock; /* models and windows */
 	struct fb_model *models;
+	size_t model_count;
 	struct fb_window *all;
 
 	struct rulsrv_metric *m_count, *m_squared, *m_absolute, *m_rmse, *m_mae, *m_nasa;
@@ -101,19 +105,36 @@ fb_models_free(struct fb *fb)
 		free(m);
 	}
 	fb->models = NULL;
+	fb->model_count = 0;
 }
 
-/* The model's state, created on first sight (the lock is held). NULL when out of memory. */
 static struct fb_model *
-fb_model_get_locked(struct fb *fb, const char *name)
+fb_model_find_locked(struct fb *fb, const char *name)
 {
-	const struct rulsrv_api *api = fb->api;
-	const char *labels[] = { name };
 	struct fb_model *m;
 
 	for (m = fb->models; m != NULL; m = m->next)
 		if (strcmp(m->name, name) == 0)
 			return m;
+	return NULL;
+}
+
+/*
+ * The model's state, created on first sight (the lock is held). NULL when out of memory or
+ * when max_models are tracked already: each model costs a window and seven series, and
+ * model names come from clients (POST refuses new names beyond the limit up front).
+ */
+static struct fb_model *
+fb_model_get_locked(struct fb *fb, const char *name)
+{
+	const struct rulsrv_api *api = fb->api;
+	const char *labels[] = { name };
+	struct fb_model *m = fb_model_find_locked(fb, name);
+
+	if (m != NULL)
+		return m;
+	if (fb->model_count >= (size_t)fb->max_models)
+		return NULL;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
@@ -134,6 +155,7 @@ fb_model_get_locked(struct fb *fb, const char *name)
 	}
 	m->next = fb->models;
 	fb->models = m;
+	fb->model_count++;
 	return m;
 }
 
@@ -223,6 +245,8 @@ fb_restore_totals(void *ud, const struct fb_totals *tot)
 {
 	struct fb *fb = ud;
 
+	if (fb->model_count >= (size_t)fb->max_models)
+		return 0; /* the store may hold more models than are tracked now */
 	return fb_model_get_locked(fb, tot->model) != NULL ? 0 : -ENOMEM;
 }
 
@@ -321,6 +345,30 @@ fb_refuse_unmatched(struct fb *fb, struct rulsrv_response *resp, const struct fb
 			       rec->model[0] ? "'" : "");
 }
 
+/* Would the request's posted model names take the tracked models beyond max_models? The
+ * name that would be one too many, or NULL. */
+static const char *
+fb_too_many_models(struct fb *fb, const struct fb_record *recs, size_t n)
+{
+	const char *over = NULL;
+	size_t i, j, fresh = 0;
+
+	pthread_mutex_lock(&fb->lock);
+	for (i = 0; i < n && over == NULL; i++) {
+		if (recs[i].model[0] == 0 || fb_model_find_locked(fb, recs[i].model) != NULL)
+			continue;
+		for (j = 0; j < i; j++)
+			if (strcmp(recs[j].model, recs[i].model) == 0)
+				break;
+		if (j < i)
+			continue;
+		if (fb->model_count + ++fresh > (size_t)fb->max_models)
+			over = recs[i].model;
+	}
+	pthread_mutex_unlock(&fb->lock);
+	return over;
+}
+
 static void
 fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
 {
@@ -329,6 +377,7 @@ fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp
 	struct fb_parse_error perr;
 	struct fb_group g = { 0 };
 	struct fb_record *recs;
+	const char *model;
 	char buf[128];
 	cJSON *root;
 	bool batch;
@@ -346,6 +395,15 @@ fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp
 	if (r < 0) {
 		fb_count_error(fb, perr.reason);
 		api->respond_error(resp, perr.status, perr.code, "%s", perr.message);
+		return;
+	}
+	model = fb_too_many_models(fb, recs, n);
+	if (model != NULL) {
+		fb_count_error(fb, "too_many_models");
+		api->respond_error(resp, 422, "invalid_request",
+				   "model: '%s' would be one model more than the %lld tracked "
+				   "(setting max_models)", model, (long long)fb->max_models);
+		free(recs);
 		return;
 	}
 	g.records = recs;
@@ -605,6 +663,7 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_int(s, "max_group", 0, 0, 1000000, &fb->max_group);
 	r |= api->setting_int(s, "busy_timeout_ms", 5000, 0, 3600000, &fb->busy_timeout_ms);
 	r |= api->setting_double(s, "log_retention_days", 0, 0, 1e6, &fb->log_retention_days);
+	r |= api->setting_int(s, "max_models", 100, 1, 100000, &fb->max_models);
 	if (r != 0)
 		return -EINVAL;
 	r = fb_read_cap(fb, s);

@@ -26,7 +26,8 @@ static const char fi_conf[] =
 	"plugins = {\n"
 	"  source = { file = \"@BUILD@/tests/fixtures/feedback_source.so\"; };\n"
 	"  feedback = { file = \"feedback.so\";\n"
-	"    settings = { database = \"@DIR@/feedback.db\"; window = 5; max_batch = 50; }; };\n"
+	"    settings = { database = \"@DIR@/feedback.db\"; window = 5; max_batch = 50;\n"
+	"                 max_models = 4; }; };\n"
 	"  prometheus = { file = \"export_prometheus.so\"; };\n"
 	"};\n"
 	"services = {\n"
@@ -344,12 +345,26 @@ START_TEST(feedback_bad_input_changes_nothing)
 	ck_assert_int_eq(fi_post(big, body, sizeof(body)), 413);
 	ck_assert_msg(strstr(body, "at most 50 records") != NULL, "%s", body);
 
+	/* max_models = 4: a request naming a fifth model is refused as a whole */
+	ck_assert_int_eq(fi_post("{\"records\": [{\"unit\": 1, \"failed_at_cycle\": 3, \"model\": \"a\"},"
+				 "{\"unit\": 1, \"failed_at_cycle\": 3, \"model\": \"b\"},"
+				 "{\"unit\": 1, \"failed_at_cycle\": 3, \"model\": \"c\"},"
+				 "{\"unit\": 1, \"failed_at_cycle\": 3, \"model\": \"a\"},"
+				 "{\"unit\": 1, \"failed_at_cycle\": 3, \"model\": \"d\"},"
+				 "{\"unit\": 1, \"failed_at_cycle\": 3, \"model\": \"e\"}]}",
+				 body, sizeof(body)),
+			 422);
+	ck_assert_msg(strstr(body, "'e' would be one model more than the 4 tracked") != NULL, "%s",
+		      body);
+
 	ck_assert_double_eq(fi_stat("count"), 0);
 	ck_assert(isnan(harness_scrape(fi_fb, "feedback_count_total{model=\"unknown\"}")));
 	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_errors_total{reason=\"invalid\"}"), 3);
 	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_errors_total{reason=\"malformed_json\"}"), 1);
 	ck_assert_double_eq(
 		harness_scrape(fi_fb, "feedback_errors_total{reason=\"unsupported_media_type\"}"), 1);
+	ck_assert_double_eq(
+		harness_scrape(fi_fb, "feedback_errors_total{reason=\"too_many_models\"}"), 1);
 }
 END_TEST
 
