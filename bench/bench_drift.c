@@ -138,6 +138,12 @@ h_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const char 
 }
 
 static int
+h_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
+{
+	return metrics_collect(host->registry, fn, ud);
+}
+
+static int
 h_route_add(struct rulsrv_host *host, const char *method, const char *path, unsigned flags,
 	    rulsrv_handler_fn fn, void *ud)
 {
@@ -174,6 +180,7 @@ static const struct rulsrv_api api = {
 	.counter_add = metrics_counter_add,
 	.gauge_set = metrics_gauge_set,
 	.gauge_add = metrics_gauge_add,
+	.metrics_collect = h_metrics_collect,
 	.route_add = h_route_add,
 	.observer_add = h_observer_add,
 	.attribute_get = h_attribute_get,

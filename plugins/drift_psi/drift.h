@@ -110,7 +110,7 @@ void drift_evaluate(const struct drift_ref *ref, const struct drift_params *p,
 		    const uint64_t *counts, uint64_t observations, struct drift_eval *out);
 
 /* drift_window.c: the counters of the current window, written lock-free by observers. */
-#define DRIFT_SHARDS 8
+#define DRIFT_SHARDS_MAX 64
 #define DRIFT_SLOTS 4
 
 struct drift_shard {
@@ -121,7 +121,7 @@ struct drift_shard {
 struct drift_slot {
 	alignas(64) atomic_uint_fast64_t observations;
 	atomic_bool ready; /* drained and cleared: may become the current window */
-	struct drift_shard shard[DRIFT_SHARDS];
+	struct drift_shard *shard;    /* w->shards */
 	atomic_uint_fast64_t *counts; /* the shards' counters, one allocation */
 };
 
@@ -130,6 +130,7 @@ struct drift_windows {
 	struct drift_slot slot[DRIFT_SLOTS];  /* current window in slot[seq % DRIFT_SLOTS] */
 	size_t total_bins;
 	size_t stride; /* counters per shard, rounded up to a cache line */
+	unsigned shards; /* per slot: twice the processors online, 4..DRIFT_SHARDS_MAX */
 };
 
 int drift_windows_init(struct drift_windows *w, size_t total_bins);

@@ -6,11 +6,13 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * A ring of DRIFT_SLOTS slots of counters; the current window lives in
  * slot[seq % DRIFT_SLOTS]. Each slot holds
- * DRIFT_SHARDS shards of counters, and a shard has one writer at a time: an observer claims a
+ * shards of counters (twice as many as processors), and a shard has one writer at a time: an
+ * observer claims a
  * free shard (busy 0 -> 1, one exchange per batch), re-reads seq, counts with plain
  * load+store increments while it owns the shard, and releases it. A thread keeps the shard it
  * got last time, so shards are uncontended; nobody ever waits for a particular shard.
@@ -34,6 +36,16 @@ drift_stride(size_t total_bins)
 	return (total_bins + 7) / 8 * 8; /* a shard's counters start on a cache line */
 }
 
+static unsigned
+drift_shard_count(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 2)
+		return 4;
+	return cpus >= DRIFT_SHARDS_MAX / 2 ? DRIFT_SHARDS_MAX : 2 * (unsigned)cpus;
+}
+
 int
 drift_windows_init(struct drift_windows *w, size_t total_bins)
 {
@@ -42,23 +54,27 @@ drift_windows_init(struct drift_windows *w, size_t total_bins)
 	atomic_init(&w->seq, 0);
 	w->total_bins = total_bins;
 	w->stride = stride;
-	for (s = 0; s < DRIFT_SLOTS; s++)
+	w->shards = drift_shard_count();
+	for (s = 0; s < DRIFT_SLOTS; s++) {
 		w->slot[s].counts = NULL;
+		w->slot[s].shard = NULL;
+	}
 	for (s = 0; s < DRIFT_SLOTS; s++) {
 		struct drift_slot *slot = &w->slot[s];
 
 		atomic_init(&slot->observations, 0);
 		atomic_init(&slot->ready, s != 0); /* slot 0 holds the first window */
-		slot->counts = aligned_alloc(64, DRIFT_SHARDS * stride * sizeof(*slot->counts));
-		if (slot->counts == NULL) {
+		slot->counts = aligned_alloc(64, w->shards * stride * sizeof(*slot->counts));
+		slot->shard = aligned_alloc(64, w->shards * sizeof(*slot->shard));
+		if (slot->counts == NULL || slot->shard == NULL) {
 			drift_windows_destroy(w);
 			return -ENOMEM;
 		}
-		for (k = 0; k < DRIFT_SHARDS; k++) {
+		for (k = 0; k < w->shards; k++) {
 			atomic_init(&slot->shard[k].busy, 0);
 			slot->shard[k].counts = slot->counts + k * stride;
 		}
-		for (i = 0; i < DRIFT_SHARDS * stride; i++)
+		for (i = 0; i < w->shards * stride; i++)
 			atomic_init(&slot->counts[i], 0);
 	}
 	return 0;
@@ -71,7 +87,9 @@ drift_windows_destroy(struct drift_windows *w)
 
 	for (s = 0; s < DRIFT_SLOTS; s++) {
 		free(w->slot[s].counts);
+		free(w->slot[s].shard);
 		w->slot[s].counts = NULL;
+		w->slot[s].shard = NULL;
 	}
 }
 
@@ -83,8 +101,8 @@ drift_windows_enter(struct drift_windows *w, uint64_t *seq, struct drift_slot **
 		struct drift_slot *slot = &w->slot[s % DRIFT_SLOTS];
 		unsigned i;
 
-		for (i = 0; i < DRIFT_SHARDS; i++) {
-			unsigned k = (drift_shard_hint + i) % DRIFT_SHARDS;
+		for (i = 0; i < w->shards; i++) {
+			unsigned k = (drift_shard_hint + i) % w->shards;
 			struct drift_shard *sh = &slot->shard[k];
 
 			if (atomic_load_explicit(&sh->busy, memory_order_relaxed) != 0 ||
@@ -99,7 +117,7 @@ drift_windows_enter(struct drift_windows *w, uint64_t *seq, struct drift_slot **
 			atomic_store_explicit(&sh->busy, 0, memory_order_release);
 			break;
 		}
-		if (i == DRIFT_SHARDS)
+		if (i == w->shards)
 			sched_yield(); /* more observers than shards right now */
 	}
 }
@@ -123,7 +141,7 @@ drift_slot_sum(const struct drift_windows *w, struct drift_slot *slot, uint64_t 
 	size_t i, k;
 
 	memset(counts, 0, w->total_bins * sizeof(*counts));
-	for (k = 0; k < DRIFT_SHARDS; k++)
+	for (k = 0; k < w->shards; k++)
 		for (i = 0; i < w->total_bins; i++)
 			counts[i] += atomic_load_explicit(&slot->shard[k].counts[i],
 							  memory_order_relaxed);
@@ -149,12 +167,12 @@ drift_windows_drain(struct drift_windows *w, uint64_t seq, uint64_t *counts)
 	uint64_t observations;
 	size_t i, k;
 
-	for (k = 0; k < DRIFT_SHARDS; k++)
+	for (k = 0; k < w->shards; k++)
 		while (atomic_load(&old->shard[k].busy) != 0)
 			sched_yield();
 	drift_slot_sum(w, old, counts);
 	observations = atomic_load_explicit(&old->observations, memory_order_relaxed);
-	for (i = 0; i < DRIFT_SHARDS * w->stride; i++)
+	for (i = 0; i < w->shards * w->stride; i++)
 		atomic_store_explicit(&old->counts[i], 0, memory_order_relaxed);
 	atomic_store_explicit(&old->observations, 0, memory_order_relaxed);
 	atomic_store(&old->ready, true);
