@@ -10,5 +10,7 @@ function(rulsrv_add_plugin name)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/core/include)
   target_link_options(${name} PRIVATE -Wl,-z,defs)
   target_link_libraries(${name} PRIVATE ${P_LIBS})
+  # rulsrv refuses group- or world-writable plugins; a umask of 002 would produce them.
+  add_custom_command(TARGET ${name} POST_BUILD COMMAND chmod go-w $<TARGET_FILE:${name}>)
   install(TARGETS ${name} LIBRARY DESTINATION ${RULSRV_PLUGIN_INSTALL_DIR})
 endfunction()

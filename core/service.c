@@ -179,13 +179,20 @@ out_nomem:
 void
 service_free(struct service *svc)
 {
+	struct snapshot *snap;
 	size_t i;
 
 	if (svc == NULL)
 		return;
 	if (svc->mhd != NULL)
 		MHD_stop_daemon(svc->mhd);
-	snapshot_unref(svc->current);
+	/* A plugin thread (statsd) may be walking the registry and acquire the snapshot right
+	 * now: unpublish it under the lock first, so that it never takes a dying snapshot. */
+	pthread_rwlock_wrlock(&svc->lock);
+	snap = svc->current;
+	svc->current = NULL;
+	pthread_rwlock_unlock(&svc->lock);
+	snapshot_unref(snap);
 	metrics_registry_free(svc->registry);
 	for (i = 0; i < svc->seen_count; i++) {
 		free(svc->seen_instances[i]);

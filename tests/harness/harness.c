@@ -119,6 +119,7 @@ scan_listeners(struct harness_server *s)
 
 	if (f == NULL)
 		return;
+	fseek(f, s->log_start, SEEK_SET);
 	s->service_count = 0;
 	while (fgets(line, sizeof(line), f) != NULL && s->service_count < HARNESS_MAX_SERVICES) {
 		char *p = strstr(line, "service '"), *q, *colon;
@@ -152,6 +153,28 @@ print_log(const struct harness_server *s)
 		fwrite(buf, 1, n, stderr);
 	fprintf(stderr, "---- end of log ----\n");
 	fclose(f);
+}
+
+/* The daemon logs "rulsrv VERSION ready" once every service listens and every model loaded. */
+static bool
+daemon_ready(const struct harness_server *s)
+{
+	char line[1024];
+	bool ready = false;
+	FILE *f = fopen(s->log, "r");
+
+	if (f == NULL)
+		return false;
+	fseek(f, s->log_start, SEEK_SET);
+	while (!ready && fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\n");
+
+		line[len] = '\0';
+		ready = strstr(line, "rulsrv ") != NULL && len > 6 &&
+			strcmp(line + len - 6, " ready") == 0;
+	}
+	fclose(f);
+	return ready;
 }
 
 static bool
@@ -191,7 +214,10 @@ harness_start(struct harness_server *s, const char *const *extra_args)
 		argv[argc++] = extra_args[i];
 	argv[argc] = NULL;
 
+	struct stat st;
+
 	s->service_count = 0;
+	s->log_start = stat(s->log, &st) == 0 ? (long)st.st_size : 0;
 	s->pid = fork();
 	if (s->pid < 0)
 		return -1;
@@ -214,6 +240,10 @@ harness_start(struct harness_server *s, const char *const *extra_args)
 			s->pid = -1;
 			print_log(s);
 			return -1;
+		}
+		if (!daemon_ready(s)) {
+			sleep_ms(20);
+			continue;
 		}
 		scan_listeners(s);
 		if (all_healthy(s))

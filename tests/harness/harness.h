@@ -19,6 +19,7 @@ struct harness_server {
 	char dir[256];   /* a fresh temporary directory, removed by harness_cleanup */
 	char conf[300];  /* dir/rulsrv.conf */
 	char log[300];   /* dir/rulsrv.log (stderr of the daemon) */
+	long log_start;  /* where the current run's lines begin in the log (restarts append) */
 	size_t service_count;
 	struct {
 		char name[64];
@@ -42,8 +43,8 @@ const char *harness_build_dir(void);
 /* Make the temporary directory and write the configuration; does not start anything. */
 int harness_prepare(struct harness_server *s, const char *conf_text);
 /*
- * Start build/bin/rulsrv -c dir/rulsrv.conf [extra args...] and wait (up to 15 s) until every
- * service logged its listener and answers GET /healthz. extra_args is NULL-terminated or NULL.
+ * Start build/bin/rulsrv -c dir/rulsrv.conf [extra args...] and wait (up to 15 s) until the
+ * daemon logged "rulsrv VERSION ready" and every service answers GET /healthz. extra_args is NULL-terminated or NULL.
  * Returns 0, or -1 when the daemon exited or never became ready (its log is printed).
  */
 int harness_start(struct harness_server *s, const char *const *extra_args);
