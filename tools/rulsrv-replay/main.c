@@ -38,10 +38,16 @@ struct replay {
 
 static volatile sig_atomic_t stop_requested;
 
+/* The first Ctrl-C finishes the requests in flight and prints the table; a second one ends
+ * the program at once. */
 static void
 on_signal(int sig)
 {
-	(void)sig;
+	if (stop_requested) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	stop_requested = 1;
 }
 

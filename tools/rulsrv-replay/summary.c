@@ -93,6 +93,15 @@ summary_print(FILE *f, const struct quarter_stats *q, size_t count, double cap)
 	print_number(f, 8, 2, stats_rmse(&all, false));
 	print_number(f, 9, 2, stats_nasa_mean(&all));
 	fputc('\n', f);
+	for (size_t i = 0; i < count; i++) {
+		const struct drift_report *d = &q[i].drift;
+
+		if (q[i].drift_valid && d->observations >= 0 && d->observations < q[i].requests)
+			fprintf(f, "note: Q%u's drift readout covers only the last %.0f of its %zu "
+				   "predictions:\n  the drift plugin's own windows tumbled within the "
+				   "quarter (window = \"manual\" gives one per quarter)\n",
+				q[i].number, d->observations, q[i].requests);
+	}
 	fprintf(f, "\nRMSE: every prediction against the true RUL (failure cycle - cycle) capped at "
 		   "%g as in training;\n  RMSE-raw: the same, uncapped. NASA/pred: mean NASA score "
 		   "term per prediction (capped truth).\nmax-PSI, feature, drift: GET /v1/drift at "
