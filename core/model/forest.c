@@ -39,6 +39,12 @@ struct fnode {
 #define HEAP_MAX_DEPTH 10
 #define TREE_GROUP 16
 
+/* A split of the complete layout: threshold and feature side by side (one load each). */
+struct hnode {
+	float thr;
+	uint32_t feat; /* the feature alone: the default directions live in h_left */
+};
+
 struct forest {
 	size_t n_features;
 	size_t n_trees;
@@ -49,8 +55,8 @@ struct forest {
 	/* the complete layout; depth == 0 with h_leaf == NULL when the trees are too deep */
 	unsigned depth;
 	size_t inner;    /* 2^depth - 1 split slots per tree */
-	float *h_thr;    /* n_trees x inner */
-	uint32_t *h_feat; /* n_trees x inner, DEFAULT_LEFT as in fnode */
+	struct hnode *h_node; /* n_trees x inner */
+	uint8_t *h_left;      /* n_trees x inner: missing values go left (read for NaN only) */
 	float *h_leaf;   /* n_trees x 2^depth */
 };
 
@@ -79,8 +85,8 @@ forest_free(struct forest *f)
 		return;
 	free(f->root);
 	free(f->nodes);
-	free(f->h_thr);
-	free(f->h_feat);
+	free(f->h_node);
+	free(f->h_left);
 	free(f->h_leaf);
 	free(f);
 }
@@ -134,52 +140,74 @@ has_nan(const float *x, size_t n)
 /*
  * Trees [t, t + TREE_GROUP) for one row, in lockstep; the leaves are added one by one in
  * tree order, so the running sum is XGBoost's float sum exactly. with_nan selects the
- * per-node default direction; rows without NaN skip that test.
+ * per-node default direction (rows without NaN skip that test). depth is a constant at
+ * every call site (see heap_group), so the level loop unrolls and the indexes stay in
+ * registers.
  */
-static inline float
-heap_group(const struct forest *f, size_t t, const float *x, bool with_nan, float acc)
+static inline __attribute__((always_inline)) float
+heap_group_d(const struct forest *f, size_t t, const float *x, bool with_nan, float acc,
+	     const unsigned depth)
 {
-	const size_t inner = f->inner, leaves = inner + 1;
-	const float *thr = f->h_thr + t * inner;
-	const uint32_t *feat = f->h_feat + t * inner;
-	size_t k, idx[TREE_GROUP] = { 0 };
-	unsigned d;
-	uint32_t fe;
+	/* 1-based heap indexes: children of i are 2i and 2i + 1, leaves 2^depth.. */
+	const size_t inner = ((size_t)1 << depth) - 1, leaves = inner + 1;
+	const struct hnode *nodes = f->h_node + t * inner - 1, *n;
+	const uint8_t *dl = f->h_left + t * inner - 1;
+	uint32_t idx[TREE_GROUP];
+	unsigned d, k;
 	float v;
 
-	for (d = 0; d < f->depth; d++) {
+	for (k = 0; k < TREE_GROUP; k++)
+		idx[k] = 1;
+	for (d = 0; d < depth; d++) {
 		for (k = 0; k < TREE_GROUP; k++) {
-			fe = feat[k * inner + idx[k]];
-			v = x[fe & FEAT_MASK];
+			n = nodes + k * inner + idx[k];
+			v = x[n->feat];
 			if (with_nan && isnan(v))
-				idx[k] = 2 * idx[k] + 1 + !(fe & DEFAULT_LEFT);
+				idx[k] = 2 * idx[k] + !dl[k * inner + idx[k]];
 			else
-				idx[k] = 2 * idx[k] + 1 + !(v < thr[k * inner + idx[k]]);
+				idx[k] = 2 * idx[k] + !(v < n->thr);
 		}
 	}
 	for (k = 0; k < TREE_GROUP; k++)
-		acc += f->h_leaf[(t + k) * leaves + idx[k] - inner];
+		acc += f->h_leaf[(t + k) * leaves + idx[k] - leaves];
 	return acc;
+}
+
+static float
+heap_group(const struct forest *f, size_t t, const float *x, bool with_nan, float acc)
+{
+	switch (f->depth) {
+	case 0: return heap_group_d(f, t, x, false, acc, 0);
+	case 1: return with_nan ? heap_group_d(f, t, x, true, acc, 1) : heap_group_d(f, t, x, false, acc, 1);
+	case 2: return with_nan ? heap_group_d(f, t, x, true, acc, 2) : heap_group_d(f, t, x, false, acc, 2);
+	case 3: return with_nan ? heap_group_d(f, t, x, true, acc, 3) : heap_group_d(f, t, x, false, acc, 3);
+	case 4: return with_nan ? heap_group_d(f, t, x, true, acc, 4) : heap_group_d(f, t, x, false, acc, 4);
+	case 5: return with_nan ? heap_group_d(f, t, x, true, acc, 5) : heap_group_d(f, t, x, false, acc, 5);
+	case 6: return with_nan ? heap_group_d(f, t, x, true, acc, 6) : heap_group_d(f, t, x, false, acc, 6);
+	case 7: return with_nan ? heap_group_d(f, t, x, true, acc, 7) : heap_group_d(f, t, x, false, acc, 7);
+	case 8: return with_nan ? heap_group_d(f, t, x, true, acc, 8) : heap_group_d(f, t, x, false, acc, 8);
+	case 9: return with_nan ? heap_group_d(f, t, x, true, acc, 9) : heap_group_d(f, t, x, false, acc, 9);
+	default: return with_nan ? heap_group_d(f, t, x, true, acc, 10) : heap_group_d(f, t, x, false, acc, 10);
+	}
 }
 
 static inline float
 heap_tree(const struct forest *f, size_t t, const float *x, bool with_nan, float acc)
 {
 	const size_t inner = f->inner;
-	const float *thr = f->h_thr + t * inner;
-	const uint32_t *feat = f->h_feat + t * inner;
+	const struct hnode *nodes = f->h_node + t * inner, *n;
+	const uint8_t *dl = f->h_left + t * inner;
 	size_t i = 0;
 	unsigned d;
-	uint32_t fe;
 	float v;
 
 	for (d = 0; d < f->depth; d++) {
-		fe = feat[i];
-		v = x[fe & FEAT_MASK];
+		n = nodes + i;
+		v = x[n->feat];
 		if (with_nan && isnan(v))
-			i = 2 * i + 1 + !(fe & DEFAULT_LEFT);
+			i = 2 * i + 1 + !dl[i];
 		else
-			i = 2 * i + 1 + !(v < thr[i]);
+			i = 2 * i + 1 + !(v < n->thr);
 	}
 	return acc + f->h_leaf[t * (inner + 1) + i - inner];
 }
@@ -198,8 +226,7 @@ heap_block(const struct forest *f, const float *rows, size_t n, float *out)
 	}
 	for (t = 0; t + TREE_GROUP <= f->n_trees; t += TREE_GROUP)
 		for (i = 0; i < n; i++)
-			out[i] = nan[i] ? heap_group(f, t, rows + i * nf, true, out[i]) :
-					  heap_group(f, t, rows + i * nf, false, out[i]);
+			out[i] = heap_group(f, t, rows + i * nf, nan[i], out[i]);
 	for (; t < f->n_trees; t++)
 		for (i = 0; i < n; i++)
 			out[i] = heap_tree(f, t, rows + i * nf, nan[i], out[i]);
@@ -449,11 +476,9 @@ heap_fill(struct forest *f, const struct fnode *t, uint32_t i, size_t tree, size
 		first = h;
 		count = 1;
 		for (; d < f->depth; d++) {
-			f->h_thr[tree * inner + first] = 0;
-			f->h_feat[tree * inner + first] = 0;
-			for (k = 1; k < count; k++) {
-				f->h_thr[tree * inner + first + k] = 0;
-				f->h_feat[tree * inner + first + k] = 0;
+			for (k = 0; k < count; k++) {
+				f->h_node[tree * inner + first + k] = (struct hnode){ 0, 0 };
+				f->h_left[tree * inner + first + k] = 0;
 			}
 			first = 2 * first + 1;
 			count *= 2;
@@ -462,8 +487,8 @@ heap_fill(struct forest *f, const struct fnode *t, uint32_t i, size_t tree, size
 			f->h_leaf[tree * leaves + first + k - inner] = t[i].value;
 		return;
 	}
-	f->h_thr[tree * inner + h] = t[i].value;
-	f->h_feat[tree * inner + h] = t[i].feat;
+	f->h_node[tree * inner + h] = (struct hnode){ t[i].value, t[i].feat & FEAT_MASK };
+	f->h_left[tree * inner + h] = (t[i].feat & DEFAULT_LEFT) != 0;
 	heap_fill(f, t, t[i].left, tree, 2 * h + 1, d + 1);
 	heap_fill(f, t, t[i].left + 1, tree, 2 * h + 2, d + 1);
 }
@@ -483,10 +508,10 @@ build_heap(struct forest *f)
 	}
 	f->depth = depth;
 	f->inner = ((size_t)1 << depth) - 1;
-	f->h_thr = calloc(f->n_trees * f->inner + 1, sizeof(*f->h_thr));
-	f->h_feat = calloc(f->n_trees * f->inner + 1, sizeof(*f->h_feat));
+	f->h_node = calloc(f->n_trees * f->inner + 1, sizeof(*f->h_node));
+	f->h_left = calloc(f->n_trees * f->inner + 1, sizeof(*f->h_left));
 	f->h_leaf = calloc(f->n_trees * (f->inner + 1), sizeof(*f->h_leaf));
-	if (f->h_thr == NULL || f->h_feat == NULL || f->h_leaf == NULL)
+	if (f->h_node == NULL || f->h_left == NULL || f->h_leaf == NULL)
 		return -ENOMEM;
 	for (t = 0; t < f->n_trees; t++)
 		heap_fill(f, f->nodes + f->root[t], 0, t, 0, 0);
