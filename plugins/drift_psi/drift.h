@@ -214,8 +214,9 @@ struct drift {
 	uint64_t *scratch; /* total_bins */
 	struct drift_metrics m;
 
-	atomic_bool live;  /* saw a request: this instance serves (set by observers, routes) */
-	bool took_over;    /* the timer did what a serving successor does once */
+	bool successor;    /* a reload's new instance: an older one may still serve */
+	atomic_bool live;  /* serves: not a successor, or saw a request (observer, route) */
+	bool took_over;    /* the timer did what a serving instance does once */
 	pthread_cond_t wake;
 	bool stop;
 	bool timer_started;

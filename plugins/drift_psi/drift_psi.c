@@ -41,8 +41,12 @@ drift_timer_main(void *arg)
 		pthread_cond_timedwait(&d->wake, &d->lock, &ts);
 		if (d->stop)
 			break;
-		if (!d->took_over && atomic_load_explicit(&d->live, memory_order_relaxed)) {
+		/* A reload's successor leaves the gauges to its predecessor until it serves. */
+		if (!atomic_load_explicit(&d->live, memory_order_relaxed))
+			continue;
+		if (!d->took_over) {
 			drift_metrics_retire_bins(d);
+			drift_metrics_window(d);
 			drift_carry_store(d);
 			d->took_over = true;
 		}
@@ -167,6 +171,7 @@ drift_open_first_window(struct drift *d)
 	if (drift_carry_find(d->carry_key, &index, label)) {
 		d->index = index + 1;
 		memcpy(d->label, label, sizeof(d->label));
+		d->successor = true;
 	}
 	d->start = drift_now();
 	d->start_mono = drift_mono();
@@ -227,10 +232,14 @@ drift_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		r = drift_register(d);
 	if (r < 0)
 		goto out_free;
-	pthread_mutex_lock(&d->lock);
-	drift_metrics_window(d);
-	drift_refresh_locked(d, NULL);
-	pthread_mutex_unlock(&d->lock);
+	if (!d->successor) {
+		/* Nobody else's gauges to disturb: serve them from the start. */
+		atomic_store(&d->live, true);
+		pthread_mutex_lock(&d->lock);
+		drift_metrics_window(d);
+		drift_refresh_locked(d, NULL);
+		pthread_mutex_unlock(&d->lock);
+	}
 	r = -pthread_create(&d->timer, NULL, drift_timer_main, d);
 	if (r < 0) {
 		drift_log_errno(d, "cannot start the drift timer thread", r);

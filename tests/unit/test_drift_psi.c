@@ -1328,6 +1328,10 @@ START_TEST(test_reload_takes_over)
 	ck_assert_double_eq(dt_metric(&old, "drift_reference_proportion", "s4", "1"), 0.1);
 
 	ck_assert_int_eq(dt_start_successor(&next, &old, new_kv), 0);
+	/* Not serving yet (a reload can still fail): the gauges are the predecessor's. */
+	usleep(60 * 1000);
+	ck_assert_double_eq(dt_metric(&next, "drift_window_index", NULL, NULL), 2);
+	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "1"), 0.1);
 	j = dt_get(&next);
 	ck_assert_double_eq(dt_num(j, "window", "index"), 3);
 	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2 FD002");
