@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TOKEN_MAX 4096
 
@@ -69,7 +70,8 @@ options_usage(FILE *f)
 	      "  --predict URL      prediction service (default " REPLAY_DEFAULT_PREDICT ")\n"
 	      "  --feedback URL     feedback service (default " REPLAY_DEFAULT_FEEDBACK ")\n"
 	      "  --bundle DIR       bundle of the served model, for its held-out engines\n"
-	      "                     (default " REPLAY_DEFAULT_BUNDLE ")\n"
+	      "                     (default " REPLAY_DEFAULT_BUNDLE ", else the installed one,\n"
+	      "                     " REPLAY_INSTALLED_BUNDLE ")\n"
 	      "  --quarters LIST    one subset per quarter (default " REPLAY_DEFAULT_QUARTERS ")\n"
 	      "  --units N          engines per quarter, sampled by --seed (default: all)\n"
 	      "  --fleet N          engines in service at once (default 100)\n"
@@ -86,8 +88,8 @@ options_usage(FILE *f)
 	      "  --help, --version\n"
 	      "\n"
 	      "Engine ids sent to the services are QUARTER*1000 + the unit number in the file.\n"
-	      "Exit status: 0 all requests succeeded, 1 some failed, 64 usage, 66 missing input,\n"
-	      "69 a service is unreachable.\n",
+	      "Exit status: 0 all requests succeeded, 1 some failed, 64 usage, 65 a malformed\n"
+	      "data file, 66 missing input, 69 a service is unreachable.\n",
 	      f);
 }
 
@@ -316,7 +318,11 @@ options_parse(int argc, char **argv, struct replay_options *o, FILE *out, char *
 	if (o->feedback_url == NULL &&
 	    set_url("feedback", REPLAY_DEFAULT_FEEDBACK, &o->feedback_url, err, err_len) < 0)
 		return -ENOMEM;
-	if (o->bundle_dir == NULL && set_string(&o->bundle_dir, REPLAY_DEFAULT_BUNDLE) < 0)
+	if (o->bundle_dir == NULL &&
+	    set_string(&o->bundle_dir, access(REPLAY_DEFAULT_BUNDLE "/bundle.json", F_OK) == 0 ||
+						access(REPLAY_INSTALLED_BUNDLE "/bundle.json", F_OK) != 0
+					       ? REPLAY_DEFAULT_BUNDLE
+					       : REPLAY_INSTALLED_BUNDLE) < 0)
 		return -ENOMEM;
 	if (o->token_file != NULL)
 		return read_token(o, err, err_len);

@@ -11,14 +11,14 @@
 #define REPLAY_MAX_QUARTERS 16
 #define REPLAY_DEFAULT_PREDICT "http://127.0.0.1:3000"
 #define REPLAY_DEFAULT_FEEDBACK "http://127.0.0.1:3001"
-#define REPLAY_DEFAULT_BUNDLE "models/fd001"
+#define REPLAY_DEFAULT_BUNDLE "models/fd001" /* in the source tree, where `make run` runs */
 #define REPLAY_DEFAULT_QUARTERS "FD001,FD002,FD003,FD004"
 
 struct replay_options {
 	char *data_dir;     /* --data; NULL: cmapss_find_dir() */
 	char *predict_url;  /* base URL without trailing '/', e.g. http://127.0.0.1:3000 */
 	char *feedback_url;
-	char *bundle_dir;   /* --bundle; REPLAY_DEFAULT_BUNDLE when not given */
+	char *bundle_dir;   /* --bundle; else REPLAY_DEFAULT_BUNDLE, else REPLAY_INSTALLED_BUNDLE */
 	bool bundle_given;
 	char *token;        /* contents of --token FILE, whitespace trimmed; NULL when none */
 	char *token_file;
