@@ -1097,6 +1097,11 @@ predict_request_parse_cmapss(const char *body, size_t len, const struct predict_
 		rc = fail_plain(err, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
+	if (rc < 0 && strstr(msg, "is not a finite number") != NULL) {
+		/* a value that overflows (1e999) or nan/inf: 422 as in JSON */
+		rc = fail_plain(err, 422, PREDICT_ERR_NON_FINITE, "%s", msg);
+		goto out;
+	}
 	if (rc < 0) {
 		rc = fail_plain(err, 400, PREDICT_ERR_MALFORMED_ROWS, "%s", msg);
 		goto out;

@@ -469,6 +469,14 @@ START_TEST(test_cmapss_errors)
 	predict_request_free(&r);
 
 	predict_request_init(&r);
+	body = "1 1 0 0 100 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 1e999\n";
+	ck_assert_int_lt(predict_request_parse_cmapss(body, strlen(body), &limits, &r, &err), 0);
+	ck_assert_uint_eq(err.status, 422);
+	ck_assert_str_eq(err.code, "non_finite_number");
+	ck_assert_ptr_nonnull(strstr(err.message, "column 26"));
+	predict_request_free(&r);
+
+	predict_request_init(&r);
 	ck_assert_int_lt(predict_request_parse_cmapss("", 0, &limits, &r, &err), 0);
 	ck_assert_uint_eq(err.status, 422);
 	predict_request_free(&r);
