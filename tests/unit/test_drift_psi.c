@@ -1595,13 +1595,19 @@ START_TEST(test_real_data_quarters)
 	ck_assert_double_ge(q[2].psi[dt_input("s21")], 0.25);
 
 	/*
-	 * The trained bundle's own held-out engines: 20 engines are few, and engine-to-engine
-	 * offsets of s9 and s14 decide their PSI (0.01 to 0.3 over random choices of 20), so
-	 * only "no drift" is asserted for them.
+	 * The trained bundle models/fd001 and its own held-out engines (0.06 for the committed
+	 * one). Twenty engines are few: engine-to-engine offsets of s9 and s14 decide their PSI,
+	 * 0.01 to 0.3 over random choices of 20, so a bundle retrained with another holdout can
+	 * fail here without any change to drift_psi (see docs/DRIFT.md).
 	 */
 	if (dt_quarters(data, true, q)) {
-		ck_assert_str_ne(q[0].status, "drift");
+		ck_assert_msg(q[0].psi_max < 0.1,
+			      "models/fd001 held-out units: max PSI %.3f (%s): the holdout of "
+			      "this bundle is not representative of FD001",
+			      q[0].psi_max, q[0].max_feature);
+		ck_assert_str_eq(q[0].status, "ok");
 		dt_assert_shifts(q);
+		ck_assert_double_ge(q[2].psi[dt_input("s15")], 0.25);
 	}
 }
 END_TEST
