@@ -850,94 +850,117 @@ parse_root(struct pr *p)
 
 /* ---- a plain JSON validator, for the error path ----------------------------------------- */
 
+/* Open a container: push its kind, growing the stack on the heap past the inline part. */
+static int
+push_kind(struct pr *p, uint8_t **stack, size_t *cap, size_t *depth, uint8_t *inline_stack)
+{
+	uint8_t *grown;
+
+	if (*depth == *cap) {
+		grown = malloc(*cap * 2);
+		if (grown == NULL)
+			return fail_nomem(p);
+		memcpy(grown, *stack, *cap);
+		if (*stack != inline_stack)
+			free(*stack);
+		*stack = grown;
+		*cap *= 2;
+	}
+	(*stack)[(*depth)++] = *p->p == '{';
+	p->p++;
+	return 0;
+}
+
+/* One scalar value at the cursor. */
+static int
+skip_scalar(struct pr *p)
+{
+	double v;
+	size_t n;
+
+	if (*p->p == '"')
+		return parse_string(p, NULL, NULL);
+	if (*p->p == 't' || *p->p == 'f' || *p->p == 'n') {
+		const char *word = *p->p == 't' ? "true" : *p->p == 'f' ? "false" : "null";
+
+		n = strlen(word);
+		if ((size_t)(p->end - p->p) < n || memcmp(p->p, word, n) != 0)
+			return fail_syntax(p, "invalid literal");
+		p->p += n;
+		return 0;
+	}
+	n = predict_parse_number((const char *)p->p, (const char *)p->end, &v);
+	if (n == 0)
+		return fail_syntax(p, "invalid value");
+	p->p += n;
+	return 0;
+}
+
 /*
- * Is the whole body well-formed JSON? Iterative (an explicit bit stack), so hostile nesting
- * cannot exhaust the C stack. Fills a 400 error when not; a 422 when deeper than
- * PREDICT_MAX_DEPTH.
+ * Is the whole body well-formed JSON? Iterative, with an explicit stack of container kinds
+ * (on the heap beyond PREDICT_MAX_DEPTH levels; this runs on the error path only), so hostile
+ * nesting can neither exhaust the C stack nor hide a syntax error. Fills a 400 error when not.
  */
 static int
 validate_json(struct pr *p)
 {
-	uint8_t is_obj[PREDICT_MAX_DEPTH];
-	double v;
-	size_t n;
-	int depth = 0, r;
+	uint8_t inline_stack[PREDICT_MAX_DEPTH], *is_obj = inline_stack;
+	size_t cap = sizeof(inline_stack), depth = 0;
+	bool want_value = true;
+	int r = 0;
 
 	p->p = p->start;
 	p->depth = 0;
 	skip_ws(p);
 	for (;;) {
-		/* a value */
-		if (p->p >= p->end)
-			return fail_syntax(p, "unexpected end of input");
-		switch (*p->p) {
-		case '{':
-		case '[':
-			if (depth == PREDICT_MAX_DEPTH)
-				return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
-					       "nesting deeper than %d levels at byte %zu",
-					       PREDICT_MAX_DEPTH, (size_t)(p->p - p->start));
-			is_obj[depth++] = *p->p == '{';
-			p->p++;
-			skip_ws(p);
-			if (p->p < p->end && *p->p == (is_obj[depth - 1] ? '}' : ']')) {
-				p->p++;
-				depth--;
-				goto after_value;
+		if (want_value) {
+			if (p->p >= p->end) {
+				r = fail_syntax(p, "unexpected end of input");
+				break;
 			}
-			if (is_obj[depth - 1]) {
-				r = parse_key(p, NULL);
+			if (*p->p == '{' || *p->p == '[') {
+				r = push_kind(p, &is_obj, &cap, &depth, inline_stack);
 				if (r < 0)
-					return r;
+					break;
+				skip_ws(p);
+				if (p->p < p->end && *p->p == (is_obj[depth - 1] ? '}' : ']')) {
+					p->p++;
+					depth--;
+					want_value = false;
+				} else if (is_obj[depth - 1] && (r = parse_key(p, NULL)) < 0) {
+					break;
+				}
+				continue;
 			}
-			continue;
-		case '"':
-			r = parse_string(p, NULL, NULL);
+			r = skip_scalar(p);
 			if (r < 0)
-				return r;
-			break;
-		case 't':
-		case 'f':
-		case 'n':
-			n = *p->p == 't' ? 4 : *p->p == 'f' ? 5 : 4;
-			if ((size_t)(p->end - p->p) < n ||
-			    memcmp(p->p, *p->p == 't' ? "true" : *p->p == 'f' ? "false" : "null",
-				   n) != 0)
-				return fail_syntax(p, "invalid literal");
-			p->p += n;
-			break;
-		default:
-			n = predict_parse_number((const char *)p->p, (const char *)p->end, &v);
-			if (n == 0)
-				return fail_syntax(p, "invalid value");
-			p->p += n;
-			break;
+				break;
+			want_value = false;
 		}
-after_value:
+		/* after a value */
 		skip_ws(p);
 		if (depth == 0)
 			break;
 		if (p->p < p->end && *p->p == ',') {
 			p->p++;
 			skip_ws(p);
-			if (is_obj[depth - 1]) {
-				r = parse_key(p, NULL);
-				if (r < 0)
-					return r;
-			}
-			continue;
-		}
-		if (p->p < p->end && *p->p == (is_obj[depth - 1] ? '}' : ']')) {
+			if (is_obj[depth - 1] && (r = parse_key(p, NULL)) < 0)
+				break;
+			want_value = true;
+		} else if (p->p < p->end && *p->p == (is_obj[depth - 1] ? '}' : ']')) {
 			p->p++;
 			depth--;
-			goto after_value;
+		} else {
+			r = fail_syntax(p, is_obj[depth - 1] ? "expected ',' or '}'" :
+					"expected ',' or ']'");
+			break;
 		}
-		return fail_syntax(p, is_obj[depth - 1] ? "expected ',' or '}'" :
-				   "expected ',' or ']'");
 	}
-	if (p->p != p->end)
-		return fail_syntax(p, "trailing characters after the JSON value");
-	return 0;
+	if (r == 0 && p->p != p->end)
+		r = fail_syntax(p, "trailing characters after the JSON value");
+	if (is_obj != inline_stack)
+		free(is_obj);
+	return r;
 }
 
 int
@@ -964,7 +987,7 @@ predict_request_parse_json(const char *body, size_t len, const struct predict_li
 	if (rc < 0 && err->status == 422) {
 		/* malformed anywhere in the body outranks a shape error */
 		shape = *err;
-		if (validate_json(&p) == 0 || err->status == 422)
+		if (validate_json(&p) == 0 || err->status != 400)
 			*err = shape;
 	}
 	if (rc < 0)

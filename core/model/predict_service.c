@@ -255,9 +255,11 @@ handle_predict(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 	}
 	predict_request_init(&r);
 	if (req->content_type[0] == 'a')
-		rc = predict_request_parse_json(req->body, req->body_len, &s->lim, &r, &err);
+		rc = predict_request_parse_json(req->body ? req->body : "", req->body_len, &s->lim,
+						&r, &err);
 	else
-		rc = predict_request_parse_cmapss(req->body, req->body_len, &s->lim, &r, &err);
+		rc = predict_request_parse_cmapss(req->body ? req->body : "", req->body_len,
+						  &s->lim, &r, &err);
 	if (rc < 0)
 		answer_error(s, resp, t0, err.status, err.code, err.message);
 	else

@@ -222,11 +222,22 @@ START_TEST(test_limits)
 	ck_assert_str_eq(err.message, "instances[0].cycles: more than 8 cycles (max_cycles)");
 	predict_request_free(&r);
 
-	/* 100000 nested arrays: refused without recursion, no crash */
+	/* 90000 nested arrays, unterminated: malformed (400) found without recursion */
 	used = (size_t)sprintf(body, "{\"unit\": ");
-	for (i = 0; i < 100000; i++)
+	for (i = 0; i < 90000; i++)
 		body[used++] = '[';
 	body[used] = '\0';
+	predict_request_init(&r);
+	rc = predict_request_parse_json(body, used, &limits, &r, &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_uint_eq(err.status, 400);
+	ck_assert_str_eq(err.message, "malformed JSON at byte 90009: unexpected end of input");
+	predict_request_free(&r);
+
+	/* the same, well-formed: the shape error stands (422) */
+	for (i = 0; i < 90000; i++)
+		body[used++] = ']';
+	body[used++] = '}';
 	predict_request_init(&r);
 	rc = predict_request_parse_json(body, used, &limits, &r, &err);
 	ck_assert_int_lt(rc, 0);
