@@ -666,6 +666,43 @@ START_TEST(test_hot_swap_under_load)
 }
 END_TEST
 
+/* A reload can switch the backend: same answers, model_info's backend label moves. */
+START_TEST(test_backend_switch_on_reload)
+{
+	char conf[2048], body[16384], series[512], *before;
+	struct harness_response r;
+	size_t used = engine_json(body, sizeof(body), 8, 1, 40);
+	int port = start("predict_forest", base_dir);
+
+	if (port < 0)
+		return;
+	post(port, "application/json", body, used, &r);
+	ck_assert_int_eq(r.status, 200);
+	before = r.body;
+	r.body = NULL;
+	harness_response_free(&r);
+	conf_text(conf, sizeof(conf), "predict_xgboost", base_dir);
+	ck_assert_int_eq(write_file(srv.conf, conf), 0);
+	ck_assert_int_eq(harness_http(port, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	post(port, "application/json", body, used, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, before);
+	harness_response_free(&r);
+	free(before);
+	snprintf(series, sizeof(series), "model_info{model=\"%s\",version=\"%s\",backend=\"xgboost\"}",
+		 model_name, base_version);
+	ck_assert_double_eq(harness_scrape(port, series), 1);
+	snprintf(series, sizeof(series), "model_info{model=\"%s\",version=\"%s\",backend=\"forest\"}",
+		 model_name, base_version);
+	ck_assert_double_eq(harness_scrape(port, series), 0);
+	ck_assert_int_eq(harness_get(port, "/v1/models", &r), 0);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"backend\":\"xgboost\""));
+	harness_response_free(&r);
+}
+END_TEST
+
 /* A bad bundle at start: the daemon refuses to start and names the bundle. */
 START_TEST(test_bad_bundle_at_start)
 {
@@ -696,6 +733,7 @@ predict_suite(void)
 	tcase_add_test(tc, test_errors_and_metrics);
 	tcase_add_test(tc, test_backend_switch);
 	tcase_add_test(tc, test_hot_swap_under_load);
+	tcase_add_test(tc, test_backend_switch_on_reload);
 	tcase_add_test(tc, test_bad_bundle_at_start);
 	suite_add_tcase(s, tc);
 	return s;
