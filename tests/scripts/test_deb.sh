@@ -31,7 +31,7 @@ done
 
 if command -v lintian >/dev/null; then
 	echo "== lintian"
-	out=$(lintian --no-tag-display-limit "$deb" 2>&1 || true)
+	out=$(lintian --tag-display-limit 0 "$deb" 2>&1 || true)
 	echo "$out"
 	if echo "$out" | grep -q '^E:'; then echo "FAIL: lintian reports errors"; exit 1; fi
 else
