@@ -94,7 +94,11 @@ options_usage(FILE *f)
 }
 
 static int
-fail(char *err, size_t err_len, const char *fmt, ...)
+opt_error(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Format the reason into err; -EINVAL, the usage error. */
+static int
+opt_error(char *err, size_t err_len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -114,7 +118,7 @@ parse_size(const char *name, const char *arg, size_t min, size_t max, size_t *ou
 	errno = 0;
 	v = strtoull(arg, &end, 10);
 	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || v < min || v > max)
-		return fail(err, err_len, "invalid --%s '%s': expected an integer from %zu to %zu",
+		return opt_error(err, err_len, "invalid --%s '%s': expected an integer from %zu to %zu",
 			    name, arg, min, max);
 	*out = (size_t)v;
 	return 0;
@@ -130,7 +134,7 @@ parse_double(const char *name, const char *arg, double max, double *out, char *e
 	errno = 0;
 	v = strtod(arg, &end);
 	if (errno != 0 || end == arg || *end != '\0' || !(v >= 0) || v > max)
-		return fail(err, err_len, "invalid --%s '%s': expected a number from 0 to %g", name,
+		return opt_error(err, err_len, "invalid --%s '%s': expected a number from 0 to %g", name,
 			    arg, max);
 	*out = v;
 	return 0;
@@ -143,7 +147,7 @@ set_url(const char *name, const char *arg, char **out, char *err, size_t err_len
 	size_t len = strlen(arg);
 
 	if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
-		return fail(err, err_len, "invalid --%s '%s': expected http://HOST:PORT", name,
+		return opt_error(err, err_len, "invalid --%s '%s': expected http://HOST:PORT", name,
 			    arg);
 	while (len > 0 && arg[len - 1] == '/')
 		len--;
@@ -169,12 +173,12 @@ options_parse_quarters(struct replay_options *o, const char *list, char *err, si
 	for (;;) {
 		len = strcspn(p, ",");
 		if (len != 5 || strncasecmp(p, "FD00", 4) != 0 || p[4] < '1' || p[4] > '4')
-			return fail(err, err_len,
+			return opt_error(err, err_len,
 				    "invalid --quarters '%s': expected subsets FD001..FD004 "
 				    "separated by commas",
 				    list);
 		if (n == REPLAY_MAX_QUARTERS)
-			return fail(err, err_len, "invalid --quarters '%s': at most %d quarters",
+			return opt_error(err, err_len, "invalid --quarters '%s': at most %d quarters",
 				    list, REPLAY_MAX_QUARTERS);
 		snprintf(o->subsets[n], sizeof(o->subsets[n]), "FD00%c", p[4]);
 		n++;
@@ -196,11 +200,11 @@ read_token(struct replay_options *o, char *err, size_t err_len)
 
 	f = fopen(o->token_file, "re");
 	if (f == NULL)
-		return fail(err, err_len, "cannot read token file '%s': %m", o->token_file);
+		return opt_error(err, err_len, "cannot read token file '%s': %m", o->token_file);
 	n = fread(buf, 1, TOKEN_MAX + 1, f);
 	fclose(f);
 	if (n > TOKEN_MAX)
-		return fail(err, err_len, "token file '%s' is larger than %d bytes", o->token_file,
+		return opt_error(err, err_len, "token file '%s' is larger than %d bytes", o->token_file,
 			    TOKEN_MAX);
 	buf[n] = '\0';
 	start = buf;
@@ -211,7 +215,7 @@ read_token(struct replay_options *o, char *err, size_t err_len)
 		end--;
 	*end = '\0';
 	if (*start == '\0' || strpbrk(start, "\r\n") != NULL)
-		return fail(err, err_len, "token file '%s' must hold one non-empty line",
+		return opt_error(err, err_len, "token file '%s' must hold one non-empty line",
 			    o->token_file);
 	return set_string(&o->token, start);
 }
@@ -265,7 +269,7 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 	case OPT_TIMEOUT:
 		if (parse_double("timeout", arg, 86400, &o->timeout, err, err_len) < 0)
 			return -EINVAL;
-		return o->timeout > 0 ? 0 : fail(err, err_len, "invalid --timeout '%s'", arg);
+		return o->timeout > 0 ? 0 : opt_error(err, err_len, "invalid --timeout '%s'", arg);
 	case OPT_FAILURE_DELAY:
 		return parse_double("failure-delay", arg, 3600, &o->failure_delay, err, err_len);
 	case OPT_PROGRESS:
@@ -278,7 +282,7 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 		o->quiet = true;
 		return 0;
 	default:
-		return fail(err, err_len, "unknown option (see --help)");
+		return opt_error(err, err_len, "unknown option (see --help)");
 	}
 }
 
@@ -301,14 +305,14 @@ options_parse(int argc, char **argv, struct replay_options *o, FILE *out, char *
 			return 1;
 		}
 		if (c == '?' || c == ':')
-			return fail(err, err_len, "unknown option or missing argument '%s'",
+			return opt_error(err, err_len, "unknown option or missing argument '%s'",
 				    argv[optind - 1]);
 		r = apply_option(o, c, optarg, err, err_len);
 		if (r < 0)
 			return r;
 	}
 	if (optind < argc)
-		return fail(err, err_len, "unexpected argument '%s'", argv[optind]);
+		return opt_error(err, err_len, "unexpected argument '%s'", argv[optind]);
 	if (o->quarter_count == 0 &&
 	    options_parse_quarters(o, REPLAY_DEFAULT_QUARTERS, err, err_len) < 0)
 		return -EINVAL;

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/* test_replay_tool.c - rulsrv-replay's parts without a server: options, quarters, fleet, bodies. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+/* The tool is a program, not a library: its sources are compiled into this test. */
+#define REPLAY_VERSION "test"
+#define REPLAY_INSTALLED_BUNDLE "/nonexistent/rulsrv/models/fd001"
+#include "../../tools/rulsrv-replay/client.c"
+#include "../../tools/rulsrv-replay/control.c"
+#include "../../tools/rulsrv-replay/fleet.c"
+#include "../../tools/rulsrv-replay/options.c"
+#include "../../tools/rulsrv-replay/payload.c"
+#include "../../tools/rulsrv-replay/quarter.c"
+#include "../../tools/rulsrv-replay/summary.c"
+
+#include "bundle.h"
+
+Suite *replay_tool_suite(void);
+
+static char tmpdir[64];
+
+static void
+tmp_setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/replay-unit.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+tmp_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A C-MAPSS file: unit u has cycles[u - 1] rows; values encode unit, cycle and column. */
+static void
+write_train(const char *subset, const int *cycles, int units)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/train_%s.txt", tmpdir, subset);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int u = 1; u <= units; u++) {
+		for (int c = 1; c <= cycles[u - 1]; c++) {
+			fprintf(f, "%d %d", u, c);
+			for (int i = 0; i < RULSRV_N_INPUTS; i++)
+				fprintf(f, " %.4f", u * 100 + c + i / 100.0 - 0.0007);
+			fputc('\n', f);
+		}
+	}
+	fclose(f);
+}
+
+static int
+run_options(struct replay_options *o, char *err, size_t len, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	FILE *out = fopen("/dev/null", "w");
+	int r;
+
+	argv[argc++] = "rulsrv-replay";
+	va_start(ap, len);
+	for (char *a = va_arg(ap, char *); a != NULL && argc < 31; a = va_arg(ap, char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = '\0';
+	r = options_parse(argc, argv, o, out, err, len);
+	fclose(out);
+	return r;
+}
+
+START_TEST(test_options_defaults_and_normalising)
+{
+	struct replay_options o;
+	char err[256];
+
+	ck_assert_int_eq(run_options(&o, err, sizeof(err), NULL), 0);
+	ck_assert_uint_eq(o.quarter_count, 4);
+	ck_assert_str_eq(o.subsets[3], "FD004");
+	ck_assert_str_eq(o.predict_url, "http://127.0.0.1:3000");
+	ck_assert_str_eq(o.feedback_url, "http://127.0.0.1:3001");
+	ck_assert_str_eq(o.bundle_dir, "models/fd001");
+	ck_assert_uint_eq(o.units, 0);
+	ck_assert(o.rate == 0);
+	options_free(&o);
+
+	ck_assert_int_eq(run_options(&o, err, sizeof(err), "--predict", "http://h:9/", "--quarters",
+				     "fd003,FD001", "--rate", "12.5", "--units", "7", NULL),
+			 0);
+	ck_assert_str_eq(o.predict_url, "http://h:9");
+	ck_assert_uint_eq(o.quarter_count, 2);
+	ck_assert_str_eq(o.subsets[0], "FD003");
+	ck_assert(o.rate == 12.5);
+	ck_assert_uint_eq(o.units, 7);
+	options_free(&o);
+}
+END_TEST
+
+START_TEST(test_options_errors_name_the_option)
+{
+	static const char *const cases[][3] = {
+		{ "--quarters", "FD001,FD005", "invalid --quarters 'FD001,FD005'" },
+		{ "--units", "-3", "invalid --units '-3'" },
+		{ "--rate", "fast", "invalid --rate 'fast'" },
+		{ "--predict", "localhost:3000", "invalid --predict 'localhost:3000'" },
+		{ "--concurrency", "0", "invalid --concurrency '0'" },
+		{ "--token", "/nonexistent/token", "cannot read token file '/nonexistent/token'" },
+	};
+	struct replay_options o;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_lt(run_options(&o, err, sizeof(err), cases[i][0], cases[i][1], NULL),
+				 0);
+		ck_assert_msg(strstr(err, cases[i][2]) != NULL, "%s %s: '%s'", cases[i][0],
+			      cases[i][1], err);
+		options_free(&o);
+	}
+}
+END_TEST
+
+START_TEST(test_options_token_trimmed)
+{
+	struct replay_options o;
+	char err[256], path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", tmpdir);
+	f = fopen(path, "w");
+	fputs("  s3cret \n", f);
+	fclose(f);
+	ck_assert_int_eq(run_options(&o, err, sizeof(err), "--token", path, NULL), 0);
+	ck_assert_str_eq(o.token, "s3cret");
+	options_free(&o);
+}
+END_TEST
+
+/* The model's own subset replays only its held-out engines; ids are quarter*1000 + unit. */
+START_TEST(test_quarter_holdout_and_ids)
+{
+	static const int cycles[] = { 5, 7, 3 };
+	int64_t held[] = { 2 };
+	struct bundle b = { .dir = "b", .holdout_units = held, .holdout_count = 1,
+			    .holdout_subset = "FD001" };
+	struct quarter q;
+	char err[256];
+
+	write_train("FD001", cycles, 3);
+	write_train("FD002", cycles, 3);
+	ck_assert_int_eq(quarter_load(&q, 1, "FD001", tmpdir, &b, 0, 1, err, sizeof(err)), 0);
+	ck_assert(q.holdout);
+	ck_assert_uint_eq(q.engine_count, 1);
+	ck_assert_int_eq(q.engines[0].unit, 1002);
+	ck_assert_int_eq(q.engines[0].last_cycle, 7);
+	ck_assert_uint_eq(q.cycle_count, 7);
+	ck_assert_str_eq(q.label, "Q1 FD001");
+	quarter_free(&q);
+
+	ck_assert_int_eq(quarter_load(&q, 3, "FD002", tmpdir, &b, 0, 1, err, sizeof(err)), 0);
+	ck_assert(!q.holdout);
+	ck_assert_uint_eq(q.engine_count, 3);
+	ck_assert_uint_eq(q.cycle_count, 15);
+	for (size_t i = 0; i < q.engine_count; i++)
+		ck_assert_int_eq(q.engines[i].unit, 3000 + q.engines[i].file_unit);
+	quarter_free(&q);
+}
+END_TEST
+
+/* --units samples by seed, reproducibly; a missing held-out unit or file is named. */
+START_TEST(test_quarter_sample_and_errors)
+{
+	static const int cycles[] = { 4, 4, 4, 4, 4, 4, 4, 4 };
+	int64_t held[] = { 9 };
+	struct bundle b = { .dir = "bdir", .holdout_units = held, .holdout_count = 1,
+			    .holdout_subset = "FD003" };
+	struct quarter q1, q2;
+	char err[256];
+
+	write_train("FD003", cycles, 8);
+	ck_assert_int_eq(quarter_load(&q1, 2, "FD003", tmpdir, NULL, 3, 42, err, sizeof(err)), 0);
+	ck_assert_int_eq(quarter_load(&q2, 2, "FD003", tmpdir, NULL, 3, 42, err, sizeof(err)), 0);
+	ck_assert_uint_eq(q1.engine_count, 3);
+	ck_assert_uint_eq(q1.cycle_count, 12);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_int_eq(q1.engines[i].unit, q2.engines[i].unit);
+	quarter_free(&q1);
+	quarter_free(&q2);
+
+	ck_assert_int_lt(quarter_load(&q1, 1, "FD003", tmpdir, &b, 0, 1, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "held-out unit 9 of bundle 'bdir' is missing") != NULL, "%s",
+		      err);
+	quarter_free(&q1);
+	ck_assert_int_lt(quarter_load(&q1, 1, "FD004", tmpdir, NULL, 0, 1, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "missing data file") && strstr(err, "train_FD004.txt"), "%s",
+		      err);
+	quarter_free(&q1);
+}
+END_TEST
+
+/* The body: the last `window` cycles up to the one predicted, numbers as in the file. */
+START_TEST(test_payload_window)
+{
+	static const int cycles[] = { 6, 2 };
+	struct quarter q;
+	struct buf body = { 0 };
+	char err[256];
+	cJSON *root, *c;
+	const struct engine *e = NULL;
+
+	write_train("FD002", cycles, 2);
+	ck_assert_int_eq(quarter_load(&q, 2, "FD002", tmpdir, NULL, 0, 1, err, sizeof(err)), 0);
+	for (size_t i = 0; i < q.engine_count; i++)
+		if (q.engines[i].file_unit == 1)
+			e = &q.engines[i];
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(payload_predict(&body, &q, e, 4, 3), 0);
+	root = cJSON_Parse(body.data);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_int_eq(cJSON_GetObjectItem(root, "unit")->valueint, 2001);
+	c = cJSON_GetObjectItem(root, "cycles");
+	ck_assert_int_eq(cJSON_GetArraySize(c), 3);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 0), "cycle")->valueint, 3);
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 2), "cycle")->valueint, 5);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 2),
+								 "settings")), 3);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 2),
+								 "sensors")), 21);
+	/* setting1 of unit 1, cycle 5: 100 + 5 + 0 - 0.0007, exactly as written */
+	ck_assert(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 2), "settings"), 0)
+			  ->valuedouble == 104.9993);
+	cJSON_Delete(root);
+
+	ck_assert_int_eq(payload_predict(&body, &q, e, 1, 30), 0); /* shorter than the window */
+	root = cJSON_Parse(body.data);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "cycles")), 2);
+	cJSON_Delete(root);
+
+	ck_assert_int_eq(payload_failure(&body, e), 0);
+	ck_assert_str_eq(body.data, "{\"unit\":2001,\"failed_at_cycle\":6}");
+	buf_free(&body);
+	quarter_free(&q);
+}
+END_TEST
+
+START_TEST(test_payload_answers)
+{
+	static const char err_body[] =
+		"{\"error\":{\"code\":\"invalid\",\"message\":\"cycles[0].sensors: expected 21 "
+		"numbers, got 20\"}}";
+	char msg[128];
+	double rul = 0;
+
+	ck_assert_int_eq(payload_parse_rul("{\"model\":\"m\",\"predictions\":[{\"unit\":7,"
+					   "\"cycle\":3,\"rul\":83.5}]}", 61, &rul), 0);
+	ck_assert(rul == 83.5);
+	ck_assert_int_lt(payload_parse_rul("{\"predictions\":[]}", 18, &rul), 0);
+	payload_error_message(err_body, strlen(err_body), msg, sizeof(msg));
+	ck_assert_str_eq(msg, "invalid: cycles[0].sensors: expected 21 numbers, got 20");
+	payload_error_message("<html>\nbad gateway", 18, msg, sizeof(msg));
+	ck_assert_str_eq(msg, "<html>");
+	payload_error_message("", 0, msg, sizeof(msg));
+	ck_assert_str_eq(msg, "(empty body)");
+}
+END_TEST
+
+/* At most `size` engines in service, taking turns, one request each; failures after the
+ * delay; the next engine enters when one retires. */
+START_TEST(test_fleet_turns)
+{
+	struct engine engines[3] = { { .unit = 1, .rows = 2 }, { .unit = 2, .rows = 1 },
+				     { .unit = 3, .rows = 1 } };
+	struct quarter q = { .engines = engines, .engine_count = 3 };
+	struct fleet f;
+	struct engine *a, *b;
+
+	ck_assert_int_eq(fleet_init(&f, &q, 2), 0);
+	a = fleet_next_cycle(&f);
+	a->in_flight = true;
+	a->sent++;
+	b = fleet_next_cycle(&f);
+	ck_assert_ptr_ne(a, b);
+	b->in_flight = true;
+	b->sent++;
+	ck_assert_ptr_null(fleet_next_cycle(&f)); /* both have a request in flight */
+	ck_assert_int_eq(a->unit, 1);
+	ck_assert_int_eq(b->unit, 2);
+
+	b->in_flight = false;
+	b->answered = 1;
+	b->answered_at = 10.0;
+	ck_assert_ptr_null(fleet_next_failure(&f, 10.2, 0.5)); /* still within the delay */
+	ck_assert_ptr_eq(fleet_next_failure(&f, 10.6, 0.5), b);
+	b->failure_sent = true;
+	ck_assert_ptr_null(fleet_next_cycle(&f)); /* a is in flight, b is done */
+	fleet_retire(&f, b);
+	ck_assert(b->finished);
+	ck_assert_int_eq(fleet_next_cycle(&f)->unit, 3); /* entered in b's slot */
+	ck_assert(!fleet_done(&f));
+	a->finished = false;
+	fleet_retire(&f, a);
+	fleet_retire(&f, &engines[2]);
+	ck_assert(fleet_done(&f));
+	fleet_free(&f);
+}
+END_TEST
+
+START_TEST(test_summary_scores)
+{
+	struct quarter_stats s = { .number = 2, .subset = "FD002", .requests = 2, .errors = 0,
+				   .engines_done = 1, .seconds = 1 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_double_eq_tol(nasa_term(-13), exp(1) - 1, 1e-12);
+	ck_assert_double_eq_tol(nasa_term(10), exp(1) - 1, 1e-12);
+	stats_score(&s, 125, 200, 125); /* capped truth 125: no error; raw: 75 */
+	stats_score(&s, 20, 10, 125);
+	ck_assert_double_eq_tol(stats_rmse(&s, true), sqrt(100.0 / 2), 1e-12);
+	ck_assert_double_eq_tol(stats_rmse(&s, false), sqrt((75.0 * 75 + 100) / 2), 1e-12);
+	ck_assert_double_eq_tol(stats_nasa_mean(&s), (exp(1) - 1) / 2, 1e-12);
+
+	f = open_memstream(&text, &len);
+	summary_print(f, &s, 1, 125);
+	fclose(f);
+	ck_assert_msg(strstr(text, "Q2      FD002        1         2      0") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "   7.07 ") != NULL, "%s", text);
+	free(text);
+}
+END_TEST
+
+/* GET /v1/drift as the drift_psi plugin answers it; /v1/models. */
+START_TEST(test_control_parsing)
+{
+	static const char drift[] =
+		"{\"window\":{\"index\":3,\"label\":\"Q2 FD002\",\"observations\":900},"
+		"\"status\":\"drift\",\"psi_max\":9.3,\"max_feature\":\"s17\",\"features\":["
+		"{\"name\":\"setting1\",\"psi\":null},{\"name\":\"s9\",\"psi\":0.4},"
+		"{\"name\":\"s17\",\"psi\":9.3}],\"last_window\":{\"features\":[{\"name\":\"s1\","
+		"\"psi\":99}]}}";
+	struct drift_report d;
+	struct model_info m;
+
+	ck_assert_int_eq(drift_report_parse(drift, strlen(drift), &d), 0);
+	ck_assert_int_eq(d.window_index, 3);
+	ck_assert_str_eq(d.label, "Q2 FD002");
+	ck_assert(d.observations == 900);
+	ck_assert_str_eq(d.status, "drift");
+	ck_assert(d.max_psi == 9.3);
+	ck_assert_str_eq(d.max_feature, "s17");
+	ck_assert_int_lt(drift_report_parse("[1]", 3, &d), 0);
+
+	ck_assert_int_eq(model_info_parse("{\"models\":[{\"name\":\"rul-fd001\",\"version\":\"v\","
+					  "\"backend\":\"forest\"}]}", 68, &m), 0);
+	ck_assert_str_eq(m.name, "rul-fd001");
+	ck_assert_str_eq(m.backend, "forest");
+}
+END_TEST
+
+Suite *
+replay_tool_suite(void)
+{
+	Suite *s = suite_create("replay_tool");
+	TCase *tc = tcase_create("replay_tool");
+
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_options_defaults_and_normalising);
+	tcase_add_test(tc, test_options_errors_name_the_option);
+	tcase_add_test(tc, test_options_token_trimmed);
+	tcase_add_test(tc, test_quarter_holdout_and_ids);
+	tcase_add_test(tc, test_quarter_sample_and_errors);
+	tcase_add_test(tc, test_payload_window);
+	tcase_add_test(tc, test_payload_answers);
+	tcase_add_test(tc, test_fleet_turns);
+	tcase_add_test(tc, test_summary_scores);
+	tcase_add_test(tc, test_control_parsing);
+	suite_add_tcase(s, tc);
+	return s;
+}
