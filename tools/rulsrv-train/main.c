@@ -23,6 +23,8 @@ struct options {
 	double cap, val_max_rul;
 	struct feature_options feat;
 	struct boost_params fixed;
+	struct boost_params grid[16];
+	size_t grid_n;
 };
 
 /*
@@ -50,6 +52,8 @@ usage(FILE *f)
 		"  --no-tune         skip validation; fixed parameters (--max-depth, --eta)\n"
 		"  --max-depth D --eta E --min-child-weight W   parameters for --no-tune\n"
 		"  --folds K         folds over training engines for tuning (default 3)\n"
+		"  --grid D:W:S:C:L[;...]  tuning grid (max_depth, min_child_weight, subsample,\n"
+		"                    colsample_bytree, lambda; eta 0.1), default: 4 configurations\n"
 		"  --window W        feature window in cycles (default 30, at most 64)\n"
 		"  --cap C           RUL cap of the labels (default 125)\n"
 		"  --name NAME --version V   bundle name and version\n"
@@ -78,6 +82,34 @@ parse_subsets(const char *arg, struct options *o)
 	return o->subset_count ? 0 : -EINVAL;
 }
 
+/* "4:10:0.8:0.5:1;6:10:0.8:0.5:1": the grid points to validate. */
+static int
+parse_grid(const char *arg, struct options *o)
+{
+	const char *p = arg;
+
+	o->grid_n = 0;
+	while (*p) {
+		struct boost_params g = { 0, 0.1, 0, 0, 0, 0, 0 };
+		int used = 0;
+
+		if (o->grid_n == sizeof(o->grid) / sizeof(o->grid[0]) ||
+		    sscanf(p, "%d:%lf:%lf:%lf:%lf%n", &g.max_depth, &g.min_child_weight,
+			   &g.subsample, &g.colsample, &g.lambda, &used) != 5 ||
+		    g.max_depth < 1 || g.max_depth > 20 || g.min_child_weight < 0 ||
+		    !(g.subsample > 0 && g.subsample <= 1) || !(g.colsample > 0 && g.colsample <= 1) ||
+		    g.lambda < 0)
+			return -EINVAL;
+		o->grid[o->grid_n++] = g;
+		p += used;
+		if (*p == ';')
+			p++;
+		else if (*p != '\0')
+			return -EINVAL;
+	}
+	return o->grid_n ? 0 : -EINVAL;
+}
+
 static int
 parse_num(const char *opt, const char *s, double lo, double hi, double *out)
 {
@@ -104,7 +136,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "folds", required_argument, NULL, 'k' },  { "window", required_argument, NULL, 'w' },
 		{ "cap", required_argument, NULL, 'c' },    { "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'V' },      { "max-depth", required_argument, NULL, 'D' },
-		{ "eta", required_argument, NULL, 'e' },
+		{ "eta", required_argument, NULL, 'e' },    { "grid", required_argument, NULL, 'g' },
 		{ "min-child-weight", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
@@ -136,6 +168,13 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'D': r = parse_num("--max-depth", optarg, 1, 20, &v); o->fixed.max_depth = (int)v; break;
 		case 'e': r = parse_num("--eta", optarg, 1e-4, 1, &o->fixed.eta); break;
 		case 'm': r = parse_num("--min-child-weight", optarg, 0, 1e6, &o->fixed.min_child_weight); break;
+		case 'g':
+			r = parse_grid(optarg, o);
+			if (r < 0)
+				fprintf(stderr, "rulsrv-train: --grid: expected at most 16 "
+						"DEPTH:MIN_CHILD_WEIGHT:SUBSAMPLE:COLSAMPLE:LAMBDA, "
+						"separated by ';'\n");
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: r = -EINVAL; usage(stderr); break;
 		}
@@ -329,8 +368,11 @@ main(int argc, char **argv)
 	if (o.tune) {
 		double t1 = now();
 
-		r = boost_tune(&ctx, &m, set.engines, default_grid,
-			       sizeof(default_grid) / sizeof(default_grid[0]), &best, &cv, err,
+		if (o.grid_n == 0) {
+			o.grid_n = sizeof(default_grid) / sizeof(default_grid[0]);
+			memcpy(o.grid, default_grid, sizeof(default_grid));
+		}
+		r = boost_tune(&ctx, &m, set.engines, o.grid, o.grid_n, &best, &cv, err,
 			       sizeof(err));
 		if (r < 0)
 			goto fail;
