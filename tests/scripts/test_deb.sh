@@ -46,9 +46,10 @@ for f in /usr/sbin/rulsrv /usr/bin/rulsrv-train /usr/bin/rulsrv-replay \
 	/lib/systemd/system/rulsrv@.service /usr/share/pkgconfig/rulsrv.pc; do
 	[ -e "$f" ] || { echo "FAIL: $f is not installed"; exit 1; }
 done
-out=$(/usr/sbin/rulsrv -t -c /etc/rulsrv/rulsrv.conf 2>&1)
+out=$(/usr/sbin/rulsrv -t -c /etc/rulsrv/rulsrv.conf 2>"$work/t.log") ||
+	{ cat "$work/t.log"; echo "FAIL: rulsrv -t on the installed configuration"; exit 1; }
 echo "$out"
-[ "$out" = "configuration OK" ] || { echo "FAIL: rulsrv -t on the installed configuration"; exit 1; }
+[ "$out" = "configuration OK" ] || { echo "FAIL: rulsrv -t printed '$out'"; exit 1; }
 
 echo "== systemd-analyze verify (installed units)"
 for unit in rulsrv.service rulsrv@prediction.service rulsrv@feedback.service; do
