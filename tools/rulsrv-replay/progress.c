@@ -41,6 +41,8 @@ sample_rate(struct progress *p, const struct quarter_stats *s, double now)
 		p->last_sample = now;
 		p->last_requests = s->requests;
 	}
+	if (p->rate == 0 && s->seconds > 0.2)
+		p->rate = (double)s->requests / s->seconds; /* the first second: the average */
 }
 
 static void
