@@ -208,7 +208,7 @@ START_TEST(tuned_multi_subset)
 	snprintf(path, sizeof(path), "%s/t", tmpdir);
 	ck_assert_msg(bundle_load(path, &b, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(b->subset_count, 2);
-	ck_assert_str_eq(b->name, "rul-001-003");
+	ck_assert_str_eq(b->name, "rul-fd001-fd003");
 	tr = cJSON_GetObjectItem(b->evaluation, "training");
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(tr, "tuned")));
 	ck_assert_double_gt(cJSON_GetObjectItem(tr, "cv_rmse")->valuedouble, 0);

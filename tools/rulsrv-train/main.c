@@ -258,14 +258,10 @@ write_bundle(const struct options *o, const struct train_set *s, struct feature_
 	memset(&b, 0, sizeof(b));
 	for (i = 0; i < s->subset_count; i++)
 		subsets[i] = (char *)s->subsets[i];
-	if (o->name == NULL) {
-		snprintf(name, sizeof(name), "rul-");
-		for (i = 0; i < s->subset_count; i++)
-			snprintf(name + strlen(name), sizeof(name) - strlen(name), "%s%c",
-				 s->subsets[i] + 2, i + 1 < s->subset_count ? '-' : '\0');
-		for (i = 0; name[i]; i++)
-			name[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-	}
+	/* Default name: "rul-fd001", "rul-fd001-fd003", ... */
+	snprintf(name, sizeof(name), "rul");
+	for (i = 0; i < s->subset_count; i++)
+		snprintf(name + strlen(name), sizeof(name) - strlen(name), "-fd%s", s->subsets[i] + 2);
 	gmtime_r(&t, &tm);
 	strftime(version, sizeof(version), "%Y.%m.%d-1", &tm);
 	snprintf(model, sizeof(model), "%s/%s", o->out, BUNDLE_MODEL_FILE);
