@@ -31,6 +31,8 @@ done
 
 tmp=$(mktemp -d /tmp/rulsrv-monitoring.XXXXXX)
 pids=()
+declare -A port spid
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
 	local pid
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -56,16 +58,16 @@ sed -e "s|\"\.\./build/plugins\"|\"$build/plugins\"|" \
 
 # One process per service, as the systemd template units run them.
 start_service() {
-	local name=$1 port="" i
+	local name=$1 p="" i
 	: >"$tmp/rulsrv-$name.log"
 	"$build/bin/rulsrv" -c "$tmp/rulsrv.conf" -s "$name" 2>"$tmp/rulsrv-$name.log" &
 	pids+=($!)
-	eval "pid_$name=$!"
+	spid[$name]=$!
 	for i in $(seq 100); do
-		port=$(sed -n "s/.*service '$name' listening on [0-9.]*:\([0-9]*\).*/\1/p" \
+		p=$(sed -n "s/.*service '$name' listening on [0-9.]*:\([0-9]*\).*/\1/p" \
 			"$tmp/rulsrv-$name.log" | head -n1)
-		if [ -n "$port" ] && curl --noproxy "*" -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
-			eval "port_$name=$port"
+		if [ -n "$p" ] && curl --noproxy "*" -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1; then
+			port[$name]=$p
 			return 0
 		fi
 		kill -0 "$!" 2>/dev/null || break
@@ -77,18 +79,18 @@ start_service() {
 }
 start_service prediction
 start_service feedback
-echo "prediction on :$port_prediction (pid $pid_prediction), feedback on :$port_feedback (pid $pid_feedback)"
+echo "prediction on :${port[prediction]} (pid ${spid[prediction]}), feedback on :${port[feedback]} (pid ${spid[feedback]})"
 
 prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -e 's|^\(  scrape_interval:\).*|\1 1s|' \
     -e 's|^\(  scrape_timeout:\).*|\1 1s|' \
     -e 's|^\(  evaluation_interval:\).*|\1 1s|' \
-    -e "s|\"localhost:3000\"|\"127.0.0.1:$port_prediction\"|" \
-    -e "s|\"localhost:3001\"|\"127.0.0.1:$port_feedback\"|" \
+    -e "s|\"localhost:3000\"|\"127.0.0.1:${port[prediction]}\"|" \
+    -e "s|\"localhost:3001\"|\"127.0.0.1:${port[feedback]}\"|" \
     -e "s|\"localhost:9090\"|\"127.0.0.1:$prom_port\"|" \
     -e "s|^\(  - \)rules/|\1$src/monitoring/prometheus/rules/|" \
     "$src/monitoring/prometheus/prometheus.yml" >"$tmp/prometheus.yml"
-grep -q "127.0.0.1:$port_prediction" "$tmp/prometheus.yml" || { echo "FAIL: target substitution"; exit 1; }
+grep -q "127.0.0.1:${port[prediction]}" "$tmp/prometheus.yml" || { echo "FAIL: target substitution"; exit 1; }
 grep -q "scrape_interval: 1s" "$tmp/prometheus.yml" || { echo "FAIL: interval substitution"; exit 1; }
 
 /usr/bin/prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prom" \
@@ -103,8 +105,8 @@ done
 rc=0
 python3 "$src/tests/scripts/monitoring/check_live.py" --src "$src" \
 	--prom "http://127.0.0.1:$prom_port" \
-	--predict "http://127.0.0.1:$port_prediction" \
-	--feedback "http://127.0.0.1:$port_feedback" \
-	--conf "$tmp/rulsrv.conf" --feedback-pid "$pid_feedback" --data "$data" || rc=$?
+	--predict "http://127.0.0.1:${port[prediction]}" \
+	--feedback "http://127.0.0.1:${port[feedback]}" \
+	--conf "$tmp/rulsrv.conf" --feedback-pid "${spid[feedback]}" --data "$data" || rc=$?
 [ "$rc" = 0 ] || dump_logs
 exit "$rc"
