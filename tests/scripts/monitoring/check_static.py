@@ -3,7 +3,6 @@
 # needed: dashboards (JSON, ids, grid, datasource uid, hosts, queries, variables, metric
 # names), provisioning, docker-compose.yml and the retention flags. Writes OUTDIR/exprs.yml,
 # every dashboard expression as a recording rule, for `promtool check rules` to parse.
-import json
 import os
 import re
 import sys
