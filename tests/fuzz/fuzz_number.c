@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* fuzz_number.c - libFuzzer: the fast JSON number path against glibc strtod, bit for bit. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predict_request.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * predict_parse_number promises strtod's exact value for every RFC 8259 number it accepts;
+ * the fast path (Clinger) is where a rounding bug would hide.
+ */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	double fast, slow;
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	n = predict_parse_number(s, s + size, &fast);
+	if (n > size)
+		abort();
+	if (n > 0) {
+		char *copy = strndup(s, n), *end;
+
+		if (copy == NULL)
+			abort();
+		slow = strtod(copy, &end);
+		/* strtod may read less (it stops where JSON would too) but never a different value */
+		if (*end != '\0' || memcmp(&fast, &slow, sizeof(fast)) != 0)
+			abort();
+		free(copy);
+	}
+	free(s);
+	return 0;
+}
