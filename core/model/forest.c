@@ -173,21 +173,42 @@ heap_group_d(const struct forest *f, size_t t, const float *x, bool with_nan, fl
 	return acc;
 }
 
+/* Rows with a missing value: the same walk with the default directions. */
+static float
+heap_group_nan(const struct forest *f, size_t t, const float *x, float acc)
+{
+	switch (f->depth) {
+	case 0: return heap_group_d(f, t, x, true, acc, 0);
+	case 1: return heap_group_d(f, t, x, true, acc, 1);
+	case 2: return heap_group_d(f, t, x, true, acc, 2);
+	case 3: return heap_group_d(f, t, x, true, acc, 3);
+	case 4: return heap_group_d(f, t, x, true, acc, 4);
+	case 5: return heap_group_d(f, t, x, true, acc, 5);
+	case 6: return heap_group_d(f, t, x, true, acc, 6);
+	case 7: return heap_group_d(f, t, x, true, acc, 7);
+	case 8: return heap_group_d(f, t, x, true, acc, 8);
+	case 9: return heap_group_d(f, t, x, true, acc, 9);
+	default: return heap_group_d(f, t, x, true, acc, 10);
+	}
+}
+
 static float
 heap_group(const struct forest *f, size_t t, const float *x, bool with_nan, float acc)
 {
+	if (with_nan)
+		return heap_group_nan(f, t, x, acc);
 	switch (f->depth) {
 	case 0: return heap_group_d(f, t, x, false, acc, 0);
-	case 1: return with_nan ? heap_group_d(f, t, x, true, acc, 1) : heap_group_d(f, t, x, false, acc, 1);
-	case 2: return with_nan ? heap_group_d(f, t, x, true, acc, 2) : heap_group_d(f, t, x, false, acc, 2);
-	case 3: return with_nan ? heap_group_d(f, t, x, true, acc, 3) : heap_group_d(f, t, x, false, acc, 3);
-	case 4: return with_nan ? heap_group_d(f, t, x, true, acc, 4) : heap_group_d(f, t, x, false, acc, 4);
-	case 5: return with_nan ? heap_group_d(f, t, x, true, acc, 5) : heap_group_d(f, t, x, false, acc, 5);
-	case 6: return with_nan ? heap_group_d(f, t, x, true, acc, 6) : heap_group_d(f, t, x, false, acc, 6);
-	case 7: return with_nan ? heap_group_d(f, t, x, true, acc, 7) : heap_group_d(f, t, x, false, acc, 7);
-	case 8: return with_nan ? heap_group_d(f, t, x, true, acc, 8) : heap_group_d(f, t, x, false, acc, 8);
-	case 9: return with_nan ? heap_group_d(f, t, x, true, acc, 9) : heap_group_d(f, t, x, false, acc, 9);
-	default: return with_nan ? heap_group_d(f, t, x, true, acc, 10) : heap_group_d(f, t, x, false, acc, 10);
+	case 1: return heap_group_d(f, t, x, false, acc, 1);
+	case 2: return heap_group_d(f, t, x, false, acc, 2);
+	case 3: return heap_group_d(f, t, x, false, acc, 3);
+	case 4: return heap_group_d(f, t, x, false, acc, 4);
+	case 5: return heap_group_d(f, t, x, false, acc, 5);
+	case 6: return heap_group_d(f, t, x, false, acc, 6);
+	case 7: return heap_group_d(f, t, x, false, acc, 7);
+	case 8: return heap_group_d(f, t, x, false, acc, 8);
+	case 9: return heap_group_d(f, t, x, false, acc, 9);
+	default: return heap_group_d(f, t, x, false, acc, 10);
 	}
 }
 

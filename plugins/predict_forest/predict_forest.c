@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* predict_forest.c - model plugin: XGBoost's trees walked from flat arrays, no XGBoost at run time. */
+/* predict_forest.c - model plugin: the bundle's XGBoost trees walked from flat arrays. */
 #include <rulsrv/plugin.h>
 
 #include "forest.h"

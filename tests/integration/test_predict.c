@@ -394,7 +394,8 @@ static const struct error_case error_cases[] = {
 	  422, "{\"error\":{\"code\":\"non_finite_number\",\"message\":\"cycles[0].settings[0]: "
 	  "number out of range: 1e400\"}}" },
 	{ "application/json", "{\"instances\": [{\"unit\": 1, \"cycles\": [{\"cycle\": 1, "
-	  "\"settings\": [0, 0, 0], \"sensors\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}]}]}",
+	  "\"settings\": [0, 0, 0], \"sensors\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,"
+	  "20]}]}]}",
 	  422, "{\"error\":{\"code\":\"invalid_shape\",\"message\":\"instances[0].cycles[0].sensors: "
 	  "expected 21 numbers, got 20\"}}" },
 	{ "text/plain", "1 2 3\n", 400, NULL },
