@@ -226,7 +226,15 @@ static bool have_bundle;
 static void
 suite_setup(void)
 {
+	struct bundle *b = NULL;
+	char err[512];
+
 	have_bundle = get_bundle();
+	if (have_bundle && bundle_load(bundle_dir, &b, err, sizeof(err)) != 0) {
+		fprintf(stderr, "predict_service: SKIP: the trained bundle does not load: %s\n", err);
+		have_bundle = false;
+	}
+	bundle_free(b);
 }
 
 static void
