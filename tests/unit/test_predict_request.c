@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <check.h>
+#include <cjson/cJSON.h>
 
 #include "predict_request.h"
 
@@ -397,6 +398,68 @@ START_TEST(test_numbers_invalid)
 }
 END_TEST
 
+/*
+ * Mutated bodies (bytes replaced by JSON-significant ones, deleted, duplicated, cut): never a
+ * crash, only 0 / 400 / 413 / 422, and the 400 verdict agrees with cJSON in the direction
+ * cJSON is trustworthy: whatever cJSON cannot parse is malformed for us too, and whatever we
+ * accept cJSON parses.
+ */
+START_TEST(test_mutations)
+{
+	static const char alphabet[] = "{}[],:\"0123456789.eE+-tfnul \\x\x01\xc3";
+	char *seed = engine_json(3, 3, 99, 21), *buf = malloc(65536);
+	size_t seed_len = strlen(seed), len, i, pos, n;
+	struct predict_request r;
+	struct predict_error err;
+	unsigned rng = 99;
+	cJSON *j;
+	int rc, round;
+
+	for (round = 0; round < 20000; round++) {
+		memcpy(buf, seed, seed_len);
+		len = seed_len;
+		for (i = 0; i < 1 + (unsigned)round % 3; i++) {
+			rng = rng * 1103515245u + 12345u;
+			pos = (rng >> 8) % len;
+			switch ((rng >> 4) % 4) {
+			case 0:
+				buf[pos] = alphabet[(rng >> 16) % (sizeof(alphabet) - 1)];
+				break;
+			case 1:
+				memmove(buf + pos, buf + pos + 1, len - pos - 1);
+				len--;
+				break;
+			case 2:
+				n = (rng >> 20) % 16;
+				if (pos + n <= len && len + n < 65536) {
+					memmove(buf + pos + n, buf + pos, len - pos);
+					len += n;
+				}
+				break;
+			default:
+				len = pos + 1;
+				break;
+			}
+		}
+		predict_request_init(&r);
+		rc = predict_request_parse_json(buf, len, &limits, &r, &err);
+		predict_request_free(&r);
+		j = cJSON_ParseWithLength(buf, len);
+		if (rc == 0)
+			ck_assert_msg(j != NULL, "accepted what cJSON cannot parse: %.*s", (int)len, buf);
+		else
+			ck_assert_msg(err.status == 400 || err.status == 413 || err.status == 422,
+				      "status %u", err.status);
+		if (j == NULL && rc < 0)
+			ck_assert_msg(err.status == 400, "cJSON cannot parse, we said %u (%s): %.*s",
+				      err.status, err.message, (int)len, buf);
+		cJSON_Delete(j);
+	}
+	free(seed);
+	free(buf);
+}
+END_TEST
+
 /* ---- text/plain ---------------------------------------------------------------------- */
 
 static char *
@@ -507,6 +570,7 @@ predict_request_suite(void)
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_numbers_exact);
 	tcase_add_test(tc, test_numbers_invalid);
+	tcase_add_test(tc, test_mutations);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cmapss");
 	tcase_set_timeout(tc, 30);
