@@ -162,7 +162,7 @@ START_TEST(test_quarter_holdout_and_ids)
 
 	write_train("FD001", cycles, 3);
 	write_train("FD002", cycles, 3);
-	ck_assert_int_eq(quarter_load(&q, 1, "FD001", tmpdir, &b, 0, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(quarter_load(&q, 1, "FD001", tmpdir, &b, 0, 1, false, err, sizeof(err)), 0);
 	ck_assert(q.holdout);
 	ck_assert_uint_eq(q.engine_count, 1);
 	ck_assert_int_eq(q.engines[0].unit, 1002);
@@ -171,7 +171,7 @@ START_TEST(test_quarter_holdout_and_ids)
 	ck_assert_str_eq(q.label, "Q1 FD001");
 	quarter_free(&q);
 
-	ck_assert_int_eq(quarter_load(&q, 3, "FD002", tmpdir, &b, 0, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(quarter_load(&q, 3, "FD002", tmpdir, &b, 0, 1, false, err, sizeof(err)), 0);
 	ck_assert(!q.holdout);
 	ck_assert_uint_eq(q.engine_count, 3);
 	ck_assert_uint_eq(q.cycle_count, 15);
@@ -192,23 +192,39 @@ START_TEST(test_quarter_sample_and_errors)
 	char err[256];
 
 	write_train("FD003", cycles, 8);
-	ck_assert_int_eq(quarter_load(&q1, 2, "FD003", tmpdir, NULL, 3, 42, err, sizeof(err)), 0);
-	ck_assert_int_eq(quarter_load(&q2, 2, "FD003", tmpdir, NULL, 3, 42, err, sizeof(err)), 0);
+	ck_assert_int_eq(quarter_load(&q1, 2, "FD003", tmpdir, NULL, 3, 42, true, err, sizeof(err)), 0);
+	ck_assert_int_eq(quarter_load(&q2, 2, "FD003", tmpdir, NULL, 3, 42, true, err, sizeof(err)), 0);
 	ck_assert_uint_eq(q1.engine_count, 3);
 	ck_assert_uint_eq(q1.cycle_count, 12);
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 3; i++) {
 		ck_assert_int_eq(q1.engines[i].unit, q2.engines[i].unit);
+		ck_assert_uint_eq(q1.engines[i].start, q2.engines[i].start);
+		ck_assert_uint_lt(q1.engines[i].start, q1.engines[i].rows);
+	}
 	quarter_free(&q1);
 	quarter_free(&q2);
 
-	ck_assert_int_lt(quarter_load(&q1, 1, "FD003", tmpdir, &b, 0, 1, err, sizeof(err)), 0);
+	ck_assert_int_lt(quarter_load(&q1, 1, "FD003", tmpdir, &b, 0, 1, false, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "held-out unit 9 of bundle 'bdir' is missing") != NULL, "%s",
 		      err);
 	quarter_free(&q1);
-	ck_assert_int_lt(quarter_load(&q1, 1, "FD004", tmpdir, NULL, 0, 1, err, sizeof(err)), 0);
+	ck_assert_int_lt(quarter_load(&q1, 1, "FD004", tmpdir, NULL, 0, 1, false, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "missing data file") && strstr(err, "train_FD004.txt"), "%s",
 		      err);
 	quarter_free(&q1);
+}
+END_TEST
+
+/* A stream that starts mid-life wraps around to the first cycles, each exactly once. */
+START_TEST(test_engine_stream_wraps)
+{
+	struct engine e = { .rows = 5, .start = 3 };
+	static const size_t expect[] = { 3, 4, 0, 1, 2 };
+
+	for (size_t k = 0; k < 5; k++)
+		ck_assert_uint_eq(engine_cycle_index(&e, k), expect[k]);
+	e.start = 0;
+	ck_assert_uint_eq(engine_cycle_index(&e, 4), 4);
 }
 END_TEST
 
@@ -223,7 +239,7 @@ START_TEST(test_payload_window)
 	const struct engine *e = NULL;
 
 	write_train("FD002", cycles, 2);
-	ck_assert_int_eq(quarter_load(&q, 2, "FD002", tmpdir, NULL, 0, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(quarter_load(&q, 2, "FD002", tmpdir, NULL, 0, 1, false, err, sizeof(err)), 0);
 	for (size_t i = 0; i < q.engine_count; i++)
 		if (q.engines[i].file_unit == 1)
 			e = &q.engines[i];
@@ -385,6 +401,7 @@ replay_tool_suite(void)
 	tcase_add_test(tc, test_options_token_trimmed);
 	tcase_add_test(tc, test_quarter_holdout_and_ids);
 	tcase_add_test(tc, test_quarter_sample_and_errors);
+	tcase_add_test(tc, test_engine_stream_wraps);
 	tcase_add_test(tc, test_payload_window);
 	tcase_add_test(tc, test_payload_answers);
 	tcase_add_test(tc, test_fleet_turns);

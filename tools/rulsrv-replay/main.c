@@ -145,7 +145,7 @@ load_quarters(struct replay *rp)
 		struct quarter_stats *s = &rp->stats[i];
 
 		if (quarter_load(q, (unsigned)(i + 1), o->subsets[i], rp->data_dir, rp->bundle,
-				 o->units, o->seed, err, sizeof(err)) < 0) {
+				 o->units, o->seed, !o->in_order, err, sizeof(err)) < 0) {
 			error("%s", err);
 			return EX_DATAERR;
 		}

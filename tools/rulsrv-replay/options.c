@@ -27,6 +27,7 @@ enum {
 	OPT_BUNDLE,
 	OPT_TIMEOUT,
 	OPT_FAILURE_DELAY,
+	OPT_IN_ORDER,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_QUIET,
@@ -49,6 +50,7 @@ static const struct option long_options[] = {
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "failure-delay", required_argument, NULL, OPT_FAILURE_DELAY },
+	{ "in-order", no_argument, NULL, OPT_IN_ORDER },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -77,7 +79,10 @@ options_usage(FILE *f)
 	      "  --fleet N          engines in service at once (default 100)\n"
 	      "  --concurrency N    requests in flight at once (default 8)\n"
 	      "  --rate R           requests per second, 0 = as fast as possible (default 0)\n"
-	      "  --seed S           order of the engines (default 1)\n"
+	      "  --seed S           order of the engines and where their streams start (default 1)\n"
+	      "  --in-order         every engine streams from its first cycle; by default each\n"
+	      "                     starts at a random cycle and wraps around to its first ones\n"
+	      "                     at the end, so the fleet is at every life stage at once\n"
 	      "  --window W         cycles per request (default: the model's feature window)\n"
 	      "  --token FILE       bearer token for POST /v1/drift/window\n"
 	      "  --timeout SEC      per request (default 30)\n"
@@ -272,6 +277,9 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 		return o->timeout > 0 ? 0 : opt_error(err, err_len, "invalid --timeout '%s'", arg);
 	case OPT_FAILURE_DELAY:
 		return parse_double("failure-delay", arg, 3600, &o->failure_delay, err, err_len);
+	case OPT_IN_ORDER:
+		o->in_order = true;
+		return 0;
 	case OPT_PROGRESS:
 		o->progress = 1;
 		return 0;

@@ -30,6 +30,7 @@ struct replay_options {
 	double rate;        /* requests per second; 0 = as fast as possible */
 	uint64_t seed;
 	size_t window;      /* cycles per request; 0 = the model's feature window */
+	bool in_order;      /* every engine streams from cycle 1 (else from a random cycle) */
 	double timeout;     /* seconds per request */
 	double failure_delay; /* seconds from an engine's last prediction to its failure event */
 	int progress;       /* 1 bar, 0 log lines, -1 decide by isatty(2) */

@@ -102,7 +102,7 @@ check_holdout(const struct quarter *q, const struct bundle *b, char *err, size_t
 }
 
 static void
-shuffle(struct quarter *q, uint64_t seed)
+shuffle(struct quarter *q, uint64_t seed, bool random_start)
 {
 	uint64_t state = seed * 0x9e3779b97f4a7c15ULL + q->number;
 
@@ -113,6 +113,8 @@ shuffle(struct quarter *q, uint64_t seed)
 		q->engines[i - 1] = q->engines[j];
 		q->engines[j] = tmp;
 	}
+	for (size_t i = 0; random_start && i < q->engine_count; i++)
+		q->engines[i].start = (size_t)(replay_random(&state) % q->engines[i].rows);
 }
 
 static size_t
@@ -190,7 +192,8 @@ quarter_source(const char *data_dir, const char *subset, char *path, size_t path
 
 int
 quarter_load(struct quarter *q, unsigned number, const char *subset, const char *data_dir,
-	     const struct bundle *b, size_t units, uint64_t seed, char *err, size_t err_len)
+	     const struct bundle *b, size_t units, uint64_t seed, bool random_start, char *err,
+	     size_t err_len)
 {
 	int r;
 
@@ -211,7 +214,7 @@ quarter_load(struct quarter *q, unsigned number, const char *subset, const char 
 		r = check_holdout(q, b, err, err_len);
 	if (r < 0)
 		return r;
-	shuffle(q, seed);
+	shuffle(q, seed, random_start);
 	if (units > 0 && units < q->engine_count)
 		q->engine_count = units;
 	return format_rows(q);

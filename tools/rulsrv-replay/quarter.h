@@ -22,6 +22,7 @@ struct engine {
 	size_t first_row;    /* index of its first row in the table */
 	size_t rows;         /* cycles in its trajectory */
 	int64_t last_cycle;  /* cycle number at failure */
+	size_t start;        /* index of the first cycle streamed; the stream wraps around */
 	size_t sent;         /* cycles whose prediction request went out */
 	size_t answered;     /* responses received (success or not) */
 	bool in_flight;      /* a request of this engine is outstanding */
@@ -48,16 +49,27 @@ struct quarter {
 /*
  * Load quarter number (1-based) of subset from data_dir. For the bundle's holdout_subset, the
  * engines are the bundle's held-out training units; otherwise every training unit. units > 0
- * keeps a sample of that many engines (chosen by seed). err names the file on failure.
+ * keeps a sample of that many engines (chosen by seed). random_start: each engine's stream
+ * begins at a random cycle (by seed) and wraps around to its first cycles, so that the
+ * fleet is at every life stage at once, as a fleet in service is; else at cycle 1.
+ * err names the file on failure.
  * Free q with quarter_free, also after a failure.
  */
 int quarter_load(struct quarter *q, unsigned number, const char *subset, const char *data_dir,
-		 const struct bundle *b, size_t units, uint64_t seed, char *err, size_t err_len);
+		 const struct bundle *b, size_t units, uint64_t seed, bool random_start, char *err,
+		 size_t err_len);
 void quarter_free(struct quarter *q);
 
 /* Path of subset's training file in data_dir; -ENOENT with a message naming it in err. */
 int quarter_source(const char *data_dir, const char *subset, char *path, size_t path_len,
 		   char *err, size_t err_len);
+
+/* Index within e's trajectory of its k-th request (k < e->rows). */
+static inline size_t
+engine_cycle_index(const struct engine *e, size_t k)
+{
+	return (e->start + k) % e->rows;
+}
 
 /* JSON of row i of the table (not NUL-terminated); *len set to its length. */
 const char *quarter_row_json(const struct quarter *q, size_t row, size_t *len);

@@ -60,7 +60,7 @@ report_failure(struct run *r, const char *what, const struct engine *e, int64_t 
 static void
 on_predict(struct run *r, struct engine *e, const struct client_result *res)
 {
-	size_t at = e->answered;
+	size_t at = engine_cycle_index(e, e->answered);
 	int64_t cycle = r->q->table.cycle[e->first_row + at];
 	double rul;
 
@@ -150,7 +150,7 @@ submit_one(struct run *r, bool *submitted)
 	e = fleet_next_cycle(&r->fleet);
 	if (e == NULL)
 		return 0;
-	rc = payload_predict(&r->body, r->q, e, e->sent, r->window);
+	rc = payload_predict(&r->body, r->q, e, engine_cycle_index(e, e->sent), r->window);
 	if (rc == 0)
 		rc = client_post(r->client, r->predict_url, r->body.data, r->body.len, false, e,
 				 TAG_PREDICT);
