@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,9 +208,12 @@ roll_window(struct replay *rp, const char *label)
 	char err[2048];
 
 	if (control_roll(rp->run.client, rp->opt.predict_url, label, err, sizeof(err)) < 0) {
+		bool denied = strstr(err, "refused: 401") || strstr(err, "refused: 403");
+
 		progress_clear(&rp->progress);
 		error("cannot open drift window '%s': %s%s", label, err,
-		      rp->opt.token ? "" : " (a token file configured? give --token FILE)");
+		      denied && !rp->opt.token ? " (the service wants its admin token: --token FILE)"
+						: "");
 		return -1;
 	}
 	return 0;
