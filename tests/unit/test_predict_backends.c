@@ -282,6 +282,14 @@ START_TEST(test_forest_equals_xgboost_cmapss)
 		free(x);
 	}
 	bundle_free(b);
+	if (strncmp(bdir, "/tmp/rulsrv-backends-", 21) == 0) {
+		/* the bundle trained for this run */
+		snprintf(path, sizeof(path), "%s/%s", bdir, BUNDLE_FILE);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", bdir, BUNDLE_MODEL_FILE);
+		unlink(path);
+		rmdir(bdir);
+	}
 }
 END_TEST
 
