@@ -54,7 +54,8 @@ dmatrix_new(const struct matrix *m, DMatrixHandle *out, char *err, size_t err_le
 {
 	if (XGDMatrixCreateFromMat(m->x, m->rows, m->cols, NAN, out) != 0)
 		return xgb_fail("cannot create the training matrix", err, err_len);
-	if (XGDMatrixSetFloatInfo(*out, "label", m->label, m->rows) != 0) {
+	if (XGDMatrixSetFloatInfo(*out, "label", m->label, m->rows) != 0 ||
+	    (m->weight != NULL && XGDMatrixSetFloatInfo(*out, "weight", m->weight, m->rows) != 0)) {
 		XGDMatrixFree(*out);
 		return xgb_fail("cannot set labels", err, err_len);
 	}
@@ -209,6 +210,19 @@ boost_tune(const struct boost_ctx *c, const struct matrix *m, size_t n_engines,
 		    XGDMatrixSliceDMatrix(all, idx_va, nva, &dva[f]) != 0) {
 			r = xgb_fail("cannot slice folds", err, err_len);
 			goto out;
+		}
+		/* Validation rows count alike whatever the training weights. */
+		if (m->weight != NULL) {
+			float *ones = malloc((nva + 1) * sizeof(*ones));
+
+			for (i = 0; ones != NULL && i < nva; i++)
+				ones[i] = 1;
+			if (ones == NULL || XGDMatrixSetFloatInfo(dva[f], "weight", ones, nva) != 0) {
+				free(ones);
+				r = xgb_fail("cannot set validation weights", err, err_len);
+				goto out;
+			}
+			free(ones);
 		}
 		nval[f] = nva;
 		total_val += nva;

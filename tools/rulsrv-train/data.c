@@ -156,9 +156,10 @@ train_set_free(struct train_set *s)
 }
 
 int
-matrix_build(struct matrix *m, const struct train_set *s, const struct feature_spec *spec)
+matrix_build(struct matrix *m, const struct train_set *s, const struct feature_spec *spec,
+	     bool equal_engines)
 {
-	size_t e, i, rows = 0, used = 0, cols = feature_spec_count(spec);
+	size_t e, i, rows = 0, used = 0, engines = 0, cols = feature_spec_count(spec);
 
 	memset(m, 0, sizeof(*m));
 	for (i = 0; i < s->t.rows; i++)
@@ -171,6 +172,13 @@ matrix_build(struct matrix *m, const struct train_set *s, const struct feature_s
 	m->engine = malloc((rows + 1) * sizeof(int));
 	if (m->x == NULL || m->label == NULL || m->rul == NULL || m->engine == NULL)
 		return -ENOMEM;
+	if (equal_engines) {
+		m->weight = malloc((rows + 1) * sizeof(float));
+		if (m->weight == NULL)
+			return -ENOMEM;
+		for (e = 0; e < s->engines; e++)
+			engines += s->use[s->starts[e]];
+	}
 	for (e = 0; e < s->engines; e++) {
 		size_t a = s->starts[e], n = s->starts[e + 1] - a;
 
@@ -182,6 +190,8 @@ matrix_build(struct matrix *m, const struct train_set *s, const struct feature_s
 			m->label[used + i] = (float)s->label[a + i];
 			m->rul[used + i] = (float)s->rul[a + i];
 			m->engine[used + i] = (int)e;
+			if (m->weight != NULL)
+				m->weight[used + i] = (float)((double)rows / (double)engines / (double)n);
 		}
 		used += n;
 	}
@@ -195,5 +205,6 @@ matrix_free(struct matrix *m)
 	free(m->label);
 	free(m->rul);
 	free(m->engine);
+	free(m->weight);
 	memset(m, 0, sizeof(*m));
 }

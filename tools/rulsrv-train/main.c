@@ -19,7 +19,7 @@ struct options {
 	size_t subset_count, holdout;
 	uint64_t seed;
 	int threads, rounds, folds;
-	bool tune, quiet, verbose;
+	bool tune, quiet, verbose, equal_engines;
 	double cap, val_max_rul;
 	struct feature_options feat;
 	struct boost_params fixed;
@@ -57,6 +57,7 @@ usage(FILE *f)
 		"  --window W        feature window in cycles (default 30, at most 64)\n"
 		"  --cap C           RUL cap of the labels (default 125)\n"
 		"  --name NAME --version V   bundle name and version\n"
+		"  --weight-engines  weight rows so that every engine counts the same\n"
 		"  --quiet           no progress\n");
 }
 
@@ -137,6 +138,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "cap", required_argument, NULL, 'c' },    { "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'V' },      { "max-depth", required_argument, NULL, 'D' },
 		{ "eta", required_argument, NULL, 'e' },    { "grid", required_argument, NULL, 'g' },
+		{ "weight-engines", no_argument, NULL, 'W' },
 		{ "min-child-weight", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
@@ -150,6 +152,7 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'n': o->name = optarg; break;
 		case 'v': o->version = optarg; break;
 		case 'N': o->tune = false; break;
+		case 'W': o->equal_engines = true; break;
 		case 'q': o->quiet = true; break;
 		case 'V': o->verbose = true; break;
 		case 's':
@@ -347,7 +350,7 @@ main(int argc, char **argv)
 	r = feature_spec_fit(&set.t, set.use, set.label, &o.feat, &spec, err, sizeof(err));
 	if (r < 0)
 		goto fail;
-	r = matrix_build(&m, &set, spec);
+	r = matrix_build(&m, &set, spec, o.equal_engines);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "out of memory building the feature matrix");
 		goto fail;
@@ -414,6 +417,7 @@ main(int argc, char **argv)
 	cJSON_AddNumberToObject(training, "seed", (double)o.seed);
 	cJSON_AddNumberToObject(training, "threads", o.threads);
 	cJSON_AddNumberToObject(training, "rows", (double)m.rows);
+	cJSON_AddBoolToObject(training, "weight_engines", o.equal_engines);
 	r = write_bundle(&o, &set, spec, evaluation, err, sizeof(err));
 	if (r < 0)
 		goto fail;

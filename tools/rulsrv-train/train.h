@@ -41,9 +41,12 @@ struct matrix {
 	float *label;  /* capped */
 	float *rul;    /* uncapped */
 	int *engine;   /* engine index per row */
+	float *weight; /* per row, or NULL: unweighted */
 };
 
-int matrix_build(struct matrix *m, const struct train_set *s, const struct feature_spec *spec);
+/* equal_engines: weight rows so that every engine weighs the same in total. */
+int matrix_build(struct matrix *m, const struct train_set *s, const struct feature_spec *spec,
+		 bool equal_engines);
 void matrix_free(struct matrix *m);
 
 /* Hyperparameters of one booster. */
