@@ -65,3 +65,13 @@ models: $(BUILD)/CMakeCache.txt
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+# ---- benchmarks (bench/run.sh; not part of `make test`) -------------------------------------
+# `make bench`: every figure of docs/BENCHMARKS.md, measured on this machine and written there
+# (about 15 minutes; run it on a quiet machine). `make bench-quick`: fewer, shorter runs in
+# under 2 minutes once built, written to $(BUILD)/bench/BENCHMARKS-quick.md.
+bench: test-deps
+	bash bench/run.sh $(BUILD)
+
+bench-quick: test-deps
+	bash bench/run.sh --quick $(BUILD)
