@@ -51,34 +51,40 @@ struct drift_ref {
 	size_t search_len;
 };
 
-/* The number of the len (a power of two) ascending edges at e that are below x. */
+/* One step of the search: the answer is pos + step or more when e[pos + step - 1] < x. */
+#define DRIFT_STEP(e, pos, step, x) ((e)[(pos) + (step) - 1] < (x) ? (pos) + (step) : (pos))
+
+static inline size_t
+drift_search16(const double *e, double x)
+{
+	size_t pos = 0;
+
+	pos = DRIFT_STEP(e, pos, 8, x);
+	pos = DRIFT_STEP(e, pos, 4, x);
+	pos = DRIFT_STEP(e, pos, 2, x);
+	return DRIFT_STEP(e, pos, 1, x);
+}
+
+/*
+ * The number of the len (a power of two) ascending edges at e that are below x: the bin of x
+ * as drift_bin_index() defines it, in log2(len) steps. Branch-free: the comparisons are
+ * unpredictable, a conditional move is not. Unrolled for the usual lengths, 16 (up to 15
+ * edges: quantile bins) and 32 (discrete inputs with up to 31 edges), when len is a constant.
+ */
 static inline __attribute__((always_inline)) size_t
 drift_search(const double *e, size_t len, double x)
 {
 	size_t pos = 0, step;
 
-	/* Branch-free: the comparisons are unpredictable, a conditional move is not. */
-	for (step = len / 2; step > 0; step /= 2)
-		pos = e[pos + step - 1] < x ? pos + step : pos;
-	return pos;
-}
-
-/*
- * The bin of x in input f: drift_bin_index() of the reference, in log2(search_len) steps.
- * The usual lengths get a search the compiler unrolls (16: up to 15 edges, quantile bins;
- * 32: discrete inputs with up to 31 edges).
- */
-static inline size_t
-drift_ref_bin(const struct drift_ref *ref, size_t f, double x)
-{
-	switch (ref->search_len) {
-	case 16:
-		return drift_search(ref->search + f * 16, 16, x);
-	case 32:
-		return drift_search(ref->search + f * 32, 32, x);
-	default:
-		return drift_search(ref->search + f * ref->search_len, ref->search_len, x);
+	if (len == 16)
+		return drift_search16(e, x);
+	if (len == 32) {
+		pos = DRIFT_STEP(e, 0, 16, x);
+		return pos + drift_search16(e + pos, x);
 	}
+	for (step = len / 2; step > 0; step /= 2)
+		pos = DRIFT_STEP(e, pos, step, x);
+	return pos;
 }
 
 /* drift_ref.c */

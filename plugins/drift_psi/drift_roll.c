@@ -139,6 +139,26 @@ drift_close_from_observer(struct drift *d, uint64_t seq)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* The inputs of every prediction of batch into sh; len: ref->search_len, a constant below. */
+static inline __attribute__((always_inline)) uint64_t
+drift_count_batch(const struct drift_ref *ref, struct drift_shard *sh,
+		  const struct rulsrv_prediction_batch *batch, size_t len)
+{
+	uint64_t n = 0;
+	size_t i, f;
+
+	for (i = 0; i < batch->count; i++) {
+		const double *x = batch->items[i].inputs, *e = ref->search;
+
+		if (x == NULL)
+			continue;
+		for (f = 0; f < RULSRV_N_INPUTS; f++, e += len)
+			drift_count(sh, ref->offset[f] + drift_search(e, len, x[f]));
+		n++;
+	}
+	return n;
+}
+
 /*
  * Count each input of every prediction into its reference bin of the current window:
  * features x log2(bins) comparisons and plain increments in a shard this thread owns for the
@@ -150,26 +170,26 @@ drift_observe(void *ud, const struct rulsrv_prediction_batch *batch)
 	struct drift *d = ud;
 	struct drift_shard *sh;
 	struct drift_slot *slot;
-	uint64_t seq, before, n = 0;
-	size_t i, f;
+	uint64_t seq, before, n;
 
 	if (batch->count == 0)
 		return;
 	if (!atomic_load_explicit(&d->live, memory_order_relaxed))
 		atomic_store_explicit(&d->live, true, memory_order_relaxed);
 	sh = drift_windows_enter(&d->win, &seq, &slot);
-	for (i = 0; i < batch->count; i++) {
-		const double *x = batch->items[i].inputs;
-
-		if (x == NULL)
-			continue;
-		for (f = 0; f < RULSRV_N_INPUTS; f++)
-			drift_count(sh, d->ref.offset[f] + drift_ref_bin(&d->ref, f, x[f]));
-		n++;
+	switch (d->ref.search_len) {
+	case 16:
+		n = drift_count_batch(&d->ref, sh, batch, 16);
+		break;
+	case 32:
+		n = drift_count_batch(&d->ref, sh, batch, 32);
+		break;
+	default:
+		n = drift_count_batch(&d->ref, sh, batch, d->ref.search_len);
+		break;
 	}
 	before = atomic_fetch_add_explicit(&slot->observations, n, memory_order_relaxed);
 	drift_windows_leave(sh);
 	if (d->mode == DRIFT_MODE_COUNT && before < d->window_size && before + n >= d->window_size)
 		drift_close_from_observer(d, seq);
 }
-

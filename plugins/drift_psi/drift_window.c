@@ -10,12 +10,12 @@
 
 /*
  * A ring of DRIFT_SLOTS slots of counters; the current window lives in
- * slot[seq % DRIFT_SLOTS]. Each slot holds
- * shards of counters (twice as many as processors), and a shard has one writer at a time: an
- * observer claims a
- * free shard (busy 0 -> 1, one exchange per batch), re-reads seq, counts with plain
- * load+store increments while it owns the shard, and releases it. A thread keeps the shard it
- * got last time, so shards are uncontended; nobody ever waits for a particular shard.
+ * slot[seq % DRIFT_SLOTS]. Each slot holds shards of counters (twice as many as processors),
+ * and a shard has one writer at a time: an observer claims a free shard (busy 0 -> 1, one
+ * exchange per batch), re-reads seq, counts with plain load+store increments while it owns
+ * the shard, and releases it. The search for a free shard starts at one of the processor the
+ * thread runs on (sched_getcpu(): glibc reads it from the rseq area, no system call), so
+ * shards are uncontended; nobody waits for a particular shard.
  *
  * Closing a window is one compare-and-swap of seq, by anyone, without a lock, provided the
  * next slot is ready (drained and cleared; the ring leaves DRIFT_SLOTS - 1 windows of slack
@@ -28,7 +28,6 @@
  * that claim a shard of a closed slot later see a stale seq and back out without counting.
  */
 
-static _Thread_local unsigned drift_shard_hint;
 
 static size_t
 drift_stride(size_t total_bins)
@@ -101,15 +100,17 @@ drift_windows_enter(struct drift_windows *w, uint64_t *seq, struct drift_slot **
 		struct drift_slot *slot = &w->slot[s % DRIFT_SLOTS];
 		unsigned i;
 
+		int cpu = sched_getcpu();
+		unsigned first = cpu > 0 ? 2 * (unsigned)cpu : 0;
+
 		for (i = 0; i < w->shards; i++) {
-			unsigned k = (drift_shard_hint + i) % w->shards;
+			unsigned k = (first + i) % w->shards;
 			struct drift_shard *sh = &slot->shard[k];
 
 			if (atomic_load_explicit(&sh->busy, memory_order_relaxed) != 0 ||
 			    atomic_exchange(&sh->busy, 1) != 0)
 				continue;
 			if (atomic_load(&w->seq) == s) {
-				drift_shard_hint = k;
 				*seq = s;
 				*slotp = slot;
 				return sh;
