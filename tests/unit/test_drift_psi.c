@@ -845,37 +845,31 @@ dt_check_bins(struct dt *t, const struct drift_feature_ref *refs, const double *
 }
 
 /* Values on, just below and just above every edge land where drift_bin_index says. */
-START_TEST(test_bins_match_drift_bin_index)
+/* Probes on, just below and just above every edge of bundle dir, and special values. */
+static void
+dt_probe_bins(const char *dir)
 {
-	struct drift_feature_ref built[RULSRV_N_INPUTS];
-	const struct drift_feature_ref *refs;
-	struct cmapss_table tab = { 0 };
-	struct bundle *loaded = NULL;
-	char err[512];
 	static const double specials[] = { INFINITY, -INFINITY, NAN, -1e300, 1e300, 0 };
+	const size_t nspecial = sizeof(specials) / sizeof(specials[0]);
+	const struct drift_feature_ref *refs;
+	struct bundle *loaded = NULL;
 	double *want, *rows;
-	size_t f, b, i, n = 0, cap = 4096;
-	const char *dir;
+	size_t f, b, i, n = 0;
+	char err[512];
 	struct dt t;
 
-	tab.rows = 5000;
-	tab.values = dt_rows(tab.rows, dt_cmapss_like);
-	ck_assert_int_eq(drift_ref_build(&tab, NULL, built), 0);
-	dt_refs_clamp(built);
-	free(tab.values);
-	dir = dt_bundle(1, built);
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
-		free(built[f].edges);
-		free(built[f].expected);
-	}
 	/* The edges as the plugin reads them (bundle.json need not keep the last bit). */
 	ck_assert_msg(bundle_load(dir, &loaded, err, sizeof(err)) == 0, "%s", err);
 	refs = loaded->drift;
-	rows = calloc(cap * RULSRV_N_INPUTS, sizeof(double));
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
+		if (3 * (refs[f].bin_count - 1) + nspecial > n)
+			n = 3 * (refs[f].bin_count - 1) + nspecial;
+	rows = calloc(n * RULSRV_N_INPUTS, sizeof(double));
 	want = calloc(RULSRV_N_INPUTS * 64, sizeof(double));
 	for (f = 0; f < RULSRV_N_INPUTS; f++) {
 		size_t k = 0;
 
+		ck_assert_uint_le(refs[f].bin_count, 64);
 		for (b = 0; b + 1 < refs[f].bin_count; b++) {
 			double e = refs[f].edges[b];
 			double probe[3] = { e, nextafter(e, -INFINITY), nextafter(e, INFINITY) };
@@ -883,17 +877,11 @@ START_TEST(test_bins_match_drift_bin_index)
 			for (i = 0; i < 3; i++, k++)
 				rows[k * RULSRV_N_INPUTS + f] = probe[i];
 		}
-		for (i = 0; i < sizeof(specials) / sizeof(specials[0]); i++, k++)
+		for (i = 0; i < nspecial; i++, k++)
 			rows[k * RULSRV_N_INPUTS + f] = specials[i];
-		if (k > n)
-			n = k;
-	}
-	/* Rows beyond an input's probes repeat its first probe. */
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
-		size_t k0 = 3 * (refs[f].bin_count - 1) + sizeof(specials) / sizeof(specials[0]);
-
-		for (i = k0; i < n; i++)
-			rows[i * RULSRV_N_INPUTS + f] = rows[f];
+		/* Rows beyond this input's probes repeat its first probe. */
+		for (; k < n; k++)
+			rows[k * RULSRV_N_INPUTS + f] = rows[f];
 		for (i = 0; i < n; i++)
 			want[f * 64 + drift_bin_index(&refs[f], rows[i * RULSRV_N_INPUTS + f])]++;
 	}
@@ -904,16 +892,55 @@ START_TEST(test_bins_match_drift_bin_index)
 	}
 	dt_observe(&t, rows, n, 5);
 	cJSON_Delete(dt_get(&t));
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < RULSRV_N_INPUTS; f++)
 		ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total",
 						  bundle_input_name(f), NULL),
 				    (double)n);
-	}
 	dt_check_bins(&t, refs, want);
 	dt_stop(&t);
 	bundle_free(loaded);
 	free(rows);
 	free(want);
+}
+
+/* A reference where input f has n edges 0.25, 0.5, ... (the others the default). */
+static const char *
+dt_bundle_wide(int slot, size_t f, size_t n)
+{
+	struct drift_feature_ref refs[RULSRV_N_INPUTS] = { 0 };
+	double edges[64], expected[65];
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		edges[k] = 0.25 * (double)(k + 1);
+	for (k = 0; k <= n; k++)
+		expected[k] = 1.0 / (double)(n + 1);
+	refs[f] = (struct drift_feature_ref){ "", DRIFT_BINS_DISCRETE, n + 1, edges, expected };
+	return dt_bundle(slot, refs);
+}
+
+/*
+ * Every edge, its neighbours and infinities land where drift_bin_index says, whatever the
+ * search the plugin uses: up to 15 edges (C-MAPSS-like inputs), 16..31 and more.
+ */
+START_TEST(test_bins_match_drift_bin_index)
+{
+	struct drift_feature_ref built[RULSRV_N_INPUTS];
+	struct cmapss_table tab = { 0 };
+	size_t f;
+
+	tab.rows = 5000;
+	tab.values = dt_rows(tab.rows, dt_cmapss_like);
+	ck_assert_int_eq(drift_ref_build(&tab, NULL, built), 0);
+	dt_refs_clamp(built);
+	free(tab.values);
+	dt_probe_bins(dt_bundle(1, built));
+	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+		free(built[f].edges);
+		free(built[f].expected);
+	}
+	dt_probe_bins(dt_bundle_wide(4, 5, 20));
+	dt_probe_bins(dt_bundle_wide(5, 7, 40));
 }
 END_TEST
 
