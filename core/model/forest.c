@@ -158,14 +158,17 @@ heap_group_d(const struct forest *f, size_t t, const float *x, bool with_nan, fl
 
 	for (k = 0; k < TREE_GROUP; k++)
 		idx[k] = 1;
+	/* fully unrolled: the indexes live in registers, the loads of 16 trees interleave */
+#pragma GCC unroll 10
 	for (d = 0; d < depth; d++) {
+#pragma GCC unroll 16
 		for (k = 0; k < TREE_GROUP; k++) {
 			n = nodes + k * inner + idx[k];
 			v = x[n->feat];
 			if (with_nan && isnan(v))
 				idx[k] = 2 * idx[k] + !dl[k * inner + idx[k]];
 			else
-				idx[k] = 2 * idx[k] + !(v < n->thr);
+				idx[k] = 2 * idx[k] + 1 - (v < n->thr);
 		}
 	}
 	for (k = 0; k < TREE_GROUP; k++)
