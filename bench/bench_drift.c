@@ -32,7 +32,8 @@
  * synthetic C-MAPSS data. Reports ns per observed prediction, single-threaded and on two
  * threads, and, when the bundle has a model, the in-process predict cost of one engine with
  * a 30-cycle window (features + forest walk, and with the JSON body parsed first) for
- * comparison. Medians of REPEATS runs.
+ * comparison. Medians of REPEATS runs. bench/run.sh reads the figures of this output: keep
+ * the lines' shape.
  */
 #define REPEATS 7
 #define ROWS 256
@@ -268,12 +269,12 @@ observe_job(void *arg)
 /* ns per observed prediction with threads observers at once. */
 static double
 bench_observe(struct rulsrv_host *host, const double *rows, size_t nrows, size_t batch,
-	      int threads)
+	      int threads, int reps)
 {
 	double runs[REPEATS];
 	int rep, t;
 
-	for (rep = 0; rep < REPEATS; rep++) {
+	for (rep = 0; rep < reps; rep++) {
 		struct job jobs[4];
 		pthread_t th[4];
 		double worst = 0;
@@ -288,7 +289,7 @@ bench_observe(struct rulsrv_host *host, const double *rows, size_t nrows, size_t
 		}
 		runs[rep] = worst * 1e9 / (double)(jobs[0].calls * batch);
 	}
-	return median(runs, REPEATS);
+	return median(runs, (size_t)reps);
 }
 
 /* One engine's 30 cycles (from row start of t) as a /v1/predict JSON body. */
@@ -317,7 +318,7 @@ engine_body(const struct cmapss_table *t, size_t start, char *buf, size_t len)
  * path but HTTP), else from parsed rows (features_last + the forest walk). NAN without a model.
  */
 static double
-bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool parse)
+bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool parse, int reps)
 {
 	static char body[16384];
 	struct predict_limits lim = { 1024, 1024 };
@@ -337,7 +338,7 @@ bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool par
 		bundle_free(b);
 		return NAN;
 	}
-	for (rep = 0; rep < REPEATS; rep++) {
+	for (rep = 0; rep < reps; rep++) {
 		double t0 = now();
 
 		for (c = 0; c < calls; c++) {
@@ -364,7 +365,7 @@ bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool par
 	bundle_free(b);
 	if (sink == 12345.678)
 		fprintf(stderr, "%g\n", sink);
-	return median(runs, REPEATS);
+	return median(runs, (size_t)reps);
 }
 
 static void
@@ -412,8 +413,11 @@ main(int argc, char **argv)
 	struct cmapss_table synth = { 0 }, rows = { 0 };
 	char tmp[] = "/tmp/bench-drift-XXXXXX", so[1024], bundle[1024], err[512];
 	struct bundle *b = NULL;
+	double obs_r[REPEATS], pred_r[REPEATS], json_r[REPEATS], share_r[REPEATS];
+	double share_json_r[REPEATS];
 	double single, batched, two, predict, served;
 	size_t nrows;
+	int rep;
 	void *handle, *state = NULL;
 
 	if (mkdtemp(tmp) == NULL)
@@ -449,12 +453,26 @@ main(int argc, char **argv)
 
 	/* The inputs of a prediction were just parsed: observe a cache-warm set of rows. */
 	nrows = rows.rows < ROWS ? rows.rows : ROWS;
-	single = bench_observe(&host, rows.values, nrows, 1, 1);
-	batched = bench_observe(&host, rows.values, nrows, 64, 1);
+	/*
+	 * The observer and the predict path in turns, round by round, so that the ratios compare
+	 * figures taken under the same load (the machine is shared): medians of REPEATS rounds.
+	 */
+	for (rep = 0; rep < REPEATS; rep++) {
+		obs_r[rep] = bench_observe(&host, rows.values, nrows, 1, 1, 1);
+		pred_r[rep] = bench_predict_one(bundle, &rows, false, 1);
+		json_r[rep] = bench_predict_one(bundle, &rows, true, 1);
+		share_r[rep] = 100 * obs_r[rep] / pred_r[rep];
+		share_json_r[rep] = 100 * obs_r[rep] / json_r[rep];
+		if (isnan(pred_r[rep]))
+			break;
+	}
+	single = rep < REPEATS ? bench_observe(&host, rows.values, nrows, 1, 1, REPEATS)
+			       : median(obs_r, REPEATS);
+	predict = rep < REPEATS ? NAN : median(pred_r, REPEATS);
+	served = rep < REPEATS ? NAN : median(json_r, REPEATS);
+	batched = bench_observe(&host, rows.values, nrows, 64, 1, REPEATS);
 	largest_window = 0;
-	two = bench_observe(&host, rows.values, nrows, 1, 2);
-	predict = bench_predict_one(bundle, &rows, false);
-	served = bench_predict_one(bundle, &rows, true);
+	two = bench_observe(&host, rows.values, nrows, 1, 2, REPEATS);
 
 	printf("drift_psi observer, reference %s (%zu rows observed, cycling)\n", bundle, nrows);
 	printf("  1 prediction per call, 1 thread      %8.1f ns per prediction\n", single);
@@ -465,9 +483,9 @@ main(int argc, char **argv)
 	if (!isnan(predict)) {
 		printf("one engine, 30 cycles, predict_forest, in process:\n");
 		printf("  features + forest                    %8.1f ns   drift adds %.2f %%\n",
-		       predict, 100 * single / predict);
+		       predict, median(share_r, REPEATS));
 		printf("  JSON body parse + features + forest  %8.1f ns   drift adds %.2f %%\n",
-		       served, 100 * single / served);
+		       served, median(share_json_r, REPEATS));
 	}
 	desc->fini(state);
 	metrics_registry_free(host.registry);
