@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -47,6 +48,9 @@ static const double fb_residual_buckets[] = {
 	-100, -75, -50, -40, -30, -20, -15, -10, -5, -2, 0, 2, 5, 10, 15, 20, 30, 40, 50, 75, 100,
 };
 
+#define FB_LATE_EVERY 1     /* seconds between looks for predictions scored by the log */
+#define FB_LATE_CHUNK 10000 /* records read per look */
+
 static const double fb_commit_buckets[] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 };
@@ -81,10 +85,15 @@ struct fb {
 	struct fb_committer *committer;
 	struct fb_predlog *predlog;
 
-	pthread_mutex_t lock; /* models and windows */
+	pthread_mutex_t lock; /* models, windows and the late thread's state */
 	struct fb_model *models;
 	size_t model_count;
 	struct fb_window *all;
+	int64_t late_after; /* records scored by the log up to this id are accounted */
+	pthread_cond_t late_wake;
+	pthread_t late_thread;
+	bool late_started;
+	bool late_stop;
 
 	struct rulsrv_metric *m_count, *m_squared, *m_absolute, *m_rmse, *m_mae, *m_nasa;
 	struct rulsrv_metric *m_residual, *m_errors, *m_commit;
@@ -216,6 +225,93 @@ fb_committed(void *ud, struct fb_group *const *groups, size_t n, double seconds)
 }
 
 static int
+fb_late_one(void *ud, const struct fb_scored *sc)
+{
+	fb_account_locked(ud, sc, 1);
+	return 0;
+}
+
+/*
+ * Account the records the prediction log scored (a prediction logged after its unit's
+ * failure event, possibly by another process): counters, residuals and windows, as if the
+ * event had scored it. The lock is held. Called about once a second by the late thread and
+ * before /v1/feedback/stats answers, so that its window agrees with its count.
+ */
+static int
+fb_late_locked(struct fb *fb)
+{
+	struct fb_model *m;
+	int64_t before;
+	int r;
+
+	do {
+		before = fb->late_after;
+		r = fb->ops->late(fb->store, &fb->late_after, FB_LATE_CHUNK, fb_late_one, fb);
+	} while (r == 0 && fb->late_after != before);
+	for (m = fb->models; m != NULL; m = m->next) {
+		if (m->touched)
+			fb_model_publish(fb, m);
+		m->touched = false;
+	}
+	return r;
+}
+
+static void *
+fb_late_main(void *arg)
+{
+	struct fb *fb = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&fb->lock);
+	while (!fb->late_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += FB_LATE_EVERY;
+		while (!fb->late_stop &&
+		       pthread_cond_timedwait(&fb->late_wake, &fb->lock, &until) != ETIMEDOUT)
+			;
+		if (!fb->late_stop)
+			fb_late_locked(fb); /* a failed read is retried at the next look */
+	}
+	pthread_mutex_unlock(&fb->lock);
+	return NULL;
+}
+
+static int
+fb_late_start(struct fb *fb)
+{
+	pthread_condattr_t attr;
+	int r;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	r = pthread_cond_init(&fb->late_wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (r != 0)
+		return -r;
+	r = pthread_create(&fb->late_thread, NULL, fb_late_main, fb);
+	if (r != 0) {
+		pthread_cond_destroy(&fb->late_wake);
+		return -r;
+	}
+	fb->late_started = true;
+	return 0;
+}
+
+static void
+fb_late_stop(struct fb *fb)
+{
+	if (!fb->late_started)
+		return;
+	pthread_mutex_lock(&fb->lock);
+	fb->late_stop = true;
+	pthread_cond_signal(&fb->late_wake);
+	pthread_mutex_unlock(&fb->lock);
+	pthread_join(fb->late_thread, NULL);
+	pthread_cond_destroy(&fb->late_wake);
+	fb->late_started = false;
+}
+
+static int
 fb_restore_all(void *ud, const struct fb_scored *sc)
 {
 	struct fb *fb = ud;
@@ -252,7 +348,8 @@ fb_restore_totals(void *ud, const struct fb_totals *tot)
 
 /* The windows of the last `window` records come back from the store, so a restart does
  * not reset model_rmse and friends to zero. Models are listed first and their records read
- * after: the store's read connection serves one query at a time. */
+ * after: the store's read connection serves one query at a time. Records up to the last id
+ * at this moment are restored; the ones the log scores later are accounted by fb_late. */
 static int
 fb_restore(struct fb *fb)
 {
@@ -261,12 +358,15 @@ fb_restore(struct fb *fb)
 	int r;
 
 	pthread_mutex_lock(&fb->lock);
-	r = fb->ops->recent(fb->store, NULL, (size_t)fb->window_size, fb_restore_all, fb);
+	r = fb->ops->last_id(fb->store, &fb->late_after);
+	if (r == 0)
+		r = fb->ops->recent(fb->store, NULL, fb->late_after, (size_t)fb->window_size,
+				    fb_restore_all, fb);
 	if (r == 0)
 		r = fb->ops->totals(fb->store, fb_restore_totals, fb);
 	for (m = fb->models; m != NULL && r == 0; m = m->next) {
 		ctx.model = m;
-		r = fb->ops->recent(fb->store, m->name, (size_t)fb->window_size,
+		r = fb->ops->recent(fb->store, m->name, fb->late_after, (size_t)fb->window_size,
 				    fb_restore_model, &ctx);
 		if (r == 0)
 			fb_model_publish(fb, m);
@@ -500,7 +600,9 @@ fb_stats(void *ud, const struct rulsrv_request *req, struct rulsrv_response *res
 	}
 	ctx.models = models;
 	pthread_mutex_lock(&fb->lock);
-	r = fb->ops->totals(fb->store, fb_stats_model, &ctx);
+	r = fb_late_locked(fb);
+	if (r == 0)
+		r = fb->ops->totals(fb->store, fb_stats_model, &ctx);
 	if (r == 0) {
 		cJSON_AddNumberToObject(root, "count", (double)ctx.count);
 		cJSON_AddNumberToObject(root, "rul_cap", fb->rul_cap);
@@ -611,6 +713,7 @@ fb_free(struct fb *fb)
 	if (fb == NULL)
 		return;
 	fb_predlog_free(fb->predlog);
+	fb_late_stop(fb);
 	fb_committer_free(fb->committer);
 	if (fb->ops != NULL)
 		fb->ops->close(fb->store);
@@ -771,6 +874,9 @@ fb_serve(struct fb *fb)
 	if (fb->all == NULL)
 		return -ENOMEM;
 	r = fb_restore(fb);
+	if (r < 0)
+		return r;
+	r = fb_late_start(fb);
 	if (r < 0)
 		return r;
 	r = fb_committer_new(fb->ops, fb->store, (size_t)fb->max_group, fb_committed, fb,

@@ -12,8 +12,8 @@
  * database (PostgreSQL) is another ops table with the same contract; the rest of the plugin
  * only talks to this header.
  *
- * Threads: apply and log_predictions are called from one writer thread each; lookup, totals
- * and recent may be called from any thread concurrently with them. Callbacks (fb_*_fn) run
+ * Threads: apply and log_predictions are called from one writer thread each; lookup, totals,
+ * recent, last_id and late may be called from any thread concurrently with them. Callbacks (fb_*_fn) run
  * while the store holds its connection: they must not call back into the store.
  */
 
@@ -101,7 +101,12 @@ struct fb_store_ops {
 	 * succeeded. A negative return means nothing was stored (every group's status is set).
 	 */
 	int (*apply)(struct fb_store *s, struct fb_group *groups, size_t n);
-	/* Append logged predictions in one transaction. */
+	/*
+	 * Append logged predictions in one transaction. A prediction whose unit has a failure
+	 * event recorded already (made before the event arrived, with a cycle not after the
+	 * failure's) is scored in that transaction, as the event would have scored it, and its
+	 * record is one that `late` returns.
+	 */
 	int (*log_predictions)(struct fb_store *s, const struct fb_logged *p, size_t n);
 	/* Delete up to limit logged predictions made before `before` (seconds since the
 	 * epoch); *deleted says how many went. */
@@ -111,9 +116,15 @@ struct fb_store_ops {
 	int (*lookup)(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud);
 	/* All-time figures per model. */
 	int (*totals)(struct fb_store *s, fb_totals_fn fn, void *ud);
-	/* The last limit scored records (of model, or of every model when NULL), oldest first. */
-	int (*recent)(struct fb_store *s, const char *model, size_t limit, fb_scored_fn fn,
-		      void *ud);
+	/* The last limit scored records with an id up to upto (of model, or of every model
+	 * when NULL), oldest first. */
+	int (*recent)(struct fb_store *s, const char *model, int64_t upto, size_t limit,
+		      fb_scored_fn fn, void *ud);
+	/* The id of the last scored record (0: none): a mark for recent and late. */
+	int (*last_id)(struct fb_store *s, int64_t *out);
+	/* Up to limit records scored by log_predictions (not by apply) with an id after
+	 * *after, oldest first; *after moves to the last one given. */
+	int (*late)(struct fb_store *s, int64_t *after, size_t limit, fb_scored_fn fn, void *ud);
 	/* Accepts NULL. */
 	void (*close)(struct fb_store *s);
 };

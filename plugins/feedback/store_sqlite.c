@@ -31,7 +31,7 @@
  * that crossed the threshold, on the path of the requests waiting for it.
  */
 
-#define FB_SCHEMA_VERSION 1
+#define FB_SCHEMA_VERSION 2
 #define FB_CHECKPOINT_PAGES 1000
 
 static const char fb_schema[] =
@@ -49,13 +49,21 @@ static const char fb_schema[] =
 	" predicted REAL NOT NULL, actual REAL NOT NULL, model TEXT NOT NULL,"
 	" source TEXT NOT NULL, prediction_id INTEGER, ts REAL NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS feedback_model ON feedback(model, id);"
+	"CREATE INDEX IF NOT EXISTS feedback_late ON feedback(id) WHERE source = 'failure_late';"
 	"CREATE TABLE IF NOT EXISTS failures("
 	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, failed_at_cycle INTEGER NOT NULL,"
-	" scored INTEGER NOT NULL, ts REAL NOT NULL);"
+	" scored INTEGER NOT NULL, ts REAL NOT NULL, model TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX IF NOT EXISTS failures_unit ON failures(unit, id);"
 	"CREATE TABLE IF NOT EXISTS totals("
 	" model TEXT PRIMARY KEY, count INTEGER NOT NULL, squared_error_sum REAL NOT NULL,"
 	" abs_error_sum REAL NOT NULL, nasa_score REAL NOT NULL);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '2');";
+
+/* Version 1 to 2: failure events keep their model, so that a prediction logged after its
+ * unit's failure event can be scored against it (store_sqlite_log_predictions). */
+static const char fb_migrate_1[] =
+	"ALTER TABLE failures ADD COLUMN model TEXT NOT NULL DEFAULT '';"
+	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 
 enum fb_stmt_id {
 	ST_BEGIN,
@@ -69,9 +77,13 @@ enum fb_stmt_id {
 	ST_MATCH,
 	ST_MATCH_MODEL,
 	ST_LATEST_MODEL,
+	ST_UNSCORED_MATCH,
+	ST_UNSCORED_MATCH_MODEL,
 	ST_MARK_SCORED,
 	ST_UNSCORED,
 	ST_INSERT_FAILURE,
+	ST_FAILURE_OF,
+	ST_COUNT_FAILURE,
 	ST_INSERT_PREDICTION,
 	ST_EXPIRE,
 	ST_COUNT,
@@ -98,13 +110,22 @@ static const char *const fb_stmt_sql[ST_COUNT] = {
 			   " AND model = ?3 ORDER BY id DESC LIMIT 1",
 	[ST_LATEST_MODEL] = "SELECT model FROM predictions WHERE unit = ?1 AND cycle = ?2"
 			    " ORDER BY id DESC LIMIT 1",
+	[ST_UNSCORED_MATCH] = "SELECT id, model FROM predictions WHERE unit = ?1 AND cycle = ?2"
+			      " AND scored = 0 ORDER BY id DESC LIMIT 1",
+	[ST_UNSCORED_MATCH_MODEL] = "SELECT id, model FROM predictions WHERE unit = ?1"
+				    " AND cycle = ?2 AND scored = 0 AND model = ?3"
+				    " ORDER BY id DESC LIMIT 1",
 	[ST_MARK_SCORED] = "UPDATE predictions SET scored = 1 WHERE id = ?1",
 	[ST_UNSCORED] = "SELECT id, cycle, rul, model FROM predictions"
 			" WHERE unit = ?1 AND scored = 0 AND cycle <= ?2 ORDER BY id",
-	[ST_INSERT_FAILURE] = "INSERT INTO failures(unit, failed_at_cycle, scored, ts)"
-			      " VALUES(?1, ?2, ?3, ?4)",
-	[ST_INSERT_PREDICTION] = "INSERT INTO predictions(unit, cycle, rul, model, version, ts)"
-				 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_INSERT_FAILURE] = "INSERT INTO failures(unit, failed_at_cycle, scored, ts, model)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_FAILURE_OF] = "SELECT id, failed_at_cycle, ts FROM failures WHERE unit = ?1"
+			  " AND failed_at_cycle >= ?2 AND ts >= ?3 AND (model = '' OR model = ?4)"
+			  " ORDER BY id LIMIT 1",
+	[ST_COUNT_FAILURE] = "UPDATE failures SET scored = scored + 1 WHERE id = ?1",
+	[ST_INSERT_PREDICTION] = "INSERT INTO predictions(unit, cycle, rul, model, version, ts,"
+				 " scored) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_EXPIRE] = "DELETE FROM predictions WHERE id IN"
 		      " (SELECT id FROM predictions WHERE ts < ?1 LIMIT ?2)",
 };
@@ -115,6 +136,8 @@ enum fb_read_id {
 	RD_TOTALS,
 	RD_RECENT,
 	RD_RECENT_MODEL,
+	RD_LATE,
+	RD_LAST_ID,
 	RD_COUNT,
 };
 
@@ -127,10 +150,13 @@ static const char *const fb_read_sql[RD_COUNT] = {
 		      " FROM totals ORDER BY model",
 	[RD_RECENT] = "SELECT unit, cycle, predicted, actual, model FROM"
 		      " (SELECT id, unit, cycle, predicted, actual, model FROM feedback"
-		      " ORDER BY id DESC LIMIT ?1) ORDER BY id",
+		      " WHERE id <= ?3 ORDER BY id DESC LIMIT ?1) ORDER BY id",
 	[RD_RECENT_MODEL] = "SELECT unit, cycle, predicted, actual, model FROM"
 			    " (SELECT id, unit, cycle, predicted, actual, model FROM feedback"
-			    " WHERE model = ?2 ORDER BY id DESC LIMIT ?1) ORDER BY id",
+			    " WHERE model = ?2 AND id <= ?3 ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[RD_LATE] = "SELECT id, unit, cycle, predicted, actual, model FROM feedback"
+		    " WHERE source = 'failure_late' AND id > ?1 ORDER BY id LIMIT ?2",
+	[RD_LAST_ID] = "SELECT coalesce(max(id), 0) FROM feedback",
 };
 
 struct fb_store {
@@ -361,9 +387,8 @@ fail_r:
 	return sqlite_errno(rc);
 }
 
-/* Refuse a file written by a newer schema rather than misread it. */
 static int
-sqlite_check_schema(struct fb_store *s, const char *path, char *err, size_t err_len)
+sqlite_schema_version(struct fb_store *s)
 {
 	sqlite3_stmt *st = NULL;
 	int version = 0;
@@ -373,6 +398,27 @@ sqlite_check_schema(struct fb_store *s, const char *path, char *err, size_t err_
 	    sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return version;
+}
+
+/* Create what is missing and bring a version 1 file to version 2, in the open transaction. */
+static int
+sqlite_create_schema(struct fb_store *s, const char *path, char *err, size_t err_len)
+{
+	int r;
+
+	r = sqlite_exec(s->w, path, fb_schema, err, err_len);
+	if (r == 0 && sqlite_schema_version(s) == 1)
+		r = sqlite_exec(s->w, path, fb_migrate_1, err, err_len);
+	return r;
+}
+
+/* Refuse a file written by a newer schema rather than misread it. */
+static int
+sqlite_check_schema(struct fb_store *s, const char *path, char *err, size_t err_len)
+{
+	int version = sqlite_schema_version(s);
+
 	if (version == FB_SCHEMA_VERSION)
 		return 0;
 	snprintf(err, err_len, "database '%s' has schema version %d, this plugin knows %d", path,
@@ -430,7 +476,7 @@ sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store
 			err, err_len);
 	if (r < 0)
 		goto fail;
-	r = sqlite_exec(s->w, path, fb_schema, err, err_len);
+	r = sqlite_create_schema(s, path, err, err_len);
 	if (r == 0)
 		r = sqlite_exec(s->w, path, "COMMIT", err, err_len);
 	if (r < 0) {
@@ -562,18 +608,50 @@ sqlite_add_totals(struct fb_store *s, const struct fb_scored_list *l)
 	return r;
 }
 
-/* A record with its own prediction: the model is the posted one, else the model of the
- * logged prediction of (unit, cycle), else "unknown". */
+/* The latest not yet scored logged prediction of (unit, cycle) (of model, when not ""):
+ * its id (0: none) and model. */
+static int
+sqlite_unscored_of(struct fb_store *s, int64_t unit, int64_t cycle, const char *model,
+		   sqlite3_int64 *id, char *found, size_t found_len)
+{
+	sqlite3_stmt *st = s->st[model[0] ? ST_UNSCORED_MATCH_MODEL : ST_UNSCORED_MATCH];
+	int rc;
+
+	*id = 0;
+	sqlite3_bind_int64(st, 1, unit);
+	sqlite3_bind_int64(st, 2, cycle);
+	if (model[0])
+		sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		sqlite_copy_text(found, found_len, st, 1);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+}
+
+/*
+ * A record with its own prediction. It scores the latest not yet scored logged prediction
+ * of (unit, cycle) (of the posted model, when one is): that one is marked, so that a failure
+ * event later does not count it a second time. The model: the posted one, else the marked
+ * prediction's, else the latest logged prediction's of (unit, cycle), else "unknown".
+ */
 static int
 sqlite_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
 		    struct fb_scored_list *l)
 {
 	sqlite3_stmt *st = s->st[ST_LATEST_MODEL];
 	char model[FB_MODEL_MAX];
+	sqlite3_int64 id;
 	int r;
 
 	snprintf(model, sizeof(model), "%s", rec->model[0] ? rec->model : "unknown");
-	if (rec->model[0] == 0) {
+	r = sqlite_unscored_of(s, rec->unit, rec->cycle, rec->model, &id, model, sizeof(model));
+	if (r < 0)
+		return r;
+	if (id == 0 && rec->model[0] == 0) {
 		sqlite3_bind_int64(st, 1, rec->unit);
 		sqlite3_bind_int64(st, 2, rec->cycle);
 		if (sqlite3_step(st) == SQLITE_ROW)
@@ -581,9 +659,15 @@ sqlite_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 	}
-	r = sqlite_score(s, l, rec->unit, rec->cycle, rec->predicted, rec->actual, model,
-			 "posted", 0, ts);
-	return r;
+	if (id > 0) {
+		st = s->st[ST_MARK_SCORED];
+		sqlite3_bind_int64(st, 1, id);
+		r = sqlite_exec_stmt(st);
+		if (r < 0)
+			return r;
+	}
+	return sqlite_score(s, l, rec->unit, rec->cycle, rec->predicted, rec->actual, model,
+			    "posted", id, ts);
 }
 
 /* A record without prediction: the latest logged prediction of (unit, cycle[, model]). */
@@ -625,7 +709,9 @@ sqlite_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
 /* A failure event: every unscored logged prediction of the unit up to the failure cycle is
  * scored with actual = failed_at - cycle, and marked, so that a second event (or the same
  * unit number reused by another fleet later) cannot score it again. The rows are read first
- * and updated after, never while the select still walks the index it would change. */
+ * and updated after, never while the select still walks the index it would change. The event
+ * is kept with its model: predictions of the unit that reach the log after it are scored
+ * against it there (sqlite_log_one). */
 static int
 sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 		     struct fb_scored_list *l)
@@ -681,6 +767,7 @@ sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 	sqlite3_bind_int64(st, 2, rec->failed_at);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)n);
 	sqlite3_bind_double(st, 4, ts);
+	sqlite3_bind_text(st, 5, rec->model, -1, SQLITE_STATIC);
 	return sqlite_exec_stmt(st);
 }
 
@@ -776,10 +863,71 @@ fail:
 	return r;
 }
 
+/* The failure event that scores a prediction logged after it: the first one recorded for
+ * the unit (and the prediction's model, or every model) at or after the time the prediction
+ * was made, whose failure cycle is not before the prediction's. *id is 0 when none. */
+static int
+sqlite_failure_of(struct fb_store *s, const struct fb_logged *p, sqlite3_int64 *id,
+		  int64_t *failed_at, double *failed_ts)
+{
+	sqlite3_stmt *st = s->st[ST_FAILURE_OF];
+	int rc;
+
+	*id = 0;
+	sqlite3_bind_int64(st, 1, p->unit);
+	sqlite3_bind_int64(st, 2, p->cycle);
+	sqlite3_bind_double(st, 3, p->timestamp);
+	sqlite3_bind_text(st, 4, p->model, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*failed_at = sqlite3_column_int64(st, 1);
+		*failed_ts = sqlite3_column_double(st, 2);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+}
+
+/* Store one logged prediction; when its unit's failure event is recorded already (the log
+ * is written after the answer, the event may overtake it), score it now, as the event
+ * would have: source "failure_late", in the same transaction. */
+static int
+sqlite_log_one(struct fb_store *s, const struct fb_logged *p, struct fb_scored_list *l)
+{
+	sqlite3_stmt *st = s->st[ST_INSERT_PREDICTION];
+	sqlite3_int64 failure, id;
+	int64_t failed_at = 0;
+	double failed_ts = 0;
+	int r;
+
+	r = sqlite_failure_of(s, p, &failure, &failed_at, &failed_ts);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, p->unit);
+	sqlite3_bind_int64(st, 2, p->cycle);
+	sqlite3_bind_double(st, 3, p->rul);
+	sqlite3_bind_text(st, 4, p->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, p->version, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 6, p->timestamp);
+	sqlite3_bind_int(st, 7, failure > 0);
+	r = sqlite_exec_stmt(st);
+	if (r < 0 || failure == 0)
+		return r;
+	id = sqlite3_last_insert_rowid(s->w);
+	r = sqlite_score(s, l, p->unit, p->cycle, p->rul, (double)(failed_at - p->cycle),
+			 p->model, "failure_late", id, failed_ts);
+	if (r < 0)
+		return r;
+	st = s->st[ST_COUNT_FAILURE];
+	sqlite3_bind_int64(st, 1, failure);
+	return sqlite_exec_stmt(st);
+}
+
 static int
 sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 {
-	sqlite3_stmt *st = s->st[ST_INSERT_PREDICTION];
+	struct fb_scored_list l = { 0 };
 	size_t i;
 	int r;
 
@@ -787,21 +935,17 @@ sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 	r = sqlite_run(s, ST_BEGIN);
 	if (r < 0)
 		goto out;
-	for (i = 0; i < n && r == 0; i++) {
-		sqlite3_bind_int64(st, 1, p[i].unit);
-		sqlite3_bind_int64(st, 2, p[i].cycle);
-		sqlite3_bind_double(st, 3, p[i].rul);
-		sqlite3_bind_text(st, 4, p[i].model, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, p[i].version, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 6, p[i].timestamp);
-		r = sqlite_exec_stmt(st);
-	}
+	for (i = 0; i < n && r == 0; i++)
+		r = sqlite_log_one(s, &p[i], &l);
+	if (r == 0)
+		r = sqlite_add_totals(s, &l);
 	if (r == 0)
 		r = sqlite_run(s, ST_COMMIT);
 	if (r < 0)
 		sqlite_run(s, ST_ROLLBACK);
 out:
 	pthread_mutex_unlock(&s->wlock);
+	free(l.items);
 	return r;
 }
 
@@ -876,7 +1020,8 @@ sqlite_totals(struct fb_store *s, fb_totals_fn fn, void *ud)
 }
 
 static int
-sqlite_recent(struct fb_store *s, const char *model, size_t limit, fb_scored_fn fn, void *ud)
+sqlite_recent(struct fb_store *s, const char *model, int64_t upto, size_t limit,
+	      fb_scored_fn fn, void *ud)
 {
 	sqlite3_stmt *st = s->rd[model != NULL ? RD_RECENT_MODEL : RD_RECENT];
 	struct fb_scored sc;
@@ -886,12 +1031,54 @@ sqlite_recent(struct fb_store *s, const char *model, size_t limit, fb_scored_fn 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
 	if (model != NULL)
 		sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, upto);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		sc.unit = sqlite3_column_int64(st, 0);
 		sc.cycle = sqlite3_column_int64(st, 1);
 		sc.predicted = sqlite3_column_double(st, 2);
 		sc.actual = sqlite3_column_double(st, 3);
 		sqlite_copy_text(sc.model, sizeof(sc.model), st, 4);
+		r = fn(ud, &sc);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sqlite_errno(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+static int
+sqlite_last_id(struct fb_store *s, int64_t *out)
+{
+	sqlite3_stmt *st = s->rd[RD_LAST_ID];
+	int rc;
+
+	pthread_mutex_lock(&s->rlock);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&s->rlock);
+	return rc == SQLITE_ROW ? 0 : sqlite_errno(rc);
+}
+
+static int
+sqlite_late(struct fb_store *s, int64_t *after, size_t limit, fb_scored_fn fn, void *ud)
+{
+	sqlite3_stmt *st = s->rd[RD_LATE];
+	struct fb_scored sc;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&s->rlock);
+	sqlite3_bind_int64(st, 1, *after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*after = sqlite3_column_int64(st, 0);
+		sc.unit = sqlite3_column_int64(st, 1);
+		sc.cycle = sqlite3_column_int64(st, 2);
+		sc.predicted = sqlite3_column_double(st, 3);
+		sc.actual = sqlite3_column_double(st, 4);
+		sqlite_copy_text(sc.model, sizeof(sc.model), st, 5);
 		r = fn(ud, &sc);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
@@ -911,5 +1098,7 @@ const struct fb_store_ops fb_store_sqlite = {
 	.lookup = sqlite_lookup,
 	.totals = sqlite_totals,
 	.recent = sqlite_recent,
+	.last_id = sqlite_last_id,
+	.late = sqlite_late,
 	.close = sqlite_close,
 };

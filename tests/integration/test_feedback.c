@@ -207,16 +207,22 @@ fi_logged(int unit)
 	return n;
 }
 
-/* lines: "unit cycle rul" of one unit, predicted through the fixture model. */
+/* lines: "unit cycle rul" of one unit, predicted through the fixture model at `made`
+ * (seconds since the epoch; 0: now). */
 static void
-fi_log_predictions(const char *lines, int unit, size_t expect_logged)
+fi_log_predictions_at(const char *lines, int unit, size_t expect_logged, double made)
 {
 	struct harness_response r;
 	size_t logged = 0;
+	char path[96];
 	int i;
 
-	ck_assert_int_eq(harness_http(fi_pred, "POST", "/test/predictions", "text/plain", lines,
-				      strlen(lines), NULL, &r), 0);
+	if (made > 0)
+		snprintf(path, sizeof(path), "/test/predictions?timestamp=%.3f", made);
+	else
+		snprintf(path, sizeof(path), "/test/predictions");
+	ck_assert_int_eq(harness_http(fi_pred, "POST", path, "text/plain", lines, strlen(lines),
+				      NULL, &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	harness_response_free(&r);
 	/* the log is written off the request path: wait for it */
@@ -228,6 +234,21 @@ fi_log_predictions(const char *lines, int unit, size_t expect_logged)
 	}
 	ck_abort_msg("prediction log holds %zu entries of unit %d, expected %zu", logged, unit,
 		     expect_logged);
+}
+
+static void
+fi_log_predictions(const char *lines, int unit, size_t expect_logged)
+{
+	fi_log_predictions_at(lines, unit, expect_logged, 0);
+}
+
+static double
+fi_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 START_TEST(feedback_accepts_each_form_of_record)
@@ -305,6 +326,77 @@ START_TEST(feedback_failure_backfills_the_unit)
 	ck_assert_double_eq_tol(fi_stat("window.mae"), (21 + 12 + 3) / 3.0, 1e-9);
 	ck_assert_double_eq_tol(fi_stat("window.nasa_score"),
 				expm1(2.1) + expm1(1.2) + expm1(0.3), 1e-9);
+}
+END_TEST
+
+/*
+ * The prediction log is written after the answer, so a failure event sent right after the
+ * last prediction can reach the store first. Here the predictions are made (timestamp)
+ * before the event and logged after it: they are scored when logged, once, and counted in
+ * the metrics and the stats like the ones an event scores; a restart keeps them.
+ */
+START_TEST(feedback_prediction_logged_after_its_failure_is_scored)
+{
+	const char *count = "feedback_count_total{model=\"fixture-model\"}";
+	double made = fi_now() - 5;
+	int i;
+
+	fi_post_ok("{\"unit\": 21, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");
+	fi_log_predictions_at("21 1 60\n21 2 50\n21 3 40\n", 21, 3, made);
+	/* the stats see the store's count and catch up on the window at once */
+	ck_assert_double_eq(fi_stat("count"), 3);
+	ck_assert_double_eq(fi_stat("window.count"), 3);
+	/* residuals 60-39, 50-38, 40-37 */
+	ck_assert_double_eq_tol(fi_stat("window.mae"), (21 + 12 + 3) / 3.0, 1e-9);
+	ck_assert_double_eq_tol(fi_stat("models.fixture-model.all_time.mae"), 12, 1e-9);
+	ck_assert_double_eq(harness_scrape(fi_fb, count), 3);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "feedback_abs_error_sum_total"
+					       "{model=\"fixture-model\"}"), 36, 1e-9);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_mae{model=\"fixture-model\"}"), 12,
+				1e-9);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_residual_cycles_count"
+					   "{model=\"fixture-model\"}"), 3);
+	/* scored: the event again scores nothing */
+	fi_post_ok("{\"unit\": 21, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");
+	/* a prediction made now, after the event (the unit number used again): not scored */
+	fi_log_predictions("21 4 30\n", 21, 4);
+	usleep(1200 * 1000); /* a look of the late thread */
+	ck_assert_double_eq(harness_scrape(fi_fb, count), 3);
+	ck_assert_double_eq(fi_stat("count"), 3);
+	/* without a stats request in between, the metrics catch up within a second or so */
+	fi_log_predictions_at("21 5 20\n", 21, 5, made);
+	for (i = 0; i < 300 && harness_scrape(fi_fb, count) < 4; i++)
+		usleep(10000);
+	ck_assert_double_eq(harness_scrape(fi_fb, count), 4);
+	ck_assert_double_eq(fi_stat("count"), 4);
+	ck_assert_double_eq(fi_stat("window.count"), 4);
+	/* a restart restores the window and counts nothing twice */
+	fi_restart(false);
+	ck_assert_double_eq(fi_stat("count"), 4);
+	ck_assert_double_eq(fi_stat("window.count"), 4);
+	ck_assert_double_eq_tol(fi_stat("window.mae"), (21 + 12 + 3 + 15) / 4.0, 1e-9);
+	ck_assert_double_eq_tol(harness_scrape(fi_fb, "model_mae{model=\"fixture-model\"}"),
+				(21 + 12 + 3 + 15) / 4.0, 1e-9);
+	usleep(1200 * 1000);
+	ck_assert_msg(!(harness_scrape(fi_fb, count) > 0), "counted again after the restart: %g",
+		      harness_scrape(fi_fb, count));
+}
+END_TEST
+
+/* A record posted with its own predicted_rul stands for the logged prediction of (unit,
+ * cycle): a failure event afterwards scores the others only. */
+START_TEST(feedback_posted_record_marks_the_logged_prediction)
+{
+	fi_log_predictions("22 1 60\n22 2 50\n22 3 40\n", 22, 3);
+	fi_post_ok("{\"unit\": 22, \"cycle\": 2, \"actual_rul\": 38, \"predicted_rul\": 48}",
+		   "{\"accepted\":1,\"scored\":1}");
+	fi_post_ok("{\"unit\": 22, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":2}");
+	ck_assert_double_eq(fi_stat("count"), 3);
+	ck_assert_double_eq(fi_stat("models.fixture-model.count"), 3);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_count_total{model=\"fixture-model\"}"),
+			    3);
+	/* residuals 21, 10 (posted), 3 */
+	ck_assert_double_eq_tol(fi_stat("window.mae"), (21 + 10 + 3) / 3.0, 1e-9);
 }
 END_TEST
 
@@ -843,6 +935,8 @@ feedback_suite(void)
 	tcase_add_test(tc, feedback_routes_only_where_no_model_is);
 	tcase_add_test(tc, feedback_matches_the_logged_prediction);
 	tcase_add_test(tc, feedback_failure_backfills_the_unit);
+	tcase_add_test(tc, feedback_prediction_logged_after_its_failure_is_scored);
+	tcase_add_test(tc, feedback_posted_record_marks_the_logged_prediction);
 	tcase_add_test(tc, feedback_bad_input_changes_nothing);
 	tcase_add_test(tc, feedback_restart_restores_the_window);
 	tcase_add_test(tc, feedback_survives_reload);

@@ -268,6 +268,186 @@ START_TEST(store_failure_scores_each_unscored_prediction_once)
 }
 END_TEST
 
+/* Log cycles from..to of unit, "made" at ts. */
+static void
+fs_log_at(struct fb_store *s, int64_t unit, int64_t from, int64_t to, double rul0,
+	  const char *model, double ts)
+{
+	struct fb_logged p[64];
+	size_t n = 0;
+	int64_t c;
+
+	for (c = from; c <= to && n < 64; c++, n++)
+		p[n] = (struct fb_logged){ .unit = unit, .cycle = c, .rul = rul0 - (double)c,
+					   .timestamp = ts, .model = model, .version = "1" };
+	ck_assert_int_eq(fb_store_sqlite.log_predictions(s, p, n), 0);
+}
+
+/* A failure event of unit (of model, "" for any) received at ts; returns how many it scored. */
+static size_t
+fs_fail(struct fb_store *s, int64_t unit, int64_t failed_at, const char *model, double ts)
+{
+	struct fb_record rec = { .kind = FB_RECORD_FAILURE, .unit = unit, .failed_at = failed_at };
+	struct fb_group g = { .records = &rec, .count = 1, .received_at = ts };
+	size_t n;
+
+	snprintf(rec.model, sizeof(rec.model), "%s", model);
+	ck_assert_int_eq(fb_store_sqlite.apply(s, &g, 1), 0);
+	ck_assert_int_eq(g.status, 0);
+	n = g.scored_count;
+	free(g.scored);
+	return n;
+}
+
+struct fs_late {
+	size_t n;
+	double abs_sum;
+	int64_t cycles[16];
+	double actual[16];
+};
+
+static int
+fs_late_cb(void *ud, const struct fb_scored *sc)
+{
+	struct fs_late *l = ud;
+
+	if (l->n < 16) {
+		l->cycles[l->n] = sc->cycle;
+		l->actual[l->n] = sc->actual;
+	}
+	l->n++;
+	l->abs_sum += fabs(sc->predicted - sc->actual);
+	return 0;
+}
+
+static struct fs_late
+fs_late_since(struct fb_store *s, int64_t *after)
+{
+	struct fs_late l = { 0 };
+
+	ck_assert_int_eq(fb_store_sqlite.late(s, after, 1000, fs_late_cb, &l), 0);
+	return l;
+}
+
+/* The log is written after the answer: the failure event can arrive first. A prediction
+ * made before the event, logged after it, is scored when logged, once. */
+START_TEST(store_prediction_logged_after_its_failure_is_scored_once)
+{
+	struct fb_store *s = fs_open();
+	struct fs_late l;
+	int64_t after = 0;
+	size_t i;
+
+	ck_assert_uint_eq(fs_fail(s, 7, 5, "", 1700000100), 0); /* nothing logged yet */
+	fs_log_at(s, 7, 1, 6, 10, "m", 1700000099); /* cycle 6: after the failure, not scored */
+	fs_log_at(s, 8, 1, 2, 10, "m", 1700000099); /* another unit: untouched */
+	ck_assert_uint_eq(fs_totals(s).count, 5);
+	/* errors (10 - c) - (5 - c) = 5 each */
+	ck_assert_double_eq_tol(fs_totals(s).squared, 5 * 25, 1e-9);
+	l = fs_late_since(s, &after);
+	ck_assert_uint_eq(l.n, 5);
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(l.cycles[i], (int64_t)i + 1);
+		ck_assert_double_eq(l.actual[i], 5 - (double)(i + 1));
+	}
+	ck_assert_int_gt(after, 0);
+	ck_assert_uint_eq(fs_late_since(s, &after).n, 0); /* the mark moved past them */
+	/* marked scored: the event again, or another one, scores nothing more */
+	ck_assert_uint_eq(fs_fail(s, 7, 5, "", 1700000200), 0);
+	ck_assert_uint_eq(fs_fail(s, 7, 9, "", 1700000300), 1); /* cycle 6 only */
+	ck_assert_uint_eq(fs_totals(s).count, 6);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+/* A unit number used again (a new engine, a new replay): predictions made after the old
+ * failure event arrived are not scored against it, whatever their cycles. */
+START_TEST(store_prediction_made_after_the_failure_is_a_new_life)
+{
+	struct fb_store *s = fs_open();
+	int64_t after = 0;
+
+	ck_assert_uint_eq(fs_fail(s, 9, 200, "", 1700000100), 0);
+	fs_log_at(s, 9, 1, 3, 50, "m", 1700000101);
+	ck_assert_uint_eq(fs_totals(s).count, 0);
+	ck_assert_uint_eq(fs_late_since(s, &after).n, 0);
+	/* its own failure scores them, against its own cycle */
+	ck_assert_uint_eq(fs_fail(s, 9, 100, "", 1700000500), 3);
+	ck_assert_uint_eq(fs_totals(s).count, 3);
+	ck_assert_uint_eq(fs_late_since(s, &after).n, 0); /* scored by the event, not late */
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+/* A failure event naming a model scores late predictions of that model only. */
+START_TEST(store_late_scoring_keeps_to_the_event_model)
+{
+	struct fb_store *s = fs_open();
+	struct fs_totals_sum t;
+
+	ck_assert_uint_eq(fs_fail(s, 3, 10, "a", 1700000100), 0);
+	fs_log_at(s, 3, 1, 2, 20, "b", 1700000000);
+	ck_assert_uint_eq(fs_totals(s).count, 0);
+	fs_log_at(s, 3, 1, 2, 20, "a", 1700000000);
+	t = fs_totals(s);
+	ck_assert_uint_eq(t.count, 2);
+	ck_assert_str_eq(t.models, "a,");
+	ck_assert_uint_eq(fs_fail(s, 3, 10, "", 1700000200), 2); /* b's two, not a's again */
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+/* A record posted with its own predicted_rul stands for the logged prediction of (unit,
+ * cycle): a failure event afterwards does not count that prediction again. */
+START_TEST(store_posted_record_marks_the_logged_prediction)
+{
+	struct fb_record posted[2] = { fs_scored(7, 3, 2, 8, ""), fs_scored(7, 4, 1, 9, "other") };
+	struct fb_store *s = fs_open();
+	struct fb_group g;
+
+	fs_log(s, 7, 1, 5, 10, "m");
+	ck_assert_int_eq(fs_apply(s, posted, 2, &g), 0);
+	ck_assert_str_eq(g.scored[0].model, "m");
+	ck_assert_str_eq(g.scored[1].model, "other");
+	free(g.scored);
+	/* cycle 3 is marked; cycle 4's prediction is m's, not "other"'s: still open */
+	ck_assert_uint_eq(fs_fail(s, 7, 5, "", 1700000000), 4);
+	ck_assert_uint_eq(fs_totals(s).count, 6);
+	/* the same record again: no unscored prediction left, it counts as its own record */
+	ck_assert_int_eq(fs_apply(s, posted, 1, &g), 0);
+	ck_assert_str_eq(g.scored[0].model, "m");
+	free(g.scored);
+	ck_assert_uint_eq(fs_totals(s).count, 7);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+/* A file of schema version 1 (failures without a model) is brought to version 2. */
+START_TEST(store_upgrades_a_version_1_file)
+{
+	sqlite3 *db;
+	struct fb_store *s;
+
+	ck_assert_int_eq(sqlite3_open(fs_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+				      "CREATE TABLE failures(id INTEGER PRIMARY KEY,"
+				      " unit INTEGER NOT NULL, failed_at_cycle INTEGER NOT NULL,"
+				      " scored INTEGER NOT NULL, ts REAL NOT NULL);"
+				      "INSERT INTO failures VALUES(1, 4, 30, 0, 1700000100);"
+				      "INSERT INTO meta VALUES('schema_version', '1');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = fs_open();
+	ck_assert_int_eq(sqlite_schema_version(s), 2);
+	/* the old event applies to any model */
+	fs_log_at(s, 4, 1, 2, 20, "m", 1700000000);
+	ck_assert_uint_eq(fs_totals(s).count, 2);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
 struct fs_recent {
 	size_t n;
 	int64_t first_unit;
@@ -297,12 +477,12 @@ START_TEST(store_recent_returns_the_last_records_oldest_first)
 		recs[i] = fs_scored(i, 1, 10, 10, i % 2 ? "odd" : "even");
 	ck_assert_int_eq(fs_apply(s, recs, 10, &g), 0);
 	free(g.scored);
-	ck_assert_int_eq(fb_store_sqlite.recent(s, NULL, 4, fs_recent_cb, &rc), 0);
+	ck_assert_int_eq(fb_store_sqlite.recent(s, NULL, INT64_MAX, 4, fs_recent_cb, &rc), 0);
 	ck_assert_uint_eq(rc.n, 4);
 	ck_assert_int_eq(rc.first_unit, 6);
 	ck_assert_int_eq(rc.last_unit, 9);
 	memset(&rc, 0, sizeof(rc));
-	ck_assert_int_eq(fb_store_sqlite.recent(s, "odd", 3, fs_recent_cb, &rc), 0);
+	ck_assert_int_eq(fb_store_sqlite.recent(s, "odd", INT64_MAX, 3, fs_recent_cb, &rc), 0);
 	ck_assert_uint_eq(rc.n, 3);
 	ck_assert_int_eq(rc.first_unit, 5);
 	ck_assert_int_eq(rc.last_unit, 9);
@@ -741,6 +921,11 @@ feedback_store_suite(void)
 	tcase_add_test(tc, store_match_takes_the_logged_prediction);
 	tcase_add_test(tc, store_posted_prediction_takes_the_logged_model);
 	tcase_add_test(tc, store_failure_scores_each_unscored_prediction_once);
+	tcase_add_test(tc, store_prediction_logged_after_its_failure_is_scored_once);
+	tcase_add_test(tc, store_prediction_made_after_the_failure_is_a_new_life);
+	tcase_add_test(tc, store_late_scoring_keeps_to_the_event_model);
+	tcase_add_test(tc, store_posted_record_marks_the_logged_prediction);
+	tcase_add_test(tc, store_upgrades_a_version_1_file);
 	tcase_add_test(tc, store_recent_returns_the_last_records_oldest_first);
 	tcase_add_test(tc, store_lookup_finds_logged_predictions);
 	tcase_add_test(tc, commit_every_acknowledged_record_is_stored);
