@@ -3,6 +3,7 @@
 #include <check.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -465,16 +466,10 @@ dt_metric_sum(struct dt *t, const char *name, const char *feature, size_t *serie
 static char dt_dir_template[] = "/tmp/drift-test-XXXXXX";
 static char *dt_dir;
 
-static void
-dt_rmrf_bundle(const char *dir)
+static int
+dt_remove(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	char path[600];
-
-	snprintf(path, sizeof(path), "%s/bundle.json", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/model.json", dir);
-	unlink(path);
-	rmdir(dir);
+	return remove(path) < 0 ? -1 : 0;
 }
 
 static void
@@ -485,17 +480,11 @@ dt_setup(void)
 	ck_assert_ptr_nonnull(dt_dir);
 }
 
+/* The test's folder and everything in it (bundles, synthetic data), depth first. */
 static void
 dt_teardown(void)
 {
-	char path[512];
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		snprintf(path, sizeof(path), "%s/b%d", dt_dir, i);
-		dt_rmrf_bundle(path);
-	}
-	rmdir(dt_dir);
+	nftw(dt_dir, dt_remove, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Every input uniform on [0, 10) in the table the reference is built from. */
@@ -1644,7 +1633,6 @@ START_TEST(test_synthetic_quarters)
 	struct synth_options o;
 	struct dt_quarter q[4];
 	char data[600], err[512];
-	size_t f;
 
 	snprintf(data, sizeof(data), "%s/synth", dt_dir);
 	ck_assert_int_eq(mkdir(data, 0755), 0);
@@ -1655,17 +1643,6 @@ START_TEST(test_synthetic_quarters)
 	ck_assert_str_eq(q[0].status, "ok");
 	ck_assert_double_lt(q[0].psi_max, 0.1);
 	dt_assert_shifts(q);
-	for (f = 0; f < 4; f++) {
-		static const char *const files[] = { "train", "test", "RUL", NULL };
-		char path[700];
-		size_t k;
-
-		for (k = 0; files[k] != NULL; k++) {
-			snprintf(path, sizeof(path), "%s/%s_FD00%zu.txt", data, files[k], f + 1);
-			unlink(path);
-		}
-	}
-	rmdir(data);
 }
 END_TEST
 
