@@ -5,7 +5,9 @@
 #   BUILD_DIR   build tree to use (default: build); configured and the needed targets built.
 #   --quick     `make bench-quick`: fewer and shorter runs (under 2 minutes once built); writes
 #               BUILD_DIR/bench/BENCHMARKS-quick.md and leaves docs/BENCHMARKS.md alone.
-# Environment: BENCH_OUT (document to write), CMAPSS_DIR (the data set, else found as usual).
+# Environment: BENCH_OUT (document to write), CMAPSS_DIR (the data set, else found as usual),
+# BENCH_RUNS and BENCH_DUR (runs per figure and seconds per run: smoke tests of this script),
+# BENCH_COMMIT (the commit to name when the tree is an export without .git).
 #
 # The full run replaces only the part of the document between the markers
 # "<!-- bench:begin -->" and "<!-- bench:end -->"; the hand-written sections around them stay.
@@ -32,6 +34,15 @@ else
 	RUNS=5 DUR=3 GDUR=2 CONNS="1 8 32 128" REPEATS=7 FB_RUNS=5 FB_SECS=4 MET_RUNS=5
 	DRIFT_RUNS=5 START_RUNS=5 GROWTH=1 TREES=1
 	out="${BENCH_OUT:-$src/docs/BENCHMARKS.md}"
+fi
+
+# Smoke tests of this script: BENCH_RUNS=1 BENCH_DUR=1 override the runs and seconds of everything.
+if [ -n "${BENCH_RUNS:-}" ]; then
+	RUNS="$BENCH_RUNS" FB_RUNS="$BENCH_RUNS" MET_RUNS="$BENCH_RUNS" DRIFT_RUNS="$BENCH_RUNS" START_RUNS="$BENCH_RUNS"
+	REPEATS=$((BENCH_RUNS > 3 ? BENCH_RUNS : 3))
+fi
+if [ -n "${BENCH_DUR:-}" ]; then
+	DUR="$BENCH_DUR" GDUR="$BENCH_DUR" FB_SECS="$BENCH_DUR"
 fi
 
 command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
@@ -161,8 +172,12 @@ load_start="$(loadavg)"
 date_start="$(date -u '+%Y-%m-%d %H:%M UTC')"
 cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 mem_total="$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-commit="$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-dirty="$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
+if [ -n "${BENCH_COMMIT:-}" ]; then # a tree exported with git archive has no .git
+	commit="$BENCH_COMMIT" dirty=""
+else
+	commit="$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	dirty="$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
+fi
 say "load average at start: $load_start"
 
 # ---- bodies and bundles --------------------------------------------------------------------
@@ -272,7 +287,7 @@ profile() {
 		} END {for (c in share) printf "%.1f %s\n", share[c], c}' | sort -rg >"$work/prof.$body.txt"
 }
 if [ "$perf_ok" = 1 ]; then
-	for body in $([ "$quick" = 1 ] && echo one-w30 || echo "one-w30 batch256-w1 batch256-w30"); do
+	for body in $([ "$quick" = 1 ] && echo "one-w30 batch256-w1" || echo "one-w30 batch256-w1 batch256-w30"); do
 		say "profile: $body, 32 connections"
 		profile "$body" "$([ "$quick" = 1 ] && echo 3 || echo 6)"
 	done
@@ -458,6 +473,11 @@ instr_pct="$(calc "$instr_ns / 1000 / $req_cpu * 100")"
 drift_cpu="$(med "$res/drift.cpu_cost")"
 drift_rps="$(med "$res/drift.rps_cost")"
 drift_json="$(med "$res/drift.inproc_json")"
+# pshare BODY WORD: the perf share of the category whose name starts with WORD
+pshare() {
+	[ -s "$work/prof.$1.txt" ] || { echo nan; return 0; }
+	awk -v w="$2" '$2 == w {print $1; f = 1} END {if (!f) print 0}' "$work/prof.$1.txt"
+}
 pyc=16
 [ -s "$res/http.forest.one-w30.c16.rps" ] || pyc=32
 cat <<EOF
@@ -478,8 +498,11 @@ cat <<EOF
 | /metrics render, 5,000 series (20% histograms), wall | < 5 ms (#3) | $(mmm "$res/scrape.hist.5000" 2) ms | $(mark "$sc_h" lt 5) |
 | /metrics render, 5,000 series (counters, gauges), wall | < 5 ms (#3) | $(mmm "$res/scrape.plain.5000" 2) ms | $(mark "$sc_p" lt 5) |
 | instrumentation share of a predict request's CPU (estimate, see below) | < 3% (#3) | $(fmt "$instr_pct" 2)% | $(mark "$instr_pct" lt 3) |
-| drift: extra server CPU per request, HTTP A/B | < 2% (#7) | $(mmm "$res/drift.cpu_cost" 2)% | $(mark "$drift_cpu" lt 2) |
-| drift: lost requests/s, HTTP A/B | < 2% (#7) | $(mmm "$res/drift.rps_cost" 2)% | $(mark "$drift_rps" lt 2) |
+| instrumentation: metrics registry's share of the daemon's CPU (perf), 1 engine x 30 cycles | < 3% (#3) | $(fmt "$(pshare one-w30 metrics)" 1)% | $(mark "$(pshare one-w30 metrics)" lt 3) |
+| instrumentation: same, batches of 256 x 1 cycle | < 3% (#3) | $(fmt "$(pshare batch256-w1 metrics)" 1)% | $(mark "$(pshare batch256-w1 metrics)" lt 3) |
+| drift: extra server CPU per request, HTTP A/B, 1 engine x 30 cycles | < 2% (#7) | $(mmm "$res/drift.cpu_cost" 2)% | $(mark "$drift_cpu" lt 2) |
+| drift: drift_psi's share of the daemon's CPU (perf), 1 engine x 30 cycles | < 2% (#7) | $(fmt "$(pshare one-w30 drift_psi)" 1)% | $(mark "$(pshare one-w30 drift_psi)" lt 2) |
+| drift: same, batches of 256 x 1 cycle | < 2% (#7) | $(fmt "$(pshare batch256-w1 drift_psi)" 1)% | $(mark "$(pshare batch256-w1 drift_psi)" lt 2) |
 | drift: share of the in-process request path (bench_drift) | < 2% (#7) | $(mmm "$res/drift.inproc_json" 2)% | $(mark "$drift_json" lt 2) |
 
 For scale, measured elsewhere (not by this run; /work/shared/MEASUREMENTS.md): a Python stack
@@ -575,7 +598,7 @@ EOF
 
 # -- profile
 if [ "$perf_ok" = 1 ]; then
-	profiled="$(ls "$work"/prof.*.txt 2>/dev/null | sed 's/.*prof\.\(.*\)\.txt/\1/' | sort -r | tr '\n' ' ')"
+	profiled="$(for b in one-w30 batch256-w1 batch256-w30; do if [ -s "$work/prof.$b.txt" ]; then echo "$b"; fi; done | tr '\n' ' ')"
 	cat <<EOF
 
 Where the forest daemon's CPU goes (\`perf record -e cpu-clock -F 1999 -p PID\` for a few seconds
