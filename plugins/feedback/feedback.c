@@ -89,7 +89,8 @@ struct fb {
 	struct fb_model *models;
 	size_t model_count;
 	struct fb_window *all;
-	int64_t late_after; /* records scored by the log up to this id are accounted */
+	struct fb_cursor *cursor; /* records scored by the log up to cursor->after are accounted */
+	int64_t restored_upto;    /* records up to this id are in the windows from the restore */
 	pthread_cond_t late_wake;
 	pthread_t late_thread;
 	bool late_started;
@@ -102,6 +103,71 @@ struct fb {
 };
 
 /* ---- accuracy state ---------------------------------------------------------------------- */
+
+/*
+ * How far the records the prediction log scored are accounted, one cursor per service and
+ * database, shared by the instances of this loaded object. The metric registry survives a
+ * reload, and for a moment the old instance and the new one both run: were the cursor per
+ * instance, both would add a record scored then to the same counters. (A plugin file
+ * replaced on disk loads as a new object with cursors of its own; it starts from its
+ * restore mark like a first start.) fb_cursors_lock nests inside fb->lock.
+ */
+struct fb_cursor {
+	char *key;
+	int64_t after;
+	unsigned refs;
+	struct fb_cursor *next;
+};
+
+static pthread_mutex_t fb_cursors_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fb_cursor *fb_cursors;
+
+/* The cursor of the instance's service and database, created at `mark` when it is the
+ * first one; NULL when out of memory. */
+static struct fb_cursor *
+fb_cursor_get(struct fb *fb, int64_t mark)
+{
+	const char *service = fb->api->service_name(fb->host);
+	struct fb_cursor *c;
+	char *key;
+
+	if (asprintf(&key, "%s\n%s", service != NULL ? service : "", fb->database) < 0)
+		return NULL;
+	pthread_mutex_lock(&fb_cursors_lock);
+	for (c = fb_cursors; c != NULL; c = c->next)
+		if (strcmp(c->key, key) == 0)
+			break;
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+		c->key = key;
+		c->after = mark;
+		c->next = fb_cursors;
+		fb_cursors = c;
+		key = NULL;
+	}
+	if (c != NULL)
+		c->refs++;
+	pthread_mutex_unlock(&fb_cursors_lock);
+	free(key);
+	return c;
+}
+
+static void
+fb_cursor_put(struct fb_cursor *c)
+{
+	struct fb_cursor **p;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&fb_cursors_lock);
+	if (--c->refs == 0) {
+		for (p = &fb_cursors; *p != c; p = &(*p)->next)
+			;
+		*p = c->next;
+		free(c->key);
+		free(c);
+	}
+	pthread_mutex_unlock(&fb_cursors_lock);
+}
 
 static void
 fb_models_free(struct fb *fb)
@@ -178,9 +244,9 @@ fb_model_publish(struct fb *fb, const struct fb_model *m)
 	fb->api->gauge_set(m->nasa, f.nasa_score);
 }
 
-/* Account the scored records of one group: counters, residuals, windows (lock held). */
+/* Account scored records: counters, residuals and (windowed) the windows (lock held). */
 static void
-fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n)
+fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n, bool windowed)
 {
 	const struct rulsrv_api *api = fb->api;
 	struct fb_model *m = NULL;
@@ -197,8 +263,10 @@ fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n)
 		api->counter_add(m->squared, t.squared);
 		api->counter_add(m->absolute, t.absolute);
 		api->histogram_observe(m->residual, t.residual);
-		fb_window_push(m->window, &t);
-		fb_window_push(fb->all, &t);
+		if (windowed) {
+			fb_window_push(m->window, &t);
+			fb_window_push(fb->all, &t);
+		}
 		m->touched = true;
 	}
 }
@@ -215,7 +283,7 @@ fb_committed(void *ud, struct fb_group *const *groups, size_t n, double seconds)
 	pthread_mutex_lock(&fb->lock);
 	for (i = 0; i < n; i++)
 		if (groups[i]->status == 0)
-			fb_account_locked(fb, groups[i]->scored, groups[i]->scored_count);
+			fb_account_locked(fb, groups[i]->scored, groups[i]->scored_count, true);
 	for (m = fb->models; m != NULL; m = m->next) {
 		if (m->touched)
 			fb_model_publish(fb, m);
@@ -224,10 +292,14 @@ fb_committed(void *ud, struct fb_group *const *groups, size_t n, double seconds)
 	pthread_mutex_unlock(&fb->lock);
 }
 
+/* One record the log scored (fb_cursors_lock held; cursor->after is its id). One the
+ * restore put in the windows already is only counted. */
 static int
 fb_late_one(void *ud, const struct fb_scored *sc)
 {
-	fb_account_locked(ud, sc, 1);
+	struct fb *fb = ud;
+
+	fb_account_locked(fb, sc, 1, fb->cursor->after > fb->restored_upto);
 	return 0;
 }
 
@@ -244,10 +316,12 @@ fb_late_locked(struct fb *fb)
 	int64_t before;
 	int r;
 
+	pthread_mutex_lock(&fb_cursors_lock);
 	do {
-		before = fb->late_after;
-		r = fb->ops->late(fb->store, &fb->late_after, FB_LATE_CHUNK, fb_late_one, fb);
-	} while (r == 0 && fb->late_after != before);
+		before = fb->cursor->after;
+		r = fb->ops->late(fb->store, &fb->cursor->after, FB_LATE_CHUNK, fb_late_one, fb);
+	} while (r == 0 && fb->cursor->after != before);
+	pthread_mutex_unlock(&fb_cursors_lock);
 	for (m = fb->models; m != NULL; m = m->next) {
 		if (m->touched)
 			fb_model_publish(fb, m);
@@ -358,16 +432,21 @@ fb_restore(struct fb *fb)
 	int r;
 
 	pthread_mutex_lock(&fb->lock);
-	r = fb->ops->last_id(fb->store, &fb->late_after);
+	r = fb->ops->last_id(fb->store, &fb->restored_upto);
+	if (r == 0) {
+		fb->cursor = fb_cursor_get(fb, fb->restored_upto);
+		if (fb->cursor == NULL)
+			r = -ENOMEM;
+	}
 	if (r == 0)
-		r = fb->ops->recent(fb->store, NULL, fb->late_after, (size_t)fb->window_size,
+		r = fb->ops->recent(fb->store, NULL, fb->restored_upto, (size_t)fb->window_size,
 				    fb_restore_all, fb);
 	if (r == 0)
 		r = fb->ops->totals(fb->store, fb_restore_totals, fb);
 	for (m = fb->models; m != NULL && r == 0; m = m->next) {
 		ctx.model = m;
-		r = fb->ops->recent(fb->store, m->name, fb->late_after, (size_t)fb->window_size,
-				    fb_restore_model, &ctx);
+		r = fb->ops->recent(fb->store, m->name, fb->restored_upto,
+				    (size_t)fb->window_size, fb_restore_model, &ctx);
 		if (r == 0)
 			fb_model_publish(fb, m);
 	}
@@ -717,6 +796,7 @@ fb_free(struct fb *fb)
 	fb_committer_free(fb->committer);
 	if (fb->ops != NULL)
 		fb->ops->close(fb->store);
+	fb_cursor_put(fb->cursor);
 	fb_models_free(fb);
 	fb_window_free(fb->all);
 	pthread_mutex_destroy(&fb->lock);

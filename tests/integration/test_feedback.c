@@ -383,6 +383,35 @@ START_TEST(feedback_prediction_logged_after_its_failure_is_scored)
 }
 END_TEST
 
+/* After a reload (new instances beside the old, the same metric registry), predictions the
+ * log scores are counted once, and the new instance's window has them. */
+START_TEST(feedback_late_scoring_after_reload_counts_once)
+{
+	const char *count = "feedback_count_total{model=\"fixture-model\"}";
+	const char *ts = "rulsrv_config_last_reload_success_timestamp_seconds";
+	double made = fi_now() - 5, before;
+	int i;
+
+	fi_post_ok("{\"unit\": 24, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");
+	fi_log_predictions_at("24 1 60\n", 24, 1, made);
+	for (i = 0; i < 300 && harness_scrape(fi_fb, count) < 1; i++)
+		usleep(10000);
+	before = harness_scrape(fi_fb, ts);
+	ck_assert_int_eq(harness_signal(&fi_srv, SIGHUP), 0);
+	for (i = 0; i < 500 && !(harness_scrape(fi_fb, ts) > before); i++)
+		usleep(10000);
+	ck_assert_msg(harness_scrape(fi_fb, ts) > before, "no reload");
+	fi_log_predictions_at("24 2 50\n24 3 40\n", 24, 3, made);
+	ck_assert_double_eq(fi_stat("count"), 3);
+	ck_assert_double_eq(fi_stat("window.count"), 3);
+	ck_assert_double_eq_tol(fi_stat("window.mae"), (21 + 12 + 3) / 3.0, 1e-9);
+	usleep(1200 * 1000); /* every late thread had a look */
+	ck_assert_double_eq(harness_scrape(fi_fb, count), 3);
+	ck_assert_double_eq(harness_scrape(fi_fb, "feedback_residual_cycles_count"
+					   "{model=\"fixture-model\"}"), 3);
+}
+END_TEST
+
 /* A record posted with its own predicted_rul stands for the logged prediction of (unit,
  * cycle): a failure event afterwards scores the others only. */
 START_TEST(feedback_posted_record_marks_the_logged_prediction)
@@ -937,6 +966,7 @@ feedback_suite(void)
 	tcase_add_test(tc, feedback_failure_backfills_the_unit);
 	tcase_add_test(tc, feedback_prediction_logged_after_its_failure_is_scored);
 	tcase_add_test(tc, feedback_posted_record_marks_the_logged_prediction);
+	tcase_add_test(tc, feedback_late_scoring_after_reload_counts_once);
 	tcase_add_test(tc, feedback_bad_input_changes_nothing);
 	tcase_add_test(tc, feedback_restart_restores_the_window);
 	tcase_add_test(tc, feedback_survives_reload);
