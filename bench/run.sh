@@ -218,10 +218,11 @@ say "HTTP predict: starting daemons"
 start forest
 start xgboost -o plugins.model.file=predict_xgboost.so
 start nodrift -o 'services.prediction.plugins=[model, feedback, prometheus]'
-for d in forest xgboost nodrift; do
+start nolog -o 'services.prediction.plugins=[model, drift, prometheus]'
+for d in forest xgboost nodrift nolog; do
 	add "rss_idle.$d" "$(mem_of "${PID[$d]}" VmRSS)"
 done
-for d in forest xgboost nodrift; do warm "$d" one-w30; done
+for d in forest xgboost nodrift nolog; do warm "$d" one-w30; done
 
 heads="one-w30 batch256-w1 batch256-w30"
 for body in $heads; do
@@ -235,6 +236,7 @@ for body in $heads; do
 			add "http.ratio.$body.c$c" "$(calc "$(tail -1 "$res/http.forest.$body.c$c.rps") / $(tail -1 "$res/http.xgboost.$body.c$c.rps")")"
 			if [ "$body" = one-w30 ] && [ "$c" = 32 ]; then
 				wrk_run nodrift "$body" "$c" "$DUR" "http.nodrift.$body.c$c"
+				wrk_run nolog "$body" "$c" "$DUR" "http.nolog.$body.c$c"
 				f="$(tail -1 "$res/http.forest.$body.c$c.rps")"
 				n="$(tail -1 "$res/http.nodrift.$body.c$c.rps")"
 				add drift.rps_cost "$(calc "(1 - $f / $n) * 100")"
@@ -335,7 +337,7 @@ if [ "$TREES" = 1 ]; then
 	done
 	for d in forest-r50 forest-r1000 xgboost-r50 xgboost-r1000; do stop "$d"; done
 fi
-for d in forest xgboost nodrift; do
+for d in forest xgboost nodrift nolog; do
 	add "hwm_final.$d" "$(mem_of "${PID[$d]}" VmHWM)"
 	stop "$d"
 done
@@ -444,7 +446,8 @@ The daemon under test is the default configuration: \`conf/rulsrv.conf\`, servic
 (one per core: $(nproc)), started as
 \`rulsrv -c conf/rulsrv.conf -s prediction -o plugin_dir=BUILD/plugins -o services.prediction.listen=127.0.0.1:0 -o plugins.feedback.settings.database=SCRATCH/x.db\`.
 The XGBoost daemon adds \`-o plugins.model.file=predict_xgboost.so\`; the one without drift adds
-\`-o 'services.prediction.plugins=[model, feedback, prometheus]'\`.
+\`-o 'services.prediction.plugins=[model, feedback, prometheus]'\`, the one without the
+prediction log \`-o 'services.prediction.plugins=[model, drift, prometheus]'\`.
 EOF
 
 # -- summary
@@ -634,6 +637,11 @@ with 30 cycles, 32 connections, run by turns in the same loop ($RUNS pairs, tabl
 | with drift_psi (default) | $(mmm "$res/http.forest.one-w30.c32.rps" 0) | $(mmm "$res/http.forest.one-w30.c32.cpu" 1) |
 | without drift_psi | $(mmm "$res/http.nodrift.one-w30.c32.rps" 0) | $(mmm "$res/http.nodrift.one-w30.c32.cpu" 1) |
 | cost of drift, pair by pair | $(mmm "$res/drift.rps_cost" 2)% | $(mmm "$res/drift.cpu_cost" 2)% |
+| for comparison: without the prediction log (feedback plugin) | $(mmm "$res/http.nolog.one-w30.c32.rps" 0) | $(mmm "$res/http.nolog.one-w30.c32.cpu" 1) |
+
+p50 and p99 of the same runs: with drift $(mmm "$res/http.forest.one-w30.c32.p50" 2) and $(mmm "$res/http.forest.one-w30.c32.p99" 2) ms;
+without drift $(mmm "$res/http.nodrift.one-w30.c32.p50" 2) and $(mmm "$res/http.nodrift.one-w30.c32.p99" 2) ms;
+without the prediction log $(mmm "$res/http.nolog.one-w30.c32.p50" 2) and $(mmm "$res/http.nolog.one-w30.c32.p99" 2) ms.
 
 Drift in process (\`bench_drift models/fd001\`, $DRIFT_RUNS runs, each the median of 7):
 $(mmm "$res/drift.ns" 0) ns per observed prediction on one thread, which is
