@@ -461,6 +461,39 @@ dt_metric_sum(struct dt *t, const char *name, const char *feature, size_t *serie
 	return q.sum;
 }
 
+/*
+ * Poll (up to 10 s: the timer thread may be slow on a loaded machine) until metric name
+ * (summed over feature's bins when sum, else the unlabelled gauge) reaches at least want.
+ */
+static bool
+dt_wait_metric(struct dt *t, const char *name, const char *feature, double want, bool sum)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		double v = sum ? dt_metric_sum(t, name, feature, NULL) : dt_metric(t, name, NULL, NULL);
+
+		if (v >= want)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Poll (up to 10 s) until name{v0, v1} equals want. */
+static bool
+dt_wait_metric_eq(struct dt *t, const char *name, const char *v0, const char *v1, double want)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (dt_metric(t, name, v0, v1) == want)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
 /* ---- hand-made reference bundles ----------------------------------------------------------- */
 
 static char dt_dir_template[] = "/tmp/drift-test-XXXXXX";
@@ -1046,11 +1079,10 @@ START_TEST(test_time_windows_tumble)
 	ck_assert_int_eq(dt_start(&t, kv), 0);
 	dt_observe(&t, rows, 100, 10);
 	/* The timer pushes counters and rolls without any GET. */
-	usleep(120 * 1000);
-	ck_assert_double_eq(dt_metric(&t, "drift_window_observations", NULL, NULL), 100);
-	ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total", "s2", NULL), 100);
-	usleep(400 * 1000);
-	ck_assert_double_ge(dt_metric(&t, "drift_window_index", NULL, NULL), 3);
+	ck_assert_msg(dt_wait_metric(&t, "drift_bin_observations_total", "s2", 100, true),
+		      "counters not pushed by the timer");
+	ck_assert_msg(dt_wait_metric(&t, "drift_window_index", NULL, 3, false),
+		      "no time window rolled");
 	j = dt_get(&t);
 	ck_assert_double_ge(dt_num(j, "window", "index"), 3);
 	ck_assert_double_eq(dt_num(j, "window", "seconds"), 0.2);
@@ -1353,9 +1385,9 @@ START_TEST(test_reload_takes_over)
 	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2 FD002");
 	cJSON_Delete(j);
 	dt_observe(&next, rows, 100, 10);
-	usleep(150 * 1000); /* a few timer ticks of the successor */
-	/* Gone: the bin (0, 1]. Kept: (4, 5]. New: (9, 10]. */
-	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "1"), 0);
+	/* Gone: the bin (0, 1], once the successor's timer noticed it serves. Kept: (4, 5].
+	 * New: (9, 10]. */
+	ck_assert(dt_wait_metric_eq(&next, "drift_reference_proportion", "s4", "1", 0));
 	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "5"), 0.1);
 	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "10"), 0.1);
 
