@@ -556,21 +556,6 @@ dt_spec(void)
 	return spec;
 }
 
-/*
- * drift_ref_build sums 1/n per row, so a bin holding every row can come out a rounding error
- * above 1, which bundle_load refuses: clamp what this test builds.
- */
-static void
-dt_refs_clamp(struct drift_feature_ref *refs)
-{
-	size_t f, b;
-
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
-		for (b = 0; b < refs[f].bin_count; b++)
-			if (refs[f].expected[b] > 1)
-				refs[f].expected[b] = 1;
-}
-
 /* Write bundle dir/b<n> with these references (NULL entries: 10 bins of 1 on [0, 10)). */
 static const char *dt_subset = "FD001"; /* training subset of the next dt_bundle */
 
@@ -793,7 +778,6 @@ START_TEST(test_constant_and_discrete_do_not_alarm)
 	tab.rows = 20000;
 	tab.values = dt_rows(tab.rows, dt_cmapss_like);
 	ck_assert_int_eq(drift_ref_build(&tab, NULL, refs), 0);
-	dt_refs_clamp(refs);
 	ck_assert_int_eq(refs[3].kind, DRIFT_BINS_CONSTANT);
 	ck_assert_int_eq(refs[19].kind, DRIFT_BINS_DISCRETE);
 	dir = dt_bundle(1, refs);
@@ -954,7 +938,6 @@ START_TEST(test_bins_match_drift_bin_index)
 	tab.rows = 5000;
 	tab.values = dt_rows(tab.rows, dt_cmapss_like);
 	ck_assert_int_eq(drift_ref_build(&tab, NULL, built), 0);
-	dt_refs_clamp(built);
 	free(tab.values);
 	dt_probe_bins(dt_bundle(1, built));
 	for (f = 0; f < RULSRV_N_INPUTS; f++) {
@@ -1526,7 +1509,6 @@ dt_fd001_built(const struct cmapss_table *fd001, bool *holdout)
 		use[i] = !holdout[i];
 	}
 	ck_assert_int_eq(drift_ref_build(fd001, use, refs), 0);
-	dt_refs_clamp(refs);
 	free(use);
 	dir = strdup(dt_bundle(2, refs));
 	for (f = 0; f < RULSRV_N_INPUTS; f++) {
