@@ -117,7 +117,7 @@ static const char *const fb_stmt_sql[ST_COUNT] = {
 				    " ORDER BY id DESC LIMIT 1",
 	[ST_MARK_SCORED] = "UPDATE predictions SET scored = 1 WHERE id = ?1",
 	[ST_UNSCORED] = "SELECT id, cycle, rul, model FROM predictions"
-			" WHERE unit = ?1 AND scored = 0 AND cycle <= ?2 ORDER BY id",
+			" WHERE unit = ?1 AND scored = 0 AND cycle <= ?2 AND ts <= ?3 ORDER BY id",
 	[ST_INSERT_FAILURE] = "INSERT INTO failures(unit, failed_at_cycle, scored, ts, model)"
 			      " VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_FAILURE_OF] = "SELECT id, failed_at_cycle, ts FROM failures WHERE unit = ?1"
@@ -706,7 +706,8 @@ sqlite_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
 			    ts);
 }
 
-/* A failure event: every unscored logged prediction of the unit up to the failure cycle is
+/* A failure event: every unscored logged prediction of the unit up to the failure cycle,
+ * made before the event arrived (one made after is of a new life of the unit number), is
  * scored with actual = failed_at - cycle, and marked, so that a second event (or the same
  * unit number reused by another fleet later) cannot score it again. The rows are read first
  * and updated after, never while the select still walks the index it would change. The event
@@ -724,6 +725,7 @@ sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 
 	sqlite3_bind_int64(st, 1, rec->unit);
 	sqlite3_bind_int64(st, 2, rec->failed_at);
+	sqlite3_bind_double(st, 3, ts);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct fb_scored *row;
 

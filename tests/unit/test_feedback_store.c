@@ -371,7 +371,9 @@ START_TEST(store_prediction_made_after_the_failure_is_a_new_life)
 	fs_log_at(s, 9, 1, 3, 50, "m", 1700000101);
 	ck_assert_uint_eq(fs_totals(s).count, 0);
 	ck_assert_uint_eq(fs_late_since(s, &after).n, 0);
-	/* its own failure scores them, against its own cycle */
+	/* an event that arrived before they were made (committed after them) is not theirs */
+	ck_assert_uint_eq(fs_fail(s, 9, 200, "", 1700000100.5), 0);
+	/* their own failure scores them, against its own cycle */
 	ck_assert_uint_eq(fs_fail(s, 9, 100, "", 1700000500), 3);
 	ck_assert_uint_eq(fs_totals(s).count, 3);
 	ck_assert_uint_eq(fs_late_since(s, &after).n, 0); /* scored by the event, not late */
