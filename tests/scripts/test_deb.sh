@@ -43,7 +43,8 @@ dpkg -i "$deb"
 for f in /usr/sbin/rulsrv /usr/bin/rulsrv-train /usr/bin/rulsrv-replay \
 	/usr/lib/rulsrv/plugins/predict_forest.so /usr/include/rulsrv/plugin.h \
 	/usr/share/rulsrv/models/fd001/bundle.json /usr/share/man/man5/rulsrv.conf.5.gz \
-	/lib/systemd/system/rulsrv@.service /usr/share/pkgconfig/rulsrv.pc; do
+	/lib/systemd/system/rulsrv@.service /usr/share/pkgconfig/rulsrv.pc \
+	/usr/share/rulsrv/monitoring/prometheus/prometheus.yml /var/lib/rulsrv; do
 	[ -e "$f" ] || { echo "FAIL: $f is not installed"; exit 1; }
 done
 out=$(/usr/sbin/rulsrv -t -c /etc/rulsrv/rulsrv.conf 2>"$work/t.log") ||
