@@ -87,7 +87,7 @@ options_usage(FILE *f)
 	      "  --token FILE       bearer token for POST /v1/drift/window\n"
 	      "  --timeout SEC      per request (default 30)\n"
 	      "  --failure-delay SEC  from an engine's last prediction to its failure event\n"
-	      "                     (default 0.5: the prediction log is written asynchronously)\n"
+	      "                     (default 0.5, as a fleet reports failures a little later)\n"
 	      "  --progress | --no-progress | --quiet\n"
 	      "                     progress bar (default on a terminal), log lines, or nothing\n"
 	      "  --help, --version\n"
