@@ -17,6 +17,8 @@
 
 #include <curl/curl.h>
 
+#include "cmapss.h"
+
 const char *
 harness_source_dir(void)
 {
@@ -412,6 +414,90 @@ harness_run(const char *const *argv, char **output, int *exit_status)
 		free(buf);
 	*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return 0;
+}
+
+static void
+say(char *why, size_t why_len, const char *text)
+{
+	if (why != NULL && why_len > 0)
+		snprintf(why, why_len, "%s", text);
+}
+
+int
+harness_run_tool(const char *tool, const char *const *args, char *why, size_t why_len)
+{
+	const char *argv[32];
+	char path[512], *out = NULL;
+	size_t n = 0;
+	int status = -1;
+
+	snprintf(path, sizeof(path), "%s/bin/%s", harness_build_dir(), tool);
+	argv[n++] = path;
+	while (args != NULL && *args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (access(path, X_OK) != 0) {
+		if (why != NULL && why_len > 0)
+			snprintf(why, why_len, "%s is not built", tool);
+		return -1;
+	}
+	if (harness_run(argv, &out, &status) < 0 || status != 0) {
+		if (why != NULL && why_len > 0)
+			snprintf(why, why_len, "%s failed (status %d): %.300s", tool, status,
+				 out != NULL ? out : "");
+		free(out);
+		return -1;
+	}
+	free(out);
+	return 0;
+}
+
+int
+harness_train_data(const char *work, char *data, size_t data_len, char *why, size_t why_len)
+{
+	const char *args[] = { "--out", data, "--units", "30", "--test-units", "10", NULL };
+
+	if (cmapss_find_dir(data, data_len) == 0)
+		return 0;
+	snprintf(data, data_len, "%s/synth", work);
+	if (harness_run_tool("cmapss-synth", args, why, why_len) < 0)
+		return -1;
+	return 0;
+}
+
+int
+harness_train_bundle(const char *data, const char *out_dir, const char *const *extra_args,
+		     char *why, size_t why_len)
+{
+	const char *args[31] = { "--data", data, "--subset", "FD001", "--out", out_dir,
+				 "--no-tune", "--threads", "1", "--quiet" };
+	size_t n = 10;
+
+	while (extra_args != NULL && *extra_args != NULL && n < 30)
+		args[n++] = *extra_args++;
+	args[n] = NULL;
+	return harness_run_tool("rulsrv-train", args, why, why_len);
+}
+
+int
+harness_model_bundle(const char *work, const char *const *extra_args, char *dir,
+		     size_t dir_len, char *why, size_t why_len)
+{
+	char data[512], path[700];
+
+	snprintf(dir, dir_len, "%s/models/fd001", harness_source_dir());
+	snprintf(path, sizeof(path), "%s/bundle.json", dir);
+	if (access(path, R_OK) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/bin/rulsrv-train", harness_build_dir());
+	if (access(path, X_OK) != 0) {
+		say(why, why_len, "no models/fd001 and no rulsrv-train binary");
+		return -1;
+	}
+	snprintf(dir, dir_len, "%s/base", work);
+	if (harness_train_data(work, data, sizeof(data), why, why_len) < 0)
+		return -1;
+	return harness_train_bundle(data, dir, extra_args, why, why_len);
 }
 
 struct growbuf {

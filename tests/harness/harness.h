@@ -67,6 +67,32 @@ bool harness_log_contains(const struct harness_server *s, const char *needle);
 int harness_run(const char *const *argv, char **output, int *exit_status);
 
 /*
+ * Run build/bin/<tool> with args (NULL-terminated, at most 30) to completion. 0 when it exited
+ * with status 0; else -1 and, when why is not NULL, what failed with the head of its output.
+ */
+int harness_run_tool(const char *tool, const char *const *args, char *why, size_t why_len);
+/*
+ * Data to train on: the real C-MAPSS folder (cmapss_find_dir) when present, else synthetic
+ * data made now in work/synth by cmapss-synth (30 training and 10 test engines). The folder's
+ * path goes to data. 0, or -1 with the reason in why.
+ */
+int harness_train_data(const char *work, char *data, size_t data_len, char *why, size_t why_len);
+/*
+ * A small bundle in out_dir: rulsrv-train --data data --subset FD001 --out out_dir --no-tune
+ * --threads 1 --quiet, then extra_args (NULL-terminated or NULL; rounds, depth, name...).
+ * 0, or -1 with the reason in why.
+ */
+int harness_train_bundle(const char *data, const char *out_dir, const char *const *extra_args,
+			 char *why, size_t why_len);
+/*
+ * The model bundle of a suite: the committed models/fd001 when it exists, else one trained
+ * now into work/base (harness_train_data, then harness_train_bundle with extra_args). The
+ * bundle's folder goes to dir. 0, or -1 with the reason in why.
+ */
+int harness_model_bundle(const char *work, const char *const *extra_args, char *dir,
+			 size_t dir_len, char *why, size_t why_len);
+
+/*
  * One HTTP request with libcurl to 127.0.0.1:port. method "GET", "POST", ...; body may be
  * NULL. headers: NULL-terminated list of "Name: value" lines or NULL.
  * Returns 0 and fills r (free with harness_response_free), -1 on a transport error.

@@ -13,7 +13,6 @@
 #include <curl/curl.h>
 
 #include "bundle.h"
-#include "cmapss.h"
 #include "harness/harness.h"
 
 Suite *drift_live_suite(void);
@@ -25,61 +24,17 @@ Suite *drift_live_suite(void);
 static char work[256];
 static char base_dir[512];
 static bool have_bundle;
-static const char *skip_reason = "";
+static char skip_reason[512];
 static struct harness_server srv;
-
-static int
-run(const char *const *argv)
-{
-	char *out = NULL;
-	int status = -1;
-
-	if (harness_run(argv, &out, &status) != 0 || status != 0)
-		fprintf(stderr, "test_drift_live: %s failed (%d): %s\n", argv[0], status,
-			out ? out : "");
-	free(out);
-	return status;
-}
 
 static bool
 make_base(void)
 {
-	char data[512], bin[512], synth[512], path[700];
-	struct stat st;
+	const char *args[] = { "--rounds", "20", "--max-depth", "4", "--name",
+			       "rul-drift-test", "--version", "v1", NULL };
 
-	snprintf(base_dir, sizeof(base_dir), "%s/models/fd001", harness_source_dir());
-	snprintf(path, sizeof(path), "%s/bundle.json", base_dir);
-	if (stat(path, &st) == 0)
-		return true;
-	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-train", harness_build_dir());
-	if (access(bin, X_OK) != 0) {
-		skip_reason = "no models/fd001 and no rulsrv-train binary";
-		return false;
-	}
-	snprintf(base_dir, sizeof(base_dir), "%s/base", work);
-	if (cmapss_find_dir(data, sizeof(data)) < 0) {
-		const char *argv[] = { synth, "--out", data, "--units", "30", "--test-units", "10",
-				       NULL };
-
-		snprintf(synth, sizeof(synth), "%s/bin/cmapss-synth", harness_build_dir());
-		snprintf(data, sizeof(data), "%s/synth", work);
-		if (run(argv) != 0) {
-			skip_reason = "no C-MAPSS data and cmapss-synth failed";
-			return false;
-		}
-	}
-	{
-		const char *argv[] = { bin, "--data", data, "--subset", "FD001", "--out", base_dir,
-				       "--no-tune", "--rounds", "20", "--max-depth", "4",
-				       "--threads", "1", "--name", "rul-drift-test", "--version", "v1",
-				       "--quiet", NULL };
-
-		if (run(argv) != 0) {
-			skip_reason = "rulsrv-train failed";
-			return false;
-		}
-	}
-	return true;
+	return harness_model_bundle(work, args, base_dir, sizeof(base_dir), skip_reason,
+				    sizeof(skip_reason)) == 0;
 }
 
 static void

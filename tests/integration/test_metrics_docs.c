@@ -41,10 +41,8 @@ static const char *const feedback_sources[] = {"core", "feedback", "export_stats
 static bool
 train_bundle(const char *dir)
 {
-	char data[PATH_MAX], trainer[PATH_MAX], out[PATH_MAX];
-	const char *argv[16];
-	char *output = NULL;
-	int status;
+	static const char *const args[] = { "--rounds", "10", NULL };
+	char data[PATH_MAX], trainer[PATH_MAX], out[PATH_MAX], why[512];
 
 	if (cmapss_find_dir(data, sizeof(data)) < 0) {
 		snprintf(data, sizeof(data), "%s/../shared/data/cmapss", harness_source_dir());
@@ -59,23 +57,7 @@ train_bundle(const char *dir)
 		return false;
 	}
 	snprintf(out, sizeof(out), "%s/bundle", dir);
-	argv[0] = trainer;
-	argv[1] = "--subset";
-	argv[2] = "FD001";
-	argv[3] = "--data";
-	argv[4] = data;
-	argv[5] = "--no-tune";
-	argv[6] = "--rounds";
-	argv[7] = "10";
-	argv[8] = "--threads";
-	argv[9] = "1";
-	argv[10] = "--quiet";
-	argv[11] = "--out";
-	argv[12] = out;
-	argv[13] = NULL;
-	ck_assert_int_eq(harness_run(argv, &output, &status), 0);
-	ck_assert_msg(status == 0, "rulsrv-train failed: %s", output);
-	free(output);
+	ck_assert_msg(harness_train_bundle(data, out, args, why, sizeof(why)) == 0, "%s", why);
 	return true;
 }
 

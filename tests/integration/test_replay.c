@@ -70,30 +70,6 @@ missing_piece(void)
 	return NULL;
 }
 
-/* Run build/bin/<tool> with args; on failure, say so in skip_reason with its output. */
-static int
-run_tool(const char *tool, const char *const *args)
-{
-	const char *argv[32];
-	char path[512], *out = NULL;
-	size_t n = 0;
-	int status = -1;
-
-	snprintf(path, sizeof(path), "%s/bin/%s", harness_build_dir(), tool);
-	argv[n++] = path;
-	while (*args != NULL && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	if (harness_run(argv, &out, &status) < 0 || status != 0) {
-		snprintf(skip_reason, sizeof(skip_reason), "%s failed (status %d): %.300s", tool,
-			 status, out ? out : "");
-		free(out);
-		return -1;
-	}
-	free(out);
-	return 0;
-}
-
 static void
 setup_data(void)
 {
@@ -115,15 +91,15 @@ setup_data(void)
 	snprintf(bundle, sizeof(bundle), "%s/bundle", work);
 	snprintf(token, sizeof(token), "%s/token", work);
 	mkdir(data, 0700);
-	if (run_tool("cmapss-synth", (const char *[]){ "--out", data, "--units", "8",
-							"--test-units", "3", "--seed", "7",
-							NULL }) < 0)
+	if (harness_run_tool("cmapss-synth",
+			     (const char *[]){ "--out", data, "--units", "8", "--test-units", "3",
+					       "--seed", "7", NULL },
+			     skip_reason, sizeof(skip_reason)) < 0)
 		return;
-	if (run_tool("rulsrv-train",
-		     (const char *[]){ "--data", data, "--subset", "FD001", "--out", bundle,
-				       "--holdout", "4", "--rounds", "20", "--no-tune", "--threads",
-				       "1", "--quiet", "--name", "rul-replay-test", "--version", "1",
-				       NULL }) < 0)
+	if (harness_train_bundle(data, bundle,
+				 (const char *[]){ "--holdout", "4", "--rounds", "20", "--name",
+						   "rul-replay-test", "--version", "1", NULL },
+				 skip_reason, sizeof(skip_reason)) < 0)
 		return;
 	f = fopen(token, "w");
 	if (f == NULL) {
