@@ -75,3 +75,16 @@ bench: test-deps
 
 bench-quick: test-deps
 	bash bench/run.sh --quick $(BUILD)
+
+# ---- reliability (docs/FUZZING.md, bench/soak.sh; not part of `make test`) ----------------------
+# `make fuzz`: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (FUZZ_HARNESS=name for
+# one), corpus kept in build-fuzz/. `make soak`: load at 70% of the measured maximum for
+# SOAK_SECONDS (default 600; CI: `make soak SOAK_SECONDS=60`).
+FUZZ_SECONDS ?= 3600
+FUZZ_HARNESS ?=
+SOAK_SECONDS ?= 600
+fuzz:
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESS)
+
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) bash bench/soak.sh $(BUILD)
