@@ -95,6 +95,40 @@ START_TEST(parse_two_rows)
 }
 END_TEST
 
+/* Every value is the double strtod reads from its token: plain decimals (read by the fast
+ * JSON-number parser) and forms outside JSON's grammar that only strtod takes. */
+START_TEST(parse_values_are_strtods)
+{
+	static const char *const tokens[] = {
+		"-0.0007", "518.67", "0.1", "642.15", "2388.02", "8138.62", "-0", "1e-3",
+		"1.7976931348623157e308", "4.9e-324", "0.30000000000000004",
+		"123456789012345678901", "9007199254740993", "2.2250738585072011e-308",
+		"+1.5", ".5", "5.", "007", "0x1p-2", "1E+2",
+	};
+	size_t nt = sizeof(tokens) / sizeof(tokens[0]);
+	char text[4096], err[256];
+	struct cmapss_table t;
+	size_t len = 0;
+
+	for (size_t row = 0; row * RULSRV_N_INPUTS < nt; row++) {
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "1 %zu", row + 1);
+		for (size_t i = 0; i < RULSRV_N_INPUTS; i++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, " %s",
+						tokens[(row * RULSRV_N_INPUTS + i) % nt]);
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "\n");
+	}
+	ck_assert_int_eq(cmapss_parse(text, len, "body", &t, err, sizeof(err)), 0);
+	for (size_t k = 0; k < t.rows * RULSRV_N_INPUTS; k++) {
+		double want = strtod(tokens[k % nt], NULL);
+
+		ck_assert_msg(memcmp(&t.values[k], &want, sizeof(want)) == 0,
+			      "'%s': got %.17g, strtod says %.17g", tokens[k % nt], t.values[k],
+			      want);
+	}
+	cmapss_table_free(&t);
+}
+END_TEST
+
 START_TEST(parse_errors_name_line_and_column)
 {
 	char text[1024];
@@ -218,6 +252,7 @@ cmapss_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, parse_two_rows);
+	tcase_add_test(tc, parse_values_are_strtods);
 	tcase_add_test(tc, parse_errors_name_line_and_column);
 	tcase_add_test(tc, read_plain_and_gzip_alike);
 	tcase_add_test(tc, read_errors_name_the_file);
