@@ -218,6 +218,24 @@ START_TEST(tuned_multi_subset)
 }
 END_TEST
 
+/* Not a TTY: progress comes as plain lines, without carriage returns or escapes. */
+START_TEST(plain_progress_when_not_a_tty)
+{
+	char cmd[1024], *log;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s --data '%s' --subset FD001 --rounds 10 --folds 2 --out '%s/p' 2>'%s/p.err' "
+		 ">/dev/null",
+		 TRAIN_BIN, tmpdir, tmpdir, tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+	log = slurp("p.err");
+	ck_assert_msg(strstr(log, "tuning: config 1/4") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "tuning: config 4/4: cv rmse") != NULL, "%s", log);
+	ck_assert_msg(strchr(log, '\r') == NULL && strchr(log, '\033') == NULL, "%s", log);
+	free(log);
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
 	char *log;
@@ -296,6 +314,7 @@ train_suite(void)
 	tcase_add_test(tc, deterministic_and_better_than_constant);
 	tcase_add_test(tc, seed_chooses_holdout);
 	tcase_add_test(tc, tuned_multi_subset);
+	tcase_add_test(tc, plain_progress_when_not_a_tty);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, synth_tool_writes_the_twelve_files);
 	tcase_add_test(tc, real_fd001);
