@@ -12,7 +12,6 @@
 #include <check.h>
 
 #include "bundle.h"
-#include "cmapss.h"
 #include "forest.h"
 #include "harness/harness.h"
 #include "metrics.h"
@@ -181,42 +180,15 @@ static char work[128];
 static bool
 get_bundle(void)
 {
-	char data[512], bin[600], synth[600], *out = NULL;
-	int status = -1;
+	static const char *const args[] = { "--rounds", "20", NULL };
+	char why[512] = "";
 
-	snprintf(bundle_dir, sizeof(bundle_dir), "%s/models/fd001/bundle.json", RULSRV_SOURCE_DIR);
-	if (access(bundle_dir, R_OK) == 0) {
-		snprintf(bundle_dir, sizeof(bundle_dir), "%s/models/fd001", RULSRV_SOURCE_DIR);
-		return true;
-	}
 	snprintf(work, sizeof(work), "/tmp/rulsrv-predict-service-%d", (int)getpid());
 	mkdir(work, 0700);
-	if (cmapss_find_dir(data, sizeof(data)) < 0) {
-		const char *argv[] = { synth, "--out", data, "--units", "20", "--test-units", "5",
-				       NULL };
-
-		snprintf(synth, sizeof(synth), "%s/bin/cmapss-synth", RULSRV_BUILD_DIR);
-		snprintf(data, sizeof(data), "%s/synth", work);
-		if (harness_run(argv, &out, &status) != 0 || status != 0)
-			goto fail;
-		free(out);
-		out = NULL;
-	}
-	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-train", RULSRV_BUILD_DIR);
-	snprintf(bundle_dir, sizeof(bundle_dir), "%s/bundle", work);
-	{
-		const char *argv[] = { bin, "--data", data, "--subset", "FD001", "--out", bundle_dir,
-				       "--no-tune", "--rounds", "20", "--threads", "1", "--quiet",
-				       NULL };
-
-		if (harness_run(argv, &out, &status) != 0 || status != 0)
-			goto fail;
-	}
-	free(out);
-	return true;
-fail:
-	fprintf(stderr, "predict_service: SKIP: no bundle (%s)\n", out ? out : "no trainer");
-	free(out);
+	if (harness_model_bundle(work, args, bundle_dir, sizeof(bundle_dir), why,
+				 sizeof(why)) == 0)
+		return true;
+	fprintf(stderr, "predict_service: SKIP: no bundle (%s)\n", why);
 	return false;
 }
 
