@@ -127,6 +127,19 @@ token_number(const char *s, size_t n, char num[64], double *v)
 	return stop != num && *stop == '\0';
 }
 
+/* "column COL: [WHAT ]'TOKEN' REASON" into err, the token shortened; returns -EINVAL. */
+static int
+token_error(char *err, size_t err_len, int col, const char *what, const char *s, size_t n,
+	    const char *reason)
+{
+	char tok[40];
+
+	token_copy(tok, sizeof(tok), s, n);
+	snprintf(err, err_len, "column %d: %s%s'%s' %s", col, what, *what != '\0' ? " " : "", tok,
+		 reason);
+	return -EINVAL;
+}
+
 /*
  * Parse one line [s, end) into vals. Returns 0, 1 for a blank line, or -EINVAL with the
  * reason written to err (the caller adds name and line).
@@ -134,7 +147,7 @@ token_number(const char *s, size_t n, char num[64], double *v)
 static int
 parse_line(const char *s, const char *end, double *vals, char *err, size_t err_len)
 {
-	char tok[40], num[64];
+	char num[64];
 	int col = 0;
 
 	for (;;) {
@@ -156,24 +169,13 @@ parse_line(const char *s, const char *end, double *vals, char *err, size_t err_l
 				 CMAPSS_COLUMNS);
 			return -EINVAL;
 		}
-		token_copy(tok, sizeof(tok), start, n);
-		if (n >= sizeof(num)) {
-			snprintf(err, err_len, "column %d: '%s' is not a number", col, tok);
-			return -EINVAL;
-		}
-		if (!token_number(start, n, num, &v)) {
-			snprintf(err, err_len, "column %d: '%s' is not a number", col, tok);
-			return -EINVAL;
-		}
-		if (!isfinite(v)) {
-			snprintf(err, err_len, "column %d: '%s' is not a finite number", col, tok);
-			return -EINVAL;
-		}
-		if (col <= 2 && (v != floor(v) || v < 0 || v > 1e15)) {
-			snprintf(err, err_len, "column %d: %s '%s' is not a non-negative integer", col,
-				 col == 1 ? "unit" : "cycle", tok);
-			return -EINVAL;
-		}
+		if (n >= sizeof(num) || !token_number(start, n, num, &v))
+			return token_error(err, err_len, col, "", start, n, "is not a number");
+		if (!isfinite(v))
+			return token_error(err, err_len, col, "", start, n, "is not a finite number");
+		if (col <= 2 && (v != floor(v) || v < 0 || v > 1e15))
+			return token_error(err, err_len, col, col == 1 ? "unit" : "cycle", start, n,
+					   "is not a non-negative integer");
 		vals[col - 1] = v;
 	}
 	if (col == 0)
