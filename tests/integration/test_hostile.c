@@ -713,7 +713,7 @@ h_teardown(void)
 START_TEST(test_hostile_table)
 {
 	char series[256];
-	double predictions, fb_total, count;
+	double predictions, fb_total, count, window, observed;
 	size_t i;
 
 	if (h_skip)
@@ -721,6 +721,8 @@ START_TEST(test_hostile_table)
 	ck_assert_int_ge(N_CASES, 60);
 	snprintf(series, sizeof(series), "predictions_total{model=\"%s\"}", h_model);
 	predictions = zero_if_absent(harness_scrape(h_port[P], series));
+	window = harness_scrape(h_port[P], "drift_window_index");
+	observed = harness_scrape(h_port[P], "drift_window_observations");
 	fb_total = zero_if_absent(harness_scrape(h_port[F], "feedback_count_total{model=\"unknown\"}"));
 	count = fb_count();
 	for (i = 0; i < N_CASES; i++)
@@ -731,6 +733,9 @@ START_TEST(test_hostile_table)
 							  "feedback_count_total{model=\"unknown\"}")),
 			    fb_total);
 	ck_assert_double_eq(fb_count(), count);
+	/* no refused body reached the drift window, no refused admin call moved it */
+	ck_assert_double_eq(harness_scrape(h_port[P], "drift_window_index"), window);
+	ck_assert_double_eq(harness_scrape(h_port[P], "drift_window_observations"), observed);
 	/* and the services still do their work */
 	{
 		struct harness_response r;
