@@ -470,18 +470,23 @@ sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store
 	r = sqlite_set_wal(s->w, path, err, err_len);
 	if (r < 0)
 		goto fail;
-	r = sqlite_exec(s->w, path,
-			"PRAGMA synchronous=FULL;"
-			"BEGIN IMMEDIATE;",
-			err, err_len);
+	r = sqlite_exec(s->w, path, "PRAGMA synchronous=FULL;", err, err_len);
 	if (r < 0)
 		goto fail;
-	r = sqlite_create_schema(s, path, err, err_len);
-	if (r == 0)
-		r = sqlite_exec(s->w, path, "COMMIT", err, err_len);
-	if (r < 0) {
-		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
-		goto fail;
+	/* The write lock only when there is something to create or migrate: on a reload the
+	 * old instance's log writer holds it most of the time, and waiting for it would stall
+	 * the reload for seconds under load. */
+	if (sqlite_schema_version(s) != FB_SCHEMA_VERSION) {
+		r = sqlite_exec(s->w, path, "BEGIN IMMEDIATE;", err, err_len);
+		if (r < 0)
+			goto fail;
+		r = sqlite_create_schema(s, path, err, err_len);
+		if (r == 0)
+			r = sqlite_exec(s->w, path, "COMMIT", err, err_len);
+		if (r < 0) {
+			sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
 	}
 	r = sqlite_check_schema(s, path, err, err_len);
 	if (r < 0)
