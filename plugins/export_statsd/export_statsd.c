@@ -15,6 +15,29 @@
 
 #include "statsd_format.h"
 
+/*
+ * What has been sent for one (service, instance), shared by the instances that succeed each
+ * other across reloads. The registry outlives a reload and the plugin object stays loaded
+ * while its file is unchanged, so the new instance takes the memory over and sends exactly
+ * what its predecessor had not: no count is lost or sent twice. A reload's new instance is
+ * created before the old one is finished, so the references never drop to zero in between;
+ * when they do (statsd taken out of the service, or the daemon stopping), the last instance
+ * sends what is left and the memory goes. A replaced plugin file loads as a new object with
+ * an empty table: its first instance starts from a fresh baseline, and counts between that
+ * baseline and the old instance's last push may then be sent by both.
+ */
+struct sd_shared {
+	struct sd_shared *next;
+	unsigned refs;            /* under sd_table_lock */
+	pthread_mutex_t push;      /* held across a walk: one delta computation at a time */
+	bool started;             /* under push: the baseline was taken */
+	struct statsd_memory mem; /* under push */
+	char key[];               /* service name, '\0', instance name */
+};
+
+static pthread_mutex_t sd_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sd_shared *sd_table;
+
 struct sd {
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
@@ -31,6 +54,7 @@ struct sd {
 	bool failing; /* the last send failed: logged once until one succeeds */
 
 	struct statsd_format fmt;
+	struct sd_shared *shared;
 	uint64_t dropped_counted; /* fmt.dropped already added to m_dropped */
 
 	/* the exporter's own health, in the service's registry */
@@ -45,11 +69,70 @@ struct sd {
 	pthread_t thread;
 };
 
+/* The memory of (service, instance), created empty if none; *fresh says which. NULL: ENOMEM. */
+static struct sd_shared *
+sd_shared_get(const char *service, const char *instance, bool *fresh)
+{
+	size_t ls = strlen(service) + 1, li = strlen(instance) + 1;
+	struct sd_shared *sh;
+
+	pthread_mutex_lock(&sd_table_lock);
+	for (sh = sd_table; sh != NULL; sh = sh->next)
+		if (strcmp(sh->key, service) == 0 && strcmp(sh->key + ls, instance) == 0)
+			break;
+	*fresh = sh == NULL;
+	if (sh == NULL && (sh = calloc(1, sizeof(*sh) + ls + li)) != NULL) {
+		pthread_mutex_init(&sh->push, NULL);
+		memcpy(sh->key, service, ls);
+		memcpy(sh->key + ls, instance, li);
+		sh->next = sd_table;
+		sd_table = sh;
+	}
+	if (sh != NULL)
+		sh->refs++;
+	pthread_mutex_unlock(&sd_table_lock);
+	return sh;
+}
+
+/* Drop a reference; true when it was the last (the caller then pushes and calls reap). */
+static bool
+sd_shared_put(struct sd_shared *sh)
+{
+	bool last;
+
+	pthread_mutex_lock(&sd_table_lock);
+	last = --sh->refs == 0;
+	pthread_mutex_unlock(&sd_table_lock);
+	return last;
+}
+
+/* Free sh unless an instance took it over meanwhile. */
+static void
+sd_shared_reap(struct sd_shared *sh)
+{
+	struct sd_shared **pp;
+
+	pthread_mutex_lock(&sd_table_lock);
+	if (sh->refs > 0) {
+		pthread_mutex_unlock(&sd_table_lock);
+		return;
+	}
+	for (pp = &sd_table; *pp != sh; pp = &(*pp)->next)
+		;
+	*pp = sh->next;
+	pthread_mutex_unlock(&sd_table_lock);
+	statsd_memory_clear(&sh->mem);
+	pthread_mutex_destroy(&sh->push);
+	free(sh);
+}
+
 static void
 sd_free(struct sd *s)
 {
 	if (s == NULL)
 		return;
+	if (s->shared != NULL && !s->thread_started && sd_shared_put(s->shared))
+		sd_shared_reap(s->shared);
 	if (s->fd >= 0)
 		close(s->fd);
 	statsd_format_fini(&s->fmt);
@@ -110,32 +193,36 @@ sd_send(void *ud, const char *data, size_t len)
 	s->failing = true;
 }
 
+/*
+ * One walk of the registry against the shared memory: a baseline (asked for, or the first
+ * walk of the memory) records where everything stands and sends nothing. A push that cannot resolve the endpoint leaves the memory alone,
+ * so what it would have sent goes with the next push that can.
+ */
 static void
 sd_push(struct sd *s, bool baseline)
 {
 	int r;
 
-	if (!s->resolved && sd_resolve(s) < 0)
+	if (!baseline && !s->resolved && sd_resolve(s) < 0)
 		return;
-	s->fmt.baseline = baseline;
+	pthread_mutex_lock(&s->shared->push);
+	s->fmt.mem = &s->shared->mem;
+	s->fmt.baseline = baseline || !s->shared->started;
+	s->shared->started = true;
 	r = s->api->metrics_collect(s->host, statsd_format_sample, &s->fmt);
 	s->fmt.baseline = false;
+	statsd_format_flush(&s->fmt);
+	s->fmt.mem = NULL;
+	pthread_mutex_unlock(&s->shared->push);
 	if (r < 0)
 		s->api->log(s->host, RULSRV_LOG_WARNING, "cannot collect metrics: error %d", r);
-	statsd_format_flush(&s->fmt);
 	if (s->fmt.dropped > s->dropped_counted) {
 		s->api->counter_add(s->m_dropped, (double)(s->fmt.dropped - s->dropped_counted));
 		s->dropped_counted = s->fmt.dropped;
 	}
 }
 
-/*
- * The first walk records where every counter stands (after a reload the registry keeps its
- * values, and only what happens from now on is this instance's to send); then one push per
- * interval. There is no last push from fini: the core runs fini while it tears the service's
- * snapshot down, and a walk then runs the core's collectors against that dying snapshot
- * (what changed since the last push, at most interval_ms, is not sent).
- */
+/* One push per interval until fini; the baseline, when one is due, was taken by init. */
 static void *
 sd_run(void *arg)
 {
@@ -143,7 +230,6 @@ sd_run(void *arg)
 	struct timespec deadline;
 	bool stop;
 
-	sd_push(s, true);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {
 		deadline.tv_sec += s->interval_ms / 1000;
@@ -221,7 +307,7 @@ sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 {
 	char *prefix = NULL;
 	int64_t max_packet;
-	bool service;
+	bool service, fresh;
 	struct sd *s;
 	int r;
 
@@ -253,6 +339,14 @@ sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 			 r);
 		goto out_free;
 	}
+	s->shared = sd_shared_get(api->service_name(host), api->instance_name(host), &fresh);
+	if (s->shared == NULL) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	/* Here, not on the thread: what is counted from now on is sent, even at start-up. */
+	if (fresh)
+		sd_push(s, true);
 	r = -pthread_create(&s->thread, NULL, sd_run, s);
 	if (r < 0) {
 		api->log(host, RULSRV_LOG_ERR, "cannot start the statsd thread: error %d", r);
@@ -268,6 +362,11 @@ out_free:
 	return r;
 }
 
+/*
+ * The last instance of (service, instance) sends what is left: at shutdown the core stops
+ * the HTTP daemon and unpublishes the snapshot before it finishes the plugins, and frees the
+ * registry only after. An instance replaced by a reload leaves that to its successor.
+ */
 static void
 sd_fini(void *state)
 {
@@ -281,6 +380,10 @@ sd_fini(void *state)
 		pthread_cond_signal(&s->wake);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
+	}
+	if (s->thread_started && sd_shared_put(s->shared)) {
+		sd_push(s, false);
+		sd_shared_reap(s->shared);
 	}
 	sd_free(s);
 }

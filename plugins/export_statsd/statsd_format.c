@@ -30,41 +30,41 @@ statsd_hash(const char *s)
 }
 
 static int
-statsd_prev_grow(struct statsd_format *f)
+statsd_prev_grow(struct statsd_memory *m)
 {
-	size_t n = f->slot_count == 0 ? 64 : f->slot_count * 2, i;
+	size_t n = m->slot_count == 0 ? 64 : m->slot_count * 2, i;
 	struct statsd_prev **slots, *p, *next;
 
 	slots = calloc(n, sizeof(*slots));
 	if (slots == NULL)
 		return -ENOMEM;
-	for (i = 0; i < f->slot_count; i++) {
-		for (p = f->slots[i]; p != NULL; p = next) {
+	for (i = 0; i < m->slot_count; i++) {
+		for (p = m->slots[i]; p != NULL; p = next) {
 			next = p->next;
 			p->next = slots[p->hash & (n - 1)];
 			slots[p->hash & (n - 1)] = p;
 		}
 	}
-	free(f->slots);
-	f->slots = slots;
-	f->slot_count = n;
+	free(m->slots);
+	m->slots = slots;
+	m->slot_count = n;
 	return 0;
 }
 
 /* The entry for key, created with zero values (a new series starts from zero). */
 static struct statsd_prev *
-statsd_prev_get(struct statsd_format *f, const char *key)
+statsd_prev_get(struct statsd_memory *m, const char *key)
 {
 	uint64_t h = statsd_hash(key);
 	struct statsd_prev *p;
 	size_t len;
 
-	if (f->slot_count > 0) {
-		for (p = f->slots[h & (f->slot_count - 1)]; p != NULL; p = p->next)
+	if (m->slot_count > 0) {
+		for (p = m->slots[h & (m->slot_count - 1)]; p != NULL; p = p->next)
 			if (p->hash == h && strcmp(p->key, key) == 0)
 				return p;
 	}
-	if (f->prev_count >= f->slot_count && statsd_prev_grow(f) < 0)
+	if (m->count >= m->slot_count && statsd_prev_grow(m) < 0)
 		return NULL;
 	len = strlen(key);
 	p = calloc(1, sizeof(*p) + len + 1);
@@ -72,10 +72,41 @@ statsd_prev_get(struct statsd_format *f, const char *key)
 		return NULL;
 	memcpy(p->key, key, len + 1);
 	p->hash = h;
-	p->next = f->slots[h & (f->slot_count - 1)];
-	f->slots[h & (f->slot_count - 1)] = p;
-	f->prev_count++;
+	p->next = m->slots[h & (m->slot_count - 1)];
+	m->slots[h & (m->slot_count - 1)] = p;
+	m->count++;
 	return p;
+}
+
+void
+statsd_memory_clear(struct statsd_memory *m)
+{
+	struct statsd_prev *p, *next;
+	size_t i;
+
+	for (i = 0; i < m->slot_count; i++) {
+		for (p = m->slots[i]; p != NULL; p = next) {
+			next = p->next;
+			free(p);
+		}
+	}
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * The identity of a series in the memory: its family name and label values, each after a
+ * 0x1f. Settings that change the rendered name (prefix, tags) do not restart the deltas.
+ */
+static int
+statsd_series_id(char *out, size_t size, const struct rulsrv_family_info *fam,
+		 const struct rulsrv_sample *s)
+{
+	size_t n = (size_t)snprintf(out, size, "%s", fam->name), i;
+
+	for (i = 0; i < fam->label_count && n < size; i++)
+		n += (size_t)snprintf(out + n, size - n, "\x1f%s", s->label_values[i]);
+	return n < size ? 0 : -ENAMETOOLONG;
 }
 
 size_t
@@ -323,8 +354,11 @@ statsd_format_sample(void *ud, const struct rulsrv_family_info *family,
 		statsd_gauge(f, name, tags, sample->value);
 		return 0;
 	}
-	snprintf(key, sizeof(key), "%s%s", name, tags);
-	p = statsd_prev_get(f, key);
+	if (statsd_series_id(key, sizeof(key), family, sample) < 0) {
+		f->dropped++;
+		return 0;
+	}
+	p = statsd_prev_get(f->mem, key);
 	if (p == NULL)
 		return -ENOMEM;
 	if (family->type == RULSRV_METRIC_COUNTER)
@@ -362,16 +396,6 @@ statsd_format_init(struct statsd_format *f, const char *prefix, const char *serv
 void
 statsd_format_fini(struct statsd_format *f)
 {
-	struct statsd_prev *p, *next;
-	size_t i;
-
-	for (i = 0; i < f->slot_count; i++) {
-		for (p = f->slots[i]; p != NULL; p = next) {
-			next = p->next;
-			free(p);
-		}
-	}
-	free(f->slots);
 	free(f->packet);
 	free(f->prefix);
 	free(f->service);

@@ -14,7 +14,19 @@
 /* Called with each full datagram (len <= max_packet, lines separated by '\n'). */
 typedef void (*statsd_send_fn)(void *ud, const char *data, size_t len);
 
-struct statsd_prev; /* last values seen per series, for deltas */
+struct statsd_prev; /* last value sent of one series */
+
+/*
+ * What has been sent of every counter and histogram, keyed by the series itself (family name
+ * and label values, not the rendered statsd name): deltas are taken against it. Several
+ * formatters may share one in turn (the caller serialises the walks), so that a successor
+ * continues exactly where its predecessor stopped.
+ */
+struct statsd_memory {
+	struct statsd_prev **slots;
+	size_t slot_count;
+	size_t count;
+};
 
 struct statsd_format {
 	/* configuration */
@@ -26,13 +38,11 @@ struct statsd_format {
 	void *send_ud;
 
 	/* state of the walk */
-	bool baseline; /* this walk only records values, it sends nothing */
+	bool baseline;              /* this walk only records values, it sends nothing */
+	struct statsd_memory *mem; /* borrowed: set by the caller before every walk */
 	const struct rulsrv_family_info *family;
 	char *packet;
 	size_t packet_len;
-	struct statsd_prev **slots;
-	size_t slot_count;
-	size_t prev_count;
 
 	/* totals, for tests and logs */
 	uint64_t lines;
@@ -40,7 +50,10 @@ struct statsd_format {
 	uint64_t dropped; /* lines longer than max_packet */
 };
 
-/* Set up f; prefix/service are copied. Returns 0 or -ENOMEM. */
+/* Free every entry of m (not m itself); m may be half-built or empty. */
+void statsd_memory_clear(struct statsd_memory *m);
+
+/* Set up f; prefix/service are copied; f->mem must be set before a walk. 0 or -ENOMEM. */
 int statsd_format_init(struct statsd_format *f, const char *prefix, const char *service,
 		       bool tags, size_t max_packet, statsd_send_fn send, void *send_ud);
 void statsd_format_fini(struct statsd_format *f);

@@ -180,14 +180,12 @@ START_TEST(test_plain_lines_and_deltas)
 	const double b[] = {0.001, 0.01};
 	const char *const kv[] = {"prefix", "t.", "interval_ms", "50", NULL};
 	const double signed_b[] = {-10, 0, 10};
-	struct rulsrv_metric *c, *g, *h, *u, *res, *big;
+	struct rulsrv_metric *c, *g, *h, *u, *res;
 	struct sd_fixture f;
 
 	sd_open(&f);
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "resid_cycles",
 					"h", NULL, signed_b, 3, &res), 0);
-	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "big_seconds",
-					"h", NULL, b, 2, &big), 0);
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "req_total", "h",
 					labels, NULL, 0, &c), 0);
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_GAUGE, "temp", "h", NULL,
@@ -210,11 +208,9 @@ START_TEST(test_plain_lines_and_deltas)
 	metrics_histogram_observe(metrics_series(u, NULL), 42);
 	metrics_histogram_observe(metrics_series(res, NULL), -4);
 	metrics_histogram_observe(metrics_series(res, NULL), -2);
-	for (int i = 0; i < 200000; i++)
-		metrics_histogram_observe(metrics_series(big, NULL), 0.0009765625); /* 2^-10 */
 	sleep_ms(150);
 	metrics_counter_add(metrics_series(c, v200), 2);
-	sleep_ms(200); /* pushes come every interval only, none from fini */
+	sleep_ms(200); /* the last +2 went with a push: fini's last push has nothing to add */
 	sd_stop(&f);
 
 	ck_assert_double_eq(sd_sum(&f, "t.test.req_total.fd001.200", "c"), 5);
@@ -230,9 +226,30 @@ START_TEST(test_plain_lines_and_deltas)
 	ck_assert_double_eq(sd_sum(&f, "t.test.resid_cycles_count", "c"), 2);
 	ck_assert_msg(strstr(f.rx, "t.test.resid_cycles_mean:0|g\nt.test.resid_cycles_mean:-3|g") != NULL,
 		      "%s", f.rx);
-	/* statsd reads the rate with /^@([\d.]+)/: no exponent, even for 1/200000 */
-	ck_assert_msg(strstr(f.rx, "t.test.big_ms:0.9765625|ms|@0.000005\n") != NULL, "%s", f.rx);
 	ck_assert_uint_le(f.max_datagram, 1432);
+	sd_close(&f);
+}
+END_TEST
+
+/*
+ * statsd reads the rate with /^@([\d.]+)/: no exponent, even for 1/200000. One push only (at
+ * fini; the interval is an hour), so that no walk splits the observations.
+ */
+START_TEST(test_small_rate)
+{
+	const char *const kv[] = {"prefix", "t.", "interval_ms", "3600000", NULL};
+	const double b[] = {0.001, 0.01};
+	struct rulsrv_metric *big;
+	struct sd_fixture f;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_HISTOGRAM, "big_seconds",
+					"h", NULL, b, 2, &big), 0);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	for (int i = 0; i < 200000; i++)
+		metrics_histogram_observe(metrics_series(big, NULL), 0.0009765625); /* 2^-10 */
+	sd_stop(&f);
+	ck_assert_msg(strstr(f.rx, "t.test.big_ms:0.9765625|ms|@0.000005\n") != NULL, "%s", f.rx);
 	sd_close(&f);
 }
 END_TEST
@@ -362,6 +379,57 @@ START_TEST(test_line_too_long)
 }
 END_TEST
 
+/*
+ * A reload's handoff: the new instance is created before the old one is finished and they
+ * overlap; counts made at any moment (before the new one's first push, between the last
+ * pushes, after the old one is gone) reach statsd exactly once, and the last instance sends
+ * the rest at fini. Long intervals: nothing goes out but what init and fini do.
+ */
+START_TEST(test_handoff_between_instances)
+{
+	const char *const kv[] = {"interval_ms", "3600000", "prefix", "t", NULL};
+	const char *const fast[] = {"interval_ms", "10", "prefix", "u", NULL};
+	struct rulsrv_metric *c;
+	struct rulsrv_series *x;
+	struct sd_fixture f;
+	void *old;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
+					NULL, NULL, 0, &c), 0);
+	x = metrics_series(c, NULL);
+	metrics_counter_add(x, 100); /* before the first instance: its baseline */
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	metrics_counter_add(x, 1);
+	old = f.state;
+	ck_assert_int_eq(sd_start(&f, kv), 0); /* the reload's new instance */
+	metrics_counter_add(x, 2);
+	f.d->fini(old);
+	metrics_counter_add(x, 4);
+	sd_drain(&f, 100);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 0); /* nothing pushed yet */
+	sd_stop(&f);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 7);
+
+	/* fast pushes from both while the counter moves; the rendered name may change */
+	ck_assert_int_eq(sd_start(&f, fast), 0);
+	old = f.state;
+	for (int i = 0; i < 300; i++) {
+		if (i == 100)
+			ck_assert_int_eq(sd_start(&f, kv), 0);
+		if (i == 200)
+			f.d->fini(old);
+		metrics_counter_add(x, 1);
+		if (i % 10 == 0)
+			sleep_ms(1);
+	}
+	sd_stop(&f);
+	ck_assert_double_eq(sd_sum(&f, "u.test.x_total", "c") + sd_sum(&f, "t.test.x_total", "c"),
+			    7 + 300);
+	sd_close(&f);
+}
+END_TEST
+
 START_TEST(test_bad_settings)
 {
 	const char *const bad_port[] = {"port", "70000", NULL};
@@ -392,10 +460,12 @@ export_statsd_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_plain_lines_and_deltas);
+	tcase_add_test(tc, test_small_rate);
 	tcase_add_test(tc, test_dogstatsd_tags);
 	tcase_add_test(tc, test_packing);
 	tcase_add_test(tc, test_dead_endpoint);
 	tcase_add_test(tc, test_line_too_long);
+	tcase_add_test(tc, test_handoff_between_instances);
 	tcase_add_test(tc, test_bad_settings);
 	suite_add_tcase(s, tc);
 	return s;
