@@ -33,6 +33,7 @@
 
 #define FB_SCHEMA_VERSION 2
 #define FB_CHECKPOINT_PAGES 1000
+#define FB_WAL_RESTART_PAGES (16 * FB_CHECKPOINT_PAGES) /* 64 MB of 4 KiB pages */
 
 static const char fb_schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -250,6 +251,17 @@ sqlite_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 
 	if (pages < FB_CHECKPOINT_PAGES)
 		return SQLITE_OK;
+	/*
+	 * Under a steady stream of commits, PASSIVE checkpoints copy the WAL but never find it
+	 * idle, so it never starts over and grows without bound (gigabytes a minute at full
+	 * load). Past FB_WAL_RESTART_PAGES this commit, which holds wlock, runs a RESTART: it
+	 * copies what the thread has not (little), waits for readers (busy_timeout) and makes
+	 * the next commit start the WAL from its beginning. One commit in 64 MB of log waits.
+	 */
+	if (pages >= FB_WAL_RESTART_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		return SQLITE_OK;
+	}
 	pthread_mutex_lock(&s->clock);
 	s->cpending = true;
 	pthread_cond_signal(&s->cwake);
@@ -433,6 +445,11 @@ sqlite_start_checkpointer(struct fb_store *s, const char *path, int busy_ms, cha
 	int r;
 
 	r = sqlite_open_conn(path, busy_ms, &s->c, err, err_len);
+	if (r < 0)
+		return r;
+	/* A connection opens the WAL on its first read; until then a checkpoint on it is a no-op
+	 * and the WAL grows without bound under load (gigabytes a minute). */
+	r = sqlite_exec(s->c, path, "SELECT count(*) FROM sqlite_master", err, err_len);
 	if (r < 0)
 		return r;
 	r = pthread_create(&s->cthread, NULL, sqlite_checkpointer, s);
