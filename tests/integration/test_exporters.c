@@ -250,6 +250,24 @@ healthz_count(int port)
 	return isnan(v) ? 0 : v;
 }
 
+/*
+ * The daemon counts a request when libmicrohttpd reports it completed, which can be just
+ * after the client has its answer: wait until the count reaches want (want < 0: until it
+ * holds still for 100 ms), at most 3 s, and return it.
+ */
+static double
+healthz_settled(int port, double want)
+{
+	double v = healthz_count(port), prev = -1;
+
+	for (int i = 0; i < 300 && (want >= 0 ? v < want : v != prev); i++) {
+		prev = v;
+		poll(NULL, 0, want >= 0 ? 10 : 100);
+		v = healthz_count(port);
+	}
+	return v;
+}
+
 static void
 reload(int port)
 {
@@ -273,7 +291,7 @@ statsd_compare(struct harness_server *s, struct rx_thread *rx, double want, int 
 	double total, sent;
 	char *buf;
 
-	total = healthz_count(port);
+	total = healthz_settled(port, want);
 	ck_assert_double_eq(harness_scrape(port, "rulsrv_config_reloads_total{result=\"success\"}"),
 			    reloads);
 	ck_assert_int_eq(harness_stop(s), 0);
@@ -304,7 +322,7 @@ START_TEST(test_statsd_across_reload)
 	ck_assert_int_eq(harness_start_conf(&s, conf), 0);
 	free(conf);
 	port = harness_port(&s, "prediction");
-	n = (int)healthz_count(port);
+	n = (int)healthz_settled(port, -1);
 	for (int i = 0; i < 10; i++, n++)
 		ck_assert_int_eq(get_status(port, "/healthz"), 200);
 	for (int r = 0; r < 8; r++) {
@@ -358,7 +376,7 @@ START_TEST(test_statsd_reload_under_traffic)
 	ck_assert_int_eq(harness_start_conf(&s, conf), 0);
 	free(conf);
 	h.port = harness_port(&s, "prediction");
-	before = healthz_count(h.port);
+	before = healthz_settled(h.port, -1);
 	atomic_init(&h.stop, false);
 	atomic_init(&h.ok, 0);
 	atomic_init(&h.other, 0);
