@@ -67,13 +67,22 @@ conf_free(struct config_service *c)
 	free(c);
 }
 
-/* rulsrv_plugin_up: refreshed right before every scrape from the plugins' ready(). */
+/*
+ * rulsrv_plugin_up: refreshed right before every scrape from the plugins' ready(). It runs
+ * inside a registry walk, so it must never drop the last reference of a snapshot: that would
+ * run plugin fini inside the walk, and fini may join a thread (statsd) that is waiting for
+ * the walk. It reads the current snapshot under the read lock instead, which keeps a swap
+ * (and the release of the old snapshot) waiting until it is done.
+ */
 static void
 service_collect_plugin_up(void *ud)
 {
 	struct service *svc = ud;
-	struct snapshot *snap = service_acquire(svc);
+	struct snapshot *snap;
 	size_t i, k;
+
+	pthread_rwlock_rdlock(&svc->lock);
+	snap = svc->current;
 
 	for (i = 0; i < svc->seen_count; i++) {
 		const char *labels[] = { svc->seen_instances[i], svc->seen_kinds[i] };
@@ -88,7 +97,7 @@ service_collect_plugin_up(void *ud)
 		}
 		metrics_gauge_set(metrics_series(svc->m_plugin_up, labels), up);
 	}
-	snapshot_unref(snap);
+	pthread_rwlock_unlock(&svc->lock);
 }
 
 static int
