@@ -8,6 +8,11 @@ src=${RULSRV_SOURCE_DIR:?}
 build=${RULSRV_BUILD_DIR:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: installing a package needs root"; exit 77; }
 [ -d "$src/models/fd001" ] || { echo "SKIP: models/fd001 is not in the tree"; exit 77; }
+# A sanitizer build would make a package that depends on libasan: package the plain build only.
+if grep -q '^RULSRV_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+	echo "SKIP: the package is built and tested from the plain build, not the sanitizer tree"
+	exit 77
+fi
 
 work=$(mktemp -d)
 pid=""
