@@ -500,7 +500,8 @@ parse_service(struct cfgp *p, config_setting_t *g, struct config_service *sv)
 {
 	static const char *const allowed[] = {
 		"listen", "plugins", "threads", "max_body_bytes", "max_connections",
-		"connection_timeout_seconds", "admin_token_file", "tls_cert_file", "tls_key_file", NULL,
+		"connection_timeout_seconds", "request_timeout_seconds", "admin_token_file",
+		"tls_cert_file", "tls_key_file", NULL,
 	};
 	long long v;
 	long cores;
@@ -533,6 +534,10 @@ parse_service(struct cfgp *p, config_setting_t *g, struct config_service *sv)
 			 &v)) < 0)
 		return r;
 	sv->connection_timeout = (unsigned)v;
+	if ((r = get_int(p, g, "request_timeout_seconds", CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS, 0,
+			 86400, &v)) < 0)
+		return r;
+	sv->request_timeout = (unsigned)v;
 	if ((r = get_path(p, g, "admin_token_file", &sv->admin_token_file)) < 0 ||
 	    (r = get_path(p, g, "tls_cert_file", &sv->tls_cert_file)) < 0 ||
 	    (r = get_path(p, g, "tls_key_file", &sv->tls_key_file)) < 0)

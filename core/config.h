@@ -15,6 +15,7 @@
 #define CONFIG_DEFAULT_MAX_BODY_BYTES (4 * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024
 #define CONFIG_DEFAULT_TIMEOUT_SECONDS 30
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS 60
 
 struct config_plugin {
 	char *name;
@@ -33,7 +34,8 @@ struct config_service {
 	unsigned threads; /* resolved: 0 became the number of cores */
 	size_t max_body_bytes;
 	unsigned max_connections;
-	unsigned connection_timeout;
+	unsigned connection_timeout; /* idle: seconds without a byte either way */
+	unsigned request_timeout;    /* total: seconds to deliver one whole request; 0 = none */
 	char *admin_token_file; /* resolved path or NULL */
 	char *tls_cert_file;
 	char *tls_key_file;

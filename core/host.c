@@ -62,6 +62,30 @@ host_route_add(struct rulsrv_host *host, const char *method, const char *path, u
 }
 
 static int
+host_route_refusals(struct rulsrv_host *host, const char *method, const char *path,
+		    rulsrv_refusal_fn fn, void *ud)
+{
+	struct snapshot *snap = host->snap;
+	size_t i;
+
+	if (host->initialised)
+		return -EBUSY;
+	if (fn == NULL)
+		return -EINVAL;
+	for (i = 0; i < snap->route_count; i++) {
+		struct route *rt = &snap->routes[i];
+
+		if (rt->host == host && strcmp(rt->method, method) == 0 &&
+		    strcmp(rt->path, path) == 0) {
+			rt->refusal_fn = fn;
+			rt->refusal_ud = ud;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int
 host_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
 {
 	struct snapshot *snap = host->snap;
@@ -167,4 +191,5 @@ const struct rulsrv_api host_api = {
 	.observers_notify = host_observers_notify,
 	.attribute_set = host_attribute_set,
 	.attribute_get = host_attribute_get,
+	.route_refusals = host_route_refusals,
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* http.c - libmicrohttpd glue: per-request state, routing, body limit, responses, core routes. */
 #include "http.h"
+#include "http_private.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -18,10 +19,12 @@
 
 #include "auth.h"
 #include "config.h"
+#include "http_deadline.h"
 #include "log.h"
 #include "metrics.h"
 #include "service.h"
 #include "snapshot.h"
+
 
 struct http_header {
 	char *name;
@@ -37,29 +40,6 @@ struct rulsrv_response {
 	size_t header_count;
 	bool answered;
 };
-
-/* Everything about one request, kept in *req_cls from the first call to NOTIFY_COMPLETED. */
-struct http_request {
-	struct rulsrv_request pub; /* first: handlers get &pub */
-	struct MHD_Connection *conn;
-	struct service *svc;
-	struct snapshot *snap;
-	const struct route *route;
-	const char *handler; /* the metrics label: a route path or "other" */
-	char allow[128];
-	bool path_known;
-	bool too_large;
-	bool queued;
-	unsigned status;
-	char *body;
-	size_t len, cap;
-	struct timespec start;
-	char content_type[128];
-	char log_path[128]; /* for the debug access log only */
-	char log_method[16];
-};
-
-#define http_request_of(r) ((struct http_request *)(void *)(r))
 
 static double
 elapsed_since(const struct timespec *t0)
@@ -317,6 +297,15 @@ http_known_path(const struct snapshot *snap, const char *path)
 	return "other";
 }
 
+void
+http_refused(const struct http_request *req, unsigned status, const char *code)
+{
+	const struct route *rt = req->route;
+
+	if (rt != NULL && rt->refusal_fn != NULL)
+		rt->refusal_fn(rt->refusal_ud, status, code);
+}
+
 /* First call: the headers are in. Route the request and refuse early what can be refused. */
 static enum MHD_Result
 http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, const char *method,
@@ -343,6 +332,8 @@ http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, co
 	*req_cls = req;
 	atomic_fetch_add(&svc->inflight, 1);
 	metrics_gauge_add(svc->s_inflight, 1);
+	if (!http_deadline_begin(req))
+		return MHD_NO;
 	req->route = snapshot_route_find(req->snap, method, url, &req->path_known, req->allow,
 					 sizeof(req->allow));
 	/* The label must outlive the connection's memory: a route path of the snapshot. */
@@ -355,6 +346,9 @@ http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, co
 	length = cl != NULL ? strtoull(cl, NULL, 10) : 0;
 	if (length > req->snap->max_body_bytes) {
 		req->too_large = true;
+		if (!http_deadline_claim(req))
+			return MHD_NO;
+		http_refused(req, 413, "payload_too_large");
 		return http_queue_error(req, 413, "payload_too_large",
 					"request body of %llu bytes is over the limit of %zu bytes", length,
 					req->snap->max_body_bytes);
@@ -412,10 +406,14 @@ http_finish(struct http_request *req)
 	const struct route *rt = req->route;
 	unsigned denied;
 
-	if (req->too_large)
+	if (!http_deadline_claim(req))
+		return MHD_NO; /* out of time: answered 408 already */
+	if (req->too_large) {
+		http_refused(req, 413, "payload_too_large");
 		return http_queue_error(req, 413, "payload_too_large",
 					"request body is over the limit of %zu bytes",
 					req->snap->max_body_bytes);
+	}
 	if (rt == NULL && req->path_known)
 		return http_queue_error(req, 405, "method_not_allowed",
 					"method %s is not allowed on %s (allowed: %s)", req->pub.method,
@@ -471,6 +469,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (req == NULL)
 		return;
 	*req_cls = NULL;
+	http_deadline_end(req); /* first: a 408 set by the deadline watcher is visible after it */
 	if (req->status != 0) {
 		const char *labels[] = { req->handler, code };
 		double took = elapsed_since(&req->start);
@@ -598,7 +597,7 @@ read_whole(const char *path, char *err, size_t err_len)
 struct MHD_Daemon *
 http_start(struct service *svc, int fd, const struct config_service *sv, char *err, size_t err_len)
 {
-	struct MHD_OptionItem ops[12];
+	struct MHD_OptionItem ops[14];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG;
 	char *cert = NULL, *key = NULL;
@@ -629,6 +628,18 @@ http_start(struct service *svc, int fd, const struct config_service *sv, char *e
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert };
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key };
 	}
+	if (sv->request_timeout > 0) {
+		svc->deadlines = http_deadlines_new(svc, sv->request_timeout, sv->tls_cert_file != NULL);
+		if (svc->deadlines == NULL) {
+			snprintf(err, err_len, "cannot watch request deadlines");
+			free(cert);
+			free(key);
+			close(fd);
+			return NULL;
+		}
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+						    (intptr_t)http_deadlines_notify, svc->deadlines };
+	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, svc, MHD_OPTION_ARRAY, ops,
 			     MHD_OPTION_END);
@@ -638,6 +649,19 @@ http_start(struct service *svc, int fd, const struct config_service *sv, char *e
 	free(key);
 	if (d == NULL) {
 		snprintf(err, err_len, "libmicrohttpd refused to start (see the lines above)");
+		http_deadlines_free(svc->deadlines);
+		svc->deadlines = NULL;
 	}
 	return d;
+}
+
+void
+http_stop(struct service *svc)
+{
+	if (svc->mhd != NULL)
+		MHD_stop_daemon(svc->mhd);
+	svc->mhd = NULL;
+	/* after the daemon: its last connections say CLOSED while it stops */
+	http_deadlines_free(svc->deadlines);
+	svc->deadlines = NULL;
 }

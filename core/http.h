@@ -21,6 +21,9 @@ int http_core_routes_add(struct snapshot *snap);
 struct MHD_Daemon *http_start(struct service *svc, int fd, const struct config_service *sv,
 			      char *err, size_t err_len);
 
+/* Stop svc's libmicrohttpd daemon (when running) and its request deadlines. */
+void http_stop(struct service *svc);
+
 /* The host API's request and response functions (see struct rulsrv_api). */
 const char *http_request_header(const struct rulsrv_request *req, const char *name);
 const char *http_request_arg(const struct rulsrv_request *req, const char *name);

@@ -193,8 +193,7 @@ service_free(struct service *svc)
 
 	if (svc == NULL)
 		return;
-	if (svc->mhd != NULL)
-		MHD_stop_daemon(svc->mhd);
+	http_stop(svc);
 	/* A plugin thread (statsd) may be walking the registry and acquire the snapshot right
 	 * now: unpublish it under the lock first, so that it never takes a dying snapshot. */
 	pthread_rwlock_wrlock(&svc->lock);
@@ -361,6 +360,8 @@ service_listener_changed(const struct service *svc, const struct config_service 
 		what = "max_connections";
 	else if (cur->connection_timeout != sv->connection_timeout)
 		what = "connection_timeout_seconds";
+	else if (cur->request_timeout != sv->request_timeout)
+		what = "request_timeout_seconds";
 	else if (str_differs(cur->tls_cert_file, sv->tls_cert_file) ||
 		 str_differs(cur->tls_key_file, sv->tls_key_file))
 		what = "tls_cert_file/tls_key_file";
@@ -397,9 +398,7 @@ service_drain(struct service *svc, int timeout_ms)
 	if (atomic_load(&svc->inflight) > 0)
 		log_warning("service '%s': %ld requests still in flight after %d ms; stopping anyway",
 			    svc->name, atomic_load(&svc->inflight), timeout_ms);
-	if (svc->mhd != NULL)
-		MHD_stop_daemon(svc->mhd);
-	svc->mhd = NULL;
+	http_stop(svc);
 }
 
 /* The configuration in use was loaded now. */

@@ -24,6 +24,7 @@ struct service {
 	pthread_rwlock_t lock; /* guards current against a swap between load and ref */
 	struct snapshot *current;
 	struct MHD_Daemon *mhd;
+	struct http_deadlines *deadlines; /* request_timeout_seconds; NULL when 0 */
 	char bound[80]; /* "ADDR:PORT" actually bound */
 	atomic_bool draining;
 	atomic_long inflight;

@@ -22,6 +22,8 @@ struct route {
 	rulsrv_handler_fn fn;
 	void *ud;
 	struct rulsrv_host *host; /* NULL for the core's own routes */
+	rulsrv_refusal_fn refusal_fn; /* ABI 1.1: told of the core's own refusals; or NULL */
+	void *refusal_ud;
 };
 
 struct observer {

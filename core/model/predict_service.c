@@ -22,17 +22,21 @@
 #define STACK_ITEMS 64
 
 /* Status codes and error reasons, each with its series created once at init. */
-static const unsigned status_codes[] = { 200, 400, 413, 415, 422, 500, 503 };
-static const char *const status_labels[] = { "200", "400", "413", "415", "422", "500", "503" };
+static const unsigned status_codes[] = { 200, 400, 408, 413, 415, 422, 500, 503 };
+static const char *const status_labels[] = { "200", "400", "408", "413", "415",
+					     "422", "500", "503" };
 #define N_STATUS (sizeof(status_codes) / sizeof(status_codes[0]))
 
 #define ERR_UNSUPPORTED_MEDIA "unsupported_media_type"
 #define ERR_PREDICTION_FAILED "prediction_failed"
+/* Refused by the core before the handler (ABI 1.1 route_refusals). */
+#define ERR_PAYLOAD_TOO_LARGE "payload_too_large"
+#define ERR_REQUEST_TIMEOUT "request_timeout"
 static const char *const reasons[] = {
 	PREDICT_ERR_MALFORMED_JSON,   PREDICT_ERR_MALFORMED_ROWS,  PREDICT_ERR_INVALID_SHAPE,
 	PREDICT_ERR_NON_FINITE,       PREDICT_ERR_NOT_INCREASING,  PREDICT_ERR_TOO_MANY_INSTANCES,
 	PREDICT_ERR_TOO_MANY_CYCLES,  PREDICT_ERR_NO_MEMORY,       ERR_UNSUPPORTED_MEDIA,
-	ERR_PREDICTION_FAILED,
+	ERR_PAYLOAD_TOO_LARGE,        ERR_REQUEST_TIMEOUT,         ERR_PREDICTION_FAILED,
 };
 #define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
 
@@ -105,6 +109,16 @@ answer_error(struct psvc *s, struct rulsrv_response *resp, double t0, unsigned s
 	api->counter_add(s->errors[reason_index(code)], 1);
 	api->histogram_observe(s->latency, mono_now() - t0);
 	api->respond_error(resp, status, code, "%s", message);
+}
+
+/* The core refused a /v1/predict itself: a body over max_body_bytes, or one out of time. */
+static void
+count_refusal(void *ud, unsigned status, const char *code)
+{
+	struct psvc *s = ud;
+
+	s->api->counter_add(s->requests[status_index(status)], 1);
+	s->api->counter_add(s->errors[reason_index(code)], 1);
 }
 
 /* ---- the response body ------------------------------------------------------------------ */
@@ -534,6 +548,8 @@ predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		rc = register_metrics(s);
 	if (rc == 0)
 		rc = api->route_add(host, "POST", "/v1/predict", 0, handle_predict, s);
+	if (rc == 0 && api->abi_minor >= 1)
+		rc = api->route_refusals(host, "POST", "/v1/predict", count_refusal, s);
 	if (rc == 0)
 		rc = api->route_add(host, "GET", "/v1/models", 0, handle_models, s);
 	if (rc == 0)

@@ -15,11 +15,13 @@
  *          when the plugin's minor >= N, and by the plugin only when api->abi_minor >= N.
  *
  * Changelog, newest first:
+ *   1.1  route_refusals: hear of the requests the core refuses on a plugin's route before its
+ *        handler runs (413 over max_body_bytes, 408 over request_timeout_seconds).
  *   1.0  initial: descriptor; host table with logging, typed settings, metric families,
  *        HTTP routes, prediction observers, metric collection for exporters.
  */
 #define RULSRV_PLUGIN_ABI_MAJOR 1
-#define RULSRV_PLUGIN_ABI_MINOR 0
+#define RULSRV_PLUGIN_ABI_MINOR 1
 
 /* The one exported symbol of a plugin: a const struct rulsrv_plugin_descriptor. */
 #define RULSRV_PLUGIN_SYMBOL "rulsrv_plugin"
@@ -106,6 +108,15 @@ struct rulsrv_request {
  */
 typedef void (*rulsrv_handler_fn)(void *ud, const struct rulsrv_request *req,
 				  struct rulsrv_response *resp);
+
+/*
+ * A request to the route that the core refused itself, before or instead of the handler:
+ * status 413 code "payload_too_large" (body over the service's max_body_bytes), status 408
+ * code "request_timeout" (not whole within request_timeout_seconds). Runs once per refusal,
+ * on any thread, possibly under a core lock: count it and return; call nothing of the api
+ * but the metric updates.
+ */
+typedef void (*rulsrv_refusal_fn)(void *ud, unsigned status, const char *code);
 
 enum rulsrv_route_flags {
 	RULSRV_ROUTE_ADMIN = 1u << 0, /* bearer token when configured, else loopback only */
@@ -243,6 +254,13 @@ struct rulsrv_api {
 	 */
 	int (*attribute_set)(struct rulsrv_host *host, const char *key, const char *value);
 	const char *(*attribute_get)(struct rulsrv_host *host, const char *key);
+
+	/* ---- 1.1: read only when api->abi_minor >= 1 ---- */
+
+	/* Hear of the core's refusals on a route this instance added (init only); -ENOENT when
+	 * it added no such route. */
+	int (*route_refusals)(struct rulsrv_host *host, const char *method, const char *path,
+			      rulsrv_refusal_fn fn, void *ud);
 };
 
 #endif /* RULSRV_PLUGIN_H */
