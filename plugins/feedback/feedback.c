@@ -493,6 +493,14 @@ fb_count_error(struct fb *fb, const char *reason)
 		fb->api->counter_add(s, 1);
 }
 
+/* The core refused a POST /v1/feedback itself: over max_body_bytes, or out of time. */
+static void
+fb_count_refusal(void *ud, unsigned status, const char *code)
+{
+	(void)status;
+	fb_count_error(ud, strcmp(code, "payload_too_large") == 0 ? "too_large" : code);
+}
+
 static void
 fb_respond_json(struct fb *fb, struct rulsrv_response *resp, unsigned status, cJSON *root)
 {
@@ -563,11 +571,12 @@ fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp
 	size_t n;
 	int r;
 
-	if (req->content_type != NULL && strcmp(req->content_type, "application/json") != 0) {
+	/* required, as for /v1/predict: curl -d without -H sends a form, not JSON */
+	if (req->content_type == NULL || strcmp(req->content_type, "application/json") != 0) {
 		fb_count_error(fb, "unsupported_media_type");
 		api->respond_error(resp, 415, "unsupported_media_type",
-				   "expected Content-Type application/json, got '%s'",
-				   req->content_type);
+				   "expected Content-Type application/json, got '%.64s'",
+				   req->content_type != NULL ? req->content_type : "none");
 		return;
 	}
 	r = fb_parse(req->body, req->body_len, (size_t)fb->max_batch, &recs, &n, &batch, &perr);
@@ -964,6 +973,8 @@ fb_serve(struct fb *fb)
 	if (r < 0)
 		return r;
 	r = api->route_add(fb->host, "POST", "/v1/feedback", 0, fb_post, fb);
+	if (r == 0 && api->abi_minor >= 1)
+		r = api->route_refusals(fb->host, "POST", "/v1/feedback", fb_count_refusal, fb);
 	if (r == 0)
 		r = api->route_add(fb->host, "GET", "/v1/feedback/stats", 0, fb_stats, fb);
 	if (r == 0)

@@ -25,7 +25,7 @@ Suite *hostile_suite(void);
  * The two services of the default rulsrv.conf (prediction: forest model, drift, feedback log,
  * Prometheus; feedback: feedback, Prometheus) on models/fd001, with small limits so that
  * "over the limit" is cheap to send: 256 KiB bodies, 50 instances, 400 cycles, 50 records,
- * a 2 s connection timeout.
+ * 2 s to deliver a whole request (5 s of silence close a connection).
  */
 static const char h_conf[] =
 	"plugin_dir = \"@PLUGINS@\";\n"
@@ -40,10 +40,11 @@ static const char h_conf[] =
 	"};\n"
 	"services = {\n"
 	"  prediction = { listen = \"127.0.0.1:0\"; max_body_bytes = 262144;\n"
-	"    connection_timeout_seconds = 2;\n"
+	"    connection_timeout_seconds = 5; request_timeout_seconds = 2;\n"
 	"    plugins = [ \"model\", \"drift\", \"feedback\", \"prometheus\" ]; };\n"
 	"  feedback = { listen = \"127.0.0.1:0\"; max_body_bytes = 262144;\n"
-	"    connection_timeout_seconds = 2; plugins = [ \"feedback\", \"prometheus\" ]; };\n"
+	"    connection_timeout_seconds = 5; request_timeout_seconds = 2;\n"
+	"    plugins = [ \"feedback\", \"prometheus\" ]; };\n"
 	"};\n";
 
 #define H_LIMIT 262144
@@ -240,7 +241,7 @@ static const struct hcase h_cases[] = {
 	PRED("text sent as JSON", J, TEXT_ROW("1", "1"), 400, "malformed_json", NULL),
 	/* size */
 	{ "body over the limit", P, "POST", "/v1/predict", J, NULL, 0, G_OVER_LIMIT, 413,
-	  "payload_too_large", "over the limit of 262144 bytes", NULL },
+	  "payload_too_large", "over the limit of 262144 bytes", "payload_too_large" },
 	/* methods and paths */
 	{ "GET /v1/predict", P, "GET", "/v1/predict", NULL, NULL, 0, G_NONE, 405,
 	  "method_not_allowed", "allowed: POST", NULL },
@@ -346,7 +347,9 @@ static const struct hcase h_cases[] = {
 	{ "feedback: text", F, "POST", "/v1/feedback", T, FB_OK, 0, G_NONE, 415,
 	  "unsupported_media_type", "got 'text/plain'", "unsupported_media_type" },
 	{ "feedback: over the limit", F, "POST", "/v1/feedback", J, NULL, 0, G_OVER_LIMIT, 413,
-	  "payload_too_large", "over the limit of 262144 bytes", NULL },
+	  "payload_too_large", "over the limit of 262144 bytes", "too_large" },
+	{ "feedback: no content type", F, "POST", "/v1/feedback", NULL, FB_OK, 0, G_NONE, 415,
+	  "unsupported_media_type", "got 'none'", "unsupported_media_type" },
 	{ "feedback: GET", F, "GET", "/v1/feedback", NULL, NULL, 0, G_NONE, 405,
 	  "method_not_allowed", "allowed: POST", NULL },
 	{ "feedback: POST stats", F, "POST", "/v1/feedback/stats", J, "{}", 0, G_NONE, 405,
@@ -818,7 +821,7 @@ START_TEST(test_raw_http)
 {
 	static const char body[] = ONE(ROW1);
 	char req[4096], series[256], *out;
-	double ms, before;
+	double ms, before, timeouts;
 	size_t n;
 
 	if (h_skip)
@@ -826,12 +829,18 @@ START_TEST(test_raw_http)
 	snprintf(series, sizeof(series), "predictions_total{model=\"%s\"}", h_model);
 	before = zero_if_absent(harness_scrape(h_port[P], series));
 
-	/* Content-Length larger than the body, then silence: closed at the 2 s timeout, no answer */
+	/* Content-Length larger than the body, then silence: 408 at the 2 s request timeout */
+	snprintf(series, sizeof(series), "prediction_errors_total{model=\"%s\",reason=\"request_timeout\"}",
+		 h_model);
+	timeouts = zero_if_absent(harness_scrape(h_port[P], series));
 	n = (size_t)snprintf(req, sizeof(req), RAW_HEAD("Content-Length: 5000\r\n") "%s", body);
 	out = raw_exchange(h_port[P], req, n, false, 8000, &ms);
-	ck_assert_msg(out[0] == '\0', "a short body got an answer: %s", out);
-	ck_assert_msg(ms > 1500 && ms < 6000, "closed after %.0f ms, expected the 2 s timeout", ms);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 408", 12) == 0, "a short body got: %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "{\"error\":{\"code\":\"request_timeout\""));
+	ck_assert_msg(ms > 1500 && ms < 4000, "answered after %.0f ms, expected the 2 s timeout", ms);
 	free(out);
+	ck_assert_double_eq(scrape_until(h_port[P], series, timeouts + 1), timeouts + 1);
+	snprintf(series, sizeof(series), "predictions_total{model=\"%s\"}", h_model);
 	/* ... and with the client's side closed early: dropped at once */
 	out = raw_exchange(h_port[P], req, n, true, 8000, &ms);
 	ck_assert_msg(strstr(out, " 200 ") == NULL, "a truncated body was served: %s", out);
