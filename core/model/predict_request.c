@@ -512,7 +512,10 @@ parse_double(struct pr *p, double *out)
 	return 0;
 }
 
-/* An integer field (unit, cycle): a JSON number with an integral value within +-2^53. */
+/*
+ * An integer field (unit, cycle): a JSON number with an integral value from 0 to 2^53. Zero
+ * and -0 are accepted and negatives refused, as the text/plain rows and /v1/feedback do.
+ */
 static int
 parse_integer(struct pr *p, int64_t *out)
 {
@@ -528,6 +531,11 @@ parse_integer(struct pr *p, int64_t *out)
 	if (v != floor(v) || fabs(v) > 9007199254740992.0) {
 		p->p = at;
 		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected an integer, got %g", v);
+	}
+	if (v < 0) {
+		p->p = at;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
+			       "expected a non-negative integer, got %g", v);
 	}
 	*out = (int64_t)v;
 	return 0;

@@ -147,6 +147,24 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]},{\"unit\":2,\"cycles\":[" C1
 	  ",{\"cycle\":2,\"settings\":[1,2,3],\"sensors\":" S20 "}]}], x}",
 	  400, "malformed_json", "malformed JSON at byte *: expected a string as object key" },
+	/* units and cycles are non-negative, as in text/plain rows and /v1/feedback */
+	{ "{\"unit\": -4, \"cycles\": [" C1 "]}", 422, "invalid_shape",
+	  "unit: expected a non-negative integer, got -4" },
+	{ "{\"cycles\": [" C1 "], \"unit\": -1}", 422, "invalid_shape",
+	  "unit: expected a non-negative integer, got -1" },
+	{ "{\"unit\": 1, \"cycles\": [{\"cycle\":-3,\"settings\":[1,2,3],\"sensors\":" S21 "}]}",
+	  422, "invalid_shape", "cycles[0].cycle: expected a non-negative integer, got -3" },
+	{ "{\"unit\": 1, \"cycles\": [" C1 ",{\"cycle\":-2,\"settings\":[1,2,3],\"sensors\":"
+	  S21 "}]}", 422, "invalid_shape", "cycles[1].cycle: expected a non-negative integer, got -2" },
+	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]},{\"unit\":-4,\"cycles\":[" C1 "]}]}",
+	  422, "invalid_shape", "instances[1].unit: expected a non-negative integer, got -4" },
+	{ "{\"instances\": [{\"unit\":1,\"cycles\":[" C1 "]},{\"unit\":2,\"cycles\":["
+	  "{\"cycle\":-3,\"settings\":[1,2,3],\"sensors\":" S21 "}]}]}",
+	  422, "invalid_shape", "instances[1].cycles[0].cycle: expected a non-negative integer, got -3" },
+	{ "{\"unit\": -1.5, \"cycles\": [" C1 "]}", 422, "invalid_shape",
+	  "unit: expected an integer, got -1.5" },
+	/* malformed later in the body still outranks the negative unit */
+	{ "{\"unit\": -4, \"cycles\": [}", 400, "malformed_json", "malformed JSON at byte *" },
 };
 
 static void
@@ -296,7 +314,7 @@ START_TEST(test_batch)
 		free(e);
 	}
 	used += (size_t)sprintf(body + used, ", {\"cycles\": [{\"sensors\": " S21
-				", \"settings\": [-1.5e2, 0, -0.0], \"cycle\": 3E1}], \"unit\": -4} ] } \n");
+				", \"settings\": [-1.5e2, 0, -0.0], \"cycle\": 3E1}], \"unit\": 0} ] } \n");
 	predict_request_init(&r);
 	ck_assert_int_eq(predict_request_parse_json(body, used, &big, &r, &err), 0);
 	ck_assert(r.batch);
@@ -313,13 +331,59 @@ START_TEST(test_batch)
 					    strtod(txt, NULL));
 		}
 	}
-	ck_assert_int_eq(r.engines[40].unit, -4);
+	ck_assert_int_eq(r.engines[40].unit, 0);
 	ck_assert_int_eq(r.engines[40].cycles[0], 30);
 	ck_assert_double_eq(r.engines[40].inputs[0], -150.0);
 	ck_assert(signbit(r.engines[40].inputs[2]));
 	ck_assert_double_eq(r.engines[40].inputs[3 + 20], 21.0);
 	predict_request_free(&r);
 	free(body);
+}
+END_TEST
+
+/*
+ * Unit and cycle 0 (and -0) are accepted, negatives refused, by both body forms alike: a
+ * client sees the same verdict whichever Content-Type it sends.
+ */
+START_TEST(test_unit_cycle_sign)
+{
+	static const char *const json[] = {
+		"{\"unit\": 0, \"cycles\": [{\"cycle\": 0, \"settings\": [1,2,3], \"sensors\": " S21 "}]}",
+		"{\"unit\": -0, \"cycles\": [{\"cycle\": -0.0, \"settings\": [1,2,3], \"sensors\": " S21 "}]}",
+	};
+	static const char text_zero[] = "0 0 1 2 3 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n";
+	static const char text_neg_unit[] = "-4 1 1 2 3 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n";
+	static const char text_neg_cycle[] = "1 -3 1 2 3 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n";
+	struct predict_request r;
+	struct predict_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(json) / sizeof(json[0]); i++) {
+		predict_request_init(&r);
+		ck_assert_msg(predict_request_parse_json(json[i], strlen(json[i]), &limits, &r, &err) == 0,
+			      "refused %s: %s", json[i], err.message);
+		ck_assert_int_eq(r.engines[0].unit, 0);
+		ck_assert_int_eq(r.engines[0].cycles[0], 0);
+		predict_request_free(&r);
+	}
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_cmapss(text_zero, strlen(text_zero), &limits, &r,
+						      &err), 0);
+	ck_assert_int_eq(r.engines[0].unit, 0);
+	ck_assert_int_eq(r.engines[0].cycles[0], 0);
+	predict_request_free(&r);
+	predict_request_init(&r);
+	ck_assert_int_lt(predict_request_parse_cmapss(text_neg_unit, strlen(text_neg_unit), &limits,
+						      &r, &err), 0);
+	ck_assert_uint_eq(err.status, 400);
+	ck_assert_ptr_nonnull(strstr(err.message, "column 1: unit '-4'"));
+	predict_request_free(&r);
+	predict_request_init(&r);
+	ck_assert_int_lt(predict_request_parse_cmapss(text_neg_cycle, strlen(text_neg_cycle),
+						      &limits, &r, &err), 0);
+	ck_assert_uint_eq(err.status, 400);
+	ck_assert_ptr_nonnull(strstr(err.message, "column 2: cycle '-3'"));
+	predict_request_free(&r);
 }
 END_TEST
 
@@ -568,6 +632,7 @@ predict_request_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_single_engine);
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_unit_cycle_sign);
 	tcase_add_test(tc, test_numbers_exact);
 	tcase_add_test(tc, test_numbers_invalid);
 	tcase_add_test(tc, test_mutations);
