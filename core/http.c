@@ -470,6 +470,14 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	*req_cls = NULL;
 	http_deadline_end(req); /* first: a 408 set by the deadline watcher is visible after it */
+	if (req->status == 0) {
+		/* libmicrohttpd answered itself (400 for a broken chunked body): count it all the same */
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+
+		if (ci != NULL)
+			req->status = ci->http_status;
+	}
 	if (req->status != 0) {
 		const char *labels[] = { req->handler, code };
 		double took = elapsed_since(&req->start);

@@ -872,12 +872,18 @@ START_TEST(test_raw_http)
 	ck_assert_ptr_nonnull(strstr(out, "\"predictions\":[{\"unit\":7,\"cycle\":1,"));
 	free(out);
 
-	/* chunked, broken chunk size: refused, no prediction */
-	n = (size_t)snprintf(req, sizeof(req),
-			     RAW_HEAD("Transfer-Encoding: chunked\r\n") "zz\r\nabc\r\n0\r\n\r\n");
-	out = raw_exchange(h_port[P], req, n, false, 5000, &ms);
-	ck_assert_msg(strncmp(out, "HTTP/1.1 400", 12) == 0, "bad chunk: %s", out);
-	free(out);
+	/* chunked, broken chunk size: refused (by libmicrohttpd itself), counted, no prediction */
+	{
+		static const char bad400[] = "http_requests_total{handler=\"/v1/predict\",code=\"400\"}";
+		double bad = zero_if_absent(harness_scrape(h_port[P], bad400));
+
+		n = (size_t)snprintf(req, sizeof(req), RAW_HEAD("Transfer-Encoding: chunked\r\n")
+				     "zz\r\nabc\r\n0\r\n\r\n");
+		out = raw_exchange(h_port[P], req, n, false, 5000, &ms);
+		ck_assert_msg(strncmp(out, "HTTP/1.1 400", 12) == 0, "bad chunk: %s", out);
+		free(out);
+		ck_assert_double_eq(scrape_until(h_port[P], bad400, bad + 1), bad + 1);
+	}
 
 	/* chunked over the limit (no Content-Length to refuse early): 413 */
 	{
