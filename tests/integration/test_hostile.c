@@ -191,6 +191,11 @@ static const struct hcase h_cases[] = {
 	     "cycles[1].cycle: 1 does not follow 1"),
 	PRED("decreasing cycle", J, ONE(ROW_C("5") "," ROW_C("4")), 422, "cycles_not_increasing",
 	     "cycles[1].cycle: 4 does not follow 5"),
+	PRED("negative cycle", J, ONE(ROW_C("-1")), 422, "invalid_shape",
+	     "cycles[0].cycle: expected a non-negative integer, got -1"),
+	PRED("negative unit in a batch", J, "{\"instances\":[" ONE(ROW1) ",{\"unit\":-4,\"cycles\":["
+	     ROW1 "]}]}", 422, "invalid_shape",
+	     "instances[1].unit: expected a non-negative integer, got -4"),
 	/* keys */
 	PRED("duplicated unit", J, "{\"unit\":7,\"unit\":8,\"cycles\":[" ROW1 "]}", 422,
 	     "invalid_shape", "duplicate field \"unit\""),
