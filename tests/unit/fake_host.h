@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* fake_host.h - a minimal host table over the real metric registry, for exporter plugin tests.
- * Included by one test file each (all static); not a suite itself. */
+/* fake_host.h - a recording host table over the real metric registry, for plugin unit tests.
+ * Included by one test file each (all static); not a suite itself. It keeps what a plugin
+ * does (routes, observers, attributes, the last log lines, the last observed batch) in
+ * struct rulsrv_host for the test to look at, and drives nothing itself. */
 #ifndef RULSRV_TEST_FAKE_HOST_H
 #define RULSRV_TEST_FAKE_HOST_H
 
@@ -17,6 +19,9 @@
 
 #define FAKE_UNUSED __attribute__((unused))
 #define FAKE_MAX_SETTINGS 16
+#define FAKE_MAX_ROUTES 16
+#define FAKE_MAX_OBSERVERS 16
+#define FAKE_MAX_ATTRIBUTES 8
 
 /* Settings as name/value strings; every one given must be read by init. */
 struct rulsrv_settings {
@@ -26,31 +31,60 @@ struct rulsrv_settings {
 	int errors;
 };
 
-struct rulsrv_host {
-	struct metrics_registry *registry;
-	const char *method;
-	const char *path;
-	rulsrv_handler_fn handler;
-	void *handler_ud;
+struct fake_route {
+	const char *method, *path;
+	unsigned flags;
+	rulsrv_handler_fn fn;
+	void *ud;
+	rulsrv_refusal_fn refusal; /* route_refusals (ABI 1.1): call it as the core would */
+	void *refusal_ud;
 };
 
+/* Zero it, then set registry (and instance for a name other than "test"). */
+struct rulsrv_host {
+	struct metrics_registry *registry;
+	char instance[32]; /* instance_name(); "test" when empty */
+	struct fake_route routes[FAKE_MAX_ROUTES];
+	size_t route_count;
+	rulsrv_observer_fn observers[FAKE_MAX_OBSERVERS];
+	void *observer_ud[FAKE_MAX_OBSERVERS];
+	size_t observer_count;
+	char attr_key[FAKE_MAX_ATTRIBUTES][32], attr_value[FAKE_MAX_ATTRIBUTES][512];
+	size_t attr_count;
+	char last_log[1024];     /* the last line logged, any level */
+	char last_warning[1024]; /* the last at warning or worse */
+	char last_error[1024];   /* the last at error or worse */
+	/* observers_notify: the size of the last batch and its last prediction */
+	size_t observed;
+	int64_t obs_unit, obs_cycle;
+	double obs_rul, obs_inputs[RULSRV_N_INPUTS];
+};
+
+/* respond_error leaves body NULL and keeps code and message apart for the test to compare. */
 struct rulsrv_response {
 	unsigned status;
 	char content_type[128];
 	char *body;
 	size_t len;
+	char code[64];
+	char message[512];
 };
 
+/* Warnings and worse also go to stderr, where a failing test's reader looks. */
 static void FAKE_UNUSED
 fake_log(struct rulsrv_host *host, enum rulsrv_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "fake host <%d> ", (int)level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(host->last_log, sizeof(host->last_log), fmt, ap);
 	va_end(ap);
+	if (level <= RULSRV_LOG_ERR)
+		memcpy(host->last_error, host->last_log, sizeof(host->last_error));
+	if (level <= RULSRV_LOG_WARNING) {
+		memcpy(host->last_warning, host->last_log, sizeof(host->last_warning));
+		fprintf(stderr, "fake host <%d> %s\n", (int)level, host->last_log);
+	}
 }
 
 static void FAKE_UNUSED
@@ -79,6 +113,18 @@ fake_setting(const struct rulsrv_settings *cs, const char *name)
 		}
 	}
 	return NULL;
+}
+
+/* Fill s from kv: NULL-terminated name, value pairs (borrowed; at most FAKE_MAX_SETTINGS). */
+static void FAKE_UNUSED
+fake_settings_set(struct rulsrv_settings *s, const char *const *kv)
+{
+	size_t i;
+
+	for (i = 0; kv != NULL && kv[2 * i] != NULL && i < FAKE_MAX_SETTINGS; i++) {
+		s->names[i] = kv[2 * i];
+		s->values[i] = kv[2 * i + 1];
+	}
 }
 
 static int FAKE_UNUSED
@@ -151,16 +197,42 @@ fake_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
 	return metrics_collect(host->registry, fn, ud);
 }
 
+/* The route of method and path, or NULL. */
+static FAKE_UNUSED struct fake_route *
+fake_route_find(struct rulsrv_host *host, const char *method, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < host->route_count; i++)
+		if (strcmp(host->routes[i].method, method) == 0 &&
+		    strcmp(host->routes[i].path, path) == 0)
+			return &host->routes[i];
+	return NULL;
+}
+
 static int FAKE_UNUSED
 fake_route_add(struct rulsrv_host *host, const char *method, const char *path, unsigned flags,
 	       rulsrv_handler_fn fn, void *ud)
 {
-	if (host->handler != NULL)
+	if (fake_route_find(host, method, path) != NULL)
 		return -EEXIST;
-	host->method = method;
-	host->path = path;
-	host->handler = fn;
-	host->handler_ud = ud;
+	if (host->route_count == FAKE_MAX_ROUTES)
+		return -ENOSPC;
+	host->routes[host->route_count++] = (struct fake_route){ .method = method, .path = path,
+								 .flags = flags, .fn = fn, .ud = ud };
+	return 0;
+}
+
+static int FAKE_UNUSED
+fake_route_refusals(struct rulsrv_host *host, const char *method, const char *path,
+		    rulsrv_refusal_fn fn, void *ud)
+{
+	struct fake_route *r = fake_route_find(host, method, path);
+
+	if (r == NULL)
+		return -ENOENT;
+	r->refusal = fn;
+	r->refusal_ud = ud;
 	return 0;
 }
 
@@ -179,14 +251,77 @@ static void FAKE_UNUSED
 fake_respond_error(struct rulsrv_response *resp, unsigned status, const char *code,
 		   const char *fmt, ...)
 {
+	va_list ap;
+
 	resp->status = status;
 	snprintf(resp->content_type, sizeof(resp->content_type), "application/json");
+	snprintf(resp->code, sizeof(resp->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(resp->message, sizeof(resp->message), fmt, ap);
+	va_end(ap);
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
 }
 
-static const char *FAKE_UNUSED
+static int FAKE_UNUSED
+fake_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
+{
+	if (host->observer_count == FAKE_MAX_OBSERVERS)
+		return -ENOSPC;
+	host->observers[host->observer_count] = fn;
+	host->observer_ud[host->observer_count++] = ud;
+	return 0;
+}
+
+/* Record the batch (its size, its last prediction), then pass it to every observer. */
+static void FAKE_UNUSED
+fake_observers_notify(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b)
+{
+	const struct rulsrv_prediction *last = &b->items[b->count - 1];
+	size_t o;
+
+	host->observed = b->count;
+	host->obs_unit = last->unit;
+	host->obs_cycle = last->cycle;
+	host->obs_rul = last->rul;
+	memcpy(host->obs_inputs, last->inputs, sizeof(host->obs_inputs));
+	for (o = 0; o < host->observer_count; o++)
+		host->observers[o](host->observer_ud[o], b);
+}
+
+/* Kept in the order set; a key set twice is kept twice (get answers the first). */
+static int FAKE_UNUSED
+fake_attribute_set(struct rulsrv_host *host, const char *key, const char *value)
+{
+	if (host->attr_count == FAKE_MAX_ATTRIBUTES)
+		return -ENOSPC;
+	snprintf(host->attr_key[host->attr_count], sizeof(host->attr_key[0]), "%s", key);
+	snprintf(host->attr_value[host->attr_count++], sizeof(host->attr_value[0]), "%s", value);
+	return 0;
+}
+
+static FAKE_UNUSED const char *
+fake_attribute_get(struct rulsrv_host *host, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < host->attr_count; i++)
+		if (strcmp(host->attr_key[i], key) == 0)
+			return host->attr_value[i];
+	return NULL;
+}
+
+static FAKE_UNUSED const char *
 fake_name(const struct rulsrv_host *host)
 {
 	return "test";
+}
+
+static FAKE_UNUSED const char *
+fake_instance_name(const struct rulsrv_host *host)
+{
+	return host->instance[0] != '\0' ? host->instance : "test";
 }
 
 static const struct rulsrv_api fake_api = {
@@ -194,7 +329,7 @@ static const struct rulsrv_api fake_api = {
 	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
 	.log = fake_log,
 	.setting_error = fake_setting_error,
-	.instance_name = fake_name,
+	.instance_name = fake_instance_name,
 	.service_name = fake_name,
 	.setting_string = fake_setting_string,
 	.setting_path = fake_setting_string,
@@ -211,10 +346,15 @@ static const struct rulsrv_api fake_api = {
 	.route_add = fake_route_add,
 	.respond = fake_respond,
 	.respond_error = fake_respond_error,
+	.observer_add = fake_observer_add,
+	.observers_notify = fake_observers_notify,
+	.attribute_set = fake_attribute_set,
+	.attribute_get = fake_attribute_get,
+	.route_refusals = fake_route_refusals,
 };
 
 /* dlopen build/plugins/<file> the way the core does and return its descriptor. */
-static const struct rulsrv_plugin_descriptor *FAKE_UNUSED
+static FAKE_UNUSED const struct rulsrv_plugin_descriptor *
 fake_load(const char *file, void **handle)
 {
 	char path[1024];

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* test_drift_psi.c - the drift_psi plugin, dlopen'ed and driven through a minimal fake host. */
+/* test_drift_psi.c - the drift_psi plugin, dlopen'ed, against the fake host of fake_host.h. */
 #include <check.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,231 +17,10 @@
 
 #include "bundle.h"
 #include "cmapss.h"
+#include "fake_host.h"
 #include "metrics.h"
 #include "synth.h"
 #include "train_data.h"
-
-#define DT_MAX 16
-
-/* ---- a fake host: settings, real metric registry, routes, observers, attributes ---------- */
-
-struct rulsrv_settings {
-	const char *names[DT_MAX];
-	const char *values[DT_MAX];
-	bool read[DT_MAX];
-	int errors;
-};
-
-struct dt_route {
-	const char *method, *path;
-	unsigned flags;
-	rulsrv_handler_fn fn;
-	void *ud;
-};
-
-struct rulsrv_host {
-	char instance[32];
-	struct metrics_registry *registry;
-	struct dt_route routes[DT_MAX];
-	size_t route_count;
-	rulsrv_observer_fn observers[DT_MAX];
-	void *observer_ud[DT_MAX];
-	size_t observer_count;
-	const char *model_bundle; /* attribute "model.bundle" */
-	char last_log[1024];
-	char last_warning[1024];
-};
-
-struct rulsrv_response {
-	unsigned status;
-	char code[64];
-	char *body;
-};
-
-static void
-dt_log(struct rulsrv_host *host, enum rulsrv_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(host->last_log, sizeof(host->last_log), fmt, ap);
-	va_end(ap);
-	if (level <= RULSRV_LOG_WARNING) {
-		fprintf(stderr, "drift test log <%d> %s\n", (int)level, host->last_log);
-		memcpy(host->last_warning, host->last_log, sizeof(host->last_warning));
-	}
-}
-
-static void
-dt_setting_error(const struct rulsrv_settings *s, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	((struct rulsrv_settings *)s)->errors++;
-	va_start(ap, fmt);
-	fprintf(stderr, "drift test: setting '%s': ", name);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static const char *
-dt_setting(const struct rulsrv_settings *cs, const char *name)
-{
-	struct rulsrv_settings *s = (struct rulsrv_settings *)cs;
-	size_t i;
-
-	for (i = 0; i < DT_MAX && s->names[i] != NULL; i++) {
-		if (strcmp(s->names[i], name) == 0) {
-			s->read[i] = true;
-			return s->values[i];
-		}
-	}
-	return NULL;
-}
-
-static int
-dt_setting_string(const struct rulsrv_settings *s, const char *name, const char *def, char **out)
-{
-	const char *v = dt_setting(s, name);
-
-	if (v == NULL)
-		v = def;
-	*out = v != NULL ? strdup(v) : NULL;
-	return 0;
-}
-
-static int
-dt_setting_int(const struct rulsrv_settings *s, const char *name, int64_t def, int64_t min,
-	       int64_t max, int64_t *out)
-{
-	const char *v = dt_setting(s, name);
-
-	*out = v != NULL ? strtoll(v, NULL, 10) : def;
-	if (*out < min || *out > max) {
-		dt_setting_error(s, name, "out of range");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
-dt_setting_double(const struct rulsrv_settings *s, const char *name, double def, double min,
-		  double max, double *out)
-{
-	const char *v = dt_setting(s, name);
-
-	*out = v != NULL ? strtod(v, NULL) : def;
-	if (*out < min || *out > max) {
-		dt_setting_error(s, name, "out of range");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
-dt_setting_bool(const struct rulsrv_settings *s, const char *name, bool def, bool *out)
-{
-	const char *v = dt_setting(s, name);
-
-	*out = v != NULL ? strcmp(v, "true") == 0 : def;
-	return 0;
-}
-
-static const char *
-dt_instance_name(const struct rulsrv_host *host)
-{
-	return host->instance;
-}
-
-static const char *
-dt_service_name(const struct rulsrv_host *host)
-{
-	return "prediction";
-}
-
-static int
-dt_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const char *name,
-	      const char *help, const char *const *labels, const double *buckets,
-	      size_t bucket_count, struct rulsrv_metric **out)
-{
-	return metrics_family(host->registry, type, name, help, labels, buckets, bucket_count, out);
-}
-
-static int
-dt_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
-{
-	return metrics_collect(host->registry, fn, ud);
-}
-
-static int
-dt_route_add(struct rulsrv_host *host, const char *method, const char *path, unsigned flags,
-	     rulsrv_handler_fn fn, void *ud)
-{
-	if (host->route_count == DT_MAX)
-		return -ENOSPC;
-	host->routes[host->route_count++] = (struct dt_route){ method, path, flags, fn, ud };
-	return 0;
-}
-
-static void
-dt_respond(struct rulsrv_response *resp, unsigned status, const char *content_type, char *body,
-	   size_t len)
-{
-	resp->status = status;
-	free(resp->body);
-	resp->body = body;
-}
-
-static void
-dt_respond_error(struct rulsrv_response *resp, unsigned status, const char *code, const char *fmt,
-		 ...)
-{
-	resp->status = status;
-	snprintf(resp->code, sizeof(resp->code), "%s", code);
-}
-
-static int
-dt_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
-{
-	if (host->observer_count == DT_MAX)
-		return -ENOSPC;
-	host->observers[host->observer_count] = fn;
-	host->observer_ud[host->observer_count++] = ud;
-	return 0;
-}
-
-static const char *
-dt_attribute_get(struct rulsrv_host *host, const char *key)
-{
-	return strcmp(key, "model.bundle") == 0 ? host->model_bundle : NULL;
-}
-
-static const struct rulsrv_api dt_api = {
-	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
-	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
-	.log = dt_log,
-	.setting_error = dt_setting_error,
-	.instance_name = dt_instance_name,
-	.service_name = dt_service_name,
-	.setting_string = dt_setting_string,
-	.setting_path = dt_setting_string,
-	.setting_int = dt_setting_int,
-	.setting_double = dt_setting_double,
-	.setting_bool = dt_setting_bool,
-	.metric_new = dt_metric_new,
-	.series = metrics_series,
-	.counter_add = metrics_counter_add,
-	.gauge_set = metrics_gauge_set,
-	.gauge_add = metrics_gauge_add,
-	.histogram_observe = metrics_histogram_observe,
-	.metrics_collect = dt_metrics_collect,
-	.route_add = dt_route_add,
-	.respond = dt_respond,
-	.respond_error = dt_respond_error,
-	.observer_add = dt_observer_add,
-	.attribute_get = dt_attribute_get,
-};
 
 /* ---- the plugin under test ------------------------------------------------------------------ */
 
@@ -253,12 +30,7 @@ static const struct rulsrv_plugin_descriptor *dt_desc;
 static void
 dt_load_plugin(void)
 {
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/plugins/drift_psi.so", RULSRV_BUILD_DIR);
-	dt_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	ck_assert_msg(dt_handle != NULL, "cannot load '%s': %s", path, dlerror());
-	dt_desc = dlsym(dt_handle, RULSRV_PLUGIN_SYMBOL);
+	dt_desc = fake_load("drift_psi.so", &dt_handle); /* says why on stderr */
 	ck_assert_ptr_nonnull(dt_desc);
 	ck_assert_uint_eq(dt_desc->abi_major, RULSRV_PLUGIN_ABI_MAJOR);
 	ck_assert_str_eq(dt_desc->kind, "drift");
@@ -276,20 +48,17 @@ static int
 dt_start_model(struct dt *t, const char *const *kv, const char *model_bundle)
 {
 	static atomic_int serial;
-	size_t i;
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->host.instance, sizeof(t->host.instance), "drift%d", atomic_fetch_add(&serial, 1));
 	t->host.registry = metrics_registry_new();
 	ck_assert_ptr_nonnull(t->host.registry);
-	for (i = 0; kv != NULL && kv[2 * i] != NULL; i++) {
-		t->settings.names[i] = kv[2 * i];
-		t->settings.values[i] = kv[2 * i + 1];
-	}
-	t->host.model_bundle = model_bundle;
+	fake_settings_set(&t->settings, kv);
+	if (model_bundle != NULL)
+		ck_assert_int_eq(fake_api.attribute_set(&t->host, "model.bundle", model_bundle), 0);
 	if (dt_desc == NULL)
 		dt_load_plugin();
-	return dt_desc->init(&t->host, &dt_api, &t->settings, &t->state);
+	return dt_desc->init(&t->host, &fake_api, &t->settings, &t->state);
 }
 
 static int
@@ -302,28 +71,12 @@ dt_start(struct dt *t, const char *const *kv)
 static int
 dt_start_successor(struct dt *t, const struct dt *prev, const char *const *kv)
 {
-	size_t i;
-
 	memset(t, 0, sizeof(*t));
 	memcpy(t->host.instance, prev->host.instance, sizeof(t->host.instance));
 	t->host.registry = prev->host.registry;
 	t->borrowed_registry = true;
-	for (i = 0; kv != NULL && kv[2 * i] != NULL; i++) {
-		t->settings.names[i] = kv[2 * i];
-		t->settings.values[i] = kv[2 * i + 1];
-	}
-	return dt_desc->init(&t->host, &dt_api, &t->settings, &t->state);
-}
-
-static bool
-dt_settings_all_read(const struct rulsrv_settings *s)
-{
-	size_t i;
-
-	for (i = 0; i < DT_MAX && s->names[i] != NULL; i++)
-		if (!s->read[i])
-			return false;
-	return true;
+	fake_settings_set(&t->settings, kv);
+	return dt_desc->init(&t->host, &fake_api, &t->settings, &t->state);
 }
 
 static void
@@ -343,16 +96,10 @@ dt_call(struct dt *t, const char *method, const char *path, const char *ctype, c
 	struct rulsrv_request req = { method, path, ctype, body ? body : "", body ? strlen(body) : 0,
 				      true, 0 };
 	struct rulsrv_response resp = { 0 };
-	size_t i;
+	struct fake_route *route = fake_route_find(&t->host, method, path);
 
-	for (i = 0; i < t->host.route_count; i++) {
-		if (strcmp(t->host.routes[i].method, method) == 0 &&
-		    strcmp(t->host.routes[i].path, path) == 0) {
-			t->host.routes[i].fn(t->host.routes[i].ud, &req, &resp);
-			break;
-		}
-	}
-	ck_assert_msg(i < t->host.route_count, "no route %s %s", method, path);
+	ck_assert_msg(route != NULL, "no route %s %s", method, path);
+	route->fn(route->ud, &req, &resp);
 	if (json != NULL) {
 		*json = resp.body != NULL ? cJSON_Parse(resp.body) : NULL;
 		ck_assert_msg(resp.status != 200 || *json != NULL, "200 without a JSON body");
@@ -1405,7 +1152,7 @@ START_TEST(test_settings_are_checked)
 	ck_assert_int_eq(dt_start(&t, bad_mode), -EINVAL);
 	dt_stop(&t);
 	ck_assert_int_eq(dt_start(&t, all), 0);
-	ck_assert_msg(dt_settings_all_read(&t.settings), "a setting was not read");
+	ck_assert_msg(fake_settings_all_read(&t.settings), "a setting was not read");
 	dt_stop(&t);
 }
 END_TEST

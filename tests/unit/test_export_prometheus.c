@@ -50,12 +50,13 @@ prom_stop(struct prom_fixture *f)
 static char *
 prom_scrape(struct prom_fixture *f, struct rulsrv_response *resp)
 {
-	struct rulsrv_request req = {.method = "GET", .path = f->host.path, .body = ""};
+	const struct fake_route *route = &f->host.routes[0];
+	struct rulsrv_request req = {.method = "GET", .path = route->path, .body = ""};
 	char *body;
 
 	memset(resp, 0, sizeof(*resp));
-	ck_assert_ptr_nonnull(f->host.handler);
-	f->host.handler(f->host.handler_ud, &req, resp);
+	ck_assert_uint_eq(f->host.route_count, 1);
+	route->fn(route->ud, &req, resp);
 	ck_assert_uint_eq(resp->status, 200);
 	body = malloc(resp->len + 1);
 	memcpy(body, resp->body, resp->len);
@@ -73,8 +74,9 @@ START_TEST(test_route_and_content_type)
 	char *body;
 
 	ck_assert_int_eq(prom_start(&f, NULL), 0);
-	ck_assert_str_eq(f.host.method, "GET");
-	ck_assert_str_eq(f.host.path, "/metrics");
+	ck_assert_uint_eq(f.host.route_count, 1);
+	ck_assert_str_eq(f.host.routes[0].method, "GET");
+	ck_assert_str_eq(f.host.routes[0].path, "/metrics");
 	ck_assert_int_eq(fake_api.metric_new(&f.host, RULSRV_METRIC_COUNTER, "a_total", "A thing.",
 					     NULL, NULL, 0, &m), 0);
 	fake_api.counter_add(fake_api.series(m, NULL), 3);
@@ -91,7 +93,8 @@ START_TEST(test_path_setting)
 	struct prom_fixture f;
 
 	ck_assert_int_eq(prom_start(&f, "/prom/metrics"), 0);
-	ck_assert_str_eq(f.host.path, "/prom/metrics");
+	ck_assert_uint_eq(f.host.route_count, 1);
+	ck_assert_str_eq(f.host.routes[0].path, "/prom/metrics");
 	ck_assert(fake_settings_all_read(&f.settings));
 	prom_stop(&f);
 	ck_assert_int_lt(prom_start(&f, "metrics"), 0);

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_predict_service.c - the shared model-plugin service against a fake host. */
-#include <errno.h>
+/* test_predict_service.c - the model-plugin service against the fake host of fake_host.h. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,164 +10,13 @@
 #include <check.h>
 
 #include "bundle.h"
+#include "fake_host.h"
 #include "forest.h"
 #include "harness/harness.h"
 #include "metrics.h"
 #include "predict_service.h"
 
 Suite *predict_service_suite(void);
-
-/* ---- a fake host that records what the service does ---------------------------------------- */
-
-struct rulsrv_settings {
-	const char *bundle;
-	int errors;
-};
-
-struct rulsrv_host {
-	struct metrics_registry *registry;
-	char last_error[1024];
-	struct {
-		const char *method, *path;
-		rulsrv_handler_fn fn;
-		void *ud;
-	} routes[8];
-	int route_count;
-	char attr_key[8][32], attr_value[8][512];
-	int attr_count;
-	/* the last observed batch */
-	size_t observed;
-	int64_t obs_unit, obs_cycle;
-	double obs_rul, obs_inputs[RULSRV_N_INPUTS];
-};
-
-struct rulsrv_response {
-	unsigned status;
-	char *body;
-};
-
-static void
-f_log(struct rulsrv_host *host, enum rulsrv_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (level <= RULSRV_LOG_ERR)
-		vsnprintf(host->last_error, sizeof(host->last_error), fmt, ap);
-	va_end(ap);
-}
-
-static void
-f_setting_error(const struct rulsrv_settings *s, const char *name, const char *fmt, ...)
-{
-	((struct rulsrv_settings *)s)->errors++;
-}
-
-static int
-f_setting_path(const struct rulsrv_settings *s, const char *name, const char *def, char **out)
-{
-	const char *v = strcmp(name, "bundle") == 0 ? s->bundle : NULL;
-
-	v = v != NULL ? v : def;
-	*out = v != NULL ? strdup(v) : NULL;
-	return 0;
-}
-
-static int
-f_setting_int(const struct rulsrv_settings *s, const char *name, int64_t def, int64_t min,
-	      int64_t max, int64_t *out)
-{
-	*out = def;
-	return 0;
-}
-
-static int
-f_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const char *name,
-	     const char *help, const char *const *labels, const double *buckets,
-	     size_t bucket_count, struct rulsrv_metric **out)
-{
-	return metrics_family(host->registry, type, name, help, labels, buckets, bucket_count, out);
-}
-
-static int
-f_route_add(struct rulsrv_host *host, const char *method, const char *path, unsigned flags,
-	    rulsrv_handler_fn fn, void *ud)
-{
-	if (host->route_count == 8)
-		return -ENOSPC;
-	host->routes[host->route_count].method = method;
-	host->routes[host->route_count].path = path;
-	host->routes[host->route_count].fn = fn;
-	host->routes[host->route_count++].ud = ud;
-	return 0;
-}
-
-static void
-f_respond(struct rulsrv_response *resp, unsigned status, const char *content_type, char *body,
-	  size_t len)
-{
-	resp->status = status;
-	free(resp->body);
-	resp->body = body;
-}
-
-static void
-f_respond_error(struct rulsrv_response *resp, unsigned status, const char *code, const char *fmt,
-		...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	resp->status = status;
-	free(resp->body);
-	if (asprintf(&resp->body, "%s: %s", code, msg) < 0)
-		resp->body = NULL;
-}
-
-static void
-f_notify(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b)
-{
-	const struct rulsrv_prediction *last = &b->items[b->count - 1];
-
-	host->observed = b->count;
-	host->obs_unit = last->unit;
-	host->obs_cycle = last->cycle;
-	host->obs_rul = last->rul;
-	memcpy(host->obs_inputs, last->inputs, sizeof(host->obs_inputs));
-}
-
-static int
-f_attribute_set(struct rulsrv_host *host, const char *key, const char *value)
-{
-	if (host->attr_count == 8)
-		return -ENOSPC;
-	snprintf(host->attr_key[host->attr_count], 32, "%s", key);
-	snprintf(host->attr_value[host->attr_count++], 512, "%s", value);
-	return 0;
-}
-
-static const struct rulsrv_api api = {
-	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
-	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
-	.log = f_log,
-	.setting_error = f_setting_error,
-	.setting_path = f_setting_path,
-	.setting_int = f_setting_int,
-	.metric_new = f_metric_new,
-	.series = metrics_series,
-	.counter_add = metrics_counter_add,
-	.gauge_set = metrics_gauge_set,
-	.gauge_add = metrics_gauge_add,
-	.histogram_observe = metrics_histogram_observe,
-	.route_add = f_route_add,
-	.respond = f_respond,
-	.respond_error = f_respond_error,
-	.observers_notify = f_notify,
-	.attribute_set = f_attribute_set,
-};
 
 /* ---- a bundle ------------------------------------------------------------------------------ */
 
@@ -256,12 +103,15 @@ sample(const char *name, const char *label)
 
 START_TEST(test_init_failures)
 {
-	struct rulsrv_settings none = { 0 }, missing = { .bundle = "/nonexistent/bundle" };
+	static const char *const missing_kv[] = { "bundle", "/nonexistent/bundle", NULL };
+	struct rulsrv_settings none = { 0 }, missing = { 0 };
 	void *state = NULL;
 
-	ck_assert_int_lt(predict_service_init(&host, &api, &none, &forest_backend, &state), 0);
+	fake_settings_set(&missing, missing_kv);
+	ck_assert_int_lt(predict_service_init(&host, &fake_api, &none, &forest_backend, &state), 0);
 	ck_assert_int_eq(none.errors, 1);
-	ck_assert_int_lt(predict_service_init(&host, &api, &missing, &forest_backend, &state), 0);
+	ck_assert_int_lt(predict_service_init(&host, &fake_api, &missing, &forest_backend, &state),
+			 0);
 	ck_assert_msg(strstr(host.last_error, "cannot load model bundle '/nonexistent/bundle'") !=
 		      NULL, "%s", host.last_error);
 	ck_assert_int_eq(host.route_count, 0);
@@ -287,6 +137,7 @@ call(int route, const char *type, const char *body, struct rulsrv_response *resp
 
 START_TEST(test_predict_and_observe)
 {
+	const char *const kv[] = { "bundle", bundle_dir, NULL };
 	struct rulsrv_settings s = { 0 };
 	struct rulsrv_response resp;
 	struct bundle *b = NULL;
@@ -295,9 +146,9 @@ START_TEST(test_predict_and_observe)
 
 	if (!have_bundle)
 		return;
-	s.bundle = bundle_dir;
+	fake_settings_set(&s, kv);
 	ck_assert_msg(bundle_load(bundle_dir, &b, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &state), 0);
+	ck_assert_int_eq(predict_service_init(&host, &fake_api, &s, &forest_backend, &state), 0);
 	ck_assert(predict_service_ready(state, reason, sizeof(reason)));
 	ck_assert(!predict_service_ready(NULL, reason, sizeof(reason)));
 	ck_assert_str_eq(reason, "model not loaded");
@@ -336,7 +187,8 @@ START_TEST(test_predict_and_observe)
 	free(resp.body);
 	call(0, "application/json", "{\"unit\": 4}", &resp);
 	ck_assert_uint_eq(resp.status, 422);
-	ck_assert_str_eq(resp.body, "invalid_shape: body: missing field \"cycles\"");
+	ck_assert_str_eq(resp.code, "invalid_shape");
+	ck_assert_str_eq(resp.message, "body: missing field \"cycles\"");
 	free(resp.body);
 	ck_assert_double_eq(sample("prediction_requests_total", "415"), 1);
 	ck_assert_double_eq(sample("prediction_requests_total", "422"), 1);
@@ -353,9 +205,14 @@ START_TEST(test_predict_and_observe)
 }
 END_TEST
 
-/* A reload of the same version: the new instance starts before the old one is released. */
+/*
+ * A reload of the same version: the new instance starts before the old one is released, as
+ * the core does it: a host table of its own (its own routes), the service's registry.
+ */
 START_TEST(test_model_info_across_reload)
 {
+	static struct rulsrv_host next;
+	const char *const kv[] = { "bundle", bundle_dir, NULL };
 	struct rulsrv_settings s = { 0 };
 	struct bundle *b = NULL;
 	void *old = NULL, *new = NULL;
@@ -363,10 +220,12 @@ START_TEST(test_model_info_across_reload)
 
 	if (!have_bundle)
 		return;
-	s.bundle = bundle_dir;
+	fake_settings_set(&s, kv);
 	ck_assert_msg(bundle_load(bundle_dir, &b, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &old), 0);
-	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &new), 0);
+	ck_assert_int_eq(predict_service_init(&host, &fake_api, &s, &forest_backend, &old), 0);
+	memset(&next, 0, sizeof(next));
+	next.registry = host.registry;
+	ck_assert_int_eq(predict_service_init(&next, &fake_api, &s, &forest_backend, &new), 0);
 	predict_service_fini(old);
 	ck_assert_double_eq(sample("model_info", b->version), 1);
 	predict_service_fini(new);
