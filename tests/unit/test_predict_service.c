@@ -194,6 +194,15 @@ START_TEST(test_predict_and_observe)
 	ck_assert_double_eq(sample("prediction_requests_total", "422"), 1);
 	ck_assert_double_eq(sample("prediction_errors_total", "invalid_shape"), 1);
 
+	/* what the core refuses on /v1/predict before the handler (ABI 1.1) counts the same way */
+	ck_assert_ptr_nonnull(host.routes[0].refusal);
+	host.routes[0].refusal(host.routes[0].refusal_ud, 413, "payload_too_large");
+	host.routes[0].refusal(host.routes[0].refusal_ud, 408, "request_timeout");
+	ck_assert_double_eq(sample("prediction_requests_total", "413"), 1);
+	ck_assert_double_eq(sample("prediction_requests_total", "408"), 1);
+	ck_assert_double_eq(sample("prediction_errors_total", "payload_too_large"), 1);
+	ck_assert_double_eq(sample("prediction_errors_total", "request_timeout"), 1);
+
 	call(1, NULL, "", &resp);
 	ck_assert_uint_eq(resp.status, 200);
 	ck_assert_ptr_nonnull(strstr(resp.body, "\"backend\":\"forest\""));
