@@ -7,7 +7,8 @@
 #  - without a token: admin endpoints answer 403 to a client that is not on loopback (a veth
 #    pair into a network namespace of its own; skipped where namespaces cannot be made);
 #  - at log_level debug, no token, no body, no error message quoting the body reaches the log;
-#  - HTTPS with tls_cert_file/tls_key_file, verified by curl --cacert (skipped without openssl).
+#  - HTTPS with tls_cert_file/tls_key_file, verified by curl --cacert (skipped without openssl);
+#    request_timeout_seconds closes a TLS connection trickling its body (counted as a 408).
 set -uo pipefail
 src=${RULSRV_SOURCE_DIR:?}
 build=${RULSRV_BUILD_DIR:?}
@@ -188,7 +189,8 @@ if command -v openssl >/dev/null &&
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
 		-subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' >/dev/null 2>&1; then
 	chmod 600 "$tmp/key.pem"
-	conf "$tmp/e.conf" "127.0.0.1:0" "tls_cert_file = \"$tmp/cert.pem\"; tls_key_file = \"$tmp/key.pem\";"
+	conf "$tmp/e.conf" "127.0.0.1:0" "tls_cert_file = \"$tmp/cert.pem\"; tls_key_file = \"$tmp/key.pem\";
+    request_timeout_seconds = 2;"
 	start "$tmp/e.conf"
 	if [ -z "$port" ]; then
 		fail "rulsrv did not start with TLS: $(cat "$tmp/rulsrv.log")"
@@ -200,6 +202,37 @@ if command -v openssl >/dev/null &&
 		expect 000 "$(code GET "https://127.0.0.1:$port/healthz")" "HTTPS without the CA is not trusted"
 		expect 000 "$(code GET "http://127.0.0.1:$port/healthz")" "plain HTTP to the HTTPS port"
 		expect 200 "$(code GET "https://127.0.0.1:$port/healthz" --cacert "$tmp/cert.pem")" "still serving after the plain-HTTP attempt"
+		# a TLS client trickling its body a byte every 400 ms: closed at the 2 s request
+		# timeout (no 408 can be written into a TLS stream from outside it), and counted
+		took=$(python3 - "$port" "$tmp/cert.pem" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="127.0.0.1")
+t0 = time.time()
+s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 900\r\n\r\n{")
+s.settimeout(0.4)
+for _ in range(30):
+    try:
+        s.sendall(b" ")
+        if s.recv(100) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print(int((time.time() - t0) * 1000))
+PY
+)
+		if [ -n "$took" ] && [ "$took" -gt 1500 ] && [ "$took" -lt 4000 ]; then
+			ok "a trickling TLS client is closed at the request timeout (${took} ms)"
+		else
+			fail "a trickling TLS client was closed after '${took}' ms, not ~2000"
+		fi
+		expect 1 "$(curl -s --cacert "$tmp/cert.pem" "https://127.0.0.1:$port/metrics" |
+			sed -n 's/^http_requests_total{handler="\/v1\/predict",code="408"} //p')" \
+			"the TLS timeout counted as a 408 of /v1/predict"
 		stop
 	fi
 else
