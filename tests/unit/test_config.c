@@ -48,16 +48,17 @@ load(const char *text, const char *const *overrides, size_t n, struct config **c
 	return config_load(conf_path, overrides, n, c, err, sizeof(err));
 }
 
-/* The error must start with FILE:LINE and name the setting. */
+/* The error must start with FILE:LINE and name the setting; name says which case failed. */
 static void
-assert_error(int line, const char *setting, const char *what)
+assert_error(const char *name, int line, const char *setting, const char *what)
 {
 	char where[256];
 
 	snprintf(where, sizeof(where), "%s:%d: setting '%s': ", conf_path, line, setting);
-	ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "error '%s' does not start with '%s'",
-		      err, where);
-	ck_assert_msg(strstr(err, what) != NULL, "error '%s' does not say '%s'", err, what);
+	ck_assert_msg(strncmp(err, where, strlen(where)) == 0,
+		      "%s: error '%s' does not start with '%s'", name, err, where);
+	ck_assert_msg(strstr(err, what) != NULL, "%s: error '%s' does not say '%s'", name, err,
+		      what);
 }
 
 static const char *const minimal =
@@ -109,81 +110,64 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
-START_TEST(test_unknown_top_level)
+/*
+ * Each refused file: load returns -EINVAL and the error starts with FILE:LINE: setting 'NAME':
+ * and says what is wrong. Run as a loop test: one case per run, named in every message.
+ */
+static const struct {
+	const char *name, *text;
+	int line;
+	const char *setting, *what;
+} refused[] = {
+	{ "unknown top-level setting",
+	  "plugin_dir = \"p\";\n"
+	  "bogus = 1;\n"
+	  "services = { a = { listen = \"127.0.0.1:0\"; }; };\n",
+	  2, "bogus", "unknown setting" },
+	{ "unknown service setting",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    thread = 4;\n  };\n};\n",
+	  4, "services.a.thread", "unknown setting" },
+	{ "string for an integer",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    threads = \"four\";\n  };\n};\n",
+	  4, "services.a.threads", "expected an integer" },
+	{ "integer for a string",
+	  "services = {\n  a = {\n    listen = 3000;\n  };\n};\n",
+	  3, "services.a.listen", "expected a string" },
+	{ "integer for a group",
+	  "plugins = {\n  a = {\n    file = \"a.so\";\n    settings = 3;\n  };\n};\n"
+	  "services = { s = { listen = \"127.0.0.1:0\"; }; };\n",
+	  4, "plugins.a.settings", "expected a group" },
+	{ "out of range",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n\n    max_connections = 0;\n  };\n};\n",
+	  5, "services.a.max_connections", "out of range" },
+	{ "listen without a port",
+	  "services = {\n  a = {\n    listen = \"localhost\";\n  };\n};\n",
+	  3, "services.a.listen", "ADDR:PORT" },
+	{ "listen port over 65535",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:70000\";\n  };\n};\n",
+	  3, "services.a.listen", "ADDR:PORT" },
+	{ "no listen",
+	  "services = {\n  a = {\n    plugins = [];\n  };\n};\n",
+	  2, "services.a", "missing required setting 'listen'" },
+	{ "unknown plugin instance",
+	  "plugins = { m = { file = \"m.so\"; }; };\n"
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n"
+	  "    plugins = [ \"m\", \"nope\" ];\n  };\n};\n",
+	  5, "services.a.plugins[1]", "no plugin instance 'nope'" },
+	{ "unknown log level",
+	  "log_level = \"loud\";\n"
+	  "services = { a = { listen = \"127.0.0.1:0\"; }; };\n",
+	  1, "log_level", "expected one of" },
+};
+
+START_TEST(test_refused_with_location)
 {
 	struct config *c;
+	int rc;
 
-	ck_assert_int_eq(load("plugin_dir = \"p\";\nbogus = 1;\nservices = { a = { listen = \"127.0.0.1:0\"; }; };\n",
-			      NULL, 0, &c), -EINVAL);
-	assert_error(2, "bogus", "unknown setting");
-}
-END_TEST
-
-START_TEST(test_unknown_service_setting)
-{
-	struct config *c;
-
-	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    thread = 4;\n  };\n};\n",
-			      NULL, 0, &c), -EINVAL);
-	assert_error(4, "services.a.thread", "unknown setting");
-}
-END_TEST
-
-START_TEST(test_wrong_type)
-{
-	struct config *c;
-
-	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    threads = \"four\";\n  };\n};\n",
-			      NULL, 0, &c), -EINVAL);
-	assert_error(4, "services.a.threads", "expected an integer");
-	ck_assert_int_eq(load("services = {\n  a = {\n    listen = 3000;\n  };\n};\n", NULL, 0, &c), -EINVAL);
-	assert_error(3, "services.a.listen", "expected a string");
-	ck_assert_int_eq(load("plugins = {\n  a = {\n    file = \"a.so\";\n    settings = 3;\n  };\n};\n"
-			      "services = { s = { listen = \"127.0.0.1:0\"; }; };\n", NULL, 0, &c), -EINVAL);
-	assert_error(4, "plugins.a.settings", "expected a group");
-}
-END_TEST
-
-START_TEST(test_out_of_range)
-{
-	struct config *c;
-
-	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n\n    max_connections = 0;\n  };\n};\n",
-			      NULL, 0, &c), -EINVAL);
-	assert_error(5, "services.a.max_connections", "out of range");
-}
-END_TEST
-
-START_TEST(test_bad_listen)
-{
-	struct config *c;
-
-	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"localhost\";\n  };\n};\n", NULL, 0, &c), -EINVAL);
-	assert_error(3, "services.a.listen", "ADDR:PORT");
-	ck_assert_int_eq(load("services = {\n  a = {\n    listen = \"127.0.0.1:70000\";\n  };\n};\n", NULL, 0, &c), -EINVAL);
-	assert_error(3, "services.a.listen", "ADDR:PORT");
-	ck_assert_int_eq(load("services = {\n  a = {\n    plugins = [];\n  };\n};\n", NULL, 0, &c), -EINVAL);
-	assert_error(2, "services.a", "missing required setting 'listen'");
-}
-END_TEST
-
-START_TEST(test_unknown_instance)
-{
-	struct config *c;
-
-	ck_assert_int_eq(load("plugins = { m = { file = \"m.so\"; }; };\nservices = {\n  a = {\n    listen = \"127.0.0.1:0\";\n"
-			      "    plugins = [ \"m\", \"nope\" ];\n  };\n};\n", NULL, 0, &c), -EINVAL);
-	assert_error(5, "services.a.plugins[1]", "no plugin instance 'nope'");
-}
-END_TEST
-
-START_TEST(test_bad_log_level)
-{
-	struct config *c;
-
-	ck_assert_int_eq(load("log_level = \"loud\";\nservices = { a = { listen = \"127.0.0.1:0\"; }; };\n",
-			      NULL, 0, &c), -EINVAL);
-	assert_error(1, "log_level", "expected one of");
+	rc = load(refused[_i].text, NULL, 0, &c);
+	ck_assert_msg(rc == -EINVAL, "%s: load returned %d, not -EINVAL", refused[_i].name, rc);
+	assert_error(refused[_i].name, refused[_i].line, refused[_i].setting, refused[_i].what);
 }
 END_TEST
 
@@ -228,21 +212,29 @@ START_TEST(test_override_creates_and_lists)
 }
 END_TEST
 
+/* A refused -o says it came from the command line (no file or line) and what is wrong. */
 START_TEST(test_override_errors)
 {
-	const char *const unknown[] = { "services.one.bogus=1" };
-	const char *const noeq[] = { "services.one.threads" };
-	const char *const wrong[] = { "services.one.threads=many" };
+	static const struct {
+		const char *override, *says;
+	} cases[] = {
+		{ "services.one.bogus=1",
+		  "command line: setting 'services.one.bogus': unknown setting" },
+		{ "services.one.threads", "SETTING=VALUE" },
+		{ "services.one.threads=many",
+		  "command line: setting 'services.one.threads': expected an integer" },
+	};
 	struct config *c;
+	size_t i;
+	int rc;
 
-	ck_assert_int_eq(load(minimal, unknown, 1, &c), -EINVAL);
-	ck_assert_msg(strstr(err, "command line: setting 'services.one.bogus': unknown setting") != NULL,
-		      "got '%s'", err);
-	ck_assert_int_eq(load(minimal, noeq, 1, &c), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "SETTING=VALUE"));
-	ck_assert_int_eq(load(minimal, wrong, 1, &c), -EINVAL);
-	ck_assert_msg(strstr(err, "command line: setting 'services.one.threads': expected an integer") != NULL,
-		      "got '%s'", err);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = load(minimal, &cases[i].override, 1, &c);
+		ck_assert_msg(rc == -EINVAL, "-o '%s': load returned %d, not -EINVAL",
+			      cases[i].override, rc);
+		ck_assert_msg(strstr(err, cases[i].says) != NULL, "-o '%s': got '%s', not '%s'",
+			      cases[i].override, err, cases[i].says);
+	}
 }
 END_TEST
 
@@ -369,13 +361,8 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_syntax_error);
 	tcase_add_test(tc, test_missing_file);
-	tcase_add_test(tc, test_unknown_top_level);
-	tcase_add_test(tc, test_unknown_service_setting);
-	tcase_add_test(tc, test_wrong_type);
-	tcase_add_test(tc, test_out_of_range);
-	tcase_add_test(tc, test_bad_listen);
-	tcase_add_test(tc, test_unknown_instance);
-	tcase_add_test(tc, test_bad_log_level);
+	tcase_add_loop_test(tc, test_refused_with_location, 0,
+			    (int)(sizeof(refused) / sizeof(refused[0])));
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_override_creates_and_lists);
 	tcase_add_test(tc, test_override_errors);
