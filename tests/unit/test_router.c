@@ -88,67 +88,84 @@ request(const char *method, const char *path, const char *body, const char *cons
 	ck_assert_int_eq(harness_http(port, method, path, NULL, body, body ? strlen(body) : 0, headers, r), 0);
 }
 
-START_TEST(test_health_and_plugin_route)
+/* One request and what its answer must be; a NULL expectation is not checked. */
+struct exchange {
+	const char *method, *path, *content_type, *body;
+	const char *const *headers;
+	long status;
+	const char *body_is;    /* the whole body */
+	const char *body_has;   /* a part of the body */
+	const char *header_has; /* a part of the raw headers, any case */
+};
+
+/* Run the exchanges in order on the started service; a failure names METHOD PATH. */
+static void
+check_exchanges(const struct exchange *x, size_t n)
 {
 	struct harness_response r;
+	size_t i;
+
+	for (i = 0; i < n; i++, x++) {
+		ck_assert_msg(harness_http(port, x->method, x->path, x->content_type, x->body,
+					   x->body ? strlen(x->body) : 0, x->headers, &r) == 0,
+			      "%s %s: no answer", x->method, x->path);
+		ck_assert_msg(r.status == x->status, "%s %s: status %ld, want %ld", x->method,
+			      x->path, r.status, x->status);
+		ck_assert_msg(x->body_is == NULL || strcmp(r.body, x->body_is) == 0,
+			      "%s %s: body '%s', want '%s'", x->method, x->path, r.body, x->body_is);
+		ck_assert_msg(x->body_has == NULL || strstr(r.body, x->body_has) != NULL,
+			      "%s %s: body '%s' without '%s'", x->method, x->path, r.body, x->body_has);
+		ck_assert_msg(x->header_has == NULL || strcasestr(r.headers, x->header_has) != NULL,
+			      "%s %s: headers '%s' without '%s'", x->method, x->path, r.headers,
+			      x->header_has);
+		harness_response_free(&r);
+	}
+}
+
+#define N_EXCHANGES(a) (sizeof(a) / sizeof((a)[0]))
+
+START_TEST(test_health_and_plugin_route)
+{
+	static const struct exchange x[] = {
+		{ "GET", "/healthz", .status = 200, .body_is = "{\"status\":\"ok\"}" },
+		{ "GET", "/readyz", .status = 200 },
+		{ "GET", "/echo/message", .status = 200, .body_is = "{\"message\":\"m1\"}" },
+		{ "POST", "/echo", .body = "body with\nlines", .status = 200,
+		  .body_is = "body with\nlines" },
+		{ "HEAD", "/healthz", .status = 200 },
+	};
 
 	ck_assert_int_eq(start(NULL, 0), 0);
-	request("GET", "/healthz", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
-	harness_response_free(&r);
-	request("GET", "/readyz", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	harness_response_free(&r);
-	request("GET", "/echo/message", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "{\"message\":\"m1\"}");
-	harness_response_free(&r);
-	request("POST", "/echo", "body with\nlines", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "body with\nlines");
-	harness_response_free(&r);
-	request("HEAD", "/healthz", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	harness_response_free(&r);
+	check_exchanges(x, N_EXCHANGES(x));
 }
 END_TEST
 
 START_TEST(test_not_found)
 {
-	struct harness_response r;
+	static const struct exchange x[] = {
+		{ "GET", "/nope?x=1", .status = 404,
+		  .body_is = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint: /nope\"}}",
+		  .header_has = "Content-Type: application/json" },
+		/* a body sent to an unknown path is read and the connection stays usable */
+		{ "POST", "/nope", .body = "some body", .status = 404 },
+	};
 
 	ck_assert_int_eq(start(NULL, 0), 0);
-	request("GET", "/nope?x=1", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 404);
-	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint: /nope\"}}");
-	ck_assert_ptr_nonnull(strcasestr(r.headers, "Content-Type: application/json"));
-	harness_response_free(&r);
-	/* a body sent to an unknown path is read and the connection stays usable */
-	request("POST", "/nope", "some body", NULL, &r);
-	ck_assert_int_eq(r.status, 404);
-	harness_response_free(&r);
+	check_exchanges(x, N_EXCHANGES(x));
 }
 END_TEST
 
 START_TEST(test_method_not_allowed)
 {
-	struct harness_response r;
+	static const struct exchange x[] = {
+		{ "DELETE", "/healthz", .status = 405, .header_has = "\r\nAllow: GET\r\n",
+		  .body_has = "\"code\":\"method_not_allowed\"" },
+		{ "GET", "/-/reload", .status = 405, .header_has = "\r\nAllow: POST\r\n" },
+		{ "GET", "/echo", .status = 405, .header_has = "\r\nAllow: POST\r\n" },
+	};
 
 	ck_assert_int_eq(start(NULL, 0), 0);
-	request("DELETE", "/healthz", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 405);
-	ck_assert_ptr_nonnull(strcasestr(r.headers, "\r\nAllow: GET\r\n"));
-	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"method_not_allowed\""));
-	harness_response_free(&r);
-	request("GET", "/-/reload", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 405);
-	ck_assert_ptr_nonnull(strcasestr(r.headers, "\r\nAllow: POST\r\n"));
-	harness_response_free(&r);
-	request("GET", "/echo", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 405);
-	ck_assert_ptr_nonnull(strcasestr(r.headers, "\r\nAllow: POST\r\n"));
-	harness_response_free(&r);
+	check_exchanges(x, N_EXCHANGES(x));
 }
 END_TEST
 
@@ -182,19 +199,15 @@ END_TEST
 
 START_TEST(test_plugin_answers_415_and_headers)
 {
-	struct harness_response r;
-	const char *const ua[] = { "X-Probe: 42", NULL };
+	static const char *const probe[] = { "X-Probe: 42", NULL };
+	static const struct exchange x[] = {
+		{ "POST", "/echo", "application/xml; charset=utf-8", "<a/>", .status = 415 },
+		{ "GET", "/echo/header?name=x-probe", .headers = probe, .status = 200,
+		  .body_is = "{\"value\":\"42\"}", .header_has = "X-Echo: yes" },
+	};
 
 	ck_assert_int_eq(start(NULL, 0), 0);
-	ck_assert_int_eq(harness_http(port, "POST", "/echo", "application/xml; charset=utf-8", "<a/>", 4,
-				      NULL, &r), 0);
-	ck_assert_int_eq(r.status, 415);
-	harness_response_free(&r);
-	request("GET", "/echo/header?name=x-probe", NULL, ua, &r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, "{\"value\":\"42\"}");
-	ck_assert_ptr_nonnull(strcasestr(r.headers, "X-Echo: yes"));
-	harness_response_free(&r);
+	check_exchanges(x, N_EXCHANGES(x));
 }
 END_TEST
 
@@ -202,67 +215,59 @@ START_TEST(test_not_ready)
 {
 	const char *const o[] = { "plugins.echo.settings.ready=false", "services.web.plugins=[echo,echo2]",
 				  "plugins.echo2.settings.ready=false" };
-	struct harness_response r;
+	static const struct exchange x[] = {
+		{ "GET", "/readyz", .status = 503,
+		  .body_is = "{\"error\":{\"code\":\"not_ready\",\"message\":\"echo: echo was told not to be "
+			     "ready; echo2: echo was told not to be ready\"}}" },
+		{ "GET", "/healthz", .status = 200 },
+	};
 
 	ck_assert_int_eq(start(o, 3), 0);
-	request("GET", "/readyz", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 503);
-	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"not_ready\",\"message\":\"echo: echo was told not to be ready; "
-			 "echo2: echo was told not to be ready\"}}");
-	harness_response_free(&r);
-	request("GET", "/healthz", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	harness_response_free(&r);
+	check_exchanges(x, N_EXCHANGES(x));
 	service_quiesce(svc);
 }
 END_TEST
 
-START_TEST(test_admin_token)
+/* Write token to DIR/token with mode and start with admin_token_file naming it. */
+static int
+start_with_token_file(const char *token, mode_t mode)
 {
-	const char *const good[] = { "Authorization: Bearer s3cret-token", NULL };
-	const char *const bad[] = { "Authorization: Bearer s3cret-tokem", NULL };
 	char path[160], opt[200];
 	const char *o[1] = { opt };
-	struct harness_response r;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/token", dir);
 	f = fopen(path, "w");
-	fputs("s3cret-token\n", f);
+	ck_assert_ptr_nonnull(f);
+	fputs(token, f);
 	fclose(f);
-	chmod(path, 0600);
+	ck_assert_int_eq(chmod(path, mode), 0);
 	snprintf(opt, sizeof(opt), "services.web.admin_token_file=%s", path);
-	ck_assert_int_eq(start(o, 1), 0);
-	request("POST", "/echo/admin", "", NULL, &r);
-	ck_assert_int_eq(r.status, 401);
-	ck_assert_ptr_nonnull(strcasestr(r.headers, "WWW-Authenticate: Bearer"));
-	harness_response_free(&r);
-	request("POST", "/echo/admin", "", bad, &r);
-	ck_assert_int_eq(r.status, 401);
-	harness_response_free(&r);
-	request("POST", "/echo/admin", "", good, &r);
-	ck_assert_int_eq(r.status, 200);
-	harness_response_free(&r);
-	/* not an admin route: no token needed */
-	request("GET", "/echo/message", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	harness_response_free(&r);
+	return start(o, 1);
+}
+
+START_TEST(test_admin_token)
+{
+	static const char *const good[] = { "Authorization: Bearer s3cret-token", NULL };
+	static const char *const bad[] = { "Authorization: Bearer s3cret-tokem", NULL };
+	static const struct exchange x[] = {
+		{ "POST", "/echo/admin", .body = "", .status = 401,
+		  .header_has = "WWW-Authenticate: Bearer" },
+		{ "POST", "/echo/admin", .body = "", .headers = bad, .status = 401 },
+		{ "POST", "/echo/admin", .body = "", .headers = good, .status = 200 },
+		/* not an admin route: no token needed */
+		{ "GET", "/echo/message", .status = 200 },
+	};
+
+	ck_assert_int_eq(start_with_token_file("s3cret-token\n", 0600), 0);
+	check_exchanges(x, N_EXCHANGES(x));
 }
 END_TEST
 
 START_TEST(test_admin_token_file_must_be_private)
 {
-	char path[160], opt[200];
-	const char *o[1] = { opt };
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/token", dir);
-	f = fopen(path, "w");
-	fputs("s3cret\n", f);
-	fclose(f);
-	chmod(path, 0640);
-	snprintf(opt, sizeof(opt), "services.web.admin_token_file=%s", path);
-	ck_assert_int_eq(start(o, 1), -EINVAL); /* logged: accessible by group or others */
+	/* logged: accessible by group or others */
+	ck_assert_int_eq(start_with_token_file("s3cret\n", 0640), -EINVAL);
 }
 END_TEST
 
@@ -413,13 +418,14 @@ END_TEST
 
 START_TEST(test_silent_handler_is_500)
 {
-	struct harness_response r;
+	static const struct exchange x[] = {
+		{ "GET", "/echo/silent", .status = 500,
+		  .body_is = "{\"error\":{\"code\":\"internal\",\"message\":\"the handler produced no "
+			     "answer\"}}" },
+	};
 
 	ck_assert_int_eq(start(NULL, 0), 0);
-	request("GET", "/echo/silent", NULL, NULL, &r);
-	ck_assert_int_eq(r.status, 500);
-	ck_assert_str_eq(r.body, "{\"error\":{\"code\":\"internal\",\"message\":\"the handler produced no answer\"}}");
-	harness_response_free(&r);
+	check_exchanges(x, N_EXCHANGES(x));
 }
 END_TEST
 
