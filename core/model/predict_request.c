@@ -593,59 +593,47 @@ parse_numbers(struct pr *p, double *out, size_t want)
 	return 0;
 }
 
-enum { F_CYCLE = 1, F_SETTINGS = 2, F_SENSORS = 4 };
-
+/*
+ * The members of an object with exactly the fields names[0..n) (n <= 8), each once, in any
+ * order; the cursor just past '{'. Unknown, duplicate and missing fields are refused here;
+ * value() parses the value of names[field], the cursor on it and its location pushed, with
+ * ctx the object's own state. When first_key is not NULL its key has been read already (the
+ * root object, whose first key decides its form). Shared by the cycle and engine objects.
+ */
 static int
-duplicate(struct pr *p, const char *key)
+parse_members(struct pr *p, const char *const *names, unsigned n, const char *first_key,
+	      int (*value)(struct pr *p, unsigned field, void *ctx), void *ctx)
 {
-	return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "duplicate field \"%s\"", key);
-}
-
-static int
-unknown(struct pr *p, const char *key)
-{
-	return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "unknown field \"%s\"", key);
-}
-
-/* One cycle object into row `row` of the request. */
-static int
-parse_cycle(struct pr *p, size_t row)
-{
-	double *in = p->req->inputs + row * N_IN;
-	unsigned seen = 0, bit;
-	char key[KEY_MAX];
+	char buf[KEY_MAX];
+	const char *key;
+	unsigned seen = 0, i;
 	int r;
 
-	if (p->p >= p->end || *p->p != '{')
-		return fail_type(p, "an object");
-	p->p++;
 	skip_ws(p);
-	if (p->p < p->end && *p->p == '}') {
+	if (first_key == NULL && p->p < p->end && *p->p == '}') {
 		p->p++;
 	} else {
 		for (;;) {
-			r = parse_key(p, key);
-			if (r < 0)
-				return r;
-			if (strcmp(key, "cycle") == 0)
-				bit = F_CYCLE;
-			else if (strcmp(key, "settings") == 0)
-				bit = F_SETTINGS;
-			else if (strcmp(key, "sensors") == 0)
-				bit = F_SENSORS;
-			else
-				return unknown(p, key);
-			if (seen & bit)
-				return duplicate(p, key);
-			seen |= bit;
-			path_push(p, bit == F_CYCLE ? "cycle" : bit == F_SETTINGS ? "settings" :
-				  "sensors", -1);
-			if (bit == F_CYCLE)
-				r = parse_integer(p, &p->req->cycles[row]);
-			else if (bit == F_SETTINGS)
-				r = parse_numbers(p, in, RULSRV_N_SETTINGS);
-			else
-				r = parse_numbers(p, in + RULSRV_N_SETTINGS, RULSRV_N_SENSORS);
+			if (first_key != NULL) {
+				key = first_key;
+				first_key = NULL;
+			} else {
+				r = parse_key(p, buf);
+				if (r < 0)
+					return r;
+				key = buf;
+			}
+			for (i = 0; i < n && strcmp(key, names[i]) != 0; i++)
+				;
+			if (i == n)
+				return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
+					       "unknown field \"%s\"", key);
+			if (seen & (1u << i))
+				return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
+					       "duplicate field \"%s\"", key);
+			seen |= 1u << i;
+			path_push(p, names[i], -1);
+			r = value(p, i, ctx);
 			if (r < 0)
 				return r;
 			p->depth--;
@@ -656,13 +644,41 @@ parse_cycle(struct pr *p, size_t row)
 				break;
 		}
 	}
-	if (!(seen & F_CYCLE))
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"cycle\"");
-	if (!(seen & F_SETTINGS))
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"settings\"");
-	if (!(seen & F_SENSORS))
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"sensors\"");
+	for (i = 0; i < n; i++)
+		if (!(seen & (1u << i)))
+			return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"%s\"",
+				       names[i]);
 	return 0;
+}
+
+static const char *const cycle_fields[] = { "cycle", "settings", "sensors" };
+
+/* A field of the cycle object of row *(size_t *)ctx. */
+static int
+cycle_member(struct pr *p, unsigned field, void *ctx)
+{
+	size_t row = *(const size_t *)ctx;
+	double *in = p->req->inputs + row * N_IN;
+
+	switch (field) {
+	case 0:
+		return parse_integer(p, &p->req->cycles[row]);
+	case 1:
+		return parse_numbers(p, in, RULSRV_N_SETTINGS);
+	default:
+		return parse_numbers(p, in + RULSRV_N_SETTINGS, RULSRV_N_SENSORS);
+	}
+}
+
+/* One cycle object into row `row` of the request. */
+static int
+parse_cycle(struct pr *p, size_t row)
+{
+	if (p->p >= p->end || *p->p != '{')
+		return fail_type(p, "an object");
+	p->p++;
+	return parse_members(p, cycle_fields, sizeof(cycle_fields) / sizeof(cycle_fields[0]),
+			     NULL, cycle_member, &row);
 }
 
 /* The "cycles" array of engine e: rows appended to the request. */
@@ -710,66 +726,36 @@ parse_cycles(struct pr *p, struct predict_engine *e)
 	}
 }
 
-enum { F_UNIT = 1, F_CYCLES = 2 };
+static const char *const engine_fields[] = { "unit", "cycles" };
+
+/* A field of the engine object ctx. */
+static int
+engine_member(struct pr *p, unsigned field, void *ctx)
+{
+	struct predict_engine *e = ctx;
+
+	return field == 0 ? parse_integer(p, &e->unit) : parse_cycles(p, e);
+}
 
 /*
- * The members of one engine object, the cursor just past '{'. When first_key is not NULL
- * its key has been read already (the root object, whose first key decides its form).
+ * One engine object, the cursor just past '{': the single-engine root (first_key read
+ * already) and every batch instance alike.
  */
 static int
 parse_engine_members(struct pr *p, const char *first_key)
 {
 	struct predict_request *req = p->req;
 	struct predict_engine *e;
-	unsigned seen = 0, bit;
-	char key[KEY_MAX];
 	int r;
 
 	if (req->count == req->cap_engines && grow_engines(req, req->count + 1) < 0)
 		return fail_nomem(p);
 	e = &req->engines[req->count];
 	memset(e, 0, sizeof(*e));
-	skip_ws(p);
-	if (first_key == NULL && p->p < p->end && *p->p == '}') {
-		p->p++;
-	} else {
-		for (;;) {
-			if (first_key != NULL) {
-				snprintf(key, sizeof(key), "%s", first_key);
-				first_key = NULL;
-			} else {
-				r = parse_key(p, key);
-				if (r < 0)
-					return r;
-			}
-			if (strcmp(key, "unit") == 0)
-				bit = F_UNIT;
-			else if (strcmp(key, "cycles") == 0)
-				bit = F_CYCLES;
-			else
-				return unknown(p, key);
-			if (seen & bit)
-				return duplicate(p, key);
-			seen |= bit;
-			path_push(p, bit == F_UNIT ? "unit" : "cycles", -1);
-			if (bit == F_UNIT)
-				r = parse_integer(p, &e->unit);
-			else
-				r = parse_cycles(p, e);
-			if (r < 0)
-				return r;
-			p->depth--;
-			r = next_or_close(p, '}');
-			if (r < 0)
-				return r;
-			if (r == 0)
-				break;
-		}
-	}
-	if (!(seen & F_UNIT))
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"unit\"");
-	if (!(seen & F_CYCLES))
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "missing field \"cycles\"");
+	r = parse_members(p, engine_fields, sizeof(engine_fields) / sizeof(engine_fields[0]),
+			  first_key, engine_member, e);
+	if (r < 0)
+		return r;
 	req->count++;
 	return 0;
 }
