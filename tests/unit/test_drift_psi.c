@@ -366,6 +366,18 @@ dt_rows(size_t n, double (*gen)(size_t, size_t))
 	return rows;
 }
 
+/* Start an instance with kv (it must start) and observe n rows of gen, batch per call. */
+static void
+dt_start_fed(struct dt *t, const char *const *kv, size_t n, double (*gen)(size_t, size_t),
+	     size_t batch)
+{
+	double *rows = dt_rows(n, gen);
+
+	ck_assert_int_eq(dt_start(t, kv), 0);
+	dt_observe(t, rows, n, batch);
+	free(rows);
+}
+
 static double
 dt_feature_psi(const cJSON *state, const char *name)
 {
@@ -426,12 +438,10 @@ dt_bin0(size_t i, size_t f)
 START_TEST(test_identical_distribution_is_ok)
 {
 	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
-	double *rows = dt_rows(2000, dt_same);
 	struct dt t;
 	cJSON *j;
 
-	ck_assert_int_eq(dt_start(&t, kv), 0);
-	dt_observe(&t, rows, 2000, 16);
+	dt_start_fed(&t, kv, 2000, dt_same, 16);
 	j = dt_get(&t);
 	ck_assert_str_eq(dt_str(j, "status", NULL), "ok");
 	ck_assert_double_le(dt_num(j, "psi_max", NULL), 1e-12);
@@ -440,7 +450,6 @@ START_TEST(test_identical_distribution_is_ok)
 	ck_assert_double_le(dt_metric(&t, "drift_psi_max", NULL, NULL), 1e-12);
 	cJSON_Delete(j);
 	dt_stop(&t);
-	free(rows);
 }
 END_TEST
 
@@ -448,13 +457,11 @@ END_TEST
 START_TEST(test_shifted_distribution_drifts)
 {
 	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
-	double *rows = dt_rows(1000, dt_upper);
 	double want = 5 * (0.2 - 0.1) * log(2) + 5 * (1e-4 - 0.1) * log(1e-4 / 0.1);
 	struct dt t;
 	cJSON *j;
 
-	ck_assert_int_eq(dt_start(&t, kv), 0);
-	dt_observe(&t, rows, 1000, 7);
+	dt_start_fed(&t, kv, 1000, dt_upper, 7);
 	j = dt_get(&t);
 	ck_assert_str_eq(dt_str(j, "status", NULL), "drift");
 	ck_assert_double_eq_tol(dt_feature_psi(j, "s7"), want, 1e-9);
@@ -462,7 +469,6 @@ START_TEST(test_shifted_distribution_drifts)
 	ck_assert_double_eq_tol(dt_metric(&t, "drift_psi", "s7", NULL), want, 1e-9);
 	cJSON_Delete(j);
 	dt_stop(&t);
-	free(rows);
 }
 END_TEST
 
@@ -471,20 +477,17 @@ START_TEST(test_clipping_at_epsilon)
 {
 	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
 				   "epsilon", "0.001", NULL };
-	double *rows = dt_rows(600, dt_bin0);
 	double want = (1 - 0.1) * log(1 / 0.1) + 9 * (1e-3 - 0.1) * log(1e-3 / 0.1);
 	struct dt t;
 	cJSON *j;
 
-	ck_assert_int_eq(dt_start(&t, kv), 0);
-	dt_observe(&t, rows, 600, 1);
+	dt_start_fed(&t, kv, 600, dt_bin0, 1);
 	j = dt_get(&t);
 	ck_assert(isfinite(dt_feature_psi(j, "setting1")));
 	ck_assert_double_eq_tol(dt_feature_psi(j, "setting1"), want, 1e-9);
 	ck_assert_double_eq_tol(dt_num(j, "epsilon", NULL), 1e-3, 1e-15);
 	cJSON_Delete(j);
 	dt_stop(&t);
-	free(rows);
 }
 END_TEST
 
@@ -741,12 +744,10 @@ START_TEST(test_thresholds)
 					  "warn_threshold", "0.2", "drift_threshold", "0.3", NULL };
 	const char *const kv_bad[] = { "reference", dt_bundle(0, NULL), "warn_threshold", "0.3",
 				       "drift_threshold", "0.2", NULL };
-	double *rows = dt_rows(2000, dt_tilted);
 	struct dt t;
 	cJSON *j;
 
-	ck_assert_int_eq(dt_start(&t, kv_default), 0);
-	dt_observe(&t, rows, 2000, 8);
+	dt_start_fed(&t, kv_default, 2000, dt_tilted, 8);
 	j = dt_get(&t);
 	ck_assert_double_eq_tol(dt_num(j, "psi_max", NULL), 0.25 * log(1.5) + 0.25 * log(2), 1e-9);
 	ck_assert_str_eq(dt_str(j, "status", NULL), "drift");
@@ -755,8 +756,7 @@ START_TEST(test_thresholds)
 	cJSON_Delete(j);
 	dt_stop(&t);
 
-	ck_assert_int_eq(dt_start(&t, kv_custom), 0);
-	dt_observe(&t, rows, 2000, 8);
+	dt_start_fed(&t, kv_custom, 2000, dt_tilted, 8);
 	j = dt_get(&t);
 	ck_assert_str_eq(dt_str(j, "status", NULL), "warn");
 	cJSON_Delete(j);
@@ -764,7 +764,6 @@ START_TEST(test_thresholds)
 
 	ck_assert_int_eq(dt_start(&t, kv_bad), -EINVAL);
 	dt_stop(&t);
-	free(rows);
 }
 END_TEST
 
@@ -774,12 +773,10 @@ START_TEST(test_count_windows_tumble)
 {
 	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window_size", "1000",
 				   "min_observations", "100", NULL };
-	double *rows = dt_rows(2500, dt_same);
 	struct dt t;
 	cJSON *j;
 
-	ck_assert_int_eq(dt_start(&t, kv), 0);
-	dt_observe(&t, rows, 2500, 10);
+	dt_start_fed(&t, kv, 2500, dt_same, 10);
 	j = dt_get(&t);
 	ck_assert_double_eq(dt_num(j, "window", "index"), 3);
 	ck_assert_double_eq(dt_num(j, "window", "observations"), 500);
@@ -794,7 +791,6 @@ START_TEST(test_count_windows_tumble)
 	ck_assert_double_eq(dt_metric(&t, "drift_bin_observations_total", "s9", "1"), 250);
 	cJSON_Delete(j);
 	dt_stop(&t);
-	free(rows);
 }
 END_TEST
 
@@ -802,12 +798,10 @@ START_TEST(test_time_windows_tumble)
 {
 	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "time",
 				   "window_seconds", "0.2", "update_interval", "0.05", NULL };
-	double *rows = dt_rows(100, dt_same);
 	struct dt t;
 	cJSON *j;
 
-	ck_assert_int_eq(dt_start(&t, kv), 0);
-	dt_observe(&t, rows, 100, 10);
+	dt_start_fed(&t, kv, 100, dt_same, 10);
 	/* The timer pushes counters and rolls without any GET. */
 	ck_assert_msg(dt_wait_metric(&t, "drift_bin_observations_total", "s2", 100, true),
 		      "counters not pushed by the timer");
@@ -820,7 +814,6 @@ START_TEST(test_time_windows_tumble)
 	ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total", "s2", NULL), 100);
 	cJSON_Delete(j);
 	dt_stop(&t);
-	free(rows);
 }
 END_TEST
 
@@ -1134,23 +1127,31 @@ END_TEST
 
 START_TEST(test_settings_are_checked)
 {
+	static const struct {
+		const char *why;
+		const char *kv[5]; /* after the reference, NULL-terminated */
+	} refused[] = {
+		{ "window_size in time mode", { "window", "time", "window_size", "10", NULL } },
+		{ "window_seconds in count mode", { "window_seconds", "10", NULL } },
+		{ "unknown window mode", { "window", "hourly", NULL } },
+	};
 	const char *b0 = dt_bundle(0, NULL);
-	const char *const size_in_time[] = { "reference", b0, "window", "time", "window_size", "10",
-					     NULL };
-	const char *const seconds_in_count[] = { "reference", b0, "window_seconds", "10", NULL };
-	const char *const bad_mode[] = { "reference", b0, "window", "hourly", NULL };
 	const char *const all[] = { "reference", b0, "window", "count", "window_size", "10",
 				    "min_observations", "5", "warn_threshold", "0.2",
 				    "drift_threshold", "0.5", "epsilon", "0.001",
 				    "update_interval", "0.5", "label", "first", NULL };
 	struct dt t;
+	size_t i;
+	int rc;
 
-	ck_assert_int_eq(dt_start(&t, size_in_time), -EINVAL);
-	dt_stop(&t);
-	ck_assert_int_eq(dt_start(&t, seconds_in_count), -EINVAL);
-	dt_stop(&t);
-	ck_assert_int_eq(dt_start(&t, bad_mode), -EINVAL);
-	dt_stop(&t);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		const char *kv[2 + 5] = { "reference", b0 };
+
+		memcpy(kv + 2, refused[i].kv, sizeof(refused[i].kv));
+		rc = dt_start(&t, kv);
+		ck_assert_msg(rc == -EINVAL, "%s: init returned %d, not -EINVAL", refused[i].why, rc);
+		dt_stop(&t);
+	}
 	ck_assert_int_eq(dt_start(&t, all), 0);
 	ck_assert_msg(fake_settings_all_read(&t.settings), "a setting was not read");
 	dt_stop(&t);
