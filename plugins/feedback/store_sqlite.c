@@ -149,10 +149,10 @@ static const char *const fb_read_sql[RD_COUNT] = {
 			   " WHERE unit = ?1 ORDER BY id",
 	[RD_TOTALS] = "SELECT model, count, squared_error_sum, abs_error_sum, nasa_score"
 		      " FROM totals ORDER BY model",
-	[RD_RECENT] = "SELECT unit, cycle, predicted, actual, model FROM"
+	[RD_RECENT] = "SELECT id, unit, cycle, predicted, actual, model FROM"
 		      " (SELECT id, unit, cycle, predicted, actual, model FROM feedback"
 		      " WHERE id <= ?3 ORDER BY id DESC LIMIT ?1) ORDER BY id",
-	[RD_RECENT_MODEL] = "SELECT unit, cycle, predicted, actual, model FROM"
+	[RD_RECENT_MODEL] = "SELECT id, unit, cycle, predicted, actual, model FROM"
 			    " (SELECT id, unit, cycle, predicted, actual, model FROM feedback"
 			    " WHERE model = ?2 AND id <= ?3 ORDER BY id DESC LIMIT ?1) ORDER BY id",
 	[RD_LATE] = "SELECT id, unit, cycle, predicted, actual, model FROM feedback"
@@ -992,6 +992,20 @@ sqlite_expire_predictions(struct fb_store *s, double before, size_t limit, size_
 
 /* ---- reads ----------------------------------------------------------------------------- */
 
+/*
+ * The end of a read that stepped st to the end or until the callback said stop: the
+ * callback's verdict r, else the last step's rc (SQLITE_DONE is success); st reset, unbound.
+ */
+static int
+sqlite_read_end(sqlite3_stmt *st, int rc, int r)
+{
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sqlite_errno(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
 static int
 sqlite_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud)
 {
@@ -1012,10 +1026,7 @@ sqlite_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, 
 		p.version = (const char *)sqlite3_column_text(st, 5);
 		r = fn(ud, &p);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sqlite_errno(rc);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	r = sqlite_read_end(st, rc, r);
 	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
@@ -1036,11 +1047,32 @@ sqlite_totals(struct fb_store *s, fb_totals_fn fn, void *ud)
 		t.nasa_score = sqlite3_column_double(st, 4);
 		r = fn(ud, &t);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sqlite_errno(rc);
-	sqlite3_reset(st);
+	r = sqlite_read_end(st, rc, r);
 	pthread_mutex_unlock(&s->rlock);
 	return r;
+}
+
+/*
+ * Hand fn every row of st (bound; the caller holds the read lock) as a scored record: unit,
+ * cycle, predicted, actual, model from column 1 on; column 0, the row id, goes to *after.
+ * Shared by the recent-feedback and the late-failure reads, which differ only in the query.
+ */
+static int
+sqlite_scored_rows(sqlite3_stmt *st, int64_t *after, fb_scored_fn fn, void *ud)
+{
+	struct fb_scored sc;
+	int rc, r = 0;
+
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*after = sqlite3_column_int64(st, 0);
+		sc.unit = sqlite3_column_int64(st, 1);
+		sc.cycle = sqlite3_column_int64(st, 2);
+		sc.predicted = sqlite3_column_double(st, 3);
+		sc.actual = sqlite3_column_double(st, 4);
+		sqlite_copy_text(sc.model, sizeof(sc.model), st, 5);
+		r = fn(ud, &sc);
+	}
+	return sqlite_read_end(st, rc, r);
 }
 
 static int
@@ -1048,26 +1080,15 @@ sqlite_recent(struct fb_store *s, const char *model, int64_t upto, size_t limit,
 	      fb_scored_fn fn, void *ud)
 {
 	sqlite3_stmt *st = s->rd[model != NULL ? RD_RECENT_MODEL : RD_RECENT];
-	struct fb_scored sc;
-	int rc, r = 0;
+	int64_t id;
+	int r;
 
 	pthread_mutex_lock(&s->rlock);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
 	if (model != NULL)
 		sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, upto);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sc.unit = sqlite3_column_int64(st, 0);
-		sc.cycle = sqlite3_column_int64(st, 1);
-		sc.predicted = sqlite3_column_double(st, 2);
-		sc.actual = sqlite3_column_double(st, 3);
-		sqlite_copy_text(sc.model, sizeof(sc.model), st, 4);
-		r = fn(ud, &sc);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sqlite_errno(rc);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	r = sqlite_scored_rows(st, &id, fn, ud);
 	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
@@ -1090,25 +1111,12 @@ static int
 sqlite_late(struct fb_store *s, int64_t *after, size_t limit, fb_scored_fn fn, void *ud)
 {
 	sqlite3_stmt *st = s->rd[RD_LATE];
-	struct fb_scored sc;
-	int rc, r = 0;
+	int r;
 
 	pthread_mutex_lock(&s->rlock);
 	sqlite3_bind_int64(st, 1, *after);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*after = sqlite3_column_int64(st, 0);
-		sc.unit = sqlite3_column_int64(st, 1);
-		sc.cycle = sqlite3_column_int64(st, 2);
-		sc.predicted = sqlite3_column_double(st, 3);
-		sc.actual = sqlite3_column_double(st, 4);
-		sqlite_copy_text(sc.model, sizeof(sc.model), st, 5);
-		r = fn(ud, &sc);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sqlite_errno(rc);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	r = sqlite_scored_rows(st, after, fn, ud);
 	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
