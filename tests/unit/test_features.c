@@ -12,35 +12,23 @@
 #include "bundle.h"
 #include "cmapss.h"
 #include "features.h"
-#include "synth.h"
+#include "synth_dir.h"
 #include "train_data.h"
 
 Suite *features_suite(void);
 
-static char tmpdir[64];
+static char tmpdir[SYNTH_DIR_LEN];
 
 static void
 setup(void)
 {
-	struct synth_options o;
-	char err[256];
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rulsrv-features-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	synth_options_default(&o);
-	o.seed = 11;
-	o.train_units = 12;
-	o.test_units = 12;
-	ck_assert_msg(synth_write(tmpdir, &o, err, sizeof(err)) == 0, "%s", err);
+	synth_dir_new(tmpdir, "features", 11, 12);
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	synth_dir_remove(tmpdir);
 }
 
 static void

@@ -13,38 +13,26 @@
 
 #include "bundle.h"
 #include "cmapss.h"
-#include "synth.h"
+#include "synth_dir.h"
 
 #define TRAIN_BIN RULSRV_BUILD_DIR "/bin/rulsrv-train"
 #define SYNTH_BIN RULSRV_BUILD_DIR "/bin/cmapss-synth"
 
 Suite *train_suite(void);
 
-static char tmpdir[64];
+static char tmpdir[SYNTH_DIR_LEN];
 
 static void
 setup(void)
 {
-	struct synth_options o;
-	char err[256];
-
 	ck_assert_msg(access(TRAIN_BIN, X_OK) == 0, "build rulsrv-train first: %s", TRAIN_BIN);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rulsrv-train-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	synth_options_default(&o);
-	o.seed = 7;
-	o.train_units = 30;
-	o.test_units = 30;
-	ck_assert_msg(synth_write(tmpdir, &o, err, sizeof(err)) == 0, "%s", err);
+	synth_dir_new(tmpdir, "train", 7, 30);
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	synth_dir_remove(tmpdir);
 }
 
 /* Run rulsrv-train with args (data and output under tmpdir); return its exit status. */
