@@ -73,6 +73,24 @@ fs_apply(struct fb_store *s, const struct fb_record *recs, size_t n, struct fb_g
 	return g->status;
 }
 
+/* Apply recs as one group: it succeeds, scores every record, record i under models[i]. */
+static void
+fs_apply_models(struct fb_store *s, const struct fb_record *recs, size_t n,
+		const char *const *models)
+{
+	struct fb_group g;
+	size_t i;
+
+	ck_assert_int_eq(fs_apply(s, recs, n, &g), 0);
+	ck_assert_uint_eq(g.scored_count, n);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(strcmp(g.scored[i].model, models[i]) == 0,
+			      "record %zu (unit %lld, cycle %lld): model '%s', want '%s'", i,
+			      (long long)recs[i].unit, (long long)recs[i].cycle, g.scored[i].model,
+			      models[i]);
+	free(g.scored);
+}
+
 struct fs_totals_sum {
 	uint64_t count;
 	double squared;
@@ -229,14 +247,11 @@ END_TEST
 START_TEST(store_posted_prediction_takes_the_logged_model)
 {
 	struct fb_record recs[2] = { fs_scored(7, 3, 40, 50, ""), fs_scored(7, 99, 40, 50, "") };
+	static const char *const models[2] = { "rul-fd001", "unknown" };
 	struct fb_store *s = fs_open();
-	struct fb_group g;
 
 	fs_log(s, 7, 1, 5, 100, "rul-fd001");
-	ck_assert_int_eq(fs_apply(s, recs, 2, &g), 0);
-	ck_assert_str_eq(g.scored[0].model, "rul-fd001");
-	ck_assert_str_eq(g.scored[1].model, "unknown");
-	free(g.scored);
+	fs_apply_models(s, recs, 2, models);
 	fb_store_sqlite.close(s);
 }
 END_TEST
@@ -404,21 +419,16 @@ END_TEST
 START_TEST(store_posted_record_marks_the_logged_prediction)
 {
 	struct fb_record posted[2] = { fs_scored(7, 3, 2, 8, ""), fs_scored(7, 4, 1, 9, "other") };
+	static const char *const models[2] = { "m", "other" };
 	struct fb_store *s = fs_open();
-	struct fb_group g;
 
 	fs_log(s, 7, 1, 5, 10, "m");
-	ck_assert_int_eq(fs_apply(s, posted, 2, &g), 0);
-	ck_assert_str_eq(g.scored[0].model, "m");
-	ck_assert_str_eq(g.scored[1].model, "other");
-	free(g.scored);
+	fs_apply_models(s, posted, 2, models);
 	/* cycle 3 is marked; cycle 4's prediction is m's, not "other"'s: still open */
 	ck_assert_uint_eq(fs_fail(s, 7, 5, "", 1700000000), 4);
 	ck_assert_uint_eq(fs_totals(s).count, 6);
 	/* the same record again: no unscored prediction left, it counts as its own record */
-	ck_assert_int_eq(fs_apply(s, posted, 1, &g), 0);
-	ck_assert_str_eq(g.scored[0].model, "m");
-	free(g.scored);
+	fs_apply_models(s, posted, 1, models);
 	ck_assert_uint_eq(fs_totals(s).count, 7);
 	fb_store_sqlite.close(s);
 }
