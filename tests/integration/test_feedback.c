@@ -734,6 +734,22 @@ fi_run(const char *const *argv)
 	return status;
 }
 
+/* rulsrv -t -c conf_path: the exit status (-1 when it did not run), the output into *out
+ * (caller frees; NULL when it did not run). */
+static int
+fi_config_test(const char *conf_path, char **out)
+{
+	char daemon[512];
+	const char *argv[] = { daemon, "-t", "-c", conf_path, NULL };
+	int status = -1;
+
+	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
+	*out = NULL;
+	if (harness_run(argv, out, &status) != 0)
+		return -1;
+	return status;
+}
+
 /* A small bundle trained now on synthetic data into dir/bundle (when models/fd001 is not
  * committed). */
 static bool
@@ -761,13 +777,10 @@ fi_train_bundle(const char *dir, const char *cap)
 static bool
 fi_bundle_loads(void)
 {
-	char daemon[512], *out = NULL;
-	const char *argv[] = { daemon, "-t", "-c", fi_srv.conf, NULL };
-	int status = -1;
+	char *out;
 	bool ok;
 
-	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
-	ok = harness_run(argv, &out, &status) == 0 && status == 0;
+	ok = fi_config_test(fi_srv.conf, &out) == 0;
 	if (!ok)
 		fprintf(stderr, "test_feedback: skipped, the trained bundle does not load: %s\n",
 			out != NULL ? out : "");
@@ -903,6 +916,24 @@ END_TEST
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
+/* The configuration test refuses conf with exit 78 (EX_CONFIG) and says every one of says. */
+static void
+fi_assert_refused(const char *conf, const char *const *says)
+{
+	struct harness_server srv;
+	char *out;
+	int status;
+	size_t i;
+
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	status = fi_config_test(srv.conf, &out);
+	ck_assert_msg(status == 78, "exit %d: %s", status, out != NULL ? out : "");
+	for (i = 0; says[i] != NULL; i++)
+		ck_assert_msg(strstr(out, says[i]) != NULL, "no '%s' in the output: %s", says[i], out);
+	free(out);
+	harness_cleanup(&srv);
+}
+
 START_TEST(feedback_missing_database_directory_is_one_clear_error)
 {
 	static const char conf[] =
@@ -910,20 +941,10 @@ START_TEST(feedback_missing_database_directory_is_one_clear_error)
 		"plugins = { feedback = { file = \"feedback.so\";\n"
 		"  settings = { database = \"@DIR@/no-such-dir/feedback.db\"; }; }; };\n"
 		"services = { feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; }; };\n";
-	struct harness_server srv;
-	char daemon[512], *out = NULL;
-	const char *argv[] = { daemon, "-t", "-c", srv.conf, NULL };
-	int status = -1;
+	static const char *const says[] = { "settings.database'", "does not exist", "no-such-dir",
+					    NULL };
 
-	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
-	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
-	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
-	ck_assert_msg(status == 78, "exit %d: %s", status, out);
-	ck_assert_msg(strstr(out, "settings.database'") != NULL && strstr(out, "does not exist") != NULL &&
-			      strstr(out, "no-such-dir") != NULL,
-		      "output: %s", out);
-	free(out);
-	harness_cleanup(&srv);
+	fi_assert_refused(conf, says);
 }
 END_TEST
 
@@ -934,19 +955,9 @@ START_TEST(feedback_unknown_role_is_refused)
 		"plugins = { feedback = { file = \"feedback.so\";\n"
 		"  settings = { database = \"@DIR@/feedback.db\"; role = \"sometimes\"; }; }; };\n"
 		"services = { feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; }; };\n";
-	struct harness_server srv;
-	char daemon[512], *out = NULL;
-	const char *argv[] = { daemon, "-t", "-c", srv.conf, NULL };
-	int status = -1;
+	static const char *const says[] = { "settings.role'", "sometimes", NULL };
 
-	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
-	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
-	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
-	ck_assert_msg(status == 78, "exit %d: %s", status, out);
-	ck_assert_msg(strstr(out, "settings.role'") != NULL && strstr(out, "sometimes") != NULL,
-		      "output: %s", out);
-	free(out);
-	harness_cleanup(&srv);
+	fi_assert_refused(conf, says);
 }
 END_TEST
 
