@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "bench_timing.h"
 #include "bundle.h"
 #include "cmapss.h"
 #include "features.h"
@@ -46,29 +46,13 @@ struct data {
 	const char *source;
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Print "R key unit median min max" for the n values of v (reordered). */
 static void
 report(const char *key, const char *unit, double *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
-	printf("R %s %s %.4g %.4g %.4g\n", key, unit, v[n / 2], v[0], v[n - 1]);
+	double mid = bench_median(v, n);
+
+	printf("R %s %s %.4g %.4g %.4g\n", key, unit, mid, v[0], v[n - 1]);
 }
 
 /* test_FD001 of the real data set, else of synthetic data written to a temporary folder. */
@@ -256,14 +240,14 @@ static double
 time_predict(const struct predict_backend_ops *ops, void *m, const float *x, size_t nrows,
 	     size_t nf, size_t batch, size_t total, float *out)
 {
-	double t0 = now();
+	double t0 = bench_cpu_now();
 	size_t done, at;
 
 	for (done = 0; done < total; done += batch) {
 		at = (done * 7) % (nrows - batch + 1);
 		ops->predict(m, x + at * nf, batch, out);
 	}
-	return (now() - t0) / (double)done;
+	return (bench_cpu_now() - t0) / (double)done;
 }
 
 static int
@@ -326,11 +310,11 @@ bench_features(const struct data *d, const struct bundle *b, int repeats)
 		engine_window(d, 0, windows[i], &first, &n);
 		iters = 20000;
 		for (r = 0; r < repeats; r++) {
-			t0 = now();
+			t0 = bench_cpu_now();
 			for (k = 0; k < iters; k++)
 				features_last(b->features, d->t.values + first * RULSRV_N_INPUTS,
 					      d->t.cycle + first, n, out);
-			v[r] = (now() - t0) / (double)iters * 1e6;
+			v[r] = (bench_cpu_now() - t0) / (double)iters * 1e6;
 		}
 		snprintf(key, sizeof(key), "features.w%zu", windows[i]);
 		report(key, "us/engine", v, (size_t)repeats);
@@ -369,7 +353,7 @@ bench_parse(const struct data *d, const struct bundle *b, int repeats)
 		engines = set[i].engines ? set[i].engines : 1;
 		iters = 300000 / (len / 64 + 1) + 3;
 		for (r = 0; r < repeats; r++) {
-			t0 = now();
+			t0 = bench_cpu_now();
 			for (k = 0; k < iters; k++) {
 				predict_request_init(&req);
 				if (predict_request_parse_json(body, len, &lim, &req, &perr) != 0) {
@@ -378,8 +362,8 @@ bench_parse(const struct data *d, const struct bundle *b, int repeats)
 				}
 				predict_request_free(&req);
 			}
-			v[r] = (now() - t0) / (double)(iters * engines) * 1e6;
-			t0 = now();
+			v[r] = (bench_cpu_now() - t0) / (double)(iters * engines) * 1e6;
+			t0 = bench_cpu_now();
 			for (k = 0; k < iters; k++) {
 				predict_request_init(&req);
 				predict_request_parse_json(body, len, &lim, &req, &perr);
@@ -389,12 +373,12 @@ bench_parse(const struct data *d, const struct bundle *b, int repeats)
 				forest_backend.predict(fm, x, req.count, out);
 				predict_request_free(&req);
 			}
-			pv[r] = (now() - t0) / (double)(iters * engines) * 1e6;
+			pv[r] = (bench_cpu_now() - t0) / (double)(iters * engines) * 1e6;
 			if (set[i].engines == 0 && set[i].window == 30) {
-				t0 = now();
+				t0 = bench_cpu_now();
 				for (k = 0; k < iters / 4; k++)
 					cJSON_Delete(cJSON_ParseWithLength(body, len));
-				cj[r] = (now() - t0) / (double)(iters / 4) * 1e6;
+				cj[r] = (bench_cpu_now() - t0) / (double)(iters / 4) * 1e6;
 			}
 		}
 		snprintf(key, sizeof(key), "parse.%s%zu.w%zu", set[i].engines ? "batch" : "one",

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rulsrv/plugin.h>
 
+#include "bench_timing.h"
 #include "bundle.h"
 #include "cmapss.h"
 #include "features.h"
@@ -47,30 +47,6 @@ struct rulsrv_host {
 	rulsrv_observer_fn observer;
 	void *observer_ud;
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 /* The largest window closed, from the plugin's log line (how far count windows overshoot). */
 static unsigned long long largest_window;
@@ -254,7 +230,7 @@ observe_job(void *arg)
 	struct rulsrv_prediction items[64];
 	struct rulsrv_prediction_batch b = { "m", "1", 0, j->batch, items };
 	size_t c, k, r = 0;
-	double t0 = now();
+	double t0 = bench_wall_now();
 
 	for (c = 0; c < j->calls; c++) {
 		for (k = 0; k < j->batch; k++, r = (r + 1) % j->nrows)
@@ -262,7 +238,7 @@ observe_job(void *arg)
 							       j->rows + r * RULSRV_N_INPUTS };
 		j->host->observer(j->host->observer_ud, &b);
 	}
-	j->seconds = now() - t0;
+	j->seconds = bench_wall_now() - t0;
 	return NULL;
 }
 
@@ -289,7 +265,7 @@ bench_observe(struct rulsrv_host *host, const double *rows, size_t nrows, size_t
 		}
 		runs[rep] = worst * 1e9 / (double)(jobs[0].calls * batch);
 	}
-	return median(runs, (size_t)reps);
+	return bench_median(runs, (size_t)reps);
 }
 
 /* One engine's 30 cycles (from row start of t) as a /v1/predict JSON body. */
@@ -339,7 +315,7 @@ bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool par
 		return NAN;
 	}
 	for (rep = 0; rep < reps; rep++) {
-		double t0 = now();
+		double t0 = bench_wall_now();
 
 		for (c = 0; c < calls; c++) {
 			struct predict_request req;
@@ -359,13 +335,13 @@ bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool par
 			forest_predict(forest, feat, 1, &out);
 			sink += out;
 		}
-		runs[rep] = (now() - t0) * 1e9 / (double)calls;
+		runs[rep] = (bench_wall_now() - t0) * 1e9 / (double)calls;
 	}
 	forest_free(forest);
 	bundle_free(b);
 	if (sink == 12345.678)
 		fprintf(stderr, "%g\n", sink);
-	return median(runs, (size_t)reps);
+	return bench_median(runs, (size_t)reps);
 }
 
 static void
@@ -467,9 +443,9 @@ main(int argc, char **argv)
 			break;
 	}
 	single = rep < REPEATS ? bench_observe(&host, rows.values, nrows, 1, 1, REPEATS)
-			       : median(obs_r, REPEATS);
-	predict = rep < REPEATS ? NAN : median(pred_r, REPEATS);
-	served = rep < REPEATS ? NAN : median(json_r, REPEATS);
+			       : bench_median(obs_r, REPEATS);
+	predict = rep < REPEATS ? NAN : bench_median(pred_r, REPEATS);
+	served = rep < REPEATS ? NAN : bench_median(json_r, REPEATS);
 	batched = bench_observe(&host, rows.values, nrows, 64, 1, REPEATS);
 	largest_window = 0;
 	two = bench_observe(&host, rows.values, nrows, 1, 2, REPEATS);
@@ -483,9 +459,9 @@ main(int argc, char **argv)
 	if (!isnan(predict)) {
 		printf("one engine, 30 cycles, predict_forest, in process:\n");
 		printf("  features + forest                    %8.1f ns   drift adds %.2f %%\n",
-		       predict, median(share_r, REPEATS));
+		       predict, bench_median(share_r, REPEATS));
 		printf("  JSON body parse + features + forest  %8.1f ns   drift adds %.2f %%\n",
-		       served, median(share_json_r, REPEATS));
+		       served, bench_median(share_json_r, REPEATS));
 	}
 	desc->fini(state);
 	metrics_registry_free(host.registry);

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_timing.h"
 #include "metrics.h"
 #include "prom_render.h"
 
@@ -15,25 +15,6 @@
 static const double latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 					  0.01,   0.025,   0.05,   0.1,   0.25,   1};
 #define N_LATENCY (sizeof(latency_buckets) / sizeof(latency_buckets[0]))
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of the calling thread: on a shared machine, what the work itself costs. */
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 enum op { OP_COUNTER, OP_HISTOGRAM, OP_LOOKUP_COUNTER, OP_REQUEST };
 
@@ -61,7 +42,7 @@ job_run(void *arg)
 	struct job *j = arg;
 	const char *const lv[] = {"/v1/predict", "200", NULL};
 	const char *const hv[] = {"fd001", NULL};
-	double t0 = now();
+	double t0 = bench_wall_now();
 	long i;
 
 	for (i = 0; i < j->iterations; i++) {
@@ -87,7 +68,7 @@ job_run(void *arg)
 			break;
 		}
 	}
-	j->seconds = now() - t0;
+	j->seconds = bench_wall_now() - t0;
 	return NULL;
 }
 
@@ -152,14 +133,6 @@ bench_updates(long iterations)
 	metrics_registry_free(r);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * A registry like a busy service's, scaled to `series` series: 80% counters and gauges with
  * two labels, 20% histograms with the 12 latency buckets (each rendering 15 lines).
@@ -174,7 +147,7 @@ bench_scrape(int series, bool histograms)
 	char a[32], b[32];
 	const char *const v[] = {a, b, NULL};
 	struct prom_render pr = {0};
-	double t[RUNS], cpu[RUNS];
+	double t[RUNS], cpu[RUNS], wall_median, cpu_median;
 	size_t len = 0, lines = 0;
 	char *body;
 	int i, n_hist = histograms ? series / 5 : 0;
@@ -197,25 +170,25 @@ bench_scrape(int series, bool histograms)
 		}
 	}
 	for (i = 0; i < RUNS; i++) {
-		double t0 = now(), c0 = cpu_now();
+		double t0 = bench_wall_now(), c0 = bench_cpu_now();
 
 		prom_render_begin(&pr, len);
 		metrics_collect(r, prom_render_sample, &pr);
 		body = prom_render_take(&pr, &len);
-		t[i] = (now() - t0) * 1e3;
-		cpu[i] = (cpu_now() - c0) * 1e3;
+		t[i] = (bench_wall_now() - t0) * 1e3;
+		cpu[i] = (bench_cpu_now() - c0) * 1e3;
 		if (i == RUNS - 1)
 			for (size_t k = 0; k < len; k++)
 				lines += body[k] == '\n';
 		free(body);
 	}
 	prom_render_free(&pr);
-	qsort(t, RUNS, sizeof(t[0]), cmp_double);
-	qsort(cpu, RUNS, sizeof(cpu[0]), cmp_double);
+	wall_median = bench_median(t, RUNS); /* sorts t: t[RUNS - 1] is the maximum */
+	cpu_median = bench_median(cpu, RUNS);
 	printf("%6d series %-22s %8zu bytes %6zu lines  wall median %.3f ms max %.3f ms, "
 	       "cpu median %.3f ms\n",
 	       series, histograms ? "(20% histograms)" : "(counters, gauges)", len, lines,
-	       t[RUNS / 2], t[RUNS - 1], cpu[RUNS / 2]);
+	       wall_median, t[RUNS - 1], cpu_median);
 	metrics_registry_free(r);
 }
 

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <xgboost/c_api.h>
 
+#include "bench_timing.h"
 #include "bundle.h"
 #include "features.h"
 #include "forest.h"
@@ -24,31 +24,6 @@
  * skipped. Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
  */
 #define REPEATS 7
-
-/* CPU time of this thread: on a shared 2-core machine wall time mostly measures neighbours. */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static uint64_t rng = 7;
 
@@ -102,15 +77,15 @@ per_engine(const struct predict_backend_ops *ops, void *m, const float *x, size_
 	size_t r, done, at;
 
 	for (r = 0; r < REPEATS; r++) {
-		t0 = now();
+		t0 = bench_cpu_now();
 		for (done = 0; done < total; done += batch) {
 			at = (done / batch * batch * 7) % (nrows - batch + 1);
 			ops->predict(m, x + at * nf, batch, out);
 		}
-		runs[r] = (now() - t0) / (double)done * 1e6;
+		runs[r] = (bench_cpu_now() - t0) / (double)done * 1e6;
 	}
 	free(out);
-	return median(runs, REPEATS);
+	return bench_median(runs, REPEATS);
 }
 
 static void
@@ -175,7 +150,7 @@ bench_parser(void)
 	char *body = body_30(&len);
 
 	for (rep = 0; rep < REPEATS; rep++) {
-		t0 = now();
+		t0 = bench_cpu_now();
 		for (i = 0; i < n; i++) {
 			predict_request_init(&r);
 			if (predict_request_parse_json(body, len, &lim, &r, &err) != 0) {
@@ -184,14 +159,14 @@ bench_parser(void)
 			}
 			predict_request_free(&r);
 		}
-		runs[rep] = (now() - t0) / (double)n * 1e6;
-		t0 = now();
+		runs[rep] = (bench_cpu_now() - t0) / (double)n * 1e6;
+		t0 = bench_cpu_now();
 		for (i = 0; i < n / 4; i++)
 			cJSON_Delete(cJSON_ParseWithLength(body, len));
-		cj[rep] = (now() - t0) / (double)(n / 4) * 1e6;
+		cj[rep] = (bench_cpu_now() - t0) / (double)(n / 4) * 1e6;
 	}
 	printf("parser, 30-cycle body (%zu bytes): predict_request %.1f us, cJSON %.1f us\n", len,
-	       median(runs, REPEATS), median(cj, REPEATS));
+	       bench_median(runs, REPEATS), bench_median(cj, REPEATS));
 	free(body);
 }
 
@@ -208,13 +183,13 @@ bench_features(const struct bundle *b)
 	for (i = 0; i < 30 * RULSRV_N_INPUTS; i++)
 		inputs[i] = 500 + rnd() * 100;
 	for (rep = 0; rep < REPEATS; rep++) {
-		t0 = now();
+		t0 = bench_cpu_now();
 		for (i = 0; i < n; i++)
 			features_last(b->features, inputs, cycles, 30, out);
-		runs[rep] = (now() - t0) / (double)n * 1e6;
+		runs[rep] = (bench_cpu_now() - t0) / (double)n * 1e6;
 	}
 	printf("features_last, 30-cycle window, %zu features: %.2f us per engine\n", nf,
-	       median(runs, REPEATS));
+	       bench_median(runs, REPEATS));
 	free(out);
 }
 
