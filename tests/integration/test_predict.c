@@ -355,6 +355,15 @@ static const struct error_case error_cases[] = {
 	  422, "{\"error\":{\"code\":\"invalid_shape\",\"message\":\"instances[0].cycles[0].sensors: "
 	  "expected 21 numbers, got 20\"}}" },
 	{ "text/plain", "1 2 3\n", 400, NULL },
+	/* a negative unit or cycle: refused by both body forms */
+	{ "application/json", "{\"instances\": [{\"unit\": -4, \"cycles\": [{\"cycle\": 1, "
+	  "\"settings\": [0, 0, 0], \"sensors\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,"
+	  "20,21]}]}]}",
+	  422, "{\"error\":{\"code\":\"invalid_shape\",\"message\":\"instances[0].unit: "
+	  "expected a non-negative integer, got -4\"}}" },
+	{ "text/plain", "1 -1 0 0 100\n", 400,
+	  "{\"error\":{\"code\":\"malformed_rows\",\"message\":\"body:1: column 2: cycle '-1' "
+	  "is not a non-negative integer\"}}" },
 	{ "application/xml", "<x/>", 415,
 	  "{\"error\":{\"code\":\"unsupported_media_type\",\"message\":\"Content-Type must be "
 	  "application/json or text/plain, got 'application/xml'\"}}" },
@@ -402,10 +411,10 @@ START_TEST(test_errors_and_metrics)
 
 	snprintf(series, sizeof(series), "prediction_requests_total{model=\"%s\",code=\"400\"}",
 		 model_name);
-	ck_assert_double_eq(harness_scrape(port, series), 2);
+	ck_assert_double_eq(harness_scrape(port, series), 3);
 	snprintf(series, sizeof(series), "prediction_requests_total{model=\"%s\",code=\"422\"}",
 		 model_name);
-	ck_assert_double_eq(harness_scrape(port, series), 3);
+	ck_assert_double_eq(harness_scrape(port, series), 4);
 	snprintf(series, sizeof(series), "prediction_requests_total{model=\"%s\",code=\"200\"}",
 		 model_name);
 	ck_assert_double_eq(harness_scrape(port, series), 1);
@@ -420,7 +429,7 @@ START_TEST(test_errors_and_metrics)
 	ck_assert_double_eq(harness_scrape(port, series), 1);
 	snprintf(series, sizeof(series), "prediction_latency_seconds_count{model=\"%s\"}",
 		 model_name);
-	ck_assert_double_eq(harness_scrape(port, series), 8);
+	ck_assert_double_eq(harness_scrape(port, series), 10);
 	snprintf(series, sizeof(series), "rul_prediction_value_count{model=\"%s\"}", model_name);
 	ck_assert_double_eq(harness_scrape(port, series), 1);
 	snprintf(series, sizeof(series), "model_info{model=\"%s\",version=\"%s\",backend=\"forest\"}",
