@@ -11,7 +11,10 @@
 
 #include "predict_request.h"
 
-/* Accepted: 1..max_instances engines, each 1..max_cycles strictly increasing cycles, all inputs finite. */
+/*
+ * Accepted: 1..max_instances engines with non-negative units, each 1..max_cycles strictly
+ * increasing, non-negative cycles, all inputs finite.
+ */
 static inline void
 predict_check_accepted(const struct predict_request *r, const struct predict_limits *lim)
 {
@@ -22,10 +25,11 @@ predict_check_accepted(const struct predict_request *r, const struct predict_lim
 	for (e = 0; e < r->count; e++) {
 		const struct predict_engine *en = &r->engines[e];
 
-		if (en->n == 0 || en->n > lim->max_cycles)
+		/* both forms refuse negative units and cycles */
+		if (en->n == 0 || en->n > lim->max_cycles || en->unit < 0)
 			abort();
 		for (i = 0; i < en->n; i++) {
-			if (i > 0 && en->cycles[i] <= en->cycles[i - 1])
+			if (en->cycles[i] < 0 || (i > 0 && en->cycles[i] <= en->cycles[i - 1]))
 				abort();
 			for (k = 0; k < RULSRV_N_INPUTS; k++)
 				if (!isfinite(en->inputs[i * RULSRV_N_INPUTS + k]))
