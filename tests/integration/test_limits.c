@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -100,6 +101,25 @@ closed_within(int fd, int wait_ms)
 	return false;
 }
 
+/*
+ * A series once it reaches want (or its value after 2 s): the watcher's shutdown reaches the
+ * client a moment before libmicrohttpd counts the request it ends.
+ */
+static double
+scrape_until(int port, const char *series, double want)
+{
+	double v = NAN;
+	int i;
+
+	for (i = 0; i < 400; i++) {
+		v = harness_scrape(port, series);
+		if (v == want)
+			break;
+		usleep(5000);
+	}
+	return v;
+}
+
 /* One /v1/predict with curl: its wall time in ms, asserting a 200. */
 static double
 timed_predict(int port)
@@ -182,7 +202,8 @@ START_TEST(test_slow_clients_starve_no_one)
 			(unsigned long)rl.rlim_cur, N_SLOW + 200);
 		goto out;
 	}
-	port = start("max_connections = 1100; connection_timeout_seconds = 30; "
+	/* libmicrohttpd splits max_connections between its worker threads: room for all in each */
+	port = start("max_connections = 2200; threads = 2; connection_timeout_seconds = 30; "
 		     "request_timeout_seconds = 5;");
 	for (i = 0; i < 10; i++)
 		base[i] = timed_predict(port);
@@ -219,8 +240,14 @@ START_TEST(test_slow_clients_starve_no_one)
 
 		for (i = 0; i < N_SLOW; i++) {
 			got = read_until_closed(fds[i], (int)(end - now_ms()));
-			ck_assert_msg(closed_within(fds[i], 1), "slow connection %d still open 9 s on",
-				      i);
+			if (!closed_within(fds[i], 1)) {
+				int j, still = 0;
+
+				for (j = i; j < N_SLOW; j++)
+					still += !closed_within(fds[j], 0);
+				ck_abort_msg("slow connection %d still open 9 s on (%d of the %d from it "
+					     "too)", i, still, N_SLOW - i);
+			}
 			if (i % 2 == 1)
 				ck_assert_msg(strncmp(got, "HTTP/1.1 408", 12) == 0 &&
 					      strstr(got, "\"code\":\"request_timeout\"") != NULL,
@@ -231,8 +258,8 @@ START_TEST(test_slow_clients_starve_no_one)
 			close(fds[i]);
 		}
 	}
-	ck_assert_double_eq(harness_scrape(port, "http_requests_total{handler=\"/v1/predict\","
-						 "code=\"408\"}"),
+	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
+					       "code=\"408\"}", N_SLOW / 2),
 			    N_SLOW / 2);
 	/* and everything is given back */
 	ck_assert_msg(timed_predict(port) < 1000, "slow after the slow clients left");
@@ -357,7 +384,7 @@ START_TEST(test_request_timeout)
 	static const char body_head[] = "POST /v1/predict HTTP/1.1\r\nHost: x\r\n"
 					"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
 	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-	char got[4096], body[200], series[256];
+	char got[4096], body[200];
 	double took;
 	int fd, port, i;
 
@@ -385,11 +412,10 @@ START_TEST(test_request_timeout)
 					  "\"message\":\"the request was not complete within 2 s\"}}"));
 	ck_assert(closed_within(fd, 1000));
 	close(fd);
-	ck_assert_double_eq(harness_scrape(port, "http_requests_total{handler=\"/v1/predict\","
-						 "code=\"408\"}"), 1);
-	snprintf(series, sizeof(series), "prediction_errors_total{model=\"rul-fd001\","
-		 "reason=\"request_timeout\"}");
-	ck_assert_double_eq(harness_scrape(port, series), 1);
+	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
+					       "code=\"408\"}", 1), 1);
+	ck_assert_double_eq(scrape_until(port, "prediction_errors_total{model=\"rul-fd001\","
+					       "reason=\"request_timeout\"}", 1), 1);
 
 	fd = tcp_connect(port);
 	for (i = 0; i < 3; i++) {
