@@ -362,6 +362,37 @@ START_TEST(test_request_metrics)
 }
 END_TEST
 
+/*
+ * ABI 1.1: the core's own 413s on a plugin's route reach the plugin's refusal callback (the
+ * echo fixture counts them), once each; refusals on other routes do not. The fixture's init
+ * also checks that route_refusals refuses routes that are not its own (-ENOENT).
+ */
+START_TEST(test_core_refusals_reach_the_plugin)
+{
+	const char *const chunked[] = { "Transfer-Encoding: chunked", NULL };
+	struct find f = { "echo_refusals_total", "413", "payload_too_large", NAN };
+	struct harness_response r;
+	char *big = malloc(5001);
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 5000);
+	big[5000] = '\0';
+	ck_assert_int_eq(start(NULL, 0), 0);
+	request("POST", "/echo", big, NULL, &r);        /* refused on its Content-Length */
+	ck_assert_int_eq(r.status, 413);
+	harness_response_free(&r);
+	request("POST", "/echo", big, chunked, &r);     /* refused while streaming */
+	ck_assert_int_eq(r.status, 413);
+	harness_response_free(&r);
+	request("POST", "/echo/notify", big, NULL, &r); /* a route without a refusal callback */
+	ck_assert_int_eq(r.status, 413);
+	harness_response_free(&r);
+	free(big);
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_sample, &f), 0);
+	ck_assert_double_eq(f.value, 2);
+}
+END_TEST
+
 static size_t
 sink(char *ptr, size_t size, size_t n, void *ud)
 {
@@ -477,6 +508,7 @@ router_suite(void)
 	tcase_add_test(tc, test_auth_rules);
 	tcase_add_test(tc, test_route_table);
 	tcase_add_test(tc, test_request_metrics);
+	tcase_add_test(tc, test_core_refusals_reach_the_plugin);
 	tcase_add_test(tc, test_tls);
 	tcase_add_test(tc, test_silent_handler_is_500);
 	tcase_add_test(tc, test_route_taken);
