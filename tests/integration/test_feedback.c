@@ -56,41 +56,12 @@ fi_print_log(const struct harness_server *s)
 static int fi_fb;   /* feedback port */
 static int fi_pred; /* prediction port */
 
-/* The port a service logged, read from the daemon's log; -1 when not (yet) logged. The
- * harness returns once the services it saw are healthy, which may be before the second
- * service logged its listener: wait for both here. */
-static int
-fi_logged_port(const char *service)
-{
-	char line[512], needle[96];
-	FILE *f = fopen(fi_srv.log, "r");
-	int port = -1;
-	char *p;
-
-	if (f == NULL)
-		return -1;
-	snprintf(needle, sizeof(needle), "service '%s' listening on ", service);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, needle) != NULL && (p = strrchr(line, ':')) != NULL)
-			port = atoi(p + 1);
-	}
-	fclose(f);
-	return port;
-}
-
+/* harness_start returns once the daemon said ready, after every service logged its port. */
 static void
 fi_ports(void)
 {
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		fi_fb = fi_logged_port("feedback");
-		fi_pred = fi_logged_port("prediction");
-		if (fi_fb > 0 && fi_pred > 0)
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("the services did not log their listeners");
+	fi_fb = harness_port(&fi_srv, "feedback");
+	fi_pred = harness_port(&fi_srv, "prediction");
 }
 
 static void
@@ -868,7 +839,7 @@ START_TEST(feedback_caps_truth_at_the_bundle_cap)
 		return;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ck_assert_int_eq(harness_start(&fi_srv, NULL), 0);
-	fi_fb = fi_logged_port("feedback");
+	fi_fb = harness_port(&fi_srv, "feedback");
 	ck_assert_double_eq(fi_stat("rul_cap"), 100);
 	fi_post_ok("{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 300, \"predicted_rul\": 104}",
 		   "{\"accepted\":1,\"scored\":1}");
@@ -898,7 +869,7 @@ START_TEST(feedback_full_log_queue_drops_and_counts)
 		len += (size_t)snprintf(lines + len, sizeof(lines) - len, "5 %d 80\n", i);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ck_assert_int_eq(harness_start_conf(&fi_srv, conf), 0);
-	fi_pred = fi_logged_port("prediction");
+	fi_pred = harness_port(&fi_srv, "prediction");
 	ck_assert_int_eq(harness_http(fi_pred, "POST", "/test/predictions", "text/plain", lines,
 				      len, NULL, &r), 0);
 	ck_assert_int_eq(r.status, 200);

@@ -656,30 +656,11 @@ run_case(const struct hcase *c)
 
 /* ---- fixtures -------------------------------------------------------------------------------- */
 
-static int
-logged_port(const char *service)
-{
-	char line[512], needle[96];
-	FILE *f = fopen(h_srv.log, "r");
-	int port = -1;
-	char *p;
-
-	if (f == NULL)
-		return -1;
-	snprintf(needle, sizeof(needle), "service '%s' listening on ", service);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, needle) != NULL && (p = strrchr(line, ':')) != NULL)
-			port = atoi(p + 1);
-	fclose(f);
-	return port;
-}
-
 static void
 h_setup(void)
 {
 	char path[600];
 	struct stat st;
-	int i;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	memset(&h_srv, 0, sizeof(h_srv));
@@ -690,13 +671,8 @@ h_setup(void)
 		return;
 	}
 	ck_assert_int_eq(harness_start_conf(&h_srv, h_conf), 0);
-	for (i = 0; i < 500; i++) {
-		h_port[P] = logged_port("prediction");
-		h_port[F] = logged_port("feedback");
-		if (h_port[P] > 0 && h_port[F] > 0)
-			break;
-		usleep(10000);
-	}
+	h_port[P] = harness_port(&h_srv, "prediction");
+	h_port[F] = harness_port(&h_srv, "feedback");
 	ck_assert_int_gt(h_port[P], 0);
 	ck_assert_int_gt(h_port[F], 0);
 	{
