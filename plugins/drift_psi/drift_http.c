@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "utf8.h"
+
 /* What the handlers copy out of the instance under its lock, to build JSON outside it. */
 struct drift_view {
 	uint64_t index;
@@ -184,27 +186,6 @@ drift_get(void *ud, const struct rulsrv_request *req, struct rulsrv_response *re
 	drift_respond_json(d, resp, drift_json_state(d, &v));
 }
 
-/* Is s (NUL-terminated) valid UTF-8: no stray continuation, overlong form or surrogate? */
-static bool
-drift_utf8_valid(const unsigned char *s)
-{
-	size_t n, i;
-
-	for (; *s != 0; s += n) {
-		n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
-		    : (*s & 0xf8) == 0xf0 ? 4 : 0;
-		if (n == 0 || (n == 2 && *s < 0xc2) || (n == 4 && *s > 0xf4))
-			return false;
-		for (i = 1; i < n; i++)
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-		if ((n == 3 && *s == 0xe0 && s[1] < 0xa0) || (n == 3 && *s == 0xed && s[1] >= 0xa0) ||
-		    (n == 4 && *s == 0xf0 && s[1] < 0x90) || (n == 4 && *s == 0xf4 && s[1] >= 0x90))
-			return false;
-	}
-	return true;
-}
-
 /*
  * The body of POST /v1/drift/window: empty, or {"label": "..."}. Returns the HTTP status of
  * the error (0 when the body is fine) with *label pointing into *json, or NULL.
@@ -268,7 +249,7 @@ drift_parse_window_body(struct drift *d, const struct rulsrv_request *req,
 		}
 	}
 	/* the label becomes a Prometheus label value and JSON text: UTF-8 only */
-	if (!drift_utf8_valid((const unsigned char *)item->valuestring)) {
+	if (!utf8_valid(item->valuestring, strlen(item->valuestring))) {
 		d->api->respond_error(resp, 422, "invalid_request", "label: not valid UTF-8");
 		return 422;
 	}

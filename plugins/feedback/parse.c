@@ -12,6 +12,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "utf8.h"
+
 #define FB_INT_MAX 9007199254740992.0 /* 2^53: every integer below is exact in a double */
 #define FB_RUL_MAX 5000.0             /* cycles: far beyond any engine, finite in every sum */
 
@@ -101,33 +103,6 @@ parse_required(int r, const char *at, const char *field, struct fb_parse_error *
 	return r;
 }
 
-/*
- * A model name becomes a Prometheus label value and a JSON string in /v1/feedback/stats:
- * it must be valid UTF-8 without control characters, or the exposition breaks.
- */
-static bool
-parse_label_text(const unsigned char *s)
-{
-	size_t n, i;
-
-	while (*s != 0) {
-		if (*s < 0x20 || *s == 0x7f)
-			return false;
-		n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
-		    : (*s & 0xf8) == 0xf0 ? 4 : 0;
-		if (n == 0 || (n == 2 && *s < 0xc2) || (n == 4 && *s > 0xf4))
-			return false;
-		for (i = 1; i < n; i++)
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-		if ((n == 3 && *s == 0xe0 && s[1] < 0xa0) || (n == 3 && *s == 0xed && s[1] >= 0xa0) ||
-		    (n == 4 && *s == 0xf0 && s[1] < 0x90) || (n == 4 && *s == 0xf4 && s[1] >= 0x90))
-			return false;
-		s += n;
-	}
-	return true;
-}
-
 static int
 parse_model(const cJSON *obj, const char *at, struct fb_record *rec, struct fb_parse_error *err)
 {
@@ -142,7 +117,8 @@ parse_model(const cJSON *obj, const char *at, struct fb_record *rec, struct fb_p
 	len = strlen(v->valuestring);
 	if (len == 0 || len >= FB_MODEL_MAX)
 		return parse_invalid(err, at, "model", "expected 1 to 127 characters");
-	if (!parse_label_text((const unsigned char *)v->valuestring))
+	/* the name becomes a Prometheus label value and JSON text in /v1/feedback/stats */
+	if (!utf8_text_valid(v->valuestring, len))
 		return parse_invalid(err, at, "model",
 				     "expected UTF-8 text without control characters");
 	memcpy(rec->model, v->valuestring, len + 1);

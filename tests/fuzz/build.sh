@@ -37,5 +37,5 @@ build() {
 build fuzz_predict_json $model
 build fuzz_predict_text $model
 build fuzz_number $model
-build fuzz_feedback "$src/plugins/feedback/parse.c"
+build fuzz_feedback "$src/plugins/feedback/parse.c" "$src/core/model/utf8.c"
 build fuzz_config "$src/core/config.c" "$src/core/log.c"

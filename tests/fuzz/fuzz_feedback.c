@@ -8,34 +8,12 @@
 #include <string.h>
 
 #include "parse.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A model name becomes a Prometheus label: valid UTF-8, no control characters. */
-static bool
-label_text(const unsigned char *s)
-{
-	size_t n, i;
-
-	for (; *s != 0; s += n) {
-		if (*s < 0x20 || *s == 0x7f)
-			return false;
-		n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
-		    : (*s & 0xf8) == 0xf0 ? 4 : 0;
-		if (n == 0 || (n == 2 && *s < 0xc2) || (n == 4 && *s > 0xf4))
-			return false;
-		for (i = 1; i < n; i++)
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-		if ((n == 3 && *s == 0xe0 && s[1] < 0xa0) || (n == 3 && *s == 0xed && s[1] >= 0xa0) ||
-		    (n == 4 && *s == 0xf0 && s[1] < 0x90) || (n == 4 && *s == 0xf4 && s[1] >= 0x90))
-			return false;
-	}
-	return true;
-}
-
-/* Records that parse are complete and finite, their model names fit a Prometheus label;
- * refusals carry a SPEC status and a reason. */
+/* Records that parse are complete and finite, their model names fit a Prometheus label
+ * (UTF-8 text without control characters); refusals carry a SPEC status and a reason. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -53,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (i = 0; i < n; i++) {
 			if (recs[i].unit < 0 || memchr(recs[i].model, '\0', sizeof(recs[i].model)) == NULL ||
-			    !label_text((const unsigned char *)recs[i].model))
+			    !utf8_text_valid(recs[i].model, strlen(recs[i].model)))
 				abort();
 			if (recs[i].kind != FB_RECORD_FAILURE &&
 			    (recs[i].cycle < 0 || !isfinite(recs[i].actual)))
