@@ -13,6 +13,7 @@
 #include "http.h"
 #include "http_private.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 
 /* How often the watcher looks: a deadline is kept to within this much. */
@@ -92,6 +93,7 @@ time_out(struct http_deadlines *d, struct http_conn *hc)
 			send_408(hc->fd, d->timeout_s);
 	}
 	hc->phase = PHASE_TIMED_OUT;
+	metrics_counter_add(d->svc->s_timeouts[receiving ? 1 : 0], 1);
 	/* libmicrohttpd sees the end of the stream and closes the connection itself */
 	shutdown(hc->fd, SHUT_RDWR);
 	if (log_enabled(RULSRV_LOG_DEBUG))

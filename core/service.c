@@ -108,10 +108,12 @@ service_core_metrics(struct service *svc)
 	static const char *const version[] = { "version", NULL };
 	static const char *const pk[] = { "plugin", "kind", NULL };
 	static const char *const result[] = { "result", NULL };
+	static const char *const stage[] = { "stage", NULL };
 	struct metrics_registry *r = svc->registry;
-	struct rulsrv_metric *build;
+	struct rulsrv_metric *build, *timeouts;
 	const char *v[] = { RULSRV_VERSION };
 	const char *ok[] = { "success" }, *failed[] = { "failure" };
+	const char *headers[] = { "headers" }, *body[] = { "body" };
 	int e;
 
 	if ((e = metrics_family(r, RULSRV_METRIC_COUNTER, "http_requests_total",
@@ -136,8 +138,17 @@ service_core_metrics(struct service *svc)
 				"When the configuration was last loaded successfully", NULL, NULL, 0,
 				&svc->m_reload_ts)) < 0 ||
 	    (e = metrics_family(r, RULSRV_METRIC_COUNTER, "rulsrv_config_reloads_total",
-				"Configuration reloads, by result", result, NULL, 0, &svc->m_reloads)) < 0)
+				"Configuration reloads, by result", result, NULL, 0, &svc->m_reloads)) < 0 ||
+	    (e = metrics_family(r, RULSRV_METRIC_COUNTER, "http_request_timeouts_total",
+				"Connections closed by request_timeout_seconds, by what they were "
+				"still sending", stage, NULL, 0, &timeouts)) < 0)
 		return e;
+	svc->s_timeouts[0] = metrics_series(timeouts, headers);
+	svc->s_timeouts[1] = metrics_series(timeouts, body);
+	if (svc->s_timeouts[0] == NULL || svc->s_timeouts[1] == NULL)
+		return -ENOMEM;
+	metrics_counter_add(svc->s_timeouts[0], 0);
+	metrics_counter_add(svc->s_timeouts[1], 0);
 	svc->s_inflight = metrics_series(svc->m_inflight, NULL);
 	if (svc->s_inflight == NULL)
 		return -ENOMEM;

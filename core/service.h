@@ -34,6 +34,8 @@ struct service {
 	struct rulsrv_metric *m_requests, *m_duration, *m_inflight, *m_plugin_up;
 	struct rulsrv_metric *m_reload_ok, *m_reload_ts, *m_reloads;
 	struct rulsrv_series *s_inflight;
+	/* http_request_timeouts_total{stage}: [0] "headers" (or idle), [1] "body" */
+	struct rulsrv_series *s_timeouts[2];
 	char **seen_instances; /* every instance ever up, to report 0 once removed */
 	char **seen_kinds;
 	size_t seen_count;

@@ -261,6 +261,10 @@ START_TEST(test_slow_clients_starve_no_one)
 	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
 					       "code=\"408\"}", N_SLOW / 2),
 			    N_SLOW / 2);
+	ck_assert_double_eq(scrape_until(port, "http_request_timeouts_total{stage=\"body\"}",
+					 N_SLOW / 2), N_SLOW / 2);
+	ck_assert_double_eq(scrape_until(port, "http_request_timeouts_total{stage=\"headers\"}",
+					 N_SLOW / 2), N_SLOW / 2);
 	/* and everything is given back */
 	ck_assert_msg(timed_predict(port) < 1000, "slow after the slow clients left");
 out:
@@ -416,6 +420,8 @@ START_TEST(test_request_timeout)
 					       "code=\"408\"}", 1), 1);
 	ck_assert_double_eq(scrape_until(port, "prediction_errors_total{model=\"rul-fd001\","
 					       "reason=\"request_timeout\"}", 1), 1);
+	ck_assert_double_eq(scrape_until(port, "http_request_timeouts_total{stage=\"headers\"}", 1),
+			    1);
 
 	fd = tcp_connect(port);
 	for (i = 0; i < 3; i++) {
