@@ -25,7 +25,6 @@
 #include "service.h"
 #include "snapshot.h"
 
-
 struct http_header {
 	char *name;
 	char *value;

@@ -2,7 +2,6 @@
 /* http_deadline.c - request_timeout_seconds: a watcher thread closes connections out of time. */
 #include "http_deadline.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

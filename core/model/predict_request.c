@@ -341,7 +341,12 @@ describe(const struct pr *p)
 	}
 }
 
-/* Length of a valid UTF-8 sequence at s (< end), 0 when invalid. */
+/*
+ * Length of a valid UTF-8 sequence at s (< end), 0 when invalid. Same contract as
+ * utf8_seq_len (core/model/utf8.c), kept here because every key byte of every cycle passes
+ * through it: calling the shared one made the parser about 10% slower (bench_predict,
+ * 30-cycle body: 11.9 against 10.8 us).
+ */
 static size_t
 utf8_len(const unsigned char *s, const unsigned char *end)
 {

@@ -497,8 +497,8 @@ fb_count_error(struct fb *fb, const char *reason)
 static void
 fb_count_refusal(void *ud, unsigned status, const char *code)
 {
-	(void)status;
-	fb_count_error(ud, strcmp(code, "payload_too_large") == 0 ? "too_large" : code);
+	(void)code;
+	fb_count_error(ud, fb_error_reason(status));
 }
 
 static void

@@ -21,6 +21,16 @@ static const char *const fb_fields[] = {
 	"unit", "cycle", "actual_rul", "predicted_rul", "failed_at_cycle", "model", NULL,
 };
 
+const char *
+fb_error_reason(unsigned status)
+{
+	return status == 400   ? "malformed_json"
+	       : status == 408 ? "request_timeout"
+	       : status == 413 ? "too_large"
+	       : status == 422 ? "invalid"
+			       : "internal";
+}
+
 __attribute__((format(printf, 4, 5))) static int
 parse_fail(struct fb_parse_error *err, unsigned status, const char *code, const char *fmt, ...)
 {
@@ -28,10 +38,7 @@ parse_fail(struct fb_parse_error *err, unsigned status, const char *code, const 
 
 	err->status = status;
 	err->code = code;
-	err->reason = status == 400   ? "malformed_json"
-		      : status == 413 ? "too_large"
-		      : status == 422 ? "invalid"
-				      : "internal";
+	err->reason = fb_error_reason(status);
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

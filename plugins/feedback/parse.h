@@ -16,6 +16,9 @@ struct fb_parse_error {
 	char message[256];
 };
 
+/* The feedback_errors_total reason of a refusal with this HTTP status (400, 408, 413, 422). */
+const char *fb_error_reason(unsigned status);
+
 /*
  * Parse a single record or {"records": [...]} of at most max_batch records. On success *out
  * is a malloc'd array of *count records (the caller frees it) and *batch tells which form it
