@@ -15,8 +15,9 @@
 #include "bench_timing.h"
 #include "bundle.h"
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "forest.h"
+#include "forest_backend.h"
 #include "predict_request.h"
 #include "synth.h"
 #include "xgb_backend.h"
@@ -155,10 +156,10 @@ put_engine(struct buf *b, const struct data *d, size_t i, size_t w)
 	engine_window(d, i, w, &first, &n);
 	put(b, "{\"unit\": %zu, \"cycles\": [", i + 1);
 	for (r = first; r < first + n; r++) {
-		v = d->t.values + r * RULSRV_N_INPUTS;
+		v = d->t.values + r * CMAPSS_N_INPUTS;
 		put(b, "%s{\"cycle\": %lld, \"settings\": [%.8g, %.8g, %.8g], \"sensors\": [",
 		    r > first ? ", " : "", (long long)d->t.cycle[r], v[0], v[1], v[2]);
-		for (k = 3; k < RULSRV_N_INPUTS; k++)
+		for (k = 3; k < CMAPSS_N_INPUTS; k++)
 			put(b, "%s%.8g", k > 3 ? ", " : "", v[k]);
 		put(b, "]}");
 	}
@@ -228,7 +229,7 @@ feature_rows(const struct data *d, const struct bundle *b, size_t *nrows)
 	for (u = 0; u < d->n_units; u++) {
 		const struct unit_span *s = &d->units[u];
 
-		features_all(b->features, d->t.values + s->first * RULSRV_N_INPUTS,
+		features_all(b->features, d->t.values + s->first * CMAPSS_N_INPUTS,
 			     d->t.cycle + s->first, s->n, x + s->first * nf);
 	}
 	*nrows = d->t.rows;
@@ -312,7 +313,7 @@ bench_features(const struct data *d, const struct bundle *b, int repeats)
 		for (r = 0; r < repeats; r++) {
 			t0 = bench_cpu_now();
 			for (k = 0; k < iters; k++)
-				features_last(b->features, d->t.values + first * RULSRV_N_INPUTS,
+				features_last(b->features, d->t.values + first * CMAPSS_N_INPUTS,
 					      d->t.cycle + first, n, out);
 			v[r] = (bench_cpu_now() - t0) / (double)iters * 1e6;
 		}

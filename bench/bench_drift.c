@@ -18,7 +18,7 @@
 #include "bench_timing.h"
 #include "bundle.h"
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "forest.h"
 #include "metrics.h"
 #include "predict_request.h"
@@ -167,7 +167,7 @@ static const struct rulsrv_api api = {
 static int
 synthetic_reference(const char *dir, struct cmapss_table *rows)
 {
-	struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	struct drift_feature_ref refs[CMAPSS_N_INPUTS];
 	static const char *subsets[] = { "FD001" };
 	struct feature_options fo;
 	struct synth_options so;
@@ -185,7 +185,7 @@ synthetic_reference(const char *dir, struct cmapss_table *rows)
 	if (feature_spec_fit(rows, NULL, NULL, &fo, &b.features, err, sizeof(err)) < 0 ||
 	    drift_ref_build(rows, NULL, refs) < 0)
 		goto fail;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		b.drift[f] = refs[f];
 		for (size_t k = 0; k < refs[f].bin_count; k++)
 			refs[f].expected[k] = fmin(refs[f].expected[k], 1);
@@ -205,7 +205,7 @@ synthetic_reference(const char *dir, struct cmapss_table *rows)
 	if (bundle_save(&b, dir, err, sizeof(err)) < 0)
 		goto fail;
 	feature_spec_free(b.features);
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		free(refs[f].edges);
 		free(refs[f].expected);
 	}
@@ -235,7 +235,7 @@ observe_job(void *arg)
 	for (c = 0; c < j->calls; c++) {
 		for (k = 0; k < j->batch; k++, r = (r + 1) % j->nrows)
 			items[k] = (struct rulsrv_prediction){ 1, (int64_t)r, 50,
-							       j->rows + r * RULSRV_N_INPUTS };
+							       j->rows + r * CMAPSS_N_INPUTS };
 		j->host->observer(j->host->observer_ud, &b);
 	}
 	j->seconds = bench_wall_now() - t0;
@@ -276,11 +276,11 @@ engine_body(const struct cmapss_table *t, size_t start, char *buf, size_t len)
 
 	used += (size_t)snprintf(buf, len, "{\"unit\": 1, \"cycles\": [");
 	for (c = 0; c < 30; c++) {
-		const double *x = t->values + (start + c) * RULSRV_N_INPUTS;
+		const double *x = t->values + (start + c) * CMAPSS_N_INPUTS;
 
 		used += (size_t)snprintf(buf + used, len - used, "%s{\"cycle\": %zu, \"settings\": [",
 					 c ? ", " : "", c + 1);
-		for (k = 0; k < RULSRV_N_INPUTS; k++)
+		for (k = 0; k < CMAPSS_N_INPUTS; k++)
 			used += (size_t)snprintf(buf + used, len - used, "%s%.4f",
 						 k == 3 ? "], \"sensors\": [" : k ? ", " : "", x[k]);
 		used += (size_t)snprintf(buf + used, len - used, "]}");
@@ -329,7 +329,7 @@ bench_predict_one(const char *bundle_dir, const struct cmapss_table *t, bool par
 						      req.engines[0].cycles, req.engines[0].n, feat);
 				predict_request_free(&req);
 			} else {
-				features_last(b->features, t->values + start * RULSRV_N_INPUTS,
+				features_last(b->features, t->values + start * CMAPSS_N_INPUTS,
 					      t->cycle + start, 30, feat);
 			}
 			forest_predict(forest, feat, 1, &out);

@@ -12,8 +12,9 @@
 
 #include "bench_timing.h"
 #include "bundle.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "forest.h"
+#include "forest_backend.h"
 #include "predict_request.h"
 #include "xgb_backend.h"
 
@@ -174,13 +175,13 @@ static void
 bench_features(const struct bundle *b)
 {
 	size_t nf = feature_spec_count(b->features), i, rep, n = 20000;
-	double inputs[30 * RULSRV_N_INPUTS], runs[REPEATS], t0;
+	double inputs[30 * CMAPSS_N_INPUTS], runs[REPEATS], t0;
 	int64_t cycles[30];
 	float *out = malloc(nf * sizeof(float));
 
 	for (i = 0; i < 30; i++)
 		cycles[i] = (int64_t)i + 100;
-	for (i = 0; i < 30 * RULSRV_N_INPUTS; i++)
+	for (i = 0; i < 30 * CMAPSS_N_INPUTS; i++)
 		inputs[i] = 500 + rnd() * 100;
 	for (rep = 0; rep < REPEATS; rep++) {
 		t0 = bench_cpu_now();
@@ -220,17 +221,17 @@ main(int argc, char **argv)
 		x[i] = (float)rnd();
 	if (b != NULL) {
 		/* realistic rows: features of random 30-cycle windows around training values */
-		double inputs[30 * RULSRV_N_INPUTS];
+		double inputs[30 * CMAPSS_N_INPUTS];
 		int64_t cycles[30];
 		size_t r, k;
 
 		for (r = 0; r < nrows; r++) {
 			for (k = 0; k < 30; k++)
 				cycles[k] = (int64_t)(r % 200 + k + 1);
-			for (k = 0; k < 30 * RULSRV_N_INPUTS; k++)
-				inputs[k] = b->drift[k % RULSRV_N_INPUTS].bin_count > 1 ?
-					b->drift[k % RULSRV_N_INPUTS].edges[(r + k) %
-						(b->drift[k % RULSRV_N_INPUTS].bin_count - 1)] :
+			for (k = 0; k < 30 * CMAPSS_N_INPUTS; k++)
+				inputs[k] = b->drift[k % CMAPSS_N_INPUTS].bin_count > 1 ?
+					b->drift[k % CMAPSS_N_INPUTS].edges[(r + k) %
+						(b->drift[k % CMAPSS_N_INPUTS].bin_count - 1)] :
 					0;
 			features_last(b->features, inputs, cycles, 30, x + r * nf);
 		}

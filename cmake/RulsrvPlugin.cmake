@@ -8,7 +8,7 @@ function(rulsrv_add_plugin name)
     C_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY ${RULSRV_PLUGIN_OUTPUT_DIR})
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/core/include)
-  # Static libraries linked in (rulsrv_model) stay private: the descriptor is the only export.
+  # Static libraries linked in (rulsrv_lib) stay private: the descriptor is the only export.
   target_link_options(${name} PRIVATE -Wl,-z,defs -Wl,--exclude-libs,ALL)
   target_link_libraries(${name} PRIVATE ${P_LIBS})
   # rulsrv refuses group- or world-writable plugins; a umask of 002 would produce them.

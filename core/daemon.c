@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "plugin.h"
+#include "plugin_loader.h"
 #include "sdnotify.h"
 #include "service.h"
 #include "snapshot.h"

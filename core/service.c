@@ -18,7 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "plugin.h"
+#include "plugin_loader.h"
 #include "snapshot.h"
 
 #ifndef RULSRV_VERSION

@@ -12,7 +12,7 @@
 #include "host.h"
 #include "http.h"
 #include "log.h"
-#include "plugin.h"
+#include "plugin_loader.h"
 #include "service.h"
 #include "settings.h"
 

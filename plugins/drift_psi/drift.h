@@ -42,7 +42,7 @@ struct drift_params {
  */
 struct drift_ref {
 	struct bundle *bundle;
-	size_t offset[RULSRV_N_INPUTS]; /* index of input f's first bin in the flat array */
+	size_t offset[CMAPSS_N_INPUTS]; /* index of input f's first bin in the flat array */
 	size_t total_bins;
 	char **bin_label; /* total_bins labels: the bin's inclusive upper edge, "+Inf" last */
 	/* Every input's edges padded with +Inf to the same power of two, for a search of a
@@ -99,8 +99,8 @@ void drift_ref_release(struct drift_ref *ref);
 /* drift_math.c: the PSI and what it means. */
 struct drift_eval {
 	uint64_t observations;
-	double psi[RULSRV_N_INPUTS]; /* NAN for an input with no observation */
-	enum drift_status feature_status[RULSRV_N_INPUTS];
+	double psi[CMAPSS_N_INPUTS]; /* NAN for an input with no observation */
+	enum drift_status feature_status[CMAPSS_N_INPUTS];
 	double psi_max;     /* NAN when there is no observation */
 	size_t max_feature; /* input index of psi_max */
 	enum drift_status status;
@@ -176,7 +176,7 @@ drift_count(struct drift_shard *sh, size_t k)
 /* drift_metrics.c: the series of the drift_* families, looked up once */
 struct drift_metrics {
 	struct rulsrv_metric *psi_family, *info_family;
-	struct rulsrv_series *psi[RULSRV_N_INPUTS];
+	struct rulsrv_series *psi[CMAPSS_N_INPUTS];
 	struct rulsrv_series *psi_max, *index, *observations, *start;
 	struct rulsrv_series *info; /* drift_window_info{label} of the current label */
 	struct rulsrv_series **bins; /* drift_bin_observations_total, total_bins */

@@ -56,7 +56,7 @@ drift_json_eval(cJSON *o, const struct drift_eval *e)
 		cJSON_AddNullToObject(o, "max_feature");
 	else
 		cJSON_AddStringToObject(o, "max_feature", bundle_input_name(e->max_feature));
-	for (f = 0; f < RULSRV_N_INPUTS && features != NULL; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS && features != NULL; f++) {
 		cJSON *item = cJSON_CreateObject();
 
 		if (item == NULL)

@@ -70,7 +70,7 @@ drift_evaluate(const struct drift_ref *ref, const struct drift_params *p, const 
 	out->observations = observations;
 	out->psi_max = NAN;
 	out->max_feature = 0;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const struct drift_feature_ref *fr = &ref->bundle->drift[f];
 		double psi = drift_psi(counts + ref->offset[f], fr->expected, fr->bin_count,
 				       p->epsilon);

@@ -35,7 +35,7 @@ drift_bin_series(struct drift *d, struct rulsrv_metric *m, struct rulsrv_series 
 	if (s == NULL)
 		return -ENOMEM;
 	*out = s;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++) {
 			size_t k = d->ref.offset[f] + b;
 			const char *values[] = { bundle_input_name(f), d->ref.bin_label[k] };
@@ -62,7 +62,7 @@ drift_metrics_families(struct drift *d)
 			    drift_feature_label, NULL, 0, &d->m.psi_family);
 	if (r < 0)
 		return r;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const char *values[] = { bundle_input_name(f) };
 
 		d->m.psi[f] = api->series(d->m.psi_family, values);
@@ -112,7 +112,7 @@ drift_metrics_init(struct drift *d)
 	r = drift_metrics_families(d);
 	if (r < 0)
 		return r;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const struct drift_feature_ref *fr = &d->ref.bundle->drift[f];
 
 		for (b = 0; b < fr->bin_count; b++)
@@ -148,7 +148,7 @@ drift_metrics_eval(struct drift *d, const struct drift_eval *e)
 	size_t f;
 
 	api->gauge_set(d->m.observations, (double)e->observations);
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		api->gauge_set(d->m.psi[f], enough ? e->psi[f] : NAN);
 	api->gauge_set(d->m.psi_max, enough ? e->psi_max : NAN);
 }
@@ -186,7 +186,7 @@ drift_has_bin(const struct drift *d, const char *feature, const char *bin)
 {
 	size_t f, b;
 
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		if (strcmp(bundle_input_name(f), feature) != 0)
 			continue;
 		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++)

@@ -71,7 +71,7 @@ drift_ref_labels(struct drift_ref *ref)
 	ref->bin_label = calloc(ref->total_bins, sizeof(*ref->bin_label));
 	if (ref->bin_label == NULL)
 		return -ENOMEM;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const struct drift_feature_ref *fr = &ref->bundle->drift[f];
 
 		for (b = 0; b < fr->bin_count; b++, k++) {
@@ -92,14 +92,14 @@ drift_ref_search(struct drift_ref *ref)
 {
 	size_t f, j, len = 2;
 
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		while (len < ref->bundle->drift[f].bin_count) /* edges + 1 padding */
 			len *= 2;
-	ref->search = malloc(RULSRV_N_INPUTS * len * sizeof(*ref->search));
+	ref->search = malloc(CMAPSS_N_INPUTS * len * sizeof(*ref->search));
 	if (ref->search == NULL)
 		return -ENOMEM;
 	ref->search_len = len;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const struct drift_feature_ref *fr = &ref->bundle->drift[f];
 
 		for (j = 0; j < len; j++)
@@ -118,7 +118,7 @@ drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len
 	r = bundle_load(dir, &out->bundle, err, err_len);
 	if (r < 0)
 		return r;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const char *why = drift_ref_invalid(&out->bundle->drift[f], f);
 
 		if (why != NULL) {
@@ -176,7 +176,7 @@ drift_ref_check_model(const struct drift_ref *ref, const char *dir, char *note, 
 	r = bundle_load(dir, &b, err, err_len);
 	if (r < 0)
 		return r;
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		const char *name = b->drift[f].name;
 
 		if (name[0] != '\0' && strcmp(name, ref->bundle->drift[f].name) != 0) {

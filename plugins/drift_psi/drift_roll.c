@@ -152,7 +152,7 @@ drift_count_batch(const struct drift_ref *ref, struct drift_shard *sh,
 
 		if (x == NULL)
 			continue;
-		for (f = 0; f < RULSRV_N_INPUTS; f++, e += len)
+		for (f = 0; f < CMAPSS_N_INPUTS; f++, e += len)
 			drift_count(sh, ref->offset[f] + drift_search(e, len, x[f]));
 		n++;
 	}

@@ -23,10 +23,10 @@ fi
 mkdir -p "$out"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
-	-I$src/core -I$src/core/include -iquote $src/core/model -I$src/plugins/feedback
+	-I$src/core -I$src/core/include -I$src/lib -I$src/plugins/predict -I$src/plugins/feedback
 	$(pkg-config --cflags libcjson libconfig)"
 libs="$(pkg-config --libs libcjson libconfig zlib) -lm"
-model="$src/core/model/predict_request.c $src/core/model/cmapss.c"
+model="$src/plugins/predict/predict_request.c $src/lib/cmapss.c $src/lib/number.c"
 build() {
 	name=$1
 	shift
@@ -37,5 +37,5 @@ build() {
 build fuzz_predict_json $model
 build fuzz_predict_text $model
 build fuzz_number $model
-build fuzz_feedback "$src/plugins/feedback/parse.c" "$src/core/model/utf8.c"
+build fuzz_feedback "$src/plugins/feedback/parse.c" "$src/lib/utf8.c"
 build fuzz_config "$src/core/config.c" "$src/core/log.c"

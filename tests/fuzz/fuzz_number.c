@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "number.h"
 #include "predict_request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * predict_parse_number promises strtod's exact value for every RFC 8259 number it accepts;
+ * number_parse promises strtod's exact value for every RFC 8259 number it accepts;
  * the fast path (Clinger) is where a rounding bug would hide.
  */
 int
@@ -24,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	n = predict_parse_number(s, s + size, &fast);
+	n = number_parse(s, s + size, &fast);
 	if (n > size)
 		abort();
 	if (n > 0) {

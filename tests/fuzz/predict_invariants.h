@@ -31,8 +31,8 @@ predict_check_accepted(const struct predict_request *r, const struct predict_lim
 		for (i = 0; i < en->n; i++) {
 			if (en->cycles[i] < 0 || (i > 0 && en->cycles[i] <= en->cycles[i - 1]))
 				abort();
-			for (k = 0; k < RULSRV_N_INPUTS; k++)
-				if (!isfinite(en->inputs[i * RULSRV_N_INPUTS + k]))
+			for (k = 0; k < CMAPSS_N_INPUTS; k++)
+				if (!isfinite(en->inputs[i * CMAPSS_N_INPUTS + k]))
 					abort();
 		}
 	}

@@ -107,7 +107,7 @@ predict_units(int port, int first, int n)
 	for (u = first; u < first + n; u++) {
 		for (c = 1; c <= 3; c++) {
 			used += (size_t)sprintf(body + used, "%d %d", u, c);
-			for (k = 0; k < RULSRV_N_INPUTS; k++)
+			for (k = 0; k < CMAPSS_N_INPUTS; k++)
 				used += (size_t)sprintf(body + used, " %.4f",
 							100.0 + k + 0.01 * (double)((u * 3 + c + k) % 7));
 			used += (size_t)sprintf(body + used, "\n");

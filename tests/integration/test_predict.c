@@ -191,7 +191,7 @@ start(const char *backend, const char *bundle)
 static double
 value(long unit, long cycle, int k)
 {
-	static const double base[RULSRV_N_INPUTS] = {
+	static const double base[CMAPSS_N_INPUTS] = {
 		0.0005, 0.0002, 100, 518.67, 642.5, 1590, 1405, 14.62, 21.61, 553.5, 2388.05,
 		9050, 1.3, 47.5, 521.5, 2388.05, 8140, 8.43, 0.03, 393, 2388, 100, 38.9, 23.3,
 	};
@@ -210,7 +210,7 @@ engine_json(char *buf, size_t len, long unit, long first, long n)
 	for (c = first; c < first + n; c++) {
 		used += (size_t)snprintf(buf + used, len - used, "%s{\"cycle\": %ld, \"settings\": [",
 					 c > first ? ", " : "", c);
-		for (k = 0; k < RULSRV_N_INPUTS; k++)
+		for (k = 0; k < CMAPSS_N_INPUTS; k++)
 			used += (size_t)snprintf(buf + used, len - used, "%s%.6g",
 						 k == 3 ? "], \"sensors\": [" : k ? ", " : "",
 						 value(unit, c, k));
@@ -229,7 +229,7 @@ engine_rows(char *buf, size_t len, long unit, long first, long n)
 
 	for (c = first; c < first + n; c++) {
 		used += (size_t)snprintf(buf + used, len - used, "%ld %ld", unit, c);
-		for (k = 0; k < RULSRV_N_INPUTS; k++)
+		for (k = 0; k < CMAPSS_N_INPUTS; k++)
 			used += (size_t)snprintf(buf + used, len - used, " %.6g", value(unit, c, k));
 		used += (size_t)snprintf(buf + used, len - used, "\n");
 	}

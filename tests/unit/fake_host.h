@@ -15,6 +15,7 @@
 
 #include <rulsrv/plugin.h>
 
+#include "cmapss.h"
 #include "metrics.h"
 
 #define FAKE_UNUSED __attribute__((unused))
@@ -57,7 +58,7 @@ struct rulsrv_host {
 	/* observers_notify: the size of the last batch and its last prediction */
 	size_t observed;
 	int64_t obs_unit, obs_cycle;
-	double obs_rul, obs_inputs[RULSRV_N_INPUTS];
+	double obs_rul, obs_inputs[CMAPSS_N_INPUTS];
 };
 
 /* respond_error leaves body NULL and keeps code and message apart for the test to compare. */

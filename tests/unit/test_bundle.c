@@ -12,7 +12,7 @@
 
 #include "bundle.h"
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "synth.h"
 #include "train_data.h"
 
@@ -75,7 +75,7 @@ setup(void)
 	ck_assert_msg(bundle_save(&b, bdir, err, sizeof(err)) == 0, "%s", err);
 	cJSON_Delete(b.evaluation);
 	feature_spec_free(b.features);
-	for (i = 0; i < RULSRV_N_INPUTS; i++) {
+	for (i = 0; i < CMAPSS_N_INPUTS; i++) {
 		free(b.drift[i].edges);
 		free(b.drift[i].expected);
 	}
@@ -115,8 +115,8 @@ START_TEST(round_trip)
 	ck_assert_ptr_nonnull(b->evaluation);
 	ck_assert_uint_gt(feature_spec_count(b->features), 10);
 	ck_assert_str_eq(bundle_input_name(0), "setting1");
-	ck_assert_str_eq(bundle_input_name(RULSRV_N_SETTINGS + 20), "s21");
-	ck_assert_ptr_null(bundle_input_name(RULSRV_N_INPUTS));
+	ck_assert_str_eq(bundle_input_name(CMAPSS_N_SETTINGS + 20), "s21");
+	ck_assert_ptr_null(bundle_input_name(CMAPSS_N_INPUTS));
 	/* Saved again and reloaded: the same file. */
 	ck_assert_int_eq(bundle_save(b, bdir, err, sizeof(err)), 0);
 	bundle_free(b);

@@ -89,7 +89,7 @@ START_TEST(parse_two_rows)
 	ck_assert_int_eq(t.cycle[1], 2);
 	ck_assert_double_eq_tol(t.values[0], -0.0007, 1e-12);
 	ck_assert_double_eq_tol(t.values[2], 100.0, 1e-12);
-	ck_assert_double_eq_tol(t.values[RULSRV_N_INPUTS + 23], 23.4236, 1e-12);
+	ck_assert_double_eq_tol(t.values[CMAPSS_N_INPUTS + 23], 23.4236, 1e-12);
 	cmapss_table_free(&t);
 	cmapss_table_free(&t); /* idempotent */
 }
@@ -110,15 +110,15 @@ START_TEST(parse_values_are_strtods)
 	struct cmapss_table t;
 	size_t len = 0;
 
-	for (size_t row = 0; row * RULSRV_N_INPUTS < nt; row++) {
+	for (size_t row = 0; row * CMAPSS_N_INPUTS < nt; row++) {
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "1 %zu", row + 1);
-		for (size_t i = 0; i < RULSRV_N_INPUTS; i++)
+		for (size_t i = 0; i < CMAPSS_N_INPUTS; i++)
 			len += (size_t)snprintf(text + len, sizeof(text) - len, " %s",
-						tokens[(row * RULSRV_N_INPUTS + i) % nt]);
+						tokens[(row * CMAPSS_N_INPUTS + i) % nt]);
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "\n");
 	}
 	ck_assert_int_eq(cmapss_parse(text, len, "body", &t, err, sizeof(err)), 0);
-	for (size_t k = 0; k < t.rows * RULSRV_N_INPUTS; k++) {
+	for (size_t k = 0; k < t.rows * CMAPSS_N_INPUTS; k++) {
 		double want = strtod(tokens[k % nt], NULL);
 
 		ck_assert_msg(memcmp(&t.values[k], &want, sizeof(want)) == 0,
@@ -179,7 +179,7 @@ START_TEST(read_plain_and_gzip_alike)
 	ck_assert_int_eq(cmapss_read(path, &b, err, sizeof(err)), 0);
 	ck_assert_uint_eq(a.rows, 2);
 	ck_assert_uint_eq(b.rows, 2);
-	ck_assert_mem_eq(a.values, b.values, 2 * RULSRV_N_INPUTS * sizeof(double));
+	ck_assert_mem_eq(a.values, b.values, 2 * CMAPSS_N_INPUTS * sizeof(double));
 	cmapss_table_free(&a);
 	cmapss_table_free(&b);
 

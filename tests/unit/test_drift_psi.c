@@ -126,7 +126,7 @@ dt_roll(struct dt *t, const char *body)
 	return j;
 }
 
-/* Observe rows (RULSRV_N_INPUTS values each) as predictions, batch rows per call. */
+/* Observe rows (CMAPSS_N_INPUTS values each) as predictions, batch rows per call. */
 static void
 dt_observe(struct dt *t, const double *rows, size_t n, size_t batch)
 {
@@ -138,7 +138,7 @@ dt_observe(struct dt *t, const double *rows, size_t n, size_t batch)
 		b.count = n - i < batch ? n - i : batch;
 		for (k = 0; k < b.count; k++)
 			items[k] = (struct rulsrv_prediction){ 1, (int64_t)(i + k), 100,
-							       rows + (i + k) * RULSRV_N_INPUTS };
+							       rows + (i + k) * CMAPSS_N_INPUTS };
 		for (o = 0; o < t->host.observer_count; o++)
 			t->host.observers[o](t->host.observer_ud[o], &b);
 	}
@@ -288,13 +288,13 @@ dt_spec(void)
 	t.rows = 200;
 	t.unit = calloc(t.rows, sizeof(*t.unit));
 	t.cycle = calloc(t.rows, sizeof(*t.cycle));
-	t.values = calloc(t.rows * RULSRV_N_INPUTS, sizeof(double));
+	t.values = calloc(t.rows * CMAPSS_N_INPUTS, sizeof(double));
 	for (i = 0; i < t.rows; i++) {
 		t.unit[i] = 1 + (int64_t)(i / 100);
 		t.cycle[i] = 1 + (int64_t)(i % 100);
-		for (f = 0; f < RULSRV_N_INPUTS; f++)
-			t.values[i * RULSRV_N_INPUTS + f] =
-				f < RULSRV_N_SETTINGS ? 0 : dt_uniform(i, f) + (double)f;
+		for (f = 0; f < CMAPSS_N_INPUTS; f++)
+			t.values[i * CMAPSS_N_INPUTS + f] =
+				f < CMAPSS_N_SETTINGS ? 0 : dt_uniform(i, f) + (double)f;
 	}
 	feature_options_default(&o);
 	r = feature_spec_fit(&t, NULL, NULL, &o, &spec, err, sizeof(err));
@@ -336,7 +336,7 @@ dt_bundle(int n, const struct drift_feature_ref *refs)
 	b.model_path = path;
 	b.rul_cap = 125;
 	b.features = dt_spec();
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		if (refs != NULL && refs[f].bin_count != 0) {
 			b.drift[f] = refs[f];
 		} else {
@@ -357,12 +357,12 @@ dt_bundle(int n, const struct drift_feature_ref *refs)
 static double *
 dt_rows(size_t n, double (*gen)(size_t, size_t))
 {
-	double *rows = malloc(n * RULSRV_N_INPUTS * sizeof(double));
+	double *rows = malloc(n * CMAPSS_N_INPUTS * sizeof(double));
 	size_t i, f;
 
 	for (i = 0; i < n; i++)
-		for (f = 0; f < RULSRV_N_INPUTS; f++)
-			rows[i * RULSRV_N_INPUTS + f] = gen(i, f);
+		for (f = 0; f < CMAPSS_N_INPUTS; f++)
+			rows[i * CMAPSS_N_INPUTS + f] = gen(i, f);
 	return rows;
 }
 
@@ -517,7 +517,7 @@ dt_cmapss_like_later(size_t i, size_t f)
 
 START_TEST(test_constant_and_discrete_do_not_alarm)
 {
-	struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	struct drift_feature_ref refs[CMAPSS_N_INPUTS];
 	struct cmapss_table tab = { 0 };
 	double *rows;
 	const char *dir;
@@ -531,7 +531,7 @@ START_TEST(test_constant_and_discrete_do_not_alarm)
 	ck_assert_int_eq(refs[3].kind, DRIFT_BINS_CONSTANT);
 	ck_assert_int_eq(refs[19].kind, DRIFT_BINS_DISCRETE);
 	dir = dt_bundle(1, refs);
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		free(refs[f].edges);
 		free(refs[f].expected);
 	}
@@ -572,7 +572,7 @@ dt_check_bin_sample(void *ud, const struct rulsrv_family_info *fam, const struct
 	if (s == NULL || strcmp(fam->name, "drift_bin_observations_total") != 0)
 		return 0;
 	for (f = 0; strcmp(bundle_input_name(f), s->label_values[0]) != 0; f++)
-		ck_assert_uint_lt(f, RULSRV_N_INPUTS - 1);
+		ck_assert_uint_lt(f, CMAPSS_N_INPUTS - 1);
 	if (strcmp(s->label_values[1], "+Inf") == 0) {
 		b = q->refs[f].bin_count - 1;
 	} else {
@@ -594,7 +594,7 @@ dt_check_bins(struct dt *t, const struct drift_feature_ref *refs, const double *
 	struct dt_bins q = { refs, want, 0 };
 	size_t f, total = 0;
 
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		total += refs[f].bin_count;
 	metrics_collect(t->host.registry, dt_check_bin_sample, &q);
 	ck_assert_uint_eq(q.checked, total);
@@ -617,12 +617,12 @@ dt_probe_bins(const char *dir)
 	/* The edges as the plugin reads them (bundle.json need not keep the last bit). */
 	ck_assert_msg(bundle_load(dir, &loaded, err, sizeof(err)) == 0, "%s", err);
 	refs = loaded->drift;
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		if (3 * (refs[f].bin_count - 1) + nspecial > n)
 			n = 3 * (refs[f].bin_count - 1) + nspecial;
-	rows = calloc(n * RULSRV_N_INPUTS, sizeof(double));
-	want = calloc(RULSRV_N_INPUTS * 64, sizeof(double));
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	rows = calloc(n * CMAPSS_N_INPUTS, sizeof(double));
+	want = calloc(CMAPSS_N_INPUTS * 64, sizeof(double));
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		size_t k = 0;
 
 		ck_assert_uint_le(refs[f].bin_count, 64);
@@ -631,15 +631,15 @@ dt_probe_bins(const char *dir)
 			double probe[3] = { e, nextafter(e, -INFINITY), nextafter(e, INFINITY) };
 
 			for (i = 0; i < 3; i++, k++)
-				rows[k * RULSRV_N_INPUTS + f] = probe[i];
+				rows[k * CMAPSS_N_INPUTS + f] = probe[i];
 		}
 		for (i = 0; i < nspecial; i++, k++)
-			rows[k * RULSRV_N_INPUTS + f] = specials[i];
+			rows[k * CMAPSS_N_INPUTS + f] = specials[i];
 		/* Rows beyond this input's probes repeat its first probe. */
 		for (; k < n; k++)
-			rows[k * RULSRV_N_INPUTS + f] = rows[f];
+			rows[k * CMAPSS_N_INPUTS + f] = rows[f];
 		for (i = 0; i < n; i++)
-			want[f * 64 + drift_bin_index(&refs[f], rows[i * RULSRV_N_INPUTS + f])]++;
+			want[f * 64 + drift_bin_index(&refs[f], rows[i * CMAPSS_N_INPUTS + f])]++;
 	}
 	{
 		const char *const kv[] = { "reference", dir, "window", "manual", NULL };
@@ -648,7 +648,7 @@ dt_probe_bins(const char *dir)
 	}
 	dt_observe(&t, rows, n, 5);
 	cJSON_Delete(dt_get(&t));
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total",
 						  bundle_input_name(f), NULL),
 				    (double)n);
@@ -663,7 +663,7 @@ dt_probe_bins(const char *dir)
 static const char *
 dt_bundle_wide(int slot, size_t f, size_t n)
 {
-	struct drift_feature_ref refs[RULSRV_N_INPUTS] = { 0 };
+	struct drift_feature_ref refs[CMAPSS_N_INPUTS] = { 0 };
 	double edges[64], expected[65];
 	size_t k;
 
@@ -681,7 +681,7 @@ dt_bundle_wide(int slot, size_t f, size_t n)
  */
 START_TEST(test_bins_match_drift_bin_index)
 {
-	struct drift_feature_ref built[RULSRV_N_INPUTS];
+	struct drift_feature_ref built[CMAPSS_N_INPUTS];
 	struct cmapss_table tab = { 0 };
 	size_t f;
 
@@ -690,7 +690,7 @@ START_TEST(test_bins_match_drift_bin_index)
 	ck_assert_int_eq(drift_ref_build(&tab, NULL, built), 0);
 	free(tab.values);
 	dt_probe_bins(dt_bundle(1, built));
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		free(built[f].edges);
 		free(built[f].expected);
 	}
@@ -718,7 +718,7 @@ START_TEST(test_no_status_before_min_observations)
 	ck_assert(isnan(dt_metric(&t, "drift_psi_max", NULL, NULL)));
 	ck_assert(isnan(dt_metric(&t, "drift_psi", "s3", NULL)));
 	cJSON_Delete(j);
-	dt_observe(&t, rows + 499 * RULSRV_N_INPUTS, 1, 1);
+	dt_observe(&t, rows + 499 * CMAPSS_N_INPUTS, 1, 1);
 	j = dt_get(&t);
 	ck_assert_str_eq(dt_str(j, "status", NULL), "drift");
 	ck_assert_double_gt(dt_metric(&t, "drift_psi_max", NULL, NULL), 1);
@@ -914,7 +914,7 @@ static void *
 dt_observer_thread(void *arg)
 {
 	struct dt_worker *w = arg;
-	double rows[8 * RULSRV_N_INPUTS];
+	double rows[8 * CMAPSS_N_INPUTS];
 	size_t r = 0, k, f;
 
 	while (r < DT_PER_THREAD) {
@@ -923,8 +923,8 @@ dt_observer_thread(void *arg)
 		if (n > DT_PER_THREAD - r)
 			n = DT_PER_THREAD - r;
 		for (k = 0; k < n; k++)
-			for (f = 0; f < RULSRV_N_INPUTS; f++)
-				rows[k * RULSRV_N_INPUTS + f] = dt_worker_value(w->id, r + k, f);
+			for (f = 0; f < CMAPSS_N_INPUTS; f++)
+				rows[k * CMAPSS_N_INPUTS + f] = dt_worker_value(w->id, r + k, f);
 		dt_observe(w->t, rows, n, n);
 		r += n;
 	}
@@ -978,7 +978,7 @@ START_TEST(test_concurrent_observers_exact_totals)
 	ck_assert_double_gt(dt_num(j, "window", "index"), 20);
 	ck_assert_double_gt(dt_num(j, "last_window", "index"), 19);
 	cJSON_Delete(j);
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		for (b = 0; b < 10; b++) {
 			double want = 0, got;
 
@@ -1065,7 +1065,7 @@ static struct drift_feature_ref *
 dt_shifted_refs(void)
 {
 	static double edges[9], expected[10];
-	static struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	static struct drift_feature_ref refs[CMAPSS_N_INPUTS];
 	size_t f;
 	int k;
 
@@ -1073,7 +1073,7 @@ dt_shifted_refs(void)
 		edges[k] = k + 2;
 	for (k = 0; k < 10; k++)
 		expected[k] = 0.1;
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		refs[f] = (struct drift_feature_ref){ "", DRIFT_BINS_QUANTILE, 10, edges, expected };
 	return refs;
 }
@@ -1174,7 +1174,7 @@ START_TEST(test_bin_metrics)
 				1e-12);
 	ck_assert_uint_eq(series, 10);
 	dt_metric_sum(&t, "drift_bin_observations_total", NULL, &series);
-	ck_assert_uint_eq(series, 10 * RULSRV_N_INPUTS);
+	ck_assert_uint_eq(series, 10 * CMAPSS_N_INPUTS);
 	dt_observe(&t, rows, 100, 5);
 	j = dt_get(&t);
 	cJSON_Delete(j);
@@ -1192,7 +1192,7 @@ struct dt_quarter {
 	double psi_max;
 	char status[32];
 	char max_feature[16];
-	double psi[RULSRV_N_INPUTS];
+	double psi[CMAPSS_N_INPUTS];
 };
 
 static void
@@ -1228,12 +1228,12 @@ dt_quarter(struct dt *t, const char *label, const struct cmapss_table *tab, cons
 	cJSON_Delete(dt_roll(t, body));
 	for (i = 0; i < tab->rows; i++)
 		if (use == NULL || use[i])
-			dt_observe(t, tab->values + i * RULSRV_N_INPUTS, 1, 1);
+			dt_observe(t, tab->values + i * CMAPSS_N_INPUTS, 1, 1);
 	j = dt_get(t);
 	q->psi_max = dt_num(j, "psi_max", NULL);
 	snprintf(q->status, sizeof(q->status), "%s", dt_str(j, "status", NULL));
 	snprintf(q->max_feature, sizeof(q->max_feature), "%s", dt_str(j, "max_feature", NULL));
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		q->psi[f] = dt_feature_psi(j, bundle_input_name(f));
 	fprintf(stderr, "drift %-12s %7.0f obs  %-6s max psi %7.3f (%s)\n", label,
 		dt_num(j, "observations", NULL), q->status, q->psi_max, q->max_feature);
@@ -1247,7 +1247,7 @@ dt_quarter(struct dt *t, const char *label, const struct cmapss_table *tab, cons
 static char *
 dt_fd001_built(const struct cmapss_table *fd001, bool *holdout)
 {
-	struct drift_feature_ref refs[RULSRV_N_INPUTS];
+	struct drift_feature_ref refs[CMAPSS_N_INPUTS];
 	bool *use = calloc(fd001->rows, sizeof(*use));
 	char *dir;
 	size_t i, f;
@@ -1259,7 +1259,7 @@ dt_fd001_built(const struct cmapss_table *fd001, bool *holdout)
 	ck_assert_int_eq(drift_ref_build(fd001, use, refs), 0);
 	free(use);
 	dir = strdup(dt_bundle(2, refs));
-	for (f = 0; f < RULSRV_N_INPUTS; f++) {
+	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		free(refs[f].edges);
 		free(refs[f].expected);
 	}
@@ -1293,7 +1293,7 @@ dt_input(const char *name)
 {
 	size_t f;
 
-	for (f = 0; f < RULSRV_N_INPUTS; f++)
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		if (strcmp(bundle_input_name(f), name) == 0)
 			return f;
 	ck_abort_msg("no input %s", name);
@@ -1350,7 +1350,7 @@ dt_assert_shifts(const struct dt_quarter q[4])
 	ck_assert_str_eq(q[3].status, "drift");
 	ck_assert_double_gt(q[3].psi_max, 1);
 	ck_assert_str_eq(q[2].status, "drift");
-	for (f = 0; f < RULSRV_N_SETTINGS; f++)
+	for (f = 0; f < CMAPSS_N_SETTINGS; f++)
 		ck_assert_double_lt(q[2].psi[f], 0.1);
 }
 

@@ -11,7 +11,7 @@
 
 #include "bundle.h"
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "synth_dir.h"
 #include "train_data.h"
 
@@ -119,10 +119,10 @@ START_TEST(normalisation_removes_regimes)
 	ne = cmapss_engines(&t, &starts);
 	ck_assert_int_eq(ne, 12);
 	for (i = 0; i < (size_t)ne; i++)
-		features_all(spec, t.values + starts[i] * RULSRV_N_INPUTS, t.cycle + starts[i],
+		features_all(spec, t.values + starts[i] * CMAPSS_N_INPUTS, t.cycle + starts[i],
 			     starts[i + 1] - starts[i], x + starts[i] * F);
 	for (i = 0; i < t.rows; i++) {
-		double v = x[i * F + col], raw = t.values[i * RULSRV_N_INPUTS + 6];
+		double v = x[i * F + col], raw = t.values[i * CMAPSS_N_INPUTS + 6];
 
 		sum += v;
 		ss += v * v;
@@ -160,7 +160,7 @@ check_equality(const char *file, size_t window)
 	ck_assert_int_gt(ne, 0);
 	all = malloc(t.rows * F * sizeof(*all));
 	for (e = 0; e < (size_t)ne; e++) {
-		const double *in = t.values + starts[e] * RULSRV_N_INPUTS;
+		const double *in = t.values + starts[e] * CMAPSS_N_INPUTS;
 		const int64_t *cy = t.cycle + starts[e];
 		size_t n = starts[e + 1] - starts[e];
 
@@ -172,7 +172,7 @@ check_equality(const char *file, size_t window)
 			ck_assert_msg(memcmp(one, all + i * F, F * sizeof(float)) == 0,
 				      "%s engine %zu cycle %zu: features_last != features_all", file,
 				      e, i);
-			features_last(spec, in + from * RULSRV_N_INPUTS, cy + from, i + 1 - from,
+			features_last(spec, in + from * CMAPSS_N_INPUTS, cy + from, i + 1 - from,
 				      cut);
 			ck_assert_msg(memcmp(cut, one, F * sizeof(float)) == 0,
 				      "%s engine %zu cycle %zu: depends on cycles before the window",
@@ -325,7 +325,7 @@ END_TEST
 
 START_TEST(drift_reference_bins)
 {
-	struct drift_feature_ref ref[RULSRV_N_INPUTS];
+	struct drift_feature_ref ref[CMAPSS_N_INPUTS];
 	struct cmapss_table t;
 	double sum;
 	size_t i, k;
@@ -347,7 +347,7 @@ START_TEST(drift_reference_bins)
 	/* s4 is continuous: ten bins of about a tenth each. */
 	ck_assert_int_eq(ref[6].kind, DRIFT_BINS_QUANTILE);
 	ck_assert_uint_eq(ref[6].bin_count, 10);
-	for (i = 0; i < RULSRV_N_INPUTS; i++) {
+	for (i = 0; i < CMAPSS_N_INPUTS; i++) {
 		for (k = 1, sum = ref[i].expected[0]; k < ref[i].bin_count; k++) {
 			if (k >= 2)
 				ck_assert_double_lt(ref[i].edges[k - 2], ref[i].edges[k - 1]);

@@ -863,7 +863,7 @@ START_TEST(load_plugin_exports_only_its_descriptor)
 	ck_assert_ptr_nonnull(d->fini);
 	ck_assert_ptr_null(dlsym(h, "fb_parse"));
 	ck_assert_ptr_null(dlsym(h, "fb_store_sqlite"));
-	ck_assert_ptr_null(dlsym(h, "bundle_load")); /* rulsrv_model stays inside */
+	ck_assert_ptr_null(dlsym(h, "bundle_load")); /* rulsrv_lib stays inside */
 	dlclose(h);
 }
 END_TEST

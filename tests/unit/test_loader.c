@@ -10,7 +10,7 @@
 
 #include <check.h>
 
-#include "plugin.h"
+#include "plugin_loader.h"
 
 #define FIXTURES RULSRV_BUILD_DIR "/tests/fixtures"
 

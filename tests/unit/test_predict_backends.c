@@ -14,8 +14,9 @@
 
 #include "bundle.h"
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "forest.h"
+#include "forest_backend.h"
 #include "harness/harness.h"
 #include "xgb_backend.h"
 
@@ -242,7 +243,7 @@ file_features(const struct bundle *b, const char *path, size_t *rows_out)
 	for (start = 0, i = 1; i <= t.rows; i++) {
 		if (i < t.rows && t.unit[i] == t.unit[start])
 			continue;
-		ck_assert_int_eq(features_all(b->features, t.values + start * RULSRV_N_INPUTS,
+		ck_assert_int_eq(features_all(b->features, t.values + start * CMAPSS_N_INPUTS,
 					      t.cycle + start, i - start, x + start * nf), 0);
 		start = i;
 	}

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 
+#include "number.h"
 #include "predict_request.h"
 
 Suite *predict_request_suite(void);
@@ -285,11 +286,11 @@ START_TEST(test_single_engine)
 	ck_assert_uint_eq(r.engines[0].n, 5);
 	for (i = 0; i < 5; i++) {
 		ck_assert_int_eq(r.engines[0].cycles[i], (int64_t)i + 1);
-		for (k = 0; k < RULSRV_N_INPUTS; k++) {
+		for (k = 0; k < CMAPSS_N_INPUTS; k++) {
 			char txt[32];
 
 			snprintf(txt, sizeof(txt), "%.2f", (double)i + (double)k / 100);
-			ck_assert_double_eq(r.engines[0].inputs[i * RULSRV_N_INPUTS + k],
+			ck_assert_double_eq(r.engines[0].inputs[i * CMAPSS_N_INPUTS + k],
 					    strtod(txt, NULL));
 		}
 	}
@@ -327,7 +328,7 @@ START_TEST(test_batch)
 			char txt[32];
 
 			snprintf(txt, sizeof(txt), "%.2f", (double)j + 0.04);
-			ck_assert_double_eq(r.engines[i].inputs[j * RULSRV_N_INPUTS + 4],
+			ck_assert_double_eq(r.engines[i].inputs[j * CMAPSS_N_INPUTS + 4],
 					    strtod(txt, NULL));
 		}
 	}
@@ -392,7 +393,7 @@ static void
 check_number(const char *txt)
 {
 	double got = 0, want = strtod(txt, NULL);
-	size_t n = predict_parse_number(txt, txt + strlen(txt), &got);
+	size_t n = number_parse(txt, txt + strlen(txt), &got);
 
 	ck_assert_msg(n == strlen(txt), "'%s': consumed %zu", txt, n);
 	ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0, "'%s': got %.17g want %.17g", txt,
@@ -451,7 +452,7 @@ START_TEST(test_numbers_invalid)
 	double v;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		size_t n = predict_parse_number(bad[i], bad[i] + strlen(bad[i]), &v);
+		size_t n = number_parse(bad[i], bad[i] + strlen(bad[i]), &v);
 
 		/* "01x" and "0x10" consume the "0" only: the caller sees the junk after it */
 		if (strcmp(bad[i], "01x") == 0 || strcmp(bad[i], "0x10") == 0)
@@ -534,7 +535,7 @@ cmapss_rows(const long *units, const long *cycles, size_t n)
 
 	for (i = 0; i < n; i++) {
 		used += (size_t)sprintf(buf + used, "%ld %ld", units[i], cycles[i]);
-		for (k = 0; k < RULSRV_N_INPUTS; k++)
+		for (k = 0; k < CMAPSS_N_INPUTS; k++)
 			used += (size_t)sprintf(buf + used, " %.4f",
 						(double)units[i] * 1000 + (double)cycles[i] + (double)k / 100);
 		used += (size_t)sprintf(buf + used, " \n");
@@ -557,10 +558,10 @@ START_TEST(test_cmapss_grouping)
 	ck_assert_int_eq(r.engines[0].unit, 3);
 	ck_assert_uint_eq(r.engines[0].n, 3);
 	ck_assert_int_eq(r.engines[0].cycles[2], 3);
-	ck_assert_double_eq_tol(r.engines[0].inputs[2 * RULSRV_N_INPUTS + 5], 3003.05, 1e-9);
+	ck_assert_double_eq_tol(r.engines[0].inputs[2 * CMAPSS_N_INPUTS + 5], 3003.05, 1e-9);
 	ck_assert_int_eq(r.engines[1].unit, 1);
 	ck_assert_uint_eq(r.engines[1].n, 2);
-	ck_assert_double_eq_tol(r.engines[1].inputs[1 * RULSRV_N_INPUTS], 1002.0, 1e-9);
+	ck_assert_double_eq_tol(r.engines[1].inputs[1 * CMAPSS_N_INPUTS], 1002.0, 1e-9);
 	ck_assert_int_eq(r.engines[2].unit, 2);
 	ck_assert_uint_eq(r.engines[2].n, 1);
 	predict_request_free(&r);

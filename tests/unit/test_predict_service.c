@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "fake_host.h"
 #include "forest.h"
+#include "forest_backend.h"
 #include "harness/harness.h"
 #include "metrics.h"
 #include "predict_service.h"

@@ -55,7 +55,7 @@ write_train(const char *subset, const int *cycles, int units)
 	for (int u = 1; u <= units; u++) {
 		for (int c = 1; c <= cycles[u - 1]; c++) {
 			fprintf(f, "%d %d", u, c);
-			for (int i = 0; i < RULSRV_N_INPUTS; i++)
+			for (int i = 0; i < CMAPSS_N_INPUTS; i++)
 				fprintf(f, " %.4f", u * 100 + c + i / 100.0 - 0.0007);
 			fputc('\n', f);
 		}

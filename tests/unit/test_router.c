@@ -15,7 +15,7 @@
 #include "config.h"
 #include "harness/harness.h"
 #include "metrics.h"
-#include "plugin.h"
+#include "plugin_loader.h"
 #include "service.h"
 #include "snapshot.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_utf8.c - core/model/utf8.c: which byte strings are UTF-8, at every boundary. */
+/* test_utf8.c - lib/utf8.c: which byte strings are UTF-8, at every boundary. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

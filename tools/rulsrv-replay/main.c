@@ -14,7 +14,7 @@
 
 #include "bundle.h"
 #include "control.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "options.h"
 #include "progress.h"
 #include "quarter.h"

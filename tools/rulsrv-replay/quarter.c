@@ -11,7 +11,7 @@
 #include "bundle.h"
 
 /* Longest JSON of one row: 24 numbers of at most 24 characters, the keys and the cycle. */
-#define ROW_JSON_MAX (64 + RULSRV_N_INPUTS * 26)
+#define ROW_JSON_MAX (64 + CMAPSS_N_INPUTS * 26)
 
 uint64_t
 replay_random(uint64_t *state)
@@ -120,12 +120,12 @@ shuffle(struct quarter *q, uint64_t seed, bool random_start)
 static size_t
 format_row(const struct cmapss_table *t, size_t row, char *out)
 {
-	const double *v = t->values + row * RULSRV_N_INPUTS;
+	const double *v = t->values + row * CMAPSS_N_INPUTS;
 	size_t len;
 
 	len = (size_t)sprintf(out, "{\"cycle\":%" PRId64 ",\"settings\":[", t->cycle[row]);
-	for (size_t i = 0; i < RULSRV_N_INPUTS; i++) {
-		if (i == RULSRV_N_SETTINGS)
+	for (size_t i = 0; i < CMAPSS_N_INPUTS; i++) {
+		if (i == CMAPSS_N_SETTINGS)
 			len += (size_t)sprintf(out + len, "],\"sensors\":[");
 		else if (i > 0)
 			out[len++] = ',';

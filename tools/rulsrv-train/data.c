@@ -23,7 +23,7 @@ table_append(struct cmapss_table *dst, const struct cmapss_table *src, int64_t u
 	if (c == NULL)
 		return -ENOMEM;
 	dst->cycle = c;
-	v = realloc(dst->values, (n + 1) * RULSRV_N_INPUTS * sizeof(*v));
+	v = realloc(dst->values, (n + 1) * CMAPSS_N_INPUTS * sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	dst->values = v;
@@ -31,8 +31,8 @@ table_append(struct cmapss_table *dst, const struct cmapss_table *src, int64_t u
 		dst->unit[dst->rows + i] = unit_base + src->unit[i];
 		dst->cycle[dst->rows + i] = src->cycle[i];
 	}
-	memcpy(dst->values + dst->rows * RULSRV_N_INPUTS, src->values,
-	       src->rows * RULSRV_N_INPUTS * sizeof(double));
+	memcpy(dst->values + dst->rows * CMAPSS_N_INPUTS, src->values,
+	       src->rows * CMAPSS_N_INPUTS * sizeof(double));
 	dst->rows = n;
 	return 0;
 }
@@ -184,7 +184,7 @@ matrix_build(struct matrix *m, const struct train_set *s, const struct feature_s
 
 		if (!s->use[a])
 			continue;
-		features_all(spec, s->t.values + a * RULSRV_N_INPUTS, s->t.cycle + a, n,
+		features_all(spec, s->t.values + a * CMAPSS_N_INPUTS, s->t.cycle + a, n,
 			     m->x + used * cols);
 		for (i = 0; i < n; i++) {
 			m->label[used + i] = (float)s->label[a + i];

@@ -80,7 +80,7 @@ evaluate_subset(const char *dir, const char *subset, const struct feature_spec *
 		goto out;
 	}
 	for (e = 0; e < n; e++)
-		features_last(spec, t.values + starts[e] * RULSRV_N_INPUTS, t.cycle + starts[e],
+		features_last(spec, t.values + starts[e] * CMAPSS_N_INPUTS, t.cycle + starts[e],
 			      starts[e + 1] - starts[e], x + e * cols);
 	r = boost_predict(booster, x, n, cols, out, err, err_len);
 	if (r < 0)

@@ -291,7 +291,7 @@ write_bundle(const struct options *o, const struct train_set *s, struct feature_
 	b.evaluation = evaluation;
 	r = bundle_save(&b, o->out, err, err_len);
 out:
-	for (i = 0; i < RULSRV_N_INPUTS; i++) {
+	for (i = 0; i < CMAPSS_N_INPUTS; i++) {
 		free(b.drift[i].edges);
 		free(b.drift[i].expected);
 	}

@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "train_data.h"
 
 #define TRAIN_MAX_SUBSETS 4

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* features_impl.h - the layout of struct feature_spec, shared by features.c and the fitter. */
+/* feature_pipeline_impl.h - the layout of struct feature_spec, shared by features.c and the fitter. */
 #ifndef RULSRV_FEATURES_IMPL_H
 #define RULSRV_FEATURES_IMPL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "features.h"
+#include "feature_pipeline.h"
 
 /* Compile-time bounds: features_last works on the stack only, so specs are limited. */
 #define FEATURES_MAX_WINDOW 64
@@ -19,13 +19,13 @@ struct feature_spec {
 	size_t window; /* cycles the features depend on */
 	/* Operating regimes: nearest centre in settings space, distance weighted by scale. */
 	size_t regime_count;
-	double setting_scale[RULSRV_N_SETTINGS];
-	double centers[FEATURES_MAX_REGIMES][RULSRV_N_SETTINGS];
+	double setting_scale[CMAPSS_N_SETTINGS];
+	double centers[FEATURES_MAX_REGIMES][CMAPSS_N_SETTINGS];
 	/* Informative sensors: input indices (3 = s1 ... 23 = s21) and their statistics. */
 	size_t sensor_count;
-	int sensors[RULSRV_N_SENSORS];
-	double mean[FEATURES_MAX_REGIMES][RULSRV_N_SENSORS];
-	double std[FEATURES_MAX_REGIMES][RULSRV_N_SENSORS];
+	int sensors[CMAPSS_N_SENSORS];
+	double mean[FEATURES_MAX_REGIMES][CMAPSS_N_SENSORS];
+	double std[FEATURES_MAX_REGIMES][CMAPSS_N_SENSORS];
 	/* Window features of each normalised sensor. */
 	size_t mean_span_count, std_span_count, slope_span_count, ewma_count;
 	size_t mean_spans[FEATURES_MAX_SPANS];

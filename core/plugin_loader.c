@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* plugin.c - the plugin loader: dlopen, ABI check before any plugin code, refusals. */
-#include "plugin.h"
+/* plugin_loader.c - the plugin loader: dlopen, ABI check before any plugin code, refusals. */
+#include "plugin_loader.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -13,10 +13,10 @@
 #include <cjson/cJSON.h>
 
 #include "bundle.h"
-#include "features.h"
+#include "feature_pipeline.h"
 #include "predict_request.h"
 
-#define N_IN RULSRV_N_INPUTS
+#define N_IN CMAPSS_N_INPUTS
 /* Feature rows and results of requests up to this many floats live on the stack. */
 #define STACK_FLOATS 4096
 #define STACK_ITEMS 64

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "features_impl.h"
+#include "feature_pipeline_impl.h"
 
 #define DRIFT_QUANTILE_BINS 10
 #define DRIFT_DISCRETE_MAX 20      /* at most this many distinct values: discrete */
@@ -88,7 +88,7 @@ regime_dist(const struct feature_spec *s, const double *c, const double *x)
 	double d = 0;
 	int j;
 
-	for (j = 0; j < RULSRV_N_SETTINGS; j++) {
+	for (j = 0; j < CMAPSS_N_SETTINGS; j++) {
 		double t = (x[j] - c[j]) * s->setting_scale[j];
 		d += t * t;
 	}
@@ -104,7 +104,7 @@ static int
 fit_regimes(const struct cmapss_table *t, const bool *use, double radius, struct feature_spec *s,
 	    char *err, size_t err_len)
 {
-	double sum[FEATURES_MAX_REGIMES][RULSRV_N_SETTINGS];
+	double sum[FEATURES_MAX_REGIMES][CMAPSS_N_SETTINGS];
 	size_t cnt[FEATURES_MAX_REGIMES], i, r;
 	int it, j;
 
@@ -113,7 +113,7 @@ fit_regimes(const struct cmapss_table *t, const bool *use, double radius, struct
 	s->setting_scale[2] = 0.1;  /* throttle resolver angle */
 	s->regime_count = 0;
 	for (i = 0; i < t->rows; i++) {
-		const double *x = t->values + i * RULSRV_N_INPUTS;
+		const double *x = t->values + i * CMAPSS_N_INPUTS;
 		bool near = false;
 
 		if (use != NULL && !use[i])
@@ -133,17 +133,17 @@ fit_regimes(const struct cmapss_table *t, const bool *use, double radius, struct
 		memset(sum, 0, sizeof(sum));
 		memset(cnt, 0, sizeof(cnt));
 		for (i = 0; i < t->rows; i++) {
-			const double *x = t->values + i * RULSRV_N_INPUTS;
+			const double *x = t->values + i * CMAPSS_N_INPUTS;
 
 			if (use != NULL && !use[i])
 				continue;
 			r = feature_spec_regime(s, x);
 			cnt[r]++;
-			for (j = 0; j < RULSRV_N_SETTINGS; j++)
+			for (j = 0; j < CMAPSS_N_SETTINGS; j++)
 				sum[r][j] += x[j];
 		}
 		for (r = 0; r < s->regime_count; r++)
-			for (j = 0; j < RULSRV_N_SETTINGS && cnt[r]; j++)
+			for (j = 0; j < CMAPSS_N_SETTINGS && cnt[r]; j++)
 				s->centers[r][j] = sum[r][j] / (double)cnt[r];
 	}
 	return 0;
@@ -154,11 +154,11 @@ static int
 fit_sensors(const struct cmapss_table *t, const bool *use, const double *labels, double min_corr,
 	    struct feature_spec *s)
 {
-	static double mean[FEATURES_MAX_REGIMES][RULSRV_N_SENSORS];
-	static double m2[FEATURES_MAX_REGIMES][RULSRV_N_SENSORS];
+	static double mean[FEATURES_MAX_REGIMES][CMAPSS_N_SENSORS];
+	static double m2[FEATURES_MAX_REGIMES][CMAPSS_N_SENSORS];
 	double cnt[FEATURES_MAX_REGIMES] = { 0 };
-	double sz[RULSRV_N_SENSORS] = { 0 }, szz[RULSRV_N_SENSORS] = { 0 };
-	double szl[RULSRV_N_SENSORS] = { 0 }, sl = 0, sll = 0, n = 0;
+	double sz[CMAPSS_N_SENSORS] = { 0 }, szz[CMAPSS_N_SENSORS] = { 0 };
+	double szl[CMAPSS_N_SENSORS] = { 0 }, sl = 0, sll = 0, n = 0;
 	size_t *reg, i, r, k, kept = 0;
 
 	reg = malloc(t->rows * sizeof(*reg) + 1);
@@ -167,21 +167,21 @@ fit_sensors(const struct cmapss_table *t, const bool *use, const double *labels,
 	memset(mean, 0, sizeof(mean));
 	memset(m2, 0, sizeof(m2));
 	for (i = 0; i < t->rows; i++) {
-		const double *x = t->values + i * RULSRV_N_INPUTS;
+		const double *x = t->values + i * CMAPSS_N_INPUTS;
 
 		if (use != NULL && !use[i])
 			continue;
 		r = reg[i] = feature_spec_regime(s, x);
 		cnt[r]++;
-		for (k = 0; k < RULSRV_N_SENSORS; k++) {
-			double v = x[RULSRV_N_SETTINGS + k], d = v - mean[r][k];
+		for (k = 0; k < CMAPSS_N_SENSORS; k++) {
+			double v = x[CMAPSS_N_SETTINGS + k], d = v - mean[r][k];
 
 			mean[r][k] += d / cnt[r];
 			m2[r][k] += d * (v - mean[r][k]);
 		}
 	}
 	for (i = 0; labels != NULL && i < t->rows; i++) {
-		const double *x = t->values + i * RULSRV_N_INPUTS;
+		const double *x = t->values + i * CMAPSS_N_INPUTS;
 
 		if (use != NULL && !use[i])
 			continue;
@@ -189,16 +189,16 @@ fit_sensors(const struct cmapss_table *t, const bool *use, const double *labels,
 		n++;
 		sl += labels[i];
 		sll += labels[i] * labels[i];
-		for (k = 0; k < RULSRV_N_SENSORS; k++) {
+		for (k = 0; k < CMAPSS_N_SENSORS; k++) {
 			double sd = cnt[r] > 1 ? sqrt(m2[r][k] / cnt[r]) : 0;
-			double z = sd > 1e-9 ? (x[RULSRV_N_SETTINGS + k] - mean[r][k]) / sd : 0;
+			double z = sd > 1e-9 ? (x[CMAPSS_N_SETTINGS + k] - mean[r][k]) / sd : 0;
 
 			sz[k] += z;
 			szz[k] += z * z;
 			szl[k] += z * labels[i];
 		}
 	}
-	for (k = 0; k < RULSRV_N_SENSORS; k++) {
+	for (k = 0; k < CMAPSS_N_SENSORS; k++) {
 		bool varies = false;
 
 		for (r = 0; r < s->regime_count; r++)
@@ -214,7 +214,7 @@ fit_sensors(const struct cmapss_table *t, const bool *use, const double *labels,
 			if (fabs(corr) < min_corr)
 				continue;
 		}
-		s->sensors[kept] = RULSRV_N_SETTINGS + (int)k;
+		s->sensors[kept] = CMAPSS_N_SETTINGS + (int)k;
 		for (r = 0; r < s->regime_count; r++) {
 			double sd = cnt[r] > 1 ? sqrt(m2[r][k] / cnt[r]) : 0;
 
@@ -386,7 +386,7 @@ ref_discrete(struct drift_feature_ref *ref, const double *v, size_t n)
 
 int
 drift_ref_build(const struct cmapss_table *t, const bool *use_row,
-		struct drift_feature_ref ref[RULSRV_N_INPUTS])
+		struct drift_feature_ref ref[CMAPSS_N_INPUTS])
 {
 	double *v;
 	size_t in, i, n, distinct;
@@ -395,12 +395,12 @@ drift_ref_build(const struct cmapss_table *t, const bool *use_row,
 	v = malloc((t->rows + 1) * sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
-	for (in = 0; in < RULSRV_N_INPUTS && r == 0; in++) {
+	for (in = 0; in < CMAPSS_N_INPUTS && r == 0; in++) {
 		memset(&ref[in], 0, sizeof(ref[in]));
 		snprintf(ref[in].name, sizeof(ref[in].name), "%s", bundle_input_name(in));
 		for (i = n = 0; i < t->rows; i++)
 			if (use_row == NULL || use_row[i])
-				v[n++] = t->values[i * RULSRV_N_INPUTS + in];
+				v[n++] = t->values[i * CMAPSS_N_INPUTS + in];
 		if (n == 0) {
 			r = -EINVAL;
 			break;

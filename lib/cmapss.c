@@ -14,9 +14,9 @@
 
 #include <zlib.h>
 
-#include "predict_request.h"
+#include "number.h"
 
-#define CMAPSS_COLUMNS (2 + RULSRV_N_INPUTS)
+#define CMAPSS_COLUMNS (2 + CMAPSS_N_INPUTS)
 #define CMAPSS_MAX_FILE (512u * 1024 * 1024)
 
 /* Read a whole file through zlib, which passes plain files through unchanged. */
@@ -87,7 +87,7 @@ table_grow(struct cmapss_table *t, size_t *cap)
 	if (c == NULL)
 		return -ENOMEM;
 	t->cycle = c;
-	v = realloc(t->values, ncap * RULSRV_N_INPUTS * sizeof(*v));
+	v = realloc(t->values, ncap * CMAPSS_N_INPUTS * sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	t->values = v;
@@ -110,7 +110,7 @@ token_copy(char *dst, size_t dst_len, const char *s, size_t n)
 
 /*
  * The number a whole token of n (< 64) bytes spells, exactly as strtod reads it. The files
- * hold plain decimals, which predict_parse_number converts to the same double several times
+ * hold plain decimals, which number_parse converts to the same double several times
  * faster; anything else it does not take whole (a leading '+' or '.', "007", hex, "inf")
  * still goes to strtod through a NUL-terminated copy in num.
  */
@@ -119,7 +119,7 @@ token_number(const char *s, size_t n, char num[64], double *v)
 {
 	char *stop;
 
-	if (predict_parse_number(s, s + n, v) == n)
+	if (number_parse(s, s + n, v) == n)
 		return true;
 	memcpy(num, s, n);
 	num[n] = '\0';
@@ -219,8 +219,8 @@ cmapss_parse(const char *text, size_t len, const char *name, struct cmapss_table
 		}
 		out->unit[out->rows] = (int64_t)vals[0];
 		out->cycle[out->rows] = (int64_t)vals[1];
-		memcpy(out->values + out->rows * RULSRV_N_INPUTS, vals + 2,
-		       RULSRV_N_INPUTS * sizeof(double));
+		memcpy(out->values + out->rows * CMAPSS_N_INPUTS, vals + 2,
+		       CMAPSS_N_INPUTS * sizeof(double));
 		out->rows++;
 	}
 	return 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* plugin.h - the plugin loader: dlopen, ABI check before any plugin code, refusals. */
+/* plugin_loader.h - the plugin loader: dlopen, ABI check before any plugin code, refusals. */
 #ifndef RULSRV_CORE_PLUGIN_H
 #define RULSRV_CORE_PLUGIN_H
 

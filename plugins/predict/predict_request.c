@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmapss.h"
+#include "number.h"
 
 /*
  * Why a parser of our own: a 30-cycle body holds ~800 numbers and a generic JSON library
@@ -20,113 +21,14 @@
  * falling back to strtod() for everything else.
  */
 
-#define N_IN RULSRV_N_INPUTS
+#define N_IN CMAPSS_N_INPUTS
 #define PATH_MAX_DEPTH 8
 #define KEY_MAX 32
-
-static const double pow10_exact[23] = {
-	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
 
 static inline bool
 is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-/* The slow path: strtod on a NUL-terminated copy of the token. */
-static bool
-number_slow(const char *s, size_t n, double *out)
-{
-	char small[128];
-	char *buf = small, *endp;
-	bool ok;
-
-	if (n >= sizeof(small)) {
-		buf = malloc(n + 1);
-		if (buf == NULL)
-			return false;
-	}
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	*out = strtod(buf, &endp);
-	ok = (size_t)(endp - buf) == n;
-	if (buf != small)
-		free(buf);
-	return ok;
-}
-
-size_t
-predict_parse_number(const char *s0, const char *end, double *out)
-{
-	const unsigned char *s = (const unsigned char *)s0, *e = (const unsigned char *)end;
-	uint64_t m = 0;
-	long exp10 = 0, x;
-	int nd = 0;
-	bool neg = false, trunc = false, eneg;
-	double v;
-	size_t n;
-
-	if (s < e && *s == '-') {
-		neg = true;
-		s++;
-	}
-	if (s >= e)
-		return 0;
-	if (*s == '0') {
-		s++;
-	} else if (*s >= '1' && *s <= '9') {
-		for (; s < e && is_digit(*s); s++) {
-			if (nd < 19) {
-				m = m * 10 + (uint64_t)(*s - '0');
-				nd++;
-			} else {
-				exp10++;
-				trunc |= *s != '0';
-			}
-		}
-	} else {
-		return 0;
-	}
-	if (s < e && *s == '.') {
-		s++;
-		if (s >= e || !is_digit(*s))
-			return 0;
-		for (; s < e && is_digit(*s); s++) {
-			if (nd < 19) {
-				if (m != 0 || *s != '0') {
-					m = m * 10 + (uint64_t)(*s - '0');
-					nd++;
-				}
-				exp10--;
-			} else {
-				trunc |= *s != '0';
-			}
-		}
-	}
-	if (s < e && (*s == 'e' || *s == 'E')) {
-		s++;
-		eneg = false;
-		if (s < e && (*s == '+' || *s == '-')) {
-			eneg = *s == '-';
-			s++;
-		}
-		if (s >= e || !is_digit(*s))
-			return 0;
-		for (x = 0; s < e && is_digit(*s); s++)
-			if (x < 1000000)
-				x = x * 10 + (*s - '0');
-		exp10 += eneg ? -x : x;
-	}
-	n = (size_t)((const char *)s - s0);
-	if (!trunc && m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
-		v = (double)m;
-		v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
-		*out = neg ? -v : v;
-		return n;
-	}
-	return number_slow(s0, n, out) ? n : 0;
 }
 
 /* ---- storage ------------------------------------------------------------------------- */
@@ -343,7 +245,7 @@ describe(const struct pr *p)
 
 /*
  * Length of a valid UTF-8 sequence at s (< end), 0 when invalid. Same contract as
- * utf8_seq_len (core/model/utf8.c), kept here because every key byte of every cycle passes
+ * utf8_seq_len (lib/utf8.c), kept here because every key byte of every cycle passes
  * through it: calling the shared one made the parser about 10% slower (bench_predict,
  * 30-cycle body: 11.9 against 10.8 us).
  */
@@ -507,7 +409,7 @@ parse_double(struct pr *p, double *out)
 
 	if (p->p >= p->end || (*p->p != '-' && !is_digit(*p->p)))
 		return fail_type(p, "a number");
-	n = predict_parse_number((const char *)p->p, (const char *)p->end, out);
+	n = number_parse((const char *)p->p, (const char *)p->end, out);
 	if (n == 0)
 		return fail_syntax(p, "invalid number");
 	if (!isfinite(*out))
@@ -669,9 +571,9 @@ cycle_member(struct pr *p, unsigned field, void *ctx)
 	case 0:
 		return parse_integer(p, &p->req->cycles[row]);
 	case 1:
-		return parse_numbers(p, in, RULSRV_N_SETTINGS);
+		return parse_numbers(p, in, CMAPSS_N_SETTINGS);
 	default:
-		return parse_numbers(p, in + RULSRV_N_SETTINGS, RULSRV_N_SENSORS);
+		return parse_numbers(p, in + CMAPSS_N_SETTINGS, CMAPSS_N_SENSORS);
 	}
 }
 
@@ -888,7 +790,7 @@ skip_scalar(struct pr *p)
 		p->p += n;
 		return 0;
 	}
-	n = predict_parse_number((const char *)p->p, (const char *)p->end, &v);
+	n = number_parse((const char *)p->p, (const char *)p->end, &v);
 	if (n == 0)
 		return fail_syntax(p, "invalid value");
 	p->p += n;

@@ -8,7 +8,7 @@
 
 #include "bundle.h"
 #include "cmapss.h"
-#include "features.h"
+#include "feature_pipeline.h"
 
 /* The shape of the pipeline to fit; statistics come from the data. */
 struct feature_options {
@@ -44,7 +44,7 @@ size_t feature_spec_regime_count(const struct feature_spec *spec);
  * constant inputs below/equal/above. Frees nothing of ref beforehand; free with free().
  */
 int drift_ref_build(const struct cmapss_table *t, const bool *use_row,
-		    struct drift_feature_ref ref[RULSRV_N_INPUTS]);
+		    struct drift_feature_ref ref[CMAPSS_N_INPUTS]);
 
 /*
  * Engines of a table: runs of consecutive rows with the same unit. *starts gets count + 1

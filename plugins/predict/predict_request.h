@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <rulsrv/plugin.h>
+#include "cmapss.h"
 
 /*
  * Rows kept inside struct predict_request itself: a request of up to this many cycles in
@@ -38,7 +38,7 @@ struct predict_engine {
 	size_t n;
 	size_t first;          /* index of its first row in the request */
 	const int64_t *cycles; /* n cycle numbers, strictly increasing */
-	const double *inputs;  /* n x RULSRV_N_INPUTS, row-major, all finite */
+	const double *inputs;  /* n x CMAPSS_N_INPUTS, row-major, all finite */
 };
 
 struct predict_limits {
@@ -63,14 +63,14 @@ struct predict_request {
 	struct predict_engine *engines;
 	size_t rows;     /* cycles of all engines */
 	int64_t *cycles; /* rows */
-	double *inputs;  /* rows x RULSRV_N_INPUTS */
+	double *inputs;  /* rows x CMAPSS_N_INPUTS */
 	bool batch;      /* {"instances": ...} or text/plain */
 
 	size_t cap_engines;
 	size_t cap_rows;
 	struct predict_engine inline_engines[PREDICT_INLINE_ENGINES];
 	int64_t inline_cycles[PREDICT_INLINE_ROWS];
-	double inline_inputs[PREDICT_INLINE_ROWS * RULSRV_N_INPUTS];
+	double inline_inputs[PREDICT_INLINE_ROWS * CMAPSS_N_INPUTS];
 };
 
 void predict_request_init(struct predict_request *r);
@@ -93,12 +93,5 @@ int predict_request_parse_json(const char *body, size_t len, const struct predic
  */
 int predict_request_parse_cmapss(const char *body, size_t len, const struct predict_limits *lim,
 				 struct predict_request *r, struct predict_error *err);
-
-/*
- * The number grammar of RFC 8259 at s (not past end): on success stores the value (exactly
- * strtod's) and returns the number of bytes consumed; 0 when s does not start with a valid
- * JSON number. Exposed for the tests and the benchmarks.
- */
-size_t predict_parse_number(const char *s, const char *end, double *out);
 
 #endif

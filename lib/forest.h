@@ -6,8 +6,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "predict_service.h"
-
 struct forest;
 
 /*
@@ -34,8 +32,5 @@ size_t forest_tree_count(const struct forest *f);
 size_t forest_node_count(const struct forest *f);
 /* Walked as complete binary trees (every tree at most 10 levels), else node by node. */
 bool forest_complete_layout(const struct forest *f);
-
-/* The predict_forest backend. */
-extern const struct predict_backend_ops forest_backend;
 
 #endif

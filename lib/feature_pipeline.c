@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* features.c - the feature pipeline: regimes, per-regime normalisation, causal window features. */
-#include "features.h"
+/* feature_pipeline.c - the feature pipeline: regimes, per-regime normalisation, causal window features. */
+#include "feature_pipeline.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bundle.h"
-#include "features_impl.h"
+#include "feature_pipeline_impl.h"
 
 size_t
 feature_spec_regime(const struct feature_spec *spec, const double *inputs)
@@ -23,7 +23,7 @@ feature_spec_regime(const struct feature_spec *spec, const double *inputs)
 		double d = 0;
 		int j;
 
-		for (j = 0; j < RULSRV_N_SETTINGS; j++) {
+		for (j = 0; j < CMAPSS_N_SETTINGS; j++) {
 			double t = (inputs[j] - spec->centers[r][j]) * spec->setting_scale[j];
 			d += t * t;
 		}
@@ -67,12 +67,12 @@ feature_spec_finish(struct feature_spec *spec, char *err, size_t err_len)
 			 spec->regime_count, FEATURES_MAX_REGIMES);
 		return -EINVAL;
 	}
-	if (spec->sensor_count > RULSRV_N_SENSORS) {
-		snprintf(err, err_len, "features.sensors: more than %d sensors", RULSRV_N_SENSORS);
+	if (spec->sensor_count > CMAPSS_N_SENSORS) {
+		snprintf(err, err_len, "features.sensors: more than %d sensors", CMAPSS_N_SENSORS);
 		return -EINVAL;
 	}
 	for (i = 0; i < spec->sensor_count; i++) {
-		if (spec->sensors[i] < RULSRV_N_SETTINGS || spec->sensors[i] >= RULSRV_N_INPUTS) {
+		if (spec->sensors[i] < CMAPSS_N_SETTINGS || spec->sensors[i] >= CMAPSS_N_INPUTS) {
 			snprintf(err, err_len, "features.sensors[%zu]: not a sensor", i);
 			return -EINVAL;
 		}
@@ -223,7 +223,7 @@ input_index(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < RULSRV_N_INPUTS; i++)
+	for (i = 0; i < CMAPSS_N_INPUTS; i++)
 		if (strcmp(bundle_input_name(i), name) == 0)
 			return (int)i;
 	return -1;
@@ -242,12 +242,12 @@ parse_regimes(const cJSON *json, struct feature_spec *s, char *err, size_t err_l
 		return -EINVAL;
 	}
 	r = json_doubles(cJSON_GetObjectItemCaseSensitive(reg, "scale"), "features.regimes.scale",
-			 s->setting_scale, RULSRV_N_SETTINGS, &n, err, err_len);
+			 s->setting_scale, CMAPSS_N_SETTINGS, &n, err, err_len);
 	if (r < 0)
 		return r;
-	if (n != RULSRV_N_SETTINGS) {
+	if (n != CMAPSS_N_SETTINGS) {
 		snprintf(err, err_len, "features.regimes.scale: expected %d numbers",
-			 RULSRV_N_SETTINGS);
+			 CMAPSS_N_SETTINGS);
 		return -EINVAL;
 	}
 	c = cJSON_GetObjectItemCaseSensitive(reg, "centers");
@@ -262,12 +262,12 @@ parse_regimes(const cJSON *json, struct feature_spec *s, char *err, size_t err_l
 		char what[64];
 
 		snprintf(what, sizeof(what), "features.regimes.centers[%zu]", s->regime_count);
-		r = json_doubles(row, what, s->centers[s->regime_count], RULSRV_N_SETTINGS, &n, err,
+		r = json_doubles(row, what, s->centers[s->regime_count], CMAPSS_N_SETTINGS, &n, err,
 				 err_len);
 		if (r < 0)
 			return r;
-		if (n != RULSRV_N_SETTINGS) {
-			snprintf(err, err_len, "%s: expected %d numbers", what, RULSRV_N_SETTINGS);
+		if (n != CMAPSS_N_SETTINGS) {
+			snprintf(err, err_len, "%s: expected %d numbers", what, CMAPSS_N_SETTINGS);
 			return -EINVAL;
 		}
 		s->regime_count++;
@@ -276,7 +276,7 @@ parse_regimes(const cJSON *json, struct feature_spec *s, char *err, size_t err_l
 }
 
 static int
-parse_stats(const cJSON *norm, const char *key, double (*dst)[RULSRV_N_SENSORS],
+parse_stats(const cJSON *norm, const char *key, double (*dst)[CMAPSS_N_SENSORS],
 	    const struct feature_spec *s, char *err, size_t err_len)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(norm, key);
@@ -292,7 +292,7 @@ parse_stats(const cJSON *norm, const char *key, double (*dst)[RULSRV_N_SENSORS],
 		char what[80];
 
 		snprintf(what, sizeof(what), "features.normalisation.%s[%zu]", key, k);
-		r = json_doubles(row, what, dst[k], RULSRV_N_SENSORS, &n, err, err_len);
+		r = json_doubles(row, what, dst[k], CMAPSS_N_SENSORS, &n, err, err_len);
 		if (r < 0)
 			return r;
 		if (n != s->sensor_count) {
@@ -320,7 +320,7 @@ parse_sensors(const cJSON *json, struct feature_spec *s, char *err, size_t err_l
 		int idx = cJSON_IsString(v) ? input_index(v->valuestring) : -1;
 		size_t i;
 
-		if (idx < RULSRV_N_SETTINGS || s->sensor_count >= RULSRV_N_SENSORS) {
+		if (idx < CMAPSS_N_SETTINGS || s->sensor_count >= CMAPSS_N_SENSORS) {
 			snprintf(err, err_len, "features.sensors[%zu]: expected a sensor name s1..s21",
 				 s->sensor_count);
 			return -EINVAL;
@@ -430,10 +430,10 @@ feature_spec_to_json(const struct feature_spec *s)
 		return NULL;
 	cJSON_AddNumberToObject(j, "window", (double)s->window);
 	reg = cJSON_AddObjectToObject(j, "regimes");
-	cJSON_AddItemToObject(reg, "scale", doubles_json(s->setting_scale, RULSRV_N_SETTINGS));
+	cJSON_AddItemToObject(reg, "scale", doubles_json(s->setting_scale, CMAPSS_N_SETTINGS));
 	centers = cJSON_AddArrayToObject(reg, "centers");
 	for (i = 0; i < s->regime_count; i++)
-		cJSON_AddItemToArray(centers, doubles_json(s->centers[i], RULSRV_N_SETTINGS));
+		cJSON_AddItemToArray(centers, doubles_json(s->centers[i], CMAPSS_N_SETTINGS));
 	sensors = cJSON_AddArrayToObject(j, "sensors");
 	for (i = 0; i < s->sensor_count; i++)
 		cJSON_AddItemToArray(sensors,
@@ -499,7 +499,7 @@ span_mean(const double *z, size_t m, size_t span)
 	double sum = 0;
 
 	for (t = m - k; t < m; t++)
-		sum += z[t * RULSRV_N_SENSORS];
+		sum += z[t * CMAPSS_N_SENSORS];
 	return sum / (double)k;
 }
 
@@ -512,7 +512,7 @@ span_std(const double *z, size_t m, size_t span)
 	if (k < 2)
 		return 0;
 	for (t = m - k; t < m; t++) {
-		double d = z[t * RULSRV_N_SENSORS] - mu;
+		double d = z[t * CMAPSS_N_SENSORS] - mu;
 		ss += d * d;
 	}
 	return sqrt(ss / (double)k);
@@ -529,7 +529,7 @@ span_slope(const double *z, size_t m, size_t span)
 		return 0;
 	for (t = 0; t < k; t++) {
 		double dx = (double)t - xm;
-		sxy += dx * (z[(m - k + t) * RULSRV_N_SENSORS] - ym);
+		sxy += dx * (z[(m - k + t) * CMAPSS_N_SENSORS] - ym);
 		sxx += dx * dx;
 	}
 	return sxy / sxx;
@@ -543,7 +543,7 @@ ewma(const double *z, size_t m, double alpha)
 	size_t t;
 
 	for (t = 1; t < m; t++)
-		e = alpha * z[t * RULSRV_N_SENSORS] + (1 - alpha) * e;
+		e = alpha * z[t * CMAPSS_N_SENSORS] + (1 - alpha) * e;
 	return e;
 }
 
@@ -551,7 +551,7 @@ int
 features_last(const struct feature_spec *spec, const double *inputs, const int64_t *cycles,
 	      size_t n, float *out)
 {
-	double z[FEATURES_MAX_WINDOW * RULSRV_N_SENSORS];
+	double z[FEATURES_MAX_WINDOW * CMAPSS_N_SENSORS];
 	size_t m, start, t, i, k, f = 0;
 
 	if (n == 0)
@@ -559,11 +559,11 @@ features_last(const struct feature_spec *spec, const double *inputs, const int64
 	m = n < spec->window ? n : spec->window;
 	start = n - m;
 	for (t = 0; t < m; t++) {
-		const double *row = inputs + (start + t) * RULSRV_N_INPUTS;
+		const double *row = inputs + (start + t) * CMAPSS_N_INPUTS;
 		size_t reg = feature_spec_regime(spec, row);
 
 		for (i = 0; i < spec->sensor_count; i++)
-			z[t * RULSRV_N_SENSORS + i] =
+			z[t * CMAPSS_N_SENSORS + i] =
 				(row[spec->sensors[i]] - spec->mean[reg][i]) / spec->std[reg][i];
 	}
 	if (spec->with_cycle)
@@ -572,7 +572,7 @@ features_last(const struct feature_spec *spec, const double *inputs, const int64
 		const double *zi = z + i;
 
 		if (spec->with_last)
-			out[f++] = (float)zi[(m - 1) * RULSRV_N_SENSORS];
+			out[f++] = (float)zi[(m - 1) * CMAPSS_N_SENSORS];
 		for (k = 0; k < spec->mean_span_count; k++)
 			out[f++] = (float)span_mean(zi, m, spec->mean_spans[k]);
 		for (k = 0; k < spec->std_span_count; k++)

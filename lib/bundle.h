@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <rulsrv/plugin.h>
+#include "cmapss.h"
 
-#include "features.h"
+#include "feature_pipeline.h"
 
 #define BUNDLE_FILE "bundle.json"
 #define BUNDLE_MODEL_FILE "model.json" /* XGBoost JSON model, read by both backends */
@@ -42,7 +42,7 @@ struct bundle {
 	char *model_path; /* dir/model.json */
 	double rul_cap;   /* 125 */
 	struct feature_spec *features;
-	struct drift_feature_ref drift[RULSRV_N_INPUTS];
+	struct drift_feature_ref drift[CMAPSS_N_INPUTS];
 	int64_t *holdout_units; /* training units held out of training (replay's unseen engines) */
 	size_t holdout_count;
 	char *holdout_subset;   /* the subset the held-out units belong to */

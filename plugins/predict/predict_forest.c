@@ -2,7 +2,7 @@
 /* predict_forest.c - model plugin: the bundle's XGBoost trees walked from flat arrays. */
 #include <rulsrv/plugin.h>
 
-#include "forest.h"
+#include "forest_backend.h"
 #include "predict_service.h"
 
 static int

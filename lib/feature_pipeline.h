@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* features.h - the feature pipeline shared by rulsrv-train and the prediction plugins. */
+/* feature_pipeline.h - the feature pipeline shared by rulsrv-train and the prediction plugins. */
 #ifndef RULSRV_FEATURES_H
 #define RULSRV_FEATURES_H
 
@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <rulsrv/plugin.h>
+#include "cmapss.h"
 
 /*
  * The pipeline: operating-regime identification from the three settings, per-regime
@@ -35,7 +35,7 @@ const char *feature_spec_name(const struct feature_spec *spec, size_t i);
 size_t feature_spec_window(const struct feature_spec *spec);
 
 /*
- * One engine: inputs holds n cycles (oldest first) of RULSRV_N_INPUTS raw values, cycles
+ * One engine: inputs holds n cycles (oldest first) of CMAPSS_N_INPUTS raw values, cycles
  * their cycle numbers. Writes the feature_spec_count() features of the last cycle to out.
  * Uses only the last feature_spec_window() cycles. Thread-safe; allocates nothing.
  * Returns 0, or -EINVAL when n == 0.

@@ -15,7 +15,7 @@
 #define BUNDLE_MAX_JSON (64u * 1024 * 1024)
 #define BUNDLE_MAX_BINS 64
 
-static const char *const input_names[RULSRV_N_INPUTS] = {
+static const char *const input_names[CMAPSS_N_INPUTS] = {
 	"setting1", "setting2", "setting3", "s1",  "s2",  "s3",  "s4",  "s5",
 	"s6",       "s7",       "s8",       "s9",  "s10", "s11", "s12", "s13",
 	"s14",      "s15",      "s16",      "s17", "s18", "s19", "s20", "s21",
@@ -30,7 +30,7 @@ static const char *const kind_names[] = {
 const char *
 bundle_input_name(size_t i)
 {
-	return i < RULSRV_N_INPUTS ? input_names[i] : NULL;
+	return i < CMAPSS_N_INPUTS ? input_names[i] : NULL;
 }
 
 size_t
@@ -65,7 +65,7 @@ bundle_free(struct bundle *b)
 	free(b->subsets);
 	free(b->model_path);
 	feature_spec_free(b->features);
-	for (i = 0; i < RULSRV_N_INPUTS; i++) {
+	for (i = 0; i < CMAPSS_N_INPUTS; i++) {
 		free(b->drift[i].edges);
 		free(b->drift[i].expected);
 	}
@@ -288,9 +288,9 @@ load_drift(const cJSON *root, struct bundle *b, char *err, size_t err_len)
 	size_t i = 0;
 	int r;
 
-	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != RULSRV_N_INPUTS) {
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != CMAPSS_N_INPUTS) {
 		snprintf(err, err_len, "drift: expected an array of %d inputs (setting1..s21)",
-			 RULSRV_N_INPUTS);
+			 CMAPSS_N_INPUTS);
 		return -EINVAL;
 	}
 	cJSON_ArrayForEach(item, arr) {
@@ -468,7 +468,7 @@ bundle_json(const struct bundle *b)
 	cJSON_AddNumberToObject(root, "rul_cap", b->rul_cap);
 	cJSON_AddItemToObject(root, "features", feature_spec_to_json(b->features));
 	drift = cJSON_AddArrayToObject(root, "drift");
-	for (i = 0; i < RULSRV_N_INPUTS; i++)
+	for (i = 0; i < CMAPSS_N_INPUTS; i++)
 		cJSON_AddItemToArray(drift, drift_json(&b->drift[i]));
 	if (b->holdout_subset != NULL) {
 		h = cJSON_AddObjectToObject(root, "holdout");

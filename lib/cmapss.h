@@ -6,14 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <rulsrv/plugin.h>
+/* A C-MAPSS row after its unit and cycle: 3 operating settings, then sensors s1..s21. */
+#define CMAPSS_N_SETTINGS 3
+#define CMAPSS_N_SENSORS 21
+#define CMAPSS_N_INPUTS (CMAPSS_N_SETTINGS + CMAPSS_N_SENSORS)
 
-/* Rows in file order: unit, cycle, then RULSRV_N_INPUTS values (3 settings, s1..s21). */
+/* Rows in file order: unit, cycle, then CMAPSS_N_INPUTS values (3 settings, s1..s21). */
 struct cmapss_table {
 	size_t rows;
 	int64_t *unit;
 	int64_t *cycle;
-	double *values; /* rows x RULSRV_N_INPUTS, row-major */
+	double *values; /* rows x CMAPSS_N_INPUTS, row-major */
 };
 
 /*

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* forest_backend.h - the predict_forest backend: the bundle's trees walked from flat arrays. */
+#ifndef RULSRV_FOREST_BACKEND_H
+#define RULSRV_FOREST_BACKEND_H
+
+#include "predict_service.h"
+
+extern const struct predict_backend_ops forest_backend;
+
+#endif
