@@ -228,7 +228,9 @@ observe_job(void *arg)
 {
 	struct job *j = arg;
 	struct rulsrv_prediction items[64];
-	struct rulsrv_prediction_batch b = { "m", "1", 0, j->batch, items };
+	struct rulsrv_prediction_batch b = { .model = "m", .version = "1", .input_count = CMAPSS_N_INPUTS,
+					     .count = j->batch, .item_size = sizeof(items[0]),
+					     .items = items };
 	size_t c, k, r = 0;
 	double t0 = bench_wall_now();
 

@@ -46,6 +46,23 @@ host_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const ch
 }
 
 static int
+host_metrics_register(struct rulsrv_host *host, const struct rulsrv_metric_def *defs, size_t n)
+{
+	return metrics_register(service_registry(host->snap->service), defs, n);
+}
+
+/* Not yet: deferred responses and timers come with the core's 2.0 implementation. */
+static int
+host_timer_add(struct rulsrv_host *host, double interval_s, rulsrv_timer_fn fn, void *ud)
+{
+	(void)host;
+	(void)interval_s;
+	(void)fn;
+	(void)ud;
+	return -ENOSYS;
+}
+
+static int
 host_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
 {
 	return metrics_collect(service_registry(host->snap->service), fn, ud);
@@ -174,6 +191,7 @@ const struct rulsrv_api host_api = {
 	.setting_int = settings_int,
 	.setting_double = settings_double,
 	.setting_bool = settings_bool,
+	.metrics_register = host_metrics_register,
 	.metric_new = host_metric_new,
 	.series = metrics_series,
 	.counter_add = metrics_counter_add,
@@ -192,4 +210,6 @@ const struct rulsrv_api host_api = {
 	.attribute_set = host_attribute_set,
 	.attribute_get = host_attribute_get,
 	.route_refusals = host_route_refusals,
+	.response_defer = http_respond_defer,
+	.timer_add = host_timer_add,
 };

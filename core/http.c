@@ -161,6 +161,13 @@ http_respond_header(struct rulsrv_response *resp, const char *name, const char *
 	return 0;
 }
 
+int
+http_respond_defer(struct rulsrv_response *resp)
+{
+	(void)resp;
+	return -ENOSYS;
+}
+
 static void
 response_clear(struct rulsrv_response *resp)
 {

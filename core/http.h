@@ -32,6 +32,7 @@ void http_respond(struct rulsrv_response *resp, unsigned status, const char *con
 void http_respond_error(struct rulsrv_response *resp, unsigned status, const char *code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int http_respond_header(struct rulsrv_response *resp, const char *name, const char *value);
+int http_respond_defer(struct rulsrv_response *resp);
 
 /* {"error":{"code":CODE,"message":MESSAGE}} with MESSAGE escaped; malloc'd, length in *len. */
 char *http_error_body(const char *code, const char *message, size_t *len);

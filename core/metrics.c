@@ -3,6 +3,7 @@
 #include "metrics.h"
 #include "metrics_owned.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -11,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_MAX_LABELS 16
-#define METRICS_MAX_BUCKETS 64
+#define METRICS_MAX_LABELS RULSRV_METRIC_MAX_LABELS
+#define METRICS_MAX_BUCKETS RULSRV_METRIC_MAX_BUCKETS
 #define METRICS_CACHELINE 64
 
 /*
@@ -336,40 +337,56 @@ metrics_series(struct rulsrv_metric *m, const char *const *values)
 	return s;
 }
 
-void
-metrics_counter_add(struct rulsrv_series *s, double v)
+/*
+ * An update on a series of another type is a bug in the caller: debug builds stop at it, and
+ * release builds change nothing and say so, so that a plugin's tests can catch it.
+ */
+static inline int
+metrics_wrong(void)
 {
-	/* Counters only go up: negative and NaN increments are dropped. */
-	if (s == NULL || s->family->type != RULSRV_METRIC_COUNTER || !(v >= 0.0))
-		return;
-	atomic_double_add(&s->value, v);
+	assert(!"metric update on a NULL series or one of another type");
+	return -EINVAL;
 }
 
-void
+int
+metrics_counter_add(struct rulsrv_series *s, double v)
+{
+	if (s == NULL || s->family->type != RULSRV_METRIC_COUNTER)
+		return metrics_wrong();
+	/* Counters only go up: a negative or NaN increment is refused. */
+	if (!(v >= 0.0))
+		return -EINVAL;
+	atomic_double_add(&s->value, v);
+	return 0;
+}
+
+int
 metrics_gauge_set(struct rulsrv_series *s, double v)
 {
 	if (s == NULL || s->family->type != RULSRV_METRIC_GAUGE)
-		return;
+		return metrics_wrong();
 	atomic_store_explicit(&s->value, double_to_bits(v), memory_order_relaxed);
+	return 0;
 }
 
-void
+int
 metrics_gauge_add(struct rulsrv_series *s, double v)
 {
 	if (s == NULL || s->family->type != RULSRV_METRIC_GAUGE)
-		return;
+		return metrics_wrong();
 	atomic_double_add(&s->value, v);
+	return 0;
 }
 
 /* Bucket i counts observations in (bounds[i-1], bounds[i]]; the last bucket is (max, +Inf]. */
-void
+int
 metrics_histogram_observe(struct rulsrv_series *s, double v)
 {
 	const struct rulsrv_metric *m;
 	size_t lo, hi;
 
 	if (s == NULL || s->family->type != RULSRV_METRIC_HISTOGRAM)
-		return;
+		return metrics_wrong();
 	m = s->family;
 	lo = 0;
 	hi = m->bucket_count;
@@ -387,6 +404,7 @@ metrics_histogram_observe(struct rulsrv_series *s, double v)
 	}
 	atomic_fetch_add_explicit(&s->buckets[lo], 1, memory_order_relaxed);
 	atomic_double_add(&s->value, v);
+	return 0;
 }
 
 static void
@@ -579,6 +597,33 @@ metrics_family(struct metrics_registry *r, enum rulsrv_metric_type type, const c
 out_unlock:
 	pthread_mutex_unlock(&r->lock);
 	return ret;
+}
+
+int
+metrics_register(struct metrics_registry *r, const struct rulsrv_metric_def *defs, size_t n)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		const struct rulsrv_metric_def *d = &defs[i];
+		struct rulsrv_metric *m;
+
+		ret = metrics_family(r, d->type, d->name, d->help, d->labels, d->buckets,
+				     d->bucket_count, &m);
+		if (ret < 0)
+			return ret;
+		if (d->out != NULL)
+			*d->out = m;
+		if (d->series != NULL) {
+			if (d->labels != NULL && d->labels[0] != NULL)
+				return -EINVAL;
+			*d->series = metrics_series(m, NULL);
+			if (*d->series == NULL)
+				return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 struct metrics_registry *

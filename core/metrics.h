@@ -15,11 +15,13 @@ void metrics_registry_free(struct metrics_registry *r);
 int metrics_family(struct metrics_registry *r, enum rulsrv_metric_type type, const char *name,
 		   const char *help, const char *const *labels, const double *buckets,
 		   size_t bucket_count, struct rulsrv_metric **out);
+/* Register a table of families in order (see rulsrv_api.metrics_register). */
+int metrics_register(struct metrics_registry *r, const struct rulsrv_metric_def *defs, size_t n);
 struct rulsrv_series *metrics_series(struct rulsrv_metric *m, const char *const *values);
-void metrics_counter_add(struct rulsrv_series *s, double v);
-void metrics_gauge_set(struct rulsrv_series *s, double v);
-void metrics_gauge_add(struct rulsrv_series *s, double v);
-void metrics_histogram_observe(struct rulsrv_series *s, double v);
+int metrics_counter_add(struct rulsrv_series *s, double v);
+int metrics_gauge_set(struct rulsrv_series *s, double v);
+int metrics_gauge_add(struct rulsrv_series *s, double v);
+int metrics_histogram_observe(struct rulsrv_series *s, double v);
 
 /* A collector refreshes gauges right before every walk (process metrics, ...). */
 int metrics_add_collector(struct metrics_registry *r, void (*fn)(void *ud), void *ud);

@@ -147,8 +147,10 @@ drift_count_batch(const struct drift_ref *ref, struct drift_shard *sh,
 	uint64_t n = 0;
 	size_t i, f;
 
+	if (batch->input_count != CMAPSS_N_INPUTS)
+		return 0;
 	for (i = 0; i < batch->count; i++) {
-		const double *x = batch->items[i].inputs, *e = ref->search;
+		const double *x = rulsrv_prediction_at(batch, i)->inputs, *e = ref->search;
 
 		if (x == NULL)
 			continue;

@@ -973,7 +973,7 @@ fb_serve(struct fb *fb)
 	if (r < 0)
 		return r;
 	r = api->route_add(fb->host, "POST", "/v1/feedback", 0, fb_post, fb);
-	if (r == 0 && api->abi_minor >= 1)
+	if (r == 0)
 		r = api->route_refusals(fb->host, "POST", "/v1/feedback", fb_count_refusal, fb);
 	if (r == 0)
 		r = api->route_add(fb->host, "GET", "/v1/feedback/stats", 0, fb_stats, fb);

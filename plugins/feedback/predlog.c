@@ -94,10 +94,12 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 	room = p->capacity - p->used;
 	take = name < 0 || p->stop ? 0 : (b->count < room ? b->count : room);
 	for (i = 0; i < take; i++) {
+		const struct rulsrv_prediction *it = rulsrv_prediction_at(b, i);
+
 		e = &p->ring[(p->head + p->used + i) % p->capacity];
-		e->unit = b->items[i].unit;
-		e->cycle = b->items[i].cycle;
-		e->rul = b->items[i].rul;
+		e->unit = it->unit;
+		e->cycle = it->cycle;
+		e->rul = it->rul;
 		e->timestamp = b->timestamp;
 		e->name = (uint32_t)name;
 	}

@@ -233,7 +233,10 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 		.model = s->bundle->name,
 		.version = s->bundle->version,
 		.timestamp = req->received_at,
+		.input_count = N_IN,
+		.input_names = NULL,
 		.count = r->count,
+		.item_size = sizeof(*items),
 		.items = items,
 	};
 	api->observers_notify(s->host, &batch);
@@ -548,7 +551,7 @@ predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		rc = register_metrics(s);
 	if (rc == 0)
 		rc = api->route_add(host, "POST", "/v1/predict", 0, handle_predict, s);
-	if (rc == 0 && api->abi_minor >= 1)
+	if (rc == 0)
 		rc = api->route_refusals(host, "POST", "/v1/predict", count_refusal, s);
 	if (rc == 0)
 		rc = api->route_add(host, "GET", "/v1/models", 0, handle_models, s);

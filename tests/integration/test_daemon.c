@@ -321,7 +321,7 @@ START_TEST(test_refused_plugin_upgrade_keeps_serving)
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
 	ck_assert_int_eq(r.status, 500);
-	ck_assert_ptr_nonnull(strstr(r.body, "e.so': built for plugin ABI 2.0"));
+	ck_assert_ptr_nonnull(strstr(r.body, "e.so': built for plugin ABI 3.0"));
 	harness_response_free(&r);
 	assert_message(a, "old code");
 	/* a good upgrade is loaded afresh (dup_name.so is an "echo" without routes or settings) */
@@ -601,7 +601,7 @@ START_TEST(test_version_and_help)
 
 	ck_assert_int_eq(run_rulsrv((const char *[]){ "-V", NULL }, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "rulsrv "));
-	ck_assert_ptr_nonnull(strstr(out, "plugin ABI 1."));
+	ck_assert_ptr_nonnull(strstr(out, "plugin ABI 2.0"));
 	free(out);
 	ck_assert_int_eq(run_rulsrv((const char *[]){ "-h", NULL }, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "Usage: rulsrv [-c FILE] [-s SERVICE]... [-o SETTING=VALUE]... [-t] [-V] [-h]"));

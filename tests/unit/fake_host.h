@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #define FAKE_MAX_ROUTES 16
 #define FAKE_MAX_OBSERVERS 16
 #define FAKE_MAX_ATTRIBUTES 8
+#define FAKE_MAX_TIMERS 8
 
 /* Settings as name/value strings; every one given must be read by init. */
 struct rulsrv_settings {
@@ -52,6 +54,11 @@ struct rulsrv_host {
 	size_t observer_count;
 	char attr_key[FAKE_MAX_ATTRIBUTES][32], attr_value[FAKE_MAX_ATTRIBUTES][512];
 	size_t attr_count;
+	/* timer_add: kept for the test to fire with fake_timers_fire */
+	rulsrv_timer_fn timers[FAKE_MAX_TIMERS];
+	void *timer_ud[FAKE_MAX_TIMERS];
+	double timer_interval[FAKE_MAX_TIMERS];
+	size_t timer_count;
 	char last_log[1024];     /* the last line logged, any level */
 	char last_warning[1024]; /* the last at warning or worse */
 	char last_error[1024];   /* the last at error or worse */
@@ -61,8 +68,16 @@ struct rulsrv_host {
 	double obs_rul, obs_inputs[CMAPSS_N_INPUTS];
 };
 
-/* respond_error leaves body NULL and keeps code and message apart for the test to compare. */
+/*
+ * respond_error leaves body NULL and keeps code and message apart for the test to compare.
+ * A deferred response is answered from another thread: fake_response_wait waits for it.
+ * Zero it before use (glibc's zeroed mutex and condition variable are initialised ones), or
+ * call fake_response_init.
+ */
 struct rulsrv_response {
+	pthread_mutex_t lock;
+	pthread_cond_t answered_cv;
+	bool deferred, answered;
 	unsigned status;
 	char content_type[128];
 	char *body;
@@ -193,6 +208,35 @@ fake_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const ch
 }
 
 static int FAKE_UNUSED
+fake_metrics_register(struct rulsrv_host *host, const struct rulsrv_metric_def *defs, size_t n)
+{
+	return metrics_register(host->registry, defs, n);
+}
+
+static int FAKE_UNUSED
+fake_timer_add(struct rulsrv_host *host, double interval_s, rulsrv_timer_fn fn, void *ud)
+{
+	if (!(interval_s >= 0.01 && interval_s <= 86400) || fn == NULL)
+		return -EINVAL;
+	if (host->timer_count == FAKE_MAX_TIMERS)
+		return -ENOSPC;
+	host->timers[host->timer_count] = fn;
+	host->timer_ud[host->timer_count] = ud;
+	host->timer_interval[host->timer_count++] = interval_s;
+	return 0;
+}
+
+/* Run every timer once, in the order added, as the core's timer thread would at its tick. */
+static void FAKE_UNUSED
+fake_timers_fire(struct rulsrv_host *host)
+{
+	size_t i;
+
+	for (i = 0; i < host->timer_count; i++)
+		host->timers[i](host->timer_ud[i]);
+}
+
+static int FAKE_UNUSED
 fake_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
 {
 	return metrics_collect(host->registry, fn, ud);
@@ -238,6 +282,50 @@ fake_route_refusals(struct rulsrv_host *host, const char *method, const char *pa
 }
 
 static void FAKE_UNUSED
+fake_response_init(struct rulsrv_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	pthread_mutex_init(&resp->lock, NULL);
+	pthread_cond_init(&resp->answered_cv, NULL);
+}
+
+static void
+fake_answered(struct rulsrv_response *resp)
+{
+	pthread_mutex_lock(&resp->lock);
+	resp->answered = true;
+	pthread_cond_broadcast(&resp->answered_cv);
+	pthread_mutex_unlock(&resp->lock);
+}
+
+/* Wait until resp is answered (deferred answers come from another thread); false after 10 s. */
+static bool FAKE_UNUSED
+fake_response_wait(struct rulsrv_response *resp)
+{
+	struct timespec until;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&resp->lock);
+	while (!resp->answered)
+		if (pthread_cond_timedwait(&resp->answered_cv, &resp->lock, &until) != 0)
+			break;
+	done = resp->answered;
+	pthread_mutex_unlock(&resp->lock);
+	return done;
+}
+
+static int FAKE_UNUSED
+fake_response_defer(struct rulsrv_response *resp)
+{
+	if (resp->deferred || resp->answered)
+		return -EALREADY;
+	resp->deferred = true;
+	return 0;
+}
+
+static void FAKE_UNUSED
 fake_respond(struct rulsrv_response *resp, unsigned status, const char *content_type, char *body,
 	     size_t len)
 {
@@ -246,6 +334,7 @@ fake_respond(struct rulsrv_response *resp, unsigned status, const char *content_
 	free(resp->body);
 	resp->body = body;
 	resp->len = len;
+	fake_answered(resp);
 }
 
 static void FAKE_UNUSED
@@ -263,6 +352,7 @@ fake_respond_error(struct rulsrv_response *resp, unsigned status, const char *co
 	free(resp->body);
 	resp->body = NULL;
 	resp->len = 0;
+	fake_answered(resp);
 }
 
 static int FAKE_UNUSED
@@ -279,14 +369,14 @@ fake_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
 static void FAKE_UNUSED
 fake_observers_notify(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b)
 {
-	const struct rulsrv_prediction *last = &b->items[b->count - 1];
-	size_t o;
+	const struct rulsrv_prediction *last = rulsrv_prediction_at(b, b->count - 1);
+	size_t o, n = b->input_count < CMAPSS_N_INPUTS ? b->input_count : CMAPSS_N_INPUTS;
 
 	host->observed = b->count;
 	host->obs_unit = last->unit;
 	host->obs_cycle = last->cycle;
 	host->obs_rul = last->rul;
-	memcpy(host->obs_inputs, last->inputs, sizeof(host->obs_inputs));
+	memcpy(host->obs_inputs, last->inputs, n * sizeof(host->obs_inputs[0]));
 	for (o = 0; o < host->observer_count; o++)
 		host->observers[o](host->observer_ud[o], b);
 }
@@ -337,6 +427,7 @@ static const struct rulsrv_api fake_api = {
 	.setting_int = fake_setting_int,
 	.setting_double = fake_setting_double,
 	.setting_bool = fake_setting_bool,
+	.metrics_register = fake_metrics_register,
 	.metric_new = fake_metric_new,
 	.series = metrics_series,
 	.counter_add = metrics_counter_add,
@@ -352,6 +443,8 @@ static const struct rulsrv_api fake_api = {
 	.attribute_set = fake_attribute_set,
 	.attribute_get = fake_attribute_get,
 	.route_refusals = fake_route_refusals,
+	.response_defer = fake_response_defer,
+	.timer_add = fake_timer_add,
 };
 
 /* dlopen build/plugins/<file> the way the core does and return its descriptor. */

@@ -131,7 +131,8 @@ static void
 dt_observe(struct dt *t, const double *rows, size_t n, size_t batch)
 {
 	struct rulsrv_prediction items[64];
-	struct rulsrv_prediction_batch b = { "m", "1", 0, 0, items };
+	struct rulsrv_prediction_batch b = { .model = "m", .version = "1", .input_count = CMAPSS_N_INPUTS,
+					     .item_size = sizeof(items[0]), .items = items };
 	size_t i, k, o;
 
 	for (i = 0; i < n; i += batch) {

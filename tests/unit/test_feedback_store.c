@@ -818,7 +818,7 @@ START_TEST(predlog_full_queue_drops_and_never_waits)
 	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct rulsrv_prediction items[10];
 	struct rulsrv_prediction_batch b = { .model = "m", .version = "2", .timestamp = 1e9,
-					     .count = 10, .items = items };
+					     .count = 10, .item_size = sizeof(items[0]), .items = items };
 	struct fb_store *s = fs_open();
 	struct fb_predlog *p;
 	size_t dropped, n = 0;
@@ -898,7 +898,7 @@ START_TEST(predlog_retention_expires_old_predictions)
 	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct rulsrv_prediction item = { .unit = 2, .cycle = 9, .rul = 42 };
 	struct rulsrv_prediction_batch b = { .model = "m", .version = "2", .count = 1,
-					     .items = &item };
+					     .item_size = sizeof(item), .items = &item };
 	struct fb_store *s = fs_open();
 	struct fb_predlog *p;
 	size_t n = 0;

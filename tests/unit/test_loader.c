@@ -97,6 +97,22 @@ START_TEST(test_other_major)
 }
 END_TEST
 
+/* A plugin built before 2.0 is refused with its file and both versions, before its code runs. */
+START_TEST(test_abi_1x_refused)
+{
+	const char *path = fixture("abi_v1.so", 0755);
+	const struct plugin_lib *lib;
+	char both[64];
+
+	ck_assert_int_eq(plugin_set_load(set, path, &lib, err, sizeof(err)), -EPROTO);
+	assert_says(path);
+	assert_says("built for plugin ABI 1.1");
+	snprintf(both, sizeof(both), "ABI %d.%d", RULSRV_PLUGIN_ABI_MAJOR, RULSRV_PLUGIN_ABI_MINOR);
+	assert_says(both);
+	ck_assert_int_eq(RULSRV_PLUGIN_ABI_MAJOR, 2);
+}
+END_TEST
+
 START_TEST(test_newer_minor)
 {
 	const char *path = fixture("abi_minor.so", 0755);
@@ -193,6 +209,7 @@ loader_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_loads_and_reuses);
 	tcase_add_test(tc, test_other_major);
+	tcase_add_test(tc, test_abi_1x_refused);
 	tcase_add_test(tc, test_newer_minor);
 	tcase_add_test(tc, test_missing_descriptor);
 	tcase_add_test(tc, test_duplicate_name);

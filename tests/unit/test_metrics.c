@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,13 @@
 #include <check.h>
 
 #include "metrics.h"
+
+/* Debug builds assert on a wrong-type update (metrics.c); release builds return -EINVAL. */
+#ifdef NDEBUG
+#define WRONG_TYPE_SIGNAL 0
+#else
+#define WRONG_TYPE_SIGNAL SIGABRT
+#endif
 
 /* A walk rendered as "name{v1,v2} value" lines (histograms: "name{..} count sum b0 b1 ..."). */
 struct dump {
@@ -76,13 +84,12 @@ START_TEST(test_unlabelled_types)
 	/* unlabelled: the one series exists already, and NULL values return it */
 	ck_assert_ptr_nonnull(metrics_series(c, NULL));
 	ck_assert_ptr_eq(metrics_series(c, NULL), metrics_series(c, NULL));
-	metrics_counter_add(metrics_series(c, NULL), 2.5);
-	metrics_counter_add(metrics_series(c, NULL), -1);  /* dropped: counters only go up */
-	metrics_counter_add(metrics_series(c, NULL), NAN); /* dropped */
-	metrics_gauge_set(metrics_series(g, NULL), 7);
-	metrics_gauge_add(metrics_series(g, NULL), -10);
-	metrics_gauge_set(metrics_series(c, NULL), 100); /* wrong type: ignored */
-	metrics_counter_add(NULL, 1);                    /* NULL series (OOM): ignored */
+	ck_assert_int_eq(metrics_counter_add(metrics_series(c, NULL), 2.5), 0);
+	/* refused: counters only go up */
+	ck_assert_int_eq(metrics_counter_add(metrics_series(c, NULL), -1), -EINVAL);
+	ck_assert_int_eq(metrics_counter_add(metrics_series(c, NULL), NAN), -EINVAL);
+	ck_assert_int_eq(metrics_gauge_set(metrics_series(g, NULL), 7), 0);
+	ck_assert_int_eq(metrics_gauge_add(metrics_series(g, NULL), -10), 0);
 	d = dump_of(r);
 	ck_assert_int_eq(d->families, 3);
 	ck_assert_msg(strstr(d->buf, "# a_total\na_total{} 2.5\n# b\nb{} -3\n# c_seconds\n"
@@ -119,10 +126,66 @@ START_TEST(test_get_or_create)
 	ck_assert_int_eq(metrics_family(r, RULSRV_METRIC_HISTOGRAM, "lat", "h", NULL, b1, 1, &x), -EEXIST);
 
 	/* values survive: asking again returns the family with its values */
-	metrics_counter_add(metrics_series(a, NULL), 0); /* wrong type, ignored */
 	metrics_histogram_observe(metrics_series(a, NULL), 0.5);
 	ck_assert_int_eq(metrics_family(r, RULSRV_METRIC_HISTOGRAM, "lat", "h", NULL, b1, 2, &b), 0);
 	ck_assert_ptr_eq(metrics_series(a, NULL), metrics_series(b, NULL));
+	metrics_registry_free(r);
+}
+END_TEST
+
+/*
+ * An update on the wrong type, or on the NULL series an out-of-memory lookup returns, is a
+ * caller's bug: release builds refuse it with -EINVAL and change nothing, debug builds abort
+ * (registered below with the signal each build type gives).
+ */
+START_TEST(test_wrong_type)
+{
+	struct metrics_registry *r = metrics_registry_new();
+	struct rulsrv_metric *c, *g, *h;
+	const double b[] = {1};
+	struct dump *d;
+
+	ck_assert_int_eq(metrics_family(r, RULSRV_METRIC_COUNTER, "a_total", "A.", NULL, NULL, 0, &c), 0);
+	ck_assert_int_eq(metrics_family(r, RULSRV_METRIC_GAUGE, "b", "B.", NULL, NULL, 0, &g), 0);
+	ck_assert_int_eq(metrics_family(r, RULSRV_METRIC_HISTOGRAM, "c", "C.", NULL, b, 1, &h), 0);
+	ck_assert_int_eq(metrics_gauge_set(metrics_series(c, NULL), 100), -EINVAL);
+	ck_assert_int_eq(metrics_gauge_add(metrics_series(h, NULL), 1), -EINVAL);
+	ck_assert_int_eq(metrics_histogram_observe(metrics_series(g, NULL), 1), -EINVAL);
+	ck_assert_int_eq(metrics_counter_add(metrics_series(g, NULL), 1), -EINVAL);
+	ck_assert_int_eq(metrics_counter_add(NULL, 1), -EINVAL);
+	d = dump_of(r);
+	ck_assert_msg(strstr(d->buf, "# a_total\na_total{} 0\n# b\nb{} 0\n# c\nc{} 0 0 0 0\n") != NULL,
+		      "%s", d->buf);
+	free(d);
+	metrics_registry_free(r);
+}
+END_TEST
+
+/* A table of families registers in one call: each out and unlabelled series filled in. */
+START_TEST(test_register_table)
+{
+	struct metrics_registry *r = metrics_registry_new();
+	static const char *const model[] = {"model", NULL};
+	static const double b[] = {0.1, 1};
+	struct rulsrv_metric *req, *lat, *bad;
+	struct rulsrv_series *lat0 = NULL;
+	const struct rulsrv_metric_def defs[] = {
+		{ "req_total", RULSRV_METRIC_COUNTER, "Requests.", model, NULL, 0, &req, NULL },
+		{ "lat_seconds", RULSRV_METRIC_HISTOGRAM, "Latency.", NULL, b, 2, &lat, &lat0 },
+	};
+	const struct rulsrv_metric_def clash[] = {
+		{ "req_total", RULSRV_METRIC_GAUGE, "Requests.", model, NULL, 0, &bad, NULL },
+	};
+	const struct rulsrv_metric_def labelled_series[] = {
+		{ "x_total", RULSRV_METRIC_COUNTER, "X.", model, NULL, 0, &bad, &lat0 },
+	};
+
+	ck_assert_int_eq(metrics_register(r, defs, 2), 0);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_eq(lat0, metrics_series(lat, NULL));
+	ck_assert_int_eq(metrics_histogram_observe(lat0, 0.5), 0);
+	ck_assert_int_eq(metrics_register(r, clash, 1), -EEXIST);
+	ck_assert_int_eq(metrics_register(r, labelled_series, 1), -EINVAL);
 	metrics_registry_free(r);
 }
 END_TEST
@@ -438,6 +501,8 @@ metrics_suite(void)
 	tcase_add_test(tc, test_unlabelled_types);
 	tcase_add_test(tc, test_get_or_create);
 	tcase_add_test(tc, test_invalid_definitions);
+	tcase_add_test_raise_signal(tc, test_wrong_type, WRONG_TYPE_SIGNAL);
+	tcase_add_test(tc, test_register_table);
 	tcase_add_test(tc, test_labelled_series);
 	tcase_add_test(tc, test_histogram_buckets);
 	tcase_add_test(tc, test_concurrent_exact);
