@@ -15,12 +15,6 @@
 #define BUNDLE_MAX_JSON (64u * 1024 * 1024)
 #define BUNDLE_MAX_BINS 64
 
-static const char *const input_names[CMAPSS_N_INPUTS] = {
-	"setting1", "setting2", "setting3", "s1",  "s2",  "s3",  "s4",  "s5",
-	"s6",       "s7",       "s8",       "s9",  "s10", "s11", "s12", "s13",
-	"s14",      "s15",      "s16",      "s17", "s18", "s19", "s20", "s21",
-};
-
 static const char *const kind_names[] = {
 	[DRIFT_BINS_QUANTILE] = "quantile",
 	[DRIFT_BINS_DISCRETE] = "discrete",
@@ -30,7 +24,7 @@ static const char *const kind_names[] = {
 const char *
 bundle_input_name(size_t i)
 {
-	return i < CMAPSS_N_INPUTS ? input_names[i] : NULL;
+	return cmapss_input_name(i);
 }
 
 size_t
@@ -227,11 +221,11 @@ load_drift_one(const cJSON *item, size_t i, struct drift_feature_ref *ref, char 
 	double sum = 0;
 	int r;
 
-	if (!cJSON_IsString(name) || strcmp(name->valuestring, input_names[i]) != 0) {
-		snprintf(err, err_len, "drift[%zu].name: expected \"%s\"", i, input_names[i]);
+	if (!cJSON_IsString(name) || strcmp(name->valuestring, cmapss_input_name(i)) != 0) {
+		snprintf(err, err_len, "drift[%zu].name: expected \"%s\"", i, cmapss_input_name(i));
 		return -EINVAL;
 	}
-	snprintf(ref->name, sizeof(ref->name), "%s", input_names[i]);
+	snprintf(ref->name, sizeof(ref->name), "%s", cmapss_input_name(i));
 	for (k = 0; k < 3; k++)
 		if (cJSON_IsString(kind) && strcmp(kind->valuestring, kind_names[k]) == 0)
 			break;
@@ -249,32 +243,32 @@ load_drift_one(const cJSON *item, size_t i, struct drift_feature_ref *ref, char 
 		return r;
 	if (nx != ne + 1) {
 		snprintf(err, err_len, "drift[%zu] (%s): %zu edges need %zu expected proportions, got %zu",
-			 i, input_names[i], ne, ne + 1, nx);
+			 i, cmapss_input_name(i), ne, ne + 1, nx);
 		return -EINVAL;
 	}
 	if (ref->kind == DRIFT_BINS_CONSTANT && ne != 2) {
 		snprintf(err, err_len, "drift[%zu] (%s): a constant input has 2 edges", i,
-			 input_names[i]);
+			 cmapss_input_name(i));
 		return -EINVAL;
 	}
 	for (k = 1; k < ne; k++) {
 		if (!(ref->edges[k - 1] < ref->edges[k])) {
 			snprintf(err, err_len, "drift[%zu] (%s): edges must be strictly ascending", i,
-				 input_names[i]);
+				 cmapss_input_name(i));
 			return -EINVAL;
 		}
 	}
 	for (k = 0; k < nx; k++) {
 		if (ref->expected[k] < 0 || ref->expected[k] > 1) {
 			snprintf(err, err_len, "drift[%zu] (%s): expected[%zu] is outside 0..1", i,
-				 input_names[i], k);
+				 cmapss_input_name(i), k);
 			return -EINVAL;
 		}
 		sum += ref->expected[k];
 	}
 	if (fabs(sum - 1) > 1e-6) {
 		snprintf(err, err_len, "drift[%zu] (%s): expected proportions sum to %g, not 1", i,
-			 input_names[i], sum);
+			 cmapss_input_name(i), sum);
 		return -EINVAL;
 	}
 	ref->bin_count = nx;
