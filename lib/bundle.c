@@ -3,13 +3,14 @@
 #include "bundle.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "read_file.h"
 
 #define BUNDLE_FORMAT 1
 #define BUNDLE_MAX_JSON (64u * 1024 * 1024)
@@ -69,48 +70,20 @@ bundle_free(struct bundle *b)
 	free(b);
 }
 
+/* bundle.json into text: a directory or an oversized file there is a malformed bundle. */
 static int
 read_text(const char *path, char **out, char *err, size_t err_len)
 {
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t used = 0;
-	int fd, r;
+	int r = read_file(path, BUNDLE_MAX_JSON, out, NULL);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot open '%s': %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BUNDLE_MAX_JSON) {
-		close(fd);
+	if (r == -EFBIG || r == -EISDIR) {
 		snprintf(err, err_len, "%s: not a regular file of at most %u bytes", path,
 			 BUNDLE_MAX_JSON);
 		return -EINVAL;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		snprintf(err, err_len, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	while (used < (size_t)st.st_size) {
-		n = read(fd, buf + used, (size_t)st.st_size - used);
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			snprintf(err, err_len, "cannot read '%s': %s", path, strerror(-r));
-			free(buf);
-			close(fd);
-			return r;
-		}
-		used += (size_t)n;
-	}
-	close(fd);
-	buf[used] = '\0';
-	*out = buf;
-	return 0;
+	if (r < 0)
+		snprintf(err, err_len, "cannot open '%s': %s", path, strerror(-r));
+	return r;
 }
 
 static int
