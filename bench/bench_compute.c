@@ -13,8 +13,8 @@
 #include <cjson/cJSON.h>
 
 #include "bench_timing.h"
-#include "clocks.h"
 #include "bundle.h"
+#include "clocks.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
 #include "forest.h"

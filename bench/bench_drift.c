@@ -16,8 +16,8 @@
 #include <rulsrv/plugin.h>
 
 #include "bench_timing.h"
-#include "clocks.h"
 #include "bundle.h"
+#include "clocks.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
 #include "forest.h"

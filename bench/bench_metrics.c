@@ -12,7 +12,7 @@
 #include "metrics.h"
 #include "prom_render.h"
 
-/* SPEC section 6: prediction latency buckets, 100 µs .. 1 s. */
+/* The prediction_latency_seconds buckets of docs/METRICS.md, 100 µs .. 1 s. */
 static const double latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 					  0.01,   0.025,   0.05,   0.1,   0.25,   1};
 #define N_LATENCY (sizeof(latency_buckets) / sizeof(latency_buckets[0]))

@@ -11,8 +11,8 @@
 #include <xgboost/c_api.h>
 
 #include "bench_timing.h"
-#include "clocks.h"
 #include "bundle.h"
+#include "clocks.h"
 #include "feature_pipeline.h"
 #include "forest.h"
 #include "forest_backend.h"
@@ -21,9 +21,9 @@
 
 /*
  * Usage: bench_predict [BUNDLE_DIR]
- * Without a bundle (or models/fd001), the model part uses a synthetic model shaped like the
- * one of MEASUREMENTS.md (300 trees of depth 6 on 40 features) and the feature part is
- * skipped. Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
+ * Without a bundle (or models/fd001), the model part uses a synthetic model of a production
+ * model's size (300 trees of depth 6 on 40 features) and the feature part is skipped.
+ * Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
  */
 #define REPEATS 7
 
