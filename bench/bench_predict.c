@@ -21,9 +21,9 @@
 
 /*
  * Usage: bench_predict [BUNDLE_DIR]
- * Without a bundle (or models/fd001), the model part uses a synthetic model of a production
- * model's size (300 trees of depth 6 on 40 features) and the feature part is skipped.
- * Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
+ * Without a bundle (or models/fd001), the model part uses a synthetic model shaped like the
+ * one of docs/PREDICTION.md (300 trees of depth 6 on 40 features) and the feature part is
+ * skipped. Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
  */
 #define REPEATS 7
 

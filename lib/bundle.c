@@ -28,6 +28,21 @@ bundle_input_name(size_t i)
 	return cmapss_input_name(i);
 }
 
+/* Every bundle of format 1 is trained on C-MAPSS rows: the 24 inputs of cmapss.h. */
+size_t
+bundle_input_count(const struct bundle *b)
+{
+	(void)b;
+	return CMAPSS_N_INPUTS;
+}
+
+const char *const *
+bundle_input_names(const struct bundle *b)
+{
+	(void)b;
+	return input_names;
+}
+
 size_t
 drift_bin_index(const struct drift_feature_ref *ref, double x)
 {

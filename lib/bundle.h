@@ -61,4 +61,11 @@ size_t drift_bin_index(const struct drift_feature_ref *ref, double x);
 /* cmapss_input_name(i), under the name the drift plugin still calls it by. */
 const char *bundle_input_name(size_t i);
 
+/*
+ * The raw inputs of every row the bundle's model is fed, in row order: their number and
+ * their names (static, count entries). What a prediction record carries (rulsrv/plugin.h).
+ */
+size_t bundle_input_count(const struct bundle *b);
+const char *const *bundle_input_names(const struct bundle *b);
+
 #endif

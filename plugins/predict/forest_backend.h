@@ -3,7 +3,7 @@
 #ifndef RULSRV_FOREST_BACKEND_H
 #define RULSRV_FOREST_BACKEND_H
 
-#include "predict_service.h"
+#include "predict_backend.h"
 
 extern const struct predict_backend_ops forest_backend;
 

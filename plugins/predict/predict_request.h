@@ -16,7 +16,7 @@
 #define PREDICT_INLINE_ROWS 64
 #define PREDICT_INLINE_ENGINES 8
 
-/* Error codes of the {"error":{"code":...}} answer (SPEC section 5). */
+/* Error codes of the {"error":{"code":...}} answer (docs/API.md, Conventions). */
 #define PREDICT_ERR_MALFORMED_JSON "malformed_json"     /* 400 */
 #define PREDICT_ERR_MALFORMED_ROWS "malformed_rows"     /* 400, text/plain */
 #define PREDICT_ERR_INVALID_SHAPE "invalid_shape"       /* 422 */

@@ -13,10 +13,12 @@
 #include <cjson/cJSON.h>
 
 #include "bundle.h"
+#include "clocks.h"
+#include "cmapss.h"
 #include "feature_pipeline.h"
 #include "predict_request.h"
 
-#define N_IN CMAPSS_N_INPUTS
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* Feature rows and results of requests up to this many floats live on the stack. */
 #define STACK_FLOATS 4096
 #define STACK_ITEMS 64
@@ -25,7 +27,7 @@
 static const unsigned status_codes[] = { 200, 400, 408, 413, 415, 422, 500, 503 };
 static const char *const status_labels[] = { "200", "400", "408", "413", "415",
 					     "422", "500", "503" };
-#define N_STATUS (sizeof(status_codes) / sizeof(status_codes[0]))
+#define N_STATUS ARRAY_LEN(status_codes)
 
 #define ERR_UNSUPPORTED_MEDIA "unsupported_media_type"
 #define ERR_PREDICTION_FAILED "prediction_failed"
@@ -38,7 +40,7 @@ static const char *const reasons[] = {
 	PREDICT_ERR_TOO_MANY_CYCLES,  PREDICT_ERR_NO_MEMORY,       ERR_UNSUPPORTED_MEDIA,
 	ERR_PAYLOAD_TOO_LARGE,        ERR_REQUEST_TIMEOUT,         ERR_PREDICTION_FAILED,
 };
-#define N_REASONS (sizeof(reasons) / sizeof(reasons[0]))
+#define N_REASONS ARRAY_LEN(reasons)
 
 /* Latency: 100 us .. 1 s. RUL: 0..200 cycles in steps of 10. */
 static const double latency_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -55,6 +57,8 @@ struct psvc {
 	char *bundle_path;
 	struct predict_limits lim;
 	size_t n_features;
+	size_t input_count;             /* raw inputs per record, as the bundle declares them */
+	const char *const *input_names; /* static, input_count names */
 	char *prefix; /* {"model":NAME,"version":V,"predictions":[ */
 	size_t prefix_len;
 	char *models_body; /* GET /v1/models, built once */
@@ -66,15 +70,6 @@ struct psvc {
 	struct rulsrv_series *errors[N_REASONS];
 	struct rulsrv_series *predictions, *latency, *rul_value, *info;
 };
-
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static size_t
 status_index(unsigned status)
@@ -107,7 +102,7 @@ answer_error(struct psvc *s, struct rulsrv_response *resp, double t0, unsigned s
 
 	api->counter_add(s->requests[status_index(status)], 1);
 	api->counter_add(s->errors[reason_index(code)], 1);
-	api->histogram_observe(s->latency, mono_now() - t0);
+	api->histogram_observe(s->latency, clocks_monotonic() - t0);
 	api->respond_error(resp, status, code, "%s", message);
 }
 
@@ -225,7 +220,8 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 			.unit = e->unit,
 			.cycle = e->cycles[e->n - 1],
 			.rul = (double)out[i],
-			.inputs = e->inputs + (e->n - 1) * N_IN,
+			/* rows of a parsed request are C-MAPSS rows (predict_request.h) */
+			.inputs = e->inputs + (e->n - 1) * CMAPSS_N_INPUTS,
 		};
 		api->histogram_observe(s->rul_value, (double)out[i]);
 	}
@@ -233,8 +229,8 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 		.model = s->bundle->name,
 		.version = s->bundle->version,
 		.timestamp = req->received_at,
-		.input_count = N_IN,
-		.input_names = NULL,
+		.input_count = s->input_count,
+		.input_names = s->input_names,
 		.count = r->count,
 		.item_size = sizeof(*items),
 		.items = items,
@@ -242,7 +238,7 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 	api->observers_notify(s->host, &batch);
 	api->counter_add(s->predictions, (double)r->count);
 	api->counter_add(s->requests[0], 1);
-	api->histogram_observe(s->latency, mono_now() - t0);
+	api->histogram_observe(s->latency, clocks_monotonic() - t0);
 	api->respond(resp, 200, "application/json", body, len);
 out:
 	if (rows != stack_rows)
@@ -259,7 +255,7 @@ handle_predict(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 	struct psvc *s = ud;
 	struct predict_request r;
 	struct predict_error err;
-	double t0 = mono_now();
+	double t0 = clocks_monotonic();
 	char msg[160];
 	int rc;
 
@@ -361,12 +357,33 @@ build_prefix(struct psvc *s)
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
+/* The child of family m for the served model and, unless NULL, one more label value. */
+static struct rulsrv_series *
+model_series(const struct psvc *s, struct rulsrv_metric *m, const char *value)
+{
+	const char *const values[] = { s->bundle->name, value };
+
+	return s->api->series(m, values);
+}
+
+static bool
+all_made(struct rulsrv_series *const *series, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (series[i] == NULL)
+			return false;
+	return true;
+}
+
 /*
- * Every series the request path touches is created here, so the hot path never looks one
- * up and every error reason shows as 0 from the start. model_info counts the live instances
- * of a (model, version, backend): +1 here, -1 in fini. The registry outlives reloads, so a
- * swap to a new version leaves the old series at 0 once the old instance is released
- * (briefly both read 1 while old requests drain), and a reload of the same version reads 1.
+ * The families in one table, then every series the request path touches, so the hot path
+ * never looks one up and every status and error reason shows as 0 from the start (all their
+ * label values are known here). model_info counts the live instances of a (model, version,
+ * backend): +1 at the end of init, -1 in fini. The registry outlives reloads, so a swap to a
+ * new version leaves the old series at 0 once the old instance is released (briefly both
+ * read 1 while old requests drain), and a reload of the same version reads 1.
  */
 static int
 register_metrics(struct psvc *s)
@@ -375,55 +392,48 @@ register_metrics(struct psvc *s)
 	static const char *const l_model_reason[] = { "model", "reason", NULL };
 	static const char *const l_model[] = { "model", NULL };
 	static const char *const l_info[] = { "model", "version", "backend", NULL };
-	const struct rulsrv_api *api = s->api;
-	struct rulsrv_metric *m;
-	const char *values[4] = { s->bundle->name };
+	struct rulsrv_metric *requests, *errors, *predictions, *latency, *rul, *info;
+	const struct rulsrv_metric_def defs[] = {
+		{ .name = "prediction_requests_total", .type = RULSRV_METRIC_COUNTER,
+		  .help = "HTTP requests to /v1/predict", .labels = l_model_code,
+		  .out = &requests },
+		{ .name = "prediction_errors_total", .type = RULSRV_METRIC_COUNTER,
+		  .help = "Rejected or failed prediction requests", .labels = l_model_reason,
+		  .out = &errors },
+		{ .name = "predictions_total", .type = RULSRV_METRIC_COUNTER,
+		  .help = "Engines predicted (a batch counts each)", .labels = l_model,
+		  .out = &predictions },
+		{ .name = "prediction_latency_seconds", .type = RULSRV_METRIC_HISTOGRAM,
+		  .help = "Prediction request handling time", .labels = l_model,
+		  .buckets = latency_buckets, .bucket_count = ARRAY_LEN(latency_buckets),
+		  .out = &latency },
+		{ .name = "rul_prediction_value", .type = RULSRV_METRIC_HISTOGRAM,
+		  .help = "Predicted remaining useful life in cycles", .labels = l_model,
+		  .buckets = rul_buckets, .bucket_count = ARRAY_LEN(rul_buckets), .out = &rul },
+		{ .name = "model_info", .type = RULSRV_METRIC_GAUGE,
+		  .help = "The model being served (1)", .labels = l_info, .out = &info },
+	};
+	const char *const info_values[] = { s->bundle->name, s->bundle->version, s->ops->name };
 	size_t i;
 	int rc;
 
-	rc = api->metric_new(s->host, RULSRV_METRIC_COUNTER, "prediction_requests_total",
-			     "HTTP requests to /v1/predict", l_model_code, NULL, 0, &m);
-	for (i = 0; rc == 0 && i < N_STATUS; i++) {
-		values[1] = status_labels[i];
-		s->requests[i] = api->series(m, values);
-		if (s->requests[i] == NULL)
-			rc = -ENOMEM;
-	}
-	if (rc == 0)
-		rc = api->metric_new(s->host, RULSRV_METRIC_COUNTER, "prediction_errors_total",
-				     "Rejected or failed prediction requests", l_model_reason, NULL,
-				     0, &m);
-	for (i = 0; rc == 0 && i < N_REASONS; i++) {
-		values[1] = reasons[i];
-		s->errors[i] = api->series(m, values);
-		if (s->errors[i] == NULL)
-			rc = -ENOMEM;
-	}
-	if (rc == 0)
-		rc = api->metric_new(s->host, RULSRV_METRIC_COUNTER, "predictions_total",
-				     "Engines predicted (a batch counts each)", l_model, NULL, 0, &m);
-	if (rc == 0 && (s->predictions = api->series(m, values)) == NULL)
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = api->metric_new(s->host, RULSRV_METRIC_HISTOGRAM, "prediction_latency_seconds",
-				     "Prediction request handling time", l_model, latency_buckets,
-				     sizeof(latency_buckets) / sizeof(latency_buckets[0]), &m);
-	if (rc == 0 && (s->latency = api->series(m, values)) == NULL)
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = api->metric_new(s->host, RULSRV_METRIC_HISTOGRAM, "rul_prediction_value",
-				     "Predicted remaining useful life in cycles", l_model,
-				     rul_buckets, sizeof(rul_buckets) / sizeof(rul_buckets[0]), &m);
-	if (rc == 0 && (s->rul_value = api->series(m, values)) == NULL)
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = api->metric_new(s->host, RULSRV_METRIC_GAUGE, "model_info",
-				     "The model being served (1)", l_info, NULL, 0, &m);
-	values[1] = s->bundle->version;
-	values[2] = s->ops->name;
-	if (rc == 0 && (s->info = api->series(m, values)) == NULL)
-		rc = -ENOMEM;
-	return rc;
+	rc = s->api->metrics_register(s->host, defs, ARRAY_LEN(defs));
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < N_STATUS; i++)
+		s->requests[i] = model_series(s, requests, status_labels[i]);
+	for (i = 0; i < N_REASONS; i++)
+		s->errors[i] = model_series(s, errors, reasons[i]);
+	s->predictions = model_series(s, predictions, NULL);
+	s->latency = model_series(s, latency, NULL);
+	s->rul_value = model_series(s, rul, NULL);
+	s->info = s->api->series(info, info_values);
+	/* series() fails only out of memory, and a failed one leaves the others harmless */
+	if (!all_made(s->requests, N_STATUS) || !all_made(s->errors, N_REASONS) ||
+	    s->predictions == NULL || s->latency == NULL || s->rul_value == NULL ||
+	    s->info == NULL)
+		return -ENOMEM;
+	return 0;
 }
 
 /* ---- plugin callbacks ------------------------------------------------------------------- */
@@ -461,7 +471,7 @@ predict_service_ready(void *state, char *reason, size_t reason_len)
 static int
 warm_up(struct psvc *s, char *err, size_t err_len)
 {
-	double inputs[N_IN] = { 0 };
+	double inputs[CMAPSS_N_INPUTS] = { 0 }; /* one row of zeros, as features_last reads it */
 	int64_t cycle = 1;
 	float *row, out = NAN;
 	int rc;
@@ -507,6 +517,23 @@ read_settings(struct psvc *s, const struct rulsrv_settings *settings)
 	return 0;
 }
 
+/*
+ * The bundle says which raw inputs a record carries; the request parser and the feature
+ * pipeline read C-MAPSS rows, so a bundle that declares others cannot be served.
+ */
+static int
+check_inputs(struct psvc *s, char *err, size_t err_len)
+{
+	s->input_count = bundle_input_count(s->bundle);
+	s->input_names = bundle_input_names(s->bundle);
+	if (s->input_count != CMAPSS_N_INPUTS) {
+		snprintf(err, err_len, "it declares %zu inputs, the request parser reads %d",
+			 s->input_count, CMAPSS_N_INPUTS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 load_model(struct psvc *s)
 {
@@ -514,6 +541,8 @@ load_model(struct psvc *s)
 	int rc;
 
 	rc = bundle_load(s->bundle_path, &s->bundle, err, sizeof(err));
+	if (rc == 0)
+		rc = check_inputs(s, err, sizeof(err));
 	if (rc == 0) {
 		s->n_features = feature_spec_count(s->bundle->features);
 		rc = s->ops->load(s->bundle->model_path, s->n_features, &s->model, err,
@@ -524,6 +553,71 @@ load_model(struct psvc *s)
 	if (rc < 0)
 		s->api->log(s->host, RULSRV_LOG_ERR, "cannot load model bundle '%s': %s",
 			    s->bundle_path, err);
+	return rc;
+}
+
+static int
+build_bodies(struct psvc *s)
+{
+	if (build_prefix(s) < 0 || build_models_body(s) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+add_routes(struct psvc *s)
+{
+	const struct rulsrv_api *api = s->api;
+	int rc;
+
+	rc = api->route_add(s->host, "POST", "/v1/predict", 0, handle_predict, s);
+	if (rc < 0)
+		return rc;
+	rc = api->route_refusals(s->host, "POST", "/v1/predict", count_refusal, s);
+	if (rc < 0)
+		return rc;
+	return api->route_add(s->host, "GET", "/v1/models", 0, handle_models, s);
+}
+
+/* For the other plugins of the service (drift_psi, feedback): what is served, from where. */
+static int
+publish_attributes(struct psvc *s)
+{
+	const struct rulsrv_api *api = s->api;
+	int rc;
+
+	rc = api->attribute_set(s->host, "model.bundle", s->bundle_path);
+	if (rc < 0)
+		return rc;
+	rc = api->attribute_set(s->host, "model.name", s->bundle->name);
+	if (rc < 0)
+		return rc;
+	return api->attribute_set(s->host, "model.version", s->bundle->version);
+}
+
+/* Everything after the model loaded fails only out of memory or on a name already taken. */
+static int
+start_serving(struct psvc *s)
+{
+	int rc;
+
+	rc = build_bodies(s);
+	if (rc < 0)
+		goto say_why;
+	rc = register_metrics(s);
+	if (rc < 0)
+		goto say_why;
+	rc = add_routes(s);
+	if (rc < 0)
+		goto say_why;
+	rc = publish_attributes(s);
+	if (rc < 0)
+		goto say_why;
+	return 0;
+say_why:
+	if (rc == -ENOMEM || rc == -EEXIST)
+		s->api->log(s->host, RULSRV_LOG_ERR, "cannot start the prediction service: %s",
+			    rc == -EEXIST ? "route or metric already taken" : "out of memory");
 	return rc;
 }
 
@@ -543,31 +637,14 @@ predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	s->ops = ops;
 	atomic_init(&s->ready, false);
 	rc = read_settings(s, settings);
-	if (rc == 0)
-		rc = load_model(s);
-	if (rc == 0 && (build_prefix(s) < 0 || build_models_body(s) < 0))
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = register_metrics(s);
-	if (rc == 0)
-		rc = api->route_add(host, "POST", "/v1/predict", 0, handle_predict, s);
-	if (rc == 0)
-		rc = api->route_refusals(host, "POST", "/v1/predict", count_refusal, s);
-	if (rc == 0)
-		rc = api->route_add(host, "GET", "/v1/models", 0, handle_models, s);
-	if (rc == 0)
-		rc = api->attribute_set(host, "model.bundle", s->bundle_path);
-	if (rc == 0)
-		rc = api->attribute_set(host, "model.name", s->bundle->name);
-	if (rc == 0)
-		rc = api->attribute_set(host, "model.version", s->bundle->version);
-	if (rc < 0) {
-		if (rc == -ENOMEM || rc == -EEXIST)
-			api->log(host, RULSRV_LOG_ERR, "cannot start the prediction service: %s",
-				 rc == -EEXIST ? "route or metric already taken" : "out of memory");
-		predict_service_fini(s);
-		return rc;
-	}
+	if (rc < 0)
+		goto free_state;
+	rc = load_model(s);
+	if (rc < 0)
+		goto free_state;
+	rc = start_serving(s);
+	if (rc < 0)
+		goto free_state;
 	api->gauge_add(s->info, 1);
 	s->info_counted = true;
 	atomic_store(&s->ready, true);
@@ -575,4 +652,7 @@ predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		 s->bundle->name, s->bundle->version, s->n_features, ops->name, s->bundle_path);
 	*state = s;
 	return 0;
+free_state:
+	predict_service_fini(s);
+	return rc;
 }

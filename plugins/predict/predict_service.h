@@ -8,26 +8,7 @@
 
 #include <rulsrv/plugin.h>
 
-/*
- * A model backend: how one plugin turns feature rows into RUL. The service does everything
- * else (bundle, settings, parsing, features, metrics, observers), so the two model plugins
- * differ only in this table.
- */
-struct predict_backend_ops {
-	const char *name; /* the backend label of model_info: "xgboost", "forest" */
-	/*
-	 * Load the XGBoost JSON model at path, for rows of n_features features. On success
-	 * *model is owned by the caller (release with free_model); on failure err says why.
-	 * Returns 0 or -errno.
-	 */
-	int (*load)(const char *path, size_t n_features, void **model, char *err, size_t err_len);
-	/*
-	 * Predict n rows (row-major, n x n_features floats, NaN = missing) into out[n].
-	 * Called concurrently from every worker thread: must be thread-safe. 0 or -errno.
-	 */
-	int (*predict)(void *model, const float *rows, size_t n, float *out);
-	void (*free_model)(void *model);
-};
+#include "predict_backend.h"
 
 /*
  * The plugin descriptor's callbacks, shared by every model plugin. init reads the settings

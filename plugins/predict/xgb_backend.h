@@ -3,7 +3,7 @@
 #ifndef RULSRV_XGB_BACKEND_H
 #define RULSRV_XGB_BACKEND_H
 
-#include "predict_service.h"
+#include "predict_backend.h"
 
 /*
  * load: XGBoosterLoadModel, nthread=1, number of features checked. predict:

@@ -38,7 +38,7 @@ predict_check_accepted(const struct predict_request *r, const struct predict_lim
 	}
 }
 
-/* Refused: a SPEC status (400, 413, 422, 503), a code, and a NUL-terminated message. */
+/* Refused: a status of docs/API.md (400, 413, 422, 503), a code, and a NUL-terminated message. */
 static inline void
 predict_check_refused(const struct predict_error *err)
 {
@@ -52,8 +52,8 @@ predict_check_refused(const struct predict_error *err)
 /*
  * parse is predict_request_parse_json or predict_request_parse_cmapss (the same signature).
  * Whatever the body, the parser returns 0 with engines whose every input is finite and whose
- * cycles increase strictly, or -EINVAL with a SPEC status and code; never reads past size
- * (the body is copied to a buffer of exactly size bytes, so ASan sees any overread).
+ * cycles increase strictly, or -EINVAL with a status and code of docs/API.md; never reads past
+ * size (the body is copied to a buffer of exactly size bytes, so ASan sees any overread).
  */
 static inline int
 predict_fuzz_one(const uint8_t *data, size_t size,

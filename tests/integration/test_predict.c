@@ -16,6 +16,10 @@
 
 #include "bundle.h"
 #include "harness/harness.h"
+#include "read_file.h"
+
+/* More than any bundle.json the trainer writes (drift references of 24 inputs). */
+#define BUNDLE_JSON_MAX (64u << 20)
 
 Suite *predict_suite(void);
 
@@ -67,22 +71,12 @@ copy_bundle_json(const char *src, const char *dir, const char *version)
 {
 	char path[700], *text = NULL, *out;
 	cJSON *root;
-	FILE *f;
-	long n;
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/bundle.json", src);
-	f = fopen(path, "rb");
-	if (f == NULL)
+	if (read_file(path, BUNDLE_JSON_MAX, &text, NULL) < 0)
 		return -1;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	text = calloc(1, (size_t)n + 1);
-	if (fread(text, 1, (size_t)n, f) != (size_t)n)
-		n = -1;
-	fclose(f);
-	root = n >= 0 ? cJSON_Parse(text) : NULL;
+	root = cJSON_Parse(text);
 	if (root != NULL) {
 		cJSON_ReplaceItemInObject(root, "version", cJSON_CreateString(version));
 		out = cJSON_Print(root);
