@@ -11,7 +11,11 @@
 /* How often the timer refreshes hello_uptime_seconds. */
 #define HELLO_TICK_S 1.0
 
+/* Its address tells this build's states from another build's (see hello_handoff). */
+static const char hello_object[] = "hello";
+
 struct hello {
+	const char *object; /* first member, in every version: hello_object */
 	const struct rulsrv_api *api;
 	char *greeting;
 	double started; /* CLOCK_MONOTONIC seconds: when the first instance of the chain started */
@@ -99,6 +103,7 @@ hello_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return -ENOMEM;
+	h->object = hello_object;
 	h->api = api;
 	h->started = mono_now(); /* a reload's handoff replaces it with the predecessor's */
 	r = api->setting_string(settings, "greeting", "hello from a drop-in plugin", &h->greeting);
@@ -132,7 +137,9 @@ out_free:
 /*
  * A reload replaced the instance: keep the uptime of the first one. Runs before the new
  * instance serves (and before its timer starts), while the old one may still serve; the old
- * one never changes started, so reading it here is safe.
+ * one never changes started, so reading it here is safe. The predecessor is found by the
+ * descriptor's name: after a new hello.so was installed, old_state is the old build's, whose
+ * layout may differ, so only its first member is read until it proves to be ours.
  */
 static void
 hello_handoff(void *state, void *old_state)
@@ -140,7 +147,8 @@ hello_handoff(void *state, void *old_state)
 	struct hello *h = state;
 	const struct hello *old = old_state;
 
-	h->started = old->started;
+	if (old->object == hello_object)
+		h->started = old->started;
 }
 
 /* After the last request on this instance and after its timer stopped. */
