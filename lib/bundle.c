@@ -40,7 +40,7 @@ const char *const *
 bundle_input_names(const struct bundle *b)
 {
 	(void)b;
-	return input_names;
+	return cmapss_input_names();
 }
 
 size_t

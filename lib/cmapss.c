@@ -31,6 +31,12 @@ cmapss_input_name(size_t i)
 	return i < CMAPSS_N_INPUTS ? input_names[i] : NULL;
 }
 
+const char *const *
+cmapss_input_names(void)
+{
+	return input_names;
+}
+
 /* Read a whole file through zlib, which passes plain files through unchanged. */
 static int
 read_all(const char *path, char **out, size_t *len, char *err, size_t err_len)

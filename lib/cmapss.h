@@ -17,6 +17,8 @@
  * NULL past the last input.
  */
 const char *cmapss_input_name(size_t i);
+/* All CMAPSS_N_INPUTS names, in column order (static storage). */
+const char *const *cmapss_input_names(void);
 
 /* Rows in file order: unit, cycle, then CMAPSS_N_INPUTS values (3 settings, s1..s21). */
 struct cmapss_table {
