@@ -227,9 +227,9 @@ out_free:
 /*
  * A reload that succeeded: the new instance opens the window after the old one's current
  * window, under its label, so that a reload mid-quarter keeps the quarter's label. Only an
- * instance that serves is handed anything (a failed reload's new instance never is), so a
- * failed start cannot disturb the numbering. The old instance may still close windows of its
- * own after this; those are its last.
+ * instance that will serve is handed anything (a failed reload's new instance never is), so
+ * a failed reload cannot disturb the numbering. The old instance may still close windows of
+ * its own after this (requests it began); those are its last.
  */
 static void
 drift_handoff(void *state, void *old_state)
