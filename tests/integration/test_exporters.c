@@ -17,6 +17,7 @@
 
 #include <check.h>
 
+#include "clocks.h"
 #include "harness/harness.h"
 
 /* A UDP socket on 127.0.0.1 for the daemon's statsd pushes; *port gets its number. */
@@ -41,15 +42,12 @@ udp_collect(int fd, int ms)
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	size_t cap = 1 << 20, len = 0;
 	char *buf = calloc(1, cap);
-	struct timespec t0, t;
+	double t0 = clocks_monotonic();
 	ssize_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		int left;
+		int left = ms - (int)((clocks_monotonic() - t0) * 1000);
 
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, left) != 1)
 			break;
 		n = recv(fd, buf + len, cap - len - 2, 0);
@@ -480,10 +478,7 @@ cmp_double(const void *a, const void *b)
 static double
 now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+	return clocks_monotonic() * 1e3;
 }
 
 /*
