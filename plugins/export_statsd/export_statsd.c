@@ -51,7 +51,7 @@ struct sd {
 	socklen_t addr_len;
 	bool resolved;
 	double resolve_after; /* CLOCK_MONOTONIC: no resolution before */
-	bool failing;         /* the last send or resolution failed: logged once until one succeeds */
+	bool failing;         /* the last send or resolution failed: said once till one works */
 
 	struct statsd_format fmt;
 	struct sd_carry *carry;

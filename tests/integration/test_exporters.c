@@ -412,12 +412,13 @@ write_conf_statsd_first(struct harness_server *s, int statsd_port, bool bad)
 		"    settings = { port = %d; interval_ms = 20; prefix = \"t\"; }; };\n"
 		"  model = { file = \"predict_forest.so\";\n"
 		"    settings = { bundle = \"%s/models/fd001\"; }; };\n"
-		"  prometheus = { file = \"export_prometheus.so\"; settings = { path = \"%s\"; }; };\n"
+		"  prometheus = { file = \"export_prometheus.so\";\n"
+		"    settings = { path = \"%s\"; }; };\n"
 		"};\n"
 		"services = { prediction = { listen = \"127.0.0.1:0\";\n"
 		"  plugins = [\"statsd\", %s\"prometheus\"]; }; };\n",
-		harness_build_dir(), statsd_port, harness_source_dir(), bad ? "metrics" : "/metrics",
-		bad ? "\"model\", " : "");
+		harness_build_dir(), statsd_port, harness_source_dir(),
+		bad ? "metrics" : "/metrics", bad ? "\"model\", " : "");
 	ck_assert_int_eq(fclose(f), 0);
 }
 

@@ -1181,7 +1181,8 @@ START_TEST(test_other_input_count_is_skipped)
 	cJSON *j;
 
 	for (i = 0; i < 10; i++)
-		items[i] = (struct rulsrv_prediction){ 1, (int64_t)i, 100, rows + i * CMAPSS_N_INPUTS };
+		items[i] = (struct rulsrv_prediction){ 1, (int64_t)i, 100,
+						       rows + i * CMAPSS_N_INPUTS };
 	ck_assert_int_eq(dt_start(&t, kv), 0);
 	t.host.observers[0](t.host.observer_ud[0], &b);
 	snprintf(want, sizeof(want), "with %d inputs", CMAPSS_N_INPUTS - 3);
