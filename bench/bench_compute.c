@@ -14,6 +14,7 @@
 
 #include "bench_timing.h"
 #include "bundle.h"
+#include "clocks.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
 #include "forest.h"
@@ -241,14 +242,14 @@ static double
 time_predict(const struct predict_backend_ops *ops, void *m, const float *x, size_t nrows,
 	     size_t nf, size_t batch, size_t total, float *out)
 {
-	double t0 = bench_cpu_now();
+	double t0 = clocks_thread_cpu();
 	size_t done, at;
 
 	for (done = 0; done < total; done += batch) {
 		at = (done * 7) % (nrows - batch + 1);
 		ops->predict(m, x + at * nf, batch, out);
 	}
-	return (bench_cpu_now() - t0) / (double)done;
+	return (clocks_thread_cpu() - t0) / (double)done;
 }
 
 static int
@@ -311,11 +312,11 @@ bench_features(const struct data *d, const struct bundle *b, int repeats)
 		engine_window(d, 0, windows[i], &first, &n);
 		iters = 20000;
 		for (r = 0; r < repeats; r++) {
-			t0 = bench_cpu_now();
+			t0 = clocks_thread_cpu();
 			for (k = 0; k < iters; k++)
 				features_last(b->features, d->t.values + first * CMAPSS_N_INPUTS,
 					      d->t.cycle + first, n, out);
-			v[r] = (bench_cpu_now() - t0) / (double)iters * 1e6;
+			v[r] = (clocks_thread_cpu() - t0) / (double)iters * 1e6;
 		}
 		snprintf(key, sizeof(key), "features.w%zu", windows[i]);
 		report(key, "us/engine", v, (size_t)repeats);
@@ -354,7 +355,7 @@ bench_parse(const struct data *d, const struct bundle *b, int repeats)
 		engines = set[i].engines ? set[i].engines : 1;
 		iters = 300000 / (len / 64 + 1) + 3;
 		for (r = 0; r < repeats; r++) {
-			t0 = bench_cpu_now();
+			t0 = clocks_thread_cpu();
 			for (k = 0; k < iters; k++) {
 				predict_request_init(&req);
 				if (predict_request_parse_json(body, len, &lim, &req, &perr) != 0) {
@@ -363,8 +364,8 @@ bench_parse(const struct data *d, const struct bundle *b, int repeats)
 				}
 				predict_request_free(&req);
 			}
-			v[r] = (bench_cpu_now() - t0) / (double)(iters * engines) * 1e6;
-			t0 = bench_cpu_now();
+			v[r] = (clocks_thread_cpu() - t0) / (double)(iters * engines) * 1e6;
+			t0 = clocks_thread_cpu();
 			for (k = 0; k < iters; k++) {
 				predict_request_init(&req);
 				predict_request_parse_json(body, len, &lim, &req, &perr);
@@ -374,12 +375,12 @@ bench_parse(const struct data *d, const struct bundle *b, int repeats)
 				forest_backend.predict(fm, x, req.count, out);
 				predict_request_free(&req);
 			}
-			pv[r] = (bench_cpu_now() - t0) / (double)(iters * engines) * 1e6;
+			pv[r] = (clocks_thread_cpu() - t0) / (double)(iters * engines) * 1e6;
 			if (set[i].engines == 0 && set[i].window == 30) {
-				t0 = bench_cpu_now();
+				t0 = clocks_thread_cpu();
 				for (k = 0; k < iters / 4; k++)
 					cJSON_Delete(cJSON_ParseWithLength(body, len));
-				cj[r] = (bench_cpu_now() - t0) / (double)(iters / 4) * 1e6;
+				cj[r] = (clocks_thread_cpu() - t0) / (double)(iters / 4) * 1e6;
 			}
 		}
 		snprintf(key, sizeof(key), "parse.%s%zu.w%zu", set[i].engines ? "batch" : "one",

@@ -12,6 +12,7 @@
 
 #include "bench_timing.h"
 #include "bundle.h"
+#include "clocks.h"
 #include "feature_pipeline.h"
 #include "forest.h"
 #include "forest_backend.h"
@@ -20,9 +21,9 @@
 
 /*
  * Usage: bench_predict [BUNDLE_DIR]
- * Without a bundle (or models/fd001), the model part uses a synthetic model shaped like the
- * one of MEASUREMENTS.md (300 trees of depth 6 on 40 features) and the feature part is
- * skipped. Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
+ * Without a bundle (or models/fd001), the model part uses a synthetic model of a production
+ * model's size (300 trees of depth 6 on 40 features) and the feature part is skipped.
+ * Every figure is the median of REPEATS runs, single-threaded, in thread CPU time.
  */
 #define REPEATS 7
 
@@ -78,12 +79,12 @@ per_engine(const struct predict_backend_ops *ops, void *m, const float *x, size_
 	size_t r, done, at;
 
 	for (r = 0; r < REPEATS; r++) {
-		t0 = bench_cpu_now();
+		t0 = clocks_thread_cpu();
 		for (done = 0; done < total; done += batch) {
 			at = (done / batch * batch * 7) % (nrows - batch + 1);
 			ops->predict(m, x + at * nf, batch, out);
 		}
-		runs[r] = (bench_cpu_now() - t0) / (double)done * 1e6;
+		runs[r] = (clocks_thread_cpu() - t0) / (double)done * 1e6;
 	}
 	free(out);
 	return bench_median(runs, REPEATS);
@@ -151,7 +152,7 @@ bench_parser(void)
 	char *body = body_30(&len);
 
 	for (rep = 0; rep < REPEATS; rep++) {
-		t0 = bench_cpu_now();
+		t0 = clocks_thread_cpu();
 		for (i = 0; i < n; i++) {
 			predict_request_init(&r);
 			if (predict_request_parse_json(body, len, &lim, &r, &err) != 0) {
@@ -160,11 +161,11 @@ bench_parser(void)
 			}
 			predict_request_free(&r);
 		}
-		runs[rep] = (bench_cpu_now() - t0) / (double)n * 1e6;
-		t0 = bench_cpu_now();
+		runs[rep] = (clocks_thread_cpu() - t0) / (double)n * 1e6;
+		t0 = clocks_thread_cpu();
 		for (i = 0; i < n / 4; i++)
 			cJSON_Delete(cJSON_ParseWithLength(body, len));
-		cj[rep] = (bench_cpu_now() - t0) / (double)(n / 4) * 1e6;
+		cj[rep] = (clocks_thread_cpu() - t0) / (double)(n / 4) * 1e6;
 	}
 	printf("parser, 30-cycle body (%zu bytes): predict_request %.1f us, cJSON %.1f us\n", len,
 	       bench_median(runs, REPEATS), bench_median(cj, REPEATS));
@@ -184,10 +185,10 @@ bench_features(const struct bundle *b)
 	for (i = 0; i < 30 * CMAPSS_N_INPUTS; i++)
 		inputs[i] = 500 + rnd() * 100;
 	for (rep = 0; rep < REPEATS; rep++) {
-		t0 = bench_cpu_now();
+		t0 = clocks_thread_cpu();
 		for (i = 0; i < n; i++)
 			features_last(b->features, inputs, cycles, 30, out);
-		runs[rep] = (bench_cpu_now() - t0) / (double)n * 1e6;
+		runs[rep] = (clocks_thread_cpu() - t0) / (double)n * 1e6;
 	}
 	printf("features_last, 30-cycle window, %zu features: %.2f us per engine\n", nf,
 	       bench_median(runs, REPEATS));

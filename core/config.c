@@ -29,76 +29,12 @@ struct cfgp {
 static int __attribute__((format(printf, 3, 4)))
 cfgp_error(struct cfgp *p, const config_setting_t *s, const char *fmt, ...)
 {
-	char where[PATH_MAX + 32], path[512], msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_value_verror(p->c, s, NULL, p->err, p->err_len, fmt, ap);
 	va_end(ap);
-	config_where(p->c, s, where, sizeof(where));
-	config_setting_path(s, path, sizeof(path));
-	snprintf(p->err, p->err_len, "%s: setting '%s': %s", where, path, msg);
 	return -EINVAL;
-}
-
-void
-config_where(const struct config *c, const config_setting_t *s, char *buf, size_t len)
-{
-	const char *file;
-	unsigned line;
-
-	line = s != NULL ? config_setting_source_line(s) : 0;
-	if (s != NULL && line == 0) {
-		snprintf(buf, len, "command line");
-		return;
-	}
-	file = s != NULL ? config_setting_source_file(s) : NULL;
-	if (file == NULL)
-		file = c->file;
-	snprintf(buf, len, "%s:%u", file, line);
-}
-
-/* Walks up to the root and prints the names back down. */
-void
-config_setting_path(const config_setting_t *s, char *buf, size_t len)
-{
-	const config_setting_t *chain[32];
-	size_t n = 0, off = 0;
-	int r;
-
-	buf[0] = '\0';
-	for (; s != NULL && config_setting_parent(s) != NULL && n < 32; s = config_setting_parent(s))
-		chain[n++] = s;
-	while (n-- > 0 && off < len) {
-		const char *name = config_setting_name(chain[n]);
-		const char *dot = off > 0 ? "." : "";
-
-		if (name != NULL)
-			r = snprintf(buf + off, len - off, "%s%s", dot, name);
-		else
-			r = snprintf(buf + off, len - off, "[%d]", config_setting_index(chain[n]));
-		if (r < 0)
-			break;
-		off += (size_t)r;
-	}
-}
-
-const char *
-config_override_text(const config_setting_t *s)
-{
-	return config_setting_source_line(s) == 0 ? config_setting_get_hook(s) : NULL;
-}
-
-char *
-config_resolve_path(const char *dir, const char *path)
-{
-	char *out;
-
-	if (path[0] == '/' || dir == NULL || dir[0] == '\0')
-		return strdup(path);
-	if (asprintf(&out, "%s/%s", dir, path) < 0)
-		return NULL;
-	return out;
 }
 
 int
@@ -326,23 +262,7 @@ config_apply_override(struct cfgp *p, const char *text)
 	return 0;
 }
 
-/* ---- typed getters for the core's own settings ------------------------------------------ */
-
-static const char *
-type_name(int type)
-{
-	switch (type) {
-	case CONFIG_TYPE_GROUP: return "a group";
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64: return "an integer";
-	case CONFIG_TYPE_FLOAT: return "a float";
-	case CONFIG_TYPE_STRING: return "a string";
-	case CONFIG_TYPE_BOOL: return "a boolean";
-	case CONFIG_TYPE_ARRAY: return "an array";
-	case CONFIG_TYPE_LIST: return "a list";
-	default: return "nothing";
-	}
-}
+/* ---- the core's own settings, through config_value.c --------------------------------------- */
 
 /* Only names in allowed (NULL-terminated) may appear in group. */
 static int
@@ -370,51 +290,26 @@ get_string(struct cfgp *p, const config_setting_t *group, const char *name, bool
 {
 	const config_setting_t *s = config_setting_get_member(group, name);
 
-	*out = NULL;
-	if (s == NULL) {
-		if (required)
-			return cfgp_error(p, group, "missing required setting '%s'", name);
-		if (def == NULL)
-			return 0;
-		*out = strdup(def);
-		return *out == NULL ? -ENOMEM : 0;
+	if (s == NULL && required) {
+		*out = NULL;
+		return cfgp_error(p, group, "missing required setting '%s'", name);
 	}
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return cfgp_error(p, s, "expected a string, got %s", type_name(config_setting_type(s)));
-	*out = strdup(config_setting_get_string(s));
-	return *out == NULL ? -ENOMEM : 0;
+	return config_value_string(p->c, s, def, out, p->err, p->err_len);
 }
 
 static int
 get_path(struct cfgp *p, const config_setting_t *group, const char *name, char **out)
 {
-	char *raw;
-	int r = get_string(p, group, name, false, NULL, &raw);
-
-	if (r < 0 || raw == NULL)
-		return r;
-	*out = config_resolve_path(p->c->dir, raw);
-	free(raw);
-	return *out == NULL ? -ENOMEM : 0;
+	return config_value_path(p->c, config_setting_get_member(group, name), NULL, out, p->err,
+				 p->err_len);
 }
 
 static int
-get_int(struct cfgp *p, const config_setting_t *group, const char *name, long long def,
-	long long min, long long max, long long *out)
+get_int(struct cfgp *p, const config_setting_t *group, const char *name, int64_t def,
+	int64_t min, int64_t max, int64_t *out)
 {
-	const config_setting_t *s = config_setting_get_member(group, name);
-	int type;
-
-	*out = def;
-	if (s == NULL)
-		return 0;
-	type = config_setting_type(s);
-	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-		return cfgp_error(p, s, "expected an integer, got %s", type_name(type));
-	*out = config_setting_get_int64(s);
-	if (*out < min || *out > max)
-		return cfgp_error(p, s, "%lld is out of range [%lld, %lld]", *out, min, max);
-	return 0;
+	return config_value_int(p->c, config_setting_get_member(group, name), def, min, max, out,
+				p->err, p->err_len);
 }
 
 static const config_setting_t *
@@ -424,7 +319,8 @@ get_group(struct cfgp *p, const config_setting_t *group, const char *name, int *
 
 	*r = 0;
 	if (s != NULL && !config_setting_is_group(s)) {
-		*r = cfgp_error(p, s, "expected a group, got %s", type_name(config_setting_type(s)));
+		*r = cfgp_error(p, s, "expected a group, got %s",
+				config_type_name(config_setting_type(s)));
 		return NULL;
 	}
 	return s;
@@ -444,7 +340,8 @@ parse_plugin(struct cfgp *p, config_setting_t *g, struct config_plugin *pl)
 	if (pl->name == NULL)
 		return -ENOMEM;
 	if (!config_setting_is_group(g))
-		return cfgp_error(p, g, "expected a group, got %s", type_name(config_setting_type(g)));
+		return cfgp_error(p, g, "expected a group, got %s",
+				  config_type_name(config_setting_type(g)));
 	r = check_members(p, g, allowed);
 	if (r < 0)
 		return r;
@@ -469,7 +366,7 @@ parse_service_plugins(struct cfgp *p, const config_setting_t *g, struct config_s
 		return 0;
 	if (!config_setting_is_aggregate(arr) || config_setting_is_group(arr))
 		return cfgp_error(p, arr, "expected an array of plugin instance names, got %s",
-				  type_name(config_setting_type(arr)));
+				  config_type_name(config_setting_type(arr)));
 	n = config_setting_length(arr);
 	sv->plugins = calloc((size_t)n + 1, sizeof(*sv->plugins));
 	if (sv->plugins == NULL)
@@ -481,7 +378,7 @@ parse_service_plugins(struct cfgp *p, const config_setting_t *g, struct config_s
 
 		if (config_setting_type(el) != CONFIG_TYPE_STRING)
 			return cfgp_error(p, el, "expected a plugin instance name, got %s",
-					  type_name(config_setting_type(el)));
+					  config_type_name(config_setting_type(el)));
 		name = config_setting_get_string(el);
 		if (config_plugin_find(p->c, name) == NULL)
 			return cfgp_error(p, el, "no plugin instance '%s' in 'plugins'", name);
@@ -503,7 +400,7 @@ parse_service(struct cfgp *p, config_setting_t *g, struct config_service *sv)
 		"connection_timeout_seconds", "request_timeout_seconds", "admin_token_file",
 		"tls_cert_file", "tls_key_file", NULL,
 	};
-	long long v;
+	int64_t v;
 	long cores;
 	int r;
 
@@ -511,7 +408,8 @@ parse_service(struct cfgp *p, config_setting_t *g, struct config_service *sv)
 	if (sv->name == NULL)
 		return -ENOMEM;
 	if (!config_setting_is_group(g))
-		return cfgp_error(p, g, "expected a group, got %s", type_name(config_setting_type(g)));
+		return cfgp_error(p, g, "expected a group, got %s",
+				  config_type_name(config_setting_type(g)));
 	if ((r = check_members(p, g, allowed)) < 0 ||
 	    (r = get_string(p, g, "listen", true, NULL, &sv->listen)) < 0)
 		return r;

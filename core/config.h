@@ -12,6 +12,8 @@
 
 #include <rulsrv/plugin.h>
 
+#include "config_value.h" /* the typed getters and locations, for whoever reads c->cfg */
+
 #define CONFIG_DEFAULT_MAX_BODY_BYTES (4 * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024
 #define CONFIG_DEFAULT_TIMEOUT_SECONDS 30
@@ -67,14 +69,6 @@ void config_free(struct config *c);
 const struct config_plugin *config_plugin_find(const struct config *c, const char *name);
 const struct config_service *config_service_find(const struct config *c, const char *name);
 
-/* "FILE:LINE" of a setting, or "command line" for a setting created by -o. */
-void config_where(const struct config *c, const config_setting_t *s, char *buf, size_t len);
-/* The dotted path of a setting ("services.prediction.listen", "a.b[2]"). */
-void config_setting_path(const config_setting_t *s, char *buf, size_t len);
-/* The original text of a value set with -o, or NULL. */
-const char *config_override_text(const config_setting_t *s);
-/* Resolve path against dir when relative; malloc'd, NULL when out of memory. */
-char *config_resolve_path(const char *dir, const char *path);
 /* Parse "ADDR:PORT" or "[V6]:PORT" (ADDR "*" or empty = any); 0 or -EINVAL. */
 int config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len);
 

@@ -3,7 +3,6 @@
 #include "settings.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +10,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_value.h"
 #include "log.h"
+
+/* "FILE:LINE: setting 'PATH': reason": a path, a setting path and a message. */
+#define SETTINGS_ERR_MAX (PATH_MAX + 1600)
 
 struct rulsrv_settings {
 	const struct config *c;
@@ -57,12 +60,28 @@ static void
 settings_verror(const struct rulsrv_settings *s, const config_setting_t *at, const char *name,
 		const char *fmt, va_list ap)
 {
-	char where[PATH_MAX + 32], msg[1024];
+	char path[512], err[SETTINGS_ERR_MAX];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	config_where(s->c, at != NULL ? at : (s->group != NULL ? s->group : s->owner), where,
-		     sizeof(where));
-	log_msg(RULSRV_LOG_ERR, "%s: setting '%s.%s': %s", where, s->path, name, msg);
+	snprintf(path, sizeof(path), "%s.%s", s->path, name);
+	config_value_verror(s->c, at != NULL ? at : (s->group != NULL ? s->group : s->owner), path,
+			    err, sizeof(err), fmt, ap);
+	log_msg(RULSRV_LOG_ERR, "%s", err);
+}
+
+/* The plugin API tolerates NULL settings (no group): every getter then gives its default. */
+static const struct config *
+settings_config(const struct rulsrv_settings *s)
+{
+	return s != NULL ? s->c : NULL;
+}
+
+/* What a typed getter said is wrong goes to the log, where the plugin's own errors go. */
+static int
+settings_logged(int r, const char *err)
+{
+	if (r == -EINVAL)
+		log_msg(RULSRV_LOG_ERR, "%s", err);
+	return r;
 }
 
 static void __attribute__((format(printf, 4, 5)))
@@ -127,36 +146,20 @@ int
 settings_string(const struct rulsrv_settings *s, const char *name, const char *def, char **out)
 {
 	const config_setting_t *m = settings_lookup(s, name);
-	const char *v;
+	char err[SETTINGS_ERR_MAX];
 
-	*out = NULL;
-	if (m == NULL) {
-		v = def;
-	} else if (config_setting_type(m) == CONFIG_TYPE_STRING) {
-		v = config_setting_get_string(m);
-	} else if (config_override_text(m) != NULL) {
-		v = config_override_text(m); /* -o x=42 for a string setting means "42" */
-	} else {
-		settings_error_at(s, m, name, "expected a string");
-		return -EINVAL;
-	}
-	if (v == NULL)
-		return 0;
-	*out = strdup(v);
-	return *out == NULL ? -ENOMEM : 0;
+	return settings_logged(config_value_string(settings_config(s), m, def, out, err,
+						   sizeof(err)), err);
 }
 
 int
 settings_path(const struct rulsrv_settings *s, const char *name, const char *def, char **out)
 {
-	char *raw;
-	int r = settings_string(s, name, def, &raw);
+	const config_setting_t *m = settings_lookup(s, name);
+	char err[SETTINGS_ERR_MAX];
 
-	if (r < 0 || raw == NULL)
-		return r;
-	*out = config_resolve_path(s->c->dir, raw);
-	free(raw);
-	return *out == NULL ? -ENOMEM : 0;
+	return settings_logged(config_value_path(settings_config(s), m, def, out, err, sizeof(err)),
+			       err);
 }
 
 int
@@ -164,23 +167,10 @@ settings_int(const struct rulsrv_settings *s, const char *name, int64_t def, int
 	     int64_t max, int64_t *out)
 {
 	const config_setting_t *m = settings_lookup(s, name);
-	int type;
+	char err[SETTINGS_ERR_MAX];
 
-	*out = def;
-	if (m == NULL)
-		return 0;
-	type = config_setting_type(m);
-	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
-		settings_error_at(s, m, name, "expected an integer");
-		return -EINVAL;
-	}
-	*out = config_setting_get_int64(m);
-	if (*out < min || *out > max) {
-		settings_error_at(s, m, name, "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
-				  *out, min, max);
-		return -EINVAL;
-	}
-	return 0;
+	return settings_logged(config_value_int(settings_config(s), m, def, min, max, out, err,
+						sizeof(err)), err);
 }
 
 int
@@ -188,39 +178,18 @@ settings_double(const struct rulsrv_settings *s, const char *name, double def, d
 		double max, double *out)
 {
 	const config_setting_t *m = settings_lookup(s, name);
-	int type;
+	char err[SETTINGS_ERR_MAX];
 
-	*out = def;
-	if (m == NULL)
-		return 0;
-	type = config_setting_type(m);
-	if (type == CONFIG_TYPE_FLOAT)
-		*out = config_setting_get_float(m);
-	else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
-		*out = (double)config_setting_get_int64(m);
-	else {
-		settings_error_at(s, m, name, "expected a number");
-		return -EINVAL;
-	}
-	if (!(*out >= min && *out <= max)) {
-		settings_error_at(s, m, name, "%g is out of range [%g, %g]", *out, min, max);
-		return -EINVAL;
-	}
-	return 0;
+	return settings_logged(config_value_double(settings_config(s), m, def, min, max, out, err,
+						   sizeof(err)), err);
 }
 
 int
 settings_bool(const struct rulsrv_settings *s, const char *name, bool def, bool *out)
 {
 	const config_setting_t *m = settings_lookup(s, name);
+	char err[SETTINGS_ERR_MAX];
 
-	*out = def;
-	if (m == NULL)
-		return 0;
-	if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
-		settings_error_at(s, m, name, "expected true or false");
-		return -EINVAL;
-	}
-	*out = config_setting_get_bool(m) != 0;
-	return 0;
+	return settings_logged(config_value_bool(settings_config(s), m, def, out, err, sizeof(err)),
+			       err);
 }

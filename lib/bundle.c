@@ -3,7 +3,6 @@
 #include "bundle.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "read_file.h"
+
 #define BUNDLE_FORMAT 1
 #define BUNDLE_MAX_JSON (64u * 1024 * 1024)
 #define BUNDLE_MAX_BINS 64
-
-static const char *const input_names[CMAPSS_N_INPUTS] = {
-	"setting1", "setting2", "setting3", "s1",  "s2",  "s3",  "s4",  "s5",
-	"s6",       "s7",       "s8",       "s9",  "s10", "s11", "s12", "s13",
-	"s14",      "s15",      "s16",      "s17", "s18", "s19", "s20", "s21",
-};
 
 static const char *const kind_names[] = {
 	[DRIFT_BINS_QUANTILE] = "quantile",
@@ -30,7 +25,7 @@ static const char *const kind_names[] = {
 const char *
 bundle_input_name(size_t i)
 {
-	return i < CMAPSS_N_INPUTS ? input_names[i] : NULL;
+	return cmapss_input_name(i);
 }
 
 size_t
@@ -75,48 +70,20 @@ bundle_free(struct bundle *b)
 	free(b);
 }
 
+/* bundle.json into text: a directory or an oversized file there is a malformed bundle. */
 static int
 read_text(const char *path, char **out, char *err, size_t err_len)
 {
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t used = 0;
-	int fd, r;
+	int r = read_file(path, BUNDLE_MAX_JSON, out, NULL);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, err_len, "cannot open '%s': %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > BUNDLE_MAX_JSON) {
-		close(fd);
+	if (r == -EFBIG || r == -EISDIR) {
 		snprintf(err, err_len, "%s: not a regular file of at most %u bytes", path,
 			 BUNDLE_MAX_JSON);
 		return -EINVAL;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		snprintf(err, err_len, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	while (used < (size_t)st.st_size) {
-		n = read(fd, buf + used, (size_t)st.st_size - used);
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			snprintf(err, err_len, "cannot read '%s': %s", path, strerror(-r));
-			free(buf);
-			close(fd);
-			return r;
-		}
-		used += (size_t)n;
-	}
-	close(fd);
-	buf[used] = '\0';
-	*out = buf;
-	return 0;
+	if (r < 0)
+		snprintf(err, err_len, "cannot open '%s': %s", path, strerror(-r));
+	return r;
 }
 
 static int
@@ -227,11 +194,11 @@ load_drift_one(const cJSON *item, size_t i, struct drift_feature_ref *ref, char 
 	double sum = 0;
 	int r;
 
-	if (!cJSON_IsString(name) || strcmp(name->valuestring, input_names[i]) != 0) {
-		snprintf(err, err_len, "drift[%zu].name: expected \"%s\"", i, input_names[i]);
+	if (!cJSON_IsString(name) || strcmp(name->valuestring, cmapss_input_name(i)) != 0) {
+		snprintf(err, err_len, "drift[%zu].name: expected \"%s\"", i, cmapss_input_name(i));
 		return -EINVAL;
 	}
-	snprintf(ref->name, sizeof(ref->name), "%s", input_names[i]);
+	snprintf(ref->name, sizeof(ref->name), "%s", cmapss_input_name(i));
 	for (k = 0; k < 3; k++)
 		if (cJSON_IsString(kind) && strcmp(kind->valuestring, kind_names[k]) == 0)
 			break;
@@ -249,32 +216,32 @@ load_drift_one(const cJSON *item, size_t i, struct drift_feature_ref *ref, char 
 		return r;
 	if (nx != ne + 1) {
 		snprintf(err, err_len, "drift[%zu] (%s): %zu edges need %zu expected proportions, got %zu",
-			 i, input_names[i], ne, ne + 1, nx);
+			 i, cmapss_input_name(i), ne, ne + 1, nx);
 		return -EINVAL;
 	}
 	if (ref->kind == DRIFT_BINS_CONSTANT && ne != 2) {
 		snprintf(err, err_len, "drift[%zu] (%s): a constant input has 2 edges", i,
-			 input_names[i]);
+			 cmapss_input_name(i));
 		return -EINVAL;
 	}
 	for (k = 1; k < ne; k++) {
 		if (!(ref->edges[k - 1] < ref->edges[k])) {
 			snprintf(err, err_len, "drift[%zu] (%s): edges must be strictly ascending", i,
-				 input_names[i]);
+				 cmapss_input_name(i));
 			return -EINVAL;
 		}
 	}
 	for (k = 0; k < nx; k++) {
 		if (ref->expected[k] < 0 || ref->expected[k] > 1) {
 			snprintf(err, err_len, "drift[%zu] (%s): expected[%zu] is outside 0..1", i,
-				 input_names[i], k);
+				 cmapss_input_name(i), k);
 			return -EINVAL;
 		}
 		sum += ref->expected[k];
 	}
 	if (fabs(sum - 1) > 1e-6) {
 		snprintf(err, err_len, "drift[%zu] (%s): expected proportions sum to %g, not 1", i,
-			 input_names[i], sum);
+			 cmapss_input_name(i), sum);
 		return -EINVAL;
 	}
 	ref->bin_count = nx;

@@ -58,7 +58,7 @@ void bundle_free(struct bundle *b);
 /* Index of x's bin in ref (binary search over edges). */
 size_t drift_bin_index(const struct drift_feature_ref *ref, double x);
 
-/* Name of input i: "setting1".."setting3", "s1".."s21". */
+/* cmapss_input_name(i), under the name the drift plugin still calls it by. */
 const char *bundle_input_name(size_t i);
 
 #endif

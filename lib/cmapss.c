@@ -19,6 +19,18 @@
 #define CMAPSS_COLUMNS (2 + CMAPSS_N_INPUTS)
 #define CMAPSS_MAX_FILE (512u * 1024 * 1024)
 
+static const char *const input_names[CMAPSS_N_INPUTS] = {
+	"setting1", "setting2", "setting3", "s1",  "s2",  "s3",  "s4",  "s5",
+	"s6",       "s7",       "s8",       "s9",  "s10", "s11", "s12", "s13",
+	"s14",      "s15",      "s16",      "s17", "s18", "s19", "s20", "s21",
+};
+
+const char *
+cmapss_input_name(size_t i)
+{
+	return i < CMAPSS_N_INPUTS ? input_names[i] : NULL;
+}
+
 /* Read a whole file through zlib, which passes plain files through unchanged. */
 static int
 read_all(const char *path, char **out, size_t *len, char *err, size_t err_len)

@@ -11,6 +11,13 @@
 #define CMAPSS_N_SENSORS 21
 #define CMAPSS_N_INPUTS (CMAPSS_N_SETTINGS + CMAPSS_N_SENSORS)
 
+/*
+ * Name of input i (0 <= i < CMAPSS_N_INPUTS): "setting1".."setting3", then "s1".."s21", as
+ * the data set's readme numbers them and bundles, features and drift labels spell them;
+ * NULL past the last input.
+ */
+const char *cmapss_input_name(size_t i);
+
 /* Rows in file order: unit, cycle, then CMAPSS_N_INPUTS values (3 settings, s1..s21). */
 struct cmapss_table {
 	size_t rows;

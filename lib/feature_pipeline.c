@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle.h"
 #include "feature_pipeline_impl.h"
 
 size_t
@@ -82,7 +81,7 @@ feature_spec_finish(struct feature_spec *spec, char *err, size_t err_len)
 				snprintf(err, err_len,
 					 "features.normalisation: regime %zu sensor '%s': mean must be "
 					 "finite and std finite and > 0",
-					 k, bundle_input_name((size_t)spec->sensors[i]));
+					 k, cmapss_input_name((size_t)spec->sensors[i]));
 				return -EINVAL;
 			}
 		}
@@ -120,7 +119,7 @@ feature_spec_finish(struct feature_spec *spec, char *err, size_t err_len)
 	if (spec->with_cycle)
 		snprintf(spec->names[f++], FEATURES_NAME_LEN, "cycle");
 	for (i = 0; i < spec->sensor_count; i++) {
-		const char *s = bundle_input_name((size_t)spec->sensors[i]);
+		const char *s = cmapss_input_name((size_t)spec->sensors[i]);
 
 		if (spec->with_last)
 			snprintf(spec->names[f++], FEATURES_NAME_LEN, "%s_last", s);
@@ -224,7 +223,7 @@ input_index(const char *name)
 	size_t i;
 
 	for (i = 0; i < CMAPSS_N_INPUTS; i++)
-		if (strcmp(bundle_input_name(i), name) == 0)
+		if (strcmp(cmapss_input_name(i), name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -436,8 +435,8 @@ feature_spec_to_json(const struct feature_spec *s)
 		cJSON_AddItemToArray(centers, doubles_json(s->centers[i], CMAPSS_N_SETTINGS));
 	sensors = cJSON_AddArrayToObject(j, "sensors");
 	for (i = 0; i < s->sensor_count; i++)
-		cJSON_AddItemToArray(sensors,
-				     cJSON_CreateString(bundle_input_name((size_t)s->sensors[i])));
+		cJSON_AddItemToArray(sensors, cJSON_CreateString(
+						      cmapss_input_name((size_t)s->sensors[i])));
 	norm = cJSON_AddObjectToObject(j, "normalisation");
 	mean = cJSON_AddArrayToObject(norm, "mean");
 	std = cJSON_AddArrayToObject(norm, "std");

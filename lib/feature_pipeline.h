@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* feature_pipeline.h - the feature pipeline shared by rulsrv-train and the prediction plugins. */
-#ifndef RULSRV_FEATURES_H
-#define RULSRV_FEATURES_H
+#ifndef RULSRV_FEATURE_PIPELINE_H
+#define RULSRV_FEATURE_PIPELINE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +13,9 @@
  * The pipeline: operating-regime identification from the three settings, per-regime
  * normalisation of the informative sensors, then causal window features per engine
  * (rolling means and deviations, slopes, exponential smoothing, ...). Its specification and
- * statistics are data (bundle.json "features"), so serving computes exactly what training did.
+ * statistics are data, a JSON object that whoever stores a model keeps beside it (a bundle
+ * does, as bundle.json "features"), so serving computes exactly what training did. The
+ * pipeline knows the C-MAPSS inputs and nothing of bundles.
  *
  * Train/serve equality is by construction: the features of cycle i are a function of the
  * last feature_spec_window() cycles up to i only. Training computes every row as serving
@@ -22,10 +24,11 @@
  */
 struct feature_spec;
 
-/* Parse the "features" object of bundle.json; err says what is wrong. */
+/* Parse a spec's JSON object (as feature_spec_to_json writes it); err says what is wrong. */
 int feature_spec_from_json(const cJSON *json, struct feature_spec **out, char *err,
 			   size_t err_len);
-/* Serialise (training writes it into bundle.json). Caller owns the result. */
+/* Serialise, for the model's owner to store (training writes it into bundle.json). Caller
+ * owns the result. */
 cJSON *feature_spec_to_json(const struct feature_spec *spec);
 void feature_spec_free(struct feature_spec *spec);
 

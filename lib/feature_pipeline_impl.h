@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* feature_pipeline_impl.h - the layout of struct feature_spec, shared by features.c and the fitter. */
-#ifndef RULSRV_FEATURES_IMPL_H
-#define RULSRV_FEATURES_IMPL_H
+/* feature_pipeline_impl.h - struct feature_spec laid out, for feature_pipeline.c and the fitter. */
+#ifndef RULSRV_FEATURE_PIPELINE_IMPL_H
+#define RULSRV_FEATURE_PIPELINE_IMPL_H
 
 #include <stdbool.h>
 #include <stddef.h>

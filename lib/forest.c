@@ -12,6 +12,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "read_file.h"
+
+/*
+ * The largest model file read: far above any XGBoost model of this data (the default one is
+ * 1 MB), low enough that a wrong path (a device, a log) cannot take the memory.
+ */
+#define FOREST_MAX_JSON (1024u * 1024 * 1024)
+
 /*
  * Layout: every tree's nodes renumbered breadth-first so that the two children of a node are
  * adjacent (right = left + 1), all trees in one array of 12-byte nodes. A walk step reads one
@@ -618,30 +626,20 @@ int
 forest_load(const char *path, size_t n_features, struct forest **out, char *err,
 	    size_t err_len)
 {
-	FILE *fp;
-	char *buf = NULL;
-	long size;
-	int rc = -EINVAL;
+	char *buf, inner[256];
+	size_t len;
+	int rc;
 
-	fp = fopen(path, "rb");
-	if (fp == NULL) {
-		rc = -errno;
+	rc = read_file(path, FOREST_MAX_JSON, &buf, &len);
+	if (rc < 0) {
 		snprintf(err, err_len, "cannot open '%s': %s", path, strerror(-rc));
 		return rc;
 	}
-	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)size + 1)) != NULL && fread(buf, 1, (size_t)size, fp) == (size_t)size) {
-		rc = forest_load_text(buf, (size_t)size, n_features, out, err, err_len);
-		if (rc < 0) {
-			char inner[256];
-
-			snprintf(inner, sizeof(inner), "%s", err);
-			snprintf(err, err_len, "'%s': %s", path, inner);
-		}
-	} else {
-		snprintf(err, err_len, "cannot read '%s'", path);
+	rc = forest_load_text(buf, len, n_features, out, err, err_len);
+	if (rc < 0) {
+		snprintf(inner, sizeof(inner), "%s", err);
+		snprintf(err, err_len, "'%s': %s", path, inner);
 	}
 	free(buf);
-	fclose(fp);
 	return rc;
 }

@@ -8,21 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "splitmix64.h"
+
 #define SYNTH_SENSORS 21
 
 struct rng {
 	uint64_t s[4];
 };
-
-static uint64_t
-splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static uint64_t
 rotl(uint64_t x, int k)
@@ -51,7 +43,7 @@ rng_seed(struct rng *r, uint64_t seed)
 	int i;
 
 	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix(&seed);
+		r->s[i] = splitmix64_next(&seed);
 }
 
 static double

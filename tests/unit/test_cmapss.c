@@ -243,6 +243,23 @@ START_TEST(find_dir_honours_env)
 }
 END_TEST
 
+/* The inputs by the names bundles and drift labels use, in column order, and none past s21. */
+START_TEST(input_names_in_column_order)
+{
+	char want[16];
+	size_t i;
+
+	ck_assert_str_eq(cmapss_input_name(0), "setting1");
+	ck_assert_str_eq(cmapss_input_name(CMAPSS_N_SETTINGS - 1), "setting3");
+	for (i = 0; i < CMAPSS_N_SENSORS; i++) {
+		snprintf(want, sizeof(want), "s%zu", i + 1);
+		ck_assert_str_eq(cmapss_input_name(CMAPSS_N_SETTINGS + i), want);
+	}
+	ck_assert_ptr_null(cmapss_input_name(CMAPSS_N_INPUTS));
+	ck_assert_ptr_null(cmapss_input_name((size_t)-1));
+}
+END_TEST
+
 Suite *
 cmapss_suite(void)
 {
@@ -258,6 +275,7 @@ cmapss_suite(void)
 	tcase_add_test(tc, read_errors_name_the_file);
 	tcase_add_test(tc, read_rul_values_and_errors);
 	tcase_add_test(tc, find_dir_honours_env);
+	tcase_add_test(tc, input_names_in_column_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -150,6 +150,47 @@ START_TEST(test_options_token_trimmed)
 }
 END_TEST
 
+/* A token file of more than 4096 bytes, of two lines or of blanks only is refused by name. */
+START_TEST(test_options_token_refused)
+{
+	static const struct {
+		size_t fill;
+		const char *text, *says;
+	} cases[] = {
+		{ 4097, "", "is larger than 4096 bytes" },
+		{ 0, "one\ntwo\n", "must hold one non-empty line" },
+		{ 0, " \n\t\n", "must hold one non-empty line" },
+	};
+	struct replay_options o;
+	char err[256], path[128];
+	size_t i, k;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", tmpdir);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		for (k = 0; k < cases[i].fill; k++)
+			fputc('t', f);
+		fputs(cases[i].text, f);
+		fclose(f);
+		ck_assert_int_lt(run_options(&o, err, sizeof(err), "--token", path, NULL), 0);
+		ck_assert_msg(strstr(err, cases[i].says) != NULL && strstr(err, path) != NULL,
+			      "case %zu: '%s'", i, err);
+		options_free(&o);
+	}
+	/* Exactly 4096 bytes is a token. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (k = 0; k < 4096; k++)
+		fputc('t', f);
+	fclose(f);
+	ck_assert_int_eq(run_options(&o, err, sizeof(err), "--token", path, NULL), 0);
+	ck_assert_uint_eq(strlen(o.token), 4096);
+	options_free(&o);
+}
+END_TEST
+
 /* The model's own subset replays only its held-out engines; ids are quarter*1000 + unit. */
 START_TEST(test_quarter_holdout_and_ids)
 {
@@ -399,6 +440,7 @@ replay_tool_suite(void)
 	tcase_add_test(tc, test_options_defaults_and_normalising);
 	tcase_add_test(tc, test_options_errors_name_the_option);
 	tcase_add_test(tc, test_options_token_trimmed);
+	tcase_add_test(tc, test_options_token_refused);
 	tcase_add_test(tc, test_quarter_holdout_and_ids);
 	tcase_add_test(tc, test_quarter_sample_and_errors);
 	tcase_add_test(tc, test_engine_stream_wraps);

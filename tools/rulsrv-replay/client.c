@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
+
+#include "clocks.h"
 
 /* How far the rate limiter lets a late loop catch up, in seconds of requests. */
 #define RATE_CATCH_UP 0.1
@@ -38,15 +39,6 @@ struct client {
 	void *arg;
 	struct slot control;      /* the blocking control-plane request */
 };
-
-double
-client_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t
 on_write(char *data, size_t size, size_t n, void *userdata)
@@ -118,7 +110,7 @@ client_new(size_t concurrency, double rate, double timeout, const char *token,
 	c->done = done;
 	c->arg = arg;
 	c->interval = rate > 0 ? 1.0 / rate : 0;
-	c->next_start = client_now();
+	c->next_start = clocks_monotonic();
 	c->timeout_ms = (long)(timeout * 1000);
 	c->multi = curl_multi_init();
 	c->slots = calloc(concurrency, sizeof(*c->slots));
@@ -165,7 +157,7 @@ client_free(struct client *c)
 bool
 client_ready(struct client *c)
 {
-	return c->free_count > 0 && (c->interval == 0 || client_now() >= c->next_start);
+	return c->free_count > 0 && (c->interval == 0 || clocks_monotonic() >= c->next_start);
 }
 
 size_t
@@ -225,7 +217,7 @@ client_post(struct client *c, const char *url, const char *body, size_t len, boo
 		return -ENOMEM;
 	c->free_count--;
 	if (c->interval > 0) {
-		now = client_now();
+		now = clocks_monotonic();
 		if (c->next_start < now - RATE_CATCH_UP)
 			c->next_start = now - RATE_CATCH_UP;
 		c->next_start += c->interval;
@@ -272,7 +264,7 @@ client_poll(struct client *c, int timeout_ms)
 	int running;
 
 	if (c->interval > 0 && c->free_count > 0) {
-		double wait = (c->next_start - client_now()) * 1000;
+		double wait = (c->next_start - clocks_monotonic()) * 1000;
 
 		if (wait < timeout_ms)
 			timeout_ms = wait > 0 ? (int)wait + 1 : 0;

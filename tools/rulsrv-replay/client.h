@@ -51,7 +51,4 @@ int client_poll(struct client *c, int timeout_ms);
 int client_request(struct client *c, const char *method, const char *url, const char *body,
 		   bool auth, struct client_result *r);
 
-/* Seconds on a monotonic clock. */
-double client_now(void);
-
 #endif

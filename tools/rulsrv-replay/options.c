@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "read_file.h"
+
 #define TOKEN_MAX 4096
 
 enum {
@@ -199,19 +201,16 @@ options_parse_quarters(struct replay_options *o, const char *list, char *err, si
 static int
 read_token(struct replay_options *o, char *err, size_t err_len)
 {
-	char buf[TOKEN_MAX + 1], *start, *end;
-	size_t n;
-	FILE *f;
+	char *buf, *start, *end;
+	int r;
 
-	f = fopen(o->token_file, "re");
-	if (f == NULL)
-		return opt_error(err, err_len, "cannot read token file '%s': %m", o->token_file);
-	n = fread(buf, 1, TOKEN_MAX + 1, f);
-	fclose(f);
-	if (n > TOKEN_MAX)
+	r = read_file(o->token_file, TOKEN_MAX, &buf, NULL);
+	if (r == -EFBIG)
 		return opt_error(err, err_len, "token file '%s' is larger than %d bytes", o->token_file,
 			    TOKEN_MAX);
-	buf[n] = '\0';
+	if (r < 0)
+		return opt_error(err, err_len, "cannot read token file '%s': %s", o->token_file,
+			    strerror(-r));
 	start = buf;
 	while (*start && isspace((unsigned char)*start))
 		start++;
@@ -220,9 +219,12 @@ read_token(struct replay_options *o, char *err, size_t err_len)
 		end--;
 	*end = '\0';
 	if (*start == '\0' || strpbrk(start, "\r\n") != NULL)
-		return opt_error(err, err_len, "token file '%s' must hold one non-empty line",
-			    o->token_file);
-	return set_string(&o->token, start);
+		r = opt_error(err, err_len, "token file '%s' must hold one non-empty line",
+			      o->token_file);
+	else
+		r = set_string(&o->token, start);
+	free(buf);
+	return r;
 }
 
 static void

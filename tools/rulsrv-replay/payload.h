@@ -21,7 +21,7 @@ void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 
 /*
- * The one-engine body of POST /v1/predict (SPEC section 5) for engine e at its cycle index
+ * The one-engine body of POST /v1/predict (docs/API.md) for engine e at its cycle index
  * `at` (0-based within its trajectory): the last `window` cycles up to and including it,
  * oldest first. Replaces the content of out.
  */

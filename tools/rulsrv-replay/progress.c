@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "client.h"
+#include "clocks.h"
 
 #define BAR_WIDTH 24
 #define BAR_REFRESH 0.2 /* seconds */
@@ -67,7 +67,7 @@ draw_bar(struct progress *p, const struct quarter_stats *s)
 void
 progress_update(struct progress *p, const struct quarter_stats *s, bool force)
 {
-	double now = client_now();
+	double now = clocks_monotonic();
 
 	if (p->mode == PROGRESS_QUIET)
 		return;
@@ -92,7 +92,7 @@ progress_quarter_begin(struct progress *p, const struct quarter_stats *s)
 {
 	p->last_sample = 0;
 	p->rate = 0;
-	p->last_draw = client_now();
+	p->last_draw = clocks_monotonic();
 	if (p->mode == PROGRESS_QUIET)
 		return;
 	progress_clear(p);

@@ -26,7 +26,7 @@ struct engine {
 	size_t sent;         /* cycles whose prediction request went out */
 	size_t answered;     /* responses received (success or not) */
 	bool in_flight;      /* a request of this engine is outstanding */
-	double answered_at;  /* when its last response came (client_now) */
+	double answered_at;  /* when its last response came (clocks_monotonic) */
 	bool failure_sent;   /* the failure event went out */
 	bool finished;       /* the failure event was answered */
 };

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clocks.h"
+
 enum run_tag {
 	TAG_PREDICT,
 	TAG_FAILURE,
@@ -66,7 +68,7 @@ on_predict(struct run *r, struct engine *e, const struct client_result *res)
 
 	e->in_flight = false;
 	e->answered++;
-	e->answered_at = client_now();
+	e->answered_at = clocks_monotonic();
 	r->stats->requests++;
 	if (res->curl_code == 0 && res->status >= 200 && res->status <= 299 &&
 	    payload_parse_rul(res->body, res->body_len, &rul) == 0) {
@@ -137,7 +139,7 @@ submit_one(struct run *r, bool *submitted)
 	int rc;
 
 	*submitted = false;
-	e = fleet_next_failure(&r->fleet, client_now(), r->failure_delay);
+	e = fleet_next_failure(&r->fleet, clocks_monotonic(), r->failure_delay);
 	if (e != NULL) {
 		rc = payload_failure(&r->body, e);
 		if (rc == 0)
@@ -164,7 +166,7 @@ submit_one(struct run *r, bool *submitted)
 int
 run_quarter(struct run *r, struct quarter *q, struct quarter_stats *s)
 {
-	double start = client_now();
+	double start = clocks_monotonic();
 	bool submitted = true;
 	int rc;
 
@@ -185,7 +187,7 @@ run_quarter(struct run *r, struct quarter *q, struct quarter_stats *s)
 		rc = client_poll(r->client, client_in_flight(r->client) ? 100 : 10);
 		if (rc < 0)
 			return rc;
-		s->seconds = client_now() - start;
+		s->seconds = clocks_monotonic() - start;
 		progress_update(r->progress, s, false);
 	}
 	while (client_in_flight(r->client) > 0) {
@@ -197,7 +199,7 @@ run_quarter(struct run *r, struct quarter *q, struct quarter_stats *s)
 		r->aborted = true;
 		snprintf(r->abort_reason, sizeof(r->abort_reason), "interrupted");
 	}
-	s->seconds = client_now() - start;
+	s->seconds = clocks_monotonic() - start;
 	progress_update(r->progress, s, true);
 	return 0;
 }

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <xgboost/c_api.h>
+
+#include "clocks.h"
+#include "splitmix64.h"
 
 #define EARLY_STOP 40 /* rounds without improvement before a fold stops */
 
@@ -60,15 +62,6 @@ dmatrix_new(const struct matrix *m, DMatrixHandle *out, char *err, size_t err_le
 		return xgb_fail("cannot set labels", err, err_len);
 	}
 	return 0;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Parse "[12]\tval-rmse:13.2" into 13.2. */
@@ -150,7 +143,7 @@ boost_tune(const struct boost_ctx *c, const struct matrix *m, size_t n_engines,
 {
 	DMatrixHandle all = NULL, dtr[8] = { 0 }, dva[8] = { 0 };
 	int *fold = NULL, *idx_tr = NULL, *idx_va = NULL;
-	double *curve = NULL, *sse = NULL, best_rmse = INFINITY, t0 = now();
+	double *curve = NULL, *sse = NULL, best_rmse = INFINITY, t0 = clocks_monotonic();
 	size_t nval[8] = { 0 }, g, i, total_val = 0;
 	uint64_t st = c->seed ^ 0x666f6c6473ULL;
 	int f, r, it;
@@ -180,12 +173,8 @@ boost_tune(const struct boost_ctx *c, const struct matrix *m, size_t n_engines,
 		for (i = 0; i < n_engines; i++)
 			perm[i] = i;
 		for (i = n_engines; i > 1; i--) {
-			uint64_t z = st += 0x9e3779b97f4a7c15ULL;
-			size_t j, t;
+			size_t j = (size_t)(splitmix64_next(&st) % i), t;
 
-			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-			j = (size_t)((z ^ (z >> 31)) % i);
 			t = perm[i - 1];
 			perm[i - 1] = perm[j];
 			perm[j] = t;
@@ -236,7 +225,7 @@ boost_tune(const struct boost_ctx *c, const struct matrix *m, size_t n_engines,
 			progress(c, "tuning: config %zu/%zu (depth %d eta %g mcw %g sub %g col %g) "
 				    "fold %d/%d, %.0f s",
 				 g + 1, grid_n, grid[g].max_depth, grid[g].eta, grid[g].min_child_weight,
-				 grid[g].subsample, grid[g].colsample, f + 1, c->folds, now() - t0);
+				 grid[g].subsample, grid[g].colsample, f + 1, c->folds, clocks_monotonic() - t0);
 			r = run_fold(c, &grid[g], dtr[f], dva[f], curve, err, err_len);
 			if (r < 0)
 				goto out;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "splitmix64.h"
+
 static int
 table_append(struct cmapss_table *dst, const struct cmapss_table *src, int64_t unit_base)
 {
@@ -37,17 +39,6 @@ table_append(struct cmapss_table *dst, const struct cmapss_table *src, int64_t u
 	return 0;
 }
 
-/* splitmix64: the only randomness rulsrv-train draws itself (holdout, folds). */
-static uint64_t
-mix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static int
 cmp_i64(const void *a, const void *b)
 {
@@ -62,6 +53,7 @@ choose_holdout(struct train_set *s, size_t n, uint64_t seed, char *err, size_t e
 {
 	size_t first = 0, e, i;
 	int64_t *units;
+	/* splitmix64: with the folds, the only randomness rulsrv-train draws itself. */
 	uint64_t st = seed ^ 0x686f6c646f7574ULL;
 
 	for (e = 0; e < s->engines; e++)
@@ -78,7 +70,7 @@ choose_holdout(struct train_set *s, size_t n, uint64_t seed, char *err, size_t e
 	for (e = 0; e < first; e++)
 		units[e] = s->t.unit[s->starts[e]];
 	for (i = 0; i < n; i++) { /* partial Fisher-Yates */
-		size_t j = i + (size_t)(mix(&st) % (first - i));
+		size_t j = i + (size_t)(splitmix64_next(&st) % (first - i));
 		int64_t t = units[i];
 
 		units[i] = units[j];

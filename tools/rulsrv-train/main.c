@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "clocks.h"
 #include "train.h"
 
 struct options {
@@ -194,15 +195,6 @@ parse_args(int argc, char **argv, struct options *o)
 	return r;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static cJSON *
 params_json(const struct boost_params *p)
 {
@@ -327,7 +319,7 @@ main(int argc, char **argv)
 	struct eval_row rows[TRAIN_MAX_SUBSETS];
 	char data[4096], err[1024], model[4096];
 	cJSON *evaluation = NULL, *training;
-	double t0 = now(), cv = NAN, t_tune = 0, t_fit;
+	double t0 = clocks_monotonic(), cv = NAN, t_tune = 0, t_fit;
 	void *booster = NULL;
 	size_t i;
 	int r;
@@ -370,7 +362,7 @@ main(int argc, char **argv)
 			m.rows, set.engines - set.holdout_count, set.holdout_count,
 			feature_spec_regime_count(spec), feature_spec_count(spec));
 	if (o.tune) {
-		double t1 = now();
+		double t1 = clocks_monotonic();
 
 		if (o.grid_n == 0) {
 			o.grid_n = sizeof(default_grid) / sizeof(default_grid[0]);
@@ -380,7 +372,7 @@ main(int argc, char **argv)
 			       sizeof(err));
 		if (r < 0)
 			goto fail;
-		t_tune = now() - t1;
+		t_tune = clocks_monotonic() - t1;
 		/*
 		 * Tuning runs at eta 0.1 to fit the time budget; the final model quarters the
 		 * rate and takes four times the rounds (CV RMSE at eta 0.1 / 0.05 / 0.025: FD001
@@ -403,7 +395,7 @@ main(int argc, char **argv)
 	r = boost_fit_save(&ctx, &m, &best, model, &booster, err, sizeof(err));
 	if (r < 0)
 		goto fail;
-	t_fit = now() - t0;
+	t_fit = clocks_monotonic() - t0;
 	for (i = 0; i < set.subset_count; i++) {
 		r = evaluate_subset(o.data, set.subsets[i], spec, booster, o.cap, &rows[i], err,
 				    sizeof(err));
