@@ -55,13 +55,13 @@ drift_json_eval(cJSON *o, const struct drift_eval *e)
 	if (isnan(e->psi_max))
 		cJSON_AddNullToObject(o, "max_feature");
 	else
-		cJSON_AddStringToObject(o, "max_feature", bundle_input_name(e->max_feature));
+		cJSON_AddStringToObject(o, "max_feature", cmapss_input_name(e->max_feature));
 	for (f = 0; f < CMAPSS_N_INPUTS && features != NULL; f++) {
 		cJSON *item = cJSON_CreateObject();
 
 		if (item == NULL)
 			break;
-		cJSON_AddStringToObject(item, "name", bundle_input_name(f));
+		cJSON_AddStringToObject(item, "name", cmapss_input_name(f));
 		cJSON_AddNumberToObject(item, "psi", e->psi[f]);
 		cJSON_AddStringToObject(item, "status", drift_status_name(e->feature_status[f]));
 		cJSON_AddItemToArray(features, item);

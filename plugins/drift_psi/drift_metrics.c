@@ -25,7 +25,7 @@ drift_bin_series(struct drift *d, struct rulsrv_metric *m, struct rulsrv_series 
 	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++) {
 			size_t k = d->ref.offset[f] + b;
-			const char *values[] = { bundle_input_name(f), d->ref.bin_label[k] };
+			const char *values[] = { cmapss_input_name(f), d->ref.bin_label[k] };
 
 			s[k] = d->api->series(m, values);
 			if (s[k] == NULL)
@@ -72,7 +72,7 @@ drift_metrics_families(struct drift *d)
 	if (r < 0)
 		return r;
 	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
-		const char *values[] = { bundle_input_name(f) };
+		const char *values[] = { cmapss_input_name(f) };
 
 		d->m.psi[f] = d->api->series(d->m.psi_family, values);
 		if (d->m.psi[f] == NULL)
@@ -194,7 +194,7 @@ drift_has_bin(const struct drift *d, const char *feature, const char *bin)
 	size_t f, b;
 
 	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
-		if (strcmp(bundle_input_name(f), feature) != 0)
+		if (strcmp(cmapss_input_name(f), feature) != 0)
 			continue;
 		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++)
 			if (strcmp(d->ref.bin_label[d->ref.offset[f] + b], bin) == 0)

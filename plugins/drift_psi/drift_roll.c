@@ -42,7 +42,7 @@ drift_book_locked(struct drift *d, const char *label, bool requested)
 			    "%.4g (%s)",
 			    (unsigned long long)c->index, c->label, (unsigned long long)obs,
 			    drift_status_name(c->eval.status), c->eval.psi_max,
-			    bundle_input_name(c->eval.max_feature));
+			    cmapss_input_name(c->eval.max_feature));
 		d->index++;
 		d->start = now;
 	}
