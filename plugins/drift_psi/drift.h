@@ -194,7 +194,10 @@ struct drift_closed {
 
 /* The plugin instance. */
 struct drift {
-	struct drift_windows win; /* first: the only part the request path writes */
+	/* First in every version: the loaded plugin file that made the instance (the address of
+	 * a static of its own), which handoff checks before it reads anything else of it. */
+	const void *object;
+	struct drift_windows win; /* on lines of its own: the only part the request path writes */
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
 	struct drift_ref ref;

@@ -51,6 +51,9 @@ drift_tick_interval(const struct drift *d)
 
 /* ---- the instance ---------------------------------------------------------------------- */
 
+/* Its address tells this loaded file's instances from those of a replaced file's. */
+static const char drift_object;
+
 static void
 drift_free(struct drift *d)
 {
@@ -76,6 +79,7 @@ drift_new(struct rulsrv_host *host, const struct rulsrv_api *api)
 	if (d == NULL)
 		return NULL;
 	memset(d, 0, sizeof(*d));
+	d->object = &drift_object;
 	d->host = host;
 	d->api = api;
 	atomic_init(&d->warned_inputs, false);
@@ -238,6 +242,14 @@ drift_handoff(void *state, void *old_state)
 	uint64_t index;
 	char label[DRIFT_LABEL_MAX];
 
+	/* A replaced plugin file loads afresh; its predecessor's layout may be another. */
+	if (old->object != &drift_object) {
+		d->api->log(d->host, RULSRV_LOG_NOTICE,
+			    "the previous instance is of another drift_psi.so: windows start again "
+			    "at %llu '%s'",
+			    (unsigned long long)d->index, d->label);
+		return;
+	}
 	pthread_mutex_lock(&old->lock);
 	index = old->index;
 	memcpy(label, old->label, sizeof(label));

@@ -37,6 +37,9 @@ struct sd_carry {
 #define SD_RESOLVE_RETRY_S 30.0
 
 struct sd {
+	/* First in every version: the loaded plugin file that made the instance (the address of
+	 * a static of its own), which handoff checks before it reads anything else of it. */
+	const void *object;
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
 
@@ -62,6 +65,9 @@ struct sd {
 	struct rulsrv_series *m_failed;
 	struct rulsrv_series *m_dropped;
 };
+
+/* Its address tells this loaded file's instances from those of a replaced file's. */
+static const char sd_object;
 
 static struct sd_carry *
 sd_carry_new(bool served)
@@ -293,6 +299,7 @@ sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	s->object = &sd_object;
 	s->host = host;
 	s->api = api;
 	s->fd = -1;
@@ -343,6 +350,18 @@ sd_handoff(void *state, void *old_state)
 {
 	struct sd *s = state, *old = old_state;
 
+	/*
+	 * A replaced plugin file loads afresh, and its instances' layout may be another: keep
+	 * the baseline init took. The predecessor, last of its memory, sends what is left at
+	 * its fini, so what was counted between this baseline and that fini goes twice.
+	 */
+	if (old->object != &sd_object) {
+		atomic_store(&s->carry->served, true);
+		s->api->log(s->host, RULSRV_LOG_NOTICE,
+			    "the previous instance is of another export_statsd.so: deltas start from "
+			    "this instance's baseline");
+		return;
+	}
 	if (sd_carry_put(s->carry))
 		sd_carry_free(s->carry);
 	atomic_fetch_add(&old->carry->refs, 1);

@@ -1166,6 +1166,51 @@ START_TEST(test_failed_reload_keeps_numbering)
 }
 END_TEST
 
+/*
+ * A replaced drift_psi.so loads as another object, whose instances may be laid out otherwise:
+ * its handoff from an instance of the old object takes nothing over (windows start again).
+ */
+START_TEST(test_handoff_from_another_file)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+				   "label", "Q1", NULL };
+	const struct rulsrv_plugin_descriptor *other;
+	char src[1024], copy[600], cmd[2200];
+	struct dt old, next;
+	void *handle;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&old, kv), 0);
+	cJSON_Delete(dt_roll(&old, "{\"label\": \"Q2\"}"));
+	snprintf(src, sizeof(src), "%s/plugins/drift_psi.so", RULSRV_BUILD_DIR);
+	snprintf(copy, sizeof(copy), "%s/drift_psi_copy.so", dt_dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, copy);
+	ck_assert_int_eq(system(cmd), 0);
+	handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(handle != NULL, "%s", dlerror());
+	other = dlsym(handle, RULSRV_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_ptr_ne(other, dt_desc);
+
+	memset(&next, 0, sizeof(next));
+	memcpy(next.host.instance, old.host.instance, sizeof(next.host.instance));
+	next.host.registry = old.host.registry;
+	fake_settings_set(&next.settings, kv);
+	ck_assert_int_eq(other->init(&next.host, &fake_api, &next.settings, &next.state), 0);
+	other->handoff(next.state, old.state);
+	ck_assert_ptr_nonnull(strstr(next.host.last_log, "another drift_psi.so"));
+	old.borrowed_registry = true;
+	dt_stop(&old);
+	j = dt_get(&next);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 1);
+	ck_assert_str_eq(dt_str(j, "window", "label"), "Q1");
+	cJSON_Delete(j);
+	other->fini(next.state);
+	metrics_registry_free(next.host.registry);
+	dlclose(handle);
+}
+END_TEST
+
 /* Records of another input count than the reference's are skipped and said once. */
 START_TEST(test_other_input_count_is_skipped)
 {
@@ -1521,6 +1566,7 @@ drift_psi_suite(void)
 	tcase_add_test(conf, test_reload_takes_over);
 	tcase_add_test(conf, test_failed_reload_keeps_numbering);
 	tcase_add_test(conf, test_other_input_count_is_skipped);
+	tcase_add_test(conf, test_handoff_from_another_file);
 	tcase_add_test(conf, test_bin_metrics);
 	suite_add_tcase(s, conf);
 

@@ -484,6 +484,56 @@ START_TEST(test_failed_reload_sends_nothing)
 }
 END_TEST
 
+/*
+ * A replaced export_statsd.so loads as another object, whose instances may be laid out
+ * otherwise: its handoff from an instance of the old object keeps its own baseline, and the
+ * old instance, last of its memory, sends what is left at its fini.
+ */
+START_TEST(test_handoff_from_another_file)
+{
+	const char *const kv[] = {"interval_ms", "3600000", "prefix", "t", NULL};
+	const struct rulsrv_plugin_descriptor *other;
+	char src[1024], cmd[2200];
+	char copy[] = "/tmp/export-statsd-copy-XXXXXX";
+	struct rulsrv_metric *c;
+	struct rulsrv_series *x;
+	struct sd_fixture f;
+	void *handle, *old;
+	int fd;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
+					NULL, NULL, 0, &c), 0);
+	x = metrics_series(c, NULL);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	old = f.state;
+	metrics_counter_add(x, 1);
+	fd = mkstemp(copy);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(src, sizeof(src), "%s/plugins/export_statsd.so", RULSRV_BUILD_DIR);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, copy);
+	ck_assert_int_eq(system(cmd), 0);
+	handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(handle != NULL, "%s", dlerror());
+	unlink(copy);
+	other = dlsym(handle, RULSRV_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_ptr_ne(other, f.d);
+	ck_assert_int_eq(other->init(&f.host, &fake_api, &f.settings, &f.state), 0);
+	other->handoff(f.state, old);
+	ck_assert_ptr_nonnull(strstr(f.host.last_log, "another export_statsd.so"));
+	f.d->fini(old);
+	metrics_counter_add(x, 2);
+	other->fini(f.state);
+	f.state = NULL;
+	sd_drain(&f, 100);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 3);
+	dlclose(handle);
+	sd_close(&f);
+}
+END_TEST
+
 START_TEST(test_bad_settings)
 {
 	const char *const bad_port[] = {"port", "70000", NULL};
@@ -521,6 +571,7 @@ export_statsd_suite(void)
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_handoff_between_instances);
 	tcase_add_test(tc, test_failed_reload_sends_nothing);
+	tcase_add_test(tc, test_handoff_from_another_file);
 	tcase_add_test(tc, test_bad_settings);
 	suite_add_tcase(s, tc);
 	return s;
