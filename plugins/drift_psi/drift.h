@@ -194,7 +194,10 @@ struct drift_closed {
 
 /* The plugin instance. */
 struct drift {
-	struct drift_windows win; /* first: the only part the request path writes */
+	/* First in every version: the loaded plugin file that made the instance (the address of
+	 * a static of its own), which handoff checks before it reads anything else of it. */
+	const void *object;
+	struct drift_windows win; /* on lines of its own: the only part the request path writes */
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
 	struct drift_ref ref;
@@ -203,7 +206,7 @@ struct drift {
 	uint64_t window_size;
 	double window_seconds;
 	double update_interval;
-	char *carry_key; /* "service/instance": window index and label survive reloads */
+	atomic_bool warned_inputs; /* a batch of another input count was logged */
 
 	/* Rolling, evaluation, counter flushes and gauge updates; never taken by observers
 	 * except by the one whose batch fills a count window. */
@@ -220,13 +223,9 @@ struct drift {
 	uint64_t *scratch; /* total_bins */
 	struct drift_metrics m;
 
-	bool successor;    /* a reload's new instance: an older one may still serve */
-	atomic_bool live;  /* serves: not a successor, or saw a request (observer, route) */
-	bool took_over;    /* the timer did what a serving instance does once */
-	pthread_cond_t wake;
-	bool stop;
-	bool timer_started;
-	pthread_t timer;
+	/* The window gauges are someone else's (a predecessor's, which may go on serving if
+	 * this reload fails) until this instance serves: its first timer call takes them. */
+	bool took_over;
 };
 
 /* drift_roll.c */
@@ -239,18 +238,17 @@ void drift_roll_locked(struct drift *d, const char *label, struct drift_closed *
 void drift_refresh_locked(struct drift *d, struct drift_eval *eval);
 /* Closed windows into the counters, gauges untouched; under d->lock. */
 void drift_flush_counters_locked(struct drift *d);
-double drift_now(void);  /* seconds since the epoch */
-double drift_mono(void); /* CLOCK_MONOTONIC seconds */
 
-/* drift_carry.c: window index and label of the instance named key before a reload. */
-bool drift_carry_find(const char *key, uint64_t *index, char *label);
-void drift_carry_store(const struct drift *d);
+/* drift_psi.c: the timer: take the gauges over, roll a time window that is due, refresh. */
+void drift_tick(void *ud);
 
 /* drift_settings.c: every setting but the reference; logs what is wrong. */
 int drift_read_settings(struct drift *d, const struct rulsrv_settings *s);
 
 /* drift_metrics.c */
 int drift_metrics_init(struct drift *d);
+/* Has any instance of the service published a window (drift_window_index is not 0)? */
+bool drift_metrics_claimed(struct drift *d);
 void drift_metrics_window(struct drift *d);
 void drift_metrics_eval(struct drift *d, const struct drift_eval *e);
 void drift_metrics_flush_locked(struct drift *d, const uint64_t *current);

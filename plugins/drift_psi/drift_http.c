@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* drift_http.c - GET /v1/drift and POST /v1/drift/window (SPEC section 5). */
+/* drift_http.c - GET /v1/drift and POST /v1/drift/window (docs/API.md). */
 #include "drift.h"
 
 #include <math.h>
@@ -55,13 +55,13 @@ drift_json_eval(cJSON *o, const struct drift_eval *e)
 	if (isnan(e->psi_max))
 		cJSON_AddNullToObject(o, "max_feature");
 	else
-		cJSON_AddStringToObject(o, "max_feature", bundle_input_name(e->max_feature));
+		cJSON_AddStringToObject(o, "max_feature", cmapss_input_name(e->max_feature));
 	for (f = 0; f < CMAPSS_N_INPUTS && features != NULL; f++) {
 		cJSON *item = cJSON_CreateObject();
 
 		if (item == NULL)
 			break;
-		cJSON_AddStringToObject(item, "name", bundle_input_name(f));
+		cJSON_AddStringToObject(item, "name", cmapss_input_name(f));
 		cJSON_AddNumberToObject(item, "psi", e->psi[f]);
 		cJSON_AddStringToObject(item, "status", drift_status_name(e->feature_status[f]));
 		cJSON_AddItemToArray(features, item);
@@ -178,7 +178,6 @@ drift_get(void *ud, const struct rulsrv_request *req, struct rulsrv_response *re
 	struct drift *d = ud;
 	struct drift_view v;
 
-	atomic_store_explicit(&d->live, true, memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
 	drift_refresh_locked(d, &v.eval);
 	drift_view_take_locked(d, &v);
@@ -266,7 +265,6 @@ drift_post_window(void *ud, const struct rulsrv_request *req, struct rulsrv_resp
 	const char *label;
 	cJSON *json, *o;
 
-	atomic_store_explicit(&d->live, true, memory_order_relaxed);
 	if (drift_parse_window_body(d, req, resp, &json, &label) != 0) {
 		cJSON_Delete(json);
 		return;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* drift_metrics.c - the drift_* metric families of SPEC section 6 and their updates. */
+/* drift_metrics.c - the drift_* metric families (docs/METRICS.md) and their updates. */
 #include "drift.h"
 
 #include <errno.h>
@@ -10,19 +10,6 @@
 static const char *const drift_feature_label[] = { "feature", NULL };
 static const char *const drift_bin_labels[] = { "feature", "bin", NULL };
 static const char *const drift_info_label[] = { "label", NULL };
-
-static int
-drift_gauge(struct drift *d, const char *name, const char *help, struct rulsrv_series **out)
-{
-	struct rulsrv_metric *m;
-	int r;
-
-	r = d->api->metric_new(d->host, RULSRV_METRIC_GAUGE, name, help, NULL, NULL, 0, &m);
-	if (r < 0)
-		return r;
-	*out = d->api->series(m, NULL);
-	return *out == NULL ? -ENOMEM : 0;
-}
 
 /* One series per (input, bin); the bin label is the bin's inclusive upper edge. */
 static int
@@ -38,7 +25,7 @@ drift_bin_series(struct drift *d, struct rulsrv_metric *m, struct rulsrv_series 
 	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
 		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++) {
 			size_t k = d->ref.offset[f] + b;
-			const char *values[] = { bundle_input_name(f), d->ref.bin_label[k] };
+			const char *values[] = { cmapss_input_name(f), d->ref.bin_label[k] };
 
 			s[k] = d->api->series(m, values);
 			if (s[k] == NULL)
@@ -48,58 +35,52 @@ drift_bin_series(struct drift *d, struct rulsrv_metric *m, struct rulsrv_series 
 	return 0;
 }
 
+/* Every drift_* family, registered as one table; the unlabelled gauges get their series. */
 static int
 drift_metrics_families(struct drift *d)
 {
-	const struct rulsrv_api *api = d->api;
-	struct rulsrv_metric *bins, *ref;
+	struct rulsrv_metric *bins, *psi_max, *index, *observations, *start;
+	const struct rulsrv_metric_def defs[] = {
+		{ "drift_psi", RULSRV_METRIC_GAUGE,
+		  "PSI of the current drift window against the reference, per input (NaN before "
+		  "min_observations)",
+		  drift_feature_label, NULL, 0, &d->m.psi_family, NULL },
+		{ "drift_psi_max", RULSRV_METRIC_GAUGE, "Largest PSI of the current drift window",
+		  NULL, NULL, 0, &psi_max, &d->m.psi_max },
+		{ "drift_window_index", RULSRV_METRIC_GAUGE, "Index of the current drift window",
+		  NULL, NULL, 0, &index, &d->m.index },
+		{ "drift_window_observations", RULSRV_METRIC_GAUGE,
+		  "Predictions observed in the current drift window", NULL, NULL, 0, &observations,
+		  &d->m.observations },
+		{ "drift_window_start_timestamp_seconds", RULSRV_METRIC_GAUGE,
+		  "Start of the current drift window, seconds since the epoch", NULL, NULL, 0,
+		  &start, &d->m.start },
+		{ "drift_window_info", RULSRV_METRIC_GAUGE,
+		  "Label of the current drift window (1), earlier labels (0)", drift_info_label, NULL,
+		  0, &d->m.info_family, NULL },
+		{ "drift_bin_observations_total", RULSRV_METRIC_COUNTER,
+		  "Observed inputs per reference bin (bin: inclusive upper edge)", drift_bin_labels,
+		  NULL, 0, &bins, NULL },
+		{ "drift_reference_proportion", RULSRV_METRIC_GAUGE,
+		  "Expected proportion of each reference bin (bin: inclusive upper edge)",
+		  drift_bin_labels, NULL, 0, &d->m.reference_family, NULL },
+	};
 	size_t f;
 	int r;
 
-	r = api->metric_new(d->host, RULSRV_METRIC_GAUGE, "drift_psi",
-			    "PSI of the current drift window against the reference, per input "
-			    "(NaN before min_observations)",
-			    drift_feature_label, NULL, 0, &d->m.psi_family);
+	r = d->api->metrics_register(d->host, defs, sizeof(defs) / sizeof(defs[0]));
 	if (r < 0)
 		return r;
 	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
-		const char *values[] = { bundle_input_name(f) };
+		const char *values[] = { cmapss_input_name(f) };
 
-		d->m.psi[f] = api->series(d->m.psi_family, values);
+		d->m.psi[f] = d->api->series(d->m.psi_family, values);
 		if (d->m.psi[f] == NULL)
 			return -ENOMEM;
 	}
-	r = drift_gauge(d, "drift_psi_max", "Largest PSI of the current drift window",
-			&d->m.psi_max);
+	r = drift_bin_series(d, bins, &d->m.bins);
 	if (r == 0)
-		r = drift_gauge(d, "drift_window_index", "Index of the current drift window",
-				&d->m.index);
-	if (r == 0)
-		r = drift_gauge(d, "drift_window_observations",
-				"Predictions observed in the current drift window",
-				&d->m.observations);
-	if (r == 0)
-		r = drift_gauge(d, "drift_window_start_timestamp_seconds",
-				"Start of the current drift window, seconds since the epoch",
-				&d->m.start);
-	if (r == 0)
-		r = api->metric_new(d->host, RULSRV_METRIC_GAUGE, "drift_window_info",
-				    "Label of the current drift window (1), earlier labels (0)",
-				    drift_info_label, NULL, 0, &d->m.info_family);
-	if (r == 0)
-		r = api->metric_new(d->host, RULSRV_METRIC_COUNTER, "drift_bin_observations_total",
-				    "Observed inputs per reference bin (bin: inclusive upper edge)",
-				    drift_bin_labels, NULL, 0, &bins);
-	if (r == 0)
-		r = api->metric_new(d->host, RULSRV_METRIC_GAUGE, "drift_reference_proportion",
-				    "Expected proportion of each reference bin (bin: inclusive upper "
-				    "edge)",
-				    drift_bin_labels, NULL, 0, &ref);
-	if (r == 0)
-		r = drift_bin_series(d, bins, &d->m.bins);
-	if (r == 0)
-		r = drift_bin_series(d, ref, &d->m.reference);
-	d->m.reference_family = ref;
+		r = drift_bin_series(d, d->m.reference_family, &d->m.reference);
 	return r;
 }
 
@@ -119,6 +100,32 @@ drift_metrics_init(struct drift *d)
 			d->api->gauge_set(d->m.reference[d->ref.offset[f] + b], fr->expected[b]);
 	}
 	return 0;
+}
+
+static int
+drift_find_index(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	double *index = ud;
+
+	if (s == NULL || strcmp(fam->name, "drift_window_index") != 0)
+		return 0;
+	*index = s->value;
+	return -ECANCELED; /* found: the rest of the registry is of no interest */
+}
+
+/*
+ * The window gauges of a service belong to the instance that published them last. Index 0
+ * means none did (windows count from 1): a service's first instance then serves its gauges
+ * from the start, while a reload's new instance, which the reload may still discard, leaves
+ * its predecessor's alone until it serves.
+ */
+bool
+drift_metrics_claimed(struct drift *d)
+{
+	double index = 0;
+
+	d->api->metrics_collect(d->host, drift_find_index, &index);
+	return index != 0;
 }
 
 /* The window gauges after a window opened; the previous label's info series drops to 0. */
@@ -187,7 +194,7 @@ drift_has_bin(const struct drift *d, const char *feature, const char *bin)
 	size_t f, b;
 
 	for (f = 0; f < CMAPSS_N_INPUTS; f++) {
-		if (strcmp(bundle_input_name(f), feature) != 0)
+		if (strcmp(cmapss_input_name(f), feature) != 0)
 			continue;
 		for (b = 0; b < d->ref.bundle->drift[f].bin_count; b++)
 			if (strcmp(d->ref.bin_label[d->ref.offset[f] + b], bin) == 0)

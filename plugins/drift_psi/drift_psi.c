@@ -6,59 +6,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static void
-drift_deadline(double t, struct timespec *ts)
+#include "clocks.h"
+
+/*
+ * Plugins cannot hook the exporter's scrape, so the gauges and counters are refreshed on the
+ * service's timer every update_interval (1 s by default: a scrape sees them at most that
+ * old), and time windows roll here too. Costs one evaluation (a few µs) per call, nothing
+ * per observation. The timer runs only while the instance serves, so its first call is also
+ * where a reload's new instance takes the window gauges over from its predecessor.
+ */
+void
+drift_tick(void *ud)
 {
-	ts->tv_sec = (time_t)t;
-	ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9);
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
+	struct drift *d = ud;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->took_over) {
+		drift_metrics_retire_bins(d);
+		drift_metrics_window(d);
+		d->took_over = true;
 	}
+	if (d->mode == DRIFT_MODE_TIME &&
+	    clocks_monotonic() >= d->start_mono + d->window_seconds)
+		drift_roll_locked(d, NULL, NULL);
+	drift_refresh_locked(d, NULL);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /*
- * Plugins cannot hook the exporter's scrape, so the gauges and counters are refreshed every
- * update_interval (1 s by default: a scrape sees them at most that old), and time windows
- * roll here too. Costs one evaluation (a few µs) per interval, nothing per observation.
- * Once the instance serves, it also takes over from a predecessor (drift_carry.c).
+ * A time window rolls at the first call at or after its end, so it ends at most one interval
+ * late: the timer calls at least every update_interval (the gauges' age) and at least ten
+ * times per time window.
  */
-static void *
-drift_timer_main(void *arg)
+static double
+drift_tick_interval(const struct drift *d)
 {
-	struct drift *d = arg;
+	double t = d->update_interval;
 
-	pthread_mutex_lock(&d->lock);
-	while (!d->stop) {
-		double next = drift_mono() + d->update_interval;
-		struct timespec ts;
-
-		if (d->mode == DRIFT_MODE_TIME && d->start_mono + d->window_seconds < next)
-			next = d->start_mono + d->window_seconds;
-		drift_deadline(next, &ts);
-		pthread_cond_timedwait(&d->wake, &d->lock, &ts);
-		if (d->stop)
-			break;
-		/* A reload's successor leaves the gauges to its predecessor until it serves. */
-		if (!atomic_load_explicit(&d->live, memory_order_relaxed))
-			continue;
-		if (!d->took_over) {
-			drift_metrics_retire_bins(d);
-			drift_metrics_window(d);
-			drift_carry_store(d);
-			d->took_over = true;
-		}
-		if (d->mode == DRIFT_MODE_TIME && drift_mono() >= d->start_mono + d->window_seconds)
-			drift_roll_locked(d, NULL, NULL);
-		drift_refresh_locked(d, NULL);
-	}
-	pthread_mutex_unlock(&d->lock);
-	return NULL;
+	if (d->mode == DRIFT_MODE_TIME && d->window_seconds / 10 < t)
+		t = d->window_seconds / 10;
+	return t < 0.01 ? 0.01 : t;
 }
 
 /* ---- the instance ---------------------------------------------------------------------- */
+
+/* Its address tells this loaded file's instances from those of a replaced file's. */
+static const char drift_object;
 
 static void
 drift_free(struct drift *d)
@@ -70,10 +64,8 @@ drift_free(struct drift *d)
 	free(d->base);
 	free(d->pushed);
 	free(d->scratch);
-	free(d->carry_key);
 	drift_windows_destroy(&d->win);
 	drift_ref_release(&d->ref);
-	pthread_cond_destroy(&d->wake);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -81,21 +73,17 @@ drift_free(struct drift *d)
 static struct drift *
 drift_new(struct rulsrv_host *host, const struct rulsrv_api *api)
 {
-	pthread_condattr_t attr;
 	struct drift *d;
 
 	d = aligned_alloc(64, (sizeof(*d) + 63) / 64 * 64);
 	if (d == NULL)
 		return NULL;
 	memset(d, 0, sizeof(*d));
+	d->object = &drift_object;
 	d->host = host;
 	d->api = api;
-	atomic_init(&d->live, false);
+	atomic_init(&d->warned_inputs, false);
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->wake, &attr);
-	pthread_condattr_destroy(&attr);
 	return d;
 }
 
@@ -155,27 +143,13 @@ drift_alloc_counts(struct drift *d)
 	return 0;
 }
 
-static int
+/* Window 1 under the configured label; a reload's handoff continues the old numbering. */
+static void
 drift_open_first_window(struct drift *d)
 {
-	const struct rulsrv_api *api = d->api;
-	uint64_t index;
-	char label[DRIFT_LABEL_MAX];
-
-	if (asprintf(&d->carry_key, "%s/%s", api->service_name(d->host),
-		     api->instance_name(d->host)) < 0) {
-		d->carry_key = NULL;
-		return -ENOMEM;
-	}
 	d->index = 1;
-	if (drift_carry_find(d->carry_key, &index, label)) {
-		d->index = index + 1;
-		memcpy(d->label, label, sizeof(d->label));
-		d->successor = true;
-	}
-	d->start = drift_now();
-	d->start_mono = drift_mono();
-	return 0;
+	d->start = clocks_realtime();
+	d->start_mono = clocks_monotonic();
 }
 
 static void
@@ -186,7 +160,7 @@ drift_log_errno(struct drift *d, const char *what, int r)
 	d->api->log(d->host, RULSRV_LOG_ERR, "%s: %s", what, strerror_r(-r, buf, sizeof(buf)));
 }
 
-/* Metrics, routes and the observer: the service's shared registries. */
+/* Metrics, routes, the observer and the timer: the service's shared registries. */
 static int
 drift_register(struct drift *d)
 {
@@ -203,8 +177,13 @@ drift_register(struct drift *d)
 		return r;
 	}
 	r = d->api->observer_add(d->host, drift_observe, d);
-	if (r < 0)
+	if (r < 0) {
 		drift_log_errno(d, "cannot register the drift observer", r);
+		return r;
+	}
+	r = d->api->timer_add(d->host, drift_tick_interval(d), drift_tick, d);
+	if (r < 0)
+		drift_log_errno(d, "cannot start the drift timer", r);
 	return r;
 }
 
@@ -223,8 +202,6 @@ drift_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		r = drift_load_reference(d, settings);
 	if (r == 0) {
 		r = drift_alloc_counts(d);
-		if (r == 0)
-			r = drift_open_first_window(d);
 		if (r < 0)
 			drift_log_errno(d, "cannot set up the drift windows", r);
 	}
@@ -232,20 +209,14 @@ drift_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		r = drift_register(d);
 	if (r < 0)
 		goto out_free;
-	if (!d->successor) {
+	drift_open_first_window(d);
+	if (!drift_metrics_claimed(d)) {
 		/* Nobody else's gauges to disturb: serve them from the start. */
-		atomic_store(&d->live, true);
 		pthread_mutex_lock(&d->lock);
 		drift_metrics_window(d);
 		drift_refresh_locked(d, NULL);
 		pthread_mutex_unlock(&d->lock);
 	}
-	r = -pthread_create(&d->timer, NULL, drift_timer_main, d);
-	if (r < 0) {
-		drift_log_errno(d, "cannot start the drift timer thread", r);
-		goto out_free;
-	}
-	d->timer_started = true;
 	api->log(host, RULSRV_LOG_INFO,
 		 "reference '%s' (%s %s, %zu bins), window %llu '%s'", d->ref.bundle->dir,
 		 d->ref.bundle->name, d->ref.bundle->version, d->ref.total_bins,
@@ -257,6 +228,41 @@ out_free:
 	return r;
 }
 
+/*
+ * A reload that succeeded: the new instance opens the window after the old one's current
+ * window, under its label, so that a reload mid-quarter keeps the quarter's label. Only an
+ * instance that will serve is handed anything (a failed reload's new instance never is), so
+ * a failed reload cannot disturb the numbering. The old instance may still close windows of
+ * its own after this (requests it began); those are its last.
+ */
+static void
+drift_handoff(void *state, void *old_state)
+{
+	struct drift *d = state, *old = old_state;
+	uint64_t index;
+	char label[DRIFT_LABEL_MAX];
+
+	/* A replaced plugin file loads afresh; its predecessor's layout may be another. */
+	if (old->object != &drift_object) {
+		d->api->log(d->host, RULSRV_LOG_NOTICE,
+			    "the previous instance is of another drift_psi.so: windows start again "
+			    "at %llu '%s'",
+			    (unsigned long long)d->index, d->label);
+		return;
+	}
+	pthread_mutex_lock(&old->lock);
+	index = old->index;
+	memcpy(label, old->label, sizeof(label));
+	pthread_mutex_unlock(&old->lock);
+	pthread_mutex_lock(&d->lock);
+	d->index = index + 1;
+	memcpy(d->label, label, sizeof(d->label));
+	pthread_mutex_unlock(&d->lock);
+	d->api->log(d->host, RULSRV_LOG_INFO, "window %llu '%s' follows the previous instance's",
+		    (unsigned long long)d->index, d->label);
+}
+
+/* The timer has stopped by now (the core stops an instance's timers before its fini). */
 static void
 drift_fini(void *state)
 {
@@ -264,13 +270,6 @@ drift_fini(void *state)
 
 	if (d == NULL)
 		return;
-	if (d->timer_started) {
-		pthread_mutex_lock(&d->lock);
-		d->stop = true;
-		pthread_cond_signal(&d->wake);
-		pthread_mutex_unlock(&d->lock);
-		pthread_join(d->timer, NULL);
-	}
 	/* The counters take what was counted since the last flush; the gauges now belong to
 	 * the successor, if any. */
 	pthread_mutex_lock(&d->lock);
@@ -289,4 +288,5 @@ RULSRV_PLUGIN_DECLARE = {
 	.init = drift_init,
 	.ready = NULL,
 	.fini = drift_fini,
+	.handoff = drift_handoff,
 };

@@ -17,7 +17,7 @@ drift_ref_invalid(const struct drift_feature_ref *fr, size_t f)
 	double sum = 0;
 	size_t i;
 
-	if (strcmp(fr->name, bundle_input_name(f)) != 0)
+	if (strcmp(fr->name, cmapss_input_name(f)) != 0)
 		return "drift entry names another input";
 	if (fr->bin_count == 0 || fr->expected == NULL)
 		return "no drift reference";
@@ -123,7 +123,7 @@ drift_ref_load(struct drift_ref *out, const char *dir, char *err, size_t err_len
 
 		if (why != NULL) {
 			snprintf(err, err_len, "bundle '%s': input %zu ('%s'): %s", dir, f,
-				 bundle_input_name(f), why);
+				 cmapss_input_name(f), why);
 			r = -EINVAL;
 			goto out_release;
 		}

@@ -4,25 +4,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-double
-drift_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double
-drift_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "clocks.h"
 
 /* ---- windows ------------------------------------------------------------------------- */
 
@@ -43,7 +26,7 @@ drift_book_locked(struct drift *d, const char *label, bool requested)
 
 	if (d->booked == seq)
 		return false;
-	now = drift_now();
+	now = clocks_realtime();
 	for (; d->booked < seq; d->booked++) {
 		obs = drift_windows_drain(&d->win, d->booked, d->scratch);
 		for (i = 0; i < d->ref.total_bins; i++)
@@ -59,22 +42,20 @@ drift_book_locked(struct drift *d, const char *label, bool requested)
 			    "%.4g (%s)",
 			    (unsigned long long)c->index, c->label, (unsigned long long)obs,
 			    drift_status_name(c->eval.status), c->eval.psi_max,
-			    bundle_input_name(c->eval.max_feature));
+			    cmapss_input_name(c->eval.max_feature));
 		d->index++;
 		d->start = now;
 	}
 	if (label != NULL)
 		snprintf(d->label, sizeof(d->label), "%s", label);
-	d->start_mono = drift_mono();
+	d->start_mono = clocks_monotonic();
 	return true;
 }
 
-/* A window opened: its gauges, and what a reload carries over. */
+/* A window opened: its gauges. */
 static void
 drift_opened_locked(struct drift *d)
 {
-	if (atomic_load_explicit(&d->live, memory_order_relaxed))
-		drift_carry_store(d);
 	drift_metrics_window(d);
 }
 
@@ -147,8 +128,6 @@ drift_count_batch(const struct drift_ref *ref, struct drift_shard *sh,
 	uint64_t n = 0;
 	size_t i, f;
 
-	if (batch->input_count != CMAPSS_N_INPUTS)
-		return 0;
 	for (i = 0; i < batch->count; i++) {
 		const double *x = rulsrv_prediction_at(batch, i)->inputs, *e = ref->search;
 
@@ -159,6 +138,23 @@ drift_count_batch(const struct drift_ref *ref, struct drift_shard *sh,
 		n++;
 	}
 	return n;
+}
+
+/*
+ * The reference bins CMAPSS_N_INPUTS inputs in the bundle's order: a batch of another shape
+ * (a model whose bundle declares other inputs) cannot be compared with it. Skipped, and said
+ * once, from the request path: one log line, not one per request.
+ */
+static void
+drift_skip_batch(struct drift *d, const struct rulsrv_prediction_batch *batch)
+{
+	if (atomic_exchange_explicit(&d->warned_inputs, true, memory_order_relaxed))
+		return;
+	d->api->log(d->host, RULSRV_LOG_WARNING,
+		    "skipping predictions of model '%s' with %zu inputs: the drift reference has "
+		    "%d (logged once)",
+		    batch->model != NULL ? batch->model : "?", batch->input_count,
+		    CMAPSS_N_INPUTS);
 }
 
 /*
@@ -176,8 +172,10 @@ drift_observe(void *ud, const struct rulsrv_prediction_batch *batch)
 
 	if (batch->count == 0)
 		return;
-	if (!atomic_load_explicit(&d->live, memory_order_relaxed))
-		atomic_store_explicit(&d->live, true, memory_order_relaxed);
+	if (batch->input_count != CMAPSS_N_INPUTS) {
+		drift_skip_batch(d, batch);
+		return;
+	}
 	sh = drift_windows_enter(&d->win, &seq, &slot);
 	switch (d->ref.search_len) {
 	case 16:

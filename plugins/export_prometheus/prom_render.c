@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define PROM_MIN_BUFFER 4096
 /* Per line, beyond name and labels: suffix, braces, le="<=31 bytes", a value of <= 39 bytes. */
 #define PROM_LINE_SLACK 96
@@ -97,40 +99,6 @@ prom_format_double(char *buf, size_t size, double v)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s (2..4), or 0 when the bytes there are not one
- * (stray continuation, overlong form, surrogate, beyond U+10FFFF, cut short).
- */
-static size_t
-prom_utf8_len(const unsigned char *s)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t n, i;
-
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xE0)
-		lo = 0xA0;
-	else if (c == 0xED)
-		hi = 0x9F;
-	else if (c == 0xF0)
-		lo = 0x90;
-	else if (c == 0xF4)
-		hi = 0x8F;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-/*
  * Label values escape \ " and newline; HELP escapes \ and newline (format 0.0.4). Prometheus
  * rejects a whole scrape over one invalid UTF-8 byte (a label value can come from a client,
  * e.g. a drift window label), so such bytes become U+FFFD. Room: 3 bytes per input byte.
@@ -138,19 +106,21 @@ prom_utf8_len(const unsigned char *s)
 static void
 prom_put_escaped(struct prom_render *r, const char *s, bool quote)
 {
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s >= 0x80) {
-			size_t n = prom_utf8_len((const unsigned char *)s);
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), i, n;
 
+	for (i = 0; i < len; i++) {
+		if (u[i] >= 0x80) {
+			n = utf8_seq_len(u + i, len - i);
 			if (n == 0) {
 				prom_put(r, "\xEF\xBF\xBD", 3);
 			} else {
-				prom_put(r, s, n);
-				s += n - 1;
+				prom_put(r, s + i, n);
+				i += n - 1;
 			}
 			continue;
 		}
-		switch (*s) {
+		switch (s[i]) {
 		case '\\':
 			prom_put(r, "\\\\", 2);
 			break;
@@ -164,7 +134,7 @@ prom_put_escaped(struct prom_render *r, const char *s, bool quote)
 			}
 			/* fall through */
 		default:
-			prom_putc(r, *s);
+			prom_putc(r, s[i]);
 		}
 	}
 }

@@ -8,37 +8,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rulsrv/plugin.h>
 
+#include "clocks.h"
 #include "statsd_format.h"
 
 /*
- * What has been sent for one (service, instance), shared by the instances that succeed each
- * other across reloads. The registry outlives a reload and the plugin object stays loaded
- * while its file is unchanged, so the new instance takes the memory over and sends exactly
- * what its predecessor had not: no count is lost or sent twice. A reload's new instance is
- * created before the old one is finished, so the references never drop to zero in between;
- * when they do (statsd taken out of the service, or the daemon stopping), the last instance
- * sends what is left and the memory goes. A replaced plugin file loads as a new object with
- * an empty table: its first instance starts from a fresh baseline, and counts between that
- * baseline and the old instance's last push may then be sent by both.
+ * What has been sent of every counter and histogram (the deltas are taken against it),
+ * shared by the instances that succeed each other across reloads: the registry outlives a
+ * reload, and handoff gives the new instance a reference to its predecessor's memory, so it
+ * sends exactly what the predecessor had not; no count is lost or sent twice, whatever the
+ * two push while they overlap (one walk at a time, under push). The last instance to let go
+ * sends what is left, if the memory is in service: a reload's new instance that the reload
+ * discards (no handoff, no timer call) must not send what its predecessor goes on sending.
+ * The socket is not carried: a reload may change the endpoint, and a socket is cheap.
  */
-struct sd_shared {
-	struct sd_shared *next;
-	unsigned refs;            /* under sd_table_lock */
-	pthread_mutex_t push;      /* held across a walk: one delta computation at a time */
+struct sd_carry {
+	atomic_uint refs;
+	atomic_bool served;       /* pushed on a timer, handed over, or first of its service */
+	pthread_mutex_t push;     /* held across a walk: one delta computation at a time */
 	bool started;             /* under push: the baseline was taken */
 	struct statsd_memory mem; /* under push */
-	char key[];               /* service name, '\0', instance name */
 };
 
-static pthread_mutex_t sd_table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sd_shared *sd_table;
+/* A failed resolution is retried at most this often: it runs on the service's timer thread. */
+#define SD_RESOLVE_RETRY_S 30.0
 
 struct sd {
+	/* First in every version: the loaded plugin file that made the instance (the address of
+	 * a static of its own), which handoff checks before it reads anything else of it. */
+	const void *object;
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
 
@@ -47,83 +48,53 @@ struct sd {
 	int64_t interval_ms;
 	bool tags;
 
+	/* the timer's (one call at a time), then fini's */
 	int fd;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	bool resolved;
-	bool failing; /* the last send failed: logged once until one succeeds */
+	double resolve_after; /* CLOCK_MONOTONIC: no resolution before */
+	bool failing;         /* the last send or resolution failed: said once till one works */
 
 	struct statsd_format fmt;
-	struct sd_shared *shared;
+	struct sd_carry *carry;
 	uint64_t dropped_counted; /* fmt.dropped already added to m_dropped */
 
 	/* the exporter's own health, in the service's registry */
 	struct rulsrv_series *m_sent;
 	struct rulsrv_series *m_failed;
 	struct rulsrv_series *m_dropped;
-
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;
-	bool thread_started;
-	pthread_t thread;
 };
 
-/* The memory of (service, instance), created empty if none; *fresh says which. NULL: ENOMEM. */
-static struct sd_shared *
-sd_shared_get(const char *service, const char *instance, bool *fresh)
-{
-	size_t ls = strlen(service) + 1, li = strlen(instance) + 1;
-	struct sd_shared *sh;
+/* Its address tells this loaded file's instances from those of a replaced file's. */
+static const char sd_object;
 
-	pthread_mutex_lock(&sd_table_lock);
-	for (sh = sd_table; sh != NULL; sh = sh->next)
-		if (strcmp(sh->key, service) == 0 && strcmp(sh->key + ls, instance) == 0)
-			break;
-	*fresh = sh == NULL;
-	if (sh == NULL && (sh = calloc(1, sizeof(*sh) + ls + li)) != NULL) {
-		pthread_mutex_init(&sh->push, NULL);
-		memcpy(sh->key, service, ls);
-		memcpy(sh->key + ls, instance, li);
-		sh->next = sd_table;
-		sd_table = sh;
-	}
-	if (sh != NULL)
-		sh->refs++;
-	pthread_mutex_unlock(&sd_table_lock);
-	return sh;
+static struct sd_carry *
+sd_carry_new(bool served)
+{
+	struct sd_carry *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	atomic_init(&c->served, served);
+	pthread_mutex_init(&c->push, NULL);
+	return c;
 }
 
-/* Drop a reference; true when it was the last (the caller then pushes and calls reap). */
-static bool
-sd_shared_put(struct sd_shared *sh)
-{
-	bool last;
-
-	pthread_mutex_lock(&sd_table_lock);
-	last = --sh->refs == 0;
-	pthread_mutex_unlock(&sd_table_lock);
-	return last;
-}
-
-/* Free sh unless an instance took it over meanwhile. */
 static void
-sd_shared_reap(struct sd_shared *sh)
+sd_carry_free(struct sd_carry *c)
 {
-	struct sd_shared **pp;
+	statsd_memory_clear(&c->mem);
+	pthread_mutex_destroy(&c->push);
+	free(c);
+}
 
-	pthread_mutex_lock(&sd_table_lock);
-	if (sh->refs > 0) {
-		pthread_mutex_unlock(&sd_table_lock);
-		return;
-	}
-	for (pp = &sd_table; *pp != sh; pp = &(*pp)->next)
-		;
-	*pp = sh->next;
-	pthread_mutex_unlock(&sd_table_lock);
-	statsd_memory_clear(&sh->mem);
-	pthread_mutex_destroy(&sh->push);
-	free(sh);
+/* Drop a reference; true when it was the last (the caller then may push, and frees c). */
+static bool
+sd_carry_put(struct sd_carry *c)
+{
+	return atomic_fetch_sub(&c->refs, 1) == 1;
 }
 
 static void
@@ -131,18 +102,19 @@ sd_free(struct sd *s)
 {
 	if (s == NULL)
 		return;
-	if (s->shared != NULL && !s->thread_started && sd_shared_put(s->shared))
-		sd_shared_reap(s->shared);
+	if (s->carry != NULL && sd_carry_put(s->carry))
+		sd_carry_free(s->carry);
 	if (s->fd >= 0)
 		close(s->fd);
 	statsd_format_fini(&s->fmt);
-	pthread_cond_destroy(&s->wake);
-	pthread_mutex_destroy(&s->lock);
 	free(s->endpoint_host);
 	free(s);
 }
 
-/* Resolved on the pusher thread, so a slow resolver never delays init or a request. */
+/*
+ * At init, and again from the timer while it fails (at most every SD_RESOLVE_RETRY_S: a host
+ * name that does not resolve costs the timer thread a resolver timeout each time).
+ */
 static int
 sd_resolve(struct sd *s)
 {
@@ -151,6 +123,7 @@ sd_resolve(struct sd *s)
 	char port[16];
 	int r;
 
+	s->resolve_after = clocks_monotonic() + SD_RESOLVE_RETRY_S;
 	snprintf(port, sizeof(port), "%d", (int)s->port);
 	r = getaddrinfo(s->endpoint_host, port, &hints, &res);
 	if (r != 0) {
@@ -194,26 +167,27 @@ sd_send(void *ud, const char *data, size_t len)
 }
 
 /*
- * One walk of the registry against the shared memory: a baseline (asked for, or the first
- * walk of the memory) records where everything stands and sends nothing. A push that cannot resolve the endpoint leaves the memory alone,
- * so what it would have sent goes with the next push that can.
+ * One walk of the registry against the carried memory: a baseline (asked for, or the first
+ * walk of the memory) records where everything stands and sends nothing. A push without a
+ * resolved endpoint leaves the memory alone, so what it would have sent goes with the next
+ * push that can.
  */
 static void
 sd_push(struct sd *s, bool baseline)
 {
 	int r;
 
-	if (!baseline && !s->resolved && sd_resolve(s) < 0)
+	if (!baseline && !s->resolved)
 		return;
-	pthread_mutex_lock(&s->shared->push);
-	s->fmt.mem = &s->shared->mem;
-	s->fmt.baseline = baseline || !s->shared->started;
-	s->shared->started = true;
+	pthread_mutex_lock(&s->carry->push);
+	s->fmt.mem = &s->carry->mem;
+	s->fmt.baseline = baseline || !s->carry->started;
+	s->carry->started = true;
 	r = s->api->metrics_collect(s->host, statsd_format_sample, &s->fmt);
 	s->fmt.baseline = false;
 	statsd_format_flush(&s->fmt);
 	s->fmt.mem = NULL;
-	pthread_mutex_unlock(&s->shared->push);
+	pthread_mutex_unlock(&s->carry->push);
 	if (r < 0)
 		s->api->log(s->host, RULSRV_LOG_WARNING, "cannot collect metrics: error %d", r);
 	if (s->fmt.dropped > s->dropped_counted) {
@@ -222,32 +196,19 @@ sd_push(struct sd *s, bool baseline)
 	}
 }
 
-/* One push per interval until fini; the baseline, when one is due, was taken by init. */
-static void *
-sd_run(void *arg)
+/*
+ * Every interval_ms on the service's timer thread, which calls it only while the instance
+ * serves: a walk and non-blocking sendto()s, nothing that waits.
+ */
+static void
+sd_tick(void *ud)
 {
-	struct sd *s = arg;
-	struct timespec deadline;
-	bool stop;
+	struct sd *s = ud;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	for (;;) {
-		deadline.tv_sec += s->interval_ms / 1000;
-		deadline.tv_nsec += (s->interval_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&s->lock);
-		while (!s->stop &&
-		       pthread_cond_timedwait(&s->wake, &s->lock, &deadline) != ETIMEDOUT)
-			;
-		stop = s->stop;
-		pthread_mutex_unlock(&s->lock);
-		if (stop)
-			return NULL;
-		sd_push(s, false);
-	}
+	atomic_store(&s->carry->served, true);
+	if (!s->resolved && clocks_monotonic() >= s->resolve_after)
+		sd_resolve(s);
+	sd_push(s, false);
 }
 
 static int
@@ -283,22 +244,46 @@ sd_metrics(struct sd *s)
 	static const char *const result[] = {"result", NULL};
 	static const char *const sent[] = {"sent", NULL}, *const failed[] = {"failed", NULL};
 	struct rulsrv_metric *datagrams, *dropped;
+	const struct rulsrv_metric_def defs[] = {
+		{"rulsrv_statsd_datagrams_total", RULSRV_METRIC_COUNTER,
+		 "Datagrams the statsd exporter sent, by result", result, NULL, 0, &datagrams, NULL},
+		{"rulsrv_statsd_lines_dropped_total", RULSRV_METRIC_COUNTER,
+		 "statsd lines not sent: longer than max_packet or a key too long", NULL, NULL, 0,
+		 &dropped, &s->m_dropped},
+	};
 	int r;
 
-	r = s->api->metric_new(s->host, RULSRV_METRIC_COUNTER, "rulsrv_statsd_datagrams_total",
-			       "Datagrams the statsd exporter sent, by result", result, NULL, 0,
-			       &datagrams);
-	if (r < 0)
-		return r;
-	r = s->api->metric_new(s->host, RULSRV_METRIC_COUNTER, "rulsrv_statsd_lines_dropped_total",
-			       "statsd lines not sent: longer than max_packet or a key too long",
-			       NULL, NULL, 0, &dropped);
+	r = s->api->metrics_register(s->host, defs, sizeof(defs) / sizeof(defs[0]));
 	if (r < 0)
 		return r;
 	s->m_sent = s->api->series(datagrams, sent);
 	s->m_failed = s->api->series(datagrams, failed);
-	s->m_dropped = s->api->series(dropped, NULL);
-	return s->m_sent != NULL && s->m_failed != NULL && s->m_dropped != NULL ? 0 : -ENOMEM;
+	return s->m_sent != NULL && s->m_failed != NULL ? 0 : -ENOMEM;
+}
+
+static int
+sd_find_exporter(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	bool *found = ud;
+
+	if (s != NULL || strcmp(fam->name, "rulsrv_statsd_datagrams_total") != 0)
+		return 0;
+	*found = true;
+	return -ECANCELED; /* found: the rest of the registry is of no interest */
+}
+
+/*
+ * Was there a statsd exporter in the service before this one? Its families outlive it in the
+ * service's registry. Without one, no predecessor goes on sending what this instance counts
+ * from its baseline on, even if it never serves: its memory is in service from the start.
+ */
+static bool
+sd_first_of_service(struct sd *s)
+{
+	bool found = false;
+
+	s->api->metrics_collect(s->host, sd_find_exporter, &found);
+	return !found;
 }
 
 static int
@@ -307,25 +292,17 @@ sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 {
 	char *prefix = NULL;
 	int64_t max_packet;
-	bool service, fresh;
+	bool service, first;
 	struct sd *s;
 	int r;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	s->object = &sd_object;
 	s->host = host;
 	s->api = api;
 	s->fd = -1;
-	pthread_mutex_init(&s->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->wake, &ca);
-		pthread_condattr_destroy(&ca);
-	}
 	r = sd_settings(s, settings, &prefix, &service, &max_packet);
 	if (r < 0)
 		goto out_free;
@@ -333,26 +310,27 @@ sd_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 			       (size_t)max_packet, sd_send, s);
 	if (r < 0)
 		goto out_free;
+	first = sd_first_of_service(s);
 	r = sd_metrics(s);
 	if (r < 0) {
 		api->log(host, RULSRV_LOG_ERR, "cannot register the statsd exporter's metrics: error %d",
 			 r);
 		goto out_free;
 	}
-	s->shared = sd_shared_get(api->service_name(host), api->instance_name(host), &fresh);
-	if (s->shared == NULL) {
+	s->carry = sd_carry_new(first);
+	if (s->carry == NULL) {
 		r = -ENOMEM;
 		goto out_free;
 	}
-	/* Here, not on the thread: what is counted from now on is sent, even at start-up. */
-	if (fresh)
-		sd_push(s, true);
-	r = -pthread_create(&s->thread, NULL, sd_run, s);
+	r = api->timer_add(host, (double)s->interval_ms / 1000.0, sd_tick, s);
 	if (r < 0) {
-		api->log(host, RULSRV_LOG_ERR, "cannot start the statsd thread: error %d", r);
+		api->log(host, RULSRV_LOG_ERR, "cannot start the statsd timer: error %d", r);
 		goto out_free;
 	}
-	s->thread_started = true;
+	/* Resolved here, on the reloading thread, so that the timer does not wait for it. */
+	sd_resolve(s);
+	/* What is counted from now on is sent, even at start-up; a handoff replaces this. */
+	sd_push(s, true);
 	free(prefix);
 	*state = s;
 	return 0;
@@ -363,9 +341,39 @@ out_free:
 }
 
 /*
- * The last instance of (service, instance) sends what is left: at shutdown the core stops
- * the HTTP daemon and unpublishes the snapshot before it finishes the plugins, and frees the
- * registry only after. An instance replaced by a reload leaves that to its successor.
+ * A reload that succeeded: go on with the predecessor's memory, which is in service from now
+ * on, and drop the baseline init took. The predecessor's pushes until its timer stops and
+ * this instance's from its first timer call share it, one walk at a time.
+ */
+static void
+sd_handoff(void *state, void *old_state)
+{
+	struct sd *s = state, *old = old_state;
+
+	/*
+	 * A replaced plugin file loads afresh, and its instances' layout may be another: keep
+	 * the baseline init took. The predecessor, last of its memory, sends what is left at
+	 * its fini, so what was counted between this baseline and that fini goes twice.
+	 */
+	if (old->object != &sd_object) {
+		atomic_store(&s->carry->served, true);
+		s->api->log(s->host, RULSRV_LOG_NOTICE,
+			    "the previous instance is of another export_statsd.so: deltas start from "
+			    "this instance's baseline");
+		return;
+	}
+	if (sd_carry_put(s->carry))
+		sd_carry_free(s->carry);
+	atomic_fetch_add(&old->carry->refs, 1);
+	atomic_store(&old->carry->served, true);
+	s->carry = old->carry;
+}
+
+/*
+ * The last instance of a memory in service sends what is left: at shutdown the core stops the
+ * HTTP daemon and unpublishes the snapshot before it finishes the plugins, and frees the
+ * registry only after. An instance replaced by a reload leaves that to its successor. The
+ * timer has stopped by now; fini may run on a request's thread, so it does not resolve.
  */
 static void
 sd_fini(void *state)
@@ -374,17 +382,12 @@ sd_fini(void *state)
 
 	if (s == NULL)
 		return;
-	if (s->thread_started) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = true;
-		pthread_cond_signal(&s->wake);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->thread, NULL);
+	if (sd_carry_put(s->carry)) {
+		if (atomic_load(&s->carry->served))
+			sd_push(s, false);
+		sd_carry_free(s->carry);
 	}
-	if (s->thread_started && sd_shared_put(s->shared)) {
-		sd_push(s, false);
-		sd_shared_reap(s->shared);
-	}
+	s->carry = NULL;
 	sd_free(s);
 }
 
@@ -398,4 +401,5 @@ RULSRV_PLUGIN_DECLARE = {
 	.init = sd_init,
 	.ready = NULL,
 	.fini = sd_fini,
+	.handoff = sd_handoff,
 };

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv1a.h"
+
 /* The previous value of one series, keyed by its rendered name and tags. */
 struct statsd_prev {
 	struct statsd_prev *next;
@@ -16,18 +18,6 @@ struct statsd_prev {
 	uint64_t count; /* histograms */
 	char key[];
 };
-
-static uint64_t
-statsd_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 static int
 statsd_prev_grow(struct statsd_memory *m)
@@ -55,7 +45,7 @@ statsd_prev_grow(struct statsd_memory *m)
 static struct statsd_prev *
 statsd_prev_get(struct statsd_memory *m, const char *key)
 {
-	uint64_t h = statsd_hash(key);
+	uint64_t h = fnv1a64(key, strlen(key));
 	struct statsd_prev *p;
 	size_t len;
 

@@ -62,9 +62,10 @@ test_teardown(void)
 	harness_cleanup(&srv);
 }
 
-/* model + drift (+ prometheus) on one prediction service; extra: more service settings. */
+/* model + drift + prometheus on one prediction service; extra: more service settings. */
 static void
-conf_text(char *buf, size_t len, const char *drift_settings, const char *service_extra)
+conf_text_prom(char *buf, size_t len, const char *drift_settings, const char *service_extra,
+	       const char *prom_settings)
 {
 	snprintf(buf, len,
 		 "plugin_dir = \"%s/plugins\";\n"
@@ -72,13 +73,19 @@ conf_text(char *buf, size_t len, const char *drift_settings, const char *service
 		 "plugins = {\n"
 		 "  model = { file = \"predict_forest.so\"; settings = { bundle = \"%s\"; }; };\n"
 		 "  drift = { file = \"drift_psi.so\"; settings = { %s }; };\n"
-		 "  prometheus = { file = \"export_prometheus.so\"; };\n"
+		 "  prometheus = { file = \"export_prometheus.so\"; settings = { %s }; };\n"
 		 "};\n"
 		 "services = {\n"
 		 "  prediction = { listen = \"127.0.0.1:0\"; %s\n"
 		 "    plugins = [ \"model\", \"drift\", \"prometheus\" ]; };\n"
 		 "};\n",
-		 harness_build_dir(), base_dir, drift_settings, service_extra);
+		 harness_build_dir(), base_dir, drift_settings, prom_settings, service_extra);
+}
+
+static void
+conf_text(char *buf, size_t len, const char *drift_settings, const char *service_extra)
+{
+	conf_text_prom(buf, len, drift_settings, service_extra, "");
 }
 
 static int
@@ -327,6 +334,62 @@ START_TEST(test_admin_token)
 }
 END_TEST
 
+/* Rewrite the daemon's configuration file, SIGHUP, and wait for the log to say how it went. */
+static void
+reload_with(const char *drift_settings, const char *prom_settings, const char *outcome)
+{
+	char conf[4096];
+	FILE *f;
+	int i;
+
+	conf_text_prom(conf, sizeof(conf), drift_settings, "", prom_settings);
+	f = fopen(srv.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(conf, f);
+	fclose(f);
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	for (i = 0; i < 100 && !harness_log_contains(&srv, outcome); i++)
+		usleep(50 * 1000);
+	ck_assert_msg(harness_log_contains(&srv, outcome), "no '%s' in the log", outcome);
+}
+
+/*
+ * A reload that fails after drift's new instance was initialised (a plugin after it refuses
+ * its settings): that instance never serves, so neither the gauges nor the numbering move;
+ * the next reload that succeeds opens the window after the running one's, under its label.
+ */
+START_TEST(test_failed_reload_after_drift_init)
+{
+	const char *drift = "window = \"manual\"; label = \"Q1 FD001\";";
+	int port = start(drift, "");
+	cJSON *j;
+
+	if (port < 0)
+		return;
+	predict_units(port, 1, 4);
+	ck_assert_int_eq(post_window(port, "{\"label\": \"Q2 FD002\"}", NULL, NULL), 200);
+	wait_metric(port, "drift_window_index", 2);
+
+	reload_with(drift, "path = \"metrics\";", "reload failed");
+	ck_assert(harness_log_contains(&srv, "must start with '/'"));
+	ck_assert_double_eq(harness_scrape(port, "drift_window_index"), 2);
+	ck_assert_double_eq(harness_scrape(port, "drift_window_info{label=\"Q1 FD001\"}"), 0);
+	ck_assert_double_eq(harness_scrape(port, "drift_window_info{label=\"Q2 FD002\"}"), 1);
+	j = get_drift(port);
+	ck_assert_double_eq(num(j, "window", "index"), 2);
+	cJSON_Delete(j);
+
+	reload_with(drift, "", "configuration reloaded");
+	j = get_drift(port);
+	ck_assert_double_eq(num(j, "window", "index"), 3);
+	ck_assert_str_eq(str(j, "window", "label"), "Q2 FD002");
+	cJSON_Delete(j);
+	wait_metric(port, "drift_window_index", 3);
+	ck_assert_double_eq(harness_scrape(port, "drift_window_info{label=\"Q2 FD002\"}"), 1);
+	ck_assert_double_eq(harness_scrape(port, "drift_window_info{label=\"Q1 FD001\"}"), 0);
+}
+END_TEST
+
 /* A reload to a reference that cannot be used fails and keeps the running drift state. */
 START_TEST(test_bad_reload_keeps_state)
 {
@@ -395,6 +458,7 @@ drift_live_suite(void)
 	tcase_add_test(tc, test_admin_token);
 	tcase_add_test(tc, test_bad_reference_refused);
 	tcase_add_test(tc, test_bad_reload_keeps_state);
+	tcase_add_test(tc, test_failed_reload_after_drift_init);
 	suite_add_tcase(s, tc);
 	return s;
 }

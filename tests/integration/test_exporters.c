@@ -17,6 +17,7 @@
 
 #include <check.h>
 
+#include "clocks.h"
 #include "harness/harness.h"
 
 /* A UDP socket on 127.0.0.1 for the daemon's statsd pushes; *port gets its number. */
@@ -41,15 +42,12 @@ udp_collect(int fd, int ms)
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	size_t cap = 1 << 20, len = 0;
 	char *buf = calloc(1, cap);
-	struct timespec t0, t;
+	double t0 = clocks_monotonic();
 	ssize_t n;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		int left;
+		int left = ms - (int)((clocks_monotonic() - t0) * 1000);
 
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, left) != 1)
 			break;
 		n = recv(fd, buf + len, cap - len - 2, 0);
@@ -396,6 +394,80 @@ START_TEST(test_statsd_reload_under_traffic)
 }
 END_TEST
 
+/*
+ * statsd first; when bad, a model (a bundle to load: time in which requests are counted)
+ * and a prometheus whose path is refused follow, so that the reload fails after statsd's
+ * init, with the new statsd instance alive for the model's load.
+ */
+static void
+write_conf_statsd_first(struct harness_server *s, int statsd_port, bool bad)
+{
+	FILE *f = fopen(s->conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"plugin_dir = \"%s/plugins\";\n"
+		"plugins = {\n"
+		"  statsd = { file = \"export_statsd.so\";\n"
+		"    settings = { port = %d; interval_ms = 20; prefix = \"t\"; }; };\n"
+		"  model = { file = \"predict_forest.so\";\n"
+		"    settings = { bundle = \"%s/models/fd001\"; }; };\n"
+		"  prometheus = { file = \"export_prometheus.so\";\n"
+		"    settings = { path = \"%s\"; }; };\n"
+		"};\n"
+		"services = { prediction = { listen = \"127.0.0.1:0\";\n"
+		"  plugins = [\"statsd\", %s\"prometheus\"]; }; };\n",
+		harness_build_dir(), statsd_port, harness_source_dir(),
+		bad ? "metrics" : "/metrics", bad ? "\"model\", " : "");
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * Reloads that fail after the statsd instance of the new configuration was initialised,
+ * between ones that succeed, under traffic: the discarded instance sends nothing (the
+ * running one goes on sending those counts), so statsd still has every count exactly once.
+ */
+START_TEST(test_statsd_failed_reloads_under_traffic)
+{
+	struct harness_server s;
+	struct hammer h;
+	struct rx_thread rx;
+	int fd, udp, good = 0;
+	double before;
+	pthread_t t;
+	char *conf;
+
+	fd = udp_listen(&udp);
+	rx_start(&rx, fd);
+	conf = conf_text(true, true, udp, 20);
+	ck_assert_int_eq(harness_start_conf(&s, conf), 0);
+	free(conf);
+	h.port = harness_port(&s, "prediction");
+	before = healthz_settled(h.port, -1);
+	atomic_init(&h.stop, false);
+	atomic_init(&h.ok, 0);
+	atomic_init(&h.other, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, hammer_run, &h), 0);
+	for (int i = 0; i < 12 || h.ok < 500; i++) {
+		struct harness_response r;
+
+		ck_assert_int_lt(i, 5000);
+		write_conf_statsd_first(&s, udp, i % 2 == 0);
+		ck_assert_int_eq(harness_post_json(h.port, "/-/reload", "{}", &r), 0);
+		ck_assert_msg(r.status == (i % 2 == 0 ? 500 : 200), "reload %d: %ld %s", i,
+			      r.status, r.body);
+		harness_response_free(&r);
+		good += i % 2;
+	}
+	atomic_store(&h.stop, true);
+	pthread_join(t, NULL);
+	ck_assert_msg(h.other == 0, "%ld answered 200, %ld otherwise", (long)h.ok, (long)h.other);
+	statsd_compare(&s, &rx, before + (double)h.ok, good);
+	harness_cleanup(&s);
+	close(fd);
+}
+END_TEST
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -407,10 +479,7 @@ cmp_double(const void *a, const void *b)
 static double
 now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+	return clocks_monotonic() * 1e3;
 }
 
 /*
@@ -475,6 +544,7 @@ exporters_suite(void)
 	tcase_add_test(tc, test_dead_statsd_costs_nothing);
 	tcase_add_loop_test(tc, test_statsd_across_reload, 0, 2);
 	tcase_add_test(tc, test_statsd_reload_under_traffic);
+	tcase_add_test(tc, test_statsd_failed_reloads_under_traffic);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -43,7 +43,7 @@ struct dt {
 	bool borrowed_registry; /* a reload's successor: the predecessor's registry */
 };
 
-/* A fresh instance (unique name: the plugin carries window state across reloads by name). */
+/* A fresh instance in a registry of its own (unique name: log lines tell them apart). */
 static int
 dt_start_model(struct dt *t, const char *const *kv, const char *model_bundle)
 {
@@ -67,16 +67,26 @@ dt_start(struct dt *t, const char *const *kv)
 	return dt_start_model(t, kv, NULL);
 }
 
-/* What a reload does: a new instance of the same name, beside prev, in prev's registry. */
+/*
+ * What a reload does: a new instance of the same name, beside prev, in prev's registry; then,
+ * when the reload succeeded (handoff), the core hands prev's state to it before it serves.
+ */
 static int
-dt_start_successor(struct dt *t, const struct dt *prev, const char *const *kv)
+dt_start_successor(struct dt *t, const struct dt *prev, const char *const *kv, bool handoff)
 {
+	int r;
+
 	memset(t, 0, sizeof(*t));
 	memcpy(t->host.instance, prev->host.instance, sizeof(t->host.instance));
 	t->host.registry = prev->host.registry;
 	t->borrowed_registry = true;
 	fake_settings_set(&t->settings, kv);
-	return dt_desc->init(&t->host, &fake_api, &t->settings, &t->state);
+	r = dt_desc->init(&t->host, &fake_api, &t->settings, &t->state);
+	if (r == 0 && handoff) {
+		ck_assert_ptr_nonnull(dt_desc->handoff);
+		dt_desc->handoff(t->state, prev->state);
+	}
+	return r;
 }
 
 static void
@@ -210,8 +220,9 @@ dt_metric_sum(struct dt *t, const char *name, const char *feature, size_t *serie
 }
 
 /*
- * Poll (up to 10 s: the timer thread may be slow on a loaded machine) until metric name
- * (summed over feature's bins when sum, else the unlabelled gauge) reaches at least want.
+ * Fire the instance's timers every 10 ms, as the core's timer thread would, until metric name
+ * (summed over feature's bins when sum, else the unlabelled gauge) reaches at least want;
+ * false after 10 s.
  */
 static bool
 dt_wait_metric(struct dt *t, const char *name, const char *feature, double want, bool sum)
@@ -224,20 +235,7 @@ dt_wait_metric(struct dt *t, const char *name, const char *feature, double want,
 		if (v >= want)
 			return true;
 		usleep(10 * 1000);
-	}
-	return false;
-}
-
-/* Poll (up to 10 s) until name{v0, v1} equals want. */
-static bool
-dt_wait_metric_eq(struct dt *t, const char *name, const char *v0, const char *v1, double want)
-{
-	int i;
-
-	for (i = 0; i < 1000; i++) {
-		if (dt_metric(t, name, v0, v1) == want)
-			return true;
-		usleep(10 * 1000);
+		fake_timers_fire(&t->host);
 	}
 	return false;
 }
@@ -1080,9 +1078,10 @@ dt_shifted_refs(void)
 }
 
 /*
- * A reload: the successor opens the next window under the old label; once it serves, the
- * bins the new reference no longer has stop counting as expected (proportion 0); the
- * counters go on from where they were; the predecessor's fini leaves the gauges alone.
+ * A reload: the successor opens the next window under the old label; once it serves (its
+ * first timer call), the window gauges are its own and the bins the new reference no longer
+ * has stop counting as expected (proportion 0); the counters go on from where they were; the
+ * predecessor's fini leaves the gauges alone.
  */
 START_TEST(test_reload_takes_over)
 {
@@ -1099,9 +1098,10 @@ START_TEST(test_reload_takes_over)
 	dt_observe(&old, rows, 50, 10);
 	ck_assert_double_eq(dt_metric(&old, "drift_reference_proportion", "s4", "1"), 0.1);
 
-	ck_assert_int_eq(dt_start_successor(&next, &old, new_kv), 0);
-	/* Not serving yet (a reload can still fail): the gauges are the predecessor's. */
-	usleep(60 * 1000);
+	ck_assert_int_eq(dt_start_successor(&next, &old, new_kv, true), 0);
+	ck_assert_uint_eq(next.host.timer_count, 1);
+	ck_assert_double_eq(next.host.timer_interval[0], 0.02);
+	/* Handed over but not serving yet: the gauges are the predecessor's. */
 	ck_assert_double_eq(dt_metric(&next, "drift_window_index", NULL, NULL), 2);
 	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "1"), 0.1);
 	j = dt_get(&next);
@@ -1109,9 +1109,11 @@ START_TEST(test_reload_takes_over)
 	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2 FD002");
 	cJSON_Delete(j);
 	dt_observe(&next, rows, 100, 10);
-	/* Gone: the bin (0, 1], once the successor's timer noticed it serves. Kept: (4, 5].
-	 * New: (9, 10]. */
-	ck_assert(dt_wait_metric_eq(&next, "drift_reference_proportion", "s4", "1", 0));
+	fake_timers_fire(&next.host);
+	ck_assert_double_eq(dt_metric(&next, "drift_window_index", NULL, NULL), 3);
+	ck_assert_double_eq(dt_metric(&next, "drift_window_info", "Q2 FD002", NULL), 1);
+	/* Gone: the bin (0, 1]. Kept: (4, 5]. New: (9, 10]. */
+	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "1"), 0);
 	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "5"), 0.1);
 	ck_assert_double_eq(dt_metric(&next, "drift_reference_proportion", "s4", "10"), 0.1);
 
@@ -1122,6 +1124,123 @@ START_TEST(test_reload_takes_over)
 	ck_assert_double_eq(dt_metric_sum(&next, "drift_bin_observations_total", "s4", NULL), 250);
 	next.borrowed_registry = false;
 	dt_stop(&next);
+	free(rows);
+}
+END_TEST
+
+/*
+ * A reload that fails after the new instance's init: it is finished without a handoff and
+ * without serving. The running instance's gauges and numbering are untouched, and the next
+ * reload that succeeds continues from the running instance, as does the one after it.
+ */
+START_TEST(test_failed_reload_keeps_numbering)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+				   "label", "Q1", NULL };
+	struct dt old, spare, next, last;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&old, kv), 0);
+	cJSON_Delete(dt_roll(&old, "{\"label\": \"Q2\"}"));
+	fake_timers_fire(&old.host);
+	ck_assert_int_eq(dt_start_successor(&spare, &old, kv, false), 0);
+	dt_stop(&spare);
+	ck_assert_double_eq(dt_metric(&old, "drift_window_index", NULL, NULL), 2);
+	ck_assert_double_eq(dt_metric(&old, "drift_window_info", "Q2", NULL), 1);
+	ck_assert_double_eq(dt_metric(&old, "drift_window_info", "Q1", NULL), 0);
+
+	ck_assert_int_eq(dt_start_successor(&next, &old, kv, true), 0);
+	old.borrowed_registry = true;
+	dt_stop(&old);
+	j = dt_get(&next);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 3);
+	ck_assert_str_eq(dt_str(j, "window", "label"), "Q2");
+	cJSON_Delete(j);
+	ck_assert_int_eq(dt_start_successor(&last, &next, kv, true), 0);
+	dt_stop(&next);
+	fake_timers_fire(&last.host);
+	ck_assert_double_eq(dt_metric(&last, "drift_window_index", NULL, NULL), 4);
+	ck_assert_double_eq(dt_metric(&last, "drift_window_info", "Q2", NULL), 1);
+	last.borrowed_registry = false;
+	dt_stop(&last);
+}
+END_TEST
+
+/*
+ * A replaced drift_psi.so loads as another object, whose instances may be laid out otherwise:
+ * its handoff from an instance of the old object takes nothing over (windows start again).
+ */
+START_TEST(test_handoff_from_another_file)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual",
+				   "label", "Q1", NULL };
+	const struct rulsrv_plugin_descriptor *other;
+	char src[1024], copy[600], cmd[2200];
+	struct dt old, next;
+	void *handle;
+	cJSON *j;
+
+	ck_assert_int_eq(dt_start(&old, kv), 0);
+	cJSON_Delete(dt_roll(&old, "{\"label\": \"Q2\"}"));
+	snprintf(src, sizeof(src), "%s/plugins/drift_psi.so", RULSRV_BUILD_DIR);
+	snprintf(copy, sizeof(copy), "%s/drift_psi_copy.so", dt_dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, copy);
+	ck_assert_int_eq(system(cmd), 0);
+	handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(handle != NULL, "%s", dlerror());
+	other = dlsym(handle, RULSRV_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_ptr_ne(other, dt_desc);
+
+	memset(&next, 0, sizeof(next));
+	memcpy(next.host.instance, old.host.instance, sizeof(next.host.instance));
+	next.host.registry = old.host.registry;
+	fake_settings_set(&next.settings, kv);
+	ck_assert_int_eq(other->init(&next.host, &fake_api, &next.settings, &next.state), 0);
+	other->handoff(next.state, old.state);
+	ck_assert_ptr_nonnull(strstr(next.host.last_log, "another drift_psi.so"));
+	old.borrowed_registry = true;
+	dt_stop(&old);
+	j = dt_get(&next);
+	ck_assert_double_eq(dt_num(j, "window", "index"), 1);
+	ck_assert_str_eq(dt_str(j, "window", "label"), "Q1");
+	cJSON_Delete(j);
+	other->fini(next.state);
+	metrics_registry_free(next.host.registry);
+	dlclose(handle);
+}
+END_TEST
+
+/* Records of another input count than the reference's are skipped and said once. */
+START_TEST(test_other_input_count_is_skipped)
+{
+	const char *const kv[] = { "reference", dt_bundle(0, NULL), "window", "manual", NULL };
+	double *rows = dt_rows(10, dt_same);
+	struct rulsrv_prediction items[10];
+	struct rulsrv_prediction_batch b = { .model = "other", .version = "1",
+					     .input_count = CMAPSS_N_INPUTS - 3, .count = 10,
+					     .item_size = sizeof(items[0]), .items = items };
+	char want[64];
+	struct dt t;
+	size_t i;
+	cJSON *j;
+
+	for (i = 0; i < 10; i++)
+		items[i] = (struct rulsrv_prediction){ 1, (int64_t)i, 100,
+						       rows + i * CMAPSS_N_INPUTS };
+	ck_assert_int_eq(dt_start(&t, kv), 0);
+	t.host.observers[0](t.host.observer_ud[0], &b);
+	snprintf(want, sizeof(want), "with %d inputs", CMAPSS_N_INPUTS - 3);
+	ck_assert_msg(strstr(t.host.last_warning, want) != NULL, "%s", t.host.last_warning);
+	t.host.last_warning[0] = '\0';
+	t.host.observers[0](t.host.observer_ud[0], &b);
+	ck_assert_str_eq(t.host.last_warning, ""); /* once */
+	dt_observe(&t, rows, 10, 10);
+	j = dt_get(&t);
+	ck_assert_double_eq(dt_num(j, "observations", NULL), 10);
+	cJSON_Delete(j);
+	ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total", "s4", NULL), 10);
+	dt_stop(&t);
 	free(rows);
 }
 END_TEST
@@ -1445,6 +1564,9 @@ drift_psi_suite(void)
 	tcase_add_test(conf, test_reference_and_model_bundle);
 	tcase_add_test(conf, test_settings_are_checked);
 	tcase_add_test(conf, test_reload_takes_over);
+	tcase_add_test(conf, test_failed_reload_keeps_numbering);
+	tcase_add_test(conf, test_other_input_count_is_skipped);
+	tcase_add_test(conf, test_handoff_from_another_file);
 	tcase_add_test(conf, test_bin_metrics);
 	suite_add_tcase(s, conf);
 

@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "clocks.h"
 #include "fake_host.h"
 #include "metrics.h"
 
@@ -164,12 +165,19 @@ registry_value(struct metrics_registry *r, const char *name, const char *label)
 	return q.value;
 }
 
+/* One call of the timer of instance state, as the core's timer thread makes them. */
 static void
-sleep_ms(int ms)
+sd_tick(struct sd_fixture *f, void *state)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	size_t i, n = 0;
 
-	nanosleep(&ts, NULL);
+	for (i = 0; i < f->host.timer_count; i++) {
+		if (f->host.timer_ud[i] == state) {
+			f->host.timers[i](state);
+			n++;
+		}
+	}
+	ck_assert_uint_eq(n, 1);
 }
 
 START_TEST(test_plain_lines_and_deltas)
@@ -198,7 +206,9 @@ START_TEST(test_plain_lines_and_deltas)
 	metrics_counter_add(metrics_series(c, v200), 1000);
 	ck_assert_int_eq(sd_start(&f, kv), 0);
 	ck_assert(fake_settings_all_read(&f.settings));
-	sleep_ms(200);
+	ck_assert_uint_eq(f.host.timer_count, 1);
+	ck_assert_double_eq(f.host.timer_interval[0], 0.05);
+	sd_tick(&f, f.state);
 	metrics_counter_add(metrics_series(c, v200), 3);
 	metrics_counter_add(metrics_series(c, vbad), 1.5);
 	metrics_gauge_set(metrics_series(g, NULL), -7.25);
@@ -208,9 +218,9 @@ START_TEST(test_plain_lines_and_deltas)
 	metrics_histogram_observe(metrics_series(u, NULL), 42);
 	metrics_histogram_observe(metrics_series(res, NULL), -4);
 	metrics_histogram_observe(metrics_series(res, NULL), -2);
-	sleep_ms(150);
+	sd_tick(&f, f.state);
 	metrics_counter_add(metrics_series(c, v200), 2);
-	sleep_ms(200); /* the last +2 went with a push: fini's last push has nothing to add */
+	sd_tick(&f, f.state); /* the last +2 went with a push: fini's last push has nothing to add */
 	sd_stop(&f);
 
 	ck_assert_double_eq(sd_sum(&f, "t.test.req_total.fd001.200", "c"), 5);
@@ -233,7 +243,7 @@ END_TEST
 
 /*
  * statsd reads the rate with /^@([\d.]+)/: no exponent, even for 1/200000. One push only (at
- * fini; the interval is an hour), so that no walk splits the observations.
+ * fini, no timer call), so that no walk splits the observations.
  */
 START_TEST(test_small_rate)
 {
@@ -266,9 +276,9 @@ START_TEST(test_dogstatsd_tags)
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "req_total", "h",
 					labels, NULL, 0, &c), 0);
 	ck_assert_int_eq(sd_start(&f, kv), 0);
-	sleep_ms(100);
+	sd_tick(&f, f.state);
 	metrics_counter_add(metrics_series(c, v), 4);
-	sleep_ms(200);
+	sd_tick(&f, f.state);
 	sd_stop(&f);
 	ck_assert_double_eq(sd_sum(&f, "req_total", "c|#service:test,model:fd_001,code:500"), 4);
 	sd_close(&f);
@@ -295,14 +305,14 @@ START_TEST(test_packing)
 		metrics_series(c, v);
 	}
 	ck_assert_int_eq(sd_start(&f, kv), 0);
-	sleep_ms(100);
+	sd_tick(&f, f.state);
 	for (i = 0; i < 300; i++) {
 		const char *const v[] = {value, NULL};
 
 		snprintf(value, sizeof(value), "value-number-%d", i);
 		metrics_counter_add(metrics_series(c, v), i + 1);
 	}
-	sleep_ms(300);
+	sd_tick(&f, f.state);
 	sd_stop(&f);
 	ck_assert_uint_le(f.max_datagram, 200);
 	ck_assert_uint_gt(f.max_datagram, 150); /* packed, not one line per datagram */
@@ -323,29 +333,27 @@ START_TEST(test_packing)
 }
 END_TEST
 
-/* Nothing listens: pushes go nowhere, and neither updates nor fini wait for anything. */
+/* Nothing listens: pushes go nowhere, and neither updates, pushes nor fini wait for anything. */
 START_TEST(test_dead_endpoint)
 {
 	const char *const kv[] = {"interval_ms", "10", "port", "9", NULL};
 	struct rulsrv_metric *c;
 	struct sd_fixture f;
-	struct timespec t0, t1;
-	double ms;
+	double t0, ms;
 
 	sd_open(&f);
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
 					NULL, NULL, 0, &c), 0);
 	ck_assert_int_eq(sd_start(&f, kv), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clocks_monotonic();
 	for (int i = 0; i < 200; i++) {
 		metrics_counter_add(metrics_series(c, NULL), 1);
-		sleep_ms(1);
+		sd_tick(&f, f.state);
 	}
 	f.d->fini(f.state);
 	f.state = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	ck_assert_msg(ms < 2000, "200 updates and fini took %.0f ms", ms);
+	ms = (clocks_monotonic() - t0) * 1e3;
+	ck_assert_msg(ms < 2000, "200 updates, pushes and fini took %.0f ms", ms);
 	sd_close(&f);
 }
 END_TEST
@@ -366,10 +374,10 @@ START_TEST(test_line_too_long)
 	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_GAUGE, "g", "h", NULL, NULL,
 					0, &g), 0);
 	ck_assert_int_eq(sd_start(&f, kv), 0);
-	sleep_ms(100);
+	sd_tick(&f, f.state);
 	metrics_counter_add(metrics_series(c, longv), 1);
 	metrics_gauge_set(metrics_series(g, NULL), 5);
-	sleep_ms(200);
+	sd_tick(&f, f.state);
 	sd_stop(&f);
 	ck_assert_ptr_null(strstr(f.rx, "overflow"));
 	ck_assert_ptr_nonnull(strstr(f.rx, "rulsrv.g:5|g"));
@@ -381,9 +389,9 @@ END_TEST
 
 /*
  * A reload's handoff: the new instance is created before the old one is finished and they
- * overlap; counts made at any moment (before the new one's first push, between the last
- * pushes, after the old one is gone) reach statsd exactly once, and the last instance sends
- * the rest at fini. Long intervals: nothing goes out but what init and fini do.
+ * overlap; counts made at any moment (before the handoff, between the last pushes, after the
+ * old one is gone) reach statsd exactly once, and the last instance sends the rest at fini.
+ * Long intervals: nothing goes out but what fini does.
  */
 START_TEST(test_handoff_between_instances)
 {
@@ -404,28 +412,124 @@ START_TEST(test_handoff_between_instances)
 	old = f.state;
 	ck_assert_int_eq(sd_start(&f, kv), 0); /* the reload's new instance */
 	metrics_counter_add(x, 2);
-	f.d->fini(old);
+	ck_assert_ptr_nonnull(f.d->handoff);
+	f.d->handoff(f.state, old);
 	metrics_counter_add(x, 4);
+	f.d->fini(old);
+	metrics_counter_add(x, 8);
 	sd_drain(&f, 100);
 	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 0); /* nothing pushed yet */
 	sd_stop(&f);
-	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 7);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 15);
 
-	/* fast pushes from both while the counter moves; the rendered name may change */
+	/* Both push while the counter moves (harsher than the core, which stops the old
+	 * instance's timer before the new one's starts); the rendered name may change. */
 	ck_assert_int_eq(sd_start(&f, fast), 0);
 	old = f.state;
 	for (int i = 0; i < 300; i++) {
-		if (i == 100)
+		if (i == 100) {
 			ck_assert_int_eq(sd_start(&f, kv), 0);
+			f.d->handoff(f.state, old);
+		}
 		if (i == 200)
 			f.d->fini(old);
 		metrics_counter_add(x, 1);
-		if (i % 10 == 0)
-			sleep_ms(1);
+		if (i < 200 && i % 7 == 0)
+			sd_tick(&f, old);
+		if (i > 100 && i % 5 == 0)
+			sd_tick(&f, f.state);
 	}
 	sd_stop(&f);
 	ck_assert_double_eq(sd_sum(&f, "u.test.x_total", "c") + sd_sum(&f, "t.test.x_total", "c"),
-			    7 + 300);
+			    15 + 300);
+	sd_close(&f);
+}
+END_TEST
+
+/*
+ * A reload that fails after this plugin's init: the new instance never serves and gets no
+ * handoff, and its fini must send nothing, since the running instance goes on sending those
+ * counts. A first instance of its service sends what is left at fini even before its first
+ * timer call (test_small_rate); one that follows another only once it served.
+ */
+START_TEST(test_failed_reload_sends_nothing)
+{
+	const char *const kv[] = {"interval_ms", "3600000", "prefix", "t", NULL};
+	struct rulsrv_metric *c;
+	struct rulsrv_series *x;
+	struct sd_fixture f;
+	void *running;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
+					NULL, NULL, 0, &c), 0);
+	x = metrics_series(c, NULL);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	running = f.state;
+	metrics_counter_add(x, 1);
+	ck_assert_int_eq(sd_start(&f, kv), 0); /* the reload's new instance */
+	metrics_counter_add(x, 2);
+	f.d->fini(f.state);                    /* the reload failed */
+	f.state = running;
+	metrics_counter_add(x, 4);
+	sd_drain(&f, 100);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 0);
+	sd_tick(&f, running);
+	sd_drain(&f, 100);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 7);
+	metrics_counter_add(x, 8);
+	sd_stop(&f);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 15);
+	sd_close(&f);
+}
+END_TEST
+
+/*
+ * A replaced export_statsd.so loads as another object, whose instances may be laid out
+ * otherwise: its handoff from an instance of the old object keeps its own baseline, and the
+ * old instance, last of its memory, sends what is left at its fini.
+ */
+START_TEST(test_handoff_from_another_file)
+{
+	const char *const kv[] = {"interval_ms", "3600000", "prefix", "t", NULL};
+	const struct rulsrv_plugin_descriptor *other;
+	char src[1024], cmd[2200];
+	char copy[] = "/tmp/export-statsd-copy-XXXXXX";
+	struct rulsrv_metric *c;
+	struct rulsrv_series *x;
+	struct sd_fixture f;
+	void *handle, *old;
+	int fd;
+
+	sd_open(&f);
+	ck_assert_int_eq(metrics_family(f.host.registry, RULSRV_METRIC_COUNTER, "x_total", "h",
+					NULL, NULL, 0, &c), 0);
+	x = metrics_series(c, NULL);
+	ck_assert_int_eq(sd_start(&f, kv), 0);
+	old = f.state;
+	metrics_counter_add(x, 1);
+	fd = mkstemp(copy);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(src, sizeof(src), "%s/plugins/export_statsd.so", RULSRV_BUILD_DIR);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, copy);
+	ck_assert_int_eq(system(cmd), 0);
+	handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(handle != NULL, "%s", dlerror());
+	unlink(copy);
+	other = dlsym(handle, RULSRV_PLUGIN_SYMBOL);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_ptr_ne(other, f.d);
+	ck_assert_int_eq(other->init(&f.host, &fake_api, &f.settings, &f.state), 0);
+	other->handoff(f.state, old);
+	ck_assert_ptr_nonnull(strstr(f.host.last_log, "another export_statsd.so"));
+	f.d->fini(old);
+	metrics_counter_add(x, 2);
+	other->fini(f.state);
+	f.state = NULL;
+	sd_drain(&f, 100);
+	ck_assert_double_eq(sd_sum(&f, "t.test.x_total", "c"), 3);
+	dlclose(handle);
 	sd_close(&f);
 }
 END_TEST
@@ -466,6 +570,8 @@ export_statsd_suite(void)
 	tcase_add_test(tc, test_dead_endpoint);
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_handoff_between_instances);
+	tcase_add_test(tc, test_failed_reload_sends_nothing);
+	tcase_add_test(tc, test_handoff_from_another_file);
 	tcase_add_test(tc, test_bad_settings);
 	suite_add_tcase(s, tc);
 	return s;
