@@ -188,7 +188,7 @@ daemon_load(struct daemon *d)
 			goto out;
 		}
 		d->services[d->service_count++] = svc;
-		r = snapshot_build(svc, c, sv, plugins, &snap);
+		r = service_build(svc, c, sv, plugins, &snap);
 		if (r < 0)
 			goto out;
 		service_swap(svc, snap);
@@ -213,7 +213,7 @@ daemon_listen(struct daemon *d)
 	/* Announced together once every listener runs (test harnesses parse these lines). */
 	for (i = 0; i < d->service_count; i++)
 		log_info("service '%s' listening on %s", service_name(d->services[i]),
-			 d->services[i]->bound);
+			 service_bound(d->services[i]));
 	return 0;
 }
 
@@ -239,7 +239,7 @@ daemon_build_all(struct daemon *d, const struct config *c, struct snapshot **fre
 			break;
 		}
 		service_listener_changed(svc, sv);
-		r = snapshot_build(svc, c, sv, plugins, &fresh[i]);
+		r = service_build(svc, c, sv, plugins, &fresh[i]);
 	}
 	for (i = 0; i < c->service_count; i++) {
 		size_t k;

@@ -10,7 +10,6 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "service.h"
 #include "settings.h"
 #include "snapshot.h"
 
@@ -33,7 +32,7 @@ host_instance_name(const struct rulsrv_host *host)
 static const char *
 host_service_name(const struct rulsrv_host *host)
 {
-	return service_name(host->snap->service);
+	return snapshot_service_name(host->snap);
 }
 
 static int
@@ -41,31 +40,29 @@ host_metric_new(struct rulsrv_host *host, enum rulsrv_metric_type type, const ch
 		const char *help, const char *const *labels, const double *buckets,
 		size_t bucket_count, struct rulsrv_metric **out)
 {
-	return metrics_family(service_registry(host->snap->service), type, name, help, labels,
+	return metrics_family(snapshot_registry(host->snap), type, name, help, labels,
 			      buckets, bucket_count, out);
 }
 
 static int
 host_metrics_register(struct rulsrv_host *host, const struct rulsrv_metric_def *defs, size_t n)
 {
-	return metrics_register(service_registry(host->snap->service), defs, n);
+	return metrics_register(snapshot_registry(host->snap), defs, n);
 }
 
-/* Not yet: deferred responses and timers come with the core's 2.0 implementation. */
+/* Timers belong to the snapshot: the service's timer thread runs them while it serves. */
 static int
 host_timer_add(struct rulsrv_host *host, double interval_s, rulsrv_timer_fn fn, void *ud)
 {
-	(void)host;
-	(void)interval_s;
-	(void)fn;
-	(void)ud;
-	return -ENOSYS;
+	if (host->initialised)
+		return -EBUSY;
+	return snapshot_timer_add(host->snap, interval_s, fn, ud);
 }
 
 static int
 host_metrics_collect(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud)
 {
-	return metrics_collect(service_registry(host->snap->service), fn, ud);
+	return metrics_collect(snapshot_registry(host->snap), fn, ud);
 }
 
 /* Routes, observers and attributes are part of the snapshot: only init may add them. */
@@ -82,101 +79,37 @@ static int
 host_route_refusals(struct rulsrv_host *host, const char *method, const char *path,
 		    rulsrv_refusal_fn fn, void *ud)
 {
-	struct snapshot *snap = host->snap;
-	size_t i;
-
 	if (host->initialised)
 		return -EBUSY;
-	if (fn == NULL)
-		return -EINVAL;
-	for (i = 0; i < snap->route_count; i++) {
-		struct route *rt = &snap->routes[i];
-
-		if (rt->host == host && strcmp(rt->method, method) == 0 &&
-		    strcmp(rt->path, path) == 0) {
-			rt->refusal_fn = fn;
-			rt->refusal_ud = ud;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return snapshot_route_refusals(host->snap, host, method, path, fn, ud);
 }
 
 static int
 host_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
 {
-	struct snapshot *snap = host->snap;
-	struct observer *obs;
-
 	if (host->initialised)
 		return -EBUSY;
-	if (fn == NULL)
-		return -EINVAL;
-	obs = realloc(snap->observers, (snap->observer_count + 1) * sizeof(*obs));
-	if (obs == NULL)
-		return -ENOMEM;
-	snap->observers = obs;
-	obs[snap->observer_count++] = (struct observer){ .fn = fn, .ud = ud };
-	return 0;
+	return snapshot_observer_add(host->snap, fn, ud);
 }
 
 static void
 host_observers_notify(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b)
 {
-	const struct snapshot *snap = host->snap;
-	size_t i;
-
-	for (i = 0; i < snap->observer_count; i++)
-		snap->observers[i].fn(snap->observers[i].ud, b);
+	snapshot_observers_notify(host->snap, b);
 }
 
 static int
 host_attribute_set(struct rulsrv_host *host, const char *key, const char *value)
 {
-	struct snapshot *snap = host->snap;
-	struct attribute *attrs;
-	char *v;
-	size_t i;
-
 	if (host->initialised)
 		return -EBUSY;
-	if (key == NULL || value == NULL)
-		return -EINVAL;
-	v = strdup(value);
-	if (v == NULL)
-		return -ENOMEM;
-	for (i = 0; i < snap->attr_count; i++) {
-		if (strcmp(snap->attrs[i].key, key) == 0) {
-			free(snap->attrs[i].value);
-			snap->attrs[i].value = v;
-			return 0;
-		}
-	}
-	attrs = realloc(snap->attrs, (snap->attr_count + 1) * sizeof(*attrs));
-	if (attrs == NULL) {
-		free(v);
-		return -ENOMEM;
-	}
-	snap->attrs = attrs;
-	attrs[snap->attr_count].key = strdup(key);
-	if (attrs[snap->attr_count].key == NULL) {
-		free(v);
-		return -ENOMEM;
-	}
-	attrs[snap->attr_count++].value = v;
-	return 0;
+	return snapshot_attribute_set(host->snap, key, value);
 }
 
 static const char *
 host_attribute_get(struct rulsrv_host *host, const char *key)
 {
-	const struct snapshot *snap = host->snap;
-	size_t i;
-
-	for (i = 0; i < snap->attr_count; i++)
-		if (strcmp(snap->attrs[i].key, key) == 0)
-			return snap->attrs[i].value;
-	return NULL;
+	return snapshot_attribute_get(host->snap, key);
 }
 
 const struct rulsrv_api host_api = {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* http.c - libmicrohttpd glue: per-request state, routing, body limit, responses, core routes. */
 #include "http.h"
-#include "http_private.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +18,29 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "clocks.h"
 #include "config.h"
 #include "http_deadline.h"
 #include "log.h"
 #include "metrics.h"
-#include "service.h"
+#include "read_file.h"
 #include "snapshot.h"
+#include "utf8.h"
+
+/* TLS certificates and keys are small: anything bigger is not one. */
+#define TLS_FILE_MAX (1u << 20)
+
+struct http_server {
+	struct http_site site;
+	char *name;
+	struct MHD_Daemon *mhd;
+	struct http_deadlines *deadlines; /* request_timeout_seconds; NULL when 0 */
+	unsigned timeout_s;
+	bool tls;
+	atomic_bool draining;
+	atomic_long inflight;
+	atomic_long suspended; /* deferred requests whose connection waits for the answer */
+};
 
 struct http_header {
 	char *name;
@@ -38,44 +55,51 @@ struct rulsrv_response {
 	struct http_header *headers;
 	size_t header_count;
 	bool answered;
+	bool deferred;            /* response_defer: set by the handler's thread */
+	struct http_request *req; /* the handler's response; NULL for the core's own answers */
 };
 
-static double
-elapsed_since(const struct timespec *t0)
-{
-	struct timespec now;
+/* http_request.defer: how far a deferred answer got (bits, only ever set). */
+enum {
+	DEFER_ANSWERED = 1u << 0,  /* respond was called (resp is complete) */
+	DEFER_SUSPENDED = 1u << 1, /* the handler returned and the connection is suspended */
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
+/* Everything about one request, kept in *req_cls from the first call to NOTIFY_COMPLETED. */
+struct http_request {
+	struct rulsrv_request pub; /* first: handlers get &pub */
+	struct MHD_Connection *conn;
+	struct http_conn *hc; /* its connection's deadline; NULL without request_timeout */
+	struct http_server *srv;
+	struct snapshot *snap;
+	const struct route *route;
+	const char *handler; /* the metrics label: a route path or "other" */
+	struct rulsrv_response resp; /* the handler's */
+	atomic_uint defer;
+	char allow[128];
+	bool path_known;
+	bool too_large;
+	bool queued;
+	unsigned status; /* answered with; set under the deadline lock once timed out */
+	char *body;
+	size_t len, cap;
+	struct timespec start;
+	char content_type[128];
+	char log_path[128]; /* for the debug access log only */
+	char log_method[16];
+};
+
+#define http_request_of(r) ((struct http_request *)(void *)(r))
 
 /* ---- responses ------------------------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at s (NUL-terminated), 0 when invalid. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-		 : (s[0] & 0xf8) == 0xf0 ? 4 : 0, i;
-
-	if (n == 0 || (n == 2 && s[0] < 0xc2) || (n == 4 && s[0] > 0xf4))
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
 
 /* Messages may quote client bytes: invalid UTF-8 becomes U+FFFD, so the answer stays JSON. */
 char *
 http_error_body(const char *code, const char *message, size_t *len)
 {
-	size_t n = strlen(code) + 6 * strlen(message) + 64, off, k;
+	size_t mlen = strlen(message), n = strlen(code) + 6 * mlen + 64, off, k;
+	const char *p, *end = message + mlen;
 	char *out = malloc(n);
-	const char *p;
 
 	if (out == NULL)
 		return NULL;
@@ -89,7 +113,7 @@ http_error_body(const char *code, const char *message, size_t *len)
 			off += (size_t)snprintf(out + off, n - off, "\\u%04x", c);
 		else if (c < 0x80)
 			out[off++] = (char)c;
-		else if ((k = utf8_seq((const unsigned char *)p)) == 0)
+		else if ((k = utf8_seq_len((const unsigned char *)p, (size_t)(end - p))) == 0)
 			off += (size_t)snprintf(out + off, n - off, "\\ufffd");
 		else {
 			memcpy(out + off, p, k);
@@ -100,6 +124,22 @@ http_error_body(const char *code, const char *message, size_t *len)
 	off += (size_t)snprintf(out + off, n - off, "\"}}");
 	*len = off;
 	return out;
+}
+
+/*
+ * A deferred answer is complete (any thread). When the handler has returned and suspended
+ * the connection, resume it: libmicrohttpd then calls http_access again, which queues resp.
+ * Otherwise the handler's thread sees the answer itself once the handler returns. Nothing
+ * of req is touched after the resume: it may be gone at once.
+ */
+static void
+http_deferred_answered(struct http_request *req)
+{
+	struct MHD_Connection *conn = req->conn;
+	unsigned was = atomic_fetch_or_explicit(&req->defer, DEFER_ANSWERED, memory_order_acq_rel);
+
+	if (was & DEFER_SUSPENDED)
+		MHD_resume_connection(conn);
 }
 
 void
@@ -121,6 +161,8 @@ http_respond(struct rulsrv_response *resp, unsigned status, const char *content_
 		 content_type != NULL ? content_type : "application/json");
 	resp->body = body;
 	resp->len = body != NULL ? len : 0;
+	if (resp->deferred)
+		http_deferred_answered(resp->req);
 }
 
 void
@@ -164,8 +206,11 @@ http_respond_header(struct rulsrv_response *resp, const char *name, const char *
 int
 http_respond_defer(struct rulsrv_response *resp)
 {
-	(void)resp;
-	return -ENOSYS;
+	if (resp->answered || resp->deferred || resp->req == NULL)
+		return -EALREADY;
+	/* read by the answering thread, which the plugin hands resp to after this call */
+	resp->deferred = true;
+	return 0;
 }
 
 static void
@@ -205,7 +250,7 @@ http_queue(struct http_request *req, struct rulsrv_response *resp)
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	for (i = 0; i < resp->header_count; i++)
 		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-	if (atomic_load(&req->svc->draining))
+	if (atomic_load_explicit(&req->srv->draining, memory_order_relaxed))
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	req->status = resp->status;
 	req->queued = true;
@@ -291,19 +336,11 @@ http_parse_content_type(struct http_request *req)
 	req->pub.content_type = req->content_type;
 }
 
-/* The snapshot's copy of path when some route has it, else "other" (bounded cardinality). */
-static const char *
-http_known_path(const struct snapshot *snap, const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < snap->route_count; i++)
-		if (strcmp(snap->routes[i].path, path) == 0)
-			return snap->routes[i].path;
-	return "other";
-}
-
-void
+/*
+ * The core refused req itself (413 over the body limit, 408 out of time) on a plugin's
+ * route: tell the plugin, for its error metrics.
+ */
+static void
 http_refused(const struct http_request *req, unsigned status, const char *code)
 {
 	const struct route *rt = req->route;
@@ -314,50 +351,51 @@ http_refused(const struct http_request *req, unsigned status, const char *code)
 
 /* First call: the headers are in. Route the request and refuse early what can be refused. */
 static enum MHD_Result
-http_begin(struct service *svc, struct MHD_Connection *conn, const char *url, const char *method,
-	   void **req_cls)
+http_begin(struct http_server *srv, struct MHD_Connection *conn, const char *url,
+	   const char *method, void **req_cls)
 {
 	struct http_request *req = calloc(1, sizeof(*req));
 	unsigned long long length;
 	const char *cl;
-	struct timespec now;
+	bool alive;
 
 	if (req == NULL)
 		return MHD_NO;
 	clock_gettime(CLOCK_MONOTONIC, &req->start);
-	clock_gettime(CLOCK_REALTIME, &now);
 	req->conn = conn;
-	req->svc = svc;
-	req->snap = service_acquire(svc);
+	req->srv = srv;
+	req->snap = srv->site.acquire(srv->site.ud);
+	req->resp.req = req;
 	req->pub.method = method;
 	req->pub.path = url;
 	req->pub.body = "";
 	req->pub.from_loopback = http_is_loopback(conn);
-	req->pub.received_at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	req->pub.received_at = clocks_realtime();
 	http_parse_content_type(req);
 	*req_cls = req;
-	atomic_fetch_add(&svc->inflight, 1);
-	metrics_gauge_add(svc->s_inflight, 1);
-	if (!http_deadline_begin(req))
+	atomic_fetch_add(&srv->inflight, 1);
+	metrics_gauge_add(srv->site.inflight, 1);
+	req->hc = http_deadline_begin(conn, req, &alive);
+	if (!alive)
 		return MHD_NO;
 	req->route = snapshot_route_find(req->snap, method, url, &req->path_known, req->allow,
 					 sizeof(req->allow));
 	/* The label must outlive the connection's memory: a route path of the snapshot. */
-	req->handler = req->route != NULL ? req->route->path : http_known_path(req->snap, url);
+	req->handler = req->route != NULL ? req->route->path : snapshot_known_path(req->snap, url);
 	if (log_enabled(RULSRV_LOG_DEBUG)) {
 		snprintf(req->log_path, sizeof(req->log_path), "%s", url);
 		snprintf(req->log_method, sizeof(req->log_method), "%s", method);
 	}
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	length = cl != NULL ? strtoull(cl, NULL, 10) : 0;
-	if (length > req->snap->max_body_bytes) {
+	if (length > snapshot_max_body(req->snap)) {
 		req->too_large = true;
-		if (!http_deadline_claim(req))
+		if (!http_deadline_claim(req->hc))
 			return MHD_NO;
 		http_refused(req, 413, "payload_too_large");
 		return http_queue_error(req, 413, "payload_too_large",
 					"request body of %llu bytes is over the limit of %zu bytes", length,
-					req->snap->max_body_bytes);
+					snapshot_max_body(req->snap));
 	}
 	/* The announced size at once: the body then arrives without a realloc. */
 	if (length > 0 && req->route != NULL) {
@@ -378,7 +416,7 @@ http_take_body(struct http_request *req, const char *data, size_t size)
 
 	if (req->route == NULL || req->too_large || req->queued)
 		return;
-	if (req->len + size > req->snap->max_body_bytes) {
+	if (req->len + size > snapshot_max_body(req->snap)) {
 		req->too_large = true;
 		free(req->body);
 		req->body = NULL;
@@ -405,20 +443,53 @@ http_take_body(struct http_request *req, const char *data, size_t size)
 }
 
 /* Last call: the whole body is in. */
+/*
+ * The handler deferred its answer and returned. Queue the answer when it came already;
+ * else suspend the connection (freeing this worker thread) until http_deferred_answered
+ * resumes it. An answer that comes while we suspend finds DEFER_SUSPENDED unset, so we
+ * see DEFER_ANSWERED here and resume ourselves.
+ */
+static enum MHD_Result
+http_await(struct http_request *req)
+{
+	unsigned was = atomic_load_explicit(&req->defer, memory_order_acquire);
+
+	if (was & DEFER_ANSWERED)
+		return http_queue(req, &req->resp);
+	atomic_fetch_add(&req->srv->suspended, 1);
+	MHD_suspend_connection(req->conn);
+	was = atomic_fetch_or_explicit(&req->defer, DEFER_SUSPENDED, memory_order_acq_rel);
+	if (was & DEFER_ANSWERED)
+		MHD_resume_connection(req->conn);
+	return MHD_YES;
+}
+
+/* libmicrohttpd calls again after a resume: the deferred answer is complete. */
+static enum MHD_Result
+http_resumed(struct http_request *req)
+{
+	unsigned st = atomic_load_explicit(&req->defer, memory_order_acquire);
+
+	if (!(st & DEFER_ANSWERED))
+		return MHD_YES; /* not ours to wake: libmicrohttpd asks again */
+	if (st & DEFER_SUSPENDED)
+		atomic_fetch_sub(&req->srv->suspended, 1);
+	return http_queue(req, &req->resp);
+}
+
 static enum MHD_Result
 http_finish(struct http_request *req)
 {
-	struct rulsrv_response resp = { 0 };
 	const struct route *rt = req->route;
 	unsigned denied;
 
-	if (!http_deadline_claim(req))
+	if (!http_deadline_claim(req->hc))
 		return MHD_NO; /* out of time: answered 408 already */
 	if (req->too_large) {
 		http_refused(req, 413, "payload_too_large");
 		return http_queue_error(req, 413, "payload_too_large",
 					"request body is over the limit of %zu bytes",
-					req->snap->max_body_bytes);
+					snapshot_max_body(req->snap));
 	}
 	if (rt == NULL && req->path_known)
 		return http_queue_error(req, 405, "method_not_allowed",
@@ -427,7 +498,7 @@ http_finish(struct http_request *req)
 	if (rt == NULL)
 		return http_queue_error(req, 404, "not_found", "no such endpoint: %s", req->pub.path);
 	if (rt->flags & RULSRV_ROUTE_ADMIN) {
-		denied = auth_check(req->snap->admin_token,
+		denied = auth_check(snapshot_admin_token(req->snap),
 				    MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 								MHD_HTTP_HEADER_AUTHORIZATION),
 				    req->pub.from_loopback);
@@ -442,8 +513,10 @@ http_finish(struct http_request *req)
 		req->pub.body = req->body;
 		req->pub.body_len = req->len;
 	}
-	rt->fn(rt->ud, &req->pub, &resp);
-	return http_queue(req, &resp);
+	rt->fn(rt->ud, &req->pub, &req->resp);
+	if (req->resp.deferred)
+		return http_await(req);
+	return http_queue(req, &req->resp);
 }
 
 static enum MHD_Result
@@ -461,6 +534,8 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	}
 	if (req->queued)
 		return MHD_YES;
+	if (req->resp.deferred)
+		return http_resumed(req);
 	return http_finish(req);
 }
 
@@ -469,13 +544,13 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	       enum MHD_RequestTerminationCode toe)
 {
 	struct http_request *req = *req_cls;
-	struct service *svc = cls;
+	struct http_server *srv = cls;
 	char code[16];
 
 	if (req == NULL)
 		return;
 	*req_cls = NULL;
-	http_deadline_end(req); /* first: a 408 set by the deadline watcher is visible after it */
+	http_deadline_end(req->hc); /* first: a 408 set by the deadline watcher is visible after it */
 	if (req->status == 0) {
 		/* libmicrohttpd answered itself (400 for a broken chunked body): count it all the same */
 		const union MHD_ConnectionInfo *ci =
@@ -486,22 +561,22 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	}
 	if (req->status != 0) {
 		const char *labels[] = { req->handler, code };
-		double took = elapsed_since(&req->start);
+		double took = clocks_since(&req->start);
 
 		snprintf(code, sizeof(code), "%u", req->status);
 		if (log_enabled(RULSRV_LOG_DEBUG))
-			log_debug("service '%s': %s %s %u %zu bytes in, %.3f ms%s", svc->name,
+			log_debug("service '%s': %s %s %u %zu bytes in, %.3f ms%s", srv->name,
 				  req->log_method, req->log_path, req->status, req->len, took * 1e3,
 				  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not completed)");
-		metrics_counter_add(metrics_series(svc->m_requests, labels), 1);
+		metrics_counter_add(metrics_series(srv->site.requests, labels), 1);
 		/* the duration family has the handler label only: the first value */
-		metrics_histogram_observe(metrics_series(svc->m_duration, labels), took);
+		metrics_histogram_observe(metrics_series(srv->site.duration, labels), took);
 	}
-	metrics_gauge_add(svc->s_inflight, -1);
+	metrics_gauge_add(srv->site.inflight, -1);
 	snapshot_unref(req->snap);
 	free(req->body);
 	free(req);
-	atomic_fetch_sub(&svc->inflight, 1);
+	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static void
@@ -510,7 +585,8 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	char msg[512];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_msg(RULSRV_LOG_INFO, "service '%s': libmicrohttpd: %s", service_name(cls), msg);
+	log_msg(RULSRV_LOG_INFO, "service '%s': libmicrohttpd: %s", ((struct http_server *)cls)->name,
+		msg);
 }
 
 /* ---- core routes ---------------------------------------------------------------------------- */
@@ -539,7 +615,7 @@ http_readyz(void *ud, const struct rulsrv_request *req, struct rulsrv_response *
 	size_t len;
 	char *body;
 
-	if (atomic_load(&r->svc->draining)) {
+	if (atomic_load(&r->srv->draining)) {
 		http_respond_error(resp, 503, "not_ready", "shutting down");
 		return;
 	}
@@ -554,12 +630,12 @@ http_readyz(void *ud, const struct rulsrv_request *req, struct rulsrv_response *
 static void
 http_reload(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
 {
-	struct service *svc = ud;
+	struct http_server *srv = ud;
 	char msg[1024] = "";
 	size_t len;
 	char *body;
 
-	if (svc->reload == NULL || svc->reload(svc->reload_ud, msg, sizeof(msg)) < 0) {
+	if (srv->site.reload == NULL || srv->site.reload(srv->site.ud, msg, sizeof(msg)) < 0) {
 		http_respond_error(resp, 500, "reload_failed", "%s",
 				   msg[0] != '\0' ? msg : "reload failed");
 		return;
@@ -569,113 +645,211 @@ http_reload(void *ud, const struct rulsrv_request *req, struct rulsrv_response *
 }
 
 int
-http_core_routes_add(struct snapshot *snap)
+http_core_routes_add(struct http_server *srv, struct snapshot *snap)
 {
 	int r;
 
-	if ((r = snapshot_route_add(snap, "GET", "/healthz", 0, http_healthz, snap->service, NULL)) < 0 ||
-	    (r = snapshot_route_add(snap, "GET", "/readyz", 0, http_readyz, snap->service, NULL)) < 0)
+	if ((r = snapshot_route_add(snap, "GET", "/healthz", 0, http_healthz, srv, NULL)) < 0 ||
+	    (r = snapshot_route_add(snap, "GET", "/readyz", 0, http_readyz, srv, NULL)) < 0)
 		return r;
-	return snapshot_route_add(snap, "POST", "/-/reload", RULSRV_ROUTE_ADMIN, http_reload,
-				  snap->service, NULL);
+	return snapshot_route_add(snap, "POST", "/-/reload", RULSRV_ROUTE_ADMIN, http_reload, srv,
+				  NULL);
+}
+
+/* ---- request deadlines ---------------------------------------------------------------------- */
+
+/*
+ * Write the 408 ourselves: libmicrohttpd has no way to answer a request it is still
+ * receiving. Safe because nothing else writes to a connection whose body is arriving (the
+ * handler's answer needs http_deadline_claim, which now fails). Best effort: the socket
+ * buffer of a connection that sent little is empty, so the whole answer fits.
+ */
+static void
+send_408(int fd, unsigned timeout_s)
+{
+	char msg[128], head[256];
+	size_t blen = 0;
+	char *body;
+	int hlen;
+
+	snprintf(msg, sizeof(msg), "the request was not complete within %u s", timeout_s);
+	body = http_error_body("request_timeout", msg, &blen);
+	if (body == NULL)
+		return;
+	hlen = snprintf(head, sizeof(head),
+			"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+			"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", blen);
+	if (send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == hlen)
+		(void)send(fd, body, blen, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(body);
+}
+
+/* A connection ran out of time (the watcher thread, under the deadline lock). */
+static void
+http_expired(void *ud, void *r, int fd)
+{
+	struct http_server *srv = ud;
+	struct http_request *req = r;
+
+	if (req != NULL) {
+		/* counted as a 408 of its route by http_completed, which reads it after _end */
+		req->status = 408;
+		http_refused(req, 408, "request_timeout");
+		if (!srv->tls)
+			send_408(fd, srv->timeout_s);
+	}
+	metrics_counter_add(srv->site.timeouts[req != NULL ? 1 : 0], 1);
+	if (log_enabled(RULSRV_LOG_DEBUG))
+		log_debug("service '%s': closed a connection that took over %u s to send %s",
+			  srv->name, srv->timeout_s, req != NULL ? "its request body" : "a request");
 }
 
 /* ---- the daemon ----------------------------------------------------------------------------- */
 
 static char *
-read_whole(const char *path, char *err, size_t err_len)
+read_tls_file(const char *path, char *err, size_t err_len)
 {
 	char ebuf[128];
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t n = 0;
-	long size;
+	char *buf;
+	int r;
 
-	if (f == NULL) {
-		snprintf(err, err_len, "cannot read '%s': %s", path, strerror_r(errno, ebuf, sizeof(ebuf)));
+	r = read_file(path, TLS_FILE_MAX, &buf, NULL);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot read '%s': %s", path, strerror_r(-r, ebuf, sizeof(ebuf)));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)size + 1);
-		if (buf != NULL) {
-			n = fread(buf, 1, (size_t)size, f);
-			buf[n] = '\0';
-		}
-	}
-	fclose(f);
-	if (buf == NULL)
-		snprintf(err, err_len, "cannot read '%s'", path);
 	return buf;
 }
 
-struct MHD_Daemon *
-http_start(struct service *svc, int fd, const struct config_service *sv, char *err, size_t err_len)
+struct http_server *
+http_server_new(const struct http_site *site)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL)
+		return NULL;
+	srv->site = *site;
+	srv->name = strdup(site->name);
+	if (srv->name == NULL) {
+		free(srv);
+		return NULL;
+	}
+	srv->site.name = srv->name;
+	atomic_init(&srv->draining, false);
+	atomic_init(&srv->inflight, 0);
+	atomic_init(&srv->suspended, 0);
+	return srv;
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	http_stop(srv);
+	if (srv->mhd != NULL)
+		return; /* left running for unanswered deferred requests: it still uses srv */
+	free(srv->name);
+	free(srv);
+}
+
+int
+http_start(struct http_server *srv, int fd, const struct config_service *sv, char *err,
+	   size_t err_len)
 {
 	struct MHD_OptionItem ops[14];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	char *cert = NULL, *key = NULL;
-	struct MHD_Daemon *d;
 	size_t n = 0;
 
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, svc };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, srv };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, sv->max_connections, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, sv->connection_timeout, NULL };
-	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, svc };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, srv };
 	if (sv->threads > 1)
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, sv->threads, NULL };
 	if (sv->tls_cert_file != NULL) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			snprintf(err, err_len, "this libmicrohttpd has no TLS support");
 			close(fd);
-			return NULL;
+			return -ENOTSUP;
 		}
-		cert = read_whole(sv->tls_cert_file, err, err_len);
-		key = cert != NULL ? read_whole(sv->tls_key_file, err, err_len) : NULL;
+		cert = read_tls_file(sv->tls_cert_file, err, err_len);
+		key = cert != NULL ? read_tls_file(sv->tls_key_file, err, err_len) : NULL;
 		if (key == NULL) {
 			free(cert);
 			close(fd);
-			return NULL;
+			return -EIO;
 		}
 		flags |= MHD_USE_TLS;
+		srv->tls = true;
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert };
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key };
 	}
 	if (sv->request_timeout > 0) {
-		svc->deadlines = http_deadlines_new(svc, sv->request_timeout, sv->tls_cert_file != NULL);
-		if (svc->deadlines == NULL) {
+		srv->timeout_s = sv->request_timeout;
+		srv->deadlines = http_deadlines_new(sv->request_timeout, http_expired, srv);
+		if (srv->deadlines == NULL) {
 			snprintf(err, err_len, "cannot watch request deadlines");
 			free(cert);
 			free(key);
 			close(fd);
-			return NULL;
+			return -ENOMEM;
 		}
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
-						    (intptr_t)http_deadlines_notify, svc->deadlines };
+						    (intptr_t)http_deadlines_notify, srv->deadlines };
 	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, svc, MHD_OPTION_ARRAY, ops,
-			     MHD_OPTION_END);
+	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv, MHD_OPTION_ARRAY, ops,
+				    MHD_OPTION_END);
 	if (key != NULL)
 		explicit_bzero(key, strlen(key));
 	free(cert);
 	free(key);
-	if (d == NULL) {
+	if (srv->mhd == NULL) {
 		snprintf(err, err_len, "libmicrohttpd refused to start (see the lines above)");
-		http_deadlines_free(svc->deadlines);
-		svc->deadlines = NULL;
+		http_deadlines_free(srv->deadlines);
+		srv->deadlines = NULL;
+		return -EIO;
 	}
-	return d;
+	return 0;
 }
 
 void
-http_stop(struct service *svc)
+http_quiesce(struct http_server *srv)
 {
-	if (svc->mhd != NULL)
-		MHD_stop_daemon(svc->mhd);
-	svc->mhd = NULL;
+	int fd;
+
+	atomic_store(&srv->draining, true);
+	if (srv->mhd == NULL)
+		return;
+	fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd >= 0)
+		close(fd);
+}
+
+long
+http_inflight(const struct http_server *srv)
+{
+	return atomic_load(&srv->inflight);
+}
+
+void
+http_stop(struct http_server *srv)
+{
+	long waiting = atomic_load(&srv->suspended);
+
+	if (srv->mhd != NULL && waiting > 0) {
+		log_err("service '%s': %ld deferred requests were never answered; the listener is "
+			"left open", srv->name, waiting);
+		return;
+	}
+	if (srv->mhd != NULL)
+		MHD_stop_daemon(srv->mhd);
+	srv->mhd = NULL;
 	/* after the daemon: its last connections say CLOSED while it stops */
-	http_deadlines_free(svc->deadlines);
-	svc->deadlines = NULL;
+	http_deadlines_free(srv->deadlines);
+	srv->deadlines = NULL;
 }

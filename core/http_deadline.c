@@ -9,11 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "http.h"
-#include "http_private.h"
-#include "log.h"
-#include "metrics.h"
-#include "service.h"
+#include "clocks.h"
 
 /* How often the watcher looks: a deadline is kept to within this much. */
 #define WATCH_INTERVAL_NS (200 * 1000 * 1000L)
@@ -31,13 +27,13 @@ struct http_conn {
 	int fd;
 	struct timespec since; /* CLOCK_MONOTONIC: opened, or its previous answer finished */
 	enum http_phase phase;
-	struct http_request *req; /* RECEIVING and ANSWERING: the request (alive until _end) */
+	void *req; /* RECEIVING and ANSWERING: the request (alive until _end) */
 };
 
 struct http_deadlines {
-	struct service *svc;
 	unsigned timeout_s;
-	bool tls;
+	http_deadline_expired_fn expired;
+	void *ud;
 	pthread_mutex_t lock; /* the list, and every connection's phase, since and req */
 	pthread_cond_t wake;
 	bool stop;
@@ -46,59 +42,16 @@ struct http_deadlines {
 	struct http_conn *head;
 };
 
-static double
-seconds_between(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-/*
- * Write the 408 ourselves: libmicrohttpd has no way to answer a request it is still
- * receiving. Safe because nothing else writes to a connection in PHASE_RECEIVING (the
- * handler's answer needs http_deadline_claim, which now fails). Best effort: the socket
- * buffer of a connection that sent little is empty, so the whole answer fits.
- */
-static void
-send_408(int fd, unsigned timeout_s)
-{
-	char msg[128], head[256];
-	size_t blen = 0;
-	char *body;
-	int hlen;
-
-	snprintf(msg, sizeof(msg), "the request was not complete within %u s", timeout_s);
-	body = http_error_body("request_timeout", msg, &blen);
-	if (body == NULL)
-		return;
-	hlen = snprintf(head, sizeof(head),
-			"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-			"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", blen);
-	if (send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == hlen)
-		(void)send(fd, body, blen, MSG_NOSIGNAL | MSG_DONTWAIT);
-	free(body);
-}
-
-/* Called with the lock held. */
+/* Called with the lock held: the owner answers or counts, then the stream ends. */
 static void
 time_out(struct http_deadlines *d, struct http_conn *hc)
 {
 	bool receiving = hc->phase == PHASE_RECEIVING && hc->req != NULL;
 
-	if (receiving) {
-		/* counted as a 408 of its route by http_completed, which reads it after _end */
-		hc->req->status = 408;
-		http_refused(hc->req, 408, "request_timeout");
-		if (!d->tls)
-			send_408(hc->fd, d->timeout_s);
-	}
+	d->expired(d->ud, receiving ? hc->req : NULL, hc->fd);
 	hc->phase = PHASE_TIMED_OUT;
-	metrics_counter_add(d->svc->s_timeouts[receiving ? 1 : 0], 1);
 	/* libmicrohttpd sees the end of the stream and closes the connection itself */
 	shutdown(hc->fd, SHUT_RDWR);
-	if (log_enabled(RULSRV_LOG_DEBUG))
-		log_debug("service '%s': closed a connection that took over %u s to send %s",
-			  service_name(d->svc), d->timeout_s,
-			  receiving ? "its request body" : "a request");
 }
 
 static void *
@@ -113,7 +66,7 @@ watch(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (hc = d->head; hc != NULL; hc = hc->next)
 			if ((hc->phase == PHASE_WAITING || hc->phase == PHASE_RECEIVING) &&
-			    seconds_between(&hc->since, &now) >= (double)d->timeout_s)
+			    clocks_between(&hc->since, &now) >= (double)d->timeout_s)
 				time_out(d, hc);
 		until = now;
 		until.tv_nsec += WATCH_INTERVAL_NS;
@@ -128,7 +81,7 @@ watch(void *arg)
 }
 
 struct http_deadlines *
-http_deadlines_new(struct service *svc, unsigned timeout_s, bool tls)
+http_deadlines_new(unsigned timeout_s, http_deadline_expired_fn expired, void *ud)
 {
 	struct http_deadlines *d = calloc(1, sizeof(*d));
 	pthread_condattr_t ca;
@@ -136,9 +89,9 @@ http_deadlines_new(struct service *svc, unsigned timeout_s, bool tls)
 
 	if (d == NULL)
 		return NULL;
-	d->svc = svc;
 	d->timeout_s = timeout_s;
-	d->tls = tls;
+	d->expired = expired;
+	d->ud = ud;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -146,8 +99,6 @@ http_deadlines_new(struct service *svc, unsigned timeout_s, bool tls)
 	pthread_condattr_destroy(&ca);
 	r = pthread_create(&d->thread, NULL, watch, d);
 	if (r != 0) {
-		log_err("service '%s': cannot start the request deadline thread: %s",
-			service_name(svc), strerror(r));
 		http_deadlines_free(d);
 		return NULL;
 	}
@@ -221,31 +172,29 @@ http_deadlines_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 	free(hc);
 }
 
-bool
-http_deadline_begin(struct http_request *req)
+struct http_conn *
+http_deadline_begin(struct MHD_Connection *conn, void *req, bool *alive)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct http_conn *hc = ci != NULL ? ci->socket_context : NULL;
-	bool alive;
 
+	*alive = true;
 	if (hc == NULL)
-		return true;
+		return NULL;
 	pthread_mutex_lock(&hc->owner->lock);
-	alive = hc->phase != PHASE_TIMED_OUT;
-	if (alive) {
+	*alive = hc->phase != PHASE_TIMED_OUT;
+	if (*alive) {
 		hc->phase = PHASE_RECEIVING;
 		hc->req = req;
-		req->hc = hc;
 	}
 	pthread_mutex_unlock(&hc->owner->lock);
-	return alive;
+	return *alive ? hc : NULL;
 }
 
 bool
-http_deadline_claim(struct http_request *req)
+http_deadline_claim(struct http_conn *hc)
 {
-	struct http_conn *hc = req->hc;
 	bool alive;
 
 	if (hc == NULL)
@@ -259,10 +208,8 @@ http_deadline_claim(struct http_request *req)
 }
 
 void
-http_deadline_end(struct http_request *req)
+http_deadline_end(struct http_conn *hc)
 {
-	struct http_conn *hc = req->hc;
-
 	if (hc == NULL)
 		return;
 	pthread_mutex_lock(&hc->owner->lock);
@@ -272,5 +219,4 @@ http_deadline_end(struct http_request *req)
 		clock_gettime(CLOCK_MONOTONIC, &hc->since);
 	}
 	pthread_mutex_unlock(&hc->owner->lock);
-	req->hc = NULL;
 }

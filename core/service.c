@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* service.c - a service: its listener, its metric registry and its current snapshot. */
+/* service.c - a service: its listener, its metric registry, its timers and current snapshot. */
 #include "service.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
+#include "clocks.h"
 #include "config.h"
+#include "host.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "snapshot.h"
+#include "timers.h"
 
 #ifndef RULSRV_VERSION
 #define RULSRV_VERSION "0.0.0"
@@ -27,6 +29,28 @@
 
 static const double duration_buckets[] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+struct service {
+	char *name;
+	struct config_service *conf; /* the listener's settings as started (a private copy) */
+	struct metrics_registry *registry;
+	pthread_rwlock_t lock; /* guards current against a swap between load and ref */
+	struct snapshot *current;
+	struct http_server *http;
+	struct timers *timers; /* the current snapshot's (api->timer_add) */
+	char bound[80]; /* "ADDR:PORT" actually bound */
+	service_reload_fn reload;
+	void *reload_ud;
+	/* The core's own metric families. */
+	struct rulsrv_metric *m_requests, *m_duration, *m_plugin_up, *m_build, *m_reloads;
+	struct rulsrv_metric *m_timeouts;
+	struct rulsrv_series *s_inflight, *s_reload_ok, *s_reload_ts;
+	/* http_request_timeouts_total{stage}: [0] "headers" (or idle), [1] "body" */
+	struct rulsrv_series *s_timeouts[2];
+	char **seen_instances; /* every instance ever up, to report 0 once removed */
+	char **seen_kinds;
+	size_t seen_count;
 };
 
 static void service_loaded(struct service *svc);
@@ -88,8 +112,8 @@ service_collect_plugin_up(void *ud)
 		const char *labels[] = { svc->seen_instances[i], svc->seen_kinds[i] };
 		double up = 0;
 
-		for (k = 0; snap != NULL && k < snap->host_count; k++) {
-			const struct rulsrv_host *h = snap->hosts[k];
+		for (k = 0; snap != NULL && k < snapshot_host_count(snap); k++) {
+			const struct rulsrv_host *h = snapshot_host_at(snap, k);
 			char why[64];
 
 			if (strcmp(h->instance, labels[0]) == 0 && strcmp(kind_of(h), labels[1]) == 0)
@@ -109,56 +133,83 @@ service_core_metrics(struct service *svc)
 	static const char *const pk[] = { "plugin", "kind", NULL };
 	static const char *const result[] = { "result", NULL };
 	static const char *const stage[] = { "stage", NULL };
+	const struct rulsrv_metric_def defs[] = {
+		{ "http_requests_total", RULSRV_METRIC_COUNTER,
+		  "HTTP requests answered, by route and status code", hc, .out = &svc->m_requests },
+		{ "http_request_duration_seconds", RULSRV_METRIC_HISTOGRAM,
+		  "Time from the request line to the queued answer, by route", h, duration_buckets,
+		  sizeof(duration_buckets) / sizeof(duration_buckets[0]), .out = &svc->m_duration },
+		{ "http_requests_in_flight", RULSRV_METRIC_GAUGE, "Requests being received or handled",
+		  .series = &svc->s_inflight },
+		{ "rulsrv_build_info", RULSRV_METRIC_GAUGE, "Version of the running rulsrv (always 1)",
+		  version, .out = &svc->m_build },
+		{ "rulsrv_plugin_up", RULSRV_METRIC_GAUGE,
+		  "Whether a plugin instance of the service is loaded and ready", pk,
+		  .out = &svc->m_plugin_up },
+		{ "rulsrv_config_last_reload_successful", RULSRV_METRIC_GAUGE,
+		  "Whether the last configuration reload succeeded", .series = &svc->s_reload_ok },
+		{ "rulsrv_config_last_reload_success_timestamp_seconds", RULSRV_METRIC_GAUGE,
+		  "When the configuration was last loaded successfully", .series = &svc->s_reload_ts },
+		{ "rulsrv_config_reloads_total", RULSRV_METRIC_COUNTER,
+		  "Configuration reloads, by result", result, .out = &svc->m_reloads },
+		{ "http_request_timeouts_total", RULSRV_METRIC_COUNTER,
+		  "Connections closed by request_timeout_seconds, by what they were still sending",
+		  stage, .out = &svc->m_timeouts },
+	};
 	struct metrics_registry *r = svc->registry;
-	struct rulsrv_metric *build, *timeouts;
 	const char *v[] = { RULSRV_VERSION };
 	const char *ok[] = { "success" }, *failed[] = { "failure" };
 	const char *headers[] = { "headers" }, *body[] = { "body" };
 	int e;
 
-	if ((e = metrics_family(r, RULSRV_METRIC_COUNTER, "http_requests_total",
-				"HTTP requests answered, by route and status code", hc, NULL, 0,
-				&svc->m_requests)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_HISTOGRAM, "http_request_duration_seconds",
-				"Time from the request line to the queued answer, by route", h,
-				duration_buckets, sizeof(duration_buckets) / sizeof(duration_buckets[0]),
-				&svc->m_duration)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_GAUGE, "http_requests_in_flight",
-				"Requests being received or handled", NULL, NULL, 0, &svc->m_inflight)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_GAUGE, "rulsrv_build_info",
-				"Version of the running rulsrv (always 1)", version, NULL, 0, &build)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_GAUGE, "rulsrv_plugin_up",
-				"Whether a plugin instance of the service is loaded and ready", pk, NULL, 0,
-				&svc->m_plugin_up)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_GAUGE, "rulsrv_config_last_reload_successful",
-				"Whether the last configuration reload succeeded", NULL, NULL, 0,
-				&svc->m_reload_ok)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_GAUGE,
-				"rulsrv_config_last_reload_success_timestamp_seconds",
-				"When the configuration was last loaded successfully", NULL, NULL, 0,
-				&svc->m_reload_ts)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_COUNTER, "rulsrv_config_reloads_total",
-				"Configuration reloads, by result", result, NULL, 0, &svc->m_reloads)) < 0 ||
-	    (e = metrics_family(r, RULSRV_METRIC_COUNTER, "http_request_timeouts_total",
-				"Connections closed by request_timeout_seconds, by what they were "
-				"still sending", stage, NULL, 0, &timeouts)) < 0)
+	e = metrics_register(r, defs, sizeof(defs) / sizeof(defs[0]));
+	if (e < 0)
 		return e;
-	svc->s_timeouts[0] = metrics_series(timeouts, headers);
-	svc->s_timeouts[1] = metrics_series(timeouts, body);
+	svc->s_timeouts[0] = metrics_series(svc->m_timeouts, headers);
+	svc->s_timeouts[1] = metrics_series(svc->m_timeouts, body);
 	if (svc->s_timeouts[0] == NULL || svc->s_timeouts[1] == NULL)
 		return -ENOMEM;
 	metrics_counter_add(svc->s_timeouts[0], 0);
 	metrics_counter_add(svc->s_timeouts[1], 0);
-	svc->s_inflight = metrics_series(svc->m_inflight, NULL);
-	if (svc->s_inflight == NULL)
-		return -ENOMEM;
-	metrics_gauge_set(metrics_series(build, v), 1);
+	metrics_gauge_set(metrics_series(svc->m_build, v), 1);
 	metrics_counter_add(metrics_series(svc->m_reloads, ok), 0);
 	metrics_counter_add(metrics_series(svc->m_reloads, failed), 0);
 	e = metrics_add_collector(r, service_collect_plugin_up, svc);
 	if (e < 0)
 		return e;
 	return process_metrics_register(r);
+}
+
+static struct snapshot *
+service_acquire_cb(void *ud)
+{
+	return service_acquire(ud);
+}
+
+static int
+service_reload_cb(void *ud, char *msg, size_t msg_len)
+{
+	struct service *svc = ud;
+
+	return svc->reload(svc->reload_ud, msg, msg_len);
+}
+
+/* The HTTP server of svc, counting in the core families just registered. */
+static struct http_server *
+service_http_new(struct service *svc)
+{
+	const struct http_site site = {
+		.name = svc->name,
+		.acquire = service_acquire_cb,
+		.reload = svc->reload != NULL ? service_reload_cb : NULL,
+		.ud = svc,
+		.requests = svc->m_requests,
+		.duration = svc->m_duration,
+		.inflight = svc->s_inflight,
+		.timeouts = { svc->s_timeouts[0], svc->s_timeouts[1] },
+	};
+
+	return http_server_new(&site);
 }
 
 struct service *
@@ -170,8 +221,6 @@ service_new(const struct config_service *sv, service_reload_fn reload, void *ud)
 	if (svc == NULL)
 		goto out_nomem;
 	pthread_rwlock_init(&svc->lock, NULL);
-	atomic_init(&svc->draining, false);
-	atomic_init(&svc->inflight, 0);
 	svc->reload = reload;
 	svc->reload_ud = ud;
 	svc->name = strdup(sv->name);
@@ -188,6 +237,10 @@ service_new(const struct config_service *sv, service_reload_fn reload, void *ud)
 		service_free(svc);
 		return NULL;
 	}
+	svc->http = service_http_new(svc);
+	svc->timers = timers_new();
+	if (svc->http == NULL || svc->timers == NULL)
+		goto out_nomem;
 	service_loaded(svc);
 	return svc;
 out_nomem:
@@ -204,7 +257,9 @@ service_free(struct service *svc)
 
 	if (svc == NULL)
 		return;
-	http_stop(svc);
+	/* timers first: none may run on the snapshot dropped below */
+	timers_free(svc->timers);
+	http_server_free(svc->http);
 	/* A plugin thread (statsd) may be walking the registry and acquire the snapshot right
 	 * now: unpublish it under the lock first, so that it never takes a dying snapshot. */
 	pthread_rwlock_wrlock(&svc->lock);
@@ -237,6 +292,39 @@ service_registry(const struct service *svc)
 	return svc->registry;
 }
 
+const char *
+service_bound(const struct service *svc)
+{
+	return svc->bound;
+}
+
+int
+service_build(struct service *svc, const struct config *c, const struct config_service *sv,
+	      struct plugin_set *plugins, struct snapshot **out)
+{
+	const struct snapshot_env env = {
+		.service_name = svc->name, .registry = svc->registry, .api = &host_api,
+	};
+	struct snapshot *snap;
+	int r;
+
+	*out = NULL;
+	r = snapshot_new(&env, sv, &snap);
+	if (r < 0)
+		return r;
+	r = http_core_routes_add(svc->http, snap);
+	if (r < 0)
+		log_err("service '%s': cannot add the core routes: %s", svc->name, strerror(-r));
+	if (r == 0)
+		r = snapshot_init_instances(snap, c, sv, plugins);
+	if (r < 0) {
+		snapshot_unref(snap);
+		return r;
+	}
+	*out = snap;
+	return 0;
+}
+
 struct snapshot *
 service_acquire(struct service *svc)
 {
@@ -254,8 +342,8 @@ service_note_instances(struct service *svc, const struct snapshot *snap)
 {
 	size_t i, k;
 
-	for (i = 0; i < snap->host_count; i++) {
-		const struct rulsrv_host *h = snap->hosts[i];
+	for (i = 0; i < snapshot_host_count(snap); i++) {
+		const struct rulsrv_host *h = snapshot_host_at(snap, i);
 		const char *kind = kind_of(h);
 		char **ni, **nk;
 		bool known = false;
@@ -284,16 +372,39 @@ service_note_instances(struct service *svc, const struct snapshot *snap)
 	}
 }
 
+/* The timers of snap (NULL: none) from now on; the previous ones have stopped on return. */
+static void
+service_timers(struct service *svc, const struct snapshot *snap)
+{
+	const struct timer_def *defs = NULL;
+	size_t n = 0;
+	int r;
+
+	if (snap != NULL)
+		defs = snapshot_timers(snap, &n);
+	r = timers_set(svc->timers, defs, n);
+	if (r < 0)
+		log_err("service '%s': cannot start the plugins' timers: %s", svc->name,
+			strerror(-r));
+}
+
 void
 service_swap(struct service *svc, struct snapshot *snap)
 {
 	struct snapshot *old;
 
-	pthread_rwlock_wrlock(&svc->lock);
+	/* Only the (re)loading thread swaps, so current is stable without the lock here. */
 	old = svc->current;
+	/* The old timers stop first, so that no tick of the old instance races its handoff.
+	 * Not under the lock: a timer callback may scrape the registry, whose plugin_up
+	 * collector takes the read lock. */
+	service_timers(svc, NULL);
+	snapshot_handoff(snap, old);
+	pthread_rwlock_wrlock(&svc->lock);
 	svc->current = snap;
 	service_note_instances(svc, snap);
 	pthread_rwlock_unlock(&svc->lock);
+	service_timers(svc, snap);
 	snapshot_unref(old);
 }
 
@@ -334,8 +445,8 @@ service_listen(struct service *svc)
 	    getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
 		goto out_errno;
 	format_addr(&bound, svc->bound, sizeof(svc->bound));
-	svc->mhd = http_start(svc, fd, sv, err, sizeof(err));
-	if (svc->mhd == NULL) {
+	r = http_start(svc->http, fd, sv, err, sizeof(err));
+	if (r < 0) {
 		log_err("cannot start service '%s' on '%s': %s", svc->name, sv->listen, err);
 		return -EIO;
 	}
@@ -386,14 +497,7 @@ service_listener_changed(const struct service *svc, const struct config_service 
 void
 service_quiesce(struct service *svc)
 {
-	int fd;
-
-	atomic_store(&svc->draining, true);
-	if (svc->mhd == NULL)
-		return;
-	fd = MHD_quiesce_daemon(svc->mhd);
-	if (fd >= 0)
-		close(fd);
+	http_quiesce(svc->http);
 }
 
 void
@@ -402,26 +506,24 @@ service_drain(struct service *svc, int timeout_ms)
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int waited = 0;
 
-	while (atomic_load(&svc->inflight) > 0 && waited < timeout_ms) {
+	while (http_inflight(svc->http) > 0 && waited < timeout_ms) {
 		nanosleep(&pause, NULL);
 		waited += 10;
 	}
-	if (atomic_load(&svc->inflight) > 0)
+	if (http_inflight(svc->http) > 0)
 		log_warning("service '%s': %ld requests still in flight after %d ms; stopping anyway",
-			    svc->name, atomic_load(&svc->inflight), timeout_ms);
-	http_stop(svc);
+			    svc->name, http_inflight(svc->http), timeout_ms);
+	/* the instances are stopped from here on: their timers first */
+	service_timers(svc, NULL);
+	http_stop(svc->http);
 }
 
 /* The configuration in use was loaded now. */
 static void
 service_loaded(struct service *svc)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	metrics_gauge_set(metrics_series(svc->m_reload_ok, NULL), 1);
-	metrics_gauge_set(metrics_series(svc->m_reload_ts, NULL),
-			  (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+	metrics_gauge_set(svc->s_reload_ok, 1);
+	metrics_gauge_set(svc->s_reload_ts, clocks_realtime());
 }
 
 void
@@ -432,6 +534,6 @@ service_reload_result(struct service *svc, bool ok)
 	if (ok)
 		service_loaded(svc);
 	else
-		metrics_gauge_set(metrics_series(svc->m_reload_ok, NULL), 0);
+		metrics_gauge_set(svc->s_reload_ok, 0);
 	metrics_counter_add(metrics_series(svc->m_reloads, result), 1);
 }

@@ -3,18 +3,50 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "config.h"
-#include "host.h"
-#include "http.h"
 #include "log.h"
 #include "plugin_loader.h"
-#include "service.h"
 #include "settings.h"
+
+/* Bounds of api->timer_add. */
+#define TIMER_MIN_S 0.01
+#define TIMER_MAX_S 86400.0
+
+struct observer {
+	rulsrv_observer_fn fn;
+	void *ud;
+};
+
+struct attribute {
+	char *key;
+	char *value;
+};
+
+struct snapshot {
+	atomic_uint refs;
+	char *service_name;
+	struct metrics_registry *registry;
+	const struct rulsrv_api *api;
+	struct plugin_set *plugins;
+	struct rulsrv_host **hosts;
+	size_t host_count;
+	struct route *routes;
+	size_t route_count;
+	struct observer *observers;
+	size_t observer_count;
+	struct attribute *attrs;
+	size_t attr_count;
+	struct timer_def *timers;
+	size_t timer_count;
+	size_t max_body_bytes;
+	char *admin_token; /* NULL: admin routes from loopback only */
+};
 
 struct snapshot *
 snapshot_ref(struct snapshot *snap)
@@ -48,8 +80,10 @@ snapshot_free(struct snapshot *snap)
 		free(snap->attrs[i].value);
 	}
 	free(snap->attrs);
+	free(snap->timers);
 	auth_token_free(snap->admin_token);
 	plugin_set_unref(snap->plugins);
+	free(snap->service_name);
 	free(snap);
 }
 
@@ -188,7 +222,7 @@ snapshot_add_instance(struct snapshot *snap, const struct config *c, const char 
 	if (settings == NULL)
 		return -ENOMEM;
 	errors = log_error_count();
-	r = h->lib->desc->init(h, &host_api, settings, &h->state);
+	r = h->lib->desc->init(h, snap->api, settings, &h->state);
 	if (r == 0)
 		h->initialised = true;
 	if (r == 0)
@@ -196,26 +230,28 @@ snapshot_add_instance(struct snapshot *snap, const struct config *c, const char 
 	settings_free(settings);
 	if (r < 0 && log_error_count() == errors)
 		log_err("cannot initialise plugin instance '%s' (%s) of service '%s': %s", instance,
-			h->lib->desc->name, service_name(snap->service), strerror_r(-r, err, sizeof(err)));
+			h->lib->desc->name, snap->service_name, strerror_r(-r, err, sizeof(err)));
 	return r < 0 ? r : 0;
 }
 
 int
-snapshot_build(struct service *service, const struct config *c, const struct config_service *sv,
-	       struct plugin_set *plugins, struct snapshot **out)
+snapshot_new(const struct snapshot_env *env, const struct config_service *sv,
+	     struct snapshot **out)
 {
 	struct snapshot *snap;
 	char err[1024];
-	size_t i;
-	int r;
+	int r = -ENOMEM;
 
 	*out = NULL;
 	snap = calloc(1, sizeof(*snap));
 	if (snap == NULL)
-		return -ENOMEM;
+		goto out_log;
 	atomic_init(&snap->refs, 1);
-	snap->service = service;
-	snap->plugins = plugin_set_ref(plugins);
+	snap->service_name = strdup(env->service_name);
+	if (snap->service_name == NULL)
+		goto out_free;
+	snap->registry = env->registry;
+	snap->api = env->api;
 	snap->max_body_bytes = sv->max_body_bytes;
 	if (sv->admin_token_file != NULL) {
 		r = auth_token_load(sv->admin_token_file, &snap->admin_token, err, sizeof(err));
@@ -225,16 +261,211 @@ snapshot_build(struct service *service, const struct config *c, const struct con
 			goto out_free;
 		}
 	}
-	r = http_core_routes_add(snap);
-	for (i = 0; r == 0 && i < sv->plugin_count; i++)
-		r = snapshot_add_instance(snap, c, sv->plugins[i]);
-	if (r < 0)
-		goto out_free;
 	*out = snap;
 	return 0;
 out_free:
+	snapshot_unref(snap);
+out_log:
 	if (r == -ENOMEM)
 		log_err("service '%s': out of memory", sv->name);
-	snapshot_unref(snap);
 	return r;
+}
+
+int
+snapshot_init_instances(struct snapshot *snap, const struct config *c,
+			const struct config_service *sv, struct plugin_set *plugins)
+{
+	size_t i;
+	int r = 0;
+
+	snap->plugins = plugin_set_ref(plugins);
+	for (i = 0; r == 0 && i < sv->plugin_count; i++)
+		r = snapshot_add_instance(snap, c, sv->plugins[i]);
+	if (r == -ENOMEM)
+		log_err("service '%s': out of memory", sv->name);
+	return r;
+}
+
+const char *
+snapshot_service_name(const struct snapshot *snap)
+{
+	return snap->service_name;
+}
+
+struct metrics_registry *
+snapshot_registry(const struct snapshot *snap)
+{
+	return snap->registry;
+}
+
+size_t
+snapshot_max_body(const struct snapshot *snap)
+{
+	return snap->max_body_bytes;
+}
+
+const char *
+snapshot_admin_token(const struct snapshot *snap)
+{
+	return snap->admin_token;
+}
+
+size_t
+snapshot_host_count(const struct snapshot *snap)
+{
+	return snap->host_count;
+}
+
+const struct rulsrv_host *
+snapshot_host_at(const struct snapshot *snap, size_t i)
+{
+	return snap->hosts[i];
+}
+
+int
+snapshot_route_refusals(struct snapshot *snap, const struct rulsrv_host *host, const char *method,
+			const char *path, rulsrv_refusal_fn fn, void *ud)
+{
+	size_t i;
+
+	if (fn == NULL || method == NULL || path == NULL)
+		return -EINVAL;
+	for (i = 0; i < snap->route_count; i++) {
+		struct route *rt = &snap->routes[i];
+
+		if (rt->host == host && strcmp(rt->method, method) == 0 &&
+		    strcmp(rt->path, path) == 0) {
+			rt->refusal_fn = fn;
+			rt->refusal_ud = ud;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int
+snapshot_observer_add(struct snapshot *snap, rulsrv_observer_fn fn, void *ud)
+{
+	struct observer *obs;
+
+	if (fn == NULL)
+		return -EINVAL;
+	obs = realloc(snap->observers, (snap->observer_count + 1) * sizeof(*obs));
+	if (obs == NULL)
+		return -ENOMEM;
+	snap->observers = obs;
+	obs[snap->observer_count++] = (struct observer){ .fn = fn, .ud = ud };
+	return 0;
+}
+
+void
+snapshot_observers_notify(const struct snapshot *snap, const struct rulsrv_prediction_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < snap->observer_count; i++)
+		snap->observers[i].fn(snap->observers[i].ud, b);
+}
+
+int
+snapshot_attribute_set(struct snapshot *snap, const char *key, const char *value)
+{
+	struct attribute *attrs;
+	char *v;
+	size_t i;
+
+	if (key == NULL || value == NULL)
+		return -EINVAL;
+	v = strdup(value);
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < snap->attr_count; i++) {
+		if (strcmp(snap->attrs[i].key, key) == 0) {
+			free(snap->attrs[i].value);
+			snap->attrs[i].value = v;
+			return 0;
+		}
+	}
+	attrs = realloc(snap->attrs, (snap->attr_count + 1) * sizeof(*attrs));
+	if (attrs == NULL) {
+		free(v);
+		return -ENOMEM;
+	}
+	snap->attrs = attrs;
+	attrs[snap->attr_count].key = strdup(key);
+	if (attrs[snap->attr_count].key == NULL) {
+		free(v);
+		return -ENOMEM;
+	}
+	attrs[snap->attr_count++].value = v;
+	return 0;
+}
+
+const char *
+snapshot_attribute_get(const struct snapshot *snap, const char *key)
+{
+	size_t i;
+
+	if (key == NULL)
+		return NULL;
+	for (i = 0; i < snap->attr_count; i++)
+		if (strcmp(snap->attrs[i].key, key) == 0)
+			return snap->attrs[i].value;
+	return NULL;
+}
+
+int
+snapshot_timer_add(struct snapshot *snap, double interval_s, rulsrv_timer_fn fn, void *ud)
+{
+	struct timer_def *t;
+
+	/* written so that NaN fails too */
+	if (fn == NULL || !(interval_s >= TIMER_MIN_S && interval_s <= TIMER_MAX_S))
+		return -EINVAL;
+	t = realloc(snap->timers, (snap->timer_count + 1) * sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	snap->timers = t;
+	t[snap->timer_count++] = (struct timer_def){ .interval_s = interval_s, .fn = fn, .ud = ud };
+	return 0;
+}
+
+const struct timer_def *
+snapshot_timers(const struct snapshot *snap, size_t *count)
+{
+	*count = snap->timer_count;
+	return snap->timers;
+}
+
+const char *
+snapshot_known_path(const struct snapshot *snap, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < snap->route_count; i++)
+		if (strcmp(snap->routes[i].path, path) == 0)
+			return snap->routes[i].path;
+	return "other";
+}
+
+void
+snapshot_handoff(struct snapshot *snap, const struct snapshot *old)
+{
+	size_t i, k;
+
+	for (i = 0; old != NULL && i < snap->host_count; i++) {
+		const struct rulsrv_host *h = snap->hosts[i];
+
+		if (h->lib->desc->handoff == NULL)
+			continue;
+		for (k = 0; k < old->host_count; k++) {
+			const struct rulsrv_host *o = old->hosts[k];
+
+			if (strcmp(o->instance, h->instance) == 0 &&
+			    strcmp(o->lib->desc->name, h->lib->desc->name) == 0) {
+				h->lib->desc->handoff(h->state, o->state);
+				break;
+			}
+		}
+	}
 }

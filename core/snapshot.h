@@ -3,17 +3,19 @@
 #ifndef RULSRV_SNAPSHOT_H
 #define RULSRV_SNAPSHOT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <rulsrv/plugin.h>
 
+#include "timers.h"
+
 struct config;
 struct config_service;
+struct metrics_registry;
 struct plugin_lib;
 struct plugin_set;
-struct service;
+struct snapshot;
 
 struct route {
 	char *method;
@@ -22,18 +24,8 @@ struct route {
 	rulsrv_handler_fn fn;
 	void *ud;
 	struct rulsrv_host *host; /* NULL for the core's own routes */
-	rulsrv_refusal_fn refusal_fn; /* ABI 1.1: told of the core's own refusals; or NULL */
+	rulsrv_refusal_fn refusal_fn; /* told of the core's own refusals; or NULL */
 	void *refusal_ud;
-};
-
-struct observer {
-	rulsrv_observer_fn fn;
-	void *ud;
-};
-
-struct attribute {
-	char *key;
-	char *value;
 };
 
 /* One (service, plugin instance): what api callbacks receive as struct rulsrv_host. */
@@ -45,42 +37,60 @@ struct rulsrv_host {
 	bool initialised;
 };
 
+/* What a snapshot needs of its service; strings are copied, registry and api borrowed. */
+struct snapshot_env {
+	const char *service_name;
+	struct metrics_registry *registry; /* outlives the snapshot */
+	const struct rulsrv_api *api;      /* handed to every init */
+};
+
 /*
  * Built beside the running one, never changed once published. Requests hold a reference
  * from their first byte to their completion; the last reference runs every plugin's fini.
  */
-struct snapshot {
-	atomic_uint refs;
-	struct service *service;
-	struct plugin_set *plugins;
-	struct rulsrv_host **hosts;
-	size_t host_count;
-	struct route *routes;
-	size_t route_count;
-	struct observer *observers;
-	size_t observer_count;
-	struct attribute *attrs;
-	size_t attr_count;
-	size_t max_body_bytes;
-	char *admin_token; /* NULL: admin routes from loopback only */
-};
 
+/* An empty snapshot of service sv (body limit, admin token file read); logs failures.
+ * 0 and *out (one reference), or -errno: -EINVAL for an unusable token file. */
+int snapshot_new(const struct snapshot_env *env, const struct config_service *sv,
+		 struct snapshot **out);
 /*
- * Build the state of service sv from c: core routes, then every plugin instance the service
- * lists, loaded into plugins and initialised in order, then the unknown-settings check.
- * Logs every failure itself. Returns 0 and *out (one reference) or -errno: -EINVAL when the
- * configuration is at fault (a refused plugin file, a bad setting, an unusable token file),
- * else what the failing init returned (a model that does not load, a store that cannot open).
+ * Load every plugin instance sv lists into plugins and initialise them in order, each
+ * followed by the unknown-settings check. Logs every failure itself. 0 or -errno: -EINVAL
+ * when the configuration is at fault (a refused plugin file, a bad setting), else what the
+ * failing init returned (a model that does not load, a store that cannot open).
  */
-int snapshot_build(struct service *service, const struct config *c, const struct config_service *sv,
-		   struct plugin_set *plugins, struct snapshot **out);
+int snapshot_init_instances(struct snapshot *snap, const struct config *c,
+			    const struct config_service *sv, struct plugin_set *plugins);
 struct snapshot *snapshot_ref(struct snapshot *snap);
 /* Drop a reference; the last one runs fini of every instance (reverse order) and frees. */
 void snapshot_unref(struct snapshot *snap);
 
-/* Add a route (copied); -EEXIST when method+path is taken. Only while building. */
+/* What the snapshot was built with. */
+const char *snapshot_service_name(const struct snapshot *snap);
+struct metrics_registry *snapshot_registry(const struct snapshot *snap);
+size_t snapshot_max_body(const struct snapshot *snap);
+const char *snapshot_admin_token(const struct snapshot *snap); /* NULL: loopback only */
+
+/* The instances, in the order the service lists them. */
+size_t snapshot_host_count(const struct snapshot *snap);
+const struct rulsrv_host *snapshot_host_at(const struct snapshot *snap, size_t i);
+
+/* ---- while building (init): the host API's init-only calls land here ---- */
+
+/* Add a route (copied); -EEXIST when method+path is taken. */
 int snapshot_route_add(struct snapshot *snap, const char *method, const char *path, unsigned flags,
 		       rulsrv_handler_fn fn, void *ud, struct rulsrv_host *host);
+/* Hear of the core's refusals on a route host added; -ENOENT when it added none such. */
+int snapshot_route_refusals(struct snapshot *snap, const struct rulsrv_host *host,
+			    const char *method, const char *path, rulsrv_refusal_fn fn, void *ud);
+int snapshot_observer_add(struct snapshot *snap, rulsrv_observer_fn fn, void *ud);
+/* Set key to a copy of value (replacing an earlier one). */
+int snapshot_attribute_set(struct snapshot *snap, const char *key, const char *value);
+/* A periodic callback; interval 0.01 to 86400 s, else -EINVAL. */
+int snapshot_timer_add(struct snapshot *snap, double interval_s, rulsrv_timer_fn fn, void *ud);
+
+/* ---- once published ---- */
+
 /*
  * Find the route for method+path: returns it, or NULL with *path_known telling 405 from 404
  * and allow filled with the path's methods ("GET, POST") when the path is known.
@@ -88,7 +98,20 @@ int snapshot_route_add(struct snapshot *snap, const char *method, const char *pa
 const struct route *snapshot_route_find(const struct snapshot *snap, const char *method,
 					const char *path, bool *path_known, char *allow,
 					size_t allow_len);
+/* The snapshot's copy of path when some route has it, else "other" (bounded cardinality). */
+const char *snapshot_known_path(const struct snapshot *snap, const char *path);
+void snapshot_observers_notify(const struct snapshot *snap, const struct rulsrv_prediction_batch *b);
+/* NULL when unset; lives as long as the snapshot. */
+const char *snapshot_attribute_get(const struct snapshot *snap, const char *key);
 /* Every instance ready? When not, reason gets "INSTANCE: why; INSTANCE: why" of those not. */
 bool snapshot_ready(const struct snapshot *snap, char *reason, size_t reason_len);
+/* The timers of every instance (api->timer_add; n in *count); live as long as the snapshot. */
+const struct timer_def *snapshot_timers(const struct snapshot *snap, size_t *count);
+/*
+ * snap replaces old in the same service: call descriptor.handoff(new state, old state) for
+ * every instance of snap whose predecessor in old has the same instance name and plugin
+ * (descriptor name). old may be NULL (first start: nothing to hand over).
+ */
+void snapshot_handoff(struct snapshot *snap, const struct snapshot *old);
 
 #endif

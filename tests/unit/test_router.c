@@ -50,13 +50,13 @@ start(const char *const *overrides, size_t n)
 	svc = service_new(&conf->services[0], NULL, NULL);
 	ck_assert_ptr_nonnull(svc);
 	plugins = plugin_set_new();
-	r = snapshot_build(svc, conf, &conf->services[0], plugins, &snap);
+	r = service_build(svc, conf, &conf->services[0], plugins, &snap);
 	plugin_set_unref(plugins);
 	if (r < 0)
 		return r;
 	service_swap(svc, snap);
 	ck_assert_int_eq(service_listen(svc), 0);
-	port = atoi(strrchr(svc->bound, ':') + 1);
+	port = atoi(strrchr(service_bound(svc), ':') + 1);
 	ck_assert_int_gt(port, 0);
 	return 0;
 }
@@ -288,31 +288,36 @@ END_TEST
 
 START_TEST(test_route_table)
 {
-	struct snapshot snap = { 0 };
+	const struct snapshot_env env = { .service_name = "t" };
+	const struct config_service sv = { .name = "t", .max_body_bytes = 10 };
+	struct snapshot *snap;
 	const struct route *rt;
 	char allow[64];
 	bool known;
 
-	snap.service = NULL;
-	ck_assert_int_eq(snapshot_route_add(&snap, "GET", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
-	ck_assert_int_eq(snapshot_route_add(&snap, "POST", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
-	ck_assert_int_eq(snapshot_route_add(&snap, "GET", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), -EEXIST);
-	ck_assert_int_eq(snapshot_route_add(&snap, "GET", "relative", 0, (rulsrv_handler_fn)abort, NULL, NULL), -EINVAL);
-	rt = snapshot_route_find(&snap, "POST", "/a", &known, allow, sizeof(allow));
+	ck_assert_int_eq(snapshot_new(&env, &sv, &snap), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "GET", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "POST", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "GET", "/a", 0, (rulsrv_handler_fn)abort, NULL, NULL), -EEXIST);
+	ck_assert_int_eq(snapshot_route_add(snap, "GET", "relative", 0, (rulsrv_handler_fn)abort, NULL, NULL), -EINVAL);
+	rt = snapshot_route_find(snap, "POST", "/a", &known, allow, sizeof(allow));
 	ck_assert_ptr_nonnull(rt);
 	ck_assert_str_eq(rt->method, "POST");
-	rt = snapshot_route_find(&snap, "PUT", "/a", &known, allow, sizeof(allow));
+	rt = snapshot_route_find(snap, "PUT", "/a", &known, allow, sizeof(allow));
 	ck_assert_ptr_null(rt);
 	ck_assert(known);
 	ck_assert_str_eq(allow, "GET, POST");
-	rt = snapshot_route_find(&snap, "GET", "/a/", &known, allow, sizeof(allow));
+	rt = snapshot_route_find(snap, "GET", "/a/", &known, allow, sizeof(allow));
 	ck_assert_ptr_null(rt);
 	ck_assert(!known);
-	for (size_t i = 0; i < snap.route_count; i++) {
-		free(snap.routes[i].method);
-		free(snap.routes[i].path);
-	}
-	free(snap.routes);
+	ck_assert_str_eq(snapshot_known_path(snap, "/a"), "/a");
+	ck_assert_str_eq(snapshot_known_path(snap, "/b"), "other");
+	/* timers: 0.01 to 86400 s */
+	ck_assert_int_eq(snapshot_timer_add(snap, 0.009, (rulsrv_timer_fn)abort, NULL), -EINVAL);
+	ck_assert_int_eq(snapshot_timer_add(snap, 86401, (rulsrv_timer_fn)abort, NULL), -EINVAL);
+	ck_assert_int_eq(snapshot_timer_add(snap, NAN, (rulsrv_timer_fn)abort, NULL), -EINVAL);
+	ck_assert_int_eq(snapshot_timer_add(snap, 0.01, (rulsrv_timer_fn)abort, NULL), 0);
+	snapshot_unref(snap);
 }
 END_TEST
 
