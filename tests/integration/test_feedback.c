@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
 #include <curl/curl.h>
 #include <sqlite3.h>
 
+#include "clocks.h"
 #include "harness/harness.h"
 
 /*
@@ -215,15 +215,6 @@ fi_log_predictions(const char *lines, int unit, size_t expect_logged)
 	fi_log_predictions_at(lines, unit, expect_logged, 0);
 }
 
-static double
-fi_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 START_TEST(feedback_accepts_each_form_of_record)
 {
 	fi_post_ok("{\"unit\": 7, \"cycle\": 112, \"actual_rul\": 80, \"predicted_rul\": 83.2, "
@@ -311,7 +302,7 @@ END_TEST
 START_TEST(feedback_prediction_logged_after_its_failure_is_scored)
 {
 	const char *count = "feedback_count_total{model=\"fixture-model\"}";
-	double made = fi_now() - 5;
+	double made = clocks_realtime() - 5;
 	int i;
 
 	fi_post_ok("{\"unit\": 21, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");
@@ -362,7 +353,7 @@ START_TEST(feedback_late_scoring_after_reload_counts_once)
 {
 	const char *count = "feedback_count_total{model=\"fixture-model\"}";
 	const char *ts = "rulsrv_config_last_reload_success_timestamp_seconds";
-	double made = fi_now() - 5, before;
+	double made = clocks_realtime() - 5, before;
 	int i;
 
 	fi_post_ok("{\"unit\": 24, \"failed_at_cycle\": 40}", "{\"accepted\":1,\"scored\":0}");

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
 #include <sqlite3.h>
 
+#include "clocks.h"
 #include "fake_host.h"
 
 /*
@@ -125,15 +125,6 @@ fp_stop(struct fp_inst *in)
 	in->d->fini(in->state);
 }
 
-static double
-fp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Hand body to the instance's POST /v1/feedback; resp is answered, or deferred and waited
  * for. Returns whether the handler deferred it. */
 static bool
@@ -142,7 +133,7 @@ fp_post(struct fp_inst *in, const char *body, struct rulsrv_response *resp)
 	struct fake_route *route = fake_route_find(&in->host, "POST", "/v1/feedback");
 	struct rulsrv_request req = { .method = "POST", .path = "/v1/feedback",
 				      .content_type = "application/json", .body = body,
-				      .body_len = strlen(body), .received_at = fp_now() };
+				      .body_len = strlen(body), .received_at = clocks_realtime() };
 
 	ck_assert_ptr_nonnull(route);
 	fake_response_init(resp);
@@ -369,7 +360,7 @@ fp_log_late(struct fp_inst *logger, int64_t cycle, double rul)
 	double inputs[CMAPSS_N_INPUTS] = { 0 };
 	struct rulsrv_prediction p = { .unit = 3, .cycle = cycle, .rul = rul, .inputs = inputs };
 	struct rulsrv_prediction_batch b = { .model = "late", .version = "1",
-					     .timestamp = fp_now() - 5,
+					     .timestamp = clocks_realtime() - 5,
 					     .input_count = CMAPSS_N_INPUTS, .count = 1,
 					     .item_size = sizeof(p), .items = &p };
 	double before = fp_metric(fp_log_registry, "feedback_prediction_log_written_total", NULL);
