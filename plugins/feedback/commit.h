@@ -40,7 +40,7 @@ int fb_committer_new(const struct fb_store_ops *ops, struct fb_store *store, siz
  */
 int fb_committer_submit(struct fb_committer *c, struct fb_commit_item *it);
 /* Commit what is still queued (the hook gets every item), stop the writer, free. Accepts
- * NULL. */
+ * NULL. Not from the hook: the writer cannot join itself. */
 void fb_committer_free(struct fb_committer *c);
 
 #endif
