@@ -6,23 +6,17 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "clocks.h"
 
 /*
- * Why: a durable commit costs an fsync. Request threads queue their group and sleep on a
- * condition variable; the writer takes everything queued, applies it in one transaction, runs
- * the hook, marks each waiter done and wakes it. Under load, one fsync then serves every
- * request that arrived while the previous one ran; idle, a lone request pays one fsync.
+ * Why: a durable commit costs an fsync. A request handler queues its group and returns, its
+ * answer deferred, so that no worker thread waits for the disk; the writer takes everything
+ * queued, applies it in one transaction and hands the groups to the hook, which answers
+ * them. Under load, one fsync then serves every request that arrived while the previous one
+ * ran, however few worker threads the service has; idle, a lone request pays one fsync. The
+ * writer stays a thread of its own (not a core timer): it blocks in fsync by design.
  */
-
-/* On the submitter's stack. Each waiter sleeps on its own condition variable, so that a
- * commit wakes exactly the requests it served, not every thread that waits. */
-struct fb_waiter {
-	struct fb_group *group;
-	struct fb_waiter *next;
-	pthread_cond_t wake;
-	bool done;
-};
 
 struct fb_committer {
 	const struct fb_store_ops *ops;
@@ -33,35 +27,26 @@ struct fb_committer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* writer: something queued or stop */
-	struct fb_waiter *head;
-	struct fb_waiter **tail;
+	struct fb_commit_item *head;
+	struct fb_commit_item **tail;
 	bool stop;
 	bool started;
 };
 
-static double
-commit_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Take up to max_group waiters off the queue (the lock is held). */
-static struct fb_waiter *
+/* Take up to max_group items off the queue (the lock is held). */
+static struct fb_commit_item *
 commit_take_locked(struct fb_committer *c, size_t *n)
 {
-	struct fb_waiter *first = c->head, *w = c->head, *last = NULL;
+	struct fb_commit_item *first = c->head, *it = c->head, *last = NULL;
 	size_t k = 0;
 
-	while (w != NULL && (c->max_group == 0 || k < c->max_group)) {
-		last = w;
-		w = w->next;
+	while (it != NULL && (c->max_group == 0 || k < c->max_group)) {
+		last = it;
+		it = it->next;
 		k++;
 	}
-	c->head = w;
-	if (w == NULL)
+	c->head = it;
+	if (it == NULL)
 		c->tail = &c->head;
 	if (last != NULL)
 		last->next = NULL;
@@ -69,41 +54,52 @@ commit_take_locked(struct fb_committer *c, size_t *n)
 	return first;
 }
 
+/* No transaction for these: each goes back to the hook alone, failed. */
 static void
-commit_run(struct fb_committer *c, struct fb_waiter *batch, size_t n)
+commit_fail(struct fb_committer *c, struct fb_commit_item *batch, int status)
 {
-	struct fb_group *copies, **ptrs;
-	struct fb_waiter *w;
+	struct fb_commit_item *it, *next;
+
+	for (it = batch; it != NULL; it = next) {
+		next = it->next; /* it is the hook's once handed over */
+		it->group.status = status;
+		c->hook(c->ud, &it, 1, -1);
+	}
+}
+
+static void
+commit_run(struct fb_committer *c, struct fb_commit_item *batch, size_t n)
+{
+	struct fb_commit_item **items, *it;
+	struct fb_group *groups;
 	double t0;
 	size_t i;
 
-	copies = calloc(n, sizeof(*copies));
-	ptrs = calloc(n, sizeof(*ptrs));
-	if (copies == NULL || ptrs == NULL) {
-		for (w = batch; w != NULL; w = w->next)
-			w->group->status = -ENOMEM;
+	groups = calloc(n, sizeof(*groups));
+	items = calloc(n, sizeof(*items));
+	if (groups == NULL || items == NULL) {
+		commit_fail(c, batch, -ENOMEM);
 		goto out;
 	}
-	for (i = 0, w = batch; w != NULL; w = w->next, i++)
-		copies[i] = *w->group;
-	t0 = commit_now();
-	c->ops->apply(c->store, copies, n);
-	for (i = 0, w = batch; w != NULL; w = w->next, i++) {
-		*w->group = copies[i];
-		ptrs[i] = w->group;
+	for (i = 0, it = batch; it != NULL; it = it->next, i++) {
+		groups[i] = it->group;
+		items[i] = it;
 	}
-	if (c->hook != NULL)
-		c->hook(c->ud, ptrs, n, commit_now() - t0);
+	t0 = clocks_monotonic();
+	c->ops->apply(c->store, groups, n); /* every group's status says how it went */
+	for (i = 0; i < n; i++)
+		items[i]->group = groups[i];
+	c->hook(c->ud, items, n, clocks_monotonic() - t0);
 out:
-	free(copies);
-	free(ptrs);
+	free(groups);
+	free(items);
 }
 
 static void *
 commit_main(void *arg)
 {
 	struct fb_committer *c = arg;
-	struct fb_waiter *batch, *w, *next;
+	struct fb_commit_item *batch;
 	size_t n;
 
 	pthread_mutex_lock(&c->lock);
@@ -111,16 +107,11 @@ commit_main(void *arg)
 		while (c->head == NULL && !c->stop)
 			pthread_cond_wait(&c->work, &c->lock);
 		if (c->head == NULL)
-			break;
+			break; /* stopping, and everything queued was handed back */
 		batch = commit_take_locked(c, &n);
 		pthread_mutex_unlock(&c->lock);
 		commit_run(c, batch, n);
 		pthread_mutex_lock(&c->lock);
-		for (w = batch; w != NULL; w = next) {
-			next = w->next; /* w may be gone once done is set and the lock released */
-			w->done = true;
-			pthread_cond_signal(&w->wake);
-		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -155,25 +146,21 @@ fb_committer_new(const struct fb_store_ops *ops, struct fb_store *store, size_t 
 }
 
 int
-fb_committer_submit(struct fb_committer *c, struct fb_group *g)
+fb_committer_submit(struct fb_committer *c, struct fb_commit_item *it)
 {
-	struct fb_waiter w = { .group = g };
+	int r = 0;
 
-	pthread_cond_init(&w.wake, NULL);
+	it->next = NULL;
 	pthread_mutex_lock(&c->lock);
 	if (c->stop) {
-		g->status = -ESHUTDOWN;
-		w.done = true;
+		r = -ESHUTDOWN;
 	} else {
-		*c->tail = &w;
-		c->tail = &w.next;
+		*c->tail = it;
+		c->tail = &it->next;
 		pthread_cond_signal(&c->work);
 	}
-	while (!w.done)
-		pthread_cond_wait(&w.wake, &c->lock);
 	pthread_mutex_unlock(&c->lock);
-	pthread_cond_destroy(&w.wake);
-	return g->status;
+	return r;
 }
 
 void

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* commit.h - group commit: request threads wait while one writer commits all that is queued. */
+/* commit.h - group commit: one writer commits all that is queued, then hands every group back. */
 #ifndef FB_COMMIT_H
 #define FB_COMMIT_H
 
@@ -10,11 +10,23 @@
 struct fb_committer;
 
 /*
- * Called on the writer thread after a transaction returned and before any of its submitters
- * wakes up, with every group of it (status set; scored filled for the ones that succeeded).
- * The hook updates what an acknowledged client may look at next (metrics, windows).
+ * One request's records on their way through the committer. The submitter fills group (its
+ * records must stay valid until the hook has the item back) and usually embeds the item as
+ * the first member of a struct of its own, to find its request again in the hook.
  */
-typedef void (*fb_committed_fn)(void *ud, struct fb_group *const *groups, size_t n,
+struct fb_commit_item {
+	struct fb_group group;
+	struct fb_commit_item *next; /* the committer's queue */
+};
+
+/*
+ * Called on the writer thread with the items of one transaction once it returned (status
+ * set; scored filled for the groups that succeeded) and seconds its duration; or with
+ * seconds < 0 for items no transaction took (status -ENOMEM). Every submitted item comes
+ * back exactly once, and is the hook's from then on: it updates what an acknowledged client
+ * may look at next (metrics, windows), then answers the requests.
+ */
+typedef void (*fb_committed_fn)(void *ud, struct fb_commit_item *const *items, size_t n,
 				double seconds);
 
 /* Start the writer thread. Borrows ops and store, which must outlive the committer.
@@ -22,12 +34,13 @@ typedef void (*fb_committed_fn)(void *ud, struct fb_group *const *groups, size_t
 int fb_committer_new(const struct fb_store_ops *ops, struct fb_store *store, size_t max_group,
 		     fb_committed_fn hook, void *ud, struct fb_committer **out);
 /*
- * Queue the group and wait until the transaction holding it returned. Returns g->status:
- * 0 when the group is durably stored, a negative errno otherwise (nothing of it stored).
- * g->scored then belongs to the caller.
+ * Queue the item and return without waiting: the hook gets it back on the writer thread,
+ * possibly before this returns. 0, or -ESHUTDOWN when the committer is stopping (the item
+ * then stays the caller's and never reaches the hook).
  */
-int fb_committer_submit(struct fb_committer *c, struct fb_group *g);
-/* Commit what is still queued, stop the writer, free. Accepts NULL. */
+int fb_committer_submit(struct fb_committer *c, struct fb_commit_item *it);
+/* Commit what is still queued (the hook gets every item), stop the writer, free. Accepts
+ * NULL. Not from the hook: the writer cannot join itself. */
 void fb_committer_free(struct fb_committer *c);
 
 #endif

@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -48,7 +48,7 @@ static const double fb_residual_buckets[] = {
 	-100, -75, -50, -40, -30, -20, -15, -10, -5, -2, 0, 2, 5, 10, 15, 20, 30, 40, 50, 75, 100,
 };
 
-#define FB_LATE_EVERY 1     /* seconds between looks for predictions scored by the log */
+#define FB_LATE_EVERY 1.0   /* seconds between looks for predictions scored by the log */
 #define FB_LATE_CHUNK 10000 /* records read per look */
 
 static const double fb_commit_buckets[] = {
@@ -64,6 +64,7 @@ struct fb_model {
 };
 
 struct fb {
+	const char *object; /* first member, forever: fb_handoff reads it from any version */
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
 	char *database;
@@ -85,88 +86,78 @@ struct fb {
 	struct fb_committer *committer;
 	struct fb_predlog *predlog;
 
-	pthread_mutex_t lock; /* models, windows and the late thread's state */
+	pthread_mutex_t lock; /* models, windows and the cursor pointer */
 	struct fb_model *models;
 	size_t model_count;
 	struct fb_window *all;
 	struct fb_cursor *cursor; /* records scored by the log up to cursor->after are accounted */
 	int64_t restored_upto;    /* records up to this id are in the windows from the restore */
-	pthread_cond_t late_wake;
-	pthread_t late_thread;
-	bool late_started;
-	bool late_stop;
 
 	struct rulsrv_metric *m_count, *m_squared, *m_absolute, *m_rmse, *m_mae, *m_nasa;
 	struct rulsrv_metric *m_residual, *m_errors, *m_commit;
+	struct rulsrv_metric *m_log_written, *m_log_dropped, *m_log_failed;
 	struct rulsrv_series *commit_seconds;
 	struct rulsrv_series *log_written, *log_dropped, *log_failed;
 };
 
+/*
+ * A POST /v1/feedback between its handler and its answer: the handler defers the answer and
+ * queues the item; the committer hands it back to fb_committed, which answers and frees it.
+ */
+struct fb_pending {
+	struct fb_commit_item item; /* first: fb_committed gets the item back */
+	struct rulsrv_response *resp;
+	struct fb_record *records;
+	bool batch; /* the {"records": [...]} form: errors name the record */
+};
+
+/* Its address tells this loaded object's instances from those of another (fb->object). */
+static const char fb_object[] = "feedback";
+
 /* ---- accuracy state ---------------------------------------------------------------------- */
 
 /*
- * How far the records the prediction log scored are accounted, one cursor per service and
- * database, shared by the instances of this loaded object. The metric registry survives a
- * reload, and for a moment the old instance and the new one both run: were the cursor per
- * instance, both would add a record scored then to the same counters. (A plugin file
- * replaced on disk loads as a new object with cursors of its own; it starts from its
- * restore mark like a first start.) fb_cursors_lock nests inside fb->lock.
+ * How far the records the prediction log scored are accounted. The metric registry survives a
+ * reload, and for a moment the old instance and the new one both run: were the cursor each
+ * instance's own, both would add a record scored then to the same counters. So a reload
+ * hands it over (fb_handoff): the new instance shares the old one's, refcounted, when both
+ * serve the same database. An instance whose predecessor is another loaded object (a plugin
+ * file replaced on disk, whose state may be laid out otherwise) keeps its own and starts from
+ * its restore mark like a first start. lock nests inside each sharer's fb->lock.
  */
 struct fb_cursor {
-	char *key;
+	pthread_mutex_t lock;
 	int64_t after;
-	unsigned refs;
-	struct fb_cursor *next;
+	atomic_uint refs;
 };
 
-static pthread_mutex_t fb_cursors_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fb_cursor *fb_cursors;
-
-/* The cursor of the instance's service and database, created at `mark` when it is the
- * first one; NULL when out of memory. */
 static struct fb_cursor *
-fb_cursor_get(struct fb *fb, int64_t mark)
+fb_cursor_new(int64_t mark)
 {
-	const char *service = fb->api->service_name(fb->host);
-	struct fb_cursor *c;
-	char *key;
+	struct fb_cursor *c = calloc(1, sizeof(*c));
 
-	if (asprintf(&key, "%s\n%s", service != NULL ? service : "", fb->database) < 0)
+	if (c == NULL)
 		return NULL;
-	pthread_mutex_lock(&fb_cursors_lock);
-	for (c = fb_cursors; c != NULL; c = c->next)
-		if (strcmp(c->key, key) == 0)
-			break;
-	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
-		c->key = key;
-		c->after = mark;
-		c->next = fb_cursors;
-		fb_cursors = c;
-		key = NULL;
-	}
-	if (c != NULL)
-		c->refs++;
-	pthread_mutex_unlock(&fb_cursors_lock);
-	free(key);
+	pthread_mutex_init(&c->lock, NULL);
+	c->after = mark;
+	atomic_init(&c->refs, 1);
+	return c;
+}
+
+static struct fb_cursor *
+fb_cursor_ref(struct fb_cursor *c)
+{
+	atomic_fetch_add(&c->refs, 1);
 	return c;
 }
 
 static void
 fb_cursor_put(struct fb_cursor *c)
 {
-	struct fb_cursor **p;
-
-	if (c == NULL)
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
-	pthread_mutex_lock(&fb_cursors_lock);
-	if (--c->refs == 0) {
-		for (p = &fb_cursors; *p != c; p = &(*p)->next)
-			;
-		*p = c->next;
-		free(c->key);
-		free(c);
-	}
-	pthread_mutex_unlock(&fb_cursors_lock);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
 static void
@@ -271,28 +262,7 @@ fb_account_locked(struct fb *fb, const struct fb_scored *sc, size_t n, bool wind
 	}
 }
 
-/* Runs on the commit thread after each transaction, before the waiters answer. */
-static void
-fb_committed(void *ud, struct fb_group *const *groups, size_t n, double seconds)
-{
-	struct fb *fb = ud;
-	struct fb_model *m;
-	size_t i;
-
-	fb->api->histogram_observe(fb->commit_seconds, seconds);
-	pthread_mutex_lock(&fb->lock);
-	for (i = 0; i < n; i++)
-		if (groups[i]->status == 0)
-			fb_account_locked(fb, groups[i]->scored, groups[i]->scored_count, true);
-	for (m = fb->models; m != NULL; m = m->next) {
-		if (m->touched)
-			fb_model_publish(fb, m);
-		m->touched = false;
-	}
-	pthread_mutex_unlock(&fb->lock);
-}
-
-/* One record the log scored (fb_cursors_lock held; cursor->after is its id). One the
+/* One record the log scored (the cursor's lock held; cursor->after is its id). One the
  * restore put in the windows already is only counted. */
 static int
 fb_late_one(void *ud, const struct fb_scored *sc)
@@ -306,22 +276,23 @@ fb_late_one(void *ud, const struct fb_scored *sc)
 /*
  * Account the records the prediction log scored (a prediction logged after its unit's
  * failure event, possibly by another process): counters, residuals and windows, as if the
- * event had scored it. The lock is held. Called about once a second by the late thread and
- * before /v1/feedback/stats answers, so that its window agrees with its count.
+ * event had scored it. The lock is held. Called every FB_LATE_EVERY seconds by the late timer
+ * and before /v1/feedback/stats answers, so that its window agrees with its count.
  */
 static int
 fb_late_locked(struct fb *fb)
 {
+	struct fb_cursor *c = fb->cursor;
 	struct fb_model *m;
 	int64_t before;
 	int r;
 
-	pthread_mutex_lock(&fb_cursors_lock);
+	pthread_mutex_lock(&c->lock);
 	do {
-		before = fb->cursor->after;
-		r = fb->ops->late(fb->store, &fb->cursor->after, FB_LATE_CHUNK, fb_late_one, fb);
-	} while (r == 0 && fb->cursor->after != before);
-	pthread_mutex_unlock(&fb_cursors_lock);
+		before = c->after;
+		r = fb->ops->late(fb->store, &c->after, FB_LATE_CHUNK, fb_late_one, fb);
+	} while (r == 0 && c->after != before);
+	pthread_mutex_unlock(&c->lock);
 	for (m = fb->models; m != NULL; m = m->next) {
 		if (m->touched)
 			fb_model_publish(fb, m);
@@ -330,59 +301,19 @@ fb_late_locked(struct fb *fb)
 	return r;
 }
 
-static void *
-fb_late_main(void *arg)
-{
-	struct fb *fb = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&fb->lock);
-	while (!fb->late_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += FB_LATE_EVERY;
-		while (!fb->late_stop &&
-		       pthread_cond_timedwait(&fb->late_wake, &fb->lock, &until) != ETIMEDOUT)
-			;
-		if (!fb->late_stop)
-			fb_late_locked(fb); /* a failed read is retried at the next look */
-	}
-	pthread_mutex_unlock(&fb->lock);
-	return NULL;
-}
-
-static int
-fb_late_start(struct fb *fb)
-{
-	pthread_condattr_t attr;
-	int r;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	r = pthread_cond_init(&fb->late_wake, &attr);
-	pthread_condattr_destroy(&attr);
-	if (r != 0)
-		return -r;
-	r = pthread_create(&fb->late_thread, NULL, fb_late_main, fb);
-	if (r != 0) {
-		pthread_cond_destroy(&fb->late_wake);
-		return -r;
-	}
-	fb->late_started = true;
-	return 0;
-}
-
+/*
+ * A core timer, not a thread of the plugin's own: a look is one indexed read that finds
+ * nothing most of the time, and the core stops its timers before a reload replaces the
+ * instance or fini frees it.
+ */
 static void
-fb_late_stop(struct fb *fb)
+fb_late_tick(void *ud)
 {
-	if (!fb->late_started)
-		return;
+	struct fb *fb = ud;
+
 	pthread_mutex_lock(&fb->lock);
-	fb->late_stop = true;
-	pthread_cond_signal(&fb->late_wake);
+	fb_late_locked(fb); /* a failed read is retried at the next look */
 	pthread_mutex_unlock(&fb->lock);
-	pthread_join(fb->late_thread, NULL);
-	pthread_cond_destroy(&fb->late_wake);
-	fb->late_started = false;
 }
 
 static int
@@ -434,7 +365,7 @@ fb_restore(struct fb *fb)
 	pthread_mutex_lock(&fb->lock);
 	r = fb->ops->last_id(fb->store, &fb->restored_upto);
 	if (r == 0) {
-		fb->cursor = fb_cursor_get(fb, fb->restored_upto);
+		fb->cursor = fb_cursor_new(fb->restored_upto);
 		if (fb->cursor == NULL)
 			r = -ENOMEM;
 	}
@@ -557,16 +488,82 @@ fb_too_many_models(struct fb *fb, const struct fb_record *recs, size_t n)
 }
 
 static void
+fb_pending_free(struct fb_pending *p)
+{
+	free(p->item.group.scored);
+	free(p->records);
+	free(p);
+}
+
+/* Answer a POST whose group came back from the committer (or never reached it), and free it. */
+static void
+fb_answer(struct fb *fb, struct fb_pending *p)
+{
+	const struct fb_group *g = &p->item.group;
+	char buf[128];
+	cJSON *root;
+
+	if (g->status == -ENOENT) {
+		fb_refuse_unmatched(fb, p->resp, g, p->batch);
+	} else if (g->status < 0) {
+		fb_count_error(fb, "store");
+		fb->api->respond_error(p->resp, 503, "store_unavailable",
+				       "cannot store feedback: %s",
+				       strerror_r(-g->status, buf, sizeof(buf)));
+	} else {
+		root = cJSON_CreateObject();
+		cJSON_AddNumberToObject(root, "accepted", (double)g->count);
+		cJSON_AddNumberToObject(root, "scored", (double)g->scored_count);
+		fb_respond_json(fb, p->resp, 200, root);
+	}
+	fb_pending_free(p);
+}
+
+/*
+ * The committer's hook, on its thread, after each transaction: what an acknowledged client
+ * may look at next (the commit histogram, counters, windows and gauges) is updated first,
+ * then every request of the transaction is answered.
+ */
+static void
+fb_committed(void *ud, struct fb_commit_item *const *items, size_t n, double seconds)
+{
+	struct fb *fb = ud;
+	struct fb_model *m;
+	size_t i;
+
+	if (seconds >= 0)
+		fb->api->histogram_observe(fb->commit_seconds, seconds);
+	pthread_mutex_lock(&fb->lock);
+	for (i = 0; i < n; i++)
+		if (items[i]->group.status == 0)
+			fb_account_locked(fb, items[i]->group.scored, items[i]->group.scored_count,
+					  true);
+	for (m = fb->models; m != NULL; m = m->next) {
+		if (m->touched)
+			fb_model_publish(fb, m);
+		m->touched = false;
+	}
+	pthread_mutex_unlock(&fb->lock);
+	for (i = 0; i < n; i++)
+		fb_answer(fb, (struct fb_pending *)items[i]);
+}
+
+/*
+ * Checked and parsed here; stored and answered by the committer once its transaction is
+ * durable (fb_committed), so that the worker thread goes back to other requests instead of
+ * waiting for the fsync. Nothing of req or resp is touched after the submit: the answer may
+ * come before this returns, and the request is gone with it.
+ */
+static void
 fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
 {
 	struct fb *fb = ud;
 	const struct rulsrv_api *api = fb->api;
 	struct fb_parse_error perr;
-	struct fb_group g = { 0 };
+	struct fb_pending *p;
 	struct fb_record *recs;
 	const char *model;
 	char buf[128];
-	cJSON *root;
 	bool batch;
 	size_t n;
 	int r;
@@ -594,24 +591,30 @@ fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp
 		free(recs);
 		return;
 	}
-	g.records = recs;
-	g.count = n;
-	g.received_at = req->received_at;
-	r = fb_committer_submit(fb->committer, &g);
-	if (r == -ENOENT) {
-		fb_refuse_unmatched(fb, resp, &g, batch);
-	} else if (r < 0) {
-		fb_count_error(fb, "store");
-		api->respond_error(resp, 503, "store_unavailable", "cannot store feedback: %s",
-				   strerror_r(-r, buf, sizeof(buf)));
-	} else {
-		root = cJSON_CreateObject();
-		cJSON_AddNumberToObject(root, "accepted", (double)n);
-		cJSON_AddNumberToObject(root, "scored", (double)g.scored_count);
-		fb_respond_json(fb, resp, 200, root);
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		free(recs);
+		api->respond_error(resp, 500, "internal", "out of memory");
+		return;
 	}
-	free(g.scored);
-	free(recs);
+	p->resp = resp;
+	p->records = recs;
+	p->batch = batch;
+	p->item.group.records = recs;
+	p->item.group.count = n;
+	p->item.group.received_at = req->received_at;
+	r = api->response_defer(resp);
+	if (r < 0) {
+		fb_pending_free(p);
+		api->respond_error(resp, 500, "internal", "cannot defer the answer: %s",
+				   strerror_r(-r, buf, sizeof(buf)));
+		return;
+	}
+	r = fb_committer_submit(fb->committer, &p->item);
+	if (r < 0) {
+		p->item.group.status = r;
+		fb_answer(fb, p); /* 503, from here: the committer never had it */
+	}
 }
 
 static void
@@ -800,8 +803,9 @@ fb_free(struct fb *fb)
 {
 	if (fb == NULL)
 		return;
+	/* fini comes after every deferred answer: the committer's queue is empty by now, and the
+	 * core stopped the timers */
 	fb_predlog_free(fb->predlog);
-	fb_late_stop(fb);
 	fb_committer_free(fb->committer);
 	if (fb->ops != NULL)
 		fb->ops->close(fb->store);
@@ -879,75 +883,88 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	return 0;
 }
 
+#define FB_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every POST refusal reason, so that each feedback_errors_total series is there at 0. */
+static const unsigned fb_parse_statuses[] = { 400, 408, 413, 422 };
+static const char *const fb_other_reasons[] = {
+	"unsupported_media_type", "too_many_models", "no_prediction", "store",
+};
+
+static int
+fb_errors_at_zero(struct fb *fb)
+{
+	const char *labels[1];
+	size_t i;
+
+	for (i = 0; i < FB_N(fb_parse_statuses) + FB_N(fb_other_reasons); i++) {
+		labels[0] = i < FB_N(fb_parse_statuses)
+				    ? fb_error_reason(fb_parse_statuses[i])
+				    : fb_other_reasons[i - FB_N(fb_parse_statuses)];
+		if (fb->api->series(fb->m_errors, labels) == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The families of the roles the instance has (docs/METRICS.md lists them by service). */
 static int
 fb_metrics(struct fb *fb)
 {
-	const struct rulsrv_api *api = fb->api;
-	struct rulsrv_host *h = fb->host;
-	const char *model[] = { "model", NULL };
-	const char *reason[] = { "reason", NULL };
-	const size_t nres = sizeof(fb_residual_buckets) / sizeof(fb_residual_buckets[0]);
-	const size_t ncommit = sizeof(fb_commit_buckets) / sizeof(fb_commit_buckets[0]);
-	int r = 0;
+	static const char *const model[] = { "model", NULL };
+	static const char *const reason[] = { "reason", NULL };
+	const struct rulsrv_metric_def serve[] = {
+		{ "feedback_count_total", RULSRV_METRIC_COUNTER, "Ground-truth records scored",
+		  model, NULL, 0, &fb->m_count, NULL },
+		{ "feedback_errors_total", RULSRV_METRIC_COUNTER, "Feedback requests refused",
+		  reason, NULL, 0, &fb->m_errors, NULL },
+		{ "feedback_squared_error_sum_total", RULSRV_METRIC_COUNTER,
+		  "Sum of squared errors (predicted - capped actual)", model, NULL, 0,
+		  &fb->m_squared, NULL },
+		{ "feedback_abs_error_sum_total", RULSRV_METRIC_COUNTER,
+		  "Sum of absolute errors (predicted - capped actual)", model, NULL, 0,
+		  &fb->m_absolute, NULL },
+		{ "model_rmse", RULSRV_METRIC_GAUGE, "RMSE over the most recent scored records",
+		  model, NULL, 0, &fb->m_rmse, NULL },
+		{ "model_mae", RULSRV_METRIC_GAUGE, "MAE over the most recent scored records",
+		  model, NULL, 0, &fb->m_mae, NULL },
+		{ "model_nasa_score", RULSRV_METRIC_GAUGE,
+		  "NASA score summed over the most recent scored records", model, NULL, 0,
+		  &fb->m_nasa, NULL },
+		{ "feedback_residual_cycles", RULSRV_METRIC_HISTOGRAM,
+		  "Predicted minus actual RUL, in cycles", model, fb_residual_buckets,
+		  FB_N(fb_residual_buckets), &fb->m_residual, NULL },
+		{ "feedback_commit_duration_seconds", RULSRV_METRIC_HISTOGRAM,
+		  "Time of one durable group commit", NULL, fb_commit_buckets,
+		  FB_N(fb_commit_buckets), &fb->m_commit, &fb->commit_seconds },
+	};
+	const struct rulsrv_metric_def logs[] = {
+		{ "feedback_prediction_log_written_total", RULSRV_METRIC_COUNTER,
+		  "Predictions written to the prediction log", NULL, NULL, 0, &fb->m_log_written,
+		  &fb->log_written },
+		{ "feedback_prediction_log_dropped_total", RULSRV_METRIC_COUNTER,
+		  "Predictions not logged because the log queue was full", NULL, NULL, 0,
+		  &fb->m_log_dropped, &fb->log_dropped },
+		{ "feedback_prediction_log_failed_total", RULSRV_METRIC_COUNTER,
+		  "Predictions lost to a failed write of the prediction log", NULL, NULL, 0,
+		  &fb->m_log_failed, &fb->log_failed },
+	};
+	struct rulsrv_metric_def defs[FB_N(serve) + FB_N(logs)];
+	size_t n = 0;
+	int r;
 
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_count_total",
-				    "Ground-truth records scored", model, NULL, 0, &fb->m_count);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_errors_total",
-				    "Feedback requests refused", reason, NULL, 0, &fb->m_errors);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_squared_error_sum_total",
-				    "Sum of squared errors (predicted - capped actual)", model,
-				    NULL, 0, &fb->m_squared);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER, "feedback_abs_error_sum_total",
-				    "Sum of absolute errors (predicted - capped actual)", model,
-				    NULL, 0, &fb->m_absolute);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_GAUGE, "model_rmse",
-				    "RMSE over the most recent scored records", model, NULL, 0,
-				    &fb->m_rmse);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_GAUGE, "model_mae",
-				    "MAE over the most recent scored records", model, NULL, 0,
-				    &fb->m_mae);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_GAUGE, "model_nasa_score",
-				    "NASA score summed over the most recent scored records", model,
-				    NULL, 0, &fb->m_nasa);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_HISTOGRAM, "feedback_residual_cycles",
-				    "Predicted minus actual RUL, in cycles", model,
-				    fb_residual_buckets, nres, &fb->m_residual);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_HISTOGRAM, "feedback_commit_duration_seconds",
-				    "Time of one durable group commit", NULL, fb_commit_buckets,
-				    ncommit, &fb->m_commit);
-	if (r < 0)
-		return r;
-	fb->commit_seconds = api->series(fb->m_commit, NULL);
-	return fb->commit_seconds != NULL ? 0 : -ENOMEM;
-}
-
-static int
-fb_log_metrics(struct fb *fb)
-{
-	const struct rulsrv_api *api = fb->api;
-	struct rulsrv_host *h = fb->host;
-	struct rulsrv_metric *w, *d, *f;
-	int r = 0;
-
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER,
-				    "feedback_prediction_log_written_total",
-				    "Predictions written to the prediction log", NULL, NULL, 0, &w);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER,
-				    "feedback_prediction_log_dropped_total",
-				    "Predictions not logged because the log queue was full", NULL,
-				    NULL, 0, &d);
-	r = r ? r : api->metric_new(h, RULSRV_METRIC_COUNTER,
-				    "feedback_prediction_log_failed_total",
-				    "Predictions lost to a failed write of the prediction log", NULL,
-				    NULL, 0, &f);
-	if (r < 0)
-		return r;
-	fb->log_written = api->series(w, NULL);
-	fb->log_dropped = api->series(d, NULL);
-	fb->log_failed = api->series(f, NULL);
-	if (fb->log_written == NULL || fb->log_dropped == NULL || fb->log_failed == NULL)
-		return -ENOMEM;
-	return 0;
+	if (fb->serve) {
+		memcpy(defs, serve, sizeof(serve));
+		n += FB_N(serve);
+	}
+	if (fb->log) {
+		memcpy(defs + n, logs, sizeof(logs));
+		n += FB_N(logs);
+	}
+	r = fb->api->metrics_register(fb->host, defs, n);
+	if (r == 0 && fb->serve)
+		r = fb_errors_at_zero(fb);
+	return r;
 }
 
 static int
@@ -956,16 +973,13 @@ fb_serve(struct fb *fb)
 	const struct rulsrv_api *api = fb->api;
 	int r;
 
-	r = fb_metrics(fb);
-	if (r < 0)
-		return r;
 	fb->all = fb_window_new((size_t)fb->window_size);
 	if (fb->all == NULL)
 		return -ENOMEM;
 	r = fb_restore(fb);
 	if (r < 0)
 		return r;
-	r = fb_late_start(fb);
+	r = api->timer_add(fb->host, FB_LATE_EVERY, fb_late_tick, fb);
 	if (r < 0)
 		return r;
 	r = fb_committer_new(fb->ops, fb->store, (size_t)fb->max_group, fb_committed, fb,
@@ -983,19 +997,30 @@ fb_serve(struct fb *fb)
 	return r;
 }
 
+/* The retention pass, paced by a core timer and done by the log's thread (it writes). */
+static void
+fb_expire_tick(void *ud)
+{
+	struct fb *fb = ud;
+
+	fb_predlog_expire(fb->predlog);
+}
+
 static int
 fb_start_log(struct fb *fb)
 {
 	int r;
 
-	r = fb_log_metrics(fb);
-	if (r < 0)
-		return r;
 	r = fb_predlog_new(fb->ops, fb->store, (size_t)fb->queue_size, fb_logged, fb,
 			   &fb->predlog);
 	if (r < 0)
 		return r;
 	fb_predlog_set_retention(fb->predlog, fb->log_retention_days * 86400.0);
+	if (fb->log_retention_days > 0) {
+		r = fb->api->timer_add(fb->host, FB_PREDLOG_EXPIRE_EVERY, fb_expire_tick, fb);
+		if (r < 0)
+			return r;
+	}
 	return fb->api->observer_add(fb->host, fb_observe, fb);
 }
 
@@ -1011,12 +1036,19 @@ fb_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	fb = calloc(1, sizeof(*fb));
 	if (fb == NULL)
 		return -ENOMEM;
+	fb->object = fb_object;
 	fb->host = host;
 	fb->api = api;
 	pthread_mutex_init(&fb->lock, NULL);
 	r = fb_read_settings(fb, settings);
 	if (r < 0)
 		goto fail;
+	r = fb_metrics(fb);
+	if (r < 0) {
+		api->log(host, RULSRV_LOG_ERR, "cannot register the feedback metrics: %s",
+			 strerror_r(-r, buf, sizeof(buf)));
+		goto fail;
+	}
 	cfg.rul_cap = fb->rul_cap;
 	cfg.busy_timeout_ms = (int)fb->busy_timeout_ms;
 	fb->ops = &fb_store_sqlite;
@@ -1059,6 +1091,27 @@ fb_ready(void *state, char *reason, size_t reason_len)
 	return false;
 }
 
+/*
+ * A reload that keeps the instance: share the predecessor's cursor (see struct fb_cursor),
+ * when it is of this loaded object and serves the same database. Nothing else carries over:
+ * the windows were restored from the store by init, the counters live in the registry.
+ */
+static void
+fb_handoff(void *state, void *old_state)
+{
+	struct fb *fb = state, *old = old_state;
+	struct fb_cursor *mine;
+
+	if (old->object != fb_object || fb->cursor == NULL || old->cursor == NULL ||
+	    strcmp(fb->database, old->database) != 0)
+		return;
+	pthread_mutex_lock(&fb->lock);
+	mine = fb->cursor;
+	fb->cursor = fb_cursor_ref(old->cursor);
+	pthread_mutex_unlock(&fb->lock);
+	fb_cursor_put(mine);
+}
+
 static void
 fb_fini(void *state)
 {
@@ -1075,4 +1128,5 @@ RULSRV_PLUGIN_DECLARE = {
 	.init = fb_init,
 	.ready = fb_ready,
 	.fini = fb_fini,
+	.handoff = fb_handoff,
 };

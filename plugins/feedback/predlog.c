@@ -7,18 +7,21 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "clocks.h"
 
 /*
  * The observer runs on the predicting thread: it takes the lock for a copy of a few numbers
  * per prediction and never waits for the disk. A full ring drops the surplus (counted by the
  * caller). Model and version strings are interned once into a small table, so an entry is
- * 40 bytes and the default ring of 65536 entries is 2.5 MiB.
+ * 40 bytes and the default ring of 65536 entries is 2.5 MiB. The writer is a thread of its
+ * own, not a core timer, because it blocks in fsync; the retention pass is paced by the
+ * plugin's timer, which only flags it due (fb_predlog_expire), and done here for the same
+ * reason.
  */
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
 #define PREDLOG_CHUNK 4096 /* entries per transaction */
-#define PREDLOG_EXPIRE_EVERY 60.0  /* seconds between retention passes */
 #define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
 struct predlog_entry {
@@ -49,7 +52,7 @@ struct fb_predlog {
 	struct predlog_name names[PREDLOG_NAMES];
 	size_t name_count;
 	double retention; /* seconds; 0: keep forever */
-	double last_expire;
+	bool expire_due;  /* a retention pass is wanted at the next wake */
 	bool stop;
 	bool started;
 };
@@ -138,27 +141,18 @@ predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static double
-predlog_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Delete what is older than the retention, a chunk at a time (the lock is held on entry
- * and on return, released while the store works). */
+/* Delete what is older than the retention, a chunk at a time, when a pass is due (the lock
+ * is held on entry and on return, released while the store works). */
 static void
 predlog_expire_locked(struct fb_predlog *p)
 {
-	double now = predlog_now(), before = now - p->retention;
+	double before = clocks_realtime() - p->retention;
 	size_t deleted;
 	int r;
 
-	if (p->retention <= 0 || now - p->last_expire < PREDLOG_EXPIRE_EVERY)
+	if (!p->expire_due || p->retention <= 0)
 		return;
-	p->last_expire = now;
+	p->expire_due = false;
 	pthread_mutex_unlock(&p->lock);
 	do
 		r = p->ops->expire_predictions(p->store, before, PREDLOG_EXPIRE_CHUNK, &deleted);
@@ -166,22 +160,12 @@ predlog_expire_locked(struct fb_predlog *p)
 	pthread_mutex_lock(&p->lock);
 }
 
-/* Sleep until there is work, a stop, or (with a retention) the next expiry pass is due. */
+/* Sleep until there is work, a stop, or a retention pass is due. */
 static void
 predlog_wait_locked(struct fb_predlog *p)
 {
-	struct timespec until;
-
-	while (p->used == 0 && !p->stop) {
-		if (p->retention <= 0) {
-			pthread_cond_wait(&p->work, &p->lock);
-			continue;
-		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)PREDLOG_EXPIRE_EVERY;
-		if (pthread_cond_timedwait(&p->work, &p->lock, &until) == ETIMEDOUT)
-			return;
-	}
+	while (p->used == 0 && !p->stop && !p->expire_due)
+		pthread_cond_wait(&p->work, &p->lock);
 }
 
 static void *
@@ -224,8 +208,19 @@ fb_predlog_set_retention(struct fb_predlog *p, double seconds)
 {
 	pthread_mutex_lock(&p->lock);
 	p->retention = seconds;
-	p->last_expire = 0;
+	p->expire_due = seconds > 0; /* the first pass right away */
 	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+fb_predlog_expire(struct fb_predlog *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->retention > 0) {
+		p->expire_due = true;
+		pthread_cond_signal(&p->work);
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -18,9 +18,14 @@ typedef void (*fb_predlog_fn)(void *ud, size_t n, int r);
 /* Start the writer thread. Borrows ops and store, which must outlive the log. */
 int fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t capacity,
 		   fb_predlog_fn hook, void *ud, struct fb_predlog **out);
-/* Keep logged predictions for `seconds` (0: forever): the log's thread deletes older ones,
- * in chunks, about once a minute. */
+#define FB_PREDLOG_EXPIRE_EVERY 60.0 /* seconds between retention passes */
+
+/* Keep logged predictions for `seconds` (0: forever): the log's thread deletes older ones, in
+ * chunks, right away and at each fb_predlog_expire. */
 void fb_predlog_set_retention(struct fb_predlog *p, double seconds);
+/* Have the log's thread run a retention pass soon, without waiting for it: for a timer every
+ * FB_PREDLOG_EXPIRE_EVERY seconds. Does nothing without a retention. */
+void fb_predlog_expire(struct fb_predlog *p);
 /* Queue the batch's predictions without waiting; returns how many did not fit (dropped). */
 size_t fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b);
 /* Write what is queued, stop the writer, free. Accepts NULL. */

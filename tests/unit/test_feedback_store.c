@@ -722,12 +722,55 @@ END_TEST
 #define FS_THREADS 8
 #define FS_PER_THREAD 50
 
+/* What the hook saw: every item comes back once, from the writer thread. */
+struct fs_hook {
+	pthread_mutex_t lock;
+	pthread_t writer;
+	size_t calls;
+	size_t groups;
+	size_t largest;
+	size_t failures;     /* items back with an error, or not scored */
+	size_t other_thread; /* items handed back on a thread other than the first hook call's */
+	bool seen;
+};
+
+struct fs_item {
+	struct fb_commit_item item; /* first, as the plugin does */
+	struct fb_record rec;
+};
+
+static void
+fs_hook_fn(void *ud, struct fb_commit_item *const *items, size_t n, double seconds)
+{
+	struct fs_hook *h = ud;
+	size_t i;
+
+	pthread_mutex_lock(&h->lock);
+	if (!h->seen)
+		h->writer = pthread_self();
+	h->seen = true;
+	h->calls++;
+	h->groups += n;
+	if (n > h->largest)
+		h->largest = n;
+	for (i = 0; i < n; i++) {
+		if (items[i]->group.status != 0 || items[i]->group.scored_count != 1 || seconds < 0)
+			h->failures++;
+		if (!pthread_equal(pthread_self(), h->writer))
+			h->other_thread++;
+		free(items[i]->group.scored);
+		free(items[i]);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
 struct fs_worker {
 	struct fb_committer *c;
 	int id;
 	int failures;
 };
 
+/* Submit and go on: nothing waits for the commit, the hook gets every item back. */
 static void *
 fs_worker_main(void *arg)
 {
@@ -735,34 +778,21 @@ fs_worker_main(void *arg)
 	int i;
 
 	for (i = 0; i < FS_PER_THREAD; i++) {
-		struct fb_record rec = fs_scored(w->id, i, 10, 11, "m");
-		struct fb_group g = { .records = &rec, .count = 1 };
+		struct fs_item *it = calloc(1, sizeof(*it));
 
-		if (fb_committer_submit(w->c, &g) != 0 || g.scored_count != 1)
+		if (it == NULL) {
 			w->failures++;
-		free(g.scored);
+			continue;
+		}
+		it->rec = fs_scored(w->id, i, 10, 11, "m");
+		it->item.group.records = &it->rec;
+		it->item.group.count = 1;
+		if (fb_committer_submit(w->c, &it->item) != 0) {
+			free(it);
+			w->failures++;
+		}
 	}
 	return NULL;
-}
-
-struct fs_hook {
-	pthread_mutex_t lock;
-	size_t calls;
-	size_t groups;
-	size_t largest;
-};
-
-static void
-fs_hook_fn(void *ud, struct fb_group *const *groups, size_t n, double seconds)
-{
-	struct fs_hook *h = ud;
-
-	pthread_mutex_lock(&h->lock);
-	h->calls++;
-	h->groups += n;
-	if (n > h->largest)
-		h->largest = n;
-	pthread_mutex_unlock(&h->lock);
 }
 
 START_TEST(commit_every_acknowledged_record_is_stored)
@@ -783,11 +813,41 @@ START_TEST(commit_every_acknowledged_record_is_stored)
 		pthread_join(t[i], NULL);
 		failures += w[i].failures;
 	}
-	fb_committer_free(c);
+	fb_committer_free(c); /* commits what is still queued first */
 	ck_assert_int_eq(failures, 0);
 	ck_assert_uint_eq(hook.groups, FS_THREADS * FS_PER_THREAD);
+	ck_assert_uint_eq(hook.failures, 0);
+	ck_assert_uint_eq(hook.other_thread, 0);
+	ck_assert_msg(!pthread_equal(hook.writer, pthread_self()), "hook ran on the submitter");
 	ck_assert_uint_le(hook.calls, hook.groups);
 	ck_assert_uint_eq(fs_totals(s).count, FS_THREADS * FS_PER_THREAD);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+/* max_group bounds a transaction; stopping hands back, committed, all that was queued. */
+START_TEST(commit_stop_drains_the_queue_in_bounded_groups)
+{
+	struct fs_hook hook = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fb_committer *c;
+	struct fb_store *s = fs_open();
+	int i;
+
+	ck_assert_int_eq(fb_committer_new(&fb_store_sqlite, s, 3, fs_hook_fn, &hook, &c), 0);
+	for (i = 0; i < 40; i++) {
+		struct fs_item *it = calloc(1, sizeof(*it));
+
+		ck_assert_ptr_nonnull(it);
+		it->rec = fs_scored(99, i, 10, 12, "m");
+		it->item.group.records = &it->rec;
+		it->item.group.count = 1;
+		ck_assert_int_eq(fb_committer_submit(c, &it->item), 0);
+	}
+	fb_committer_free(c);
+	ck_assert_uint_eq(hook.groups, 40);
+	ck_assert_uint_eq(hook.failures, 0);
+	ck_assert_uint_le(hook.largest, 3);
+	ck_assert_uint_eq(fs_totals(s).count, 40);
 	fb_store_sqlite.close(s);
 }
 END_TEST
@@ -941,6 +1001,7 @@ feedback_store_suite(void)
 	tcase_add_test(tc, store_recent_returns_the_last_records_oldest_first);
 	tcase_add_test(tc, store_lookup_finds_logged_predictions);
 	tcase_add_test(tc, commit_every_acknowledged_record_is_stored);
+	tcase_add_test(tc, commit_stop_drains_the_queue_in_bounded_groups);
 	tcase_add_test(tc, predlog_full_queue_drops_and_never_waits);
 	tcase_add_test(tc, store_expire_deletes_old_predictions_in_chunks);
 	tcase_add_test(tc, predlog_retention_expires_old_predictions);
