@@ -17,6 +17,7 @@
 #include "clocks.h"
 #include "config.h"
 #include "harness/harness.h"
+#include "http.h"
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "service.h"
@@ -718,6 +719,40 @@ START_TEST(test_timer_ticks)
 }
 END_TEST
 
+/*
+ * Error bodies stay JSON whatever the message quotes: well-formed UTF-8 is kept, every
+ * malformed sequence (stray continuation, overlong, surrogate, beyond U+10FFFF, cut short
+ * by the end of the string) becomes one U+FFFD per byte that starts none.
+ */
+START_TEST(test_error_body_utf8)
+{
+	static const struct {
+		const char *message, *escaped;
+	} cases[] = {
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "a\x80z", "a\\ufffdz" },
+		{ "\xc0\xaf", "\\ufffd\\ufffd" },
+		{ "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd" },
+		{ "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd" },
+		{ "\xe2\x82", "\\ufffd\\ufffd" },
+		{ "q\"\\\n", "q\\\"\\\\\\u000a" },
+	};
+	char want[256];
+	size_t i, len;
+	char *body;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		body = http_error_body("c", cases[i].message, &len);
+		ck_assert_ptr_nonnull(body);
+		snprintf(want, sizeof(want), "{\"error\":{\"code\":\"c\",\"message\":\"%s\"}}",
+			 cases[i].escaped);
+		ck_assert_str_eq(body, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(body);
+	}
+}
+END_TEST
+
 Suite *router_suite(void);
 
 Suite *
@@ -749,6 +784,7 @@ router_suite(void)
 	tcase_add_test(tc, test_deferred_keep_alive);
 	tcase_add_test(tc, test_deferred_outlives_request_timeout);
 	tcase_add_test(tc, test_timer_ticks);
+	tcase_add_test(tc, test_error_body_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }
