@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv1a.h"
+
 #define METRICS_MAX_LABELS RULSRV_METRIC_MAX_LABELS
 #define METRICS_MAX_BUCKETS RULSRV_METRIC_MAX_BUCKETS
 #define METRICS_CACHELINE 64
@@ -146,18 +148,15 @@ label_name_valid(const char *s)
 static uint64_t
 values_hash(const char *const *values, size_t n)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	static const unsigned char sep = 0xff; /* ("a","bc") differs from ("ab","c") */
+	uint64_t h = FNV1A64_INIT;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const unsigned char *p = (const unsigned char *)(values[i] != NULL ? values[i] : "");
+		const char *v = values[i] != NULL ? values[i] : "";
 
-		for (; *p != '\0'; p++) {
-			h ^= *p;
-			h *= 1099511628211ull;
-		}
-		h ^= 0xff; /* separator: ("a","bc") differs from ("ab","c") */
-		h *= 1099511628211ull;
+		h = fnv1a64_update(h, v, strlen(v));
+		h = fnv1a64_update(h, &sep, 1);
 	}
 	return h;
 }

@@ -120,21 +120,28 @@ process_collect(void *ud)
 		metrics_gauge_set(p->max_fds, rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
 }
 
-static struct rulsrv_series *
-process_family(struct metrics_registry *r, enum rulsrv_metric_type type, const char *name,
-	       const char *help, int *err)
+/* The process_* families, each with its one unlabelled series, in one table. */
+static int
+process_families(struct metrics_registry *r, struct process_metrics *p)
 {
-	struct rulsrv_metric *m;
-	int ret;
+	const struct rulsrv_metric_def defs[] = {
+		{ "process_cpu_seconds_total", RULSRV_METRIC_COUNTER,
+		  "Total user and system CPU time spent in seconds.", .series = &p->cpu },
+		{ "process_resident_memory_bytes", RULSRV_METRIC_GAUGE,
+		  "Resident memory size in bytes.", .series = &p->rss },
+		{ "process_virtual_memory_bytes", RULSRV_METRIC_GAUGE,
+		  "Virtual memory size in bytes.", .series = &p->vsize },
+		{ "process_start_time_seconds", RULSRV_METRIC_GAUGE,
+		  "Start time of the process since unix epoch in seconds.", .series = &p->start },
+		{ "process_open_fds", RULSRV_METRIC_GAUGE, "Number of open file descriptors.",
+		  .series = &p->open_fds },
+		{ "process_max_fds", RULSRV_METRIC_GAUGE,
+		  "Maximum number of open file descriptors.", .series = &p->max_fds },
+		{ "process_threads", RULSRV_METRIC_GAUGE, "Number of OS threads in the process.",
+		  .series = &p->threads },
+	};
 
-	if (*err < 0)
-		return NULL;
-	ret = metrics_family(r, type, name, help, NULL, NULL, 0, &m);
-	if (ret < 0) {
-		*err = ret;
-		return NULL;
-	}
-	return metrics_series(m, NULL);
+	return metrics_register(r, defs, sizeof(defs) / sizeof(defs[0]));
 }
 
 static void
@@ -152,20 +159,7 @@ process_metrics_register(struct metrics_registry *r)
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
-	p->cpu = process_family(r, RULSRV_METRIC_COUNTER, "process_cpu_seconds_total",
-				"Total user and system CPU time spent in seconds.", &err);
-	p->rss = process_family(r, RULSRV_METRIC_GAUGE, "process_resident_memory_bytes",
-				"Resident memory size in bytes.", &err);
-	p->vsize = process_family(r, RULSRV_METRIC_GAUGE, "process_virtual_memory_bytes",
-				  "Virtual memory size in bytes.", &err);
-	p->start = process_family(r, RULSRV_METRIC_GAUGE, "process_start_time_seconds",
-				  "Start time of the process since unix epoch in seconds.", &err);
-	p->open_fds = process_family(r, RULSRV_METRIC_GAUGE, "process_open_fds",
-				     "Number of open file descriptors.", &err);
-	p->max_fds = process_family(r, RULSRV_METRIC_GAUGE, "process_max_fds",
-				    "Maximum number of open file descriptors.", &err);
-	p->threads = process_family(r, RULSRV_METRIC_GAUGE, "process_threads",
-				    "Number of OS threads in the process.", &err);
+	err = process_families(r, p);
 	if (err < 0)
 		goto out_free;
 	p->ticks = sysconf(_SC_CLK_TCK);

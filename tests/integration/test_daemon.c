@@ -199,6 +199,33 @@ slow_request(void *ud)
 	return NULL;
 }
 
+static void *
+deferred_request(void *ud)
+{
+	struct slow *s = ud;
+
+	s->body = get_body(s->port, "/echo/defer?ms=1500", &s->status);
+	return NULL;
+}
+
+/* The number N in {"NAME":N} of GET path. */
+static long
+get_number(int port, const char *path, const char *name)
+{
+	char key[64], *at, *end;
+	long status, n;
+	char *body = get_body(port, path, &status);
+
+	ck_assert_int_eq(status, 200);
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	at = strstr(body, key);
+	ck_assert_msg(at != NULL, "%s: %s", path, body);
+	n = strtol(at + strlen(key), &end, 10);
+	ck_assert_msg(end != at + strlen(key), "%s: %s", path, body);
+	free(body);
+	return n;
+}
+
 START_TEST(test_serves_every_service)
 {
 	char *body;
@@ -414,6 +441,108 @@ START_TEST(test_sigterm_drains_and_exits_0)
 	free(s.body);
 	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2); /* plugins finalised (flushed) */
 	ck_assert(harness_log_contains(&srv, "draining and shutting down"));
+}
+END_TEST
+
+/* SIGTERM waits for deferred answers too (on a one-thread service, so no worker holds them). */
+START_TEST(test_sigterm_waits_for_deferred_answers)
+{
+	struct slow s[4] = { 0 };
+	pthread_t t[4];
+	int i;
+
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
+	for (i = 0; i < 4; i++) {
+		s[i].port = harness_port(&srv, "b");
+		ck_assert_int_eq(pthread_create(&t[i], NULL, deferred_request, &s[i]), 0);
+	}
+	usleep(400000);
+	ck_assert_int_eq(harness_signal(&srv, SIGTERM), 0);
+	ck_assert_int_eq(harness_wait(&srv, 10000), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(s[i].status, 200);
+		ck_assert_str_eq(s[i].body, "{\"deferred\":\"m1\"}");
+		free(s[i].body);
+	}
+	ck_assert_int_eq(count_lines(fini_log(), "fini m1"), 2);
+	ck_assert(!harness_log_contains(&srv, "still in flight"));
+}
+END_TEST
+
+/*
+ * descriptor.handoff: every reload that succeeds hands each instance over to its successor of
+ * the same name and plugin (the echo fixture counts the generations); a failed reload hands
+ * nothing over (the old state goes on), a renamed instance starts afresh.
+ */
+START_TEST(test_reload_hands_instances_over)
+{
+	static const char renamed[] =
+		"plugin_dir = \"@BUILD@/tests/fixtures\";\n"
+		"plugins = { f = { file = \"echo.so\"; }; };\n"
+		"services = {\n"
+		"  a = { listen = \"127.0.0.1:0\"; plugins = [ \"f\" ]; threads = 2; };\n"
+		"  b = { listen = \"127.0.0.1:0\"; plugins = [ \"f\" ]; threads = 1; };\n"
+		"};\n";
+	struct harness_response r;
+	int a, b;
+
+	ck_assert_int_eq(start_conf(CONF("m1", ""), NULL, 2), 0);
+	a = harness_port(&srv, "a");
+	b = harness_port(&srv, "b");
+	ck_assert_int_eq(get_number(a, "/echo/generation", "generation"), 1);
+	rewrite_conf(CONF("m2", ""));
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("configuration reloaded", 5000));
+	assert_message(a, "m2");
+	ck_assert_int_eq(get_number(a, "/echo/generation", "generation"), 2);
+	ck_assert_int_eq(get_number(b, "/echo/generation", "generation"), 2);
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert_int_eq(get_number(a, "/echo/generation", "generation"), 3);
+	/* a failed reload: no handoff, the old instance (generation 3) goes on */
+	rewrite_conf(CONF("m4", "colour = \"red\";"));
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 500);
+	harness_response_free(&r);
+	ck_assert_int_eq(get_number(a, "/echo/generation", "generation"), 3);
+	assert_message(a, "m2");
+	/* another instance name: nothing to take over */
+	rewrite_conf(renamed);
+	ck_assert_int_eq(harness_http(a, "POST", "/-/reload", NULL, "", 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert_int_eq(get_number(a, "/echo/generation", "generation"), 1);
+}
+END_TEST
+
+/*
+ * Timers run while their instance serves: a reload stops the old instance's timers before
+ * it is replaced (its count stays where it was, its fini comes after) and starts the new
+ * one's, which counts from one interval after the swap.
+ */
+START_TEST(test_timers_across_reload)
+{
+	long before, after, later;
+	int a;
+
+	ck_assert_int_eq(start_conf(CONF("m1", "tick_ms = 100;"), NULL, 2), 0);
+	a = harness_port(&srv, "a");
+	usleep(700000);
+	before = get_number(a, "/echo/ticks", "ticks");
+	ck_assert_msg(before >= 3, "%ld ticks of 100 ms in 0.7 s", before);
+	rewrite_conf(CONF("m2", "tick_ms = 300;"));
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	ck_assert(wait_log("configuration reloaded", 5000));
+	after = get_number(a, "/echo/ticks", "ticks");
+	ck_assert_msg(after <= 1, "the new instance has %ld ticks at once", after);
+	usleep(1000000);
+	later = get_number(a, "/echo/ticks", "ticks");
+	ck_assert_msg(later >= 2 && later <= 4, "%ld ticks of 300 ms in 1 s", later);
+	ck_assert_int_eq(wait_lines(fini_log(), "fini m1", 2, 5000), 2);
+	ck_assert_int_eq(harness_stop(&srv), 0);
+	ck_assert_int_eq(count_lines(fini_log(), "fini m2"), 2);
 }
 END_TEST
 
@@ -771,6 +900,9 @@ daemon_suite(void)
 	tcase_add_test(tc, test_reload_limits_and_listener);
 	tcase_add_test(tc, test_inflight_request_finishes_on_old_state);
 	tcase_add_test(tc, test_sigterm_drains_and_exits_0);
+	tcase_add_test(tc, test_sigterm_waits_for_deferred_answers);
+	tcase_add_test(tc, test_reload_hands_instances_over);
+	tcase_add_test(tc, test_timers_across_reload);
 	tcase_add_test(tc, test_check_mode);
 	tcase_add_test(tc, test_check_refuses_bad_plugins);
 	tcase_add_test(tc, test_only_one_service);

@@ -2,18 +2,22 @@
 /* test_router.c - routing and refusals through a real libmicrohttpd on 127.0.0.1 port 0. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
 #include <curl/curl.h>
 
 #include "auth.h"
+#include "clocks.h"
 #include "config.h"
 #include "harness/harness.h"
+#include "http.h"
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "service.h"
@@ -334,10 +338,33 @@ find_sample(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_
 
 	if (s == NULL || strcmp(fam->name, f->family) != 0)
 		return 0;
-	if (fam->label_count == 2 && strcmp(s->label_values[0], f->l0) == 0 &&
+	if (fam->label_count == 2 && f->l1 != NULL && strcmp(s->label_values[0], f->l0) == 0 &&
 	    strcmp(s->label_values[1], f->l1) == 0)
 		f->value = s->value;
+	if (fam->label_count == 1 && f->l1 == NULL && strcmp(s->label_values[0], f->l0) == 0)
+		f->value = s->value;
 	return 0;
+}
+
+/* The sum of http_request_duration_seconds{handler}. */
+static int
+find_duration(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	struct find *f = ud;
+
+	if (s != NULL && strcmp(fam->name, "http_request_duration_seconds") == 0 &&
+	    strcmp(s->label_values[0], f->l0) == 0)
+		f->value = s->sum;
+	return 0;
+}
+
+static double
+http_duration_sum(const char *handler)
+{
+	struct find f = { NULL, handler, NULL, NAN };
+
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_duration, &f), 0);
+	return f.value;
 }
 
 START_TEST(test_request_metrics)
@@ -492,6 +519,240 @@ START_TEST(test_readyz_while_draining)
 }
 END_TEST
 
+/* ---- deferred answers and timers (ABI 2.0) ---- */
+
+static double
+metric(const char *family, const char *l0, const char *l1)
+{
+	struct find f = { family, l0, l1, NAN };
+
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_sample, &f), 0);
+	return f.value;
+}
+
+/* The value of an unlabelled gauge or counter. */
+static int
+find_plain(void *ud, const struct rulsrv_family_info *fam, const struct rulsrv_sample *s)
+{
+	struct find *f = ud;
+
+	if (s != NULL && fam->label_count == 0 && strcmp(fam->name, f->family) == 0)
+		f->value = s->value;
+	return 0;
+}
+
+static double
+plain_metric(const char *family)
+{
+	struct find f = { family, NULL, NULL, NAN };
+
+	ck_assert_int_eq(metrics_collect(service_registry(svc), find_plain, &f), 0);
+	return f.value;
+}
+
+struct getter {
+	pthread_t thread;
+	const char *path;
+	long status;
+	char body[128];
+	double took;
+};
+
+static void *
+getter_run(void *ud)
+{
+	struct getter *g = ud;
+	struct harness_response r;
+	double t0 = clocks_monotonic();
+
+	if (harness_get(port, g->path, &r) == 0) {
+		g->status = r.status;
+		snprintf(g->body, sizeof(g->body), "%s", r.body);
+		harness_response_free(&r);
+	}
+	g->took = clocks_monotonic() - t0;
+	return NULL;
+}
+
+/*
+ * 40 requests deferred for 600 ms each on one worker thread: they are all answered in about
+ * 600 ms, not 40 x 600, and the worker answers other requests meanwhile (it is not held).
+ * While they wait they are in flight; once answered they are counted with their status and
+ * their duration runs up to the answer.
+ */
+START_TEST(test_deferred_answers_free_the_worker)
+{
+	const char *const o[] = { "services.web.threads=1" };
+	enum { N = 40 };
+	static struct getter g[N];
+	struct harness_response r;
+	double t0, took, inflight = 0, sum;
+	int i, waited;
+
+	ck_assert_int_eq(start(o, 1), 0);
+	t0 = clocks_monotonic();
+	for (i = 0; i < N; i++) {
+		g[i] = (struct getter){ .path = "/echo/defer?ms=600" };
+		ck_assert_int_eq(pthread_create(&g[i].thread, NULL, getter_run, &g[i]), 0);
+	}
+	for (waited = 0; waited < 500 && inflight < N; waited += 10) {
+		usleep(10000);
+		inflight = plain_metric("http_requests_in_flight");
+	}
+	ck_assert_double_eq(inflight, N);
+	request("GET", "/healthz", NULL, NULL, &r); /* the one worker is free */
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	/* /healthz completes (and leaves the gauge) just after its answer was sent */
+	for (waited = 0; waited < 100 && inflight != N; waited++) {
+		usleep(5000);
+		inflight = plain_metric("http_requests_in_flight");
+	}
+	ck_assert_double_eq(inflight, N);
+	for (i = 0; i < N; i++) {
+		pthread_join(g[i].thread, NULL);
+		ck_assert_int_eq(g[i].status, 200);
+		ck_assert_str_eq(g[i].body, "{\"deferred\":\"m1\"}");
+		ck_assert_msg(g[i].took >= 0.55, "answered after %.3f s, deferred for 0.6", g[i].took);
+	}
+	took = clocks_monotonic() - t0;
+	ck_assert_msg(took < 4.0, "%d deferred requests took %.3f s on one worker", N, took);
+	for (waited = 0; waited < 200 && metric("http_requests_total", "/echo/defer", "200") < N;
+	     waited++)
+		usleep(10000); /* completion callbacks run after the answer is sent */
+	ck_assert_double_eq(metric("http_requests_total", "/echo/defer", "200"), N);
+	ck_assert_double_eq(plain_metric("http_requests_in_flight"), 0);
+	sum = http_duration_sum("/echo/defer");
+	ck_assert_msg(sum >= N * 0.55, "duration sum %.3f s for %d answers after 0.6 s", sum, N);
+}
+END_TEST
+
+/* Deferred and answered before the handler returned: queued at once; a second defer is refused. */
+START_TEST(test_deferred_answer_before_return)
+{
+	static const struct exchange x[] = {
+		{ "GET", "/echo/defer-now", .status = 200, .body_is = "{\"first\":0,\"again\":-114}" },
+		{ "GET", "/echo/defer?ms=0", .status = 200, .body_is = "{\"deferred\":\"m1\"}" },
+		{ "GET", "/echo/defer-now", .status = 200 },
+	};
+	int i;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	/* ms=0: the answer races the handler's return and the suspend */
+	for (i = 0; i < 100; i++)
+		check_exchanges(x, N_EXCHANGES(x));
+}
+END_TEST
+
+/* A connection answered late is kept alive and serves the next request. */
+START_TEST(test_deferred_keep_alive)
+{
+	char url[128], body[256] = "";
+	long status = 0, connects = -1;
+	CURL *c;
+
+	ck_assert_int_eq(start(NULL, 0), 0);
+	c = curl_easy_init();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo/defer?ms=100", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(body, "{\"deferred\":\"m1\"}");
+	body[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo/message", port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(body, "{\"message\":\"m1\"}");
+	ck_assert_int_eq(connects, 0); /* the same connection */
+	curl_easy_cleanup(c);
+}
+END_TEST
+
+/* request_timeout_seconds does not cut a request whose body is in and whose answer is deferred. */
+START_TEST(test_deferred_outlives_request_timeout)
+{
+	const char *const o[] = { "services.web.request_timeout_seconds=1" };
+	static const struct exchange x[] = {
+		{ "GET", "/echo/defer?ms=2200", .status = 200, .body_is = "{\"deferred\":\"m1\"}" },
+		{ "GET", "/healthz", .status = 200 },
+	};
+
+	ck_assert_int_eq(start(o, 1), 0);
+	check_exchanges(x, N_EXCHANGES(x));
+	ck_assert_double_eq(metric("http_request_timeouts_total", "body", NULL), 0);
+}
+END_TEST
+
+static long
+ticks(int *late)
+{
+	struct harness_response r;
+	long n = -1;
+
+	request("GET", "/echo/ticks", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(sscanf(r.body, "{\"ticks\":%ld,\"late\":%d}", &n, late), 2);
+	harness_response_free(&r);
+	return n;
+}
+
+/* A timer's first call comes one interval after the start, then every interval. */
+START_TEST(test_timer_ticks)
+{
+	const char *const o[] = { "plugins.echo.settings.tick_ms=400" };
+	int late = 0;
+	long n;
+
+	ck_assert_int_eq(start(o, 1), 0);
+	ck_assert_int_eq(ticks(&late), 0);
+	ck_assert_int_eq(late, -EBUSY); /* init only */
+	usleep(1300 * 1000);
+	n = ticks(&late);
+	ck_assert_msg(n >= 2 && n <= 4, "%ld ticks of 400 ms in 1.3 s", n);
+}
+END_TEST
+
+/*
+ * Error bodies stay JSON whatever the message quotes: well-formed UTF-8 is kept, every
+ * malformed sequence (stray continuation, overlong, surrogate, beyond U+10FFFF, cut short
+ * by the end of the string) becomes one U+FFFD per byte that starts none.
+ */
+START_TEST(test_error_body_utf8)
+{
+	static const struct {
+		const char *message, *escaped;
+	} cases[] = {
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "a\x80z", "a\\ufffdz" },
+		{ "\xc0\xaf", "\\ufffd\\ufffd" },
+		{ "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd" },
+		{ "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd" },
+		{ "\xe2\x82", "\\ufffd\\ufffd" },
+		{ "q\"\\\n", "q\\\"\\\\\\u000a" },
+	};
+	char want[256];
+	size_t i, len;
+	char *body;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		body = http_error_body("c", cases[i].message, &len);
+		ck_assert_ptr_nonnull(body);
+		snprintf(want, sizeof(want), "{\"error\":{\"code\":\"c\",\"message\":\"%s\"}}",
+			 cases[i].escaped);
+		ck_assert_str_eq(body, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(body);
+	}
+}
+END_TEST
+
 Suite *router_suite(void);
 
 Suite *
@@ -518,6 +779,12 @@ router_suite(void)
 	tcase_add_test(tc, test_silent_handler_is_500);
 	tcase_add_test(tc, test_route_taken);
 	tcase_add_test(tc, test_readyz_while_draining);
+	tcase_add_test(tc, test_deferred_answers_free_the_worker);
+	tcase_add_test(tc, test_deferred_answer_before_return);
+	tcase_add_test(tc, test_deferred_keep_alive);
+	tcase_add_test(tc, test_deferred_outlives_request_timeout);
+	tcase_add_test(tc, test_timer_ticks);
+	tcase_add_test(tc, test_error_body_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }
