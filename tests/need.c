@@ -171,7 +171,7 @@ tcase_needs(TCase *tc, const char *need)
 
 /*
  * Check runs each test in a child process: what the child writes into this anonymous shared
- * mapping, the runner reads after the child exits. Lines "case: reason\n", appended.
+ * mapping, the runner reads after the child exits. Lines "test: reason\n", appended.
  */
 struct skip_log {
 	atomic_size_t len;
@@ -210,8 +210,8 @@ test_skip(const char *fmt, ...)
 	va_list ap;
 	int len;
 
-	name = tcase_name();
-	len = snprintf(line, sizeof(line), "%s: ", name != NULL ? name : "?");
+	name = tcase_name(); /* the running test's; NULL in a fixture */
+	len = snprintf(line, sizeof(line), "%s: ", name != NULL ? name : "setup");
 	va_start(ap, fmt);
 	vsnprintf(line + len, sizeof(line) - (size_t)len - 1, fmt, ap);
 	va_end(ap);

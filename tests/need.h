@@ -52,7 +52,7 @@ const struct need_set *need_declared(void);
 bool need_met(const char *need, char *why, size_t why_len);
 
 /* Where test_skip keeps its reasons: memory shared with the process Check forks for each test.
- * need_skips_report prints "SKIP: <entry>: <case>: <reason>" for each; returns how many. */
+ * need_skips_report prints "SKIP: <entry>: <test>: <reason>" for each; returns how many. */
 int need_skips_open(void);
 size_t need_skips_report(FILE *f, const char *entry);
 void need_skips_close(void);
