@@ -28,14 +28,21 @@ run: build
 	mkdir -p var
 	$(BUILD)/bin/rulsrv -c $(CONFIG)
 
+# $(call run_ctest,TREE[,ENV]): every test of TREE, then the skipped ones with the reason each
+# printed (tests/report_skips.sh); the status is ctest's. CTEST_FLAGS=-j2: two at a time.
+CTEST_FLAGS ?=
+run_ctest = rm -f $(1)/Testing/junit.xml; $(2) ctest --test-dir $(1) --output-on-failure \
+		$(CTEST_FLAGS) --output-junit $(abspath $(1))/Testing/junit.xml; status=$$?; \
+	sh tests/report_skips.sh $(1)/Testing/junit.xml; exit $$status
+
 test: test-deps build
-	ctest --test-dir $(BUILD) --output-on-failure
+	$(call run_ctest,$(BUILD))
 
 # Everything again under AddressSanitizer + UndefinedBehaviorSanitizer, in its own tree.
 test-asan: test-deps
 	$(MAKE) BUILD=build-asan CMAKE_FLAGS="$(CMAKE_FLAGS) -DRULSRV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" build
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		ctest --test-dir build-asan --output-on-failure
+	$(call run_ctest,build-asan,ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
 
 # A Debian package from a Release build: rulsrv_<version>-1_<arch>.deb in this folder.
 deb: deps

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "accuracy.h"
+#include "store_sqlite_internal.h"
 
 /*
  * Durability: journal_mode=WAL with synchronous=FULL. In WAL mode, FULL syncs the WAL file at
@@ -1119,6 +1120,12 @@ sqlite_late(struct fb_store *s, int64_t *after, size_t limit, fb_scored_fn fn, v
 	r = sqlite_scored_rows(st, after, fn, ud);
 	pthread_mutex_unlock(&s->rlock);
 	return r;
+}
+
+sqlite3 *
+fb_sqlite_writer(struct fb_store *s)
+{
+	return s->w;
 }
 
 const struct fb_store_ops fb_store_sqlite = {

@@ -16,6 +16,7 @@
 #include <check.h>
 
 #include "harness/harness.h"
+#include "need.h"
 
 /* Two services, each with its own instance of the echo fixture. MESSAGE and EXTRA vary. */
 #define CONF(MESSAGE, EXTRA)                                                                   \
@@ -833,7 +834,7 @@ START_TEST(test_core_metrics_and_failed_reload)
 	int a, i;
 
 	if (!have_plugin("export_prometheus.so")) {
-		fprintf(stderr, "skipped: export_prometheus.so is not built\n");
+		test_skip("export_prometheus.so is not built");
 		return;
 	}
 	ck_assert_int_eq(start_conf(conf, NULL, 1), 0);

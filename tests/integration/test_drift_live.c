@@ -14,6 +14,7 @@
 
 #include "bundle.h"
 #include "harness/harness.h"
+#include "need.h"
 
 Suite *drift_live_suite(void);
 
@@ -94,7 +95,7 @@ start(const char *drift_settings, const char *service_extra)
 	char conf[4096];
 
 	if (!have_bundle) {
-		fprintf(stderr, "test_drift_live: SKIP: %s\n", skip_reason);
+		test_skip("no model bundle: %s", skip_reason);
 		return -1;
 	}
 	conf_text(conf, sizeof(conf), drift_settings, service_extra);
@@ -310,7 +311,7 @@ START_TEST(test_admin_token)
 	int port;
 
 	if (!have_bundle) {
-		fprintf(stderr, "test_drift_live: SKIP: %s\n", skip_reason);
+		test_skip("no model bundle: %s", skip_reason);
 		return;
 	}
 	conf_text(conf, sizeof(conf), "", "admin_token_file = \"@DIR@/token\";");
@@ -433,7 +434,7 @@ START_TEST(test_bad_reference_refused)
 	char conf[4096], settings[700];
 
 	if (!have_bundle) {
-		fprintf(stderr, "test_drift_live: SKIP: %s\n", skip_reason);
+		test_skip("no model bundle: %s", skip_reason);
 		return;
 	}
 	snprintf(settings, sizeof(settings), "reference = \"%s/no-such-bundle\";", work);

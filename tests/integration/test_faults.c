@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "harness/harness.h"
+#include "need.h"
 
 Suite *faults_suite(void);
 
@@ -41,7 +42,7 @@ have_bundle(void)
 	snprintf(path, sizeof(path), "%s/bundle.json", f_bundle);
 	if (stat(path, &st) == 0)
 		return true;
-	fprintf(stderr, "test_faults: SKIP: models/fd001 is not in the source tree\n");
+	test_skip("models/fd001 is not in the source tree");
 	return false;
 }
 
@@ -346,6 +347,8 @@ faults_suite(void)
 	Suite *s = suite_create("faults");
 	TCase *tc = tcase_create("start");
 	TCase *live = tcase_create("reload");
+
+	suite_needs(s, "fd001");
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_add_checked_fixture(tc, NULL, f_teardown);

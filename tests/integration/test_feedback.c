@@ -15,6 +15,7 @@
 
 #include "clocks.h"
 #include "harness/harness.h"
+#include "need.h"
 
 /*
  * Two services as in the default rulsrv.conf: the same feedback instance in both, one
@@ -882,7 +883,7 @@ fi_train_bundle(const char *dir, const char *cap)
 }
 
 /* Does the daemon accept the freshly trained bundle? That is the training and bundle code's
- * business, tested elsewhere: here a refusal skips (loudly) rather than fails. */
+ * business, tested elsewhere: here a refusal skips (test_skip) rather than fails. */
 static bool
 fi_bundle_loads(void)
 {
@@ -891,8 +892,7 @@ fi_bundle_loads(void)
 
 	ok = fi_config_test(fi_srv.conf, &out) == 0;
 	if (!ok)
-		fprintf(stderr, "test_feedback: skipped, the trained bundle does not load: %s\n",
-			out != NULL ? out : "");
+		test_skip("the trained bundle does not load: %s", out != NULL ? out : "");
 	free(out);
 	return ok;
 }
@@ -912,7 +912,7 @@ START_TEST(feedback_scores_real_model_predictions)
 
 	snprintf(plugin, sizeof(plugin), "%s/plugins/predict_forest.so", harness_build_dir());
 	if (access(plugin, R_OK) != 0) {
-		fprintf(stderr, "feedback_scores_real_model_predictions: skipped, no %s\n", plugin);
+		test_skip("no %s", plugin);
 		return;
 	}
 	snprintf(bundle, sizeof(bundle), "%s/models/fd001/bundle.json", harness_source_dir());
@@ -922,8 +922,7 @@ START_TEST(feedback_scores_real_model_predictions)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ck_assert_int_eq(harness_prepare(&fi_srv, conf), 0);
 	if (!committed && !fi_train_bundle(fi_srv.dir, "125")) {
-		fprintf(stderr, "feedback_scores_real_model_predictions: skipped, no models/fd001 "
-				"and no bundle could be trained\n");
+		test_skip("no models/fd001, and no bundle could be trained");
 		harness_cleanup(&fi_srv);
 		return;
 	}
@@ -970,7 +969,7 @@ START_TEST(feedback_caps_truth_at_the_bundle_cap)
 
 	ck_assert_int_eq(harness_prepare(&fi_srv, conf), 0);
 	if (!fi_train_bundle(fi_srv.dir, "100")) {
-		fprintf(stderr, "feedback_caps_truth_at_the_bundle_cap: skipped, cannot train\n");
+		test_skip("no bundle could be trained");
 		return;
 	}
 	if (!fi_bundle_loads())

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "harness/harness.h"
+#include "need.h"
 
 Suite *hostile_suite(void);
 
@@ -667,7 +668,7 @@ h_setup(void)
 	snprintf(path, sizeof(path), "%s/models/fd001/bundle.json", harness_source_dir());
 	h_skip = stat(path, &st) != 0;
 	if (h_skip) {
-		fprintf(stderr, "test_hostile: SKIP: models/fd001 is not in the source tree\n");
+		test_skip("models/fd001 is not in the source tree");
 		return;
 	}
 	ck_assert_int_eq(harness_start_conf(&h_srv, h_conf), 0);
@@ -923,6 +924,8 @@ hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
 	TCase *tc = tcase_create("live");
+
+	suite_needs(s, "fd001");
 
 	tcase_add_checked_fixture(tc, h_setup, h_teardown);
 	tcase_set_timeout(tc, 120);

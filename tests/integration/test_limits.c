@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "harness/harness.h"
+#include "need.h"
 
 Suite *limits_suite(void);
 
@@ -38,7 +39,7 @@ have_bundle(void)
 	snprintf(path, sizeof(path), "%s/models/fd001/bundle.json", harness_source_dir());
 	if (stat(path, &st) == 0)
 		return true;
-	fprintf(stderr, "test_limits: SKIP: models/fd001 is not in the source tree\n");
+	test_skip("models/fd001 is not in the source tree");
 	return false;
 }
 
@@ -198,8 +199,7 @@ START_TEST(test_slow_clients_starve_no_one)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < N_SLOW + 200) {
-		fprintf(stderr, "test_limits: SKIP: RLIMIT_NOFILE %lu is below %d\n",
-			(unsigned long)rl.rlim_cur, N_SLOW + 200);
+		test_skip("RLIMIT_NOFILE %lu is below %d", (unsigned long)rl.rlim_cur, N_SLOW + 200);
 		goto out;
 	}
 	/* libmicrohttpd splits max_connections between its worker threads: room for all in each */
@@ -439,6 +439,8 @@ limits_suite(void)
 {
 	Suite *s = suite_create("limits");
 	TCase *tc = tcase_create("connections");
+
+	suite_needs(s, "fd001");
 
 	tcase_add_checked_fixture(tc, NULL, l_teardown);
 	tcase_set_timeout(tc, 90);

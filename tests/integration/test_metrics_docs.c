@@ -12,6 +12,7 @@
 
 #include "cmapss.h"
 #include "harness/harness.h"
+#include "need.h"
 
 static const char full_conf[] =
 	"plugin_dir = \"@PLUGINS@\";\n"
@@ -36,24 +37,18 @@ static const char *const prediction_sources[] = {"core", "model", "drift_psi", "
 						 "export_statsd", NULL};
 static const char *const feedback_sources[] = {"core", "feedback", "export_statsd", NULL};
 
-/* Train a small bundle on the real FD001 data into dir/bundle; false (with a reason) if the
- * data or the trainer is missing. */
+/* Train a small bundle on the real FD001 data into dir/bundle; false (test_skip) when the
+ * trainer is not built. */
 static bool
 train_bundle(const char *dir)
 {
 	static const char *const args[] = { "--rounds", "10", NULL };
 	char data[PATH_MAX], trainer[PATH_MAX], out[PATH_MAX], why[512];
 
-	if (cmapss_find_dir(data, sizeof(data)) < 0) {
-		snprintf(data, sizeof(data), "%s/../shared/data/cmapss", harness_source_dir());
-		if (access(data, R_OK) != 0) {
-			fprintf(stderr, "metrics_docs: SKIPPED: no C-MAPSS data (set CMAPSS_DIR)\n");
-			return false;
-		}
-	}
+	ck_assert_int_eq(cmapss_find_dir(data, sizeof(data)), 0); /* suite_needs "cmapss" */
 	snprintf(trainer, sizeof(trainer), "%s/bin/rulsrv-train", harness_build_dir());
 	if (access(trainer, X_OK) != 0) {
-		fprintf(stderr, "metrics_docs: SKIPPED: %s not built\n", trainer);
+		test_skip("%s is not built", trainer);
 		return false;
 	}
 	snprintf(out, sizeof(out), "%s/bundle", dir);
@@ -156,11 +151,6 @@ START_TEST(test_promtool_live)
 	char *out;
 	int status;
 
-	if (access("/usr/bin/promtool", X_OK) != 0) {
-		fprintf(stderr, "metrics_docs: SKIPPED: promtool not installed "
-				"(make test-deps installs the Debian package prometheus)\n");
-		return;
-	}
 	if (!start_full(&s))
 		return;
 	traffic(harness_port(&s, "prediction"), harness_port(&s, "feedback"));
@@ -401,9 +391,14 @@ metrics_docs_suite(void)
 	Suite *s = suite_create("metrics_docs");
 	TCase *tc = tcase_create("live");
 
+	suite_needs(s, "cmapss");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_docs_match_live);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("promtool");
+	tcase_needs(tc, "promtool");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_promtool_live);
-	tcase_add_test(tc, test_docs_match_live);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@
 
 #include "bundle.h"
 #include "harness/harness.h"
+#include "need.h"
 #include "read_file.h"
 
 /* More than any bundle.json the trainer writes (drift references of 24 inputs). */
@@ -173,7 +174,7 @@ start(const char *backend, const char *bundle)
 	char conf[2048];
 
 	if (!have_bundle) {
-		fprintf(stderr, "test_predict: SKIP: %s\n", skip_reason);
+		test_skip("no model bundle: %s", skip_reason);
 		return -1;
 	}
 	conf_text(conf, sizeof(conf), backend, bundle);
@@ -682,7 +683,7 @@ START_TEST(test_bad_bundle_at_start)
 	char conf[2048];
 
 	if (!have_bundle) {
-		fprintf(stderr, "test_predict: SKIP: %s\n", skip_reason);
+		test_skip("no model bundle: %s", skip_reason);
 		return;
 	}
 	conf_text(conf, sizeof(conf), "predict_forest", bad_dir);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness/harness.h"
+#include "need.h"
 
 Suite *replay_suite(void);
 
@@ -125,13 +126,13 @@ teardown_data(void)
 	work[0] = '\0';
 }
 
-/* True (and a note on stderr) when the test cannot run yet. */
+/* True (and the entry reported Skipped) when the test cannot run yet. */
 static bool
 skipping(const char *test)
 {
 	if (skip_reason[0] == '\0')
 		return false;
-	fprintf(stderr, "SKIP %s: %s\n", test, skip_reason);
+	test_skip("%s: %s", test, skip_reason);
 	return true;
 }
 

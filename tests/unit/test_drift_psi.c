@@ -19,6 +19,7 @@
 #include "cmapss.h"
 #include "fake_host.h"
 #include "metrics.h"
+#include "need.h"
 #include "synth.h"
 #include "train_data.h"
 
@@ -1479,11 +1480,7 @@ START_TEST(test_real_data_quarters)
 	struct dt_quarter q[4];
 	char data[1024];
 
-	if (cmapss_find_dir(data, sizeof(data)) < 0) {
-		fprintf(stderr, "test_real_data_quarters: SKIPPED: the C-MAPSS data set was not "
-				"found ($CMAPSS_DIR, data/cmapss, ../shared/data/cmapss)\n");
-		return;
-	}
+	ck_assert_int_eq(cmapss_find_dir(data, sizeof(data)), 0); /* tcase_needs "cmapss" */
 	ck_assert(dt_quarters(data, false, q));
 	ck_assert_str_eq(q[0].status, "ok");
 	ck_assert_double_lt(q[0].psi_max, 0.1);
@@ -1538,6 +1535,7 @@ drift_psi_suite(void)
 	TCase *win = tcase_create("windows");
 	TCase *conf = tcase_create("config");
 	TCase *data = tcase_create("data");
+	TCase *real = tcase_create("real_data");
 
 	tcase_add_checked_fixture(psi, dt_setup, dt_teardown);
 	tcase_set_timeout(psi, 30);
@@ -1572,8 +1570,13 @@ drift_psi_suite(void)
 
 	tcase_add_checked_fixture(data, dt_setup, dt_teardown);
 	tcase_set_timeout(data, 120);
-	tcase_add_test(data, test_real_data_quarters);
 	tcase_add_test(data, test_synthetic_quarters);
 	suite_add_tcase(s, data);
+
+	tcase_needs(real, "cmapss");
+	tcase_add_checked_fixture(real, dt_setup, dt_teardown);
+	tcase_set_timeout(real, 120);
+	tcase_add_test(real, test_real_data_quarters);
+	suite_add_tcase(s, real);
 	return s;
 }

@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sqlite3.h>
 
-/* The plugin's internals are static or hidden in the .so: test them from source. */
-#include "../../plugins/feedback/accuracy.c"
-#include "../../plugins/feedback/commit.c"
-#include "../../plugins/feedback/parse.c"
-#include "../../plugins/feedback/predlog.c"
-#include "../../plugins/feedback/store_sqlite.c"
+#include "accuracy.h"
+#include "commit.h"
+#include "parse.h"
+#include "predlog.h"
+#include "store.h"
+#include "store_sqlite_internal.h"
 
 static char fs_dir[256];
 static char fs_path[300];
@@ -140,11 +141,11 @@ START_TEST(store_is_wal_with_full_sync)
 	struct fb_store *s = fs_open();
 	sqlite3_stmt *st;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(s->w, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(fb_sqlite_writer(s), "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
-	ck_assert_int_eq(sqlite3_prepare_v2(s->w, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(fb_sqlite_writer(s), "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* FULL */
 	sqlite3_finalize(st);
@@ -434,6 +435,22 @@ START_TEST(store_posted_record_marks_the_logged_prediction)
 }
 END_TEST
 
+/* The schema version the store wrote into the file's meta table. */
+static int
+fs_schema_version(struct fb_store *s)
+{
+	sqlite3_stmt *st;
+	int version;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(fb_sqlite_writer(s),
+					    "SELECT value FROM meta WHERE key = 'schema_version'",
+					    -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return version;
+}
+
 /* A file of schema version 1 (failures without a model) is brought to version 2. */
 START_TEST(store_upgrades_a_version_1_file)
 {
@@ -452,7 +469,7 @@ START_TEST(store_upgrades_a_version_1_file)
 			 SQLITE_OK);
 	sqlite3_close(db);
 	s = fs_open();
-	ck_assert_int_eq(sqlite_schema_version(s), 2);
+	ck_assert_int_eq(fs_schema_version(s), 2);
 	/* the old event applies to any model */
 	fs_log_at(s, 4, 1, 2, 20, "m", 1700000000);
 	ck_assert_uint_eq(fs_totals(s).count, 2);

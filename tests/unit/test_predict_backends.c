@@ -18,6 +18,7 @@
 #include "forest.h"
 #include "forest_backend.h"
 #include "harness/harness.h"
+#include "need.h"
 #include "xgb_backend.h"
 
 Suite *predict_backends_suite(void);
@@ -261,14 +262,9 @@ START_TEST(test_forest_equals_xgboost_cmapss)
 	float *x;
 	double worst;
 
-	if (cmapss_find_dir(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "predict_backends: SKIP C-MAPSS equality: data set not found "
-			"($CMAPSS_DIR, data/cmapss, ../shared/data/cmapss)\n");
-		return;
-	}
+	ck_assert_int_eq(cmapss_find_dir(dir, sizeof(dir)), 0); /* tcase_needs "cmapss" */
 	if (real_bundle(bdir, sizeof(bdir)) == NULL) {
-		fprintf(stderr, "predict_backends: SKIP C-MAPSS equality: no models/fd001 and no "
-			"rulsrv-train binary\n");
+		test_skip("no models/fd001, and no bundle could be trained");
 		return;
 	}
 	ck_assert_msg(bundle_load(bdir, &b, err, sizeof(err)) == 0, "%s", err);
@@ -387,6 +383,10 @@ predict_backends_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_forest_equals_xgboost_synthetic);
 	tcase_add_test(tc, test_forest_refuses);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("real_data");
+	tcase_needs(tc, "cmapss");
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_forest_equals_xgboost_cmapss);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");

@@ -15,6 +15,7 @@
 #include "forest_backend.h"
 #include "harness/harness.h"
 #include "metrics.h"
+#include "need.h"
 #include "predict_service.h"
 
 Suite *predict_service_suite(void);
@@ -36,7 +37,7 @@ get_bundle(void)
 	if (harness_model_bundle(work, args, bundle_dir, sizeof(bundle_dir), why,
 				 sizeof(why)) == 0)
 		return true;
-	fprintf(stderr, "predict_service: SKIP: no bundle (%s)\n", why);
+	test_skip("no bundle (%s)", why);
 	return false;
 }
 
@@ -91,7 +92,7 @@ suite_setup(void)
 
 	have_bundle = get_bundle();
 	if (have_bundle && bundle_load(bundle_dir, &b, err, sizeof(err)) != 0) {
-		fprintf(stderr, "predict_service: SKIP: the trained bundle does not load: %s\n", err);
+		test_skip("the trained bundle does not load: %s", err);
 		have_bundle = false;
 	}
 	bundle_free(b);

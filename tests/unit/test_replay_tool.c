@@ -2,6 +2,7 @@
 /* test_replay_tool.c - rulsrv-replay's parts without a server: options, quarters, fleet, bodies. */
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,18 +10,15 @@
 
 #include <cjson/cJSON.h>
 
-/* The tool is a program, not a library: its sources are compiled into this test. */
-#define REPLAY_VERSION "test"
-#define REPLAY_INSTALLED_BUNDLE "/nonexistent/rulsrv/models/fd001"
-#include "../../tools/rulsrv-replay/client.c"
-#include "../../tools/rulsrv-replay/control.c"
-#include "../../tools/rulsrv-replay/fleet.c"
-#include "../../tools/rulsrv-replay/options.c"
-#include "../../tools/rulsrv-replay/payload.c"
-#include "../../tools/rulsrv-replay/quarter.c"
-#include "../../tools/rulsrv-replay/summary.c"
-
 #include "bundle.h"
+#include "client.h"
+#include "control.h"
+#include "fleet.h"
+#include "harness/harness.h"
+#include "options.h"
+#include "payload.h"
+#include "quarter.h"
+#include "summary.h"
 
 Suite *replay_tool_suite(void);
 
@@ -87,9 +85,14 @@ run_options(struct replay_options *o, char *err, size_t len, ...)
 START_TEST(test_options_defaults_and_normalising)
 {
 	struct replay_options o;
-	char err[256];
+	char err[256], cwd[4096];
 
+	/* In the source tree, where `make run` runs, its models/fd001 comes before the bundle of
+	 * an installed package (which test_deb may be installing at this moment). */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(harness_source_dir()), 0);
 	ck_assert_int_eq(run_options(&o, err, sizeof(err), NULL), 0);
+	ck_assert_int_eq(chdir(cwd), 0);
 	ck_assert_uint_eq(o.quarter_count, 4);
 	ck_assert_str_eq(o.subsets[3], "FD004");
 	ck_assert_str_eq(o.predict_url, "http://127.0.0.1:3000");

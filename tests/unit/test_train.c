@@ -13,6 +13,7 @@
 
 #include "bundle.h"
 #include "cmapss.h"
+#include "need.h"
 #include "synth_dir.h"
 
 #define TRAIN_BIN RULSRV_BUILD_DIR "/bin/rulsrv-train"
@@ -266,18 +267,14 @@ START_TEST(synth_tool_writes_the_twelve_files)
 }
 END_TEST
 
-/* The real FD001, quickly: a sane model, or a skip that says why. */
+/* The real FD001, quickly: a sane model. */
 START_TEST(real_fd001)
 {
 	char dir[4096], path[256], err[512];
 	struct bundle *b;
 	double rmse, nasa;
 
-	if (cmapss_find_dir(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "train: real_fd001 skipped: C-MAPSS data absent ($CMAPSS_DIR, "
-				"data/cmapss, ../shared/data/cmapss)\n");
-		return;
-	}
+	ck_assert_int_eq(cmapss_find_dir(dir, sizeof(dir)), 0); /* tcase_needs "cmapss" */
 	ck_assert_int_eq(train(dir, "real", "--subset FD001 --no-tune --rounds 150 --eta 0.1 "
 					    "--seed 1"), 0);
 	snprintf(path, sizeof(path), "%s/real", tmpdir);
@@ -305,6 +302,11 @@ train_suite(void)
 	tcase_add_test(tc, plain_progress_when_not_a_tty);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, synth_tool_writes_the_twelve_files);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("real_data");
+	tcase_needs(tc, "cmapss");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, real_fd001);
 	suite_add_tcase(s, tc);
 	return s;
