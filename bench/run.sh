@@ -527,7 +527,7 @@ cat <<EOF
 | drift: same, batches of 256 x 1 cycle | < 2% (#7) | $(fmt "$(pshare batch256-w1 drift_psi)" 1)% | $(mark "$(pshare batch256-w1 drift_psi)" lt 2) |
 | drift: share of the in-process request path (bench_drift) | < 2% (#7) | $(mmm "$res/drift.inproc_json" 2)% | $(mark "$drift_json" lt 2) |
 
-For scale, measured elsewhere (not by this run; /work/shared/MEASUREMENTS.md): a Python stack
+For scale, measured elsewhere (not by this run, on a machine like this one): a Python stack
 (FastAPI 0.92 + uvicorn, 2 workers, xgboost, prometheus_client) serving the same 30-cycle body
 on 2 cores answered about **360 requests/s with p50 44 ms** at 16 connections. Here, at $pyc
 connections: **$(fmt "$(med "$res/http.forest.one-w30.c$pyc.rps")" 0) requests/s, p50 $(fmt "$(med "$res/http.forest.one-w30.c$pyc.p50")" 2) ms**

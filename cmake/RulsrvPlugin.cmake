@@ -1,4 +1,4 @@
-# rulsrv_add_plugin(NAME SOURCES a.c b.c LIBS x y): a plugin .so as STYLE.md wants it:
+# rulsrv_add_plugin(NAME SOURCES a.c b.c LIBS x y): a plugin .so as rulsrv-plugins(7) wants it:
 # no "lib" prefix, hidden visibility (only the descriptor is exported), no undefined symbols.
 function(rulsrv_add_plugin name)
   cmake_parse_arguments(P "" "" "SOURCES;LIBS" ${ARGN})

@@ -7,8 +7,8 @@
 
 /*
  * Like metrics_add_collector, but the registry owns ud from the call on (success or failure)
- * and releases it with free_ud(ud) when the registry is freed. metrics.h is frozen, hence
- * this separate header.
+ * and releases it with free_ud(ud) when the registry is freed. Only the core
+ * needs it, so it stays out of metrics.h, which the plugins' fake host also includes.
  */
 int metrics_add_collector_owned(struct metrics_registry *r, void (*fn)(void *ud), void *ud,
 				void (*free_ud)(void *ud));

@@ -11,7 +11,7 @@ struct fb_terms {
 	double residual; /* predicted - capped actual */
 	double squared;
 	double absolute;
-	double nasa; /* SPEC section 3: e^(-d/13) - 1 for d < 0, e^(d/10) - 1 for d >= 0 */
+	double nasa; /* docs/MODEL.md: e^(-d/13) - 1 for d < 0, e^(d/10) - 1 for d >= 0 */
 };
 
 #define FB_NASA_D_MAX 5000.0 /* e^(5000/10) is finite; e^(7100/10) is not */

@@ -820,7 +820,7 @@ fb_free(struct fb *fb)
 }
 
 /* Truth is capped like the model's training labels: rul_cap when set, else the cap of the
- * bundle named by `bundle`, else 125 (SPEC section 3). */
+ * bundle named by `bundle`, else 125 (docs/MODEL.md). */
 static int
 fb_read_cap(struct fb *fb, const struct rulsrv_settings *s)
 {

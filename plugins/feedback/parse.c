@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* parse.c - POST /v1/feedback bodies to records, with SPEC section 5 error locations. */
+/* parse.c - POST /v1/feedback bodies to records, with the error locations of docs/API.md. */
 #include "parse.h"
 
 #include <errno.h>

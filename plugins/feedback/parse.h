@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* parse.h - POST /v1/feedback bodies to records, with SPEC section 5 error locations. */
+/* parse.h - POST /v1/feedback bodies to records, with the error locations of docs/API.md. */
 #ifndef FB_PARSE_H
 #define FB_PARSE_H
 

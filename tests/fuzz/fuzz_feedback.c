@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Records that parse are complete and finite, their model names fit a Prometheus label
- * (UTF-8 text without control characters); refusals carry a SPEC status and a reason. */
+ * (UTF-8 text without control characters); refusals carry a documented status and a reason. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

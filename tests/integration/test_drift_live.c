@@ -244,7 +244,7 @@ START_TEST(test_windows_on_live_predictions)
 	ck_assert_double_eq(harness_scrape(port, "drift_window_info{label=\"Q2 FD002\"}"), 1);
 	ck_assert_double_eq(harness_scrape(port, "drift_window_info{label=\"Q1 FD001\"}"), 0);
 
-	/* Malformed bodies: SPEC section 5 errors, nothing rolled. */
+	/* Malformed bodies: docs/API.md errors, nothing rolled. */
 	ck_assert_int_eq(post_window(port, "{\"label\": ", NULL, NULL), 400);
 	ck_assert_int_eq(post_window(port, "{\"label\": 7}", NULL, NULL), 422);
 	ck_assert_int_eq(harness_http(port, "POST", "/v1/drift/window", "application/json",

@@ -177,7 +177,7 @@ read_until_closed(int fd, int wait_ms)
 
 /*
  * 1000 connections that say nothing, or trickle the headers and a body byte by byte, hold
- * their slots; a normal request beside them is answered at once (SPEC: 100 ms; asserted with
+ * their slots; a normal request beside them is answered at once (the target: 100 ms; asserted with
  * a CI margin of 1 s, the measured figures printed). Once request_timeout_seconds has passed,
  * every one of them is closed: the trickling ones with a 408, the silent ones without a word.
  */

@@ -20,7 +20,7 @@ def fail(msg):
     errors.append(msg)
 
 
-# SPEC.md section 6, the metric names the services export, plus Prometheus's own `up` and the
+# docs/METRICS.md, the metric names the services export, plus Prometheus's own `up` and the
 # drift plugin's reference proportions (the other half of the fleet-wide PSI).
 EXPORTED = {
     "prediction_requests_total", "predictions_total", "prediction_errors_total",
@@ -154,7 +154,7 @@ def check_metric_names():
     for where, expr in promql.dashboard_exprs(SRC) + promql.rule_exprs(SRC):
         for m in promql.metric_names(expr):
             if m not in KNOWN:
-                fail(f"{where}: unknown metric '{m}' (not in SPEC section 6 nor a recording rule)")
+                fail(f"{where}: unknown metric '{m}' (not in docs/METRICS.md nor a recording rule)")
 
 
 def write_expr_rules():
