@@ -38,4 +38,4 @@ build fuzz_predict_json $model
 build fuzz_predict_text $model
 build fuzz_number $model
 build fuzz_feedback "$src/plugins/feedback/parse.c" "$src/lib/utf8.c"
-build fuzz_config "$src/core/config.c" "$src/core/log.c"
+build fuzz_config "$src/core/config.c" "$src/core/config_value.c" "$src/core/log.c"
