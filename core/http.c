@@ -690,7 +690,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
 		if (ci != NULL)
-			http_linger_adopt(srv->linger, ci->connect_fd);
+			http_linger_adopt(srv->linger, ci->connect_fd, !srv->tls);
 	}
 	metrics_gauge_add(srv->site.inflight, -1);
 	snapshot_unref(req->snap);

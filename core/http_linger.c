@@ -163,7 +163,7 @@ http_linger_free(struct http_linger *l)
 }
 
 bool
-http_linger_adopt(struct http_linger *l, int fd)
+http_linger_adopt(struct http_linger *l, int fd, bool shut_write)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct linger_sock *ls;
@@ -189,7 +189,8 @@ http_linger_adopt(struct http_linger *l, int fd)
 		return false;
 	}
 	/* the answer is out: the client sees its end after it (nginx shuts the write side too) */
-	shutdown(ls->fd, SHUT_WR);
+	if (shut_write)
+		shutdown(ls->fd, SHUT_WR);
 	ls->since = ls->last = clocks_monotonic();
 	ev.data.ptr = ls;
 	pthread_mutex_lock(&l->lock);

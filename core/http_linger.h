@@ -36,10 +36,12 @@ void http_linger_free(struct http_linger *l);
 
 /*
  * The answer to the request on fd is in the socket's send buffer and its connection is about
- * to be closed by libmicrohttpd: keep a duplicate of fd and drain it within the bounds. false
- * when it could not (too many sockets lingering, out of descriptors): the connection then
- * closes as it would have. fd itself stays the caller's.
+ * to be closed by libmicrohttpd: keep a duplicate of fd and drain it within the bounds.
+ * shut_write: shut the write side now (plain HTTP; over TLS libmicrohttpd still has its
+ * close_notify to send, and shuts it itself). false when it could not (too many sockets
+ * lingering, out of descriptors): the connection then closes as it would have. fd itself
+ * stays the caller's.
  */
-bool http_linger_adopt(struct http_linger *l, int fd);
+bool http_linger_adopt(struct http_linger *l, int fd, bool shut_write);
 
 #endif

@@ -312,6 +312,75 @@ START_TEST(test_concurrent_uploads_stay_in_budget)
 }
 END_TEST
 
+/* Replace the first from in the daemon's configuration file with to. */
+static void
+conf_edit(const char *from, const char *to)
+{
+	char text[8192], *at;
+	size_t n;
+	FILE *f = fopen(bb_srv.conf, "r");
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	at = strstr(text, from);
+	ck_assert_ptr_nonnull(at);
+	*at = '\0';
+	f = fopen(bb_srv.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fprintf(f, "%s%s%s", text, to, at + strlen(from)) > 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * max_inflight_body_bytes applies on reload: a 2 MiB body over a 1 MiB budget is 503 with
+ * Retry-After; after the budget is raised to 4 MiB and POST /-/reload, the same body reaches
+ * the handler (400: it is no JSON).
+ */
+START_TEST(test_budget_applies_on_reload)
+{
+	const char *conf =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = {\n"
+		"  model = { file = \"predict_forest.so\"; settings = { bundle = \"@SRC@/models/fd001\"; }; };\n"
+		"  prometheus = { file = \"export_prometheus.so\"; };\n"
+		"};\n"
+		"services = {\n"
+		"  prediction = { listen = \"127.0.0.1:0\"; max_body_bytes = 16777216;\n"
+		"    max_inflight_body_bytes = 1048576;\n"
+		"    plugins = [ \"model\", \"prometheus\" ]; };\n"
+		"};\n";
+	struct harness_response r;
+	size_t len = 2 * 1024 * 1024;
+	char *body = malloc(len);
+	int port;
+
+	ck_assert_ptr_nonnull(body);
+	memset(body, 'x', len);
+	ck_assert_int_eq(harness_start_conf(&bb_srv, conf), 0);
+	port = harness_port(&bb_srv, "prediction");
+	ck_assert_int_eq(harness_http(port, "POST", "/v1/predict", "application/json", body, len,
+				      NULL, &r), 0);
+	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.headers, "Retry-After: 1"));
+	ck_assert_ptr_nonnull(strstr(r.body, "max_inflight_body_bytes (1048576 bytes)"));
+	harness_response_free(&r);
+
+	conf_edit("max_inflight_body_bytes = 1048576;", "max_inflight_body_bytes = 4194304;");
+	ck_assert_int_eq(harness_http(port, "POST", "/-/reload", NULL, NULL, 0, NULL, &r), 0);
+	ck_assert_msg(r.status == 200, "reload: status %ld: %s", r.status, r.body);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_http(port, "POST", "/v1/predict", "application/json", body, len,
+				      NULL, &r), 0);
+	ck_assert_msg(r.status == 400, "after the reload: status %ld: %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"malformed_json\""));
+	harness_response_free(&r);
+	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 0), 0);
+	free(body);
+}
+END_TEST
+
 Suite *
 body_budget_suite(void)
 {
@@ -322,6 +391,7 @@ body_budget_suite(void)
 	tcase_add_checked_fixture(tc, NULL, bb_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_concurrent_uploads_stay_in_budget);
+	tcase_add_test(tc, test_budget_applies_on_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }
