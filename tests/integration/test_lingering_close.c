@@ -244,6 +244,47 @@ START_TEST(test_endless_body_is_cut_off)
 }
 END_TEST
 
+/* Is the peer still reading? Two sends 100 ms apart: a closed peer resets the first. */
+static bool
+still_read(int fd)
+{
+	static char some[16 * 1024];
+	size_t sent;
+
+	if (send_body(fd, sizeof(some), &sent) != 0)
+		return false;
+	usleep(100 * 1000);
+	return send_body(fd, sizeof(some), &sent) == 0;
+}
+
+/*
+ * The idle bound (HTTP_LINGER_TIMEOUT_S, 5 s): a client refused with 413 that stops sending
+ * but keeps its socket open reads the answer and the end of the stream at once; the service
+ * still reads what it sends 2 s later, and has closed the socket once it has been silent
+ * for over 5 s.
+ */
+START_TEST(test_idle_linger_is_bounded)
+{
+	size_t sent;
+	char *got;
+	int fd, port, err;
+
+	port = start("");
+	fd = tcp_connect(port, 10);
+	send_head(fd, 20 * MIB);
+	ck_assert_int_eq(send_body(fd, MIB, &sent), 0);
+	got = read_all(fd, &err);
+	ck_assert_msg(err == 0 && strncmp(got, "HTTP/1.1 413 ", 13) == 0, "got '%s' (%s)", got,
+		      strerror(err));
+	free(got);
+	sleep(2);
+	ck_assert_msg(still_read(fd), "the service stopped reading within 2 s");
+	sleep(6);
+	ck_assert_msg(!still_read(fd), "the service still reads after 6 s of silence");
+	close(fd);
+}
+END_TEST
+
 /*
  * A chunked body (no Content-Length: the size is unknown at the headers) that outgrows
  * max_inflight_body_bytes is dropped and its share given back at once; the rest is read and
@@ -304,6 +345,7 @@ lingering_close_suite(void)
 	tcase_add_test(tc, test_whole_body_then_read_gets_413);
 	tcase_add_test(tc, test_whole_body_then_read_gets_503);
 	tcase_add_test(tc, test_endless_body_is_cut_off);
+	tcase_add_test(tc, test_idle_linger_is_bounded);
 	tcase_add_test(tc, test_chunked_body_over_budget);
 	suite_add_tcase(s, tc);
 	return s;
