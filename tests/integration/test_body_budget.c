@@ -312,6 +312,71 @@ START_TEST(test_concurrent_uploads_stay_in_budget)
 }
 END_TEST
 
+/* A blocking connection that sent headers announcing announced bytes, and then some of them. */
+static int
+partial_upload(int port, size_t announced, size_t some)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char head[256], *body = malloc(some);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ptr_nonnull(body);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	n = snprintf(head, sizeof(head), "POST /v1/predict HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", announced);
+	ck_assert_int_eq(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+	memset(body, ' ', some);
+	ck_assert_int_eq(send(fd, body, some, MSG_NOSIGNAL), (ssize_t)some);
+	free(body);
+	return fd;
+}
+
+/*
+ * Every way a request ends gives its share back, to the byte: three uploads announce 4 MiB
+ * and send 1 MiB; the gauge shows their three reservations (4 MiB + 1 each); one client
+ * resets its connection (the gauge drops by one share at once), one closes it, the third is
+ * cut by request_timeout_seconds (2 s, with its 408): the gauge is then back to 0.
+ */
+START_TEST(test_budget_given_back_however_requests_end)
+{
+	const char *conf =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = {\n"
+		"  model = { file = \"predict_forest.so\"; settings = { bundle = \"@SRC@/models/fd001\"; }; };\n"
+		"  prometheus = { file = \"export_prometheus.so\"; };\n"
+		"};\n"
+		"services = {\n"
+		"  prediction = { listen = \"127.0.0.1:0\"; max_body_bytes = 16777216;\n"
+		"    request_timeout_seconds = 2;\n"
+		"    plugins = [ \"model\", \"prometheus\" ]; };\n"
+		"};\n";
+	const double share = 4.0 * 1024 * 1024 + 1;
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	char got[1024];
+	ssize_t n;
+	int port, fd[3], i;
+
+	ck_assert_int_eq(harness_start_conf(&bb_srv, conf), 0);
+	port = harness_port(&bb_srv, "prediction");
+	for (i = 0; i < 3; i++)
+		fd[i] = partial_upload(port, 4 * 1024 * 1024, 1024 * 1024);
+	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 3 * share), 3 * share);
+	setsockopt(fd[0], SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(fd[0]);
+	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 2 * share), 2 * share);
+	/* libmicrohttpd may see this end of stream only when the deadline cuts the connection */
+	close(fd[1]);
+	n = recv(fd[2], got, sizeof(got) - 1, 0); /* the 408, within the 2 s */
+	ck_assert_int_gt(n, 0);
+	got[n] = '\0';
+	ck_assert_msg(strncmp(got, "HTTP/1.1 408 ", 13) == 0, "got '%s'", got);
+	close(fd[2]);
+	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 0), 0);
+}
+END_TEST
+
 /* Replace the first from in the daemon's configuration file with to. */
 static void
 conf_edit(const char *from, const char *to)
@@ -392,6 +457,7 @@ body_budget_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_concurrent_uploads_stay_in_budget);
 	tcase_add_test(tc, test_budget_applies_on_reload);
+	tcase_add_test(tc, test_budget_given_back_however_requests_end);
 	suite_add_tcase(s, tc);
 	return s;
 }
