@@ -32,6 +32,7 @@ struct http_linger {
 	pthread_mutex_t lock; /* the list and count: adopt runs on libmicrohttpd's threads */
 	struct linger_sock *head;
 	size_t count;
+	char sink[64 * 1024]; /* where discarded bytes go (the lingering thread only) */
 };
 
 /* Unlink and close (the lingering thread, or free once it stopped). */
@@ -54,13 +55,12 @@ linger_close(struct http_linger *l, struct linger_sock *ls)
 
 /* Read what is there and throw it away. false: the socket is done (closed, reset, too much). */
 static bool
-linger_drain(struct linger_sock *ls, double now)
+linger_drain(struct http_linger *l, struct linger_sock *ls, double now)
 {
-	static char sink[64 * 1024]; /* only ever written: any thread may share it */
 	ssize_t n;
 
 	for (;;) {
-		n = recv(ls->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		n = recv(ls->fd, l->sink, sizeof(l->sink), MSG_DONTWAIT);
 		if (n > 0) {
 			ls->bytes += (size_t)n;
 			ls->last = now;
@@ -113,7 +113,7 @@ linger_run(void *arg)
 
 			if (ls == NULL)
 				return NULL; /* the eventfd: stop */
-			if (!linger_drain(ls, now))
+			if (!linger_drain(l, ls, now))
 				linger_close(l, ls);
 		}
 		linger_expire(l, now);
