@@ -396,7 +396,8 @@ static int
 parse_service(struct cfgp *p, config_setting_t *g, struct config_service *sv)
 {
 	static const char *const allowed[] = {
-		"listen", "plugins", "threads", "max_body_bytes", "max_connections",
+		"listen", "plugins", "threads", "max_body_bytes", "max_inflight_body_bytes",
+		"max_connections",
 		"connection_timeout_seconds", "request_timeout_seconds", "admin_token_file",
 		"tls_cert_file", "tls_key_file", NULL,
 	};
@@ -425,6 +426,11 @@ parse_service(struct cfgp *p, config_setting_t *g, struct config_service *sv)
 	if ((r = get_int(p, g, "max_body_bytes", CONFIG_DEFAULT_MAX_BODY_BYTES, 1, 1LL << 34, &v)) < 0)
 		return r;
 	sv->max_body_bytes = (size_t)v;
+	/* Below max_body_bytes is allowed: a body larger than the budget is then always 503. */
+	if ((r = get_int(p, g, "max_inflight_body_bytes", CONFIG_DEFAULT_MAX_INFLIGHT_BODY_BYTES, 1,
+			 1LL << 44, &v)) < 0)
+		return r;
+	sv->max_inflight_body_bytes = (size_t)v;
 	if ((r = get_int(p, g, "max_connections", CONFIG_DEFAULT_MAX_CONNECTIONS, 1, 1000000, &v)) < 0)
 		return r;
 	sv->max_connections = (unsigned)v;

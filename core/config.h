@@ -15,6 +15,7 @@
 #include "config_value.h" /* the typed getters and locations, for whoever reads c->cfg */
 
 #define CONFIG_DEFAULT_MAX_BODY_BYTES (4 * 1024 * 1024)
+#define CONFIG_DEFAULT_MAX_INFLIGHT_BODY_BYTES (256 * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024
 #define CONFIG_DEFAULT_TIMEOUT_SECONDS 30
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT_SECONDS 60
@@ -35,6 +36,7 @@ struct config_service {
 	size_t plugin_count;
 	unsigned threads; /* resolved: 0 became the number of cores */
 	size_t max_body_bytes;
+	size_t max_inflight_body_bytes; /* request bodies held at once, all connections */
 	unsigned max_connections;
 	unsigned connection_timeout; /* idle: seconds without a byte either way */
 	unsigned request_timeout;    /* total: seconds to deliver one whole request; 0 = none */

@@ -21,6 +21,7 @@
 #include "clocks.h"
 #include "config.h"
 #include "http_deadline.h"
+#include "http_linger.h"
 #include "log.h"
 #include "metrics.h"
 #include "read_file.h"
@@ -29,6 +30,8 @@
 
 /* TLS certificates and keys are small: anything bigger is not one. */
 #define TLS_FILE_MAX (1u << 20)
+/* Retry-After of a 503 over max_inflight_body_bytes: bodies in flight are gone in about that. */
+#define BODY_BUDGET_RETRY_AFTER "1"
 
 struct http_server {
 	struct http_site site;
@@ -40,6 +43,8 @@ struct http_server {
 	atomic_bool draining;
 	atomic_long inflight;
 	atomic_long suspended; /* deferred requests whose connection waits for the answer */
+	atomic_size_t body_held; /* bytes of request bodies held, against max_inflight_body_bytes */
+	struct http_linger *linger; /* drains refused bodies before their socket closes */
 };
 
 struct http_header {
@@ -79,10 +84,14 @@ struct http_request {
 	char allow[128];
 	bool path_known;
 	bool too_large;
+	bool over_budget; /* a chunked body outgrew max_inflight_body_bytes: discarded, then 503 */
+	bool linger;      /* refused while the body still arrives: drain before closing */
 	bool queued;
 	unsigned status; /* answered with; set under the deadline lock once timed out */
 	char *body;
 	size_t len, cap;
+	size_t held;      /* bytes of srv->body_held that are this request's (its body's capacity) */
+	size_t discarded; /* body bytes thrown away (refused, unrouted): bounded */
 	struct timespec start;
 	char content_type[128];
 	char log_path[128]; /* for the debug access log only */
@@ -250,7 +259,7 @@ http_queue(struct http_request *req, struct rulsrv_response *resp)
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	for (i = 0; i < resp->header_count; i++)
 		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-	if (atomic_load_explicit(&req->srv->draining, memory_order_relaxed))
+	if (req->linger || atomic_load_explicit(&req->srv->draining, memory_order_relaxed))
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	req->status = resp->status;
 	req->queued = true;
@@ -280,6 +289,8 @@ http_queue_error(struct http_request *req, unsigned status, const char *code, co
 		http_respond_header(&resp, MHD_HTTP_HEADER_ALLOW, req->allow);
 	if (status == 401)
 		http_respond_header(&resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (status == 503)
+		http_respond_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, BODY_BUDGET_RETRY_AFTER);
 	return http_queue(req, &resp);
 }
 
@@ -349,6 +360,68 @@ http_refused(const struct http_request *req, unsigned status, const char *code)
 		rt->refusal_fn(rt->refusal_ud, status, code);
 }
 
+/* ---- the body budget: max_inflight_body_bytes ------------------------------------------------ */
+
+/*
+ * Take n more bytes of the service's budget for req's body, before allocating them. false
+ * when they would take the bytes held by all requests past max_inflight_body_bytes (of the
+ * snapshot req is served with: a reload applies to the requests that begin after it).
+ */
+static bool
+body_reserve(struct http_request *req, size_t n)
+{
+	size_t limit = snapshot_max_inflight_body(req->snap);
+	size_t held = atomic_load_explicit(&req->srv->body_held, memory_order_relaxed);
+
+	do {
+		if (n > limit || held > limit - n)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&req->srv->body_held, &held, held + n,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	req->held += n;
+	return true;
+}
+
+/* Give back all of req's share (its body is freed, or about to be). */
+static void
+body_release(struct http_request *req)
+{
+	if (req->held > 0)
+		atomic_fetch_sub_explicit(&req->srv->body_held, req->held, memory_order_relaxed);
+	req->held = 0;
+}
+
+/* Drop the body kept so far and its share of the budget: the rest is discarded. */
+static void
+body_drop(struct http_request *req)
+{
+	free(req->body);
+	req->body = NULL;
+	req->len = req->cap = 0;
+	body_release(req);
+}
+
+/*
+ * Refuse req while its body is still arriving: the answer is queued at once (libmicrohttpd
+ * then reads no more of the body and closes the connection after the answer), and the
+ * socket lingers (http_linger.h) so that a client still writing receives it. The caller
+ * has claimed the request from its deadline.
+ */
+static enum MHD_Result __attribute__((format(printf, 4, 5)))
+http_refuse_early(struct http_request *req, unsigned status, const char *code, const char *fmt,
+		  ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	req->linger = true;
+	return http_queue_error(req, status, code, "%s", msg);
+}
+
 /* First call: the headers are in. Route the request and refuse early what can be refused. */
 static enum MHD_Result
 http_begin(struct http_server *srv, struct MHD_Connection *conn, const char *url,
@@ -393,35 +466,60 @@ http_begin(struct http_server *srv, struct MHD_Connection *conn, const char *url
 		if (!http_deadline_claim(req->hc))
 			return MHD_NO;
 		http_refused(req, 413, "payload_too_large");
-		return http_queue_error(req, 413, "payload_too_large",
-					"request body of %llu bytes is over the limit of %zu bytes", length,
-					snapshot_max_body(req->snap));
+		return http_refuse_early(req, 413, "payload_too_large",
+					 "request body of %llu bytes is over the limit of %zu bytes",
+					 length, snapshot_max_body(req->snap));
 	}
-	/* The announced size at once: the body then arrives without a realloc. */
+	/* The announced size at once, within the budget: the body arrives without a realloc. */
 	if (length > 0 && req->route != NULL) {
+		if (!body_reserve(req, (size_t)length + 1)) {
+			req->over_budget = true;
+			if (!http_deadline_claim(req->hc))
+				return MHD_NO;
+			return http_refuse_early(req, 503, "body_budget_exhausted",
+						 "request body of %llu bytes would take the request "
+						 "bodies held at once past max_inflight_body_bytes "
+						 "(%zu bytes); retry later", length,
+						 snapshot_max_inflight_body(req->snap));
+		}
 		req->body = malloc((size_t)length + 1);
 		req->cap = req->body != NULL ? (size_t)length + 1 : 0;
 		if (req->body != NULL)
 			req->body[0] = '\0';
+		else
+			body_release(req);
 	}
 	return MHD_YES;
 }
 
-/* Keep the body of a routed request, up to the limit; discard everything else. */
-static void
+/*
+ * A body that is thrown away (refused, or on no route) is still read to its end so that the
+ * answer can follow it on the same connection, but only so much of it: past max_body_bytes
+ * and then HTTP_LINGER_MAX_BYTES more, the connection is closed (false).
+ */
+static bool
+http_discard_body(struct http_request *req, size_t size)
+{
+	req->discarded += size;
+	return req->discarded <= snapshot_max_body(req->snap) + HTTP_LINGER_MAX_BYTES;
+}
+
+/*
+ * Keep the body of a routed request, up to the limit and within the budget; discard
+ * everything else. false: stop reading, close the connection.
+ */
+static bool
 http_take_body(struct http_request *req, const char *data, size_t size)
 {
 	size_t need;
 	char *nb;
 
-	if (req->route == NULL || req->too_large || req->queued)
-		return;
+	if (req->route == NULL || req->too_large || req->over_budget || req->queued)
+		return http_discard_body(req, size);
 	if (req->len + size > snapshot_max_body(req->snap)) {
 		req->too_large = true;
-		free(req->body);
-		req->body = NULL;
-		req->len = req->cap = 0;
-		return;
+		body_drop(req);
+		return http_discard_body(req, size);
 	}
 	need = req->len + size + 1;
 	if (need > req->cap) {
@@ -429,10 +527,17 @@ http_take_body(struct http_request *req, const char *data, size_t size)
 
 		while (cap < need)
 			cap *= 2;
+		/* a chunked body (or one longer than announced) grows: its share grows first */
+		if (!body_reserve(req, cap - req->cap)) {
+			req->over_budget = true;
+			body_drop(req);
+			return http_discard_body(req, size);
+		}
 		nb = realloc(req->body, cap);
 		if (nb == NULL) {
 			req->too_large = true;
-			return;
+			body_drop(req);
+			return http_discard_body(req, size);
 		}
 		req->body = nb;
 		req->cap = cap;
@@ -440,6 +545,7 @@ http_take_body(struct http_request *req, const char *data, size_t size)
 	memcpy(req->body + req->len, data, size);
 	req->len += size;
 	req->body[req->len] = '\0';
+	return true;
 }
 
 /* Last call: the whole body is in. */
@@ -491,6 +597,11 @@ http_finish(struct http_request *req)
 					"request body is over the limit of %zu bytes",
 					snapshot_max_body(req->snap));
 	}
+	if (req->over_budget)
+		return http_queue_error(req, 503, "body_budget_exhausted",
+					"request body outgrew what the service may hold at once, "
+					"max_inflight_body_bytes (%zu bytes); retry later",
+					snapshot_max_inflight_body(req->snap));
 	if (rt == NULL && req->path_known)
 		return http_queue_error(req, 405, "method_not_allowed",
 					"method %s is not allowed on %s (allowed: %s)", req->pub.method,
@@ -528,9 +639,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	if (req == NULL)
 		return http_begin(cls, conn, url, method, req_cls);
 	if (*upload_data_size > 0) {
-		http_take_body(req, upload_data, *upload_data_size);
+		bool more = http_take_body(req, upload_data, *upload_data_size);
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		return more ? MHD_YES : MHD_NO;
 	}
 	if (req->queued)
 		return MHD_YES;
@@ -572,8 +684,17 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		/* the duration family has the handler label only: the first value */
 		metrics_histogram_observe(metrics_series(srv->site.duration, labels), took);
 	}
+	if (req->linger && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		/* the refusal is sent and libmicrohttpd closes next: the socket lingers instead */
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (ci != NULL)
+			http_linger_adopt(srv->linger, ci->connect_fd, !srv->tls);
+	}
 	metrics_gauge_add(srv->site.inflight, -1);
 	snapshot_unref(req->snap);
+	body_release(req); /* every way a request ends comes here: the budget cannot leak */
 	free(req->body);
 	free(req);
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -738,6 +859,7 @@ http_server_new(const struct http_site *site)
 	atomic_init(&srv->draining, false);
 	atomic_init(&srv->inflight, 0);
 	atomic_init(&srv->suspended, 0);
+	atomic_init(&srv->body_held, 0);
 	return srv;
 }
 
@@ -802,6 +924,10 @@ http_start(struct http_server *srv, int fd, const struct config_service *sv, cha
 						    (intptr_t)http_deadlines_notify, srv->deadlines };
 	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	/* without it a refusal closes at once, as libmicrohttpd does: worse, not broken */
+	srv->linger = http_linger_new();
+	if (srv->linger == NULL)
+		log_warning("service '%s': no lingering close: cannot start its thread", srv->name);
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv, MHD_OPTION_ARRAY, ops,
 				    MHD_OPTION_END);
 	if (key != NULL)
@@ -812,6 +938,8 @@ http_start(struct http_server *srv, int fd, const struct config_service *sv, cha
 		snprintf(err, err_len, "libmicrohttpd refused to start (see the lines above)");
 		http_deadlines_free(srv->deadlines);
 		srv->deadlines = NULL;
+		http_linger_free(srv->linger);
+		srv->linger = NULL;
 		return -EIO;
 	}
 	return 0;
@@ -852,4 +980,12 @@ http_stop(struct http_server *srv)
 	/* after the daemon: its last connections say CLOSED while it stops */
 	http_deadlines_free(srv->deadlines);
 	srv->deadlines = NULL;
+	http_linger_free(srv->linger); /* after the daemon too: its last refusals linger here */
+	srv->linger = NULL;
+}
+
+size_t
+http_body_bytes_held(const struct http_server *srv)
+{
+	return atomic_load_explicit(&srv->body_held, memory_order_relaxed);
 }

@@ -47,6 +47,8 @@ int http_start(struct http_server *srv, int fd, const struct config_service *sv,
 void http_quiesce(struct http_server *srv);
 /* Requests begun and not completed yet, deferred ones included. */
 long http_inflight(const struct http_server *srv);
+/* Bytes of request bodies held now (reserved against max_inflight_body_bytes). */
+size_t http_body_bytes_held(const struct http_server *srv);
 /*
  * Stop libmicrohttpd (when running) and the request deadlines. While a deferred request is
  * still unanswered the daemon cannot be stopped (libmicrohttpd aborts on a suspended

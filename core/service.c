@@ -46,6 +46,7 @@ struct service {
 	struct rulsrv_metric *m_requests, *m_duration, *m_plugin_up, *m_build, *m_reloads;
 	struct rulsrv_metric *m_timeouts;
 	struct rulsrv_series *s_inflight, *s_reload_ok, *s_reload_ts;
+	struct rulsrv_series *s_body_bytes; /* http_inflight_body_bytes, read at scrape time */
 	/* http_request_timeouts_total{stage}: [0] "headers" (or idle), [1] "body" */
 	struct rulsrv_series *s_timeouts[2];
 	char **seen_instances; /* every instance ever up, to report 0 once removed */
@@ -124,6 +125,16 @@ service_collect_plugin_up(void *ud)
 	pthread_rwlock_unlock(&svc->lock);
 }
 
+/* Read the body budget's atomic at scrape time: nothing on the request path. */
+static void
+service_collect_body_bytes(void *ud)
+{
+	struct service *svc = ud;
+
+	if (svc->http != NULL)
+		metrics_gauge_set(svc->s_body_bytes, (double)http_body_bytes_held(svc->http));
+}
+
 static int
 service_core_metrics(struct service *svc)
 {
@@ -155,6 +166,9 @@ service_core_metrics(struct service *svc)
 		{ "http_request_timeouts_total", RULSRV_METRIC_COUNTER,
 		  "Connections closed by request_timeout_seconds, by what they were still sending",
 		  stage, .out = &svc->m_timeouts },
+		{ "http_inflight_body_bytes", RULSRV_METRIC_GAUGE,
+		  "Bytes of request bodies held now, against max_inflight_body_bytes",
+		  .series = &svc->s_body_bytes },
 	};
 	struct metrics_registry *r = svc->registry;
 	const char *v[] = { RULSRV_VERSION };
@@ -175,6 +189,9 @@ service_core_metrics(struct service *svc)
 	metrics_counter_add(metrics_series(svc->m_reloads, ok), 0);
 	metrics_counter_add(metrics_series(svc->m_reloads, failed), 0);
 	e = metrics_add_collector(r, service_collect_plugin_up, svc);
+	if (e < 0)
+		return e;
+	e = metrics_add_collector(r, service_collect_body_bytes, svc);
 	if (e < 0)
 		return e;
 	return process_metrics_register(r);

@@ -45,6 +45,7 @@ struct snapshot {
 	struct timer_def *timers;
 	size_t timer_count;
 	size_t max_body_bytes;
+	size_t max_inflight_body_bytes;
 	char *admin_token; /* NULL: admin routes from loopback only */
 };
 
@@ -253,6 +254,7 @@ snapshot_new(const struct snapshot_env *env, const struct config_service *sv,
 	snap->registry = env->registry;
 	snap->api = env->api;
 	snap->max_body_bytes = sv->max_body_bytes;
+	snap->max_inflight_body_bytes = sv->max_inflight_body_bytes;
 	if (sv->admin_token_file != NULL) {
 		r = auth_token_load(sv->admin_token_file, &snap->admin_token, err, sizeof(err));
 		if (r < 0) {
@@ -302,6 +304,12 @@ size_t
 snapshot_max_body(const struct snapshot *snap)
 {
 	return snap->max_body_bytes;
+}
+
+size_t
+snapshot_max_inflight_body(const struct snapshot *snap)
+{
+	return snap->max_inflight_body_bytes;
 }
 
 const char *

@@ -69,6 +69,8 @@ void snapshot_unref(struct snapshot *snap);
 const char *snapshot_service_name(const struct snapshot *snap);
 struct metrics_registry *snapshot_registry(const struct snapshot *snap);
 size_t snapshot_max_body(const struct snapshot *snap);
+/* max_inflight_body_bytes: the request-body bytes the service may hold at once. */
+size_t snapshot_max_inflight_body(const struct snapshot *snap);
 const char *snapshot_admin_token(const struct snapshot *snap); /* NULL: loopback only */
 
 /* The instances, in the order the service lists them. */

@@ -77,6 +77,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->service_count, 1);
 	ck_assert_str_eq(c->services[0].name, "one");
 	ck_assert_uint_eq(c->services[0].max_body_bytes, 4 * 1024 * 1024);
+	ck_assert_uint_eq(c->services[0].max_inflight_body_bytes, 256 * 1024 * 1024);
 	ck_assert_uint_eq(c->services[0].max_connections, 1024);
 	ck_assert_uint_eq(c->services[0].connection_timeout, 30);
 	ck_assert_uint_ge(c->services[0].threads, 1);
@@ -140,6 +141,22 @@ static const struct {
 	{ "out of range",
 	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n\n    max_connections = 0;\n  };\n};\n",
 	  5, "services.a.max_connections", "out of range" },
+	{ "zero max_inflight_body_bytes",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n    max_inflight_body_bytes = 0;\n"
+	  "  };\n};\n",
+	  4, "services.a.max_inflight_body_bytes", "0 is out of range [1, 17592186044416]" },
+	{ "negative max_inflight_body_bytes",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n\n"
+	  "    max_inflight_body_bytes = -1;\n  };\n};\n",
+	  5, "services.a.max_inflight_body_bytes", "-1 is out of range" },
+	{ "text for max_inflight_body_bytes",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n"
+	  "    max_inflight_body_bytes = \"256M\";\n  };\n};\n",
+	  4, "services.a.max_inflight_body_bytes", "expected an integer" },
+	{ "unknown setting beside max_inflight_body_bytes",
+	  "services = {\n  a = {\n    listen = \"127.0.0.1:0\";\n"
+	  "    max_inflight_bytes = 1;\n  };\n};\n",
+	  4, "services.a.max_inflight_bytes", "unknown setting" },
 	{ "listen without a port",
 	  "services = {\n  a = {\n    listen = \"localhost\";\n  };\n};\n",
 	  3, "services.a.listen", "ADDR:PORT" },
