@@ -80,9 +80,26 @@ rc=0
 PREDICT_URL="http://127.0.0.1:$pport" FEEDBACK_URL="http://127.0.0.1:$fport" \
 	ARTIFACTS="$artifacts" RULSRV_CHROMIUM="$chromium" \
 	node "$src/tests/browser/console.test.mjs" || rc=$?
-if [ -f "$src/tests/browser/report.test.mjs" ]; then
-	RULSRV_BUILD_DIR="$build" CMAPSS_DIR="$data" ARTIFACTS="$artifacts" \
+
+# The replay report: a short replay of four quarters against the same daemon.
+replay_data=()
+[ -n "$data" ] && replay_data=(--data "$data")
+if [ -z "$data" ]; then
+	# the bundle's held-out units must be in the training files: a full-size fleet
+	"$build/bin/cmapss-synth" --out "$tmp/synth" --units 100 --test-units 10 >/dev/null 2>&1 &&
+		replay_data=(--data "$tmp/synth")
+fi
+if [ "${#replay_data[@]}" = 0 ]; then
+	echo "FAIL: no C-MAPSS data and no synthetic data for rulsrv-replay"; rc=1
+elif "$build/bin/rulsrv-replay" "${replay_data[@]}" --predict "http://127.0.0.1:$pport" \
+	--feedback "http://127.0.0.1:$fport" --token "$tmp/admin.token" --units 8 \
+	--failure-delay 0.05 --quiet --bundle "$src/models/fd001" \
+	--report "$artifacts/report.html" >"$tmp/replay.txt" 2>"$tmp/replay.err"; then
+	cat "$tmp/replay.txt"
+	REPORT="$artifacts/report.html" TABLE="$tmp/replay.txt" ARTIFACTS="$artifacts" \
 		RULSRV_CHROMIUM="$chromium" node "$src/tests/browser/report.test.mjs" || rc=$?
+else
+	echo "FAIL: rulsrv-replay --report failed"; cat "$tmp/replay.txt" "$tmp/replay.err"; rc=1
 fi
 [ "$rc" = 0 ] || { echo "---- rulsrv log (last 30 lines)"; tail -n 30 "$tmp/rulsrv.log"; }
 echo "screenshots: $artifacts"
