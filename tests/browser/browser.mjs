@@ -13,6 +13,8 @@ export async function launch() {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    // screenshots at 960 pixels across: small enough to keep beside the docs (docs/img/)
+    deviceScaleFactor: 0.75,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });

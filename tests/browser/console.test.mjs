@@ -115,6 +115,34 @@ try {
   }
 
   await page.screenshot({ path: join(artifacts, "console.png"), fullPage: true });
+
+  // ---- live: predictions flowing while the page refreshes show as a rate and a latency
+  const mean = [0, 0, 100, 518.67, 642.68, 1590.5, 1408.9, 14.62, 21.61, 553.37, 2388.1, 9065.2,
+    1.3, 47.54, 521.41, 2388.1, 8143.8, 8.44, 0.03, 393.2, 2388.0, 100.0, 38.82, 23.29];
+  const engine = (unit) => JSON.stringify({ instances: Array.from({ length: 10 }, (_, k) => ({
+    unit: unit * 10 + k, cycles: Array.from({ length: 30 }, (_, c) => ({ cycle: c + 1,
+      settings: mean.slice(0, 3), sensors: mean.slice(3).map((m) => m * (1 + 0.001 * Math.sin(c + k))) })) })) });
+  const before = Number(await page.evaluate(() => document.body.dataset.refreshes));
+  let sent = 0, stop = false;
+  const flow = (async () => {
+    while (!stop) {
+      const r = await fetch(predict + "/v1/predict", { method: "POST", body: engine(9000 + sent),
+        headers: { "Content-Type": "application/json" } });
+      await r.arrayBuffer();
+      sent++;
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+  })();
+  await page.waitForFunction((n) => Number(document.body.dataset.refreshes) >= n + 2, before, { timeout: 20000 });
+  stop = true;
+  await flow;
+  const rate = Number(await txt("#traffic-rate"));
+  const p50 = Number(await txt("#traffic-p50"));
+  check(rate > 0, `with ${sent} requests flowing the page shows ${rate} engines/s`);
+  check(p50 > 0, `and a p50 latency of ${p50} ms`);
+  check(await page.locator("#traffic-chart path.line").getAttribute("data-points").then(Number) >= 2,
+    "the traffic chart has the readings since the page opened");
+  await page.screenshot({ path: join(artifacts, "console-live.png"), fullPage: true });
   check(seen.requests.every((r) => r.startsWith("GET ")), `only GET requests (${seen.requests.length})`);
   check(!seen.requests.some((r) => /\/-\/|\/v1\/drift\/window/.test(r)), "no admin endpoint asked");
   check(seen.problems.length === 0, `no console error, failed request or foreign request: ${JSON.stringify(seen.problems)}`);

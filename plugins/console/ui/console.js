@@ -224,7 +224,7 @@ function renderBins(fb) {
   const el = $("bins-chart");
   clear(el);
   if (!fb) return;
-  const w = 720, h = 200, left = 36, bottom = 40, top = 10;
+  const w = 720, h = 200, left = 60, bottom = 48, top = 10;
   const vals = fb.bins.flatMap((b) => [b.reference, b.current ?? 0]);
   const ymax = Math.max(0.05, ...vals);
   const y = (v) => top + (h - top - bottom) * (1 - v / ymax);
