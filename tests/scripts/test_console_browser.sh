@@ -101,6 +101,15 @@ elif "$build/bin/rulsrv-replay" "${replay_data[@]}" --predict "http://127.0.0.1:
 else
 	echo "FAIL: rulsrv-replay --report failed"; cat "$tmp/replay.txt" "$tmp/replay.err"; rc=1
 fi
+# A clean stop after all that (under the sanitizers: no error or leak reported at exit).
+kill -TERM "$pid"
+stopped=0
+wait "$pid" || stopped=$?
+pid=""
+if [ "$stopped" != 0 ]; then
+	echo "FAIL: rulsrv exited with $stopped on SIGTERM"
+	rc=1
+fi
 [ "$rc" = 0 ] || { echo "---- rulsrv log (last 30 lines)"; tail -n 30 "$tmp/rulsrv.log"; }
 echo "screenshots: $artifacts"
 exit "$rc"
