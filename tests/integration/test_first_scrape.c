@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -177,6 +178,37 @@ START_TEST(test_feedback_error_reasons_at_zero)
 }
 END_TEST
 
+/*
+ * After a restart the counters begin again at 0 (Prometheus sees the reset) and are there
+ * before the first new record, for the bundle's model and for a model known only from the
+ * store; the windowed RMSE comes back from the store.
+ */
+START_TEST(test_restart_exports_at_zero_again)
+{
+	struct harness_response r;
+	char series[256], *metrics;
+	int port;
+
+	port = harness_port(&fs_srv, "feedback");
+	ck_assert_int_eq(harness_post_json(port, "/v1/feedback",
+					   "{\"records\": [{\"unit\": 1, \"cycle\": 9, \"actual_rul\": 50, "
+					   "\"predicted_rul\": 53, \"model\": \"other-model\"}]}", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert_double_eq(harness_scrape(port, "feedback_count_total{model=\"other-model\"}"), 1);
+	ck_assert_int_eq(harness_stop(&fs_srv), 0);
+	unlink(fs_srv.log);
+	ck_assert_int_eq(harness_start(&fs_srv, NULL), 0);
+	port = harness_port(&fs_srv, "feedback");
+	metrics = fs_get(port, "/metrics");
+	ck_assert_double_eq(harness_metric(metrics, "feedback_count_total{model=\"other-model\"}"), 0);
+	ck_assert_double_eq(harness_metric(metrics, "model_rmse{model=\"other-model\"}"), 3);
+	snprintf(series, sizeof(series), "feedback_count_total{model=\"%s\"}", fs_model);
+	ck_assert_double_eq(harness_metric(metrics, series), 0);
+	free(metrics);
+}
+END_TEST
+
 Suite *first_scrape_suite(void);
 
 Suite *
@@ -192,6 +224,7 @@ first_scrape_suite(void)
 	tcase_add_test(tc, test_prediction_error_reasons_at_zero);
 	tcase_add_test(tc, test_feedback_model_at_zero);
 	tcase_add_test(tc, test_feedback_error_reasons_at_zero);
+	tcase_add_test(tc, test_restart_exports_at_zero_again);
 	suite_add_tcase(s, tc);
 	return s;
 }
