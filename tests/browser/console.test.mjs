@@ -111,7 +111,10 @@ try {
     check(await txt("#fleet-status") === "fleet mode off", "fleet mode off");
   } else {
     const list = await engines.json();
-    check((await txt("#fleet-status")).startsWith(String(list.engines.length)), "fleet engines listed");
+    check((await txt("#fleet-status")).startsWith(`${list.tracked} engines tracked`), `${list.tracked} engines tracked`);
+    const units = await page.locator("#fleet-table tbody tr").evaluateAll((els) => els.map((e) => e.dataset.unit));
+    check(units.join() === list.engines.slice(0, 10).map((e) => String(e.unit)).join(),
+      `the engines closest to the end of life, in order: ${units.join(", ")}`);
   }
 
   await page.screenshot({ path: join(artifacts, "console.png"), fullPage: true });

@@ -303,6 +303,11 @@ function renderAccuracy(s) {
   text("acc-all-rmse", fmt(a.rmse, 2));
   text("acc-all-mae", fmt(a.mae, 2));
   text("acc-all-nasa", fmt(a.nasa_score, 1));
+  // the trend: the recent window against all time, in cycles of RMSE
+  const d = typeof w.rmse === "number" && typeof a.rmse === "number" && a.count > w.count
+    ? w.rmse - a.rmse : null;
+  text("acc-trend", d === null ? "" : `recent window ${d >= 0 ? "+" : "−"}${fmt(Math.abs(d), 2)} cycles RMSE against all time (${d > 0 ? "worse" : d < 0 ? "better" : "the same"})`);
+  $("acc-trend").className = d > 0 ? "note status-drift" : "note";
   const models = Object.keys(s.models || {});
   text("acc-source", models.length ? `all models: ${models.join(", ")}` : "no ground truth yet");
   if (w.count > 0) {
@@ -314,16 +319,24 @@ function renderAccuracy(s) {
 
 // ---- fleet ---------------------------------------------------------------------------------
 
+// GET /v1/engines: {"tracked", "matching", "engines": [{"unit", "cycle", "rul", "window",
+// "last_seen"}], "next"}, sorted by predicted RUL, the closest to the end of life first.
 function renderFleet(list) {
   const tbody = $("fleet-table").querySelector("tbody");
   clear(tbody);
+  $("fleet-table").hidden = false;
   const engines = (list && list.engines) || [];
-  text("fleet-status", `${engines.length} engines closest to the end of their life`);
+  const tracked = list && typeof list.tracked === "number" ? list.tracked : engines.length;
+  text("fleet-status", engines.length
+    ? `${tracked} engines tracked; the ${Math.min(10, engines.length)} closest to the end of their life:`
+    : `${tracked} engines tracked`);
   for (const e of engines.slice(0, 10)) {
     const tr = tbody.insertRow();
+    tr.dataset.unit = String(e.unit);
     tr.insertCell().textContent = String(e.unit);
-    tr.insertCell().textContent = String(e.cycle ?? e.last_cycle ?? "—");
-    tr.insertCell().textContent = fmt(e.rul ?? e.predicted_rul, 1);
+    tr.insertCell().textContent = String(e.cycle ?? "—");
+    tr.insertCell().textContent = fmt(e.rul, 1);
+    tr.insertCell().textContent = e.last_seen || "—";
   }
 }
 
@@ -350,7 +363,16 @@ async function refresh() {
     try {
       renderFleet(await getJSON("/v1/engines?limit=10"));
       showError("card-fleet", null);
-    } catch (e) { showError("card-fleet", e); }
+    } catch (e) {
+      // the families outlive a reload that turned fleet mode off
+      if (/: 404 /.test(e.message)) {
+        text("fleet-status", "fleet mode off");
+        $("fleet-table").hidden = true;
+        showError("card-fleet", null);
+      } else {
+        showError("card-fleet", e);
+      }
+    }
   } else if (m) {
     text("fleet-status", "fleet mode off");
     $("fleet-table").hidden = true;
