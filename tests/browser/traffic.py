@@ -14,6 +14,7 @@ ap.add_argument("--predict", required=True)
 ap.add_argument("--feedback", required=True)
 ap.add_argument("--token", required=True, help="admin token file of the prediction service")
 ap.add_argument("--data", default="")
+ap.add_argument("--fleet", action="store_true", help="also stream engines through /v1/cycles")
 args = ap.parse_args()
 random.seed(20)
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -80,3 +81,15 @@ n = 0
 for offset in (1000, 2000, 3000):  # past the window's min_observations
     n += len(predict(fd004, offset))
 print(f"FD004: {n} engines predicted in window 'Q2 FD004'")
+
+if args.fleet:
+    # the last 20 cycles of 30 engines, one request per cycle step: the fleet view's engines
+    by = {}
+    for r in fd001:
+        by.setdefault(int(r[0]), []).append(r)
+    units = sorted(by)[:30]
+    for step in range(20):
+        rows = [by[u][-20 + step] for u in units if len(by[u]) >= 20]
+        text = "".join(" ".join([str(int(r[0]) + 5000)] + r[1:]) + "\n" for r in rows)
+        http("POST", args.predict + "/v1/cycles", text.encode(), "text/plain")
+    print(f"fleet: {len(units)} engines streamed through /v1/cycles")
