@@ -83,7 +83,9 @@ pid=$!
 for i in $(seq 100); do
 	curl --noproxy "*" -fsS "http://127.0.0.1:$pport/readyz" >/dev/null 2>&1 &&
 		curl --noproxy "*" -fsS "http://127.0.0.1:$fport/readyz" >/dev/null 2>&1 && break
-	kill -0 "$pid" 2>/dev/null && [ "$i" != 100 ] || { echo "FAIL: rulsrv did not start"; cat "$tmp/rulsrv.log"; exit 1; }
+	if ! kill -0 "$pid" 2>/dev/null || [ "$i" = 100 ]; then
+		echo "FAIL: rulsrv did not start"; cat "$tmp/rulsrv.log"; exit 1
+	fi
 	sleep 0.2
 done
 
