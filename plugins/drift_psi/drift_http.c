@@ -11,6 +11,9 @@
 
 #include "utf8.h"
 
+/* Bins of one input that ?feature= shows (the reference has at most 32: see drift.h). */
+#define DRIFT_FEATURE_BINS_MAX 64
+
 /* What the handlers copy out of the instance under its lock, to build JSON outside it. */
 struct drift_view {
 	uint64_t index;
@@ -172,17 +175,84 @@ drift_view_take_locked(struct drift *d, struct drift_view *v)
 		v->last = d->last;
 }
 
+/* The input named name, or CMAPSS_N_INPUTS. */
+static size_t
+drift_input_index(const char *name)
+{
+	size_t f;
+
+	for (f = 0; f < CMAPSS_N_INPUTS; f++)
+		if (strcmp(cmapss_input_name(f), name) == 0)
+			break;
+	return f;
+}
+
+/*
+ * ?feature=NAME: that input's bins, the reference proportion of each beside the current
+ * window's (what its PSI compares), for a chart of one input. counts: the input's n bins.
+ */
+static void
+drift_json_bins(cJSON *o, const struct drift *d, size_t f, const uint64_t *counts,
+		size_t n)
+{
+	const struct drift_feature_ref *fr = &d->ref.bundle->drift[f];
+	cJSON *bins, *fb = cJSON_AddObjectToObject(o, "feature_bins");
+	uint64_t total = 0;
+	size_t b;
+
+	if (fb == NULL)
+		return;
+	for (b = 0; b < n; b++)
+		total += counts[b];
+	cJSON_AddStringToObject(fb, "name", cmapss_input_name(f));
+	cJSON_AddNumberToObject(fb, "observations", (double)total);
+	bins = cJSON_AddArrayToObject(fb, "bins");
+	for (b = 0; b < n && bins != NULL; b++) {
+		cJSON *item = cJSON_CreateObject();
+
+		if (item == NULL)
+			break;
+		cJSON_AddStringToObject(item, "le", d->ref.bin_label[d->ref.offset[f] + b]);
+		cJSON_AddNumberToObject(item, "reference", fr->expected[b]);
+		if (total > 0)
+			cJSON_AddNumberToObject(item, "current", (double)counts[b] / (double)total);
+		else
+			cJSON_AddNullToObject(item, "current");
+		cJSON_AddItemToArray(bins, item);
+	}
+}
+
 static void
 drift_get(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
 {
 	struct drift *d = ud;
+	const char *feature = d->api->request_arg(req, "feature");
+	size_t f = CMAPSS_N_INPUTS, bins = 0;
+	uint64_t counts[DRIFT_FEATURE_BINS_MAX];
 	struct drift_view v;
+	cJSON *o;
 
+	if (feature != NULL) {
+		f = drift_input_index(feature);
+		if (f == CMAPSS_N_INPUTS) {
+			d->api->respond_error(resp, 422, "invalid_request",
+					      "feature: no input named '%.64s'", feature);
+			return;
+		}
+		bins = d->ref.bundle->drift[f].bin_count;
+		if (bins > DRIFT_FEATURE_BINS_MAX)
+			bins = DRIFT_FEATURE_BINS_MAX;
+	}
 	pthread_mutex_lock(&d->lock);
-	drift_refresh_locked(d, &v.eval);
+	drift_refresh_locked(d, &v.eval); /* leaves the current window's counts in scratch */
 	drift_view_take_locked(d, &v);
+	if (bins > 0)
+		memcpy(counts, d->scratch + d->ref.offset[f], bins * sizeof(counts[0]));
 	pthread_mutex_unlock(&d->lock);
-	drift_respond_json(d, resp, drift_json_state(d, &v));
+	o = drift_json_state(d, &v);
+	if (o != NULL && bins > 0)
+		drift_json_bins(o, d, f, counts, bins);
+	drift_respond_json(d, resp, o);
 }
 
 /*

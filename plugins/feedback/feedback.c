@@ -34,7 +34,8 @@
  *                                        or "both"
  *   window              int     1000     records in model_rmse/_mae/_nasa_score and stats
  *   rul_cap             number  (unset)  cap on the truth; unset: the bundle's, else 125
- *   bundle              path    (unset)  model bundle whose RUL cap to use
+ *   bundle              path    (unset)  the served model's bundle: its RUL cap, and its
+ *                                        feedback series exported at 0 from the start
  *   max_batch           int     1000     records per POST (more: 413)
  *   queue_size          int     65536    prediction log queue; a full queue drops and counts
  *   max_group           int     0        requests per commit (0: all that wait)
@@ -70,6 +71,7 @@ struct fb {
 	char *database;
 	char *role;
 	char *bundle;
+	char *bundle_model; /* the bundle's model name: its series are there from the start */
 	int64_t window_size;
 	int64_t max_batch;
 	int64_t queue_size;
@@ -816,11 +818,13 @@ fb_free(struct fb *fb)
 	free(fb->database);
 	free(fb->role);
 	free(fb->bundle);
+	free(fb->bundle_model);
 	free(fb);
 }
 
 /* Truth is capped like the model's training labels: rul_cap when set, else the cap of the
- * bundle named by `bundle`, else 125 (docs/MODEL.md). */
+ * bundle named by `bundle`, else 125 (docs/MODEL.md). The bundle also names the model whose
+ * feedback is expected. */
 static int
 fb_read_cap(struct fb *fb, const struct rulsrv_settings *s)
 {
@@ -828,19 +832,21 @@ fb_read_cap(struct fb *fb, const struct rulsrv_settings *s)
 	char err[512];
 	int r;
 
-	if (!isnan(fb->rul_cap))
+	if (fb->bundle == NULL) {
+		if (isnan(fb->rul_cap))
+			fb->rul_cap = 125;
 		return 0;
-	fb->rul_cap = 125;
-	if (fb->bundle == NULL)
-		return 0;
+	}
 	r = bundle_load(fb->bundle, &b, err, sizeof(err));
 	if (r < 0) {
 		fb->api->setting_error(s, "bundle", "%s", err);
 		return r;
 	}
-	fb->rul_cap = b->rul_cap;
+	if (isnan(fb->rul_cap))
+		fb->rul_cap = b->rul_cap;
+	fb->bundle_model = strdup(b->name);
 	bundle_free(b);
-	return 0;
+	return fb->bundle_model != NULL ? 0 : -ENOMEM;
 }
 
 static int
@@ -967,6 +973,36 @@ fb_metrics(struct fb *fb)
 	return r;
 }
 
+/*
+ * The bundle's model gets its series before its first record, so that the first record
+ * after a start moves feedback_count_total from 0 to 1 and shows in rate() and increase()
+ * (a series born at 1 has no increase). Its gauges are NaN until it has a record: no RMSE
+ * is not an RMSE of 0. A model restored from the store has its series already.
+ */
+static int
+fb_declare_bundle_model(struct fb *fb)
+{
+	struct fb_model *m;
+	int r = 0;
+
+	if (fb->bundle_model == NULL)
+		return 0;
+	pthread_mutex_lock(&fb->lock);
+	if (fb_model_find_locked(fb, fb->bundle_model) == NULL &&
+	    fb->model_count < (size_t)fb->max_models) {
+		m = fb_model_get_locked(fb, fb->bundle_model);
+		if (m == NULL) {
+			r = -ENOMEM;
+		} else {
+			fb->api->gauge_set(m->rmse, NAN);
+			fb->api->gauge_set(m->mae, NAN);
+			fb->api->gauge_set(m->nasa, NAN);
+		}
+	}
+	pthread_mutex_unlock(&fb->lock);
+	return r;
+}
+
 static int
 fb_serve(struct fb *fb)
 {
@@ -977,6 +1013,9 @@ fb_serve(struct fb *fb)
 	if (fb->all == NULL)
 		return -ENOMEM;
 	r = fb_restore(fb);
+	if (r < 0)
+		return r;
+	r = fb_declare_bundle_model(fb);
 	if (r < 0)
 		return r;
 	r = api->timer_add(fb->host, FB_LATE_EVERY, fb_late_tick, fb);

@@ -84,7 +84,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/hello")
 [ "$code" = 404 ] || { echo "FAIL: /hello answered $code before the plugin was declared"; exit 1; }
 # Declare the drop-in plugin and reload: no rebuild, no restart.
 sed -i -e 's|^plugins = {|plugins = {\n  hello = { file = "hello.so"; settings = { greeting = "drop-in works"; }; };|' \
-	-e 's|plugins = \[ "model", "drift", "feedback", "prometheus" \]|plugins = [ "model", "drift", "feedback", "prometheus", "hello" ]|' \
+	-e 's|plugins = \[ "model", "drift", "feedback", "prometheus"|&, "hello"|' \
 	"$work/rulsrv.conf"
 kill -HUP "$pid"
 body=""

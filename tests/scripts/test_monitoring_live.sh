@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_monitoring_live.sh - the real Prometheus (Debian package) with the shipped
 # prometheus.yml and rules scrapes the real rulsrv prediction and feedback services while
-# traffic flows; check_live.py then checks targets, counters, and every dashboard and rule
+# traffic flows; check_live.py then checks targets, the first feedback record after the start,
+# counters, and every dashboard and rule
 # expression through Prometheus's HTTP API. Only what the test needs is substituted in the
 # configuration: target ports, a 1 s scrape/evaluation interval, absolute rule paths.
 set -euo pipefail

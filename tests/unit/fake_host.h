@@ -415,6 +415,15 @@ fake_instance_name(const struct rulsrv_host *host)
 	return host->instance[0] != '\0' ? host->instance : "test";
 }
 
+/* The fake requests carry no headers and no query string. */
+static FAKE_UNUSED const char *
+fake_request_none(const struct rulsrv_request *req, const char *name)
+{
+	(void)req;
+	(void)name;
+	return NULL;
+}
+
 static const struct rulsrv_api fake_api = {
 	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
 	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
@@ -436,6 +445,8 @@ static const struct rulsrv_api fake_api = {
 	.histogram_observe = metrics_histogram_observe,
 	.metrics_collect = fake_metrics_collect,
 	.route_add = fake_route_add,
+	.request_header = fake_request_none,
+	.request_arg = fake_request_none,
 	.respond = fake_respond,
 	.respond_error = fake_respond_error,
 	.observer_add = fake_observer_add,

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "payload.h"
 #include "quarter.h"
+#include "report.h"
 #include "summary.h"
 
 Suite *replay_tool_suite(void);
@@ -423,12 +424,137 @@ START_TEST(test_control_parsing)
 	ck_assert_str_eq(d.status, "drift");
 	ck_assert(d.max_psi == 9.3);
 	ck_assert_str_eq(d.max_feature, "s17");
+	/* every feature, in order, for the report's heatmap; no thresholds given: NAN */
+	ck_assert_uint_eq(d.feature_count, 3);
+	ck_assert_str_eq(d.feature[0], "setting1");
+	ck_assert(isnan(d.psi[0]));
+	ck_assert_str_eq(d.feature[2], "s17");
+	ck_assert(d.psi[2] == 9.3);
+	ck_assert(isnan(d.warn) && isnan(d.drift));
 	ck_assert_int_lt(drift_report_parse("[1]", 3, &d), 0);
 
 	ck_assert_int_eq(model_info_parse("{\"models\":[{\"name\":\"rul-fd001\",\"version\":\"v\","
 					  "\"backend\":\"forest\"}]}", 68, &m), 0);
 	ck_assert_str_eq(m.name, "rul-fd001");
 	ck_assert_str_eq(m.backend, "forest");
+}
+END_TEST
+
+/* A uniform sample of the predictions, for the report's chart: all of the first ones, then a
+ * reservoir of the fixed size that keeps only values that were scored. */
+START_TEST(test_summary_samples_predictions)
+{
+	static struct quarter_stats s;
+	size_t i, late = 0;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < 10; i++)
+		stats_score(&s, (double)i, (double)i + 1, 125);
+	ck_assert_uint_eq(s.scored, 10);
+	ck_assert(s.sample[9].predicted == 9 && s.sample[9].truth == 10);
+	for (i = 10; i < 10 * QUARTER_SAMPLE; i++)
+		stats_score(&s, (double)i, (double)i + 1, 125);
+	for (i = 0; i < QUARTER_SAMPLE; i++) {
+		ck_assert(s.sample[i].truth == s.sample[i].predicted + 1);
+		if (s.sample[i].predicted >= 5 * QUARTER_SAMPLE)
+			late++;
+	}
+	/* uniform: about half of the sample from the second half of the quarter */
+	ck_assert_msg(late > QUARTER_SAMPLE * 4 / 10 && late < QUARTER_SAMPLE * 6 / 10,
+		      "%zu of %d from the second half", late, QUARTER_SAMPLE);
+}
+END_TEST
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	long n;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return text;
+}
+
+static size_t
+count(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+START_TEST(test_report_page)
+{
+	static struct quarter_stats q[2];
+	struct report_meta m = { "rul-fd001 v1 (forest)", "http://127.0.0.1:3000", "<data>", 1,
+				 125, 12.5 };
+	char path[128], err[512], *text;
+
+	memset(q, 0, sizeof(q));
+	for (size_t j = 0; j < 2; j++) {
+		q[j].number = (unsigned)j + 1;
+		snprintf(q[j].subset, sizeof(q[j].subset), "FD00%zu", j + 1);
+		q[j].drift_valid = true;
+		q[j].drift.warn = 0.1;
+		q[j].drift.drift = 0.25;
+		q[j].drift.feature_count = 3;
+		snprintf(q[j].drift.feature[0], 16, "s2");
+		snprintf(q[j].drift.feature[1], 16, "s3");
+		snprintf(q[j].drift.feature[2], 16, "s4");
+		q[j].drift.psi[0] = 0.05;
+		q[j].drift.psi[1] = j ? 0.3 : 0.15;
+		q[j].drift.psi[2] = NAN;
+		snprintf(q[j].drift.status, sizeof(q[j].drift.status), j ? "drift" : "warn");
+		q[j].drift.max_psi = q[j].drift.psi[1];
+		snprintf(q[j].drift.max_feature, 16, "s3");
+	}
+	stats_score(&q[0], 100, 110, 125);
+	stats_score(&q[0], 50, 40, 125); /* RMSE 10 */
+	stats_score(&q[1], 30, 60, 125); /* RMSE 30 */
+	snprintf(path, sizeof(path), "%s/report.html", tmpdir);
+	ck_assert_int_eq(report_write(path, q, 2, &m, err, sizeof(err)), 0);
+	text = slurp(path);
+	ck_assert_msg(strstr(text, "<td class=\"rmse\">10.00</td>") != NULL, "%s", text);
+	ck_assert(strstr(text, "<td class=\"rmse\">30.00</td>") != NULL);
+	ck_assert(strstr(text, "&lt;data&gt;") != NULL); /* escaped, never markup */
+	ck_assert(strstr(text, "<data>") == NULL);
+	ck_assert_uint_eq(count(text, "<rect class=\"cell "), 6); /* 3 features x 2 quarters */
+	ck_assert_uint_eq(count(text, "<rect class=\"cell ok\""), 2);
+	ck_assert_uint_eq(count(text, "<rect class=\"cell warn\""), 1);
+	ck_assert_uint_eq(count(text, "<rect class=\"cell drift\""), 1);
+	ck_assert_uint_eq(count(text, "<rect class=\"cell none\""), 2);
+	ck_assert_uint_eq(count(text, "<rect class=\"bar capped\""), 2);
+	ck_assert_uint_eq(count(text, "<circle class=\"point\""), 3);
+	ck_assert(strstr(text, "bundle's test RMSE 12.50") != NULL);
+	ck_assert(strstr(text, "http") == strstr(text, "http://127.0.0.1:3000")); /* no link out */
+	free(text);
+
+	/* a directory that is not there: the error names the file, nothing is left behind */
+	ck_assert_int_lt(report_write("/nonexistent/dir/r.html", q, 2, &m, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "/nonexistent/dir/r.html") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(test_options_report)
+{
+	struct replay_options o;
+	char err[256];
+
+	ck_assert_int_eq(run_options(&o, err, sizeof(err), "--report", "out.html", NULL), 0);
+	ck_assert_str_eq(o.report_path, "out.html");
+	options_free(&o);
+	ck_assert_int_lt(run_options(&o, err, sizeof(err), "--report", "", NULL), 0);
+	ck_assert_msg(strstr(err, "--report") != NULL, "%s", err);
+	options_free(&o);
 }
 END_TEST
 
@@ -452,6 +578,9 @@ replay_tool_suite(void)
 	tcase_add_test(tc, test_fleet_turns);
 	tcase_add_test(tc, test_summary_scores);
 	tcase_add_test(tc, test_control_parsing);
+	tcase_add_test(tc, test_summary_samples_predictions);
+	tcase_add_test(tc, test_report_page);
+	tcase_add_test(tc, test_options_report);
 	suite_add_tcase(s, tc);
 	return s;
 }

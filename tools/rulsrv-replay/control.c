@@ -26,6 +26,12 @@ copy_string(const cJSON *s, char *out, size_t out_len)
 static void
 consider(struct drift_report *d, const char *name, const cJSON *psi)
 {
+	if (name != NULL && d->feature_count < DRIFT_REPORT_FEATURES) {
+		snprintf(d->feature[d->feature_count], sizeof(d->feature[0]), "%s", name);
+		d->psi[d->feature_count++] = cJSON_IsNumber(psi) && isfinite(psi->valuedouble)
+						     ? psi->valuedouble
+						     : NAN;
+	}
 	if (name == NULL || !cJSON_IsNumber(psi) || !isfinite(psi->valuedouble))
 		return;
 	if (isnan(d->max_psi) || psi->valuedouble > d->max_psi) {
@@ -67,6 +73,7 @@ drift_report_parse(const char *body, size_t len, struct drift_report *d)
 	d->window_index = -1;
 	d->observations = -1;
 	d->max_psi = NAN;
+	d->warn = d->drift = NAN;
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return -EINVAL;
@@ -82,6 +89,12 @@ drift_report_parse(const char *body, size_t len, struct drift_report *d)
 	if (cJSON_IsNumber(v))
 		d->observations = v->valuedouble;
 	copy_string(member(root, "status"), d->status, sizeof(d->status));
+	v = member(member(root, "thresholds"), "warn");
+	if (cJSON_IsNumber(v))
+		d->warn = v->valuedouble;
+	v = member(member(root, "thresholds"), "drift");
+	if (cJSON_IsNumber(v))
+		d->drift = v->valuedouble;
 	scan_psi(d, member(root, "psi"));
 	scan_psi(d, member(root, "features"));
 	cJSON_Delete(root);

@@ -8,6 +8,8 @@
 
 #include "client.h"
 
+#define DRIFT_REPORT_FEATURES 32
+
 /* What GET /v1/drift says about the current window, reduced to what the summary shows. */
 struct drift_report {
 	long window_index;    /* -1 when not reported */
@@ -16,6 +18,11 @@ struct drift_report {
 	char status[16];      /* "ok", "warn", "drift", or "" */
 	double max_psi;       /* NAN when no feature has a PSI yet */
 	char max_feature[32];
+	double warn, drift;   /* the plugin's thresholds; NAN when not reported */
+	/* every feature in the order listed, its PSI NAN when it has none (the report's heatmap) */
+	size_t feature_count;
+	char feature[DRIFT_REPORT_FEATURES][16];
+	double psi[DRIFT_REPORT_FEATURES];
 };
 
 /* Parse a GET /v1/drift body; -EINVAL when it is not a JSON object. */

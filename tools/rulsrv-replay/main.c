@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* main.c - rulsrv-replay(1): four quarters of simulated production against live services. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "bundle.h"
@@ -19,6 +21,7 @@
 #include "progress.h"
 #include "quarter.h"
 #include "run.h"
+#include "report.h"
 #include "summary.h"
 
 #define DEFAULT_WINDOW 30
@@ -33,6 +36,7 @@ struct replay {
 	struct quarter quarters[REPLAY_MAX_QUARTERS];
 	struct quarter_stats stats[REPLAY_MAX_QUARTERS];
 	size_t quarters_run;
+	struct model_info model; /* GET /v1/models, for the report */
 	struct progress progress;
 	struct run run;
 };
@@ -189,6 +193,7 @@ check_model(struct replay *rp)
 		error("warning: %s", err);
 		return;
 	}
+	rp->model = m;
 	if (strcmp(m.name, rp->bundle->name) != 0 ||
 	    (m.version[0] && strcmp(m.version, rp->bundle->version) != 0))
 		error("warning: the prediction service serves %s %s, bundle '%s' is %s %s: the "
@@ -231,6 +236,43 @@ read_drift(struct replay *rp, struct quarter_stats *s)
 		return;
 	}
 	s->drift_valid = true;
+}
+
+/* The bundle's own capped test RMSE (docs/MODEL.md), the report's reference line. */
+static double
+bundle_test_rmse(const struct bundle *b)
+{
+	const cJSON *test = b != NULL ? cJSON_GetObjectItemCaseSensitive(b->evaluation, "test")
+				      : NULL;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(test, 0),
+							   "rmse_capped");
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static int
+write_report(struct replay *rp)
+{
+	char model[256], err[4400];
+	struct report_meta m;
+
+	snprintf(model, sizeof(model), "%s %s%s%s%s", rp->model.name, rp->model.version,
+		 rp->model.backend[0] ? " (" : "", rp->model.backend,
+		 rp->model.backend[0] ? ")" : "");
+	m.model = rp->model.name[0] ? model : "";
+	m.predict_url = rp->opt.predict_url;
+	m.data_dir = rp->data_dir;
+	m.seed = (unsigned long long)rp->opt.seed;
+	m.cap = rp->cap;
+	m.bundle_rmse = bundle_test_rmse(rp->bundle);
+	if (report_write(rp->opt.report_path, rp->stats, rp->quarters_run, &m, err,
+			 sizeof(err)) < 0) {
+		error("%s", err);
+		return EX_CANTCREAT;
+	}
+	if (rp->progress.mode != PROGRESS_QUIET)
+		progress_message(&rp->progress, "report: %s", rp->opt.report_path);
+	return 0;
 }
 
 static int
@@ -321,6 +363,11 @@ main(int argc, char **argv)
 		if (rp.quarters_run > 0)
 			summary_print(stdout, rp.stats, rp.quarters_run, rp.cap);
 		fflush(stdout);
+		if (rp.quarters_run > 0 && rp.opt.report_path != NULL) {
+			r = write_report(&rp);
+			if (status == 0)
+				status = r;
+		}
 		for (size_t i = 0; status == 0 && i < rp.quarters_run; i++)
 			if (rp.stats[i].errors > 0)
 				status = EXIT_FAILURE;

@@ -33,6 +33,7 @@ enum {
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_QUIET,
+	OPT_REPORT,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -56,6 +57,7 @@ static const struct option long_options[] = {
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -90,13 +92,17 @@ options_usage(FILE *f)
 	      "  --timeout SEC      per request (default 30)\n"
 	      "  --failure-delay SEC  from an engine's last prediction to its failure event\n"
 	      "                     (default 0.5, as a fleet reports failures a little later)\n"
+	      "  --report FILE      also write the run as one self-contained HTML page: the\n"
+	      "                     table, PSI per feature and quarter, RMSE per quarter,\n"
+	      "                     predicted against true RUL\n"
 	      "  --progress | --no-progress | --quiet\n"
 	      "                     progress bar (default on a terminal), log lines, or nothing\n"
 	      "  --help, --version\n"
 	      "\n"
 	      "Engine ids sent to the services are QUARTER*1000 + the unit number in the file.\n"
 	      "Exit status: 0 all requests succeeded, 1 some failed, 64 usage, 65 a malformed\n"
-	      "data file, 66 missing input, 69 a service is unreachable.\n",
+	      "data file, 66 missing input, 69 a service is unreachable, 73 the report cannot\n"
+	      "be written.\n",
 	      f);
 }
 
@@ -291,6 +297,10 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 	case OPT_QUIET:
 		o->quiet = true;
 		return 0;
+	case OPT_REPORT:
+		if (arg[0] == 0)
+			return opt_error(err, err_len, "--report needs a file name");
+		return set_string(&o->report_path, arg);
 	default:
 		return opt_error(err, err_len, "unknown option (see --help)");
 	}
@@ -354,5 +364,6 @@ options_free(struct replay_options *o)
 	free(o->bundle_dir);
 	free(o->token);
 	free(o->token_file);
+	free(o->report_path);
 	memset(o, 0, sizeof(*o));
 }

@@ -35,6 +35,7 @@ struct replay_options {
 	double failure_delay; /* seconds from an engine's last prediction to its failure event */
 	int progress;       /* 1 bar, 0 log lines, -1 decide by isatty(2) */
 	bool quiet;         /* no progress output at all, only the table and errors */
+	char *report_path;  /* --report FILE: the run as a self-contained HTML page */
 };
 
 /*

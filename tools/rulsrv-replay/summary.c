@@ -5,10 +5,29 @@
 #include <math.h>
 #include <string.h>
 
+#include "splitmix64.h"
+
 double
 nasa_term(double d)
 {
 	return d < 0 ? exp(-d / 13.0) - 1.0 : exp(d / 10.0) - 1.0;
+}
+
+/* Reservoir sampling (Algorithm R), with a splitmix64 stream of the quarter's own: the
+ * sample is the same for the same run. Called before scored counts this prediction. */
+static void
+stats_sample(struct quarter_stats *s, double predicted, double true_rul)
+{
+	struct rul_pair p = { (float)predicted, (float)true_rul };
+	uint64_t slot;
+
+	if (s->scored < QUARTER_SAMPLE) {
+		s->sample[s->scored] = p;
+		return;
+	}
+	slot = splitmix64_next(&s->sample_rng) % (s->scored + 1);
+	if (slot < QUARTER_SAMPLE)
+		s->sample[slot] = p;
 }
 
 void
@@ -17,6 +36,7 @@ stats_score(struct quarter_stats *s, double predicted, double true_rul, double c
 	double capped = true_rul > cap ? cap : true_rul;
 	double dc = predicted - capped, dr = predicted - true_rul;
 
+	stats_sample(s, predicted, true_rul);
 	s->scored++;
 	s->sq_capped += dc * dc;
 	s->sq_raw += dr * dr;

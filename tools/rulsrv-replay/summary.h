@@ -5,9 +5,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "control.h"
+
+/* Predictions kept per quarter for the report's predicted-against-true chart: a uniform
+ * sample of all of them (reservoir), so a long quarter is drawn as fairly as a short one. */
+#define QUARTER_SAMPLE 600
+
+struct rul_pair {
+	float predicted;
+	float truth; /* uncapped: failure cycle - cycle */
+};
 
 struct quarter_stats {
 	unsigned number;
@@ -26,6 +36,8 @@ struct quarter_stats {
 	double seconds;        /* wall time of the quarter */
 	bool drift_valid;
 	struct drift_report drift; /* GET /v1/drift at the end of the quarter */
+	struct rul_pair sample[QUARTER_SAMPLE]; /* the first min(scored, QUARTER_SAMPLE) */
+	uint64_t sample_rng;
 };
 
 /* NASA score term of one prediction, d = predicted - true: late predictions cost more. */

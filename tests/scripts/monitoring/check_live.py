@@ -340,6 +340,38 @@ def check_fleet_psi():
             fail(f"PSI of {k}: plugin {p[k]}, recording rule feature:drift_psi:1h {f[k]}")
 
 
+def first_feedback_after_start():
+    """The first ground-truth record after a start shows in model:feedback_rmse:1h.
+
+    The feedback service exports the series of the model it expects (its `bundle`) at 0
+    from the start, so the first record moves feedback_count_total from 0 to 1 and
+    increase() sees it; a series born at 1 would have no increase, and the record would be
+    lost to the rule until a second one came. Runs before any other traffic."""
+    status, body = http("GET", args.predict + "/v1/models")
+    model = json.loads(body)["models"][0]["name"]
+    sel = f'{{job="rulsrv-feedback", model="{model}"}}'
+    # Prometheus has scraped the series at 0 before any record exists.
+    wait_for(f"feedback_count_total{sel} == 0 before the first record",
+             lambda: (query(f"feedback_count_total{sel} == 0")[0] or None), 10)
+    unit = next(iter(NORMAL))
+    preds = predict_text([NORMAL[unit]])
+    if not preds:
+        return
+    u, c, rul = preds[-1]
+    actual = rul - 5 if rul >= 5 else rul + 5
+    status, body = http("POST", args.feedback + "/v1/feedback",
+                        {"unit": u, "cycle": c, "predicted_rul": rul, "actual_rul": actual,
+                         "model": model})
+    if status // 100 != 2:
+        fail(f"POST /v1/feedback answered {status}: {body[:200]!r}")
+        return
+    rmse = wait_for(f"model:feedback_rmse:1h{{model=\"{model}\"}} after the first record",
+                    lambda: scalar(f'model:feedback_rmse:1h{{model="{model}"}}'), 15)
+    print(f"first record after the start: model:feedback_rmse:1h = {rmse} (error 5)", flush=True)
+    if rmse is None or abs(rmse - 5) > 1e-6:
+        fail(f"model:feedback_rmse:1h after one record 5 cycles off is {rmse}, want 5")
+
+
 def broken_reload():
     backup = args.conf + ".good"
     shutil.copy(args.conf, backup)
@@ -375,6 +407,7 @@ def main():
     if not health:
         return
 
+    first_feedback_after_start()
     # More engines than drift_psi's min_observations (500), or its PSI stays NaN.
     n = traffic(NORMAL, 4, error=5, at_least=600)
     print(f"normal traffic: {n} engines predicted", flush=True)
