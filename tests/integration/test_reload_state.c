@@ -388,17 +388,79 @@ rs_post_ok(int port, const char *path, const char *json)
 	harness_response_free(&r);
 }
 
+/* Drift before the reload: a labelled window (12 observations closed), the next one under
+ * the label with 7 observations. Returns the current window's index. */
+static double
+rs_drift_before(int pred)
+{
+	cJSON *d;
+	double index;
+
+	rs_predict_units(pred, 1, 12);
+	rs_post_ok(pred, "/v1/drift/window", "{\"label\": \"Q3 FD001\"}");
+	rs_predict_units(pred, 20, 7);
+	d = rs_get_json(pred, "/v1/drift");
+	index = rs_num(d, "window", "index");
+	ck_assert_double_eq(index, 2);
+	ck_assert_str_eq(rs_str(d, "window", "label"), "Q3 FD001");
+	ck_assert_double_eq(rs_num(d, "window", "observations"), 7);
+	ck_assert_double_eq(rs_num(d, "last_window", "observations"), 12);
+	cJSON_Delete(d);
+	return index;
+}
+
+/* Drift after it: the window after the old one, under its label, observing from now on. */
+static void
+rs_drift_after(int pred, double index0)
+{
+	cJSON *d = rs_get_json(pred, "/v1/drift");
+
+	ck_assert_msg(rs_num(d, "window", "index") == index0 + 1,
+		      "drift window %g after the reload, %g before: the numbering started again",
+		      rs_num(d, "window", "index"), index0);
+	ck_assert_msg(strcmp(rs_str(d, "window", "label"), "Q3 FD001") == 0,
+		      "drift label '%s' after the reload, 'Q3 FD001' before",
+		      rs_str(d, "window", "label"));
+	ck_assert_double_eq(rs_num(d, "window", "observations"), 0);
+	cJSON_Delete(d);
+	ck_assert_double_eq(harness_scrape(pred, "drift_window_info{label=\"Q3 FD001\"}"), 1);
+	rs_predict_units(pred, 40, 3);
+	d = rs_get_json(pred, "/v1/drift");
+	ck_assert_double_eq(rs_num(d, "window", "observations"), 3);
+	ck_assert_double_eq(rs_num(d, "window", "index"), index0 + 1);
+	cJSON_Delete(d);
+}
+
+/* What the feedback service shows: stats count, all-time RMSE, window MAE, the counter. */
+struct rs_accuracy {
+	double count, rmse, mae, counted;
+};
+
+static struct rs_accuracy
+rs_accuracy(int fb)
+{
+	cJSON *s = rs_get_json(fb, "/v1/feedback/stats");
+	struct rs_accuracy a = {
+		.count = rs_num(s, "count", NULL),
+		.rmse = rs_num(s, "all_time", "rmse"),
+		.mae = rs_num(s, "window", "mae"),
+		.counted = harness_scrape(fb, "feedback_count_total{model=\"m\"}"),
+	};
+
+	cJSON_Delete(s);
+	return a;
+}
+
 /*
  * What a reload must not lose, seen from outside: the drift window goes on from where it was
- * (the next index, the label set by POST /v1/drift/window; the closed window's count), and the
- * feedback accuracy (count, RMSE, the window's MAE, the counters) reads the same after
- * SIGHUP and moves on from there with the next record.
+ * (the next index, the label set by POST /v1/drift/window), and the feedback accuracy (count,
+ * RMSE, the window's MAE, the counter) reads the same after SIGHUP and moves on from there
+ * with the next record, counted once.
  */
 START_TEST(test_sighup_keeps_handed_over_state)
 {
-	const char *counted = "feedback_count_total{model=\"m\"}";
-	cJSON *d0, *d1, *s0, *s1;
-	double index0, count0, rmse0, mae0, metric0;
+	struct rs_accuracy a0, a1;
+	double index0;
 	int pred, fb;
 
 	if (!rs_have_bundle) {
@@ -407,19 +469,8 @@ START_TEST(test_sighup_keeps_handed_over_state)
 	}
 	pred = rs_start_state();
 	fb = harness_port(&rs_srv, "feedback");
-
-	/* Drift: a labelled window with observations, then the next window under the label. */
-	rs_predict_units(pred, 1, 12);
-	rs_post_ok(pred, "/v1/drift/window", "{\"label\": \"Q3 FD001\"}");
-	rs_predict_units(pred, 20, 7);
-	d0 = rs_get_json(pred, "/v1/drift");
-	index0 = rs_num(d0, "window", "index");
-	ck_assert_double_eq(index0, 2);
-	ck_assert_str_eq(rs_str(d0, "window", "label"), "Q3 FD001");
-	ck_assert_double_eq(rs_num(d0, "window", "observations"), 7);
-	ck_assert_double_eq(rs_num(d0, "last_window", "observations"), 12);
-
-	/* Feedback: errors 3, -2, 5, 1, 10 against the capped truth. */
+	index0 = rs_drift_before(pred);
+	/* errors 3, -2, 5, 1, 10; the window holds the last 4 */
 	rs_post_ok(fb, "/v1/feedback",
 		   "{\"records\": ["
 		   "{\"unit\": 1, \"cycle\": 10, \"actual_rul\": 80, \"predicted_rul\": 83, "
@@ -432,55 +483,28 @@ START_TEST(test_sighup_keeps_handed_over_state)
 		   "\"model\": \"m\"},"
 		   "{\"unit\": 5, \"cycle\": 10, \"actual_rul\": 10, \"predicted_rul\": 20, "
 		   "\"model\": \"m\"}]}");
-	s0 = rs_get_json(fb, "/v1/feedback/stats");
-	count0 = rs_num(s0, "count", NULL);
-	rmse0 = rs_num(s0, "all_time", "rmse");
-	mae0 = rs_num(s0, "window", "mae");
-	metric0 = harness_scrape(fb, counted);
-	ck_assert_double_eq(count0, 5);
-	ck_assert_double_eq_tol(rmse0, sqrt((9 + 4 + 25 + 1 + 100) / 5.0), 1e-9);
-	ck_assert_double_eq_tol(mae0, (2 + 5 + 1 + 10) / 4.0, 1e-9); /* window = 4 */
-	ck_assert_double_eq(metric0, 5);
+	a0 = rs_accuracy(fb);
+	ck_assert_double_eq(a0.count, 5);
+	ck_assert_double_eq_tol(a0.rmse, sqrt((9 + 4 + 25 + 1 + 100) / 5.0), 1e-9);
+	ck_assert_double_eq_tol(a0.mae, (2 + 5 + 1 + 10) / 4.0, 1e-9);
+	ck_assert_double_eq(a0.counted, 5);
 
 	rs_sighup(pred);
 
-	d1 = rs_get_json(pred, "/v1/drift");
-	ck_assert_msg(rs_num(d1, "window", "index") == index0 + 1,
-		      "drift window %g after the reload, %g before: the numbering started again",
-		      rs_num(d1, "window", "index"), index0);
-	ck_assert_msg(strcmp(rs_str(d1, "window", "label"), "Q3 FD001") == 0,
-		      "drift label '%s' after the reload, 'Q3 FD001' before",
-		      rs_str(d1, "window", "label"));
-	ck_assert_double_eq(rs_num(d1, "window", "observations"), 0);
-	ck_assert_double_eq(harness_scrape(pred, "drift_window_info{label=\"Q3 FD001\"}"), 1);
-	/* The new instance observes: the window fills from the reload on. */
-	rs_predict_units(pred, 40, 3);
-	cJSON_Delete(d1);
-	d1 = rs_get_json(pred, "/v1/drift");
-	ck_assert_double_eq(rs_num(d1, "window", "observations"), 3);
-	ck_assert_double_eq(rs_num(d1, "window", "index"), index0 + 1);
-
-	s1 = rs_get_json(fb, "/v1/feedback/stats");
-	ck_assert_double_eq(rs_num(s1, "count", NULL), count0);
-	ck_assert_double_eq_tol(rs_num(s1, "all_time", "rmse"), rmse0, 1e-12);
-	ck_assert_double_eq_tol(rs_num(s1, "window", "mae"), mae0, 1e-12);
-	ck_assert_double_eq(harness_scrape(fb, counted), metric0);
-	cJSON_Delete(s1);
-
-	/* One more record after the reload: counted once, on top of what was there. */
+	rs_drift_after(pred, index0);
+	a1 = rs_accuracy(fb);
+	ck_assert_double_eq(a1.count, a0.count);
+	ck_assert_double_eq_tol(a1.rmse, a0.rmse, 1e-12);
+	ck_assert_double_eq_tol(a1.mae, a0.mae, 1e-12);
+	ck_assert_double_eq(a1.counted, a0.counted);
 	rs_post_ok(fb, "/v1/feedback",
 		   "{\"unit\": 6, \"cycle\": 10, \"actual_rul\": 30, \"predicted_rul\": 30, "
 		   "\"model\": \"m\"}");
-	s1 = rs_get_json(fb, "/v1/feedback/stats");
-	ck_assert_double_eq(rs_num(s1, "count", NULL), count0 + 1);
-	ck_assert_double_eq_tol(rs_num(s1, "all_time", "rmse"),
-				sqrt((9 + 4 + 25 + 1 + 100) / 6.0), 1e-9);
-	ck_assert_double_eq(harness_scrape(fb, counted), metric0 + 1);
-
-	cJSON_Delete(d0);
-	cJSON_Delete(d1);
-	cJSON_Delete(s0);
-	cJSON_Delete(s1);
+	a1 = rs_accuracy(fb);
+	ck_assert_double_eq(a1.count, a0.count + 1);
+	ck_assert_double_eq_tol(a1.rmse, sqrt((9 + 4 + 25 + 1 + 100) / 6.0), 1e-9);
+	ck_assert_double_eq_tol(a1.mae, (5 + 1 + 10 + 0) / 4.0, 1e-9);
+	ck_assert_double_eq(a1.counted, a0.counted + 1);
 	ck_assert_int_eq(rs_stop(), 0);
 }
 END_TEST
