@@ -2,8 +2,8 @@
 # test_example_plugin.sh - examples/plugin/hello.c, the plugin a user starts from, builds
 # warning-free against the ABI header of this tree (core/include) with the flags
 # examples/plugin/Makefile gives a plugin, exports only its descriptor, and the daemon of this
-# build loads it: GET /hello answers with the configured greeting, its counter is exported, a
-# reload keeps it serving, and SIGTERM ends the daemon with 0.
+# build loads it: GET /hello answers with the configured greeting, its counter is exported, its
+# timer runs, a reload keeps it serving with the uptime handed over, and SIGTERM exits 0.
 set -euo pipefail
 src=${RULSRV_SOURCE_DIR:?}
 build=${RULSRV_BUILD_DIR:?}
@@ -72,7 +72,22 @@ greetings=$(curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^hello_greeting
 [ "$greetings" = 2 ] || { echo "FAIL: hello_greetings_total is '$greetings', want 2"; exit 1; }
 echo "ok: hello_greetings_total $greetings"
 
-echo "== a reload keeps it serving"
+uptime() {
+	curl -s "http://127.0.0.1:$port/metrics" | sed -n 's/^hello_uptime_seconds \([0-9.e+]*\)$/\1/p'
+}
+now() { date +%s.%N; }
+# hello's timer refreshes hello_uptime_seconds every second: 3 s of it before the reload.
+u0=0
+for _ in $(seq 200); do
+	u0=$(uptime)
+	awk -v u="${u0:-0}" 'BEGIN { exit !(u >= 3) }' && break
+	sleep 0.1
+done
+awk -v u="${u0:-0}" 'BEGIN { exit !(u >= 3) }' ||
+	{ echo "FAIL: hello_uptime_seconds is '$u0' after 20 s: the timer does not run"; exit 1; }
+
+echo "== a reload keeps it serving, and its handoff keeps the uptime"
+reloaded_at=$(now)
 kill -HUP "$pid"
 for _ in $(seq 100); do
 	grep -q "configuration reloaded" "$work/log" && break
@@ -80,6 +95,20 @@ for _ in $(seq 100); do
 done
 grep -q "configuration reloaded" "$work/log" || { cat "$work/log"; echo "FAIL: no reload"; exit 1; }
 hello
+# The new instance's timer ticks: with the predecessor's start handed over, the uptime goes
+# on past u0; a fresh start could show no more than the time since the reload.
+carried=""
+for _ in $(seq 200); do
+	u1=$(uptime)
+	since=$(awk -v a="$(now)" -v b="$reloaded_at" 'BEGIN { print a - b }')
+	if awk -v u="${u1:-0}" -v u0="$u0" -v t="$since" 'BEGIN { exit !(u > u0 + 1.5 && u > t + 2) }'; then
+		carried=yes
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$carried" ] || { echo "FAIL: hello_uptime_seconds $u1, $u0 before the reload: not carried over"; exit 1; }
+echo "ok: hello_uptime_seconds $u0 before the reload, $u1 ${since}s after it"
 
 kill -TERM "$pid"
 status=0
