@@ -277,6 +277,9 @@ service_free(struct service *svc)
 	/* timers first: none may run on the snapshot dropped below */
 	timers_free(svc->timers);
 	http_server_free(svc->http);
+	/* The last instance's fini below may still walk the registry (statsd's final push),
+	 * whose body-bytes collector must then see no server rather than a freed one. */
+	svc->http = NULL;
 	/* A plugin thread (statsd) may be walking the registry and acquire the snapshot right
 	 * now: unpublish it under the lock first, so that it never takes a dying snapshot. */
 	pthread_rwlock_wrlock(&svc->lock);
