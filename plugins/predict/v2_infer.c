@@ -93,7 +93,8 @@ read_shape(const cJSON *input, size_t max_rows, size_t *rows, struct predict_err
 			   V2_INPUT_NAME, cJSON_GetArraySize(shape), V2_ROW_WIDTH);
 	cJSON_ArrayForEach(d, shape) {
 		if (!whole_number(d, -9.2e18, 9.2e18, &dims[i]))
-			return BAD(err, "input '%s': shape[%d] is not an integer", V2_INPUT_NAME, i);
+			return BAD(err, "input '%s': shape[%d] is not an integer of 64 bits",
+				   V2_INPUT_NAME, i);
 		if (dims[i] <= 0)
 			return BAD(err, "input '%s': shape[%d] is %lld, expected at least 1",
 				   V2_INPUT_NAME, i, (long long)dims[i]);
@@ -103,9 +104,9 @@ read_shape(const cJSON *input, size_t max_rows, size_t *rows, struct predict_err
 		return BAD(err, "input '%s': shape[1] is %lld, expected %d (unit, cycle, 3 "
 			   "settings, 21 sensors)", V2_INPUT_NAME, (long long)dims[1], V2_ROW_WIDTH);
 	if ((uint64_t)dims[0] > max_rows)
-		return fail(err, 413, PREDICT_ERR_TOO_MANY_CYCLES,
-			    "input '%s': shape[0] is %lld rows, more than the %zu this service takes",
-			    V2_INPUT_NAME, (long long)dims[0], max_rows);
+		return BAD(err, "input '%s': shape[0] is %lld rows, more than the %zu this service "
+			   "takes (max_instances x max_cycles)", V2_INPUT_NAME, (long long)dims[0],
+			   max_rows);
 	*rows = (size_t)dims[0];
 	return 0;
 }
@@ -246,7 +247,7 @@ read_input(const cJSON *input, size_t max_rows, const unsigned char **binary,
 	const cJSON *bsize = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(input, "data");
 	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(input, "datatype");
-	size_t size = datatype_size(input), rows, elements, bytes, got = 0, i;
+	size_t size = datatype_size(input), rows = 0, elements, bytes, got = 0, i;
 	double *values = NULL;
 	int64_t declared;
 	int rc;
@@ -337,7 +338,7 @@ read_inputs(const cJSON *root, size_t max_rows, const unsigned char *binary,
 static int
 read_outputs(const cJSON *root, struct v2_infer *in, struct predict_error *err)
 {
-	const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs"), *o, *name;
+	const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs"), *o, *name, *bd;
 	bool all_binary = parameter_true(root, "binary_data_output"), seen[V2_OUT_COUNT] = { 0 };
 	int k;
 
@@ -365,7 +366,10 @@ read_outputs(const cJSON *root, struct v2_infer *in, struct predict_error *err)
 			return BAD(err, "output '%s': requested twice", output_names[k]);
 		seen[k] = true;
 		in->outs[in->out_count++] = (enum v2_output)k;
-		in->binary[k] = all_binary || parameter_true(o, "binary_data");
+		/* an output's own binary_data overrides binary_data_output */
+		bd = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(o, "parameters"), "binary_data");
+		in->binary[k] = cJSON_IsBool(bd) ? cJSON_IsTrue(bd) : all_binary;
 	}
 	return 0;
 }
@@ -376,7 +380,7 @@ v2_infer_parse(const char *body, size_t len, const char *header_length, size_t m
 {
 	const cJSON *id;
 	cJSON *root;
-	size_t json_len;
+	size_t json_len = 0;
 	int rc;
 
 	memset(in, 0, sizeof(*in));

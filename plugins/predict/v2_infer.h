@@ -35,8 +35,8 @@ struct v2_infer {
  * Parse an infer request body. header_length: the Inference-Header-Content-Length header's
  * value (NULL when absent: the whole body is JSON). max_rows bounds the input's first
  * dimension before anything is allocated. Returns 0, or -EINVAL with err filled: 400
- * V2_ERR_INVALID_TENSOR or PREDICT_ERR_MALFORMED_JSON with a message naming the input,
- * dimension or byte, 413 PREDICT_ERR_TOO_MANY_CYCLES over max_rows, 503 out of memory.
+ * V2_ERR_INVALID_TENSOR (also for more than max_rows rows) or PREDICT_ERR_MALFORMED_JSON,
+ * with a message naming the input, dimension or byte; 503 out of memory.
  */
 int v2_infer_parse(const char *body, size_t len, const char *header_length, size_t max_rows,
 		   struct v2_infer *in, struct predict_error *err);

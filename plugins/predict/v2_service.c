@@ -167,24 +167,16 @@ fail_infer(struct v2_service *v, struct rulsrv_response *resp, double t0,
 	respond_v2_error(v, resp, status, err->message);
 }
 
+/* Any Content-Type: Triton's clients send application/octet-stream, JSON or none at all. */
 static void
 handle_infer(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
 {
 	struct v2_service *v = ud;
-	const char *ct = req->content_type;
 	double t0 = clocks_monotonic();
 	struct predict_request r;
 	struct predict_error err;
 	struct v2_infer in;
 
-	if (ct != NULL && strcmp(ct, "application/json") != 0 &&
-	    strcmp(ct, "application/octet-stream") != 0) {
-		err = (struct predict_error){ .status = 415, .code = "unsupported_media_type" };
-		snprintf(err.message, sizeof(err.message), "Content-Type must be application/json "
-			 "or application/octet-stream, got '%.64s'", ct);
-		fail_infer(v, resp, t0, &err);
-		return;
-	}
 	predict_request_init(&r);
 	if (v2_infer_parse(req->body ? req->body : "", req->body_len,
 			   v->api->request_header(req, HEADER_LENGTH), v->max_rows, &in, &err) < 0 ||
