@@ -198,7 +198,10 @@ count_json_data(const cJSON *data, int depth)
 	return n;
 }
 
-/* Values (rows x 26, row-major) into the table: unit and cycle must be whole numbers. */
+/*
+ * Values (rows x 26, row-major) into the table: unit and cycle must be whole numbers. Rows
+ * and columns are counted from 1 in messages, as for a text/plain body.
+ */
 static int
 fill_table(const double *values, size_t rows, struct cmapss_table *t, struct predict_error *err)
 {
@@ -210,11 +213,11 @@ fill_table(const double *values, size_t rows, struct cmapss_table *t, struct pre
 		for (k = 0; k < V2_ROW_WIDTH; k++)
 			if (!isfinite(row[k]))
 				return BAD(err, "input '%s': row %zu, column %zu: number is not finite",
-					   V2_INPUT_NAME, i, k);
+					   V2_INPUT_NAME, i + 1, k + 1);
 		for (k = 0; k < 2; k++)
 			if (row[k] != floor(row[k]) || fabs(row[k]) > 9.0e15)
 				return BAD(err, "input '%s': row %zu: %s %.17g is not an integer",
-					   V2_INPUT_NAME, i, k == 0 ? "unit" : "cycle", row[k]);
+					   V2_INPUT_NAME, i + 1, k == 0 ? "unit" : "cycle", row[k]);
 		t->unit[i] = (int64_t)row[0];
 		t->cycle[i] = (int64_t)row[1];
 		memcpy(t->values + i * CMAPSS_N_INPUTS, row + 2, CMAPSS_N_INPUTS * sizeof(double));

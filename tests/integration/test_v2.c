@@ -568,14 +568,14 @@ static const struct hostile hostile[] = {
 	  "data[25] is not a number" },
 	{ "overflowing number", IN_HEAD "\"shape\":[1,26],\"datatype\":\"FP64\",\"data\":[1,2,1e999,"
 	  "4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]}]}", 0, NULL, 400,
-	  "row 0, column 2: number is not finite" },
+	  "row 1, column 3: number is not finite" },
 	{ "fractional unit", IN_HEAD "\"shape\":[1,26],\"datatype\":\"FP64\",\"data\":[1.5,2,3,"
 	  "4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]}]}", 0, NULL, 400,
-	  "row 0: unit 1.5 is not an integer" },
+	  "row 1: unit 1.5 is not an integer" },
 	{ "cycles going back", IN_HEAD "\"shape\":[2,26],\"datatype\":\"FP64\",\"data\":["
 	  "[1,5,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26],"
 	  "[1,4,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]]}]}", 0, NULL,
-	  400, "cycles must increase strictly" },
+	  400, "input 'rows': row 2: unit 1: cycle 4 does not follow 5: cycles must increase strictly" },
 	{ "not an object", "[1,2,3]", 0, NULL, 400, "must be a JSON object" },
 	{ "id not a string", "{\"id\":7,\"inputs\":[]}", 0, NULL, 400, "'id' must be a string" },
 };
@@ -614,7 +614,7 @@ START_TEST(test_hostile)
 			 "\"parameters\":{\"binary_data_size\":208}}]}");
 		post_binary(infer_path, json, one, sizeof(one), NULL, &r);
 		ck_assert_int_eq(r.status, 400);
-		ck_assert_ptr_nonnull(strstr(r.body, "row 0, column 7: number is not finite"));
+		ck_assert_ptr_nonnull(strstr(r.body, "row 1, column 8: number is not finite"));
 		harness_response_free(&r);
 		free(bin);
 		bin = raw_rows(4, 1);
@@ -623,7 +623,7 @@ START_TEST(test_hostile)
 			 "\"parameters\":{\"binary_data_size\":104}}]}");
 		post_binary(infer_path, json, bin, WIDTH * 4, NULL, &r);
 		ck_assert_int_eq(r.status, 400);
-		ck_assert_ptr_nonnull(strstr(r.body, "row 0, column 3: number is not finite"));
+		ck_assert_ptr_nonnull(strstr(r.body, "row 1, column 4: number is not finite"));
 		harness_response_free(&r);
 	}
 	free(bin);
