@@ -3,8 +3,9 @@
 # binary outputs, as tritonclient.http sends by default) against the JSON /v1/predict body,
 # on the same daemon, with wrk. Requests/s and the server's CPU per request (utime + stime of
 # the daemon from /proc, over the run, divided by the answers), ROUNDS alternated runs of each,
-# medians, and the ratio V2/V1. Both bodies carry the same 30 rows (C-MAPSS test_FD001 unit 1
-# when $CMAPSS_DIR or data/cmapss has it, else made-up rows) and get the same prediction.
+# medians with [min - max], and the ratio V2/V1. Both bodies carry the same 30 rows (C-MAPSS
+# test_FD001 unit 1 when $CMAPSS_DIR or data/cmapss has it, else made-up rows): V1 as the
+# data set's decimals, V2 as their float32 values.
 #
 # Usage: bench/v2.sh [BUILD_DIR] [SECONDS] [CONNECTIONS] [ROUNDS]   (build, 10, 32, 3)
 set -euo pipefail
@@ -54,8 +55,8 @@ for name in ("test_FD001.txt", "test_FD001.txt.gz"):
         break
 if len(rows) < 30:
     rows = [[1, c + 1] + [100 + 0.01 * c + k for k in range(24)] for c in range(30)]
-# float32 values, so both bodies carry exactly the same numbers
-rows = [[struct.unpack("<f", struct.pack("<f", v))[0] for v in r] for r in rows]
+# V1 gets the numbers as the data set writes them (short decimals, as a client would send
+# them); V2 their float32 values, as tritonclient.http sends a float32 array.
 v1 = {"unit": 1, "cycles": [{"cycle": int(r[1]), "settings": r[2:5], "sensors": r[5:26]} for r in rows]}
 open(os.path.join(out, "v1.json"), "w").write(json.dumps(v1, separators=(",", ":")))
 raw = struct.pack("<%df" % (30 * 26), *[v for r in rows for v in r])
@@ -82,17 +83,21 @@ run() { # name body path content-type header-length
     'BEGIN { printf "%s %.0f %.1f\n", n, o / s, 1e6 * c / hz / o > "/dev/stderr"; printf "%.0f %.2f\n", o / s, 1e6 * c / hz / o }'
 }
 v1_rps=(); v1_cpu=(); v2_rps=(); v2_cpu=()
-echo "v2.sh: one engine x 30 cycles, $conns connections, ${secs}s runs, $rounds rounds; name requests/s server-CPU-us/request:"
+echo "v2.sh: one engine x 30 cycles, $conns connections, ${secs}s runs, $rounds rounds, load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "run: name requests/s server-CPU-us/request"
 for _ in $(seq 1 "$rounds"); do
   read -r a b < <(run "v1-json" "$dir/v1.json" /v1/predict application/json "" 2>&2)
   v1_rps+=("$a"); v1_cpu+=("$b")
   read -r a b < <(run "v2-binary" "$dir/v2.bin" "/v2/models/$model/infer" application/octet-stream "$header_length" 2>&2)
   v2_rps+=("$a"); v2_cpu+=("$b")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-m1r="$(median "${v1_rps[@]}")"; m1c="$(median "${v1_cpu[@]}")"
-m2r="$(median "${v2_rps[@]}")"; m2c="$(median "${v2_cpu[@]}")"
-echo "median V1 JSON:    $m1r requests/s, $m1c us server CPU per request"
-echo "median V2 binary:  $m2r requests/s, $m2c us server CPU per request"
-awk -v a="$m1r" -v b="$m2r" -v c="$m1c" -v d="$m2c" \
-  'BEGIN { printf "ratio V2/V1: %.2f x requests/s, %.2f x CPU per request\n", b / a, d / c }'
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%s [%s - %s]", m, v[1], v[NR]}'; }
+ratios() { # a[] b[]: the median of the ratios b/a, run by run
+  local -n a_="$1" b_="$2"; local i out=()
+  for i in "${!a_[@]}"; do out+=("$(awk -v a="${a_[$i]}" -v b="${b_[$i]}" 'BEGIN{printf "%.2f", b / a}')"); done
+  median "${out[@]}"
+}
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "V1 JSON:    $(median "${v1_rps[@]}") requests/s, $(median "${v1_cpu[@]}") us server CPU per request"
+echo "V2 binary:  $(median "${v2_rps[@]}") requests/s, $(median "${v2_cpu[@]}") us server CPU per request"
+echo "V2/V1: $(ratios v1_rps v2_rps) x requests/s, $(ratios v1_cpu v2_cpu) x server CPU per request"
