@@ -3,6 +3,7 @@
 #include "v2_infer.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,17 +162,29 @@ read_le(const unsigned char *p, size_t size)
 	}
 }
 
+/*
+ * A JSON number as the datatype holds it: FP32 values are rounded to float as a binary FP32
+ * tensor's would be (one past float's range is infinite, and refused as such).
+ */
+static double
+as_datatype(double v, size_t size)
+{
+	if (size == 4)
+		return fabs(v) > FLT_MAX ? (v < 0 ? -INFINITY : INFINITY) : (double)(float)v;
+	return v;
+}
+
 /* Flatten "data" (flat or nested to the shape's 2 levels) into values; count is checked. */
 static int
-read_json_data(const cJSON *data, double *values, size_t want, size_t *got, int depth,
-	       struct predict_error *err)
+read_json_data(const cJSON *data, size_t size, double *values, size_t want, size_t *got,
+	       int depth, struct predict_error *err)
 {
 	const cJSON *v;
 	int rc;
 
 	cJSON_ArrayForEach(v, data) {
 		if (cJSON_IsArray(v) && depth < 1) {
-			rc = read_json_data(v, values, want, got, depth + 1, err);
+			rc = read_json_data(v, size, values, want, got, depth + 1, err);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -181,7 +194,7 @@ read_json_data(const cJSON *data, double *values, size_t want, size_t *got, int 
 		if (*got == want)
 			return BAD(err, "input '%s': data has more than the %zu values of its shape",
 				   V2_INPUT_NAME, want);
-		values[(*got)++] = v->valuedouble;
+		values[(*got)++] = as_datatype(v->valuedouble, size);
 	}
 	return 0;
 }
@@ -294,7 +307,7 @@ read_input(const cJSON *input, size_t max_rows, const unsigned char **binary,
 			values[i] = read_le(*binary + i * size, size);
 		*binary += bytes;
 	} else if (rc == 0) {
-		rc = read_json_data(data, values, elements, &got, 0, err);
+		rc = read_json_data(data, size, values, elements, &got, 0, err);
 		if (rc == 0 && got != elements)
 			rc = BAD(err, "input '%s': data has %zu values, its shape [%zu, %d] needs %zu",
 				 V2_INPUT_NAME, got, rows, V2_ROW_WIDTH, elements);

@@ -112,16 +112,22 @@ handle_unknown(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 {
 	struct v2_service *v = ud;
 	const char *name = req->path + strlen("/v2/models/"), *slash = strchr(name, '/');
-	size_t n = slash != NULL ? (size_t)(slash - name) : strlen(name);
+	size_t n = slash != NULL ? (size_t)(slash - name) : strlen(name), vn = 0;
+	const char *ver = NULL;
 	char msg[400];
 
+	if (slash != NULL && strncmp(slash, "/versions/", 10) == 0) {
+		ver = slash + 10;
+		vn = strcspn(ver, "/");
+	}
 	if (n != strlen(v->model.name) || strncmp(name, v->model.name, n) != 0)
 		snprintf(msg, sizeof(msg), "model '%.*s' is not served here (this service serves "
 			 "'%s')", (int)(n > 128 ? 128 : n), name, v->model.name);
-	else if (slash != NULL && strncmp(slash, "/versions/", 10) == 0)
+	else if (ver != NULL && (vn != strlen(v->model.version) ||
+				 strncmp(ver, v->model.version, vn) != 0))
 		snprintf(msg, sizeof(msg), "model '%s' has no version '%.*s' here (it serves "
-			 "version '%s')", v->model.name, (int)strcspn(slash + 10, "/") > 128 ? 128 :
-			 (int)strcspn(slash + 10, "/"), slash + 10, v->model.version);
+			 "version '%s')", v->model.name, (int)(vn > 128 ? 128 : vn), ver,
+			 v->model.version);
 	else
 		snprintf(msg, sizeof(msg), "no such endpoint: %.16s %.200s", req->method, req->path);
 	respond_v2_error(v, resp, 404, msg);

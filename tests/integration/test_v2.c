@@ -297,6 +297,11 @@ START_TEST(test_metadata_and_health)
 	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(root, "error")->valuestring,
 				     "'no-such-version'"));
 	cJSON_Delete(root);
+	snprintf(path, sizeof(path), "/v2/models/%s/versions/%s/explain", model, version);
+	root = get_json(path, 404);
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(root, "error")->valuestring,
+				     "no such endpoint: GET"));
+	cJSON_Delete(root);
 	{
 		struct harness_response r;
 
@@ -569,6 +574,9 @@ static const struct hostile hostile[] = {
 	{ "overflowing number", IN_HEAD "\"shape\":[1,26],\"datatype\":\"FP64\",\"data\":[1,2,1e999,"
 	  "4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]}]}", 0, NULL, 400,
 	  "row 1, column 3: number is not finite" },
+	{ "past FP32's range", IN_HEAD "\"shape\":[1,26],\"datatype\":\"FP32\",\"data\":[1,2,3,"
+	  "4,5,1e39,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]}]}", 0, NULL, 400,
+	  "row 1, column 6: number is not finite" },
 	{ "fractional unit", IN_HEAD "\"shape\":[1,26],\"datatype\":\"FP64\",\"data\":[1.5,2,3,"
 	  "4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]}]}", 0, NULL, 400,
 	  "row 1: unit 1.5 is not an integer" },
