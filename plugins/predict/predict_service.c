@@ -186,6 +186,20 @@ render_predictions(void *ctx, const struct predict_request *r, const float *rul,
  * answer, the observers and the metrics. Small requests touch the heap only for the
  * response body.
  */
+/* A failure after the request was accepted, answered in the form of its protocol. */
+static void
+fail_answer(struct psvc *s, struct rulsrv_response *resp, double t0,
+	    const struct predict_render *how, unsigned status, const char *code,
+	    const char *message)
+{
+	if (how->fail == NULL) {
+		answer_error(s, resp, t0, status, code, message);
+		return;
+	}
+	predict_service_count_failure(s, t0, status, code);
+	how->fail(how->ctx, resp, status, message);
+}
+
 void
 predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
 		       struct rulsrv_response *resp, const struct predict_request *r, double t0,
@@ -209,7 +223,7 @@ predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
 		items = malloc(r->count * sizeof(*items));
 	}
 	if (rows == NULL || out == NULL || items == NULL) {
-		answer_error(s, resp, t0, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		fail_answer(s, resp, t0, how, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < r->count && rc == 0; i++) {
@@ -219,12 +233,12 @@ predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
 	if (rc == 0)
 		rc = s->ops->predict(s->model, rows, r->count, out);
 	if (rc < 0) {
-		answer_error(s, resp, t0, 500, ERR_PREDICTION_FAILED, "prediction failed");
+		fail_answer(s, resp, t0, how, 500, ERR_PREDICTION_FAILED, "prediction failed");
 		goto out;
 	}
 	body = how->render(how->ctx, r, out, resp, &len, &content_type);
 	if (body == NULL) {
-		answer_error(s, resp, t0, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		fail_answer(s, resp, t0, how, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < r->count; i++) {
@@ -290,7 +304,7 @@ handle_predict(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 		answer_error(s, resp, t0, err.status, err.code, err.message);
 	else
 		predict_service_answer(s, req, resp, &r, t0,
-				       &(struct predict_render){ render_predictions, s });
+				       &(struct predict_render){ render_predictions, s, NULL });
 	predict_request_free(&r);
 }
 

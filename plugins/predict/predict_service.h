@@ -30,12 +30,16 @@ struct psvc;
 
 /*
  * How an answer is written: render returns the malloc'd body (NULL when out of memory), its
- * length and media type, and may add headers to resp; rul holds r->count predictions.
+ * length and media type, and may add headers to resp; rul holds r->count predictions. fail,
+ * when not NULL, answers a failure of the model or of memory in the protocol's own form
+ * (NULL: /v1's {"error": {"code", "message"}}).
  */
 struct predict_render {
 	char *(*render)(void *ctx, const struct predict_request *r, const float *rul,
 			struct rulsrv_response *resp, size_t *len, const char **content_type);
 	void *ctx;
+	void (*fail)(void *ctx, struct rulsrv_response *resp, unsigned status,
+		     const char *message);
 };
 
 /*

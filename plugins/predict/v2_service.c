@@ -163,6 +163,14 @@ render_infer(void *ctx, const struct predict_request *r, const float *rul,
 }
 
 static void
+fail_answer(void *ctx, struct rulsrv_response *resp, unsigned status, const char *message)
+{
+	const struct infer_render *ir = ctx;
+
+	respond_v2_error(ir->v, resp, status, message);
+}
+
+static void
 fail_infer(struct v2_service *v, struct rulsrv_response *resp, double t0,
 	   const struct predict_error *err)
 {
@@ -206,7 +214,8 @@ handle_infer(void *ud, const struct rulsrv_request *req, struct rulsrv_response 
 	else
 		predict_service_answer(v->svc, req, resp, &r, t0,
 				       &(struct predict_render){ render_infer,
-								 &(struct infer_render){ v, &in } });
+								 &(struct infer_render){ v, &in },
+								 fail_answer });
 	predict_request_free(&r);
 	v2_infer_free(&in);
 }
