@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -67,10 +68,12 @@ setup(void)
 		 "plugins = {\n"
 		 "  model = { file = \"predict_forest.so\"; settings = { bundle = \"%s\"; "
 		 "max_instances = 50; max_cycles = 400; }; };\n"
+		 "  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/fb.db\"; }; };\n"
 		 "  prometheus = { file = \"export_prometheus.so\"; };\n"
 		 "};\n"
 		 "services = {\n"
-		 "  prediction = { listen = \"127.0.0.1:0\"; plugins = [ \"model\", \"prometheus\" ]; };\n"
+		 "  prediction = { listen = \"127.0.0.1:0\";\n"
+		 "    plugins = [ \"model\", \"feedback\", \"prometheus\" ]; };\n"
 		 "};\n",
 		 harness_build_dir(), path);
 	ck_assert_int_eq(harness_start_conf(&srv, conf), 0);
@@ -451,7 +454,8 @@ START_TEST(test_metrics)
 	char series[512], json[512];
 	struct harness_response r;
 	unsigned char *bin = raw_rows(8, ROWS);
-	double before, after, ok_before, bad_before;
+	double before, after, ok_before, bad_before, logged_before, logged = 0;
+	int tries;
 
 	snprintf(series, sizeof(series), "predictions_total{model=\"%s\"}", model);
 	before = harness_scrape(port, series);
@@ -461,6 +465,7 @@ START_TEST(test_metrics)
 	snprintf(series, sizeof(series),
 		 "prediction_errors_total{model=\"%s\",reason=\"invalid_tensor\"}", model);
 	bad_before = harness_scrape(port, series);
+	logged_before = harness_scrape(port, "feedback_prediction_log_written_total");
 
 	snprintf(json, sizeof(json), "{\"inputs\":[{\"name\":\"rows\",\"shape\":[%d,26],"
 		 "\"datatype\":\"FP64\",\"parameters\":{\"binary_data_size\":%d}}]}", ROWS,
@@ -482,6 +487,15 @@ START_TEST(test_metrics)
 	snprintf(series, sizeof(series),
 		 "prediction_errors_total{model=\"%s\",reason=\"invalid_tensor\"}", model);
 	ck_assert_double_eq(harness_scrape(port, series) - bad_before, 1);
+	/* the prediction log (an observer) gets every engine of the V2 request; it writes on
+	 * a thread of its own, so wait for it */
+	for (tries = 0; tries < 100; tries++) {
+		logged = harness_scrape(port, "feedback_prediction_log_written_total");
+		if (logged - logged_before >= UNITS)
+			break;
+		usleep(50000);
+	}
+	ck_assert_double_eq(logged - logged_before, UNITS);
 	snprintf(series, sizeof(series), "http_requests_total{handler=\"%s\",code=\"200\"}",
 		 infer_path);
 	ck_assert_double_ge(harness_scrape(port, series), 1);
