@@ -126,24 +126,56 @@ snapshot_route_add(struct snapshot *snap, const char *method, const char *path, 
 	return 0;
 }
 
+/* A route path ending in a slash and "*" takes every path under its prefix. */
+static bool
+route_matches(const char *route_path, const char *path)
+{
+	size_t n = strlen(route_path);
+
+	if (n >= 2 && route_path[n - 2] == '/' && route_path[n - 1] == '*')
+		return strncmp(route_path, path, n - 1) == 0;
+	return strcmp(route_path, path) == 0;
+}
+
+/* An exact route, else the prefix route that takes path, for method. */
+static const struct route *
+route_lookup(const struct snapshot *snap, const char *method, const char *path)
+{
+	const struct route *prefix = NULL;
+	size_t i;
+
+	for (i = 0; i < snap->route_count; i++) {
+		const struct route *rt = &snap->routes[i];
+
+		if (strcmp(rt->method, method) != 0 || !route_matches(rt->path, path))
+			continue;
+		if (strcmp(rt->path, path) == 0)
+			return rt;
+		if (prefix == NULL)
+			prefix = rt;
+	}
+	return prefix;
+}
+
 const struct route *
 snapshot_route_find(const struct snapshot *snap, const char *method, const char *path,
 		    bool *path_known, char *allow, size_t allow_len)
 {
+	const struct route *found;
 	size_t i, off = 0;
 	bool head_ok = false;
 
 	*path_known = false;
 	if (allow_len > 0)
 		allow[0] = '\0';
+	if ((found = route_lookup(snap, method, path)) != NULL)
+		return found;
 	for (i = 0; i < snap->route_count; i++) {
 		const struct route *rt = &snap->routes[i];
 		int n;
 
-		if (strcmp(rt->path, path) != 0)
+		if (!route_matches(rt->path, path))
 			continue;
-		if (strcmp(rt->method, method) == 0)
-			return rt;
 		*path_known = true;
 		if (strcmp(rt->method, "GET") == 0)
 			head_ok = true;
@@ -152,12 +184,8 @@ snapshot_route_find(const struct snapshot *snap, const char *method, const char 
 			off += (size_t)n;
 	}
 	/* HEAD is answered by the GET handler (libmicrohttpd drops the body). */
-	if (head_ok && strcmp(method, "HEAD") == 0) {
-		for (i = 0; i < snap->route_count; i++)
-			if (strcmp(snap->routes[i].path, path) == 0 &&
-			    strcmp(snap->routes[i].method, "GET") == 0)
-				return &snap->routes[i];
-	}
+	if (head_ok && strcmp(method, "HEAD") == 0)
+		return route_lookup(snap, "GET", path);
 	return NULL;
 }
 
@@ -451,7 +479,7 @@ snapshot_known_path(const struct snapshot *snap, const char *path)
 	size_t i;
 
 	for (i = 0; i < snap->route_count; i++)
-		if (strcmp(snap->routes[i].path, path) == 0)
+		if (route_matches(snap->routes[i].path, path))
 			return snap->routes[i].path;
 	return "other";
 }

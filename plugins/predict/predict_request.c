@@ -1013,7 +1013,6 @@ predict_request_parse_cmapss(const char *body, size_t len, const struct predict_
 {
 	struct cmapss_table t = { 0 };
 	char msg[200];
-	size_t i, k;
 	int rc;
 
 	rc = cmapss_parse(body, len, "body", &t, msg, sizeof(msg));
@@ -1030,21 +1029,26 @@ predict_request_parse_cmapss(const char *body, size_t len, const struct predict_
 		rc = fail_plain(err, 400, PREDICT_ERR_MALFORMED_ROWS, "%s", msg);
 		goto out;
 	}
-	if (t.rows == 0) {
-		rc = fail_plain(err, 422, PREDICT_ERR_INVALID_SHAPE,
-				"body: expected at least 1 C-MAPSS row");
-		goto out;
-	}
-	for (i = 0; i < t.rows; i++)
-		for (k = 0; k < N_IN; k++)
-			if (!isfinite(t.values[i * N_IN + k])) {
-				rc = fail_plain(err, 422, PREDICT_ERR_NON_FINITE,
-						"row %zu: column %zu: number is not finite",
-						i + 1, k + 3);
-				goto out;
-			}
-	rc = group_units(&t, lim, r, err);
+	rc = predict_request_from_table(&t, lim, r, err);
 out:
 	cmapss_table_free(&t);
 	return rc;
+}
+
+int
+predict_request_from_table(const struct cmapss_table *t, const struct predict_limits *lim,
+			   struct predict_request *r, struct predict_error *err)
+{
+	size_t i, k;
+
+	if (t->rows == 0)
+		return fail_plain(err, 422, PREDICT_ERR_INVALID_SHAPE,
+				  "body: expected at least 1 C-MAPSS row");
+	for (i = 0; i < t->rows; i++)
+		for (k = 0; k < N_IN; k++)
+			if (!isfinite(t->values[i * N_IN + k]))
+				return fail_plain(err, 422, PREDICT_ERR_NON_FINITE,
+						  "row %zu: column %zu: number is not finite",
+						  i + 1, k + 3);
+	return group_units(t, lim, r, err);
 }

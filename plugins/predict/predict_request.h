@@ -94,4 +94,11 @@ int predict_request_parse_json(const char *body, size_t len, const struct predic
 int predict_request_parse_cmapss(const char *body, size_t len, const struct predict_limits *lim,
 				 struct predict_request *r, struct predict_error *err);
 
+/*
+ * The same from rows already in a table (the Open Inference Protocol's tensor of C-MAPSS
+ * rows): what parse_cmapss does after parsing the text, so both answer alike.
+ */
+int predict_request_from_table(const struct cmapss_table *t, const struct predict_limits *lim,
+			       struct predict_request *r, struct predict_error *err);
+
 #endif

@@ -17,6 +17,7 @@
 #include "cmapss.h"
 #include "feature_pipeline.h"
 #include "predict_request.h"
+#include "v2_service.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* Feature rows and results of requests up to this many floats live on the stack. */
@@ -38,7 +39,8 @@ static const char *const reasons[] = {
 	PREDICT_ERR_MALFORMED_JSON,   PREDICT_ERR_MALFORMED_ROWS,  PREDICT_ERR_INVALID_SHAPE,
 	PREDICT_ERR_NON_FINITE,       PREDICT_ERR_NOT_INCREASING,  PREDICT_ERR_TOO_MANY_INSTANCES,
 	PREDICT_ERR_TOO_MANY_CYCLES,  PREDICT_ERR_NO_MEMORY,       ERR_UNSUPPORTED_MEDIA,
-	ERR_PAYLOAD_TOO_LARGE,        ERR_REQUEST_TIMEOUT,         ERR_PREDICTION_FAILED,
+	ERR_PAYLOAD_TOO_LARGE,        ERR_REQUEST_TIMEOUT,         V2_ERR_INVALID_TENSOR,
+	ERR_PREDICTION_FAILED,
 };
 #define N_REASONS ARRAY_LEN(reasons)
 
@@ -65,6 +67,7 @@ struct psvc {
 	size_t models_len;
 	atomic_bool ready;
 	bool info_counted;
+	struct v2_service *v2; /* the Open Inference Protocol routes (v2_service.h) */
 
 	struct rulsrv_series *requests[N_STATUS];
 	struct rulsrv_series *errors[N_REASONS];
@@ -93,17 +96,23 @@ reason_index(const char *code)
 	return N_REASONS - 1;
 }
 
-/* Count and answer a refused or failed request. */
-static void
-answer_error(struct psvc *s, struct rulsrv_response *resp, double t0, unsigned status,
-	     const char *code, const char *message)
+void
+predict_service_count_failure(struct psvc *s, double t0, unsigned status, const char *code)
 {
 	const struct rulsrv_api *api = s->api;
 
 	api->counter_add(s->requests[status_index(status)], 1);
 	api->counter_add(s->errors[reason_index(code)], 1);
 	api->histogram_observe(s->latency, clocks_monotonic() - t0);
-	api->respond_error(resp, status, code, "%s", message);
+}
+
+/* Count and answer a refused or failed request. */
+static void
+answer_error(struct psvc *s, struct rulsrv_response *resp, double t0, unsigned status,
+	     const char *code, const char *message)
+{
+	predict_service_count_failure(s, t0, status, code);
+	s->api->respond_error(resp, status, code, "%s", message);
 }
 
 /* The core refused a /v1/predict itself: a body over max_body_bytes, or one out of time. */
@@ -138,9 +147,11 @@ put_int(char *p, int64_t v)
 
 /* {"model":..,"version":..,"predictions":[{"unit":U,"cycle":C,"rul":R},...]}; malloc'd. */
 static char *
-render_predictions(const struct psvc *s, const struct predict_request *r, const float *rul,
-		   size_t *len)
+render_predictions(void *ctx, const struct predict_request *r, const float *rul,
+		   struct rulsrv_response *resp, size_t *len, const char **content_type)
 {
+	const struct psvc *s = ctx;
+
 	/* per item: {"unit":-20 digits,"cycle":20,"rul":~15} < 96 bytes */
 	char *body = malloc(s->prefix_len + r->count * 96 + 4), *p;
 	const struct predict_engine *e;
@@ -175,9 +186,24 @@ render_predictions(const struct psvc *s, const struct predict_request *r, const 
  * answer, the observers and the metrics. Small requests touch the heap only for the
  * response body.
  */
+/* A failure after the request was accepted, answered in the form of its protocol. */
 static void
-predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_response *resp,
-		const struct predict_request *r, double t0)
+fail_answer(struct psvc *s, struct rulsrv_response *resp, double t0,
+	    const struct predict_render *how, unsigned status, const char *code,
+	    const char *message)
+{
+	if (how->fail == NULL) {
+		answer_error(s, resp, t0, status, code, message);
+		return;
+	}
+	predict_service_count_failure(s, t0, status, code);
+	how->fail(how->ctx, resp, status, message);
+}
+
+void
+predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
+		       struct rulsrv_response *resp, const struct predict_request *r, double t0,
+		       const struct predict_render *how)
 {
 	const struct rulsrv_api *api = s->api;
 	float stack_rows[STACK_FLOATS], stack_out[STACK_ITEMS];
@@ -185,6 +211,7 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 	struct rulsrv_prediction_batch batch;
 	float *rows = stack_rows, *out = stack_out;
 	const struct predict_engine *e;
+	const char *content_type = "application/json";
 	char *body = NULL;
 	size_t i, len = 0, nf = s->n_features;
 	int rc = 0;
@@ -196,7 +223,7 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 		items = malloc(r->count * sizeof(*items));
 	}
 	if (rows == NULL || out == NULL || items == NULL) {
-		answer_error(s, resp, t0, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		fail_answer(s, resp, t0, how, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < r->count && rc == 0; i++) {
@@ -206,12 +233,12 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 	if (rc == 0)
 		rc = s->ops->predict(s->model, rows, r->count, out);
 	if (rc < 0) {
-		answer_error(s, resp, t0, 500, ERR_PREDICTION_FAILED, "prediction failed");
+		fail_answer(s, resp, t0, how, 500, ERR_PREDICTION_FAILED, "prediction failed");
 		goto out;
 	}
-	body = render_predictions(s, r, out, &len);
+	body = how->render(how->ctx, r, out, resp, &len, &content_type);
 	if (body == NULL) {
-		answer_error(s, resp, t0, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		fail_answer(s, resp, t0, how, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < r->count; i++) {
@@ -239,7 +266,7 @@ predict_engines(struct psvc *s, const struct rulsrv_request *req, struct rulsrv_
 	api->counter_add(s->predictions, (double)r->count);
 	api->counter_add(s->requests[0], 1);
 	api->histogram_observe(s->latency, clocks_monotonic() - t0);
-	api->respond(resp, 200, "application/json", body, len);
+	api->respond(resp, 200, content_type, body, len);
 out:
 	if (rows != stack_rows)
 		free(rows);
@@ -276,7 +303,8 @@ handle_predict(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 	if (rc < 0)
 		answer_error(s, resp, t0, err.status, err.code, err.message);
 	else
-		predict_engines(s, req, resp, &r, t0);
+		predict_service_answer(s, req, resp, &r, t0,
+				       &(struct predict_render){ render_predictions, s, NULL });
 	predict_request_free(&r);
 }
 
@@ -447,6 +475,7 @@ predict_service_fini(void *state)
 		return;
 	if (s->info_counted)
 		s->api->gauge_add(s->info, -1);
+	v2_service_free(s->v2);
 	if (s->model != NULL)
 		s->ops->free_model(s->model);
 	bundle_free(s->bundle);
@@ -576,7 +605,14 @@ add_routes(struct psvc *s)
 	rc = api->route_refusals(s->host, "POST", "/v1/predict", count_refusal, s);
 	if (rc < 0)
 		return rc;
-	return api->route_add(s->host, "GET", "/v1/models", 0, handle_models, s);
+	rc = api->route_add(s->host, "GET", "/v1/models", 0, handle_models, s);
+	if (rc < 0)
+		return rc;
+	return v2_service_add(s->host, api, s, &(struct v2_model){
+		.name = s->bundle->name, .version = s->bundle->version,
+		.platform = s->ops->name, .lim = s->lim, .ready = &s->ready,
+		.refusal = count_refusal,
+	}, &s->v2);
 }
 
 /* For the other plugins of the service (drift_psi, feedback): what is served, from where. */

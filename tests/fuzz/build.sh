@@ -37,5 +37,6 @@ build() {
 build fuzz_predict_json $model
 build fuzz_predict_text $model
 build fuzz_number $model
+build fuzz_v2 $model "$src/plugins/predict/v2_infer.c"
 build fuzz_feedback "$src/plugins/feedback/parse.c" "$src/lib/utf8.c"
 build fuzz_config "$src/core/config.c" "$src/core/config_value.c" "$src/core/log.c"

@@ -10,7 +10,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: run.sh OUT_DIR SECONDS [HARNESS...]}
 secs=${2:?usage: run.sh OUT_DIR SECONDS [HARNESS...]}
 shift 2
-harnesses=${*:-fuzz_predict_json fuzz_predict_text fuzz_number fuzz_feedback fuzz_config}
+harnesses=${*:-fuzz_predict_json fuzz_predict_text fuzz_v2 fuzz_number fuzz_feedback fuzz_config}
 
 sh "$src/tests/fuzz/build.sh" "$out"
 rc=$?

@@ -262,9 +262,13 @@ START_TEST(test_predict_and_observe)
 	ck_assert(predict_service_ready(state, reason, sizeof(reason)));
 	ck_assert(!predict_service_ready(NULL, reason, sizeof(reason)));
 	ck_assert_str_eq(reason, "model not loaded");
-	ck_assert_int_eq(host.route_count, 2);
+	/* /v1 (2) and the Open Inference Protocol's (v2_service.h): /v2, its health (2), the
+	 * model's metadata, ready and infer with and without its version (6), the 404s (2) */
+	ck_assert_int_eq(host.route_count, 13);
 	ck_assert_str_eq(host.routes[0].path, "/v1/predict");
 	ck_assert_str_eq(host.routes[1].path, "/v1/models");
+	ck_assert_str_eq(host.routes[2].path, "/v2");
+	ck_assert_str_eq(host.routes[12].path, "/v2/models/*");
 	ck_assert_int_eq(host.attr_count, 3);
 	ck_assert_str_eq(host.attr_key[0], "model.bundle");
 	ck_assert_str_eq(host.attr_value[0], bundle_dir);
@@ -398,7 +402,7 @@ START_TEST(test_metrics_from_start)
 	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &state), 0);
 	ck_assert_uint_eq(series_count("prediction_requests_total", &nonzero), 8);
 	ck_assert_uint_eq(nonzero, 0);
-	ck_assert_uint_eq(series_count("prediction_errors_total", &nonzero), 12);
+	ck_assert_uint_eq(series_count("prediction_errors_total", &nonzero), 13);
 	ck_assert_uint_eq(nonzero, 0);
 	ck_assert_double_eq(sample("prediction_requests_total", "200"), 0);
 	ck_assert_double_eq(sample("prediction_errors_total", "malformed_json"), 0);

@@ -326,6 +326,45 @@ START_TEST(test_route_table)
 }
 END_TEST
 
+/* A path ending in a slash and "*" takes what no exact route takes under it (ABI 2.1). */
+START_TEST(test_prefix_routes)
+{
+	const struct snapshot_env env = { .service_name = "t" };
+	const struct config_service sv = { .name = "t", .max_body_bytes = 10 };
+	struct snapshot *snap;
+	const struct route *rt;
+	char allow[64];
+	bool known;
+
+	ck_assert_int_eq(snapshot_new(&env, &sv, &snap), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "GET", "/m/*", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "GET", "/m/x", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "POST", "/m/x/infer", 0, (rulsrv_handler_fn)abort, NULL, NULL), 0);
+	/* the exact route wins, wherever it was added */
+	rt = snapshot_route_find(snap, "GET", "/m/x", &known, allow, sizeof(allow));
+	ck_assert_str_eq(rt->path, "/m/x");
+	rt = snapshot_route_find(snap, "GET", "/m/y/versions/3", &known, allow, sizeof(allow));
+	ck_assert_str_eq(rt->path, "/m/*");
+	rt = snapshot_route_find(snap, "HEAD", "/m/y", &known, allow, sizeof(allow));
+	ck_assert_str_eq(rt->path, "/m/*");
+	/* POST /m/x/infer is exact; GET of it falls to the prefix route */
+	rt = snapshot_route_find(snap, "GET", "/m/x/infer", &known, allow, sizeof(allow));
+	ck_assert_str_eq(rt->path, "/m/*");
+	/* another method under the prefix: 405 with the prefix route's method */
+	rt = snapshot_route_find(snap, "PUT", "/m/z", &known, allow, sizeof(allow));
+	ck_assert_ptr_null(rt);
+	ck_assert(known);
+	ck_assert_str_eq(allow, "GET");
+	/* the prefix itself without its slash, and other paths, are not under it */
+	ck_assert_ptr_null(snapshot_route_find(snap, "GET", "/m", &known, allow, sizeof(allow)));
+	ck_assert(!known);
+	ck_assert_ptr_null(snapshot_route_find(snap, "GET", "/mm/x", &known, allow, sizeof(allow)));
+	/* one handler label for every path under it */
+	ck_assert_str_eq(snapshot_known_path(snap, "/m/anything"), "/m/*");
+	snapshot_unref(snap);
+}
+END_TEST
+
 /* http_requests_total: handler is the route, "other" for unknown paths (bounded cardinality). */
 struct find {
 	const char *family, *l0, *l1;
@@ -771,6 +810,7 @@ router_suite(void)
 	tcase_add_test(tc, test_admin_token_file_must_be_private);
 	tcase_add_test(tc, test_auth_rules);
 	tcase_add_test(tc, test_route_table);
+	tcase_add_test(tc, test_prefix_routes);
 	tcase_add_test(tc, test_request_metrics);
 	tcase_add_test(tc, test_core_refusals_reach_the_plugin);
 	tcase_add_test(tc, test_silent_handler_is_500);

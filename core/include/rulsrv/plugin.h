@@ -17,6 +17,8 @@
  *          by the host only when the plugin's minor >= N.
  *
  * Changelog, newest first:
+ *   2.1  Prefix routes: a route_add path ending in a slash and "*" takes every path under
+ *        that prefix that no exact route of the same method takes (a protocol's own 404).
  *   2.0  Prediction records that can grow: a batch carries input_count inputs per record, as
  *        the bundle declares, and item_size; records are reached with rulsrv_prediction_at().
  *        No data-set constant in the ABI (RULSRV_N_SETTINGS, RULSRV_N_SENSORS and
@@ -33,7 +35,7 @@
  *        HTTP routes, prediction observers, metric collection for exporters.
  */
 #define RULSRV_PLUGIN_ABI_MAJOR 2
-#define RULSRV_PLUGIN_ABI_MINOR 0
+#define RULSRV_PLUGIN_ABI_MINOR 1
 
 /* The one exported symbol of a plugin: a const struct rulsrv_plugin_descriptor. */
 #define RULSRV_PLUGIN_SYMBOL "rulsrv_plugin"
@@ -325,8 +327,9 @@ struct rulsrv_api {
 	/* Walk every family of the service's registry (exporters). */
 	int (*metrics_collect)(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud);
 
-	/* HTTP routes of the service: exact path, one method. Init only (-EBUSY after);
-	 * -EEXIST when taken. */
+	/* HTTP routes of the service: exact path, one method; a path ending in a slash and "*"
+	 * (2.1) takes every path under its prefix that no exact route takes, and is the handler
+	 * label of them all. Init only (-EBUSY after); -EEXIST when taken. */
 	int (*route_add)(struct rulsrv_host *host, const char *method, const char *path,
 			 unsigned flags, rulsrv_handler_fn fn, void *ud);
 	/* Hear of the core's refusals on a route this instance added. Init only (-EBUSY after);
