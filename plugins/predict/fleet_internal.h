@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fleet.h"
+#include "fleet_service.h"
 
 /* ---- the engine table (fleet_table.c) ------------------------------------------------------ */
 

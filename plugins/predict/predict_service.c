@@ -16,7 +16,7 @@
 #include "clocks.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
-#include "fleet.h"
+#include "fleet_service.h"
 #include "predict_request.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -599,7 +599,7 @@ publish_attributes(struct psvc *s)
 }
 
 /* Everything after the model loaded fails only out of memory or on a name already taken. */
-/* Fleet mode (plugins/predict/fleet.h), when the settings turn it on. */
+/* Fleet mode (plugins/predict/fleet_service.h), when the settings turn it on. */
 static int
 start_fleet(struct psvc *s, const struct rulsrv_settings *settings)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* fleet.h - fleet mode: the prediction service keeps each engine's window (docs/FLEET.md). */
-#ifndef RULSRV_FLEET_H
-#define RULSRV_FLEET_H
+/* fleet_service.h - fleet mode: the prediction service keeps each engine's window (docs/FLEET.md). */
+#ifndef RULSRV_FLEET_SERVICE_H
+#define RULSRV_FLEET_SERVICE_H
 
 #include <stdbool.h>
 #include <stddef.h>
