@@ -105,6 +105,8 @@ snapshot_route_add(struct snapshot *snap, const char *method, const char *path, 
 
 	if (method == NULL || path == NULL || path[0] != '/' || fn == NULL)
 		return -EINVAL;
+	if ((flags & RULSRV_ROUTE_PREFIX) && path[strlen(path) - 1] != '/')
+		return -EINVAL;
 	for (i = 0; i < snap->route_count; i++)
 		if (strcmp(snap->routes[i].path, path) == 0 && strcmp(snap->routes[i].method, method) == 0)
 			return -EEXIST;
@@ -125,6 +127,18 @@ snapshot_route_add(struct snapshot *snap, const char *method, const char *path, 
 	return 0;
 }
 
+/* Does route rt serve path: the same path, or its prefix and one more segment. */
+static bool
+route_serves(const struct route *rt, const char *path)
+{
+	size_t n;
+
+	if (!(rt->flags & RULSRV_ROUTE_PREFIX))
+		return strcmp(rt->path, path) == 0;
+	n = strlen(rt->path);
+	return strncmp(rt->path, path, n) == 0 && path[n] != '\0' && strchr(path + n, '/') == NULL;
+}
+
 const struct route *
 snapshot_route_find(const struct snapshot *snap, const char *method, const char *path,
 		    bool *path_known, char *allow, size_t allow_len)
@@ -139,7 +153,7 @@ snapshot_route_find(const struct snapshot *snap, const char *method, const char 
 		const struct route *rt = &snap->routes[i];
 		int n;
 
-		if (strcmp(rt->path, path) != 0)
+		if (!route_serves(rt, path))
 			continue;
 		if (strcmp(rt->method, method) == 0)
 			return rt;
@@ -153,7 +167,7 @@ snapshot_route_find(const struct snapshot *snap, const char *method, const char 
 	/* HEAD is answered by the GET handler (libmicrohttpd drops the body). */
 	if (head_ok && strcmp(method, "HEAD") == 0) {
 		for (i = 0; i < snap->route_count; i++)
-			if (strcmp(snap->routes[i].path, path) == 0 &&
+			if (route_serves(&snap->routes[i], path) &&
 			    strcmp(snap->routes[i].method, "GET") == 0)
 				return &snap->routes[i];
 	}
@@ -443,7 +457,7 @@ snapshot_known_path(const struct snapshot *snap, const char *path)
 	size_t i;
 
 	for (i = 0; i < snap->route_count; i++)
-		if (strcmp(snap->routes[i].path, path) == 0)
+		if (route_serves(&snap->routes[i], path))
 			return snap->routes[i].path;
 	return "other";
 }

@@ -17,6 +17,8 @@
  *          by the host only when the plugin's minor >= N.
  *
  * Changelog, newest first:
+ *   2.1  RULSRV_ROUTE_PREFIX: a route for every path one segment below a prefix
+ *        (GET /v1/engines/{unit}); the handler reads the segment from req->path.
  *   2.0  Prediction records that can grow: a batch carries input_count inputs per record, as
  *        the bundle declares, and item_size; records are reached with rulsrv_prediction_at().
  *        No data-set constant in the ABI (RULSRV_N_SETTINGS, RULSRV_N_SENSORS and
@@ -33,7 +35,7 @@
  *        HTTP routes, prediction observers, metric collection for exporters.
  */
 #define RULSRV_PLUGIN_ABI_MAJOR 2
-#define RULSRV_PLUGIN_ABI_MINOR 0
+#define RULSRV_PLUGIN_ABI_MINOR 1
 
 /* The one exported symbol of a plugin: a const struct rulsrv_plugin_descriptor. */
 #define RULSRV_PLUGIN_SYMBOL "rulsrv_plugin"
@@ -158,6 +160,11 @@ typedef void (*rulsrv_refusal_fn)(void *ud, unsigned status, const char *code);
 
 enum rulsrv_route_flags {
 	RULSRV_ROUTE_ADMIN = 1u << 0, /* bearer token when configured, else loopback only */
+	/* (2.1) path ends in '/' and the route serves every path made of it and one more
+	 * non-empty segment without '/' ("/v1/engines/" serves "/v1/engines/7", not
+	 * "/v1/engines/" itself); the first route added that serves a path and method answers
+	 * it. Metrics label it with path. */
+	RULSRV_ROUTE_PREFIX = 1u << 1,
 };
 
 /* ---- predictions and observers --------------------------------------------------------- */
@@ -325,8 +332,9 @@ struct rulsrv_api {
 	/* Walk every family of the service's registry (exporters). */
 	int (*metrics_collect)(struct rulsrv_host *host, rulsrv_sample_fn fn, void *ud);
 
-	/* HTTP routes of the service: exact path, one method. Init only (-EBUSY after);
-	 * -EEXIST when taken. */
+	/* HTTP routes of the service: exact path (or a prefix, RULSRV_ROUTE_PREFIX), one
+	 * method. Init only (-EBUSY after); -EEXIST when taken; -EINVAL for a prefix route
+	 * whose path does not end in '/'. */
 	int (*route_add)(struct rulsrv_host *host, const char *method, const char *path,
 			 unsigned flags, rulsrv_handler_fn fn, void *ud);
 	/* Hear of the core's refusals on a route this instance added. Init only (-EBUSY after);
