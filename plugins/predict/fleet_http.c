@@ -688,6 +688,110 @@ handle_engines(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 	api->respond(resp, 200, "application/json", body, strlen(body));
 }
 
+/* ---- GET and DELETE /v1/engines/{unit} ------------------------------------------------------ */
+
+/* The unit of /v1/engines/{unit}: digits only, up to 2^53 as in the bodies. */
+static int
+path_unit(const char *path, int64_t *unit)
+{
+	const char *p = path + strlen("/v1/engines/");
+	char *end;
+	double v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	v = strtod(p, &end);
+	if (*end != '\0' || v != floor(v) || v > 9007199254740992.0)
+		return -1;
+	*unit = (int64_t)v;
+	return 0;
+}
+
+static int
+add_prediction(void *ud, const struct fleet_stored *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	char when[64];
+
+	cJSON_AddNumberToObject(o, "cycle", (double)c->cycle);
+	cJSON_AddNumberToObject(o, "rul", c->rul);
+	cJSON_AddStringToObject(o, "model", c->model);
+	cJSON_AddStringToObject(o, "version", c->version);
+	iso_time(c->ts, when, sizeof(when));
+	cJSON_AddStringToObject(o, "at", when);
+	cJSON_AddItemToArray(ud, o);
+	return 0;
+}
+
+static void
+handle_engine(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_shared *sh = fs->sh;
+	const struct rulsrv_api *api = fs->m.api;
+	struct fleet_engine *e;
+	struct listed l;
+	const char *by;
+	char when[64], *body, model[256] = "", version[256] = "";
+	cJSON *root, *list;
+	int64_t unit;
+	bool del = strcmp(req->method, "DELETE") == 0;
+
+	if (path_unit(req->path, &unit) < 0) {
+		fleet_refused(sh, REFUSE_NOT_FOUND);
+		api->respond_error(resp, 404, "not_found", "expected /v1/engines/UNIT with UNIT a "
+				   "non-negative integer, got '%.64s'", req->path);
+		return;
+	}
+	pthread_mutex_lock(&sh->lock);
+	e = fleet_table_find(&sh->table, unit);
+	if (e != NULL) {
+		l = (struct listed){ e->unit, fleet_engine_last_cycle(e), e->rul, e->len,
+				     e->last_seen };
+		by = sh->model_names[e->by];
+		snprintf(model, sizeof(model), "%s", by);
+		snprintf(version, sizeof(version), "%s", by + strlen(by) + 1);
+		if (del)
+			fleet_forget_locked(sh, unit, EVICT_DELETED);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	if (e == NULL) {
+		api->respond_error(resp, 404, "unknown_engine",
+				   "unit %lld is not tracked (never streamed, or its life ended)",
+				   (long long)unit);
+		return;
+	}
+	if (del) {
+		body = NULL;
+		if (asprintf(&body, "{\"unit\":%lld,\"forgotten\":true,\"last_cycle\":%lld}",
+			     (long long)unit, (long long)l.cycle) < 0) {
+			api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+			return;
+		}
+		api->respond(resp, 200, "application/json", body, strlen(body));
+		return;
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "unit", (double)unit);
+	cJSON_AddNumberToObject(root, "cycle", (double)l.cycle);
+	cJSON_AddNumberToObject(root, "rul", (double)l.rul);
+	cJSON_AddNumberToObject(root, "window", (double)l.len);
+	iso_time(l.last_seen, when, sizeof(when));
+	cJSON_AddStringToObject(root, "last_seen", when);
+	cJSON_AddStringToObject(root, "model", model);
+	cJSON_AddStringToObject(root, "version", version);
+	list = cJSON_AddArrayToObject(root, "predictions");
+	/* this life's predictions, from the store: the acknowledged ones */
+	fleet_store_unit(sh->store, unit, false, add_prediction, list);
+	body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (body == NULL) {
+		api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	api->respond(resp, 200, "application/json", body, strlen(body));
+}
+
 int
 fleet_http_routes(struct fleet_service *fs)
 {
@@ -697,5 +801,11 @@ fleet_http_routes(struct fleet_service *fs)
 	r = api->route_add(fs->m.host, "POST", "/v1/cycles", 0, handle_cycles, fs);
 	if (r == 0)
 		r = api->route_add(fs->m.host, "GET", "/v1/engines", 0, handle_engines, fs);
+	if (r == 0)
+		r = api->route_add(fs->m.host, "GET", "/v1/engines/", RULSRV_ROUTE_PREFIX,
+				   handle_engine, fs);
+	if (r == 0)
+		r = api->route_add(fs->m.host, "DELETE", "/v1/engines/",
+				   RULSRV_ROUTE_PREFIX | RULSRV_ROUTE_ADMIN, handle_engine, fs);
 	return r;
 }

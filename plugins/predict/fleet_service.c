@@ -121,6 +121,8 @@ shared_open(const struct fleet_model *m, const char *database, uint32_t window,
 	}
 	if (r == 0)
 		r = fleet_committer_new(sh->store, fleet_committed, sh, &sh->committer);
+	if (r == 0) /* failure events that came while the process was down */
+		fleet_poll_failures_locked(sh);
 	if (r < 0) {
 		m->api->log(m->host, RULSRV_LOG_ERR, "fleet: %s",
 			    err[0] ? err : "cannot start (out of memory)");

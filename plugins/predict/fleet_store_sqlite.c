@@ -292,23 +292,20 @@ fleet_store_unit(struct fleet_store *s, int64_t unit, bool window_only, fleet_st
 		     " WHERE unit = ?1 ORDER BY cycle", &unit, fn, ud);
 }
 
-/* The cursor, initialised at the newest failure event when the fleet first sees the table. */
+/* The cursor: the id of the last failure event applied, 0 before the first. */
 static int
-failure_cursor(struct fleet_store *s, int64_t *cursor, bool *known)
+failure_cursor(struct fleet_store *s, int64_t *cursor)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	*known = false;
 	*cursor = 0;
 	if (sqlite3_prepare_v2(s->r, "SELECT value FROM fleet_meta WHERE key = 'failure_cursor'",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW)
 		*cursor = sqlite3_column_int64(st, 0);
-		*known = true;
-	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno(rc);
 }
@@ -325,41 +322,41 @@ set_cursor(struct fleet_store *s, int64_t cursor)
 	return r;
 }
 
+/*
+ * Events before the fleet's first start are applied too: there is no engine yet for them to
+ * end. The feedback plugin may create its table after this connection read the schema; the
+ * cursor's query above refreshes it, so a table created since is seen at the next poll.
+ */
 int
 fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, int64_t at),
 		     void *ud)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t cursor, last;
-	bool known;
 	int r, rc;
 
 	pthread_mutex_lock(&s->rlock);
-	r = failure_cursor(s, &cursor, &known);
-	if (r == 0 && sqlite3_prepare_v2(s->r, known ?
-			"SELECT id, unit, failed_at_cycle FROM failures WHERE id > ?1 ORDER BY id" :
-			"SELECT coalesce(max(id), 0), NULL, NULL FROM failures",
-			-1, &st, NULL) != SQLITE_OK) {
-		/* no table "failures" (yet): every event it will hold is news */
+	r = failure_cursor(s, &cursor);
+	if (r == 0 && sqlite3_prepare_v2(s->r, "SELECT id, unit, failed_at_cycle FROM failures"
+					 " WHERE id > ?1 ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+		/* no table "failures" (yet): the feedback plugin does not share this file */
 		sqlite3_finalize(st);
 		pthread_mutex_unlock(&s->rlock);
-		return known ? 0 : set_cursor(s, 0);
+		return 0;
 	}
 	last = cursor;
 	if (r == 0) {
-		if (known)
-			sqlite3_bind_int64(st, 1, cursor);
+		sqlite3_bind_int64(st, 1, cursor);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			last = sqlite3_column_int64(st, 0);
-			if (known)
-				fn(ud, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+			fn(ud, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
 		}
 		if (rc != SQLITE_DONE)
 			r = store_errno(rc);
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->rlock);
-	if (r == 0 && (!known || last != cursor))
+	if (r == 0 && last != cursor)
 		r = set_cursor(s, last);
 	return r;
 }

@@ -564,6 +564,189 @@ START_TEST(fleet_reload_and_swap_keep_windows)
 }
 END_TEST
 
+/* ---- ends of life and the fleet view --------------------------------------------------------- */
+
+/* The feedback plugin on the same file, as the shipped configuration has it. */
+static const char fl_feedback_conf[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"  model = { file = \"predict_forest.so\";\n"
+	"    settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+	"                 database = \"@DIR@/rulsrv.db\"; fleet_tick_seconds = 0.1; }; };\n"
+	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/rulsrv.db\"; }; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\", \"feedback\", \"prometheus\"]; };\n"
+	"  feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; };\n"
+	"};\n";
+
+static cJSON *
+get_json(const char *path, long *status)
+{
+	struct harness_response r;
+	cJSON *j;
+
+	ck_assert_int_eq(harness_get(port, path, &r), 0);
+	*status = r.status;
+	j = cJSON_Parse(r.body);
+	harness_response_free(&r);
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+static double
+num(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, name);
+
+	ck_assert_msg(cJSON_IsNumber(v), "no number \"%s\"", name);
+	return v->valuedouble;
+}
+
+/* DELETE forgets the engine and a failure event ends its life: the next cycle 1 is a new
+ * window, predicted as the window form of that one cycle. */
+START_TEST(fleet_delete_and_failure_end_a_life)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, 3), k;
+	struct harness_response r;
+	double got, want[3];
+	long upto[3] = { 0, 0, 0 }, status;
+	char path[64];
+	cJSON *j;
+
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(harness_start_conf(&srv, fl_feedback_conf), 0);
+	port = harness_port(&srv, "prediction");
+	for (k = 0; k < 5; k++)
+		for (size_t e = 0; e < 3; e++)
+			ck_assert_int_eq(post_row(first[e] + k, NULL, NULL, 0), 200);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 3);
+
+	/* the engine's life so far */
+	snprintf(path, sizeof(path), "/v1/engines/%lld", (long long)fd001.unit[first[0]]);
+	j = get_json(path, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_double_eq(num(j, "window"), 5);
+	ck_assert_double_eq(num(j, "cycle"), (double)fd001.cycle[first[0] + 4]);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "predictions")), 5);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "rul-fd001");
+	cJSON_Delete(j);
+	j = get_json("/v1/engines/nope", &status);
+	ck_assert_int_eq(status, 404);
+	cJSON_Delete(j);
+
+	/* DELETE (admin: loopback without a token file) */
+	ck_assert_int_eq(harness_http(port, "DELETE", path, NULL, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_http(port, "DELETE", path, NULL, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	harness_response_free(&r);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"deleted\"}"), 1);
+	ck_assert_int_eq(post_row(first[0], &got, NULL, 0), 200);
+	window_form(first, 1, upto, want);
+	ck_assert(got == want[0]);
+
+	/* a failure event on the feedback service: the next cycle 1 is not stale */
+	{
+		char body[128];
+		int fb = harness_port(&srv, "feedback");
+
+		snprintf(body, sizeof(body), "{\"unit\":%lld,\"failed_at_cycle\":5}",
+			 (long long)fd001.unit[first[1]]);
+		ck_assert_int_eq(harness_post_json(fb, "/v1/feedback", body, &r), 0);
+		ck_assert_msg(r.status == 200 || r.status == 201, "feedback: %ld %s", r.status,
+			      r.body);
+		harness_response_free(&r);
+	}
+	{
+		char msg[300] = "";
+		long st = post_row(first[1], &got, msg, sizeof(msg));
+
+		ck_assert_msg(st == 200, "%ld %s", st, msg);
+	}
+	upto[0] = -1;
+	window_form(first, 2, upto, want);
+	ck_assert(got == want[1]);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"failure\"}"), 1);
+	/* and on the timer, without a cycle: unit C */
+	{
+		char body[128];
+		int fb = harness_port(&srv, "feedback");
+
+		snprintf(body, sizeof(body), "{\"unit\":%lld,\"failed_at_cycle\":5}",
+			 (long long)fd001.unit[first[2]]);
+		ck_assert_int_eq(harness_post_json(fb, "/v1/feedback", body, &r), 0);
+		harness_response_free(&r);
+	}
+	for (k = 0; k < 50 && harness_scrape(port, "fleet_engines") != 2; k++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 2);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"failure\"}"), 2);
+}
+END_TEST
+
+/* GET /v1/engines: sorted by RUL, below=, limit= and after= paging through all of them. */
+START_TEST(fleet_view_sorted_and_paged)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS), e, seen = 0, pages = 0;
+	double prev = -INFINITY, below_count = 0;
+	char *buf = malloc(4096), path[128] = "/v1/engines?limit=7";
+	size_t len = 0, cap = 4096;
+	long status;
+	cJSON *j, *it;
+
+	fl_start(backends[0]);
+	/* every engine up to its last cycle, as one text body */
+	for (size_t i = 0; i < fd001.rows; i++)
+		cycle_text(&buf, &len, &cap, i);
+	ck_assert_int_eq(post("/v1/cycles", "text/plain", buf, len, NULL), 200);
+	for (;;) {
+		const cJSON *next;
+
+		j = get_json(path, &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_double_eq(num(j, "tracked"), (double)n);
+		pages++;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "engines")) {
+			ck_assert(num(it, "rul") >= prev);
+			prev = num(it, "rul");
+			below_count += prev < 25;
+			seen++;
+		}
+		next = cJSON_GetObjectItem(j, "next");
+		if (!cJSON_IsString(next)) {
+			cJSON_Delete(j);
+			break;
+		}
+		snprintf(path, sizeof(path), "/v1/engines?limit=7&after=%s", next->valuestring);
+		cJSON_Delete(j);
+	}
+	ck_assert_uint_eq(seen, n);
+	ck_assert_uint_eq(pages, (n + 6) / 7);
+	j = get_json("/v1/engines?below=25&limit=10000", &status);
+	ck_assert_double_eq(num(j, "matching"), below_count);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "engines"))
+		ck_assert(num(it, "rul") < 25);
+	cJSON_Delete(j);
+	j = get_json("/v1/engines?limit=0", &status);
+	ck_assert_int_eq(status, 400);
+	cJSON_Delete(j);
+	/* the gauge of engines below 25, on the timer */
+	for (e = 0; e < 30 && harness_scrape(port, "fleet_engines_below_rul{threshold=\"25\"}") !=
+				  below_count; e++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines_below_rul{threshold=\"25\"}"),
+			    below_count);
+	ck_assert_double_eq(harness_scrape(port, "fleet_cycles_total{model=\"rul-fd001\"}"),
+			    (double)fd001.rows);
+	free(buf);
+}
+END_TEST
+
 Suite *
 fleet_suite(void)
 {
@@ -578,6 +761,8 @@ fleet_suite(void)
 	tcase_add_test(tc, fleet_refused_batch_changes_nothing);
 	tcase_add_loop_test(tc, fleet_acknowledged_cycles_survive_sigkill, 0, 2);
 	tcase_add_test(tc, fleet_reload_and_swap_keep_windows);
+	tcase_add_test(tc, fleet_delete_and_failure_end_a_life);
+	tcase_add_test(tc, fleet_view_sorted_and_paged);
 	suite_add_tcase(s, tc);
 	return s;
 }
