@@ -121,8 +121,7 @@ shared_open(const struct fleet_model *m, const char *database, uint32_t window,
 	}
 	if (r == 0)
 		r = fleet_committer_new(sh->store, fleet_committed, sh, &sh->committer);
-	if (r == 0) /* failure events that came while the process was down */
-		fleet_poll_failures_locked(sh);
+
 	if (r < 0) {
 		m->api->log(m->host, RULSRV_LOG_ERR, "fleet: %s",
 			    err[0] ? err : "cannot start (out of memory)");
@@ -481,8 +480,13 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 	r = build_prefix(fs);
 	if (r == 0)
 		r = register_metrics(fs);
-	if (r == 0)
+	if (r == 0) {
+		/* failure events that came while the process was down */
+		pthread_mutex_lock(&fs->sh->lock);
+		fleet_poll_failures_locked(fs->sh);
+		pthread_mutex_unlock(&fs->sh->lock);
 		r = fleet_http_routes(fs);
+	}
 	if (r == 0)
 		r = m->api->timer_add(m->host, o.tick, fleet_tick, fs);
 	if (r < 0)
