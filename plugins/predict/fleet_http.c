@@ -223,25 +223,28 @@ out:
 	return rc;
 }
 
-/* Room for the engines this request adds: the least recently seen of a sample go. */
+/*
+ * Room for the engines this request adds: of 8 engines found from a random slot on, the least
+ * recently seen goes (sampled LRU, as Redis does: no list to keep per engine).
+ */
 static void
 make_room(struct cycles_req *q)
 {
 	struct fleet_shared *sh = q->fs->sh;
-	size_t s, j, tries;
+	size_t s, j, walked;
 	struct fleet_engine *e, *victim;
 
 	while (sh->table.count + q->n_fresh > sh->max_engines && sh->table.count > 0) {
 		victim = NULL;
-		for (s = 0, tries = 0; s < 8 && tries < 64 * 8; tries++) {
-			sh->evict_seed = sh->evict_seed * 6364136223846793005ULL + 1442695040888963407ULL;
-			j = (size_t)(sh->evict_seed >> 33) & sh->table.mask;
+		sh->evict_seed = sh->evict_seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		j = (size_t)(sh->evict_seed >> 33) & sh->table.mask;
+		for (s = 0, walked = 0; s < 8 && walked <= sh->table.mask;
+		     walked++, j = (j + 1) & sh->table.mask) {
 			e = sh->table.slot[j];
 			if (e == NULL)
 				continue;
 			s++;
-			/* not an engine of this request */
-			for (size_t g = 0; g < q->n_groups; g++)
+			for (size_t g = 0; g < q->n_groups; g++) /* not an engine of this request */
 				if (q->groups[g].e == e)
 					e = NULL;
 			if (e != NULL && (victim == NULL || e->last_seen < victim->last_seen))

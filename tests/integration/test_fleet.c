@@ -747,6 +747,67 @@ START_TEST(fleet_view_sorted_and_paged)
 }
 END_TEST
 
+/* ---- bounds ------------------------------------------------------------------------------- */
+
+static const char fl_bounds_conf[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"  model = { file = \"predict_forest.so\";\n"
+	"    settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+	"                 database = \"@DIR@/fleet.db\"; max_engines = 3; idle_ttl_seconds = 1;\n"
+	"                 fleet_tick_seconds = 0.1; }; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\", \"prometheus\"]; };\n"
+	"};\n";
+
+/* max_engines evicts the least recently seen; idle_ttl_seconds forgets the idle; counted. */
+START_TEST(fleet_capacity_and_ttl_evict)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, 5), e, k;
+	char msg[300];
+
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(harness_start_conf(&srv, fl_bounds_conf), 0);
+	port = harness_port(&srv, "prediction");
+	for (e = 0; e < 4; e++)
+		ck_assert_int_eq(post_row(first[e], NULL, NULL, 0), 200);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 3);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"capacity\"}"), 1);
+	/* the most recent engine stays: its next cycle follows its first */
+	ck_assert_int_eq(post_row(first[3] + 1, NULL, msg, sizeof(msg)), 200);
+	for (k = 0; k < 40 && harness_scrape(port, "fleet_engines") != 0; k++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 0);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"ttl\"}"), 3);
+	/* forgotten in the store too: a restart brings none back */
+	ck_assert_int_eq(harness_stop(&srv), 0);
+	unlink(srv.log);
+	ck_assert_int_eq(harness_start(&srv, NULL), 0);
+	port = harness_port(&srv, "prediction");
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 0);
+}
+END_TEST
+
+/* store = "postgresql" is refused with the reason, naming the setting. */
+START_TEST(fleet_postgresql_is_refused_for_now)
+{
+	static const char conf[] =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = { model = { file = \"predict_forest.so\";\n"
+		"  settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+		"               store = \"postgresql\"; database = \"@DIR@/x.db\"; }; }; };\n"
+		"services = { prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\"]; }; };\n";
+
+	ck_assert_int_ne(harness_start_conf(&srv, conf), 0);
+	ck_assert(harness_log_contains(&srv, "setting 'plugins.model.settings.store'"));
+	ck_assert(harness_log_contains(&srv, "\"postgresql\" is not available for fleet mode"));
+	srv.pid = 0;
+}
+END_TEST
+
 Suite *
 fleet_suite(void)
 {
@@ -763,6 +824,8 @@ fleet_suite(void)
 	tcase_add_test(tc, fleet_reload_and_swap_keep_windows);
 	tcase_add_test(tc, fleet_delete_and_failure_end_a_life);
 	tcase_add_test(tc, fleet_view_sorted_and_paged);
+	tcase_add_test(tc, fleet_capacity_and_ttl_evict);
+	tcase_add_test(tc, fleet_postgresql_is_refused_for_now);
 	suite_add_tcase(s, tc);
 	return s;
 }
