@@ -277,7 +277,7 @@ int
 fleet_store_load(struct fleet_store *s, fleet_stored_fn fn, void *ud)
 {
 	return query(s, "SELECT unit, cycle, inputs, rul, model, version, ts FROM fleet_cycles"
-		     " INDEXED BY fleet_window WHERE inputs IS NOT NULL ORDER BY unit, cycle",
+		     " WHERE inputs IS NOT NULL ORDER BY unit, cycle",
 		     NULL, fn, ud);
 }
 
