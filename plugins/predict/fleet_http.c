@@ -564,6 +564,16 @@ struct listed {
 	double last_seen;
 };
 
+/* A prediction as the answers of /v1/predict and /v1/cycles print it (7 digits). */
+static double
+rul_number(double rul)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.7g", rul);
+	return strtod(buf, NULL);
+}
+
 static int
 by_rul(const void *a, const void *b)
 {
@@ -668,7 +678,7 @@ handle_engines(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 		o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "unit", (double)all[i].unit);
 		cJSON_AddNumberToObject(o, "cycle", (double)all[i].cycle);
-		cJSON_AddNumberToObject(o, "rul", (double)all[i].rul);
+		cJSON_AddNumberToObject(o, "rul", rul_number((double)all[i].rul));
 		cJSON_AddNumberToObject(o, "window", (double)all[i].len);
 		iso_time(all[i].last_seen, when, sizeof(when));
 		cJSON_AddStringToObject(o, "last_seen", when);
@@ -717,7 +727,7 @@ add_prediction(void *ud, const struct fleet_stored *c)
 	char when[64];
 
 	cJSON_AddNumberToObject(o, "cycle", (double)c->cycle);
-	cJSON_AddNumberToObject(o, "rul", c->rul);
+	cJSON_AddNumberToObject(o, "rul", rul_number(c->rul));
 	cJSON_AddStringToObject(o, "model", c->model);
 	cJSON_AddStringToObject(o, "version", c->version);
 	iso_time(c->ts, when, sizeof(when));
@@ -777,7 +787,7 @@ handle_engine(void *ud, const struct rulsrv_request *req, struct rulsrv_response
 	root = cJSON_CreateObject();
 	cJSON_AddNumberToObject(root, "unit", (double)unit);
 	cJSON_AddNumberToObject(root, "cycle", (double)l.cycle);
-	cJSON_AddNumberToObject(root, "rul", (double)l.rul);
+	cJSON_AddNumberToObject(root, "rul", rul_number((double)l.rul));
 	cJSON_AddNumberToObject(root, "window", (double)l.len);
 	iso_time(l.last_seen, when, sizeof(when));
 	cJSON_AddStringToObject(root, "last_seen", when);
