@@ -52,11 +52,11 @@ CONF
   ready_s=$(echo "$t1 - $t0" | bc -l)
 }
 
-rss_bytes() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$pid/status"; }
+rss_bytes() { awk '/^VmRSS/ { printf "%d\n", $2 * 1024 }' "/proc/$pid/status"; }
 
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.6f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 : > "$work/empty_rss"; : > "$work/full_rss"; : > "$work/empty_s"; : > "$work/full_s"
 for r in $(seq "$rounds"); do
