@@ -52,7 +52,7 @@ CONF
   ready_s=$(echo "$t1 - $t0" | bc -l)
 }
 
-rss_bytes() { awk '/^VmRSS/ { printf "%d\n", $2 * 1024 }' "/proc/$pid/status"; }
+rss_bytes() { awk '/^VmRSS/ { printf "%.0f\n", $2 * 1024 }' "/proc/$pid/status"; }
 
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 
