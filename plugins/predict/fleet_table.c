@@ -10,7 +10,7 @@
  * Why one allocation per engine and an open-addressing table of pointers: the per-engine
  * cost is the ring (cap x 25 doubles, 6000 bytes at the default window of 30) plus a 40-byte
  * header and two table pointers at a load factor of at most 1/2; no list node, no second
- * allocation. docs/FLEET.md measures it.
+ * allocation. bench/fleet.sh measures it.
  */
 
 static size_t
