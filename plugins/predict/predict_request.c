@@ -749,6 +749,131 @@ parse_root(struct pr *p)
 	return 0;
 }
 
+/* ---- /v1/cycles: newest cycles, each with its unit ----------------------------------------- */
+
+static const char *const stream_fields[] = { "unit", "cycle", "settings", "sensors" };
+
+/* A field of the streamed cycle of row *(size_t *)ctx: its unit, then the cycle's fields. */
+static int
+stream_member(struct pr *p, unsigned field, void *ctx)
+{
+	size_t row = *(const size_t *)ctx;
+
+	if (field == 0)
+		return parse_integer(p, &p->req->engines[row].unit);
+	return cycle_member(p, field - 1, ctx);
+}
+
+/*
+ * One streamed cycle, the cursor just past '{' (first_key read already for the root): an
+ * engine of one row, row and engine at the same index.
+ */
+static int
+parse_stream_members(struct pr *p, const char *first_key)
+{
+	struct predict_request *req = p->req;
+	size_t row = req->rows;
+	int r;
+
+	if (req->rows == req->cap_rows && grow_rows(req, req->rows + 1) < 0)
+		return fail_nomem(p);
+	if (req->count == req->cap_engines && grow_engines(req, req->count + 1) < 0)
+		return fail_nomem(p);
+	memset(&req->engines[row], 0, sizeof(req->engines[row]));
+	req->engines[row].first = row;
+	req->engines[row].n = 1;
+	r = parse_members(p, stream_fields, sizeof(stream_fields) / sizeof(stream_fields[0]),
+			  first_key, stream_member, &row);
+	if (r < 0)
+		return r;
+	req->rows++;
+	req->count++;
+	return 0;
+}
+
+static int
+parse_stream_batch(struct pr *p)
+{
+	long i = 0;
+	int r;
+
+	path_push(p, "cycles", -1);
+	if (p->p >= p->end || *p->p != '[')
+		return fail_type(p, "an array of cycles");
+	p->p++;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == ']') {
+		p->p++;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected at least 1 cycle");
+	}
+	p->depth--;
+	for (;; i++) {
+		if ((size_t)i >= p->lim->max_instances) {
+			path_push(p, "cycles", -1);
+			return fail_at(p, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
+				       "more than %zu cycles (max_instances)",
+				       p->lim->max_instances);
+		}
+		path_push(p, "cycles", i);
+		if (p->p >= p->end || *p->p != '{')
+			return fail_type(p, "an object");
+		p->p++;
+		r = parse_stream_members(p, NULL);
+		if (r < 0)
+			return r;
+		p->depth--;
+		r = next_or_close(p, ']');
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return 0;
+	}
+}
+
+/* The root of a /v1/cycles body: {"cycles": [...]} or the members of one cycle. */
+static int
+parse_stream_root(struct pr *p)
+{
+	char key[KEY_MAX];
+	int r;
+
+	skip_ws(p);
+	if (p->p >= p->end)
+		return fail_syntax(p, "empty body");
+	if (*p->p != '{')
+		return fail_type(p, "an object");
+	p->p++;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == '}') {
+		p->p++;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
+			       "expected \"cycles\" or \"unit\", \"cycle\", \"settings\" and "
+			       "\"sensors\"");
+	}
+	r = parse_key(p, key);
+	if (r < 0)
+		return r;
+	if (strcmp(key, "cycles") != 0)
+		return parse_stream_members(p, key);
+	p->req->batch = true;
+	r = parse_stream_batch(p);
+	if (r < 0)
+		return r;
+	skip_ws(p);
+	if (p->p < p->end && *p->p == ',') {
+		p->p++;
+		r = parse_key(p, key);
+		if (r < 0)
+			return r;
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "%s field \"%s\"",
+			       strcmp(key, "cycles") == 0 ? "duplicate" : "unknown", key);
+	}
+	if (p->p >= p->end || *p->p != '}')
+		return fail_syntax(p, "expected ',' or '}'");
+	p->p++;
+	return 0;
+}
+
 /* ---- a plain JSON validator, for the error path ----------------------------------------- */
 
 /* Open a container: push its kind, growing the stack on the heap past the inline part. */
@@ -864,9 +989,11 @@ validate_json(struct pr *p)
 	return r;
 }
 
-int
-predict_request_parse_json(const char *body, size_t len, const struct predict_limits *lim,
-			   struct predict_request *r, struct predict_error *err)
+/* A JSON body through root (parse_root or parse_stream_root), 400 outranking 422. */
+static int
+parse_json_with(int (*root)(struct pr *p), const char *body, size_t len,
+		const struct predict_limits *lim, struct predict_request *r,
+		struct predict_error *err)
 {
 	struct predict_error shape;
 	struct pr p = {
@@ -879,7 +1006,7 @@ predict_request_parse_json(const char *body, size_t len, const struct predict_li
 	};
 	int rc;
 
-	rc = parse_root(&p);
+	rc = root(&p);
 	if (rc == 0) {
 		skip_ws(&p);
 		if (p.p != p.end)
@@ -895,6 +1022,21 @@ predict_request_parse_json(const char *body, size_t len, const struct predict_li
 		return rc;
 	fix_pointers(r);
 	return 0;
+}
+
+int
+predict_request_parse_json(const char *body, size_t len, const struct predict_limits *lim,
+			   struct predict_request *r, struct predict_error *err)
+{
+	return parse_json_with(parse_root, body, len, lim, r, err);
+}
+
+int
+predict_request_parse_cycles_json(const char *body, size_t len,
+				  const struct predict_limits *lim, struct predict_request *r,
+				  struct predict_error *err)
+{
+	return parse_json_with(parse_stream_root, body, len, lim, r, err);
 }
 
 /* ---- text/plain C-MAPSS rows ------------------------------------------------------------ */
@@ -1007,9 +1149,58 @@ out:
 	return rc;
 }
 
-int
-predict_request_parse_cmapss(const char *body, size_t len, const struct predict_limits *lim,
-			     struct predict_request *r, struct predict_error *err)
+/* Every row of the table as an engine of one row, in body order (/v1/cycles). */
+static int
+rows_as_cycles(const struct cmapss_table *t, const struct predict_limits *lim,
+	       struct predict_request *r, struct predict_error *err)
+{
+	size_t i;
+
+	if (t->rows > lim->max_instances)
+		return fail_plain(err, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
+				  "body: more than %zu rows (max_instances)", lim->max_instances);
+	if ((t->rows > r->cap_engines && grow_engines(r, t->rows) < 0) ||
+	    (t->rows > r->cap_rows && grow_rows(r, t->rows) < 0))
+		return fail_plain(err, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+	for (i = 0; i < t->rows; i++) {
+		r->engines[i] = (struct predict_engine){ .unit = t->unit[i], .n = 1, .first = i };
+		r->cycles[i] = t->cycle[i];
+	}
+	memcpy(r->inputs, t->values, t->rows * N_IN * sizeof(double));
+	r->count = t->rows;
+	r->rows = t->rows;
+	r->batch = true;
+	fix_pointers(r);
+	return 0;
+}
+
+/* A table of rows, checked (at least one row, every number finite), into the request by group. */
+static int
+table_into_request(int (*group)(const struct cmapss_table *t, const struct predict_limits *lim,
+				struct predict_request *r, struct predict_error *err),
+		   const struct cmapss_table *t, const struct predict_limits *lim,
+		   struct predict_request *r, struct predict_error *err)
+{
+	size_t i, k;
+
+	if (t->rows == 0)
+		return fail_plain(err, 422, PREDICT_ERR_INVALID_SHAPE,
+				  "body: expected at least 1 C-MAPSS row");
+	for (i = 0; i < t->rows; i++)
+		for (k = 0; k < N_IN; k++)
+			if (!isfinite(t->values[i * N_IN + k]))
+				return fail_plain(err, 422, PREDICT_ERR_NON_FINITE,
+						  "row %zu: column %zu: number is not finite",
+						  i + 1, k + 3);
+	return group(t, lim, r, err);
+}
+
+/* Rows into a table, then into the request by group (grouped by unit, or one per row). */
+static int
+parse_rows_with(int (*group)(const struct cmapss_table *t, const struct predict_limits *lim,
+			     struct predict_request *r, struct predict_error *err),
+		const char *body, size_t len, const struct predict_limits *lim,
+		struct predict_request *r, struct predict_error *err)
 {
 	struct cmapss_table t = { 0 };
 	char msg[200];
@@ -1029,7 +1220,7 @@ predict_request_parse_cmapss(const char *body, size_t len, const struct predict_
 		rc = fail_plain(err, 400, PREDICT_ERR_MALFORMED_ROWS, "%s", msg);
 		goto out;
 	}
-	rc = predict_request_from_table(&t, lim, r, err);
+	rc = table_into_request(group, &t, lim, r, err);
 out:
 	cmapss_table_free(&t);
 	return rc;
@@ -1039,16 +1230,20 @@ int
 predict_request_from_table(const struct cmapss_table *t, const struct predict_limits *lim,
 			   struct predict_request *r, struct predict_error *err)
 {
-	size_t i, k;
+	return table_into_request(group_units, t, lim, r, err);
+}
 
-	if (t->rows == 0)
-		return fail_plain(err, 422, PREDICT_ERR_INVALID_SHAPE,
-				  "body: expected at least 1 C-MAPSS row");
-	for (i = 0; i < t->rows; i++)
-		for (k = 0; k < N_IN; k++)
-			if (!isfinite(t->values[i * N_IN + k]))
-				return fail_plain(err, 422, PREDICT_ERR_NON_FINITE,
-						  "row %zu: column %zu: number is not finite",
-						  i + 1, k + 3);
-	return group_units(t, lim, r, err);
+int
+predict_request_parse_cmapss(const char *body, size_t len, const struct predict_limits *lim,
+			     struct predict_request *r, struct predict_error *err)
+{
+	return parse_rows_with(group_units, body, len, lim, r, err);
+}
+
+int
+predict_request_parse_cycles_cmapss(const char *body, size_t len,
+				    const struct predict_limits *lim, struct predict_request *r,
+				    struct predict_error *err)
+{
+	return parse_rows_with(rows_as_cycles, body, len, lim, r, err);
 }

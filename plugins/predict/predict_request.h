@@ -101,4 +101,18 @@ int predict_request_parse_cmapss(const char *body, size_t len, const struct pred
 int predict_request_from_table(const struct cmapss_table *t, const struct predict_limits *lim,
 			       struct predict_request *r, struct predict_error *err);
 
+/*
+ * /v1/cycles bodies: the newest cycle(s) of any engines, each its own engine of n == 1 (in
+ * body order; engine i is row i). JSON: one {"unit": U, "cycle": C, "settings": [3],
+ * "sensors": [21]} or {"cycles": [that, ...]} (locations "cycles[3].sensors: ..."); text: C-MAPSS
+ * rows of any units. At most max_instances cycles. Same errors as the two above, except that
+ * cycles are not checked against one another (the fleet orders them per engine).
+ */
+int predict_request_parse_cycles_json(const char *body, size_t len,
+				      const struct predict_limits *lim, struct predict_request *r,
+				      struct predict_error *err);
+int predict_request_parse_cycles_cmapss(const char *body, size_t len,
+					const struct predict_limits *lim,
+					struct predict_request *r, struct predict_error *err);
+
 #endif

@@ -16,6 +16,7 @@
 #include "clocks.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
+#include "fleet_service.h"
 #include "predict_request.h"
 #include "v2_service.h"
 
@@ -68,6 +69,7 @@ struct psvc {
 	atomic_bool ready;
 	bool info_counted;
 	struct v2_service *v2; /* the Open Inference Protocol routes (v2_service.h) */
+	struct fleet_service *fleet; /* POST /v1/cycles ...; NULL unless fleet = true */
 
 	struct rulsrv_series *requests[N_STATUS];
 	struct rulsrv_series *errors[N_REASONS];
@@ -476,6 +478,7 @@ predict_service_fini(void *state)
 	if (s->info_counted)
 		s->api->gauge_add(s->info, -1);
 	v2_service_free(s->v2);
+	fleet_service_fini(s->fleet);
 	if (s->model != NULL)
 		s->ops->free_model(s->model);
 	bundle_free(s->bundle);
@@ -631,9 +634,31 @@ publish_attributes(struct psvc *s)
 	return api->attribute_set(s->host, "model.version", s->bundle->version);
 }
 
+/* Fleet mode (plugins/predict/fleet_service.h), when the settings turn it on. */
+static int
+start_fleet(struct psvc *s, const struct rulsrv_settings *settings)
+{
+	const struct fleet_model m = {
+		.api = s->api,
+		.host = s->host,
+		.features = s->bundle->features,
+		.n_features = s->n_features,
+		.window = feature_spec_window(s->bundle->features),
+		.ops = s->ops,
+		.model = s->model,
+		.name = s->bundle->name,
+		.version = s->bundle->version,
+		.input_count = s->input_count,
+		.input_names = s->input_names,
+		.max_cycles_per_request = s->lim.max_instances,
+	};
+
+	return fleet_service_init(&m, settings, &s->fleet);
+}
+
 /* Everything after the model loaded fails only out of memory or on a name already taken. */
 static int
-start_serving(struct psvc *s)
+start_serving(struct psvc *s, const struct rulsrv_settings *settings)
 {
 	int rc;
 
@@ -649,7 +674,7 @@ start_serving(struct psvc *s)
 	rc = publish_attributes(s);
 	if (rc < 0)
 		goto say_why;
-	return 0;
+	return start_fleet(s, settings);
 say_why:
 	if (rc == -ENOMEM || rc == -EEXIST)
 		s->api->log(s->host, RULSRV_LOG_ERR, "cannot start the prediction service: %s",
@@ -678,7 +703,7 @@ predict_service_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	rc = load_model(s);
 	if (rc < 0)
 		goto free_state;
-	rc = start_serving(s);
+	rc = start_serving(s, settings);
 	if (rc < 0)
 		goto free_state;
 	api->gauge_add(s->info, 1);

@@ -17,7 +17,8 @@
 static const char full_conf[] =
 	"plugin_dir = \"@PLUGINS@\";\n"
 	"plugins = {\n"
-	"  model = { file = \"predict_forest.so\"; settings = { bundle = \"@DIR@/bundle\"; }; };\n"
+	"  model = { file = \"predict_forest.so\"; settings = { bundle = \"@DIR@/bundle\";\n"
+	"            fleet = true; database = \"@DIR@/feedback.db\"; }; };\n"
 	"  drift = { file = \"drift_psi.so\"; settings = { reference = \"@DIR@/bundle\"; }; };\n"
 	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/feedback.db\"; }; };\n"
 	"  prometheus = { file = \"export_prometheus.so\"; };\n"

@@ -56,7 +56,8 @@ instances_f=()
 	echo "plugin_dir = \"$PLUGINS\";"
 	echo "plugins = {"
 	if have predict_forest.so && [ $have_bundle = yes ]; then
-		echo "  model = { file = \"predict_forest.so\"; settings = { bundle = \"$TMP/bundle\"; }; };"
+		echo "  model = { file = \"predict_forest.so\"; settings = { bundle = \"$TMP/bundle\";"
+		echo "            fleet = true; database = \"$TMP/feedback.db\"; }; };"
 		instances_p+=(model)
 	fi
 	if have drift_psi.so && [ $have_bundle = yes ]; then
@@ -84,7 +85,7 @@ instances_f=()
 # Which instance serves a path (the core's own paths need none).
 needs() {
 	case $1 in
-	/v1/predict* | /v1/models*) echo model ;;
+	/v1/predict* | /v1/models* | /v1/cycles* | /v1/engines*) echo model ;;
 	/v1/drift*) echo drift ;;
 	/v1/feedback*) echo feedback ;;
 	/metrics*) echo prometheus ;;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_predict_request.c - the /v1/predict body parser: exact errors, exact numbers. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,6 +623,102 @@ START_TEST(test_cmapss_errors)
 }
 END_TEST
 
+/* ---- /v1/cycles bodies ------------------------------------------------------------------ */
+
+#define FL_S3 "\"settings\":[1,2,3]"
+#define FL_S21 "\"sensors\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]"
+
+/* One cycle, a batch in body order (a unit may repeat), each cycle its own engine of n 1. */
+START_TEST(test_cycles_json)
+{
+	const char *one = "{\"unit\":7,\"cycle\":113," FL_S3 "," FL_S21 "}";
+	const char *batch = "{\"cycles\":[{\"unit\":9,\"cycle\":2," FL_S3 "," FL_S21 "},"
+			    "{\"cycle\":1,\"unit\":7," FL_S21 "," FL_S3 "},"
+			    "{\"unit\":9,\"cycle\":1," FL_S3 "," FL_S21 "}]}";
+	struct predict_request r;
+	struct predict_error err;
+
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_cycles_json(one, strlen(one), &limits, &r, &err), 0);
+	ck_assert_uint_eq(r.count, 1);
+	ck_assert(!r.batch);
+	ck_assert_int_eq(r.engines[0].unit, 7);
+	ck_assert_int_eq(r.engines[0].cycles[0], 113);
+	ck_assert_uint_eq(r.engines[0].n, 1);
+	ck_assert_double_eq(r.engines[0].inputs[3], 1);
+	ck_assert_double_eq(r.engines[0].inputs[23], 21);
+	predict_request_free(&r);
+	ck_assert_int_eq(predict_request_parse_cycles_json(batch, strlen(batch), &limits, &r, &err),
+			 0);
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert(r.batch);
+	ck_assert_int_eq(r.engines[1].unit, 7);
+	ck_assert_int_eq(r.engines[2].unit, 9);
+	ck_assert_int_eq(r.engines[2].cycles[0], 1); /* not ordered here: the fleet checks */
+	predict_request_free(&r);
+}
+END_TEST
+
+START_TEST(test_cycles_errors)
+{
+	static const struct bad_case cases[] = {
+		{ "{\"cycles\":[{\"unit\":1,\"cycle\":1," FL_S3 ",\"sensors\":[1,2]}]}", 422,
+		  PREDICT_ERR_INVALID_SHAPE, "cycles[0].sensors: expected 21 numbers, got 2" },
+		{ "{\"unit\":1,\"cycle\":1," FL_S3 "}", 422, PREDICT_ERR_INVALID_SHAPE,
+		  "body: missing field \"sensors\"" },
+		{ "{\"unit\":1,\"cycles\":[]}", 422, PREDICT_ERR_INVALID_SHAPE,
+		  "body: unknown field \"cycles\"" },
+		{ "{\"cycles\":[]}", 422, PREDICT_ERR_INVALID_SHAPE,
+		  "cycles: expected at least 1 cycle" },
+		{ "{\"cycles\":[{\"unit\":-1,\"cycle\":1," FL_S3 "," FL_S21 "}]}", 422,
+		  PREDICT_ERR_INVALID_SHAPE, "cycles[0].unit: expected a non-negative integer, got -1" },
+		{ "{\"cycles\":[{\"unit\":1,\"cycle\":1," FL_S3 "," FL_S21 "},]}", 400,
+		  PREDICT_ERR_MALFORMED_JSON, "malformed JSON at byte *" },
+		{ "{}", 422, PREDICT_ERR_INVALID_SHAPE, "body: expected \"cycles\" or *" },
+	};
+	struct predict_request r;
+	struct predict_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *c = &cases[i];
+		const char *star = strchr(c->message, '*');
+
+		predict_request_init(&r);
+		ck_assert_int_eq(predict_request_parse_cycles_json(c->body, strlen(c->body), &limits,
+								   &r, &err), -EINVAL);
+		ck_assert_uint_eq(err.status, c->status);
+		ck_assert_str_eq(err.code, c->code);
+		if (star == NULL)
+			ck_assert_str_eq(err.message, c->message);
+		else
+			ck_assert_msg(strncmp(err.message, c->message, (size_t)(star - c->message)) == 0,
+				      "%s", err.message);
+		predict_request_free(&r);
+	}
+}
+END_TEST
+
+/* Text rows: one cycle per row, in body order, any units. */
+START_TEST(test_cycles_cmapss)
+{
+	const char *rows = "2 5 1 2 3 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n"
+			   "1 9 1 2 3 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n"
+			   "2 4 1 2 3 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n";
+	struct predict_request r;
+	struct predict_error err;
+
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_cycles_cmapss(rows, strlen(rows), &limits, &r, &err),
+			 0);
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert_int_eq(r.engines[0].unit, 2);
+	ck_assert_int_eq(r.engines[2].cycles[0], 4);
+	ck_assert_uint_eq(r.engines[1].n, 1);
+	predict_request_free(&r);
+}
+END_TEST
+
 Suite *
 predict_request_suite(void)
 {
@@ -642,6 +739,9 @@ predict_request_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_cmapss_grouping);
 	tcase_add_test(tc, test_cmapss_errors);
+	tcase_add_test(tc, test_cycles_json);
+	tcase_add_test(tc, test_cycles_errors);
+	tcase_add_test(tc, test_cycles_cmapss);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -317,6 +317,20 @@ START_TEST(test_route_table)
 	ck_assert(!known);
 	ck_assert_str_eq(snapshot_known_path(snap, "/a"), "/a");
 	ck_assert_str_eq(snapshot_known_path(snap, "/b"), "other");
+	/* prefix routes (ABI 2.1), as fleet mode uses them: GET and DELETE /e/{unit} */
+	ck_assert_int_eq(snapshot_route_add(snap, "GET", "/e/*", 0, (rulsrv_handler_fn)abort, NULL,
+					    NULL), 0);
+	ck_assert_int_eq(snapshot_route_add(snap, "DELETE", "/e/*", 0, (rulsrv_handler_fn)abort,
+					    NULL, NULL), 0);
+	rt = snapshot_route_find(snap, "GET", "/e/7", &known, allow, sizeof(allow));
+	ck_assert_ptr_nonnull(rt);
+	ck_assert_str_eq(rt->path, "/e/*");
+	rt = snapshot_route_find(snap, "POST", "/e/7", &known, allow, sizeof(allow));
+	ck_assert_ptr_null(rt);
+	ck_assert(known);
+	ck_assert_str_eq(allow, "GET, DELETE");
+	ck_assert_ptr_null(snapshot_route_find(snap, "GET", "/ex/7", &known, allow, sizeof(allow)));
+	ck_assert_str_eq(snapshot_known_path(snap, "/e/12"), "/e/*");
 	/* timers: 0.01 to 86400 s */
 	ck_assert_int_eq(snapshot_timer_add(snap, 0.009, (rulsrv_timer_fn)abort, NULL), -EINVAL);
 	ck_assert_int_eq(snapshot_timer_add(snap, 86401, (rulsrv_timer_fn)abort, NULL), -EINVAL);

@@ -18,7 +18,8 @@
  *
  * Changelog, newest first:
  *   2.1  Prefix routes: a route_add path ending in a slash and "*" takes every path under
- *        that prefix that no exact route of the same method takes (a protocol's own 404).
+ *        that prefix that no exact route of the same method takes; the handler reads the
+ *        rest from req->path (GET /v1/engines/{unit}; /v2/models/... and its own 404).
  *   2.0  Prediction records that can grow: a batch carries input_count inputs per record, as
  *        the bundle declares, and item_size; records are reached with rulsrv_prediction_at().
  *        No data-set constant in the ABI (RULSRV_N_SETTINGS, RULSRV_N_SENSORS and

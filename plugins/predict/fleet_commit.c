@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* fleet_commit.c - group commit of accepted cycles: one writer, one transaction per wake-up. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "fleet_internal.h"
+
+/*
+ * As the feedback plugin's committer (plugins/feedback/commit.c): a handler queues its
+ * request's writes with the answer deferred and returns; this thread takes everything
+ * queued, writes it in one durable transaction and hands each item to the hook, which
+ * answers. One fsync serves every request that arrived while the previous one ran. Items
+ * are taken in queue order, so a cycle's retry (queued after it) is answered after it.
+ */
+
+#define FLEET_MAX_GROUP 4096 /* items per transaction */
+
+struct fleet_committer {
+	struct fleet_store *store;
+	void (*hook)(void *ud, struct fleet_item *it);
+	void *ud;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct fleet_item *head, **tail;
+	bool stop, started;
+};
+
+void
+fleet_item_free(struct fleet_item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->forget);
+	free(it->rows);
+	free(it->body);
+	free(it);
+}
+
+/*
+ * Every item's writes in one transaction, then the hook for each. A group that forgets an
+ * engine (DELETE, a failure, an eviction) is applied item by item instead, in queue order,
+ * so a forget never deletes rows an earlier item of the group wrote after it: rare, and
+ * exact.
+ */
+static void
+commit_run(struct fleet_committer *c, struct fleet_item *batch)
+{
+	struct fleet_item *it, *next;
+	struct fleet_row *rows = NULL;
+	size_t nr = 0, nf = 0, k = 0;
+	int r;
+
+	for (it = batch; it != NULL; it = it->next) {
+		nr += it->n_rows;
+		nf += it->n_forget;
+	}
+	if (batch->next == NULL || nf > 0) {
+		for (it = batch; it != NULL; it = it->next)
+			it->result = fleet_store_apply(c->store, it->forget, it->n_forget,
+						       it->rows, it->n_rows);
+	} else {
+		rows = malloc((nr ? nr : 1) * sizeof(*rows));
+		if (rows == NULL) {
+			r = -ENOMEM;
+		} else {
+			for (it = batch; it != NULL; it = it->next)
+				for (size_t i = 0; i < it->n_rows; i++)
+					rows[k++] = it->rows[i];
+			r = fleet_store_apply(c->store, NULL, 0, rows, nr);
+		}
+		for (it = batch; it != NULL; it = it->next)
+			it->result = r;
+	}
+	free(rows);
+	for (it = batch; it != NULL; it = next) {
+		next = it->next;
+		c->hook(c->ud, it);
+	}
+}
+
+static void *
+commit_main(void *arg)
+{
+	struct fleet_committer *c = arg;
+	struct fleet_item *batch, *last;
+	size_t k;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->head == NULL && !c->stop)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->head == NULL)
+			break;
+		batch = c->head;
+		for (last = batch, k = 1; last->next != NULL && k < FLEET_MAX_GROUP; k++)
+			last = last->next;
+		c->head = last->next;
+		if (c->head == NULL)
+			c->tail = &c->head;
+		last->next = NULL;
+		pthread_mutex_unlock(&c->lock);
+		commit_run(c, batch);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int
+fleet_committer_new(struct fleet_store *store, void (*hook)(void *ud, struct fleet_item *it),
+		    void *ud, struct fleet_committer **out)
+{
+	struct fleet_committer *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->store = store;
+	c->hook = hook;
+	c->ud = ud;
+	c->tail = &c->head;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	r = pthread_create(&c->thread, NULL, commit_main, c);
+	if (r != 0) {
+		fleet_committer_free(c);
+		return -r;
+	}
+	c->started = true;
+	*out = c;
+	return 0;
+}
+
+int
+fleet_committer_submit(struct fleet_committer *c, struct fleet_item *it)
+{
+	int r = 0;
+
+	it->next = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (c->stop) {
+		r = -ESHUTDOWN;
+	} else {
+		*c->tail = it;
+		c->tail = &it->next;
+		pthread_cond_signal(&c->work);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void
+fleet_committer_free(struct fleet_committer *c)
+{
+	if (c == NULL)
+		return;
+	if (c->started) {
+		pthread_mutex_lock(&c->lock);
+		c->stop = true;
+		pthread_cond_signal(&c->work);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	pthread_cond_destroy(&c->work);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

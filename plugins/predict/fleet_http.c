@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: MIT */
+/* fleet_http.c - POST /v1/cycles, GET /v1/engines: the fleet's routes. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "feature_pipeline.h"
+#include "fleet_shared.h"
+#include "predict_request.h"
+
+/*
+ * POST /v1/cycles, all or nothing: under the fleet's lock, every cycle is checked against
+ * its engine (and the cycles of that engine earlier in the body), the features and the
+ * predictions are computed from the windows as they would be after the request, and only
+ * when all of that succeeded are the windows changed. The answer waits for the committer
+ * (deferred), so a 200 means the cycles are durable.
+ */
+
+enum plan_kind { PLAN_NEW, PLAN_REPEAT };
+
+struct plan {
+	enum plan_kind kind;
+	long src;      /* REPEAT: the body index it repeats, -1: the engine's stored cycle */
+	float stored;  /* REPEAT of the stored cycle: its prediction */
+	size_t feat;   /* NEW: its feature row */
+};
+
+struct group {
+	size_t first, n; /* into order[] */
+	struct fleet_engine *e;
+	bool fresh; /* e allocated for this request, not in the table yet */
+	size_t n_new;
+};
+
+struct cycles_req {
+	struct fleet_service *fs;
+	const struct predict_request *r;
+	const char *where_kind; /* "cycles", "row" or NULL (one cycle) */
+	size_t *order;
+	struct plan *plan;
+	struct group *groups;
+	size_t n_groups, n_new, n_fresh;
+	float *rows, *out;
+	struct fleet_row *wrows;
+};
+
+static int
+by_unit(const void *a, const void *b, void *ud)
+{
+	const struct predict_request *r = ud;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int64_t u = r->engines[i].unit, v = r->engines[j].unit;
+
+	if (u != v)
+		return u < v ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* Where cycle i is, for messages: "cycles[3]: ", "row 4: " or "". */
+static void
+where(const struct cycles_req *q, size_t i, char *buf, size_t len)
+{
+	if (q->where_kind == NULL)
+		buf[0] = '\0';
+	else if (q->where_kind[0] == 'r')
+		snprintf(buf, len, "row %zu: ", i + 1);
+	else
+		snprintf(buf, len, "cycles[%zu]: ", i);
+}
+
+static const double *
+cycle_inputs(const struct predict_request *r, size_t i)
+{
+	return r->engines[i].inputs;
+}
+
+static int64_t
+cycle_number(const struct predict_request *r, size_t i)
+{
+	return r->engines[i].cycles[0];
+}
+
+/*
+ * Check every cycle against its engine. 0, or 1 with *bad the first stale cycle (body
+ * order) and *last the cycle it does not follow.
+ */
+static int
+plan_cycles(struct cycles_req *q, size_t *bad, int64_t *last)
+{
+	struct fleet_shared *sh = q->fs->sh;
+	const struct predict_request *r = q->r;
+	size_t g, k, i;
+	int found = 0;
+
+	q->n_new = 0;
+	q->n_fresh = 0;
+	for (g = 0; g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+		struct fleet_engine *e = fleet_table_find(&sh->table, r->engines[q->order[gr->first]].unit);
+		bool has_last = e != NULL && e->len > 0;
+		int64_t last_cycle = has_last ? fleet_engine_last_cycle(e) : -1;
+		const double *last_in = has_last ? fleet_engine_slot(e, e->len - 1) + 1 : NULL;
+		long last_src = -1;
+
+		gr->e = e;
+		gr->fresh = false;
+		gr->n_new = 0;
+		for (k = 0; k < gr->n; k++) {
+			i = q->order[gr->first + k];
+			if (has_last && (cycle_number(r, i) < last_cycle ||
+					 (cycle_number(r, i) == last_cycle &&
+					  memcmp(cycle_inputs(r, i), last_in,
+						 CMAPSS_N_INPUTS * sizeof(double)) != 0))) {
+				if (!found || i < *bad) {
+					*bad = i;
+					*last = last_cycle;
+				}
+				found = 1;
+				break;
+			}
+			if (has_last && cycle_number(r, i) == last_cycle) {
+				q->plan[i] = (struct plan){ .kind = PLAN_REPEAT, .src = last_src,
+							    .stored = e != NULL ? e->rul : 0 };
+				continue;
+			}
+			q->plan[i] = (struct plan){ .kind = PLAN_NEW, .feat = q->n_new++ };
+			gr->n_new++;
+			has_last = true;
+			last_cycle = cycle_number(r, i);
+			last_in = cycle_inputs(r, i);
+			last_src = (long)i;
+		}
+		if (e == NULL && gr->n_new > 0)
+			q->n_fresh++;
+	}
+	return found;
+}
+
+/* Engines of the right size for every group that adds cycles; nothing visible changes. */
+static int
+prepare_engines(struct cycles_req *q)
+{
+	struct fleet_shared *sh = q->fs->sh;
+	struct fleet_engine *old;
+	size_t g;
+
+	if (fleet_table_reserve(&sh->table, sh->table.count + q->n_fresh) < 0)
+		return -ENOMEM;
+	for (g = 0; g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		if (gr->n_new == 0)
+			continue;
+		if (gr->e == NULL) {
+			gr->e = fleet_engine_new(q->r->engines[q->order[gr->first]].unit, sh->window);
+			if (gr->e == NULL)
+				return -ENOMEM;
+			gr->fresh = true;
+		} else if (gr->e->cap != sh->window) {
+			/* the kept length changed at a reload: the same cycles, in a new ring */
+			struct fleet_engine *n = fleet_engine_resize(gr->e, sh->window);
+
+			if (n == NULL)
+				return -ENOMEM;
+			fleet_table_put(&sh->table, n, &old); /* replaces: cannot fail */
+			gr->e = n;
+		}
+	}
+	return 0;
+}
+
+/* Feature rows of every new cycle, from its engine's window as it will be. */
+static int
+compute_features(struct cycles_req *q)
+{
+	const struct fleet_model *m = &q->fs->m;
+	const struct predict_request *r = q->r;
+	size_t g, k, i, max = 0, len;
+	double *in = NULL;
+	int64_t *cyc = NULL;
+	int rc = 0;
+
+	for (g = 0; g < q->n_groups; g++)
+		if (q->groups[g].e != NULL && q->groups[g].e->len + q->groups[g].n_new > max)
+			max = q->groups[g].e->len + q->groups[g].n_new;
+	in = malloc((max ? max : 1) * CMAPSS_N_INPUTS * sizeof(*in));
+	cyc = malloc((max ? max : 1) * sizeof(*cyc));
+	if (in == NULL || cyc == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (g = 0; g < q->n_groups && rc == 0; g++) {
+		struct group *gr = &q->groups[g];
+
+		if (gr->n_new == 0)
+			continue;
+		for (len = 0; len < gr->e->len; len++) {
+			const double *s = fleet_engine_slot(gr->e, (uint32_t)len);
+
+			cyc[len] = (int64_t)s[0];
+			memcpy(in + len * CMAPSS_N_INPUTS, s + 1, CMAPSS_N_INPUTS * sizeof(double));
+		}
+		for (k = 0; k < gr->n && rc == 0; k++) {
+			i = q->order[gr->first + k];
+			if (q->plan[i].kind != PLAN_NEW)
+				continue;
+			cyc[len] = cycle_number(r, i);
+			memcpy(in + len * CMAPSS_N_INPUTS, cycle_inputs(r, i),
+			       CMAPSS_N_INPUTS * sizeof(double));
+			len++;
+			rc = features_last(m->features, in, cyc, len,
+					   q->rows + q->plan[i].feat * m->n_features);
+		}
+	}
+out:
+	free(in);
+	free(cyc);
+	return rc;
+}
+
+/*
+ * Room for the engines this request adds: of 8 engines found from a random slot on, the least
+ * recently seen goes (sampled LRU, as Redis does: no list to keep per engine).
+ */
+static void
+make_room(struct cycles_req *q)
+{
+	struct fleet_shared *sh = q->fs->sh;
+	size_t s, j, walked;
+	struct fleet_engine *e, *victim;
+
+	while (sh->table.count + q->n_fresh > sh->max_engines && sh->table.count > 0) {
+		victim = NULL;
+		sh->evict_seed = sh->evict_seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		j = (size_t)(sh->evict_seed >> 33) & sh->table.mask;
+		for (s = 0, walked = 0; s < 8 && walked <= sh->table.mask;
+		     walked++, j = (j + 1) & sh->table.mask) {
+			e = sh->table.slot[j];
+			if (e == NULL)
+				continue;
+			s++;
+			for (size_t g = 0; g < q->n_groups; g++) /* not an engine of this request */
+				if (q->groups[g].e == e)
+					e = NULL;
+			if (e != NULL && (victim == NULL || e->last_seen < victim->last_seen))
+				victim = e;
+		}
+		if (victim == NULL)
+			break;
+		fleet_forget_locked(sh, victim->unit, EVICT_CAPACITY);
+	}
+}
+
+/* The windows change: new engines in, cycles appended, predictions kept, rows to store. */
+static void
+apply_plan(struct cycles_req *q, double now)
+{
+	struct fleet_service *fs = q->fs;
+	struct fleet_shared *sh = fs->sh;
+	const struct predict_request *r = q->r;
+	struct fleet_engine *old;
+	size_t g, k, i, w = 0;
+
+	make_room(q);
+	for (g = 0; g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		if (gr->fresh) {
+			fleet_table_put(&sh->table, gr->e, &old); /* reserved: cannot fail */
+			gr->fresh = false;
+		}
+	}
+	for (g = 0; g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		for (k = 0; k < gr->n; k++) {
+			i = q->order[gr->first + k];
+			if (q->plan[i].kind != PLAN_NEW)
+				continue;
+			struct fleet_row *row = &q->wrows[w++];
+
+			fleet_engine_append(gr->e, cycle_number(r, i), cycle_inputs(r, i),
+					    &row->dropped);
+			gr->e->rul = q->out[q->plan[i].feat];
+			gr->e->last_seen = now;
+			gr->e->by = fs->by;
+			row->unit = gr->e->unit;
+			row->cycle = cycle_number(r, i);
+			memcpy(row->inputs, cycle_inputs(r, i), sizeof(row->inputs));
+			row->rul = (double)gr->e->rul;
+			row->ts = now;
+			row->model = fs->m.name;
+			row->version = fs->m.version;
+		}
+	}
+	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+}
+
+static char *
+put_int(char *p, int64_t v)
+{
+	return p + sprintf(p, "%lld", (long long)v);
+}
+
+/* The answer, in body order, as /v1/predict renders it. */
+static char *
+render(struct cycles_req *q, size_t *len)
+{
+	const struct predict_request *r = q->r;
+	struct fleet_service *fs = q->fs;
+	char *body = malloc(fs->prefix_len + r->count * 96 + 4), *p;
+	size_t i;
+	float rul;
+
+	if (body == NULL)
+		return NULL;
+	memcpy(body, fs->prefix, fs->prefix_len);
+	p = body + fs->prefix_len;
+	for (i = 0; i < r->count; i++) {
+		const struct plan *pl = &q->plan[i];
+
+		if (pl->kind == PLAN_NEW)
+			rul = q->out[pl->feat];
+		else if (pl->src < 0)
+			rul = pl->stored;
+		else
+			rul = q->out[q->plan[pl->src].feat];
+		if (i > 0)
+			*p++ = ',';
+		p += sprintf(p, "{\"unit\":");
+		p = put_int(p, r->engines[i].unit);
+		p += sprintf(p, ",\"cycle\":");
+		p = put_int(p, cycle_number(r, i));
+		p += sprintf(p, ",\"rul\":%.7g}", (double)rul);
+	}
+	memcpy(p, "]}", 3);
+	*len = (size_t)(p + 2 - body);
+	return body;
+}
+
+/* The new predictions to the observers (drift, the prediction log), as /v1/predict does. */
+static void
+notify(struct cycles_req *q, const struct fleet_row *rows, double ts)
+{
+	struct fleet_service *fs = q->fs;
+	struct rulsrv_prediction *items = malloc((q->n_new ? q->n_new : 1) * sizeof(*items));
+	struct rulsrv_prediction_batch batch;
+	size_t i;
+
+	if (items == NULL)
+		return;
+	for (i = 0; i < q->n_new; i++)
+		items[i] = (struct rulsrv_prediction){
+			.unit = rows[i].unit,
+			.cycle = rows[i].cycle,
+			.rul = rows[i].rul,
+			.inputs = rows[i].inputs,
+		};
+	batch = (struct rulsrv_prediction_batch){
+		.model = fs->m.name,
+		.version = fs->m.version,
+		.timestamp = ts,
+		.input_count = fs->m.input_count,
+		.input_names = fs->m.input_names,
+		.count = q->n_new,
+		.item_size = sizeof(*items),
+		.items = items,
+	};
+	if (q->n_new > 0)
+		fs->m.api->observers_notify(fs->m.host, &batch);
+	free(items);
+}
+
+static void
+refuse(struct fleet_service *fs, struct rulsrv_response *resp, enum fleet_refusal why,
+       unsigned status, const char *code, const char *msg)
+{
+	fleet_refused(fs->sh, why);
+	fs->m.api->respond_error(resp, status, code, "%s", msg);
+}
+
+static int
+group_cycles(struct cycles_req *q)
+{
+	const struct predict_request *r = q->r;
+	size_t i;
+
+	q->order = malloc(r->count * sizeof(*q->order));
+	q->plan = malloc(r->count * sizeof(*q->plan));
+	q->groups = malloc(r->count * sizeof(*q->groups));
+	q->rows = malloc(r->count * (q->fs->m.n_features ? q->fs->m.n_features : 1) *
+			 sizeof(*q->rows));
+	q->out = malloc(r->count * sizeof(*q->out));
+	q->wrows = malloc(r->count * sizeof(*q->wrows));
+	if (!q->order || !q->plan || !q->groups || !q->rows || !q->out || !q->wrows)
+		return -ENOMEM;
+	for (i = 0; i < r->count; i++)
+		q->order[i] = i;
+	qsort_r(q->order, r->count, sizeof(*q->order), by_unit, (void *)r);
+	q->n_groups = 0;
+	for (i = 0; i < r->count; i++) {
+		if (i == 0 || r->engines[q->order[i]].unit != r->engines[q->order[i - 1]].unit)
+			q->groups[q->n_groups++] = (struct group){ .first = i };
+		q->groups[q->n_groups - 1].n++;
+	}
+	return 0;
+}
+
+static void
+free_req(struct cycles_req *q)
+{
+	size_t g;
+
+	if (q->groups != NULL)
+		for (g = 0; g < q->n_groups; g++)
+			if (q->groups[g].fresh)
+				free(q->groups[g].e);
+	free(q->order);
+	free(q->plan);
+	free(q->groups);
+	free(q->rows);
+	free(q->out);
+	free(q->wrows);
+}
+
+/*
+ * Under the lock: plan, check, compute, apply. 0 with the item to commit, or an HTTP status
+ * with msg and code filled (nothing changed).
+ */
+static unsigned
+ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fleet_item *it,
+	      enum fleet_refusal *why, const char **code, char *msg, size_t msg_len)
+{
+	struct fleet_shared *sh = q->fs->sh;
+	const struct fleet_model *m = &q->fs->m;
+	size_t bad = 0;
+	int64_t last = 0;
+	char loc[48];
+	int rc;
+
+	rc = plan_cycles(q, &bad, &last);
+	if (rc == 1) {
+		/* a failure event may have ended the life this cycle seems stale against */
+		fleet_poll_failures_locked(sh);
+		rc = plan_cycles(q, &bad, &last);
+	}
+	if (rc == 1) {
+		where(q, bad, loc, sizeof(loc));
+		snprintf(msg, msg_len, "%sunit %lld: cycle %lld is not after the engine's last "
+			 "cycle %lld (only an exact repeat of the last cycle is answered again)",
+			 loc, (long long)q->r->engines[bad].unit,
+			 (long long)cycle_number(q->r, bad), (long long)last);
+		*why = REFUSE_STALE;
+		*code = "stale_cycle";
+		return 409;
+	}
+	if (q->n_fresh > sh->max_engines) {
+		snprintf(msg, msg_len, "the request starts %zu engines, more than max_engines %zu",
+			 q->n_fresh, sh->max_engines);
+		*why = REFUSE_CAPACITY;
+		*code = "too_many_engines";
+		return 413;
+	}
+	if (prepare_engines(q) < 0 || compute_features(q) < 0)
+		goto nomem;
+	if (q->n_new > 0 && m->ops->predict(m->model, q->rows, q->n_new, q->out) < 0) {
+		snprintf(msg, msg_len, "prediction failed");
+		*why = REFUSE_INVALID;
+		*code = "prediction_failed";
+		return 500;
+	}
+	it->body = render(q, &it->body_len);
+	if (it->body == NULL)
+		goto nomem;
+	apply_plan(q, req->received_at);
+	it->rows = q->wrows;
+	it->n_rows = q->n_new;
+	q->wrows = NULL;
+	return 0;
+nomem:
+	snprintf(msg, msg_len, "out of memory");
+	*why = REFUSE_INVALID;
+	*code = PREDICT_ERR_NO_MEMORY;
+	return 503;
+}
+
+static void
+handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_shared *sh = fs->sh;
+	const struct rulsrv_api *api = fs->m.api;
+	struct cycles_req q = { .fs = fs };
+	struct predict_request r;
+	struct predict_error err;
+	struct fleet_item *it = NULL;
+	enum fleet_refusal why = REFUSE_INVALID;
+	const char *code = NULL;
+	char msg[300];
+	unsigned status;
+	bool text;
+	int rc;
+
+	if (req->content_type == NULL || (strcmp(req->content_type, "application/json") != 0 &&
+					  strcmp(req->content_type, "text/plain") != 0)) {
+		snprintf(msg, sizeof(msg), "Content-Type must be application/json or text/plain, "
+			 "got '%.64s'", req->content_type ? req->content_type : "none");
+		refuse(fs, resp, REFUSE_MEDIA, 415, "unsupported_media_type", msg);
+		return;
+	}
+	text = req->content_type[0] == 't';
+	predict_request_init(&r);
+	rc = text ? predict_request_parse_cycles_cmapss(req->body ? req->body : "", req->body_len,
+						       &fs->lim, &r, &err)
+		  : predict_request_parse_cycles_json(req->body ? req->body : "", req->body_len,
+						     &fs->lim, &r, &err);
+	if (rc < 0) {
+		refuse(fs, resp, REFUSE_INVALID, err.status, err.code, err.message);
+		predict_request_free(&r);
+		return;
+	}
+	q.r = &r;
+	q.where_kind = text ? "row" : r.batch ? "cycles" : NULL;
+	it = calloc(1, sizeof(*it));
+	if (it == NULL || group_cycles(&q) < 0) {
+		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&sh->lock);
+	status = ingest_locked(&q, req, it, &why, &code, msg, sizeof(msg));
+	pthread_mutex_unlock(&sh->lock);
+	if (status != 0) {
+		refuse(fs, resp, why, status, code, msg);
+		goto out;
+	}
+	notify(&q, it->rows, req->received_at);
+	api->counter_add(fs->cycles_total, (double)q.n_new);
+	it->status = 200;
+	it->resp = resp;
+	api->response_defer(resp);
+	if (fleet_committer_submit(sh->committer, it) < 0) {
+		it->resp = NULL;
+		api->respond_error(resp, 503, "shutting_down", "the service is stopping");
+	} else {
+		it = NULL;
+	}
+out:
+	fleet_item_free(it);
+	free_req(&q);
+	predict_request_free(&r);
+}
+
+/* ---- GET /v1/engines ---------------------------------------------------------------------- */
+
+struct listed {
+	int64_t unit, cycle;
+	float rul;
+	uint32_t len;
+	double last_seen;
+};
+
+/* A prediction as the answers of /v1/predict and /v1/cycles print it (7 digits). */
+static double
+rul_number(double rul)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.7g", rul);
+	return strtod(buf, NULL);
+}
+
+static int
+by_rul(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+
+	if (x->rul != y->rul)
+		return x->rul < y->rul ? -1 : 1;
+	return x->unit < y->unit ? -1 : x->unit > y->unit;
+}
+
+static void
+iso_time(double t, char *buf, size_t len)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((t - (double)s) * 1000));
+}
+
+/* A number argument: absent (def), or a finite number in [min, max]; else -1. */
+static int
+number_arg(const struct rulsrv_api *api, const struct rulsrv_request *req, const char *name,
+	   double def, double min, double max, double *out)
+{
+	const char *v = api->request_arg(req, name);
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	*out = strtod(v, &end);
+	if (end == v || *end != '\0' || !isfinite(*out) || *out < min || *out > max)
+		return -1;
+	return 0;
+}
+
+static void
+handle_engines(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_shared *sh = fs->sh;
+	const struct rulsrv_api *api = fs->m.api;
+	const char *after = api->request_arg(req, "after");
+	struct listed *all = NULL, cursor = { 0 };
+	double below, limit;
+	size_t n = 0, i, start = 0, end, tracked;
+	cJSON *root, *arr, *o;
+	char when[64], next[80], *body;
+	long long cu;
+	float cr;
+
+	if (number_arg(api, req, "below", INFINITY, -INFINITY, INFINITY, &below) < 0 &&
+	    api->request_arg(req, "below") != NULL) {
+		api->respond_error(resp, 400, "invalid_argument", "below: expected a number");
+		return;
+	}
+	if (number_arg(api, req, "limit", 100, 1, 10000, &limit) < 0 || limit != floor(limit)) {
+		api->respond_error(resp, 400, "invalid_argument",
+				   "limit: expected an integer from 1 to 10000");
+		return;
+	}
+	if (after != NULL) {
+		int used = 0;
+
+		if (sscanf(after, "%f:%lld%n", &cr, &cu, &used) != 2 || after[used] != '\0') {
+			api->respond_error(resp, 400, "invalid_argument",
+					   "after: expected the \"next\" value of the previous page "
+					   "(RUL:UNIT)");
+			return;
+		}
+		cursor.rul = cr;
+		cursor.unit = cu;
+	}
+	pthread_mutex_lock(&sh->lock);
+	tracked = sh->table.count;
+	all = malloc((tracked ? tracked : 1) * sizeof(*all));
+	for (i = 0; all != NULL && i <= sh->table.mask; i++) {
+		struct fleet_engine *e = sh->table.slot[i];
+
+		if (e == NULL || e->len == 0 || !((double)e->rul < below))
+			continue;
+		all[n++] = (struct listed){ e->unit, fleet_engine_last_cycle(e), e->rul, e->len,
+					    e->last_seen };
+	}
+	pthread_mutex_unlock(&sh->lock);
+	if (all == NULL) {
+		api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	qsort(all, n, sizeof(*all), by_rul);
+	if (after != NULL)
+		while (start < n && by_rul(&all[start], &cursor) <= 0)
+			start++;
+	end = start + (size_t)limit < n ? start + (size_t)limit : n;
+	root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "tracked", (double)tracked);
+	cJSON_AddNumberToObject(root, "matching", (double)n);
+	arr = cJSON_AddArrayToObject(root, "engines");
+	for (i = start; i < end; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "unit", (double)all[i].unit);
+		cJSON_AddNumberToObject(o, "cycle", (double)all[i].cycle);
+		cJSON_AddNumberToObject(o, "rul", rul_number((double)all[i].rul));
+		cJSON_AddNumberToObject(o, "window", (double)all[i].len);
+		iso_time(all[i].last_seen, when, sizeof(when));
+		cJSON_AddStringToObject(o, "last_seen", when);
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (end < n) {
+		snprintf(next, sizeof(next), "%.9g:%lld", (double)all[end - 1].rul,
+			 (long long)all[end - 1].unit);
+		cJSON_AddStringToObject(root, "next", next);
+	} else {
+		cJSON_AddNullToObject(root, "next");
+	}
+	body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	free(all);
+	if (body == NULL) {
+		api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	api->respond(resp, 200, "application/json", body, strlen(body));
+}
+
+/* ---- GET and DELETE /v1/engines/{unit} ------------------------------------------------------ */
+
+/* The unit of /v1/engines/{unit}: digits only, up to 2^53 as in the bodies. */
+static int
+path_unit(const char *path, int64_t *unit)
+{
+	const char *p = path + strlen("/v1/engines/");
+	char *end;
+	double v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	v = strtod(p, &end);
+	if (*end != '\0' || v != floor(v) || v > 9007199254740992.0)
+		return -1;
+	*unit = (int64_t)v;
+	return 0;
+}
+
+static int
+add_prediction(void *ud, const struct fleet_stored *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	char when[64];
+
+	cJSON_AddNumberToObject(o, "cycle", (double)c->cycle);
+	cJSON_AddNumberToObject(o, "rul", rul_number(c->rul));
+	cJSON_AddStringToObject(o, "model", c->model);
+	cJSON_AddStringToObject(o, "version", c->version);
+	iso_time(c->ts, when, sizeof(when));
+	cJSON_AddStringToObject(o, "at", when);
+	cJSON_AddItemToArray(ud, o);
+	return 0;
+}
+
+static void
+handle_engine(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_shared *sh = fs->sh;
+	const struct rulsrv_api *api = fs->m.api;
+	struct fleet_engine *e;
+	struct listed l;
+	const char *by;
+	char when[64], *body, model[256] = "", version[256] = "";
+	cJSON *root, *list;
+	int64_t unit;
+	bool del = strcmp(req->method, "DELETE") == 0;
+
+	if (path_unit(req->path, &unit) < 0) {
+		fleet_refused(sh, REFUSE_NOT_FOUND);
+		api->respond_error(resp, 404, "not_found", "expected /v1/engines/UNIT with UNIT a "
+				   "non-negative integer, got '%.64s'", req->path);
+		return;
+	}
+	pthread_mutex_lock(&sh->lock);
+	e = fleet_table_find(&sh->table, unit);
+	if (e != NULL) {
+		l = (struct listed){ e->unit, fleet_engine_last_cycle(e), e->rul, e->len,
+				     e->last_seen };
+		by = sh->model_names[e->by];
+		snprintf(model, sizeof(model), "%s", by);
+		snprintf(version, sizeof(version), "%s", by + strlen(by) + 1);
+		if (del)
+			fleet_forget_locked(sh, unit, EVICT_DELETED);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	if (e == NULL) {
+		api->respond_error(resp, 404, "unknown_engine",
+				   "unit %lld is not tracked (never streamed, or its life ended)",
+				   (long long)unit);
+		return;
+	}
+	if (del) {
+		body = NULL;
+		if (asprintf(&body, "{\"unit\":%lld,\"forgotten\":true,\"last_cycle\":%lld}",
+			     (long long)unit, (long long)l.cycle) < 0) {
+			api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+			return;
+		}
+		api->respond(resp, 200, "application/json", body, strlen(body));
+		return;
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "unit", (double)unit);
+	cJSON_AddNumberToObject(root, "cycle", (double)l.cycle);
+	cJSON_AddNumberToObject(root, "rul", rul_number((double)l.rul));
+	cJSON_AddNumberToObject(root, "window", (double)l.len);
+	iso_time(l.last_seen, when, sizeof(when));
+	cJSON_AddStringToObject(root, "last_seen", when);
+	cJSON_AddStringToObject(root, "model", model);
+	cJSON_AddStringToObject(root, "version", version);
+	list = cJSON_AddArrayToObject(root, "predictions");
+	/* this life's predictions, from the store: the acknowledged ones */
+	fleet_store_unit(sh->store, unit, false, add_prediction, list);
+	body = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (body == NULL) {
+		api->respond_error(resp, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	api->respond(resp, 200, "application/json", body, strlen(body));
+}
+
+int
+fleet_http_routes(struct fleet_service *fs)
+{
+	const struct rulsrv_api *api = fs->m.api;
+	int r;
+
+	r = api->route_add(fs->m.host, "POST", "/v1/cycles", 0, handle_cycles, fs);
+	if (r == 0)
+		r = api->route_add(fs->m.host, "GET", "/v1/engines", 0, handle_engines, fs);
+	if (r == 0)
+		r = api->route_add(fs->m.host, "GET", "/v1/engines/*", 0, handle_engine, fs);
+	if (r == 0)
+		r = api->route_add(fs->m.host, "DELETE", "/v1/engines/*", RULSRV_ROUTE_ADMIN,
+				   handle_engine, fs);
+	return r;
+}

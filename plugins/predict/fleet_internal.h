@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* fleet_internal.h - the pieces of fleet mode: engine table, store, committer, shared state. */
+#ifndef RULSRV_FLEET_INTERNAL_H
+#define RULSRV_FLEET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fleet_service.h"
+
+/* ---- the engine table (fleet_table.c) ------------------------------------------------------ */
+
+/* Open addressing on the unit, linear probing, deletion by backward shift: no tombstones. */
+struct fleet_table {
+	struct fleet_engine **slot;
+	size_t mask; /* slots - 1, a power of two */
+	size_t count;
+};
+
+int fleet_table_init(struct fleet_table *t, size_t expected);
+/* Frees every engine too. */
+void fleet_table_free(struct fleet_table *t);
+struct fleet_engine *fleet_table_find(const struct fleet_table *t, int64_t unit);
+/* Insert e (its unit not present) or replace the engine of the same unit (returned, else
+ * NULL). -ENOMEM leaves the table as it was. */
+int fleet_table_put(struct fleet_table *t, struct fleet_engine *e, struct fleet_engine **old);
+/* Room for count engines, so that as many puts of new units cannot fail. */
+int fleet_table_reserve(struct fleet_table *t, size_t count);
+/* Remove the engine of unit and return it (NULL when absent); the caller frees it. */
+struct fleet_engine *fleet_table_remove(struct fleet_table *t, int64_t unit);
+
+/* A new engine with room for cap cycles. */
+struct fleet_engine *fleet_engine_new(int64_t unit, uint32_t cap);
+/* The same engine with room for cap cycles (keeps the newest when cap is smaller). */
+struct fleet_engine *fleet_engine_resize(struct fleet_engine *e, uint32_t cap);
+/* Slot i, 0 the oldest. */
+static inline double *
+fleet_engine_slot(struct fleet_engine *e, uint32_t i)
+{
+	return e->slots + (size_t)((e->head + i) % e->cap) * FLEET_SLOT;
+}
+/* Append a cycle; when the ring was full, *dropped is the cycle that fell out (else -1). */
+void fleet_engine_append(struct fleet_engine *e, int64_t cycle, const double *inputs,
+			 int64_t *dropped);
+static inline int64_t
+fleet_engine_last_cycle(struct fleet_engine *e)
+{
+	return (int64_t)fleet_engine_slot(e, e->len - 1)[0];
+}
+/* Bytes of an engine of cap cycles (the allocation). */
+size_t fleet_engine_bytes(uint32_t cap);
+
+/* ---- the store (fleet_store_sqlite.c) ------------------------------------------------------ */
+
+struct fleet_store;
+
+/* One accepted cycle as stored. model and version are borrowed for the call. */
+struct fleet_row {
+	int64_t unit;
+	int64_t cycle;
+	int64_t dropped; /* the cycle that left the window (its inputs are cleared), or -1 */
+	double inputs[CMAPSS_N_INPUTS];
+	double rul;
+	double ts;
+	const char *model, *version;
+};
+
+/* A cycle read back: with inputs when it is in the window. */
+struct fleet_stored {
+	int64_t unit;
+	int64_t cycle;
+	bool has_inputs;
+	double inputs[CMAPSS_N_INPUTS];
+	double rul;
+	double ts;
+	const char *model, *version; /* valid during the callback */
+};
+
+typedef int (*fleet_stored_fn)(void *ud, const struct fleet_stored *c);
+
+int fleet_store_open(const char *path, struct fleet_store **out, char *err, size_t err_len);
+void fleet_store_close(struct fleet_store *s);
+/* In one durable transaction: forget every unit of forget[], then insert rows. 0 or -errno
+ * (nothing stored then). */
+int fleet_store_apply(struct fleet_store *s, const int64_t *forget, size_t n_forget,
+		      const struct fleet_row *rows, size_t n_rows);
+/* Every windowed cycle (inputs not cleared) ordered by unit and cycle. */
+int fleet_store_load(struct fleet_store *s, fleet_stored_fn fn, void *ud);
+/* One unit's windowed cycles (window_only) or every cycle of its life, oldest first. */
+int fleet_store_unit(struct fleet_store *s, int64_t unit, bool window_only, fleet_stored_fn fn,
+		     void *ud);
+/* Failure events of the feedback plugin (its table "failures", when the file holds it) past
+ * the fleet's cursor: fn(ud, unit, failed_at) for each, then the cursor moves (durably). */
+int fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, int64_t at),
+			 void *ud);
+
+/* ---- the committer (fleet_commit.c) -------------------------------------------------------- */
+
+/* One request's writes and its deferred answer. */
+struct fleet_item {
+	struct fleet_item *next;
+	int64_t *forget;
+	size_t n_forget;
+	struct fleet_row *rows;
+	size_t n_rows;
+	/* the answer once durable: body (malloc'd) with status, or the error when the store
+	 * failed; resp NULL for writes nobody waits for (evictions on a timer) */
+	struct rulsrv_response *resp;
+	unsigned status;
+	char *body;
+	size_t body_len;
+	int result; /* set by the committer */
+};
+
+struct fleet_shared;
+struct fleet_committer;
+
+/* hook(ud, item) on the committer thread, once per item, after its transaction. */
+int fleet_committer_new(struct fleet_store *store, void (*hook)(void *ud, struct fleet_item *it),
+			void *ud, struct fleet_committer **out);
+/* Queue; -ESHUTDOWN when stopping (the item stays the caller's). */
+int fleet_committer_submit(struct fleet_committer *c, struct fleet_item *it);
+/* Commit what is queued, stop, free. */
+void fleet_committer_free(struct fleet_committer *c);
+void fleet_item_free(struct fleet_item *it);
+
+#endif

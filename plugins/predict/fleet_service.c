@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/* fleet_service.c - fleet mode's settings, shared windows, store loading, metrics and timer. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "clocks.h"
+#include "feature_pipeline.h"
+#include "fleet_shared.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const eviction_labels[EVICT_COUNT] = { "ttl", "capacity", "failure",
+							  "deleted" };
+static const char *const refusal_labels[REFUSE_COUNT] = {
+	"stale_cycle", "invalid", "unsupported_media_type", "capacity", "store_failed",
+	"not_found",
+};
+
+/* ---- the process's shared windows, one per database ------------------------------------- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fleet_shared *registry;
+
+struct load_ctx {
+	struct fleet_shared *sh;
+	struct fleet_engine *cur;
+	int err;
+};
+
+static uint16_t
+model_index_locked(struct fleet_shared *sh, const char *name, const char *version)
+{
+	size_t i, nl = strlen(name), vl = strlen(version);
+	char *m;
+
+	for (i = 0; i < sh->model_count; i++)
+		if (strcmp(sh->model_names[i], name) == 0 &&
+		    strcmp(sh->model_names[i] + nl + 1, version) == 0)
+			return (uint16_t)i;
+	if (sh->model_count == FLEET_MAX_MODELS || (m = malloc(nl + vl + 2)) == NULL)
+		return 0; /* the first one stands in: only GET /v1/engines/{unit} shows it */
+	memcpy(m, name, nl + 1);
+	memcpy(m + nl + 1, version, vl + 1);
+	sh->model_names[sh->model_count] = m;
+	return (uint16_t)sh->model_count++;
+}
+
+/* Rows ordered by unit, cycle: one engine per unit, its windowed cycles appended. */
+static int
+load_row(void *ud, const struct fleet_stored *c)
+{
+	struct load_ctx *l = ud;
+	struct fleet_shared *sh = l->sh;
+	struct fleet_engine *old;
+	int64_t dropped;
+
+	if (l->cur == NULL || l->cur->unit != c->unit) {
+		l->cur = fleet_engine_new(c->unit, sh->window);
+		if (l->cur == NULL || fleet_table_put(&sh->table, l->cur, &old) < 0) {
+			free(l->cur);
+			l->cur = NULL;
+			return l->err = -ENOMEM;
+		}
+		free(old);
+	}
+	fleet_engine_append(l->cur, c->cycle, c->inputs, &dropped);
+	l->cur->rul = (float)c->rul;
+	l->cur->last_seen = c->ts;
+	l->cur->by = model_index_locked(sh, c->model, c->version);
+	return 0;
+}
+
+static void
+shared_free(struct fleet_shared *sh)
+{
+	size_t i;
+
+	if (sh == NULL)
+		return;
+	fleet_committer_free(sh->committer); /* commits and answers what is queued */
+	fleet_store_close(sh->store);
+	fleet_table_free(&sh->table);
+	for (i = 0; i < sh->model_count; i++)
+		free(sh->model_names[i]);
+	pthread_mutex_destroy(&sh->lock);
+	free(sh->database);
+	free(sh);
+}
+
+static int
+shared_open(const struct fleet_model *m, const char *database, uint32_t window,
+	    struct fleet_shared **out)
+{
+	struct fleet_shared *sh = calloc(1, sizeof(*sh));
+	struct load_ctx l = { 0 };
+	char err[512] = "";
+	double t0 = clocks_monotonic();
+	int r;
+
+	if (sh == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&sh->lock, NULL);
+	sh->api = m->api;
+	sh->window = window;
+	sh->database = strdup(database);
+	r = sh->database == NULL ? -ENOMEM : fleet_table_init(&sh->table, 1024);
+	if (r == 0)
+		r = fleet_store_open(database, &sh->store, err, sizeof(err));
+	if (r == 0) {
+		l.sh = sh;
+		r = fleet_store_load(sh->store, load_row, &l);
+		if (r < 0 && err[0] == '\0')
+			snprintf(err, sizeof(err), "cannot read the windows from '%s': error %d",
+				 database, r);
+	}
+	if (r == 0)
+		r = fleet_committer_new(sh->store, fleet_committed, sh, &sh->committer);
+
+	if (r < 0) {
+		m->api->log(m->host, RULSRV_LOG_ERR, "fleet: %s",
+			    err[0] ? err : "cannot start (out of memory)");
+		shared_free(sh);
+		return r;
+	}
+	m->api->log(m->host, RULSRV_LOG_INFO, "fleet: %zu engines loaded from '%s' in %.3f s",
+		    sh->table.count, database, clocks_monotonic() - t0);
+	*out = sh;
+	return 0;
+}
+
+/* The shared windows of database, opened when no instance holds them yet. */
+static int
+shared_get(const struct fleet_model *m, const char *database, uint32_t window,
+	   struct fleet_shared **out)
+{
+	struct fleet_shared *sh;
+	int r = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (sh = registry; sh != NULL && strcmp(sh->database, database) != 0; sh = sh->next)
+		;
+	if (sh == NULL) {
+		r = shared_open(m, database, window, &sh);
+		if (r == 0) {
+			sh->next = registry;
+			registry = sh;
+		}
+	}
+	if (r == 0)
+		sh->refs++;
+	pthread_mutex_unlock(&registry_lock);
+	*out = sh;
+	return r;
+}
+
+static void
+shared_put(struct fleet_shared *sh)
+{
+	struct fleet_shared **p;
+
+	pthread_mutex_lock(&registry_lock);
+	if (--sh->refs > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
+	}
+	for (p = &registry; *p != sh; p = &(*p)->next)
+		;
+	*p = sh->next;
+	pthread_mutex_unlock(&registry_lock);
+	shared_free(sh);
+}
+
+/* ---- forgetting, failures, the committer's hook --------------------------------------------- */
+
+void
+fleet_refused(struct fleet_shared *sh, enum fleet_refusal why)
+{
+	sh->api->counter_add(sh->refusals[why], 1);
+}
+
+void
+fleet_forget_locked(struct fleet_shared *sh, int64_t unit, enum fleet_eviction why)
+{
+	struct fleet_item *it = calloc(1, sizeof(*it));
+
+	free(fleet_table_remove(&sh->table, unit));
+	sh->api->counter_add(sh->evictions[why], 1);
+	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+	if (it != NULL) {
+		it->forget = malloc(sizeof(*it->forget));
+		if (it->forget != NULL) {
+			it->forget[0] = unit;
+			it->n_forget = 1;
+			if (fleet_committer_submit(sh->committer, it) == 0)
+				return;
+		}
+	}
+	fleet_item_free(it);
+	sh->api->log(sh->host, RULSRV_LOG_ERR, "fleet: cannot queue forgetting unit %lld",
+		     (long long)unit);
+}
+
+static void
+failure_event(void *ud, int64_t unit, int64_t failed_at)
+{
+	struct fleet_shared *sh = ud;
+
+	(void)failed_at; /* the event ends the life the engine is in, whatever its cycle */
+	if (fleet_table_find(&sh->table, unit) != NULL)
+		fleet_forget_locked(sh, unit, EVICT_FAILURE);
+}
+
+void
+fleet_poll_failures_locked(struct fleet_shared *sh)
+{
+	fleet_store_failures(sh->store, failure_event, sh);
+}
+
+/* Put back what the store has of a unit whose cycles did not become durable. */
+static void
+reload_unit_locked(struct fleet_shared *sh, int64_t unit)
+{
+	struct load_ctx l = { .sh = sh };
+
+	free(fleet_table_remove(&sh->table, unit));
+	fleet_store_unit(sh->store, unit, true, load_row, &l);
+	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+}
+
+void
+fleet_committed(void *ud, struct fleet_item *it)
+{
+	struct fleet_shared *sh = ud;
+	const struct rulsrv_api *api = sh->api;
+	size_t i;
+
+	if (it->result < 0 && it->n_rows > 0) {
+		pthread_mutex_lock(&sh->lock);
+		for (i = 0; i < it->n_rows; i++)
+			if (i == 0 || it->rows[i].unit != it->rows[i - 1].unit)
+				reload_unit_locked(sh, it->rows[i].unit);
+		pthread_mutex_unlock(&sh->lock);
+	}
+	if (it->resp != NULL) {
+		if (it->result == 0) {
+			api->respond(it->resp, it->status, "application/json", it->body,
+				     it->body_len);
+			it->body = NULL;
+		} else {
+			fleet_refused(sh, REFUSE_STORE);
+			api->respond_error(it->resp, 503, "store_failed",
+					   "the cycles could not be stored durably (error %d); "
+					   "nothing was kept", it->result);
+		}
+	}
+	fleet_item_free(it);
+}
+
+/* ---- the timer: idle engines, failure events, the gauges ---------------------------------- */
+
+static void
+fleet_tick(void *ud)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_shared *sh = fs->sh;
+	size_t below[FLEET_MAX_THRESHOLDS] = { 0 }, i, k;
+	double now = clocks_realtime();
+	struct fleet_engine *e;
+
+	pthread_mutex_lock(&sh->lock);
+	fleet_poll_failures_locked(sh);
+	for (i = 0; i <= sh->table.mask; i++) {
+		e = sh->table.slot[i];
+		if (e == NULL)
+			continue;
+		if (sh->idle_ttl > 0 && now - e->last_seen > sh->idle_ttl) {
+			fleet_forget_locked(sh, e->unit, EVICT_TTL);
+			i--; /* the backward shift may have moved a follower into this slot */
+			continue;
+		}
+		for (k = 0; k < fs->threshold_count; k++)
+			if ((double)e->rul < fs->thresholds[k])
+				below[k]++;
+	}
+	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+	pthread_mutex_unlock(&sh->lock);
+	for (k = 0; k < fs->threshold_count; k++)
+		sh->api->gauge_set(fs->below[k], (double)below[k]);
+}
+
+/* ---- settings and metrics ------------------------------------------------------------------ */
+
+struct fleet_settings {
+	bool on;
+	char *store, *database, *thresholds;
+	int64_t window, max_engines, idle_ttl;
+	double tick;
+};
+
+static int
+parse_thresholds(struct fleet_service *fs, const struct rulsrv_settings *st, const char *text)
+{
+	const struct rulsrv_api *api = fs->m.api;
+	const char *p = text;
+	char *end;
+	double v;
+
+	while (*p != '\0') {
+		v = strtod(p, &end);
+		if (end == p || !isfinite(v) || v <= 0 || fs->threshold_count == FLEET_MAX_THRESHOLDS ||
+		    (*end != ',' && *end != '\0')) {
+			api->setting_error(st, "fleet_thresholds",
+					   "expected up to %d positive numbers separated by commas, "
+					   "got \"%s\"", FLEET_MAX_THRESHOLDS, text);
+			return -EINVAL;
+		}
+		fs->thresholds[fs->threshold_count++] = v;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int
+read_settings(struct fleet_service *fs, const struct rulsrv_settings *st,
+	      struct fleet_settings *o)
+{
+	const struct rulsrv_api *api = fs->m.api;
+	int r;
+
+	if ((r = api->setting_bool(st, "fleet", false, &o->on)) < 0)
+		return r;
+	if (!o->on)
+		return 0;
+	if ((r = api->setting_string(st, "store", "sqlite", &o->store)) < 0 ||
+	    (r = api->setting_path(st, "database", NULL, &o->database)) < 0 ||
+	    (r = api->setting_int(st, "fleet_window", (int64_t)fs->m.window, 1, 4096,
+				  &o->window)) < 0 ||
+	    (r = api->setting_int(st, "max_engines", 1000000, 1, 100000000, &o->max_engines)) < 0 ||
+	    (r = api->setting_int(st, "idle_ttl_seconds", 0, 0, 100L * 365 * 86400,
+				  &o->idle_ttl)) < 0 ||
+	    (r = api->setting_double(st, "fleet_tick_seconds", 1.0, 0.01, 3600, &o->tick)) < 0 ||
+	    (r = api->setting_string(st, "fleet_thresholds", "10,25,50", &o->thresholds)) < 0)
+		return r;
+	if (strcmp(o->store, "postgresql") == 0) {
+		api->setting_error(st, "store", "\"postgresql\" is not available for fleet mode "
+				   "yet: use store = \"sqlite\" with database = PATH");
+		return -EINVAL;
+	}
+	if (strcmp(o->store, "sqlite") != 0) {
+		api->setting_error(st, "store", "unknown store \"%s\" (expected \"sqlite\")",
+				   o->store);
+		return -EINVAL;
+	}
+	if (o->database == NULL) {
+		api->setting_error(st, "database", "is required with fleet = true (the SQLite "
+				   "file of the engines' windows; share it with the feedback "
+				   "plugin so that failure events end engines' lives)");
+		return -EINVAL;
+	}
+	if ((size_t)o->window < fs->m.window)
+		api->log(fs->m.host, RULSRV_LOG_WARNING,
+			 "fleet: fleet_window %lld is shorter than the model's window %zu: "
+			 "streamed predictions see fewer cycles than /v1/predict would",
+			 (long long)o->window, fs->m.window);
+	return parse_thresholds(fs, st, o->thresholds);
+}
+
+static int
+register_metrics(struct fleet_service *fs)
+{
+	static const char *const l_model[] = { "model", NULL };
+	static const char *const l_reason[] = { "reason", NULL };
+	static const char *const l_threshold[] = { "threshold", NULL };
+	const struct rulsrv_api *api = fs->m.api;
+	struct fleet_shared *sh = fs->sh;
+	struct rulsrv_metric *engines, *cycles, *refusals, *evictions, *below;
+	const struct rulsrv_metric_def defs[] = {
+		{ .name = "fleet_engines", .type = RULSRV_METRIC_GAUGE,
+		  .help = "Engines whose window the service keeps", .out = &engines,
+		  .series = &sh->engines_gauge },
+		{ .name = "fleet_cycles_total", .type = RULSRV_METRIC_COUNTER,
+		  .help = "Cycles ingested through /v1/cycles", .labels = l_model, .out = &cycles },
+		{ .name = "fleet_cycle_refusals_total", .type = RULSRV_METRIC_COUNTER,
+		  .help = "Refused cycles (stale_cycle, invalid, ...)", .labels = l_reason,
+		  .out = &refusals },
+		{ .name = "fleet_evictions_total", .type = RULSRV_METRIC_COUNTER,
+		  .help = "Engines forgotten (ttl, capacity, failure, deleted)", .labels = l_reason,
+		  .out = &evictions },
+		{ .name = "fleet_engines_below_rul", .type = RULSRV_METRIC_GAUGE,
+		  .help = "Engines whose latest predicted RUL is below each threshold",
+		  .labels = l_threshold, .out = &below },
+	};
+	const char *const model[] = { fs->m.name };
+	char label[32];
+	size_t i;
+	int r;
+
+	r = api->metrics_register(fs->m.host, defs, ARRAY_LEN(defs));
+	if (r < 0)
+		return r;
+	fs->cycles_total = api->series(cycles, model);
+	if (fs->cycles_total == NULL || sh->engines_gauge == NULL)
+		return -ENOMEM;
+	for (i = 0; i < REFUSE_COUNT; i++) {
+		const char *v[] = { refusal_labels[i] };
+
+		if ((sh->refusals[i] = api->series(refusals, v)) == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < EVICT_COUNT; i++) {
+		const char *v[] = { eviction_labels[i] };
+
+		if ((sh->evictions[i] = api->series(evictions, v)) == NULL)
+			return -ENOMEM;
+	}
+	for (i = 0; i < fs->threshold_count; i++) {
+		const char *v[] = { label };
+
+		snprintf(label, sizeof(label), "%g", fs->thresholds[i]);
+		if ((fs->below[i] = api->series(below, v)) == NULL)
+			return -ENOMEM;
+	}
+	api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+	return 0;
+}
+
+static int
+build_prefix(struct fleet_service *fs)
+{
+	cJSON *n = cJSON_CreateString(fs->m.name), *v = cJSON_CreateString(fs->m.version);
+	char *ns = cJSON_PrintUnformatted(n), *vs = cJSON_PrintUnformatted(v);
+	int r = -ENOMEM;
+
+	if (ns != NULL && vs != NULL &&
+	    asprintf(&fs->prefix, "{\"model\":%s,\"version\":%s,\"predictions\":[", ns, vs) >= 0) {
+		fs->prefix_len = strlen(fs->prefix);
+		r = 0;
+	}
+	cJSON_Delete(n);
+	cJSON_Delete(v);
+	free(ns);
+	free(vs);
+	return r;
+}
+
+int
+fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *settings,
+		   struct fleet_service **out)
+{
+	struct fleet_settings o = { 0 };
+	struct fleet_service *fs;
+	int r;
+
+	*out = NULL;
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->m = *m;
+	fs->lim.max_instances = m->max_cycles_per_request;
+	fs->lim.max_cycles = 1;
+	r = read_settings(fs, settings, &o);
+	if (r < 0 || !o.on)
+		goto out;
+	r = shared_get(m, o.database, (uint32_t)o.window, &fs->sh);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&fs->sh->lock);
+	fs->sh->window = (uint32_t)o.window; /* engines grow to it at their next cycle */
+	fs->sh->max_engines = (size_t)o.max_engines;
+	fs->sh->idle_ttl = (double)o.idle_ttl;
+	fs->sh->host = m->host;
+	fs->by = model_index_locked(fs->sh, m->name, m->version);
+	pthread_mutex_unlock(&fs->sh->lock);
+	r = build_prefix(fs);
+	if (r == 0)
+		r = register_metrics(fs);
+	if (r == 0) {
+		/* failure events that came while the process was down */
+		pthread_mutex_lock(&fs->sh->lock);
+		fleet_poll_failures_locked(fs->sh);
+		pthread_mutex_unlock(&fs->sh->lock);
+		r = fleet_http_routes(fs);
+	}
+	if (r == 0)
+		r = m->api->timer_add(m->host, o.tick, fleet_tick, fs);
+	if (r < 0)
+		m->api->log(m->host, RULSRV_LOG_ERR, "fleet: cannot start: error %d", r);
+out:
+	free(o.store);
+	free(o.database);
+	free(o.thresholds);
+	if (r < 0 || !o.on) {
+		fleet_service_fini(fs);
+		return r;
+	}
+	*out = fs;
+	return 0;
+}
+
+void
+fleet_service_fini(struct fleet_service *fs)
+{
+	if (fs == NULL)
+		return;
+	if (fs->sh != NULL)
+		shared_put(fs->sh);
+	free(fs->prefix);
+	free(fs);
+}

@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: MIT */
+/* test_fleet.c - fleet mode end to end: streamed cycles against the window form, durability. */
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "cmapss.h"
+#include "harness/harness.h"
+#include "need.h"
+
+Suite *fleet_suite(void);
+
+/*
+ * The model instance serves both forms: the daemon's own /v1/predict on the whole history
+ * (text/plain rows, one prediction per unit at its last row) is the reference every streamed
+ * prediction must equal exactly.
+ */
+static const char fl_conf_fmt[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"  model = { file = \"%s\";\n"
+	"    settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+	"                 database = \"@DIR@/fleet.db\"; max_instances = 100000; }; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; max_body_bytes = 16777216;\n"
+	"    plugins = [\"model\", \"prometheus\"]; };\n"
+	"};\n";
+
+static const char *const backends[] = { "predict_forest.so", "predict_xgboost.so" };
+
+static struct harness_server srv;
+static struct cmapss_table fd001;
+static int port;
+
+static void
+fl_setup(void)
+{
+	char dir[512], path[600], err[256];
+
+	memset(&srv, 0, sizeof(srv));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ck_assert_int_eq(cmapss_find_dir(dir, sizeof(dir)), 0);
+	cmapss_path(dir, "test_FD001.txt", path, sizeof(path));
+	ck_assert_msg(cmapss_read(path, &fd001, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void
+fl_teardown(void)
+{
+	int status = srv.pid > 0 ? harness_stop(&srv) : 0;
+
+	harness_cleanup(&srv);
+	cmapss_table_free(&fd001);
+	ck_assert_msg(status == 0, "rulsrv exited with %d on SIGTERM", status);
+}
+
+static void
+fl_start(const char *backend)
+{
+	char conf[1024];
+
+	snprintf(conf, sizeof(conf), fl_conf_fmt, backend);
+	ck_assert_int_eq(harness_start_conf(&srv, conf), 0);
+	port = harness_port(&srv, "prediction");
+	ck_assert_int_gt(port, 0);
+}
+
+/* ---- the data: rows of test_FD001, grouped by unit ---------------------------------------- */
+
+/* Row index of cycle k (0-based) of the engine whose first row is first, or -1. */
+static long
+row_of(size_t first, size_t k)
+{
+	size_t i = first + k;
+
+	if (i >= fd001.rows || fd001.unit[i] != fd001.unit[first])
+		return -1;
+	return (long)i;
+}
+
+/* First rows of every unit (at most max). */
+static size_t
+unit_starts(size_t *first, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < fd001.rows && n < max; i++)
+		if (i == 0 || fd001.unit[i] != fd001.unit[i - 1])
+			first[n++] = i;
+	return n;
+}
+
+static void
+append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		if ((size_t)n < *cap - *len)
+			break;
+		*cap = *cap * 2 + (size_t)n;
+		*buf = realloc(*buf, *cap);
+		ck_assert_ptr_nonnull(*buf);
+	}
+	*len += (size_t)n;
+}
+
+/* One row as a /v1/cycles object. */
+static void
+cycle_json(char **buf, size_t *len, size_t *cap, size_t row)
+{
+	const double *v = fd001.values + row * CMAPSS_N_INPUTS;
+	size_t k;
+
+	append(buf, len, cap, "{\"unit\":%lld,\"cycle\":%lld,\"settings\":[",
+	       (long long)fd001.unit[row], (long long)fd001.cycle[row]);
+	for (k = 0; k < CMAPSS_N_INPUTS; k++)
+		append(buf, len, cap, "%s%.17g%s", k == CMAPSS_N_SETTINGS ? "\"sensors\":[" : "",
+		       v[k], k == CMAPSS_N_SETTINGS - 1 ? "]," :
+		       k == CMAPSS_N_INPUTS - 1 ? "]}" : ",");
+}
+
+/* One row as C-MAPSS text. */
+static void
+cycle_text(char **buf, size_t *len, size_t *cap, size_t row)
+{
+	size_t k;
+
+	append(buf, len, cap, "%lld %lld", (long long)fd001.unit[row], (long long)fd001.cycle[row]);
+	for (k = 0; k < CMAPSS_N_INPUTS; k++)
+		append(buf, len, cap, " %.17g", fd001.values[row * CMAPSS_N_INPUTS + k]);
+	append(buf, len, cap, "\n");
+}
+
+/* POST; returns the status, *json the parsed body (the caller deletes it). */
+static long
+post(const char *path, const char *type, const char *body, size_t len, cJSON **json)
+{
+	struct harness_response r;
+	long status;
+
+	ck_assert_int_eq(harness_http(port, "POST", path, type, body, len, NULL, &r), 0);
+	status = r.status;
+	if (json != NULL)
+		*json = cJSON_Parse(r.body);
+	harness_response_free(&r);
+	return status;
+}
+
+/* The RUL of each prediction of a /v1/predict or /v1/cycles answer, in order. */
+static size_t
+ruls(const cJSON *answer, double *out, int64_t *units, size_t max)
+{
+	const cJSON *p, *list = cJSON_GetObjectItem(answer, "predictions");
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(list);
+	cJSON_ArrayForEach(p, list) {
+		ck_assert_uint_lt(n, max);
+		out[n] = cJSON_GetObjectItem(p, "rul")->valuedouble;
+		units[n] = (int64_t)cJSON_GetObjectItem(p, "unit")->valuedouble;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The window form: /v1/predict over the whole history of each engine up to (and with) cycle
+ * upto[e] (0-based, -1: not asked), text/plain. out[e] its prediction.
+ */
+static void
+window_form(const size_t *first, size_t n, const long *upto, double *out)
+{
+	char *buf = malloc(1 << 20);
+	size_t len = 0, cap = 1 << 20, e, k, got, asked = 0;
+	double *r = malloc(n * sizeof(*r));
+	int64_t *units = malloc(n * sizeof(*units));
+	cJSON *answer = NULL;
+
+	buf[0] = '\0';
+	for (e = 0; e < n; e++) {
+		if (upto[e] < 0)
+			continue;
+		asked++;
+		for (k = 0; k <= (size_t)upto[e]; k++)
+			cycle_text(&buf, &len, &cap, first[e] + k);
+	}
+	ck_assert_int_eq(post("/v1/predict", "text/plain", buf, len, &answer), 200);
+	got = ruls(answer, r, units, n);
+	ck_assert_uint_eq(got, asked);
+	for (e = 0, k = 0; e < n; e++) {
+		if (upto[e] < 0)
+			continue;
+		ck_assert_int_eq(units[k], fd001.unit[first[e]]);
+		out[e] = r[k++];
+	}
+	cJSON_Delete(answer);
+	free(buf);
+	free(r);
+	free(units);
+}
+
+/* ---- streamed equals the window form --------------------------------------------------------- */
+
+#define MAX_UNITS 1024
+
+/*
+ * Every engine of test_FD001 streamed cycle by cycle: step k sends cycle k of every engine
+ * that has one (one batch; every fifth step one request per engine, the single-cycle form;
+ * every seventh as text rows), and each answer equals the window form of the same history.
+ */
+START_TEST(fleet_streamed_equals_window_form)
+{
+	static size_t first[MAX_UNITS];
+	static long upto[MAX_UNITS];
+	static double want[MAX_UNITS], got[MAX_UNITS];
+	static int64_t units[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS), e, k, m, compared = 0;
+	char *buf = malloc(4096);
+	size_t len, cap = 4096;
+	cJSON *answer;
+	long row;
+
+	fl_start(backends[_i]);
+	for (k = 0;; k++) {
+		size_t active = 0;
+
+		for (e = 0; e < n; e++) {
+			upto[e] = row_of(first[e], k) >= 0 ? (long)k : -1;
+			active += upto[e] >= 0;
+		}
+		if (active == 0)
+			break;
+		if (k % 5 == 4) {
+			/* one engine per request, the single-cycle form */
+			for (e = 0; e < n; e++) {
+				if (upto[e] < 0)
+					continue;
+				len = 0;
+				cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], k));
+				ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len,
+						      &answer), 200);
+				ck_assert_uint_eq(ruls(answer, &got[e], &units[e], 1), 1);
+				cJSON_Delete(answer);
+			}
+		} else {
+			bool text = k % 7 == 6;
+
+			len = 0;
+			if (!text)
+				append(&buf, &len, &cap, "{\"cycles\":[");
+			for (e = 0, m = 0; e < n; e++) {
+				if (upto[e] < 0)
+					continue;
+				row = row_of(first[e], k);
+				if (text) {
+					cycle_text(&buf, &len, &cap, (size_t)row);
+				} else {
+					if (m++ > 0)
+						append(&buf, &len, &cap, ",");
+					cycle_json(&buf, &len, &cap, (size_t)row);
+				}
+			}
+			if (!text)
+				append(&buf, &len, &cap, "]}");
+			ck_assert_int_eq(post("/v1/cycles", text ? "text/plain" : "application/json",
+					      buf, len, &answer), 200);
+			{
+				static double r[MAX_UNITS];
+				static int64_t u[MAX_UNITS];
+				size_t c = ruls(answer, r, u, MAX_UNITS);
+
+				ck_assert_uint_eq(c, active);
+				for (e = 0, m = 0; e < n; e++)
+					if (upto[e] >= 0) {
+						ck_assert_int_eq(u[m], fd001.unit[first[e]]);
+						got[e] = r[m++];
+					}
+			}
+			cJSON_Delete(answer);
+		}
+		window_form(first, n, upto, want);
+		for (e = 0; e < n; e++) {
+			if (upto[e] < 0)
+				continue;
+			ck_assert_msg(got[e] == want[e],
+				      "%s: unit %lld cycle %zu: streamed %.9g, window form %.9g",
+				      backends[_i], (long long)fd001.unit[first[e]], k + 1, got[e],
+				      want[e]);
+			compared++;
+		}
+	}
+	ck_assert_uint_eq(compared, fd001.rows);
+	free(buf);
+}
+END_TEST
+
+/* ---- ordering ------------------------------------------------------------------------------ */
+
+static long
+post_row(size_t row, double *rul, char *msg, size_t msg_len)
+{
+	char *buf = malloc(1024);
+	size_t len = 0, cap = 1024;
+	cJSON *answer = NULL, *err;
+	long status;
+	int64_t u;
+
+	cycle_json(&buf, &len, &cap, row);
+	status = post("/v1/cycles", "application/json", buf, len, &answer);
+	if (status == 200 && rul != NULL)
+		ruls(answer, rul, &u, 1);
+	if (status != 200 && msg != NULL) {
+		err = cJSON_GetObjectItem(cJSON_GetObjectItem(answer, "error"), "message");
+		snprintf(msg, msg_len, "%s", err ? err->valuestring : "");
+	}
+	cJSON_Delete(answer);
+	free(buf);
+	return status;
+}
+
+START_TEST(fleet_stale_repeat_and_gap)
+{
+	char msg[300], *buf = malloc(1024);
+	size_t len = 0, cap = 1024;
+	double a, b;
+
+	fl_start(backends[0]);
+	ck_assert_int_eq(post_row(0, &a, NULL, 0), 200);
+	ck_assert_int_eq(post_row(1, &a, NULL, 0), 200);
+	/* an exact repeat answers the same prediction again */
+	ck_assert_int_eq(post_row(1, &b, NULL, 0), 200);
+	ck_assert(a == b);
+	/* an older cycle: 409 naming the last one */
+	ck_assert_int_eq(post_row(0, NULL, msg, sizeof(msg)), 409);
+	ck_assert_msg(strstr(msg, "last cycle 2") != NULL, "%s", msg);
+	/* the same cycle number with other numbers: 409 too */
+	cycle_json(&buf, &len, &cap, 1);
+	*strstr(buf, "\"settings\":[") = '\0';
+	len = strlen(buf);
+	append(&buf, &len, &cap, "\"settings\":[0,0,100],\"sensors\":[1,2,3,4,5,6,7,8,9,10,11,"
+	       "12,13,14,15,16,17,18,19,20,21]}");
+	ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, NULL), 409);
+	/* a gap (missed flights) is accepted */
+	ck_assert_int_eq(post_row(5, &a, NULL, 0), 200);
+	free(buf);
+}
+END_TEST
+
+/* A refused batch changes nothing: its valid cycles are not kept. */
+START_TEST(fleet_refused_batch_changes_nothing)
+{
+	char *buf = malloc(4096);
+	size_t len = 0, cap = 4096;
+	double alone, after;
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS);
+	cJSON *answer;
+	long upto[2];
+	double want[2];
+
+	ck_assert_uint_ge(n, 2);
+	fl_start(backends[0]);
+	ck_assert_int_eq(post_row(first[0] + 0, NULL, NULL, 0), 200);
+	ck_assert_int_eq(post_row(first[0] + 1, NULL, NULL, 0), 200);
+	/* cycle 3 of unit A (valid), cycle 1 of unit B (valid), cycle 1 of unit A (stale) */
+	append(&buf, &len, &cap, "{\"cycles\":[");
+	cycle_json(&buf, &len, &cap, first[0] + 2);
+	append(&buf, &len, &cap, ",");
+	cycle_json(&buf, &len, &cap, first[1]);
+	append(&buf, &len, &cap, ",");
+	cycle_json(&buf, &len, &cap, first[0]);
+	append(&buf, &len, &cap, "]}");
+	ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer), 409);
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(answer, "error"),
+							 "message")->valuestring, "cycles[2]: "));
+	cJSON_Delete(answer);
+	/* a malformed one: 422 with its place */
+	len = 0;
+	append(&buf, &len, &cap, "{\"cycles\":[");
+	cycle_json(&buf, &len, &cap, first[0] + 2);
+	append(&buf, &len, &cap, ",{\"unit\":1,\"cycle\":9,\"settings\":[1,2,3],\"sensors\":[1]}]}");
+	ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer), 422);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(answer, "error"),
+					     "message")->valuestring,
+			 "cycles[1].sensors: expected 21 numbers, got 1");
+	cJSON_Delete(answer);
+	/* unit A's cycle 3 is new, unit B's cycle 1 is new: neither batch kept anything */
+	ck_assert_int_eq(post_row(first[0] + 2, &after, NULL, 0), 200);
+	ck_assert_int_eq(post_row(first[1], &alone, NULL, 0), 200);
+	upto[0] = 2;
+	upto[1] = 0;
+	window_form(first, 2, upto, want);
+	ck_assert(after == want[0]);
+	ck_assert(alone == want[1]);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 2);
+	free(buf);
+}
+END_TEST
+
+/* ---- durability ------------------------------------------------------------------------------ */
+
+struct killer {
+	struct harness_server *s;
+	useconds_t after;
+};
+
+static void *
+kill_later(void *arg)
+{
+	struct killer *k = arg;
+
+	usleep(k->after);
+	harness_signal(k->s, SIGKILL);
+	return NULL;
+}
+
+/*
+ * Stream batches until a SIGKILL cuts the daemon off; restart; the next cycle of every engine
+ * (one past its last acknowledged one) must equal the window form over its whole history:
+ * what was acknowledged survived, and an unacknowledged cycle that did commit is the exact
+ * repeat it is sent as again.
+ */
+START_TEST(fleet_acknowledged_cycles_survive_sigkill)
+{
+	static size_t first[MAX_UNITS];
+	static long acked[MAX_UNITS], next[MAX_UNITS];
+	static double want[MAX_UNITS], got[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS), e, k, m;
+	char *buf = malloc(4096);
+	size_t len, cap = 4096;
+	struct harness_response r;
+	struct killer kl = { &srv, 700000 };
+	pthread_t t;
+	cJSON *answer;
+	int64_t u;
+
+	fl_start(backends[_i]);
+	for (e = 0; e < n; e++)
+		acked[e] = -1;
+	pthread_create(&t, NULL, kill_later, &kl);
+	for (k = 0; k < 400; k++) {
+		len = 0;
+		append(&buf, &len, &cap, "{\"cycles\":[");
+		for (e = 0, m = 0; e < n; e++)
+			if (row_of(first[e], k) >= 0) {
+				if (m++ > 0)
+					append(&buf, &len, &cap, ",");
+				cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], k));
+			}
+		append(&buf, &len, &cap, "]}");
+		if (m == 0 || harness_http(port, "POST", "/v1/cycles", "application/json", buf, len,
+					   NULL, &r) != 0)
+			break;
+		if (r.status == 200)
+			for (e = 0; e < n; e++)
+				if (row_of(first[e], k) >= 0)
+					acked[e] = (long)k;
+		harness_response_free(&r);
+	}
+	pthread_join(t, NULL);
+	ck_assert_int_eq(harness_wait(&srv, 5000), 128 + SIGKILL);
+	ck_assert_msg(k > 2 && k < 400, "the kill came after %zu batches", k);
+	unlink(srv.log);
+	ck_assert_int_eq(harness_start(&srv, NULL), 0);
+	port = harness_port(&srv, "prediction");
+	for (e = 0; e < n; e++) {
+		next[e] = row_of(first[e], (size_t)(acked[e] + 1)) >= 0 ? acked[e] + 1 : -1;
+		if (next[e] < 0)
+			continue;
+		len = 0;
+		cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], (size_t)next[e]));
+		ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer), 200);
+		ruls(answer, &got[e], &u, 1);
+		cJSON_Delete(answer);
+	}
+	window_form(first, n, next, want);
+	for (e = 0; e < n; e++)
+		if (next[e] >= 0)
+			ck_assert_msg(got[e] == want[e], "unit %lld after restart: %.9g, want %.9g",
+				      (long long)fd001.unit[first[e]], got[e], want[e]);
+	free(buf);
+}
+END_TEST
+
+/* A reload keeps every window, and so does a swap to the other backend. */
+START_TEST(fleet_reload_and_swap_keep_windows)
+{
+	static size_t all[MAX_UNITS], first[4];
+	size_t total = unit_starts(all, MAX_UNITS), n = 0, e, k;
+	double got, want[4];
+	long upto[4];
+	FILE *f;
+
+	for (e = 0; e < total && n < 4; e++)
+		if (row_of(all[e], 41) >= 0) /* engines of at least 42 cycles */
+			first[n++] = all[e];
+	ck_assert_uint_eq(n, 4);
+	fl_start(backends[0]);
+	for (k = 0; k < 40; k++)
+		for (e = 0; e < n; e++)
+			ck_assert_int_eq(post_row(first[e] + k, NULL, NULL, 0), 200);
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	usleep(500000);
+	ck_assert_int_eq(post_row(first[0] + 40, &got, NULL, 0), 200);
+	upto[0] = 40;
+	for (e = 1; e < n; e++)
+		upto[e] = -1;
+	window_form(first, n, upto, want);
+	ck_assert(got == want[0]);
+	/* the other backend: the windows come from the store */
+	{
+		/* rewrite our configuration with the new backend, paths as the harness fills them */
+		char *text = NULL;
+		size_t tl = 0, tc = 0;
+		char line[1024];
+
+		f = fopen(srv.conf, "r");
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char *p = strstr(line, backends[0]);
+
+			if (p != NULL) {
+				*p = '\0';
+				append(&text, &tl, &tc, "%s%s%s", line, backends[1],
+				       p + strlen(backends[0]));
+			} else {
+				append(&text, &tl, &tc, "%s", line);
+			}
+		}
+		fclose(f);
+		f = fopen(srv.conf, "w");
+		fputs(text, f);
+		fclose(f);
+		free(text);
+	}
+	ck_assert_int_eq(harness_signal(&srv, SIGHUP), 0);
+	usleep(1500000);
+	ck_assert(harness_log_contains(&srv, "forest") && harness_log_contains(&srv, "xgboost"));
+	ck_assert_int_eq(post_row(first[1] + 40, &got, NULL, 0), 200);
+	upto[0] = -1;
+	upto[1] = 40;
+	window_form(first, n, upto, want);
+	ck_assert(got == want[1]);
+}
+END_TEST
+
+/* ---- ends of life and the fleet view --------------------------------------------------------- */
+
+/* The feedback plugin on the same file, as the shipped configuration has it. */
+static const char fl_feedback_conf[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"  model = { file = \"predict_forest.so\";\n"
+	"    settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+	"                 database = \"@DIR@/rulsrv.db\"; fleet_tick_seconds = 0.1; }; };\n"
+	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/rulsrv.db\"; }; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\", \"feedback\", \"prometheus\"]; };\n"
+	"  feedback = { listen = \"127.0.0.1:0\"; plugins = [\"feedback\"]; };\n"
+	"};\n";
+
+static cJSON *
+get_json(const char *path, long *status)
+{
+	struct harness_response r;
+	cJSON *j;
+
+	ck_assert_int_eq(harness_get(port, path, &r), 0);
+	*status = r.status;
+	j = cJSON_Parse(r.body);
+	harness_response_free(&r);
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+static double
+num(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, name);
+
+	ck_assert_msg(cJSON_IsNumber(v), "no number \"%s\"", name);
+	return v->valuedouble;
+}
+
+/* DELETE forgets the engine and a failure event ends its life: the next cycle 1 is a new
+ * window, predicted as the window form of that one cycle. */
+START_TEST(fleet_delete_and_failure_end_a_life)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, 3), k;
+	struct harness_response r;
+	double got, want[3];
+	long upto[3] = { 0, 0, 0 }, status;
+	char path[64];
+	cJSON *j;
+
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(harness_start_conf(&srv, fl_feedback_conf), 0);
+	port = harness_port(&srv, "prediction");
+	for (k = 0; k < 5; k++)
+		for (size_t e = 0; e < 3; e++)
+			ck_assert_int_eq(post_row(first[e] + k, NULL, NULL, 0), 200);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 3);
+
+	/* the engine's life so far */
+	snprintf(path, sizeof(path), "/v1/engines/%lld", (long long)fd001.unit[first[0]]);
+	j = get_json(path, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_double_eq(num(j, "window"), 5);
+	ck_assert_double_eq(num(j, "cycle"), (double)fd001.cycle[first[0] + 4]);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "predictions")), 5);
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "rul-fd001");
+	cJSON_Delete(j);
+	j = get_json("/v1/engines/nope", &status);
+	ck_assert_int_eq(status, 404);
+	cJSON_Delete(j);
+
+	/* DELETE (admin: loopback without a token file) */
+	ck_assert_int_eq(harness_http(port, "DELETE", path, NULL, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_http(port, "DELETE", path, NULL, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	harness_response_free(&r);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"deleted\"}"), 1);
+	ck_assert_int_eq(post_row(first[0], &got, NULL, 0), 200);
+	window_form(first, 1, upto, want);
+	ck_assert(got == want[0]);
+
+	/* a failure event on the feedback service: the next cycle 1 is not stale */
+	{
+		char body[128];
+		int fb = harness_port(&srv, "feedback");
+
+		snprintf(body, sizeof(body), "{\"unit\":%lld,\"failed_at_cycle\":5}",
+			 (long long)fd001.unit[first[1]]);
+		ck_assert_int_eq(harness_post_json(fb, "/v1/feedback", body, &r), 0);
+		ck_assert_msg(r.status == 200 || r.status == 201, "feedback: %ld %s", r.status,
+			      r.body);
+		harness_response_free(&r);
+	}
+	{
+		char msg[300] = "";
+		long st = post_row(first[1], &got, msg, sizeof(msg));
+
+		ck_assert_msg(st == 200, "%ld %s", st, msg);
+	}
+	upto[0] = -1;
+	window_form(first, 2, upto, want);
+	ck_assert(got == want[1]);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"failure\"}"), 1);
+	/* and on the timer, without a cycle: unit C */
+	{
+		char body[128];
+		int fb = harness_port(&srv, "feedback");
+
+		snprintf(body, sizeof(body), "{\"unit\":%lld,\"failed_at_cycle\":5}",
+			 (long long)fd001.unit[first[2]]);
+		ck_assert_int_eq(harness_post_json(fb, "/v1/feedback", body, &r), 0);
+		harness_response_free(&r);
+	}
+	for (k = 0; k < 50 && harness_scrape(port, "fleet_engines") != 2; k++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 2);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"failure\"}"), 2);
+}
+END_TEST
+
+/* GET /v1/engines: sorted by RUL, below=, limit= and after= paging through all of them. */
+START_TEST(fleet_view_sorted_and_paged)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS), e, seen = 0, pages = 0;
+	double prev = -INFINITY, below_count = 0;
+	char *buf = malloc(4096), path[128] = "/v1/engines?limit=7";
+	size_t len = 0, cap = 4096;
+	long status;
+	cJSON *j, *it;
+
+	fl_start(backends[0]);
+	/* every engine up to its last cycle, as one text body */
+	for (size_t i = 0; i < fd001.rows; i++)
+		cycle_text(&buf, &len, &cap, i);
+	ck_assert_int_eq(post("/v1/cycles", "text/plain", buf, len, NULL), 200);
+	for (;;) {
+		const cJSON *next;
+
+		j = get_json(path, &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_double_eq(num(j, "tracked"), (double)n);
+		pages++;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "engines")) {
+			ck_assert(num(it, "rul") >= prev);
+			prev = num(it, "rul");
+			below_count += prev < 25;
+			seen++;
+		}
+		next = cJSON_GetObjectItem(j, "next");
+		if (!cJSON_IsString(next)) {
+			cJSON_Delete(j);
+			break;
+		}
+		snprintf(path, sizeof(path), "/v1/engines?limit=7&after=%s", next->valuestring);
+		cJSON_Delete(j);
+	}
+	ck_assert_uint_eq(seen, n);
+	ck_assert_uint_eq(pages, (n + 6) / 7);
+	j = get_json("/v1/engines?below=25&limit=10000", &status);
+	ck_assert_double_eq(num(j, "matching"), below_count);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "engines"))
+		ck_assert(num(it, "rul") < 25);
+	cJSON_Delete(j);
+	j = get_json("/v1/engines?limit=0", &status);
+	ck_assert_int_eq(status, 400);
+	cJSON_Delete(j);
+	/* the gauge of engines below 25, on the timer */
+	for (e = 0; e < 30 && harness_scrape(port, "fleet_engines_below_rul{threshold=\"25\"}") !=
+				  below_count; e++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines_below_rul{threshold=\"25\"}"),
+			    below_count);
+	ck_assert_double_eq(harness_scrape(port, "fleet_cycles_total{model=\"rul-fd001\"}"),
+			    (double)fd001.rows);
+	free(buf);
+}
+END_TEST
+
+/* ---- bounds ------------------------------------------------------------------------------- */
+
+static const char fl_bounds_conf[] =
+	"plugin_dir = \"@PLUGINS@\";\n"
+	"plugins = {\n"
+	"  prometheus = { file = \"export_prometheus.so\"; };\n"
+	"  model = { file = \"predict_forest.so\";\n"
+	"    settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+	"                 database = \"@DIR@/fleet.db\"; max_engines = 3; idle_ttl_seconds = 1;\n"
+	"                 fleet_tick_seconds = 0.1; }; };\n"
+	"};\n"
+	"services = {\n"
+	"  prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\", \"prometheus\"]; };\n"
+	"};\n";
+
+/* max_engines evicts the least recently seen; idle_ttl_seconds forgets the idle; counted. */
+START_TEST(fleet_capacity_and_ttl_evict)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = unit_starts(first, 5), e, k;
+	char msg[300];
+
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(harness_start_conf(&srv, fl_bounds_conf), 0);
+	port = harness_port(&srv, "prediction");
+	for (e = 0; e < 4; e++)
+		ck_assert_int_eq(post_row(first[e], NULL, NULL, 0), 200);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 3);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"capacity\"}"), 1);
+	/* the most recent engine stays: its next cycle follows its first */
+	ck_assert_int_eq(post_row(first[3] + 1, NULL, msg, sizeof(msg)), 200);
+	for (k = 0; k < 40 && harness_scrape(port, "fleet_engines") != 0; k++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 0);
+	ck_assert_double_eq(harness_scrape(port, "fleet_evictions_total{reason=\"ttl\"}"), 3);
+	/* forgotten in the store too: a restart brings none back */
+	ck_assert_int_eq(harness_stop(&srv), 0);
+	unlink(srv.log);
+	ck_assert_int_eq(harness_start(&srv, NULL), 0);
+	port = harness_port(&srv, "prediction");
+	ck_assert_double_eq(harness_scrape(port, "fleet_engines"), 0);
+}
+END_TEST
+
+/* store = "postgresql" is refused with the reason, naming the setting. */
+START_TEST(fleet_postgresql_is_refused_for_now)
+{
+	static const char conf[] =
+		"plugin_dir = \"@PLUGINS@\";\n"
+		"plugins = { model = { file = \"predict_forest.so\";\n"
+		"  settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
+		"               store = \"postgresql\"; database = \"@DIR@/x.db\"; }; }; };\n"
+		"services = { prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\"]; }; };\n";
+
+	ck_assert_int_ne(harness_start_conf(&srv, conf), 0);
+	ck_assert(harness_log_contains(&srv, "setting 'plugins.model.settings.store'"));
+	ck_assert(harness_log_contains(&srv, "\"postgresql\" is not available for fleet mode"));
+	srv.pid = 0;
+}
+END_TEST
+
+Suite *
+fleet_suite(void)
+{
+	Suite *s = suite_create("fleet");
+	TCase *tc = tcase_create("stream");
+
+	suite_needs(s, "cmapss");
+	tcase_add_checked_fixture(tc, fl_setup, fl_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, fleet_streamed_equals_window_form, 0, 2);
+	tcase_add_test(tc, fleet_stale_repeat_and_gap);
+	tcase_add_test(tc, fleet_refused_batch_changes_nothing);
+	tcase_add_loop_test(tc, fleet_acknowledged_cycles_survive_sigkill, 0, 2);
+	tcase_add_test(tc, fleet_reload_and_swap_keep_windows);
+	tcase_add_test(tc, fleet_delete_and_failure_end_a_life);
+	tcase_add_test(tc, fleet_view_sorted_and_paged);
+	tcase_add_test(tc, fleet_capacity_and_ttl_evict);
+	tcase_add_test(tc, fleet_postgresql_is_refused_for_now);
+	suite_add_tcase(s, tc);
+	return s;
+}
