@@ -22,12 +22,6 @@ static const char *const kind_names[] = {
 	[DRIFT_BINS_CONSTANT] = "constant",
 };
 
-const char *
-bundle_input_name(size_t i)
-{
-	return cmapss_input_name(i);
-}
-
 /* Every bundle of format 1 is trained on C-MAPSS rows: the 24 inputs of cmapss.h. */
 size_t
 bundle_input_count(const struct bundle *b)

@@ -58,9 +58,6 @@ void bundle_free(struct bundle *b);
 /* Index of x's bin in ref (binary search over edges). */
 size_t drift_bin_index(const struct drift_feature_ref *ref, double x);
 
-/* cmapss_input_name(i), under the name the drift plugin still calls it by. */
-const char *bundle_input_name(size_t i);
-
 /*
  * The raw inputs of every row the bundle's model is fed, in row order: their number and
  * their names (static, count entries). What a prediction record carries (rulsrv/plugin.h).

@@ -397,7 +397,7 @@ drift_ref_build(const struct cmapss_table *t, const bool *use_row,
 		return -ENOMEM;
 	for (in = 0; in < CMAPSS_N_INPUTS && r == 0; in++) {
 		memset(&ref[in], 0, sizeof(ref[in]));
-		snprintf(ref[in].name, sizeof(ref[in].name), "%s", bundle_input_name(in));
+		snprintf(ref[in].name, sizeof(ref[in].name), "%s", cmapss_input_name(in));
 		for (i = n = 0; i < t->rows; i++)
 			if (use_row == NULL || use_row[i])
 				v[n++] = t->values[i * CMAPSS_N_INPUTS + in];

@@ -357,6 +357,31 @@ hammer_run(void *arg)
 	return NULL;
 }
 
+/*
+ * The daemon with statsd (every 20 ms) and the model, a statsd receiver on a thread, and
+ * requests in a tight loop on another: what the reload tests run under. Returns the
+ * receiver's socket; *before is the request count the daemon started from.
+ */
+static int
+traffic_start(struct harness_server *s, struct hammer *h, struct rx_thread *rx, int *udp,
+	      pthread_t *t, double *before)
+{
+	int fd = udp_listen(udp);
+	char *conf;
+
+	rx_start(rx, fd);
+	conf = conf_text(true, true, *udp, 20);
+	ck_assert_int_eq(harness_start_conf(s, conf), 0);
+	free(conf);
+	h->port = harness_port(s, "prediction");
+	*before = healthz_settled(h->port, -1);
+	atomic_init(&h->stop, false);
+	atomic_init(&h->ok, 0);
+	atomic_init(&h->other, 0);
+	ck_assert_int_eq(pthread_create(t, NULL, hammer_run, h), 0);
+	return fd;
+}
+
 /* Requests in a tight loop on another thread while the main thread reloads again and again. */
 START_TEST(test_statsd_reload_under_traffic)
 {
@@ -366,19 +391,8 @@ START_TEST(test_statsd_reload_under_traffic)
 	int fd, udp, reloads = 0;
 	double before;
 	pthread_t t;
-	char *conf;
 
-	fd = udp_listen(&udp);
-	rx_start(&rx, fd);
-	conf = conf_text(true, true, udp, 20);
-	ck_assert_int_eq(harness_start_conf(&s, conf), 0);
-	free(conf);
-	h.port = harness_port(&s, "prediction");
-	before = healthz_settled(h.port, -1);
-	atomic_init(&h.stop, false);
-	atomic_init(&h.ok, 0);
-	atomic_init(&h.other, 0);
-	ck_assert_int_eq(pthread_create(&t, NULL, hammer_run, &h), 0);
+	fd = traffic_start(&s, &h, &rx, &udp, &t, &before);
 	while (reloads < 12 || h.ok < 500) {
 		reload(h.port);
 		reloads++;
@@ -435,19 +449,8 @@ START_TEST(test_statsd_failed_reloads_under_traffic)
 	int fd, udp, good = 0;
 	double before;
 	pthread_t t;
-	char *conf;
 
-	fd = udp_listen(&udp);
-	rx_start(&rx, fd);
-	conf = conf_text(true, true, udp, 20);
-	ck_assert_int_eq(harness_start_conf(&s, conf), 0);
-	free(conf);
-	h.port = harness_port(&s, "prediction");
-	before = healthz_settled(h.port, -1);
-	atomic_init(&h.stop, false);
-	atomic_init(&h.ok, 0);
-	atomic_init(&h.other, 0);
-	ck_assert_int_eq(pthread_create(&t, NULL, hammer_run, &h), 0);
+	fd = traffic_start(&s, &h, &rx, &udp, &t, &before);
 	for (int i = 0; i < 12 || h.ok < 500; i++) {
 		struct harness_response r;
 

@@ -345,7 +345,7 @@ dt_bundle(int n, const struct drift_feature_ref *refs)
 			b.drift[f].edges = edges;
 			b.drift[f].expected = expected;
 		}
-		snprintf(b.drift[f].name, sizeof(b.drift[f].name), "%s", bundle_input_name(f));
+		snprintf(b.drift[f].name, sizeof(b.drift[f].name), "%s", cmapss_input_name(f));
 	}
 	r = bundle_save(&b, dirs[n], err, sizeof(err));
 	ck_assert_msg(r == 0, "bundle_save: %s", err);
@@ -571,7 +571,7 @@ dt_check_bin_sample(void *ud, const struct rulsrv_family_info *fam, const struct
 
 	if (s == NULL || strcmp(fam->name, "drift_bin_observations_total") != 0)
 		return 0;
-	for (f = 0; strcmp(bundle_input_name(f), s->label_values[0]) != 0; f++)
+	for (f = 0; strcmp(cmapss_input_name(f), s->label_values[0]) != 0; f++)
 		ck_assert_uint_lt(f, CMAPSS_N_INPUTS - 1);
 	if (strcmp(s->label_values[1], "+Inf") == 0) {
 		b = q->refs[f].bin_count - 1;
@@ -650,7 +650,7 @@ dt_probe_bins(const char *dir)
 	cJSON_Delete(dt_get(&t));
 	for (f = 0; f < CMAPSS_N_INPUTS; f++)
 		ck_assert_double_eq(dt_metric_sum(&t, "drift_bin_observations_total",
-						  bundle_input_name(f), NULL),
+						  cmapss_input_name(f), NULL),
 				    (double)n);
 	dt_check_bins(&t, refs, want);
 	dt_stop(&t);
@@ -992,8 +992,8 @@ START_TEST(test_concurrent_observers_exact_totals)
 				snprintf(bin, sizeof(bin), "+Inf");
 			else
 				snprintf(bin, sizeof(bin), "%zu", b + 1);
-			got = dt_metric(&t, "drift_bin_observations_total", bundle_input_name(f), bin);
-			ck_assert_msg(got == want, "%s bin %s: %g, want %g", bundle_input_name(f), bin,
+			got = dt_metric(&t, "drift_bin_observations_total", cmapss_input_name(f), bin);
+			ck_assert_msg(got == want, "%s bin %s: %g, want %g", cmapss_input_name(f), bin,
 				      got, want);
 		}
 	}
@@ -1355,7 +1355,7 @@ dt_quarter(struct dt *t, const char *label, const struct cmapss_table *tab, cons
 	snprintf(q->status, sizeof(q->status), "%s", dt_str(j, "status", NULL));
 	snprintf(q->max_feature, sizeof(q->max_feature), "%s", dt_str(j, "max_feature", NULL));
 	for (f = 0; f < CMAPSS_N_INPUTS; f++)
-		q->psi[f] = dt_feature_psi(j, bundle_input_name(f));
+		q->psi[f] = dt_feature_psi(j, cmapss_input_name(f));
 	fprintf(stderr, "drift %-12s %7.0f obs  %-6s max psi %7.3f (%s)\n", label,
 		dt_num(j, "observations", NULL), q->status, q->psi_max, q->max_feature);
 	cJSON_Delete(j);
@@ -1415,7 +1415,7 @@ dt_input(const char *name)
 	size_t f;
 
 	for (f = 0; f < CMAPSS_N_INPUTS; f++)
-		if (strcmp(bundle_input_name(f), name) == 0)
+		if (strcmp(cmapss_input_name(f), name) == 0)
 			return f;
 	ck_abort_msg("no input %s", name);
 	return 0;

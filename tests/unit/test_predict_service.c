@@ -199,7 +199,7 @@ observe(void *ud, const struct rulsrv_prediction_batch *b)
 	w->names_ok = b->input_names != NULL;
 	for (i = 0; w->names_ok && i < b->input_count; i++)
 		w->names_ok = b->input_names[i] != NULL &&
-			      strcmp(b->input_names[i], bundle_input_name(i)) == 0;
+			      strcmp(b->input_names[i], cmapss_input_name(i)) == 0;
 	for (i = 0; i < b->count && i < 2; i++) {
 		const struct rulsrv_prediction *p = rulsrv_prediction_at(b, i);
 
