@@ -12,16 +12,19 @@
 
 /*
  * The observer runs on the predicting thread: it takes the lock for a copy of a few numbers
- * per prediction and never waits for the disk. A full ring drops the surplus (counted by the
- * caller). Model and version strings are interned once into a small table, so an entry is
- * 40 bytes and the default ring of 65536 entries is 2.5 MiB. The writer is a thread of its
- * own, not a core timer, because it blocks in fsync; the retention pass is paced by the
- * plugin's timer, which only flags it due (fb_predlog_expire), and done here for the same
- * reason.
+ * per prediction and never waits for the disk. Model and version strings are interned once
+ * into a small table, so an entry is 40 bytes. The ring starts small and doubles when a burst
+ * fills it, up to `limit` entries (the queue_size setting: 1048576 by default, 40 MiB at
+ * most); only past that is the surplus dropped (counted by the caller). The writer copies a
+ * chunk out and frees its slots before it calls the store, so the observers keep the whole
+ * ring while the disk works. It is a thread of its own, not a core timer, because it blocks
+ * in fsync; the retention pass is paced by the plugin's timer, which only flags it due
+ * (fb_predlog_expire), and done here for the same reason.
  */
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
-#define PREDLOG_CHUNK 4096 /* entries per transaction */
+#define PREDLOG_CHUNK 16384 /* entries per transaction at most */
+#define PREDLOG_RING_START 4096 /* entries of the ring before a burst grows it */
 #define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
 struct predlog_entry {
@@ -46,7 +49,8 @@ struct fb_predlog {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	struct predlog_entry *ring;
-	size_t capacity;
+	size_t capacity; /* of ring now */
+	size_t limit;    /* capacity the ring may grow to */
 	size_t head; /* next to write to the store */
 	size_t used;
 	struct predlog_name names[PREDLOG_NAMES];
@@ -85,6 +89,30 @@ predlog_intern_locked(struct fb_predlog *p, const char *model, const char *versi
 	return (int)p->name_count++;
 }
 
+/* Double the ring (up to the limit) so that `want` more entries fit; false when it cannot. The
+ * entries are copied in order to the start of the new ring. */
+static bool
+predlog_grow_locked(struct fb_predlog *p, size_t want)
+{
+	struct predlog_entry *ring;
+	size_t cap = p->capacity, i;
+
+	while (cap - p->used < want && cap < p->limit)
+		cap = cap <= p->limit / 2 ? cap * 2 : p->limit;
+	if (cap == p->capacity)
+		return false;
+	ring = malloc(cap * sizeof(*ring));
+	if (ring == NULL)
+		return false;
+	for (i = 0; i < p->used; i++)
+		ring[i] = p->ring[(p->head + i) % p->capacity];
+	free(p->ring);
+	p->ring = ring;
+	p->capacity = cap;
+	p->head = 0;
+	return true;
+}
+
 size_t
 fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 {
@@ -94,6 +122,8 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 
 	pthread_mutex_lock(&p->lock);
 	name = predlog_intern_locked(p, b->model, b->version);
+	if (p->capacity - p->used < b->count)
+		predlog_grow_locked(p, b->count);
 	room = p->capacity - p->used;
 	take = name < 0 || p->stop ? 0 : (b->count < room ? b->count : room);
 	for (i = 0; i < take; i++) {
@@ -113,14 +143,13 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 	return b->count - take;
 }
 
-/* Write up to PREDLOG_CHUNK entries from the head; the ring slots stay reserved until done. */
+/* Take n entries from the head into buf (lock held) and free their slots: the store is
+ * called without the lock; the names stay valid until fb_predlog_free. */
 static void
-predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
+predlog_take_locked(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 {
 	size_t i;
-	int r;
 
-	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < n; i++) {
 		const struct predlog_entry *e = &p->ring[(p->head + i) % p->capacity];
 
@@ -131,14 +160,8 @@ predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 		buf[i].model = p->names[e->name].model;
 		buf[i].version = p->names[e->name].version;
 	}
-	pthread_mutex_unlock(&p->lock);
-	r = p->ops->log_predictions(p->store, buf, n);
-	if (p->hook != NULL)
-		p->hook(p->ud, n, r);
-	pthread_mutex_lock(&p->lock);
 	p->head = (p->head + n) % p->capacity;
 	p->used -= n;
-	pthread_mutex_unlock(&p->lock);
 }
 
 /* Delete what is older than the retention, a chunk at a time, when a pass is due (the lock
@@ -174,6 +197,7 @@ predlog_main(void *arg)
 	struct fb_predlog *p = arg;
 	struct fb_logged *buf;
 	size_t n;
+	int r;
 
 	buf = calloc(PREDLOG_CHUNK, sizeof(*buf));
 	pthread_mutex_lock(&p->lock);
@@ -185,17 +209,18 @@ predlog_main(void *arg)
 		if (p->used == 0)
 			continue;
 		n = p->used < PREDLOG_CHUNK ? p->used : PREDLOG_CHUNK;
-		pthread_mutex_unlock(&p->lock);
-		if (buf != NULL) {
-			predlog_write(p, buf, n);
-		} else {
-			if (p->hook != NULL)
-				p->hook(p->ud, n, -ENOMEM);
-			pthread_mutex_lock(&p->lock);
+		if (buf == NULL) {
 			p->head = (p->head + n) % p->capacity;
 			p->used -= n;
 			pthread_mutex_unlock(&p->lock);
+			r = -ENOMEM;
+		} else {
+			predlog_take_locked(p, buf, n);
+			pthread_mutex_unlock(&p->lock);
+			r = p->ops->log_predictions(p->store, buf, n);
 		}
+		if (p->hook != NULL)
+			p->hook(p->ud, n, r);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -238,7 +263,8 @@ fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t ca
 	p->store = store;
 	p->hook = hook;
 	p->ud = ud;
-	p->capacity = capacity > 0 ? capacity : 1;
+	p->limit = capacity > 0 ? capacity : 1;
+	p->capacity = p->limit < PREDLOG_RING_START ? p->limit : PREDLOG_RING_START;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	p->ring = calloc(p->capacity, sizeof(*p->ring));
