@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clocks.h"
 
@@ -23,7 +24,12 @@
  */
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
-#define PREDLOG_CHUNK 16384 /* entries per transaction at most */
+#define PREDLOG_CHUNK 65536 /* entries per transaction at most */
+/* Seconds the writer lets predictions gather after a write, unless a chunk is waiting: a
+ * drain of more requests makes fewer, fuller segments (store_sqlite.c), and the store's cost
+ * follows the segments. A prediction reaches the store this much later at most (plus the
+ * write); the failure scoring does not depend on when (late scoring). */
+#define PREDLOG_LINGER 0.2
 #define PREDLOG_RING_START 4096 /* entries of the ring before a burst grows it */
 #define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
@@ -55,6 +61,7 @@ struct fb_predlog {
 	size_t used;
 	struct predlog_name names[PREDLOG_NAMES];
 	size_t name_count;
+	double next_write; /* clocks_monotonic() before which the writer lingers */
 	double retention; /* seconds; 0: keep forever */
 	bool expire_due;  /* a retention pass is wanted at the next wake */
 	bool stop;
@@ -136,9 +143,11 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 		e->timestamp = b->timestamp;
 		e->name = (uint32_t)name;
 	}
-	p->used += take;
-	if (take > 0)
+	/* wake the writer when it sleeps for work, or lingers and a chunk is now waiting */
+	if (take > 0 && (p->used == 0 ||
+			 (p->used < PREDLOG_CHUNK && p->used + take >= PREDLOG_CHUNK)))
 		pthread_cond_signal(&p->work);
+	p->used += take;
 	pthread_mutex_unlock(&p->lock);
 	return b->count - take;
 }
@@ -183,12 +192,32 @@ predlog_expire_locked(struct fb_predlog *p)
 	pthread_mutex_lock(&p->lock);
 }
 
-/* Sleep until there is work, a stop, or a retention pass is due. */
+/* Sleep until there is work (a chunk, or anything once the linger is over), a stop, or a
+ * retention pass is due. */
 static void
 predlog_wait_locked(struct fb_predlog *p)
 {
-	while (p->used == 0 && !p->stop && !p->expire_due)
-		pthread_cond_wait(&p->work, &p->lock);
+	double now, left;
+	struct timespec ts;
+
+	while (!p->stop && !p->expire_due) {
+		if (p->used == 0) {
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		now = clocks_monotonic();
+		if (p->used >= PREDLOG_CHUNK || now >= p->next_write)
+			return;
+		left = p->next_write - now;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)left;
+		ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->work, &p->lock, &ts);
+	}
 }
 
 static void *
@@ -222,6 +251,7 @@ predlog_main(void *arg)
 		if (p->hook != NULL)
 			p->hook(p->ud, n, r);
 		pthread_mutex_lock(&p->lock);
+		p->next_write = clocks_monotonic() + PREDLOG_LINGER;
 	}
 	pthread_mutex_unlock(&p->lock);
 	free(buf);
@@ -253,6 +283,7 @@ int
 fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t capacity,
 	       fb_predlog_fn hook, void *ud, struct fb_predlog **out)
 {
+	pthread_condattr_t attr;
 	struct fb_predlog *p;
 	int r;
 
@@ -266,7 +297,10 @@ fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t ca
 	p->limit = capacity > 0 ? capacity : 1;
 	p->capacity = p->limit < PREDLOG_RING_START ? p->limit : PREDLOG_RING_START;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->work, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the linger's timed wait */
+	pthread_cond_init(&p->work, &attr);
+	pthread_condattr_destroy(&attr);
 	p->ring = calloc(p->capacity, sizeof(*p->ring));
 	if (p->ring == NULL) {
 		fb_predlog_free(p);
