@@ -29,7 +29,7 @@
  * drain of more requests makes fewer, fuller segments (store_sqlite.c), and the store's cost
  * follows the segments. A prediction reaches the store this much later at most (plus the
  * write); the failure scoring does not depend on when (late scoring). */
-#define PREDLOG_LINGER 0.2
+#define PREDLOG_LINGER 0.5
 #define PREDLOG_RING_START 4096 /* entries of the ring before a burst grows it */
 #define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
