@@ -50,6 +50,7 @@ floor_start_once() {
 	echo '{}' >"$d/root/v1/predict"
 	cat >"$d/nginx.conf" <<NGINX
 daemon off;
+$([ "$(id -u)" = 0 ] && echo "user root; # the workers read the scratch folder, mode 0700")
 worker_processes $(nproc);
 error_log $d/error.log warn;
 pid $d/nginx.pid;
