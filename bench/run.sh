@@ -228,6 +228,17 @@ start forest
 start xgboost -o plugins.model.file=predict_xgboost.so
 start nodrift -o 'services.prediction.plugins=[model, feedback, prometheus]'
 start nolog -o 'services.prediction.plugins=[model, drift, prometheus]'
+# The floor: nginx answering the same bytes to the same bodies (bench/floor.sh).
+. "$src/bench/floor.sh"
+floor=0
+floor_start && floor=1
+# floor_pair LABEL FLOOR_LABEL: the ratios to the floor of the last run of each (rps, p99).
+floor_pair() {
+	[ "$floor" = 1 ] || return 0
+	add "$1.rps_floor" "$(calc "$(tail -1 "$res/$1.rps") / $(tail -1 "$res/$2.rps")")"
+	add "$1.p99_floor" "$(calc "$(tail -1 "$res/$1.p99") / $(tail -1 "$res/$2.p99")")"
+	add "$1.eps_floor" "$(calc "$(tail -1 "$res/$1.eps") / $(tail -1 "$res/$2.eps")")"
+}
 for d in forest xgboost nodrift nolog; do
 	add "rss_idle.$d" "$(mem_of "${PID[$d]}" VmRSS)"
 done
@@ -237,11 +248,17 @@ heads="one-w30 batch256-w1 batch256-w30"
 for body in $heads; do
 	conns="$CONNS"
 	[ "$body" = one-w30 ] && [ "$quick" = 0 ] && conns="1 8 16 32 128"
+	[ "$floor" = 1 ] && floor_answer "$body" forest
 	for c in $conns; do
-		say "HTTP $body, $c connections, $RUNS x ${DUR}s per backend"
+		say "HTTP $body, $c connections, $RUNS x ${DUR}s per backend and the floor"
 		for run in $(seq 1 "$RUNS"); do
 			wrk_run forest "$body" "$c" "$DUR" "http.forest.$body.c$c"
 			wrk_run xgboost "$body" "$c" "$DUR" "http.xgboost.$body.c$c"
+			if [ "$floor" = 1 ]; then
+				wrk_run floor "$body" "$c" "$DUR" "http.floor.$body.c$c"
+				floor_pair "http.forest.$body.c$c" "http.floor.$body.c$c"
+				floor_pair "http.xgboost.$body.c$c" "http.floor.$body.c$c"
+			fi
 			add "http.ratio.$body.c$c" "$(calc "$(tail -1 "$res/http.forest.$body.c$c.rps") / $(tail -1 "$res/http.xgboost.$body.c$c.rps")")"
 			if [ "$body" = one-w30 ] && [ "$c" = 32 ]; then
 				wrk_run nodrift "$body" "$c" "$DUR" "http.nodrift.$body.c$c"
@@ -267,6 +284,12 @@ say "HTTP one-w30, 32 connections, wrk -t1, $RUNS x ${DUR}s per backend"
 for run in $(seq 1 "$RUNS"); do
 	WRK_THREADS=1 wrk_run forest one-w30 32 "$DUR" "http.forest.one-w30.c32t1"
 	WRK_THREADS=1 wrk_run xgboost one-w30 32 "$DUR" "http.xgboost.one-w30.c32t1"
+	if [ "$floor" = 1 ]; then
+		[ "$run" = 1 ] && floor_answer one-w30 forest
+		WRK_THREADS=1 wrk_run floor one-w30 32 "$DUR" "http.floor.one-w30.c32t1"
+		floor_pair "http.forest.one-w30.c32t1" "http.floor.one-w30.c32t1"
+		floor_pair "http.xgboost.one-w30.c32t1" "http.floor.one-w30.c32t1"
+	fi
 done
 
 # Where the forest daemon's CPU goes under load: perf (cpu-clock sampling, which works without
@@ -453,6 +476,7 @@ figures measured one right after the other in the same run, then the median of t
 | system | $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r) |
 | build | $build_type (\`$cflags\`), $(cc --version | head -1) |
 | libraries | XGBoost $(pkg-config --modversion xgboost 2>/dev/null || echo "?"), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo "?"), SQLite $(pkg-config --modversion sqlite3 2>/dev/null || echo "?") |
+| HTTP floor | $(floor_version) (bench/floor.sh) |
 | load generator | $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), on the same $(nproc) cores as the daemon |
 | load average (1, 5, 15 min) | at start $load_start, at end $load_end |
 | input data | $data_source |
@@ -526,6 +550,11 @@ cat <<EOF
 | drift: drift_psi's share of the daemon's CPU (perf), 1 engine x 30 cycles | < 2% (#7) | $(fmt "$(pshare one-w30 drift_psi)" 1)% | $(mark "$(pshare one-w30 drift_psi)" lt 2) |
 | drift: same, batches of 256 x 1 cycle | < 2% (#7) | $(fmt "$(pshare batch256-w1 drift_psi)" 1)% | $(mark "$(pshare batch256-w1 drift_psi)" lt 2) |
 | drift: share of the in-process request path (bench_drift) | < 2% (#7) | $(mmm "$res/drift.inproc_json" 2)% | $(mark "$drift_json" lt 2) |
+| HTTP, 1 engine x 30 cycles, 32 connections, wrk \`-t1\`: requests/s ÷ nginx floor | >= 0.5 (#19) | $(mmm "$res/http.forest.one-w30.c32t1.rps_floor" 2) | $(mark "$(med "$res/http.forest.one-w30.c32t1.rps_floor")" ge 0.5) |
+| same: p99 ÷ nginx floor's p99 | <= 1.5 (#19) | $(mmm "$res/http.forest.one-w30.c32t1.p99_floor" 2) | $(mark "$(med "$res/http.forest.one-w30.c32t1.p99_floor")" le 1.5) |
+| HTTP, batches of 256 engines x 30 cycles: engines/s (best: $eps30c connections) | >= 120,000 (#19) | $(mmm "$res/http.forest.batch256-w30.c$eps30c.eps" 0) | $(mark "$eps30" ge 120000) |
+| prediction log: predictions dropped over the forest daemon's runs | 0 (#19) | $(fmt "${plog_dropped:-0}" 0) of $(fmt "$(calc "${plog_written:-0} + ${plog_dropped:-0}")" 0) | $(mark "${plog_dropped:-0}" le 0) |
+| prediction log: its share of the daemon's CPU (perf), batches of 256 x 1 cycle | <= 5% (#19) | $(fmt "$(pshare batch256-w1 prediction)" 1)% | $(mark "$(pshare batch256-w1 prediction)" le 5) |
 
 For scale, measured elsewhere (not by this run, on a machine like this one): a Python stack
 (FastAPI 0.92 + uvicorn, 2 workers, xgboost, prometheus_client) serving the same 30-cycle body
@@ -589,6 +618,13 @@ $(bytes_of batch256-w30) bytes. Requests/s count 2xx answers only. "Server CPU" 
 daemon's user + system CPU time (/proc) divided by the requests answered: what one request
 costs the server, whatever wrk takes from the same cores.
 
+The floor (bench/floor.sh): $(floor_version) with one worker per core, started by the bench
+on a loopback port, answering POST /v1/predict with the bytes the forest daemon answered to
+the same body, after reading the whole body (the mirror module's \`mirror_request_body on\`;
+without it nginx answers before the body has arrived). Its rows are run by turns with the
+backends, and "÷ floor" is each run's figure over the floor's run right after it: the
+fastest any HTTP server could answer these requests on this machine at this moment.
+
 EOF
 for body in $heads; do
 	e="$(engines_of "$body")"
@@ -598,8 +634,8 @@ for body in $heads; do
 	batch256-w30) echo "Batches of 256 engines, 30 cycles each:" ;;
 	esac
 	echo
-	echo "| connections | backend | requests/s | engines/s | p50 ms | p99 ms | server CPU µs/request | forest/XGBoost |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| connections | backend | requests/s | engines/s | p50 ms | p99 ms | server CPU µs/request | forest/XGBoost | requests/s ÷ floor | p99 ÷ floor |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	conns="$CONNS"
 	[ "$body" = one-w30 ] && [ "$quick" = 0 ] && conns="1 8 16 32 128"
 	for c in $conns; do
@@ -607,21 +643,26 @@ for body in $heads; do
 			p="$res/http.$d.$body.c$c"
 			ratio=""
 			[ "$d" = forest ] && ratio="$(mmm "$res/http.ratio.$body.c$c" 2)x"
-			echo "| $c | $d | $(mmm "$p.rps" 0) | $(mmm "$p.eps" 0) | $(mmm "$p.p50" 2) | $(mmm "$p.p99" 2) | $(mmm "$p.cpu" 0) | $ratio |"
+			echo "| $c | $d | $(mmm "$p.rps" 0) | $(mmm "$p.eps" 0) | $(mmm "$p.p50" 2) | $(mmm "$p.p99" 2) | $(mmm "$p.cpu" 0) | $ratio | $(mmm "$p.rps_floor" 2) | $(mmm "$p.p99_floor" 2) |"
 		done
+		p="$res/http.floor.$body.c$c"
+		[ -s "$p.rps" ] && echo "| $c | nginx floor | $(mmm "$p.rps" 0) | $(mmm "$p.eps" 0) | $(mmm "$p.p50" 2) | $(mmm "$p.p99" 2) | | | 1 | 1 |"
 	done
 	if [ "$body" = one-w30 ]; then
 		for d in forest xgboost; do
 			p="$res/http.$d.$body.c32t1"
-			echo "| 32, wrk \`-t1\` | $d | $(mmm "$p.rps" 0) | $(mmm "$p.eps" 0) | $(mmm "$p.p50" 2) | $(mmm "$p.p99" 2) | $(mmm "$p.cpu" 0) | |"
+			echo "| 32, wrk \`-t1\` | $d | $(mmm "$p.rps" 0) | $(mmm "$p.eps" 0) | $(mmm "$p.p50" 2) | $(mmm "$p.p99" 2) | $(mmm "$p.cpu" 0) | | $(mmm "$p.rps_floor" 2) | $(mmm "$p.p99_floor" 2) |"
 		done
+		p="$res/http.floor.$body.c32t1"
+		[ -s "$p.rps" ] && echo "| 32, wrk \`-t1\` | nginx floor | $(mmm "$p.rps" 0) | $(mmm "$p.eps" 0) | $(mmm "$p.p50" 2) | $(mmm "$p.p99" 2) | | | 1 | 1 |"
 	fi
 	echo
 done
 cat <<EOF
-Prediction log (feedback plugin in the prediction service, bounded queue): $(fmt "${plog_written:-0}" 0)
-predictions written and $(fmt "${plog_dropped:-0}" 0) dropped (queue full, counted in
-\`feedback_prediction_log_dropped_total\`) over the forest daemon's runs above; the requests never waited.
+Prediction log (feedback plugin in the prediction service, a queue that grows to
+\`queue_size\` before it drops): $(fmt "${plog_written:-0}" 0) predictions written and
+$(fmt "${plog_dropped:-0}" 0) dropped (counted in \`feedback_prediction_log_dropped_total\`) over the
+forest daemon's runs above, read from its /metrics after them; the requests never waited.
 EOF
 
 # -- profile

@@ -5,7 +5,7 @@ set -eu
 
 build_pkgs="cmake make gcc pkg-config libmicrohttpd-dev libconfig-dev libcjson-dev
 libxgboost-dev check libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsystemd-dev"
-test_pkgs="curl prometheus wrk mandoc clang libclang-rt-14-dev systemd lintian chromium
+test_pkgs="curl prometheus wrk nginx-light mandoc clang libclang-rt-14-dev systemd lintian chromium
 dpkg-dev fakeroot python3-yaml"
 
 want=$build_pkgs

@@ -37,7 +37,8 @@
  *   bundle              path    (unset)  the served model's bundle: its RUL cap, and its
  *                                        feedback series exported at 0 from the start
  *   max_batch           int     1000     records per POST (more: 413)
- *   queue_size          int     65536    prediction log queue; a full queue drops and counts
+ *   queue_size          int     1048576  prediction log queue (entries, 40 bytes each): it grows
+ *                                        to this under a burst; past it, drops and counts
  *   max_group           int     0        requests per commit (0: all that wait)
  *   busy_timeout_ms     int     5000     wait for another connection's write lock
  *   log_retention_days  number  0        delete logged predictions older than this (0: keep)
@@ -861,7 +862,7 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_path(s, "bundle", NULL, &fb->bundle);
 	r |= api->setting_double(s, "rul_cap", NAN, 1, 1e9, &fb->rul_cap);
 	r |= api->setting_int(s, "max_batch", 1000, 1, 1000000, &fb->max_batch);
-	r |= api->setting_int(s, "queue_size", 65536, 1, 100000000, &fb->queue_size);
+	r |= api->setting_int(s, "queue_size", 1048576, 1, 100000000, &fb->queue_size);
 	r |= api->setting_int(s, "max_group", 0, 0, 1000000, &fb->max_group);
 	r |= api->setting_int(s, "busy_timeout_ms", 5000, 0, 3600000, &fb->busy_timeout_ms);
 	r |= api->setting_double(s, "log_retention_days", 0, 0, 1e6, &fb->log_retention_days);

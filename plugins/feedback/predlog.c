@@ -7,21 +7,30 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clocks.h"
 
 /*
  * The observer runs on the predicting thread: it takes the lock for a copy of a few numbers
- * per prediction and never waits for the disk. A full ring drops the surplus (counted by the
- * caller). Model and version strings are interned once into a small table, so an entry is
- * 40 bytes and the default ring of 65536 entries is 2.5 MiB. The writer is a thread of its
- * own, not a core timer, because it blocks in fsync; the retention pass is paced by the
- * plugin's timer, which only flags it due (fb_predlog_expire), and done here for the same
- * reason.
+ * per prediction and never waits for the disk. Model and version strings are interned once
+ * into a small table, so an entry is 40 bytes. The ring starts small and doubles when a burst
+ * fills it, up to `limit` entries (the queue_size setting: 1048576 by default, 40 MiB at
+ * most); only past that is the surplus dropped (counted by the caller). The writer copies a
+ * chunk out and frees its slots before it calls the store, so the observers keep the whole
+ * ring while the disk works. It is a thread of its own, not a core timer, because it blocks
+ * in fsync; the retention pass is paced by the plugin's timer, which only flags it due
+ * (fb_predlog_expire), and done here for the same reason.
  */
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
-#define PREDLOG_CHUNK 4096 /* entries per transaction */
+#define PREDLOG_CHUNK 65536 /* entries per transaction at most */
+/* Seconds the writer lets predictions gather after a write, unless a chunk is waiting: a
+ * drain of more requests makes fewer, fuller segments (store_sqlite.c), and the store's cost
+ * follows the segments. A prediction reaches the store this much later at most (plus the
+ * write); the failure scoring does not depend on when (late scoring). */
+#define PREDLOG_LINGER 0.5
+#define PREDLOG_RING_START 4096 /* entries of the ring before a burst grows it */
 #define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
 struct predlog_entry {
@@ -46,11 +55,13 @@ struct fb_predlog {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	struct predlog_entry *ring;
-	size_t capacity;
+	size_t capacity; /* of ring now */
+	size_t limit;    /* capacity the ring may grow to */
 	size_t head; /* next to write to the store */
 	size_t used;
 	struct predlog_name names[PREDLOG_NAMES];
 	size_t name_count;
+	double next_write; /* clocks_monotonic() before which the writer lingers */
 	double retention; /* seconds; 0: keep forever */
 	bool expire_due;  /* a retention pass is wanted at the next wake */
 	bool stop;
@@ -85,6 +96,30 @@ predlog_intern_locked(struct fb_predlog *p, const char *model, const char *versi
 	return (int)p->name_count++;
 }
 
+/* Double the ring (up to the limit) so that `want` more entries fit; false when it cannot. The
+ * entries are copied in order to the start of the new ring. */
+static bool
+predlog_grow_locked(struct fb_predlog *p, size_t want)
+{
+	struct predlog_entry *ring;
+	size_t cap = p->capacity, i;
+
+	while (cap - p->used < want && cap < p->limit)
+		cap = cap <= p->limit / 2 ? cap * 2 : p->limit;
+	if (cap == p->capacity)
+		return false;
+	ring = malloc(cap * sizeof(*ring));
+	if (ring == NULL)
+		return false;
+	for (i = 0; i < p->used; i++)
+		ring[i] = p->ring[(p->head + i) % p->capacity];
+	free(p->ring);
+	p->ring = ring;
+	p->capacity = cap;
+	p->head = 0;
+	return true;
+}
+
 size_t
 fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 {
@@ -94,6 +129,8 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 
 	pthread_mutex_lock(&p->lock);
 	name = predlog_intern_locked(p, b->model, b->version);
+	if (p->capacity - p->used < b->count)
+		predlog_grow_locked(p, b->count);
 	room = p->capacity - p->used;
 	take = name < 0 || p->stop ? 0 : (b->count < room ? b->count : room);
 	for (i = 0; i < take; i++) {
@@ -106,21 +143,22 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 		e->timestamp = b->timestamp;
 		e->name = (uint32_t)name;
 	}
-	p->used += take;
-	if (take > 0)
+	/* wake the writer when it sleeps for work, or lingers and a chunk is now waiting */
+	if (take > 0 && (p->used == 0 ||
+			 (p->used < PREDLOG_CHUNK && p->used + take >= PREDLOG_CHUNK)))
 		pthread_cond_signal(&p->work);
+	p->used += take;
 	pthread_mutex_unlock(&p->lock);
 	return b->count - take;
 }
 
-/* Write up to PREDLOG_CHUNK entries from the head; the ring slots stay reserved until done. */
+/* Take n entries from the head into buf (lock held) and free their slots: the store is
+ * called without the lock; the names stay valid until fb_predlog_free. */
 static void
-predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
+predlog_take_locked(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 {
 	size_t i;
-	int r;
 
-	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < n; i++) {
 		const struct predlog_entry *e = &p->ring[(p->head + i) % p->capacity];
 
@@ -131,14 +169,8 @@ predlog_write(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 		buf[i].model = p->names[e->name].model;
 		buf[i].version = p->names[e->name].version;
 	}
-	pthread_mutex_unlock(&p->lock);
-	r = p->ops->log_predictions(p->store, buf, n);
-	if (p->hook != NULL)
-		p->hook(p->ud, n, r);
-	pthread_mutex_lock(&p->lock);
 	p->head = (p->head + n) % p->capacity;
 	p->used -= n;
-	pthread_mutex_unlock(&p->lock);
 }
 
 /* Delete what is older than the retention, a chunk at a time, when a pass is due (the lock
@@ -160,12 +192,32 @@ predlog_expire_locked(struct fb_predlog *p)
 	pthread_mutex_lock(&p->lock);
 }
 
-/* Sleep until there is work, a stop, or a retention pass is due. */
+/* Sleep until there is work (a chunk, or anything once the linger is over), a stop, or a
+ * retention pass is due. */
 static void
 predlog_wait_locked(struct fb_predlog *p)
 {
-	while (p->used == 0 && !p->stop && !p->expire_due)
-		pthread_cond_wait(&p->work, &p->lock);
+	double now, left;
+	struct timespec ts;
+
+	while (!p->stop && !p->expire_due) {
+		if (p->used == 0) {
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		now = clocks_monotonic();
+		if (p->used >= PREDLOG_CHUNK || now >= p->next_write)
+			return;
+		left = p->next_write - now;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)left;
+		ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->work, &p->lock, &ts);
+	}
 }
 
 static void *
@@ -174,6 +226,7 @@ predlog_main(void *arg)
 	struct fb_predlog *p = arg;
 	struct fb_logged *buf;
 	size_t n;
+	int r;
 
 	buf = calloc(PREDLOG_CHUNK, sizeof(*buf));
 	pthread_mutex_lock(&p->lock);
@@ -185,18 +238,20 @@ predlog_main(void *arg)
 		if (p->used == 0)
 			continue;
 		n = p->used < PREDLOG_CHUNK ? p->used : PREDLOG_CHUNK;
-		pthread_mutex_unlock(&p->lock);
-		if (buf != NULL) {
-			predlog_write(p, buf, n);
-		} else {
-			if (p->hook != NULL)
-				p->hook(p->ud, n, -ENOMEM);
-			pthread_mutex_lock(&p->lock);
+		if (buf == NULL) {
 			p->head = (p->head + n) % p->capacity;
 			p->used -= n;
 			pthread_mutex_unlock(&p->lock);
+			r = -ENOMEM;
+		} else {
+			predlog_take_locked(p, buf, n);
+			pthread_mutex_unlock(&p->lock);
+			r = p->ops->log_predictions(p->store, buf, n);
 		}
+		if (p->hook != NULL)
+			p->hook(p->ud, n, r);
 		pthread_mutex_lock(&p->lock);
+		p->next_write = clocks_monotonic() + PREDLOG_LINGER;
 	}
 	pthread_mutex_unlock(&p->lock);
 	free(buf);
@@ -228,6 +283,7 @@ int
 fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t capacity,
 	       fb_predlog_fn hook, void *ud, struct fb_predlog **out)
 {
+	pthread_condattr_t attr;
 	struct fb_predlog *p;
 	int r;
 
@@ -238,9 +294,13 @@ fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t ca
 	p->store = store;
 	p->hook = hook;
 	p->ud = ud;
-	p->capacity = capacity > 0 ? capacity : 1;
+	p->limit = capacity > 0 ? capacity : 1;
+	p->capacity = p->limit < PREDLOG_RING_START ? p->limit : PREDLOG_RING_START;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->work, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the linger's timed wait */
+	pthread_cond_init(&p->work, &attr);
+	pthread_condattr_destroy(&attr);
 	p->ring = calloc(p->capacity, sizeof(*p->ring));
 	if (p->ring == NULL) {
 		fb_predlog_free(p);

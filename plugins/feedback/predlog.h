@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* predlog.h - the prediction log: a bounded queue in front of the store, never blocking. */
+/* predlog.h - the prediction log: a queue grown up to a budget before the store, never blocking. */
 #ifndef FB_PREDLOG_H
 #define FB_PREDLOG_H
 

@@ -102,14 +102,16 @@ struct fb_store_ops {
 	 */
 	int (*apply)(struct fb_store *s, struct fb_group *groups, size_t n);
 	/*
-	 * Append logged predictions in one transaction. A prediction whose unit has a failure
+	 * Append logged predictions in one transaction; the order of the log is kept for the
+	 * predictions of each unit ("the latest" below is the last logged). A prediction whose unit has a failure
 	 * event recorded already (made before the event arrived, with a cycle not after the
 	 * failure's) is scored in that transaction, as the event would have scored it, and its
 	 * record is one that `late` returns.
 	 */
 	int (*log_predictions)(struct fb_store *s, const struct fb_logged *p, size_t n);
-	/* Delete up to limit logged predictions made before `before` (seconds since the
-	 * epoch); *deleted says how many went. */
+	/* Delete logged predictions made before `before` (seconds since the epoch), up to limit
+	 * stored rows; *deleted says how many rows went. A backend that stores several
+	 * predictions in a row (SQLite: a segment) deletes a row once all of it is older. */
 	int (*expire_predictions)(struct fb_store *s, double before, size_t limit,
 				  size_t *deleted);
 	/* Logged predictions of a unit (cycle >= 0: of that cycle only), oldest first. */

@@ -30,22 +30,32 @@
  * a third connection in a thread of their own, woken by the WAL hook once the WAL holds
  * FB_CHECKPOINT_PAGES pages: SQLite's automatic checkpoint would run them inside the commit
  * that crossed the threshold, on the path of the requests waiting for it.
+ *
+ * The prediction log is stored in segments (schema 3): one row holds the predictions of one
+ * unit, model and version from one drain of the log, as a blob of fixed-size items with a
+ * scored flag each, and the row keeps the cycle and time ranges and how many are still
+ * unscored. A drain of thousands of predictions of a few hundred units is a few hundred rows
+ * and index entries, not thousands of each: under load the log costs a small part of what
+ * answering did (docs/BENCHMARKS.md). Scoring finds a unit's segments by index and the
+ * prediction in the blob; a segment holds FB_SEGMENT_MAX items at most, so that marking one
+ * scored rewrites 16 KiB at most.
  */
 
-#define FB_SCHEMA_VERSION 2
+#define FB_SCHEMA_VERSION 3
 #define FB_CHECKPOINT_PAGES 1000
 #define FB_WAL_RESTART_PAGES (16 * FB_CHECKPOINT_PAGES) /* 64 MB of 4 KiB pages */
 
 static const char fb_schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS predictions("
-	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, cycle INTEGER NOT NULL,"
-	" rul REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,"
-	" scored INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX IF NOT EXISTS predictions_unit_cycle ON predictions(unit, cycle);"
-	"CREATE INDEX IF NOT EXISTS predictions_unscored ON predictions(unit, cycle)"
-	" WHERE scored = 0;"
-	"CREATE INDEX IF NOT EXISTS predictions_ts ON predictions(ts);"
+	"CREATE TABLE IF NOT EXISTS prediction_segments("
+	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, model TEXT NOT NULL,"
+	" version TEXT NOT NULL, min_cycle INTEGER NOT NULL, max_cycle INTEGER NOT NULL,"
+	" min_ts REAL NOT NULL, max_ts REAL NOT NULL, unscored INTEGER NOT NULL,"
+	" items BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS prediction_segments_unit ON prediction_segments(unit);"
+	"CREATE INDEX IF NOT EXISTS prediction_segments_open ON prediction_segments(unit)"
+	" WHERE unscored > 0;"
+	"CREATE INDEX IF NOT EXISTS prediction_segments_ts ON prediction_segments(max_ts);"
 	"CREATE TABLE IF NOT EXISTS feedback("
 	" id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, cycle INTEGER NOT NULL,"
 	" predicted REAL NOT NULL, actual REAL NOT NULL, model TEXT NOT NULL,"
@@ -59,13 +69,18 @@ static const char fb_schema[] =
 	"CREATE TABLE IF NOT EXISTS totals("
 	" model TEXT PRIMARY KEY, count INTEGER NOT NULL, squared_error_sum REAL NOT NULL,"
 	" abs_error_sum REAL NOT NULL, nasa_score REAL NOT NULL);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '2');";
+	"INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '3');";
 
 /* Version 1 to 2: failure events keep their model, so that a prediction logged after its
  * unit's failure event can be scored against it (store_sqlite_log_predictions). */
 static const char fb_migrate_1[] =
 	"ALTER TABLE failures ADD COLUMN model TEXT NOT NULL DEFAULT '';"
 	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+
+/* Version 2 to 3, after the rows are copied into segments (sqlite_migrate_2). */
+static const char fb_migrate_2_rows[] =
+	"UPDATE feedback SET prediction_id = prediction_id * 1024 WHERE prediction_id IS NOT NULL;"
+	"DROP TABLE predictions;";
 
 enum fb_stmt_id {
 	ST_BEGIN,
@@ -76,17 +91,15 @@ enum fb_stmt_id {
 	ST_ROLLBACK_TO,
 	ST_INSERT_FEEDBACK,
 	ST_UPSERT_TOTALS,
-	ST_MATCH,
-	ST_MATCH_MODEL,
-	ST_LATEST_MODEL,
-	ST_UNSCORED_MATCH,
-	ST_UNSCORED_MATCH_MODEL,
-	ST_MARK_SCORED,
-	ST_UNSCORED,
+	ST_SEG_OF_CYCLE,
+	ST_SEG_UNSCORED_OF_CYCLE,
+	ST_SEG_REWRITE,
+	ST_SEG_FAILURE,
+	ST_ANY_FAILURE,
 	ST_INSERT_FAILURE,
 	ST_FAILURE_OF,
 	ST_COUNT_FAILURE,
-	ST_INSERT_PREDICTION,
+	ST_INSERT_SEGMENT,
 	ST_EXPIRE,
 	ST_COUNT,
 };
@@ -106,35 +119,36 @@ static const char *const fb_stmt_sql[ST_COUNT] = {
 			     " squared_error_sum = squared_error_sum + excluded.squared_error_sum,"
 			     " abs_error_sum = abs_error_sum + excluded.abs_error_sum,"
 			     " nasa_score = nasa_score + excluded.nasa_score",
-	[ST_MATCH] = "SELECT id, rul, model FROM predictions WHERE unit = ?1 AND cycle = ?2"
-		     " ORDER BY id DESC LIMIT 1",
-	[ST_MATCH_MODEL] = "SELECT id, rul, model FROM predictions WHERE unit = ?1 AND cycle = ?2"
-			   " AND model = ?3 ORDER BY id DESC LIMIT 1",
-	[ST_LATEST_MODEL] = "SELECT model FROM predictions WHERE unit = ?1 AND cycle = ?2"
-			    " ORDER BY id DESC LIMIT 1",
-	[ST_UNSCORED_MATCH] = "SELECT id, model FROM predictions WHERE unit = ?1 AND cycle = ?2"
-			      " AND scored = 0 ORDER BY id DESC LIMIT 1",
-	[ST_UNSCORED_MATCH_MODEL] = "SELECT id, model FROM predictions WHERE unit = ?1"
-				    " AND cycle = ?2 AND scored = 0 AND model = ?3"
-				    " ORDER BY id DESC LIMIT 1",
-	[ST_MARK_SCORED] = "UPDATE predictions SET scored = 1 WHERE id = ?1",
-	[ST_UNSCORED] = "SELECT id, cycle, rul, model FROM predictions"
-			" WHERE unit = ?1 AND scored = 0 AND cycle <= ?2 AND ts <= ?3 ORDER BY id",
+	/* ?3: a model, or "" for every model */
+	[ST_SEG_OF_CYCLE] = "SELECT id, model, items FROM prediction_segments WHERE unit = ?1"
+			    " AND min_cycle <= ?2 AND max_cycle >= ?2 AND (?3 = '' OR model = ?3)"
+			    " ORDER BY id DESC",
+	[ST_SEG_UNSCORED_OF_CYCLE] = "SELECT id, model, items FROM prediction_segments"
+				     " WHERE unit = ?1 AND unscored > 0 AND min_cycle <= ?2"
+				     " AND max_cycle >= ?2 AND (?3 = '' OR model = ?3)"
+				     " ORDER BY id DESC",
+	[ST_SEG_REWRITE] = "UPDATE prediction_segments SET items = ?2, unscored = unscored - ?3"
+			   " WHERE id = ?1",
+	[ST_SEG_FAILURE] = "SELECT id, model, items FROM prediction_segments WHERE unit = ?1"
+			   " AND unscored > 0 AND min_cycle <= ?2 AND min_ts <= ?3"
+			   " AND (?4 = '' OR model = ?4) ORDER BY id",
+	[ST_ANY_FAILURE] = "SELECT 1 FROM failures WHERE unit = ?1 AND failed_at_cycle >= ?2"
+			   " AND ts >= ?3 AND (model = '' OR model = ?4) LIMIT 1",
 	[ST_INSERT_FAILURE] = "INSERT INTO failures(unit, failed_at_cycle, scored, ts, model)"
 			      " VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_FAILURE_OF] = "SELECT id, failed_at_cycle, ts FROM failures WHERE unit = ?1"
 			  " AND failed_at_cycle >= ?2 AND ts >= ?3 AND (model = '' OR model = ?4)"
 			  " ORDER BY id LIMIT 1",
 	[ST_COUNT_FAILURE] = "UPDATE failures SET scored = scored + 1 WHERE id = ?1",
-	[ST_INSERT_PREDICTION] = "INSERT INTO predictions(unit, cycle, rul, model, version, ts,"
-				 " scored) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_EXPIRE] = "DELETE FROM predictions WHERE id IN"
-		      " (SELECT id FROM predictions WHERE ts < ?1 LIMIT ?2)",
+	[ST_INSERT_SEGMENT] = "INSERT INTO prediction_segments(unit, model, version, min_cycle,"
+			      " max_cycle, min_ts, max_ts, unscored, items)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_EXPIRE] = "DELETE FROM prediction_segments WHERE id IN"
+		      " (SELECT id FROM prediction_segments WHERE max_ts < ?1 LIMIT ?2)",
 };
 
 enum fb_read_id {
-	RD_LOOKUP_CYCLE,
-	RD_LOOKUP_UNIT,
+	RD_LOOKUP,
 	RD_TOTALS,
 	RD_RECENT,
 	RD_RECENT_MODEL,
@@ -144,10 +158,9 @@ enum fb_read_id {
 };
 
 static const char *const fb_read_sql[RD_COUNT] = {
-	[RD_LOOKUP_CYCLE] = "SELECT unit, cycle, rul, ts, model, version FROM predictions"
-			    " WHERE unit = ?1 AND cycle = ?2 ORDER BY id",
-	[RD_LOOKUP_UNIT] = "SELECT unit, cycle, rul, ts, model, version FROM predictions"
-			   " WHERE unit = ?1 ORDER BY id",
+	/* ?2: a cycle, or -1 for every cycle */
+	[RD_LOOKUP] = "SELECT model, version, items FROM prediction_segments WHERE unit = ?1"
+		      " AND (?2 < 0 OR (min_cycle <= ?2 AND max_cycle >= ?2)) ORDER BY id",
 	[RD_TOTALS] = "SELECT model, count, squared_error_sum, abs_error_sum, nasa_score"
 		      " FROM totals ORDER BY model",
 	[RD_RECENT] = "SELECT id, unit, cycle, predicted, actual, model FROM"
@@ -175,8 +188,98 @@ struct fb_store {
 	bool cstop;
 	sqlite3_stmt *st[ST_COUNT];
 	sqlite3_stmt *rd[RD_COUNT];
+	struct fb_found *found; /* scratch of the writer (wlock) */
 	double rul_cap;
 };
+
+/* ---- prediction segments ----------------------------------------------------------------- */
+
+/*
+ * A segment's items: FB_ITEM_BYTES each, little-endian whatever the host: cycle (int64),
+ * predicted RUL and time made (IEEE 754 doubles), flags (int64, FB_ITEM_SCORED). An item's
+ * prediction id (feedback.prediction_id) is segment id * FB_SEGMENT_ID_SCALE + its index: ids
+ * keep the order of the log, so "the latest" is the highest id, as with one row each.
+ */
+#define FB_ITEM_BYTES 32
+#define FB_ITEM_SCORED 1
+#define FB_SEGMENT_MAX 512 /* items per segment: a 16 KiB blob, rewritten when one is scored */
+#define FB_SEGMENT_ID_SCALE 1024
+
+struct fb_item {
+	int64_t cycle;
+	double rul;
+	double ts;
+	uint64_t flags;
+};
+
+static void
+item_put_u64(unsigned char *b, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+item_get_u64(const unsigned char *b)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static void
+item_encode(unsigned char *b, const struct fb_item *it)
+{
+	uint64_t u;
+
+	item_put_u64(b, (uint64_t)it->cycle);
+	memcpy(&u, &it->rul, sizeof(u));
+	item_put_u64(b + 8, u);
+	memcpy(&u, &it->ts, sizeof(u));
+	item_put_u64(b + 16, u);
+	item_put_u64(b + 24, it->flags);
+}
+
+static struct fb_item
+item_decode(const unsigned char *b)
+{
+	struct fb_item it;
+	uint64_t u;
+
+	it.cycle = (int64_t)item_get_u64(b);
+	u = item_get_u64(b + 8);
+	memcpy(&it.rul, &u, sizeof(u));
+	u = item_get_u64(b + 16);
+	memcpy(&it.ts, &u, sizeof(u));
+	it.flags = item_get_u64(b + 24);
+	return it;
+}
+
+/* A logged prediction found for a record: where it is and what it said. */
+struct fb_found {
+	sqlite3_int64 segment; /* 0: none */
+	size_t index;
+	bool scored;
+	double rul;
+	char model[FB_MODEL_MAX];
+	unsigned char blob[FB_SEGMENT_MAX * FB_ITEM_BYTES]; /* the segment's items, to rewrite */
+	size_t blob_len;
+};
+
+/* Mark item i of an encoded blob scored. */
+static void
+item_mark(unsigned char *blob, size_t i)
+{
+	unsigned char *f = blob + i * FB_ITEM_BYTES + 24;
+
+	item_put_u64(f, item_get_u64(f) | FB_ITEM_SCORED);
+}
+
 
 static void
 sqlite_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
@@ -295,6 +398,7 @@ sqlite_close(struct fb_store *s)
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->clock);
 	pthread_cond_destroy(&s->cwake);
+	free(s->found);
 	free(s);
 }
 
@@ -414,7 +518,77 @@ sqlite_schema_version(struct fb_store *s)
 	return version;
 }
 
-/* Create what is missing and bring a version 1 file to version 2, in the open transaction. */
+/* Table `predictions` (schema 2: one row per prediction) exists in the file. */
+static bool
+sqlite_has_row_table(struct fb_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	bool has = false;
+
+	if (sqlite3_prepare_v2(s->w, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+			       " AND name = 'predictions'", -1, &st, NULL) == SQLITE_OK)
+		has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return has;
+}
+
+/*
+ * Version 2 to 3, in the open transaction: each row of `predictions` becomes a segment of one
+ * item with the row's id (so its prediction id is id * FB_SEGMENT_ID_SCALE, and the feedback
+ * rows that name it follow), scored or not as it was; then the row table goes.
+ */
+static int
+sqlite_migrate_2(struct fb_store *s, const char *path, char *err, size_t err_len)
+{
+	sqlite3_stmt *rd = NULL, *wr = NULL;
+	unsigned char blob[FB_ITEM_BYTES];
+	int rc = SQLITE_OK, r;
+
+	if (sqlite_has_row_table(s)) {
+		rc = sqlite3_prepare_v2(s->w, "SELECT id, unit, cycle, rul, model, version, ts,"
+					" scored FROM predictions ORDER BY id", -1, &rd, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_prepare_v2(s->w, "INSERT INTO prediction_segments(id, unit,"
+						" model, version, min_cycle, max_cycle, min_ts, max_ts,"
+						" unscored, items) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6,"
+						" ?7, ?8)", -1, &wr, NULL);
+		while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
+			struct fb_item it = {
+				.cycle = sqlite3_column_int64(rd, 2),
+				.rul = sqlite3_column_double(rd, 3),
+				.ts = sqlite3_column_double(rd, 6),
+				.flags = sqlite3_column_int(rd, 7) ? FB_ITEM_SCORED : 0,
+			};
+
+			item_encode(blob, &it);
+			sqlite3_bind_int64(wr, 1, sqlite3_column_int64(rd, 0));
+			sqlite3_bind_int64(wr, 2, sqlite3_column_int64(rd, 1));
+			sqlite3_bind_value(wr, 3, sqlite3_column_value(rd, 4));
+			sqlite3_bind_value(wr, 4, sqlite3_column_value(rd, 5));
+			sqlite3_bind_int64(wr, 5, it.cycle);
+			sqlite3_bind_double(wr, 6, it.ts);
+			sqlite3_bind_int(wr, 7, it.flags ? 0 : 1);
+			sqlite3_bind_blob(wr, 8, blob, sizeof(blob), SQLITE_STATIC);
+			rc = sqlite3_step(wr);
+			sqlite3_reset(wr);
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		}
+		sqlite3_finalize(rd);
+		sqlite3_finalize(wr);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, err_len, "cannot convert the prediction log of '%s': %s", path,
+				 sqlite3_errmsg(s->w));
+			return sqlite_errno(rc);
+		}
+		r = sqlite_exec(s->w, path, fb_migrate_2_rows, err, err_len);
+		if (r < 0)
+			return r;
+	}
+	return sqlite_exec(s->w, path, "UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+			   err, err_len);
+}
+
+/* Create what is missing and bring an older file to version 3, in the open transaction. */
 static int
 sqlite_create_schema(struct fb_store *s, const char *path, char *err, size_t err_len)
 {
@@ -423,6 +597,8 @@ sqlite_create_schema(struct fb_store *s, const char *path, char *err, size_t err
 	r = sqlite_exec(s->w, path, fb_schema, err, err_len);
 	if (r == 0 && sqlite_schema_version(s) == 1)
 		r = sqlite_exec(s->w, path, fb_migrate_1, err, err_len);
+	if (r == 0 && sqlite_schema_version(s) == 2)
+		r = sqlite_migrate_2(s, path, err, err_len);
 	return r;
 }
 
@@ -482,6 +658,11 @@ sqlite_open(const char *path, const struct fb_store_config *cfg, struct fb_store
 	pthread_mutex_init(&s->clock, NULL);
 	pthread_cond_init(&s->cwake, NULL);
 	s->rul_cap = cfg->rul_cap;
+	s->found = malloc(sizeof(*s->found));
+	if (s->found == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	r = sqlite_open_conn(path, cfg->busy_timeout_ms, &s->w, err, err_len);
 	if (r < 0)
 		goto fail;
@@ -631,28 +812,72 @@ sqlite_add_totals(struct fb_store *s, const struct fb_scored_list *l)
 	return r;
 }
 
-/* The latest not yet scored logged prediction of (unit, cycle) (of model, when not ""):
- * its id (0: none) and model. */
-static int
-sqlite_unscored_of(struct fb_store *s, int64_t unit, int64_t cycle, const char *model,
-		   sqlite3_int64 *id, char *found, size_t found_len)
+static sqlite3_int64
+found_id(const struct fb_found *f)
 {
-	sqlite3_stmt *st = s->st[model[0] ? ST_UNSCORED_MATCH_MODEL : ST_UNSCORED_MATCH];
+	return f->segment * FB_SEGMENT_ID_SCALE + (sqlite3_int64)f->index;
+}
+
+/* The latest logged prediction of (unit, cycle), of model when not "", not yet scored when
+ * unscored_only. f->segment is 0 when there is none. */
+static int
+sqlite_find_latest(struct fb_store *s, int64_t unit, int64_t cycle, const char *model,
+		   bool unscored_only, struct fb_found *f)
+{
+	sqlite3_stmt *st = s->st[unscored_only ? ST_SEG_UNSCORED_OF_CYCLE : ST_SEG_OF_CYCLE];
 	int rc;
 
-	*id = 0;
+	f->segment = 0;
 	sqlite3_bind_int64(st, 1, unit);
 	sqlite3_bind_int64(st, 2, cycle);
-	if (model[0])
-		sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		sqlite_copy_text(found, found_len, st, 1);
+	sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
+	while (f->segment == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *b = sqlite3_column_blob(st, 2);
+		size_t len = (size_t)sqlite3_column_bytes(st, 2), n = len / FB_ITEM_BYTES, i;
+
+		if (len > sizeof(f->blob))
+			continue; /* not written by this store */
+		for (i = n; i-- > 0;) {
+			struct fb_item it = item_decode(b + i * FB_ITEM_BYTES);
+
+			if (it.cycle != cycle || (unscored_only && (it.flags & FB_ITEM_SCORED)))
+				continue;
+			f->segment = sqlite3_column_int64(st, 0);
+			f->index = i;
+			f->scored = (it.flags & FB_ITEM_SCORED) != 0;
+			f->rul = it.rul;
+			sqlite_copy_text(f->model, sizeof(f->model), st, 1);
+			memcpy(f->blob, b, len);
+			f->blob_len = len;
+			break;
+		}
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+	if (f->segment != 0)
+		return 0;
+	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+}
+
+/* Write a segment's items back with `newly` more of them scored. */
+static int
+sqlite_rewrite_segment(struct fb_store *s, sqlite3_int64 segment, const unsigned char *blob,
+		       size_t len, size_t newly)
+{
+	sqlite3_stmt *st = s->st[ST_SEG_REWRITE];
+
+	sqlite3_bind_int64(st, 1, segment);
+	sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)newly);
+	return sqlite_exec_stmt(st);
+}
+
+/* Mark the found prediction scored (again is harmless). */
+static int
+sqlite_mark_found(struct fb_store *s, struct fb_found *f)
+{
+	item_mark(f->blob, f->index);
+	return sqlite_rewrite_segment(s, f->segment, f->blob, f->blob_len, f->scored ? 0 : 1);
 }
 
 /*
@@ -665,29 +890,26 @@ static int
 sqlite_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
 		    struct fb_scored_list *l)
 {
-	sqlite3_stmt *st = s->st[ST_LATEST_MODEL];
 	char model[FB_MODEL_MAX];
-	sqlite3_int64 id;
+	sqlite3_int64 id = 0;
 	int r;
 
 	snprintf(model, sizeof(model), "%s", rec->model[0] ? rec->model : "unknown");
-	r = sqlite_unscored_of(s, rec->unit, rec->cycle, rec->model, &id, model, sizeof(model));
+	r = sqlite_find_latest(s, rec->unit, rec->cycle, rec->model, true, s->found);
 	if (r < 0)
 		return r;
-	if (id == 0 && rec->model[0] == 0) {
-		sqlite3_bind_int64(st, 1, rec->unit);
-		sqlite3_bind_int64(st, 2, rec->cycle);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			sqlite_copy_text(model, sizeof(model), st, 0);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	if (id > 0) {
-		st = s->st[ST_MARK_SCORED];
-		sqlite3_bind_int64(st, 1, id);
-		r = sqlite_exec_stmt(st);
+	if (s->found->segment != 0) {
+		id = found_id(s->found);
+		snprintf(model, sizeof(model), "%s", s->found->model);
+		r = sqlite_mark_found(s, s->found);
 		if (r < 0)
 			return r;
+	} else if (rec->model[0] == 0) {
+		r = sqlite_find_latest(s, rec->unit, rec->cycle, "", false, s->found);
+		if (r < 0)
+			return r;
+		if (s->found->segment != 0)
+			snprintf(model, sizeof(model), "%s", s->found->model);
 	}
 	return sqlite_score(s, l, rec->unit, rec->cycle, rec->predicted, rec->actual, model,
 			    "posted", id, ts);
@@ -698,91 +920,111 @@ static int
 sqlite_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
 		   struct fb_scored_list *l)
 {
-	sqlite3_stmt *st = s->st[rec->model[0] ? ST_MATCH_MODEL : ST_MATCH];
-	char model[FB_MODEL_MAX];
-	sqlite3_int64 id;
-	double rul;
-	int rc, r;
+	struct fb_found *f = s->found;
+	int r;
 
-	sqlite3_bind_int64(st, 1, rec->unit);
-	sqlite3_bind_int64(st, 2, rec->cycle);
-	if (rec->model[0])
-		sqlite3_bind_text(st, 3, rec->model, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		rul = sqlite3_column_double(st, 1);
-		sqlite_copy_text(model, sizeof(model), st, 2);
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	if (rc != SQLITE_ROW)
-		return sqlite_errno(rc);
-	st = s->st[ST_MARK_SCORED];
-	sqlite3_bind_int64(st, 1, id);
-	r = sqlite_exec_stmt(st);
+	r = sqlite_find_latest(s, rec->unit, rec->cycle, rec->model, false, f);
 	if (r < 0)
 		return r;
-	return sqlite_score(s, l, rec->unit, rec->cycle, rul, rec->actual, model, "matched", id,
-			    ts);
+	if (f->segment == 0)
+		return -ENOENT;
+	r = sqlite_mark_found(s, f);
+	if (r < 0)
+		return r;
+	return sqlite_score(s, l, rec->unit, rec->cycle, f->rul, rec->actual, f->model, "matched",
+			    found_id(f), ts);
 }
+
+/* A segment a failure event scores items of: its items as rewritten, how many newly. */
+struct fb_touched {
+	sqlite3_int64 segment;
+	unsigned char *blob;
+	size_t len;
+	size_t newly;
+};
 
 /* A failure event: every unscored logged prediction of the unit up to the failure cycle,
  * made before the event arrived (one made after is of a new life of the unit number), is
  * scored with actual = failed_at - cycle, and marked, so that a second event (or the same
- * unit number reused by another fleet later) cannot score it again. The rows are read first
- * and updated after, never while the select still walks the index it would change. The event
- * is kept with its model: predictions of the unit that reach the log after it are scored
- * against it there (sqlite_log_one). */
+ * unit number reused by another fleet later) cannot score it again. The segments are read
+ * first and rewritten after, never while the select still walks the index it would change.
+ * The event is kept with its model: predictions of the unit that reach the log after it are
+ * scored against it there (sqlite_log_segment). */
 static int
 sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 		     struct fb_scored_list *l)
 {
-	sqlite3_stmt *st = s->st[ST_UNSCORED];
+	sqlite3_stmt *st = s->st[ST_SEG_FAILURE];
 	struct fb_scored_list rows = { 0 };
+	struct fb_touched *seg = NULL, *nseg;
 	sqlite3_int64 *ids = NULL, *nids;
-	size_t i, n = 0;
+	size_t i, nseg_count = 0, n = 0;
 	int rc, r = 0;
 
 	sqlite3_bind_int64(st, 1, rec->unit);
 	sqlite3_bind_int64(st, 2, rec->failed_at);
 	sqlite3_bind_double(st, 3, ts);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct fb_scored *row;
+	sqlite3_bind_text(st, 4, rec->model, -1, SQLITE_STATIC);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *b = sqlite3_column_blob(st, 2);
+		size_t len = (size_t)sqlite3_column_bytes(st, 2), k;
+		struct fb_touched *t;
 
-		if (rec->model[0] != 0 &&
-		    strcmp((const char *)sqlite3_column_text(st, 3), rec->model) != 0)
-			continue;
-		row = scored_push(&rows);
-		nids = realloc(ids, rows.cap * sizeof(*ids));
-		if (row == NULL || nids == NULL) {
-			ids = nids != NULL ? nids : ids;
+		nseg = realloc(seg, (nseg_count + 1) * sizeof(*seg));
+		if (nseg == NULL) {
 			r = -ENOMEM;
 			break;
 		}
-		ids = nids;
-		ids[n++] = sqlite3_column_int64(st, 0);
-		row->unit = rec->unit;
-		row->cycle = sqlite3_column_int64(st, 1);
-		row->predicted = sqlite3_column_double(st, 2);
-		sqlite_copy_text(row->model, sizeof(row->model), st, 3);
+		seg = nseg;
+		t = &seg[nseg_count];
+		t->segment = sqlite3_column_int64(st, 0);
+		t->len = len;
+		t->newly = 0;
+		t->blob = malloc(len > 0 ? len : 1);
+		if (t->blob == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		memcpy(t->blob, b, len);
+		nseg_count++;
+		for (k = 0; k < len / FB_ITEM_BYTES; k++) {
+			struct fb_item it = item_decode(t->blob + k * FB_ITEM_BYTES);
+			struct fb_scored *row;
+
+			if ((it.flags & FB_ITEM_SCORED) || it.cycle > rec->failed_at || it.ts > ts)
+				continue;
+			row = scored_push(&rows);
+			nids = realloc(ids, rows.cap * sizeof(*ids));
+			if (row == NULL || nids == NULL) {
+				ids = nids != NULL ? nids : ids;
+				r = -ENOMEM;
+				break;
+			}
+			ids = nids;
+			ids[n++] = t->segment * FB_SEGMENT_ID_SCALE + (sqlite3_int64)k;
+			row->unit = rec->unit;
+			row->cycle = it.cycle;
+			row->predicted = it.rul;
+			sqlite_copy_text(row->model, sizeof(row->model), st, 1);
+			item_mark(t->blob, k);
+			t->newly++;
+		}
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = sqlite_errno(rc);
-	for (i = 0; i < n && r == 0; i++) {
-		st = s->st[ST_MARK_SCORED];
-		sqlite3_bind_int64(st, 1, ids[i]);
-		r = sqlite_exec_stmt(st);
-		if (r == 0)
-			r = sqlite_score(s, l, rec->unit, rows.items[i].cycle,
-					 rows.items[i].predicted,
-					 (double)(rec->failed_at - rows.items[i].cycle),
-					 rows.items[i].model, "failure", ids[i], ts);
-	}
+	for (i = 0; i < nseg_count && r == 0; i++)
+		if (seg[i].newly > 0)
+			r = sqlite_rewrite_segment(s, seg[i].segment, seg[i].blob, seg[i].len,
+						   seg[i].newly);
+	for (i = 0; i < n && r == 0; i++)
+		r = sqlite_score(s, l, rec->unit, rows.items[i].cycle, rows.items[i].predicted,
+				 (double)(rec->failed_at - rows.items[i].cycle),
+				 rows.items[i].model, "failure", ids[i], ts);
+	for (i = 0; i < nseg_count; i++)
+		free(seg[i].blob);
+	free(seg);
 	free(ids);
 	free(rows.items);
 	if (r < 0)
@@ -914,54 +1156,171 @@ sqlite_failure_of(struct fb_store *s, const struct fb_logged *p, sqlite3_int64 *
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
 }
 
-/* Store one logged prediction; when its unit's failure event is recorded already (the log
- * is written after the answer, the event may overtake it), score it now, as the event
- * would have: source "failure_late", in the same transaction. */
+/* Whether a failure event recorded for the unit might score one of a segment's predictions
+ * (made at or after min_ts, cycle at least min_cycle, of model): one probe per segment, so
+ * that the per-prediction look-up runs only for the units that failed. */
 static int
-sqlite_log_one(struct fb_store *s, const struct fb_logged *p, struct fb_scored_list *l)
+sqlite_any_failure(struct fb_store *s, int64_t unit, int64_t min_cycle, double min_ts,
+		   const char *model, bool *any)
 {
-	sqlite3_stmt *st = s->st[ST_INSERT_PREDICTION];
-	sqlite3_int64 failure, id;
-	int64_t failed_at = 0;
-	double failed_ts = 0;
-	int r;
+	sqlite3_stmt *st = s->st[ST_ANY_FAILURE];
+	int rc;
 
-	r = sqlite_failure_of(s, p, &failure, &failed_at, &failed_ts);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, p->unit);
-	sqlite3_bind_int64(st, 2, p->cycle);
-	sqlite3_bind_double(st, 3, p->rul);
-	sqlite3_bind_text(st, 4, p->model, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, p->version, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 6, p->timestamp);
-	sqlite3_bind_int(st, 7, failure > 0);
-	r = sqlite_exec_stmt(st);
-	if (r < 0 || failure == 0)
-		return r;
-	id = sqlite3_last_insert_rowid(s->w);
-	r = sqlite_score(s, l, p->unit, p->cycle, p->rul, (double)(failed_at - p->cycle),
-			 p->model, "failure_late", id, failed_ts);
-	if (r < 0)
-		return r;
-	st = s->st[ST_COUNT_FAILURE];
-	sqlite3_bind_int64(st, 1, failure);
-	return sqlite_exec_stmt(st);
+	sqlite3_bind_int64(st, 1, unit);
+	sqlite3_bind_int64(st, 2, min_cycle);
+	sqlite3_bind_double(st, 3, min_ts);
+	sqlite3_bind_text(st, 4, model, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*any = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
 }
 
+/* A prediction of the segment being written that a recorded failure event scores. */
+struct fb_late_item {
+	size_t index;
+	sqlite3_int64 failure;
+	int64_t failed_at;
+	double failed_ts;
+};
+
+/*
+ * Store predictions p[order[0..n)] (one unit, model and version, in log order, n at most
+ * FB_SEGMENT_MAX) as one segment. One whose unit's failure event is recorded already (the log
+ * is written after the answer, the event may overtake it) is scored now, as the event would
+ * have scored it: source "failure_late", in the same transaction.
+ */
+static int
+sqlite_log_segment(struct fb_store *s, const struct fb_logged *p, const size_t *order,
+		   size_t n, struct fb_scored_list *l)
+{
+	const struct fb_logged *first = &p[order[0]];
+	struct fb_late_item late[FB_SEGMENT_MAX];
+	unsigned char *blob = s->found->blob;
+	int64_t min_cycle = first->cycle, max_cycle = first->cycle;
+	double min_ts = first->timestamp, max_ts = first->timestamp;
+	sqlite3_stmt *st = s->st[ST_INSERT_SEGMENT];
+	sqlite3_int64 segment;
+	size_t i, late_count = 0;
+	bool any;
+	int r;
+
+	for (i = 1; i < n; i++) {
+		const struct fb_logged *q = &p[order[i]];
+
+		min_cycle = q->cycle < min_cycle ? q->cycle : min_cycle;
+		max_cycle = q->cycle > max_cycle ? q->cycle : max_cycle;
+		min_ts = q->timestamp < min_ts ? q->timestamp : min_ts;
+		max_ts = q->timestamp > max_ts ? q->timestamp : max_ts;
+	}
+	r = sqlite_any_failure(s, first->unit, min_cycle, min_ts, first->model, &any);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		const struct fb_logged *q = &p[order[i]];
+		struct fb_item it = { .cycle = q->cycle, .rul = q->rul, .ts = q->timestamp };
+		struct fb_late_item *lt = &late[late_count];
+
+		if (any) {
+			r = sqlite_failure_of(s, q, &lt->failure, &lt->failed_at, &lt->failed_ts);
+			if (r < 0)
+				return r;
+			if (lt->failure > 0) {
+				lt->index = i;
+				late_count++;
+				it.flags = FB_ITEM_SCORED;
+			}
+		}
+		item_encode(blob + i * FB_ITEM_BYTES, &it);
+	}
+	sqlite3_bind_int64(st, 1, first->unit);
+	sqlite3_bind_text(st, 2, first->model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, first->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, min_cycle);
+	sqlite3_bind_int64(st, 5, max_cycle);
+	sqlite3_bind_double(st, 6, min_ts);
+	sqlite3_bind_double(st, 7, max_ts);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)(n - late_count));
+	sqlite3_bind_blob(st, 9, blob, (int)(n * FB_ITEM_BYTES), SQLITE_STATIC);
+	r = sqlite_exec_stmt(st);
+	if (r < 0)
+		return r;
+	segment = sqlite3_last_insert_rowid(s->w);
+	for (i = 0; i < late_count && r == 0; i++) {
+		const struct fb_logged *q = &p[order[late[i].index]];
+
+		r = sqlite_score(s, l, q->unit, q->cycle, q->rul,
+				 (double)(late[i].failed_at - q->cycle), q->model, "failure_late",
+				 segment * FB_SEGMENT_ID_SCALE + (sqlite3_int64)late[i].index,
+				 late[i].failed_ts);
+		if (r == 0) {
+			st = s->st[ST_COUNT_FAILURE];
+			sqlite3_bind_int64(st, 1, late[i].failure);
+			r = sqlite_exec_stmt(st);
+		}
+	}
+	return r;
+}
+
+/* Same unit, model and version: the predictions that may share a segment. */
+static bool
+logged_same_key(const struct fb_logged *a, const struct fb_logged *b)
+{
+	return a->unit == b->unit && (a->model == b->model || strcmp(a->model, b->model) == 0) &&
+	       (a->version == b->version || strcmp(a->version, b->version) == 0);
+}
+
+/* qsort of the log's order by (unit, model, version), then position: each key's
+ * predictions together, in the order they were logged. */
+static const struct fb_logged *logged_sort_base;
+
+static int
+logged_order_cmp(const void *x, const void *y)
+{
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	const struct fb_logged *a = &logged_sort_base[i], *b = &logged_sort_base[j];
+	int c;
+
+	if (a->unit != b->unit)
+		return a->unit < b->unit ? -1 : 1;
+	c = a->model == b->model ? 0 : strcmp(a->model, b->model);
+	if (c == 0)
+		c = a->version == b->version ? 0 : strcmp(a->version, b->version);
+	if (c != 0)
+		return c;
+	return i < j ? -1 : i > j;
+}
+
+/* One segment per unit, model and version in the batch (more past FB_SEGMENT_MAX each), all in
+ * one transaction: the cost follows the units in a drain, not its predictions. */
 static int
 sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 {
 	struct fb_scored_list l = { 0 };
-	size_t i;
+	size_t *order, i, j;
 	int r;
 
+	if (n == 0)
+		return 0;
+	order = malloc(n * sizeof(*order));
+	if (order == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		order[i] = i;
 	pthread_mutex_lock(&s->wlock);
+	logged_sort_base = p; /* under wlock: one sort at a time */
+	qsort(order, n, sizeof(*order), logged_order_cmp);
 	r = sqlite_run(s, ST_BEGIN);
 	if (r < 0)
 		goto out;
-	for (i = 0; i < n && r == 0; i++)
-		r = sqlite_log_one(s, &p[i], &l);
+	for (i = 0; i < n && r == 0; i = j) {
+		for (j = i + 1; j < n && j - i < FB_SEGMENT_MAX &&
+				logged_same_key(&p[order[i]], &p[order[j]]);
+		     j++)
+			;
+		r = sqlite_log_segment(s, p, order + i, j - i, &l);
+	}
 	if (r == 0)
 		r = sqlite_add_totals(s, &l);
 	if (r == 0)
@@ -970,10 +1329,12 @@ sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 		sqlite_run(s, ST_ROLLBACK);
 out:
 	pthread_mutex_unlock(&s->wlock);
+	free(order);
 	free(l.items);
 	return r;
 }
 
+/* Delete up to limit segments whose predictions were all made before `before`. */
 static int
 sqlite_expire_predictions(struct fb_store *s, double before, size_t limit, size_t *deleted)
 {
@@ -1010,22 +1371,31 @@ sqlite_read_end(sqlite3_stmt *st, int rc, int r)
 static int
 sqlite_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud)
 {
-	sqlite3_stmt *st = s->rd[cycle >= 0 ? RD_LOOKUP_CYCLE : RD_LOOKUP_UNIT];
+	sqlite3_stmt *st = s->rd[RD_LOOKUP];
 	struct fb_logged p;
 	int rc, r = 0;
 
 	pthread_mutex_lock(&s->rlock);
 	sqlite3_bind_int64(st, 1, unit);
-	if (cycle >= 0)
-		sqlite3_bind_int64(st, 2, cycle);
+	sqlite3_bind_int64(st, 2, cycle);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p.unit = sqlite3_column_int64(st, 0);
-		p.cycle = sqlite3_column_int64(st, 1);
-		p.rul = sqlite3_column_double(st, 2);
-		p.timestamp = sqlite3_column_double(st, 3);
-		p.model = (const char *)sqlite3_column_text(st, 4);
-		p.version = (const char *)sqlite3_column_text(st, 5);
-		r = fn(ud, &p);
+		const unsigned char *b = sqlite3_column_blob(st, 2);
+		size_t k, count = (size_t)sqlite3_column_bytes(st, 2) / FB_ITEM_BYTES;
+
+		p.unit = unit;
+		p.model = (const char *)sqlite3_column_text(st, 0);
+		p.version = (const char *)sqlite3_column_text(st, 1);
+		b = sqlite3_column_blob(st, 2); /* after the text columns: a blob pointer stays */
+		for (k = 0; k < count && r == 0; k++) {
+			struct fb_item it = item_decode(b + k * FB_ITEM_BYTES);
+
+			if (cycle >= 0 && it.cycle != cycle)
+				continue;
+			p.cycle = it.cycle;
+			p.rul = it.rul;
+			p.timestamp = it.ts;
+			r = fn(ud, &p);
+		}
 	}
 	r = sqlite_read_end(st, rc, r);
 	pthread_mutex_unlock(&s->rlock);

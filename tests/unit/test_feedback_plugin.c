@@ -474,10 +474,10 @@ START_TEST(retention_pass_comes_with_the_timer)
 	ck_assert_double_eq(logger.host.timer_interval[0], 60.0);
 	fp_log_late(&logger, 1, 50); /* written after the first pass, which found nothing */
 	ck_assert_int_eq(sqlite3_open(fp_db, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "UPDATE predictions SET ts = 1700000000", NULL, NULL,
+	ck_assert_int_eq(sqlite3_exec(db, "UPDATE prediction_segments SET min_ts = 1700000000, max_ts = 1700000000", NULL, NULL,
 				      NULL), SQLITE_OK);
 	fake_timers_fire(&logger.host);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM predictions", -1, &st, NULL),
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM prediction_segments", -1, &st, NULL),
 			 SQLITE_OK);
 	for (i = 0; i < 1000 && left != 0; i++) {
 		sqlite3_reset(st);

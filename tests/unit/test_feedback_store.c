@@ -451,7 +451,7 @@ fs_schema_version(struct fb_store *s)
 	return version;
 }
 
-/* A file of schema version 1 (failures without a model) is brought to version 2. */
+/* A file of schema version 1 (failures without a model) is brought to version 3. */
 START_TEST(store_upgrades_a_version_1_file)
 {
 	sqlite3 *db;
@@ -469,7 +469,7 @@ START_TEST(store_upgrades_a_version_1_file)
 			 SQLITE_OK);
 	sqlite3_close(db);
 	s = fs_open();
-	ck_assert_int_eq(fs_schema_version(s), 2);
+	ck_assert_int_eq(fs_schema_version(s), 3);
 	/* the old event applies to any model */
 	fs_log_at(s, 4, 1, 2, 20, "m", 1700000000);
 	ck_assert_uint_eq(fs_totals(s).count, 2);
@@ -956,8 +956,10 @@ START_TEST(store_expire_deletes_old_predictions_in_chunks)
 {
 	struct fb_store *s = fs_open();
 	size_t deleted, n = 0;
+	int64_t c;
 
-	fs_log(s, 1, 1, 5, 100, "m"); /* timestamp 1700000000 */
+	for (c = 1; c <= 5; c++) /* five segments of unit 1, timestamp 1700000000 */
+		fs_log(s, 1, c, c, 100, "m");
 	ck_assert_int_eq(fb_store_sqlite.expire_predictions(s, 1700000000, 10, &deleted), 0);
 	ck_assert_uint_eq(deleted, 0);
 	ck_assert_int_eq(fb_store_sqlite.expire_predictions(s, 1700000001, 3, &deleted), 0);
@@ -992,6 +994,153 @@ START_TEST(predlog_retention_expires_old_predictions)
 }
 END_TEST
 
+/* ---- schema 3: segments, and files of the row-per-prediction schema 2 -------------------- */
+
+/* A prediction log file as schema 2 wrote it: one row per prediction. */
+static const char fs_schema_2[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE predictions(id INTEGER PRIMARY KEY, unit INTEGER NOT NULL,"
+	" cycle INTEGER NOT NULL, rul REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,"
+	" ts REAL NOT NULL, scored INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX predictions_unit_cycle ON predictions(unit, cycle);"
+	"CREATE INDEX predictions_unscored ON predictions(unit, cycle) WHERE scored = 0;"
+	"CREATE INDEX predictions_ts ON predictions(ts);"
+	"CREATE TABLE feedback(id INTEGER PRIMARY KEY, unit INTEGER NOT NULL,"
+	" cycle INTEGER NOT NULL, predicted REAL NOT NULL, actual REAL NOT NULL,"
+	" model TEXT NOT NULL, source TEXT NOT NULL, prediction_id INTEGER, ts REAL NOT NULL);"
+	"CREATE INDEX feedback_model ON feedback(model, id);"
+	"CREATE INDEX feedback_late ON feedback(id) WHERE source = 'failure_late';"
+	"CREATE TABLE failures(id INTEGER PRIMARY KEY, unit INTEGER NOT NULL,"
+	" failed_at_cycle INTEGER NOT NULL, scored INTEGER NOT NULL, ts REAL NOT NULL,"
+	" model TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX failures_unit ON failures(unit, id);"
+	"CREATE TABLE totals(model TEXT PRIMARY KEY, count INTEGER NOT NULL,"
+	" squared_error_sum REAL NOT NULL, abs_error_sum REAL NOT NULL, nasa_score REAL NOT NULL);"
+	"INSERT INTO meta VALUES('schema_version', '2');"
+	/* unit 3, cycles 1 to 4; cycle 2 was scored by a posted record (feedback row 1) */
+	"INSERT INTO predictions VALUES(1, 3, 1, 40, 'm', '1', 1700000000, 0);"
+	"INSERT INTO predictions VALUES(2, 3, 2, 39, 'm', '1', 1700000000, 1);"
+	"INSERT INTO predictions VALUES(3, 3, 3, 38, 'm', '1', 1700000000, 0);"
+	"INSERT INTO predictions VALUES(4, 3, 4, 37, 'm', '1', 1700000000, 0);"
+	"INSERT INTO feedback VALUES(1, 3, 2, 39, 38, 'm', 'matched', 2, 1700000050);"
+	"INSERT INTO totals VALUES('m', 1, 1, 1, 0.08);";
+
+static int
+fs_sum_rul(void *ud, const struct fb_logged *p)
+{
+	*(double *)ud += p->rul;
+	return 0;
+}
+
+/* A file the old code wrote opens, keeps its predictions, and scores each exactly once. */
+START_TEST(store_opens_and_scores_a_version_2_file)
+{
+	struct fb_record match = { .kind = FB_RECORD_MATCH, .unit = 3, .cycle = 4, .actual = 36 };
+	struct fb_store *s;
+	struct fb_group g;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	double rul = 0;
+	size_t n = 0;
+
+	ck_assert_int_eq(sqlite3_open(fs_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, fs_schema_2, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = fs_open();
+	ck_assert_int_eq(fs_schema_version(s), 3);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 3, -1, fs_count_any, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 3, 3, fs_sum_rul, &rul), 0);
+	ck_assert_double_eq(rul, 38);
+	/* the old feedback row names the same prediction in the new numbering */
+	ck_assert_int_eq(sqlite3_prepare_v2(fb_sqlite_writer(s),
+					    "SELECT prediction_id FROM feedback WHERE id = 1", -1,
+					    &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int64(st, 0), 2 * 1024);
+	sqlite3_finalize(st);
+	/* a match still finds an old prediction; the failure then scores cycles 1 and 3 only */
+	ck_assert_int_eq(fs_apply(s, &match, 1, &g), 0);
+	ck_assert_double_eq(g.scored[0].predicted, 37);
+	free(g.scored);
+	ck_assert_uint_eq(fs_fail(s, 3, 10, "", 1700000100), 2);
+	ck_assert_uint_eq(fs_fail(s, 3, 10, "", 1700000200), 0);
+	ck_assert_uint_eq(fs_totals(s).count, 4);
+	/* new predictions land beside the old ones and are scored late, once */
+	fs_log_at(s, 3, 5, 6, 40, "m", 1700000000);
+	ck_assert_uint_eq(fs_totals(s).count, 6);
+	n = 0;
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 3, -1, fs_count_any, &n), 0);
+	ck_assert_uint_eq(n, 6);
+	fb_store_sqlite.close(s);
+	/* and the file opens again as it is */
+	s = fs_open();
+	ck_assert_uint_eq(fs_totals(s).count, 6);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
+#define FS_BURST_BATCHES 400 /* per thread, of 256 predictions: 204,800 in all */
+
+struct fs_burst {
+	struct fb_predlog *log;
+	int64_t unit0;
+	size_t dropped;
+};
+
+/* One predicting thread: as fast as it can, batches of 256 engines, one cycle each. */
+static void *
+fs_burst_main(void *arg)
+{
+	struct fs_burst *b = arg;
+	struct rulsrv_prediction items[256];
+	struct rulsrv_prediction_batch batch = { .model = "m", .version = "1",
+						 .timestamp = 1700000000, .count = 256,
+						 .item_size = sizeof(items[0]), .items = items };
+	int i, k;
+
+	for (i = 0; i < FS_BURST_BATCHES; i++) {
+		for (k = 0; k < 256; k++)
+			items[k] = (struct rulsrv_prediction){ .unit = b->unit0 + k, .cycle = i + 1,
+							       .rul = 500 - i };
+		b->dropped += fb_predlog_push(b->log, &batch);
+	}
+	return NULL;
+}
+
+/* Three times the old fixed queue of 65536 at once, from two threads: nothing is dropped, all
+ * of it is stored, and a failure event scores each of a unit's predictions exactly once. */
+START_TEST(predlog_burst_far_over_the_old_queue_drops_nothing)
+{
+	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fs_burst b[2] = { { .unit0 = 1 }, { .unit0 = 1001 } };
+	struct fb_store *s = fs_open();
+	pthread_t t[2];
+	size_t n = 0;
+	int i;
+
+	ck_assert_int_eq(fb_predlog_new(&fb_store_sqlite, s, 1u << 20, fs_predlog_hook, &count,
+					&b[0].log), 0);
+	b[1].log = b[0].log;
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fs_burst_main, &b[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	fb_predlog_free(b[0].log); /* writes what is queued */
+	ck_assert_uint_eq(b[0].dropped + b[1].dropped, 0);
+	ck_assert_uint_eq(count.written, 2 * FS_BURST_BATCHES * 256);
+	ck_assert_uint_eq(count.failed, 0);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 1001, -1, fs_count_any, &n), 0);
+	ck_assert_uint_eq(n, FS_BURST_BATCHES);
+	/* unit 7 failed at cycle 300: its cycles 1 to 300, once */
+	ck_assert_uint_eq(fs_fail(s, 7, 300, "", 1700000100), 300);
+	ck_assert_uint_eq(fs_fail(s, 7, FS_BURST_BATCHES, "", 1700000200), FS_BURST_BATCHES - 300);
+	ck_assert_uint_eq(fs_fail(s, 7, FS_BURST_BATCHES, "", 1700000300), 0);
+	ck_assert_uint_eq(fs_totals(s).count, FS_BURST_BATCHES);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
 Suite *feedback_store_suite(void);
 
 Suite *
@@ -1022,6 +1171,8 @@ feedback_store_suite(void)
 	tcase_add_test(tc, predlog_full_queue_drops_and_never_waits);
 	tcase_add_test(tc, store_expire_deletes_old_predictions_in_chunks);
 	tcase_add_test(tc, predlog_retention_expires_old_predictions);
+	tcase_add_test(tc, store_opens_and_scores_a_version_2_file);
+	tcase_add_test(tc, predlog_burst_far_over_the_old_queue_drops_nothing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
