@@ -63,20 +63,9 @@ sed -e "s|\"\.\./build/plugins\"|\"$build/plugins\"|" \
 grep -q "feedback_url = \"http://127.0.0.1:$fport\"" "$tmp/rulsrv.conf" ||
 	{ echo "FAIL: the console's feedback_url was not substituted"; exit 1; }
 grep -q "admin_token_file" "$tmp/rulsrv.conf" || { echo "FAIL: no admin token set"; exit 1; }
-# Fleet mode, when the model plugin has it (its settings name it): the console's fleet view.
-fleet=()
-if grep -q "fleet_window" "$build/plugins/predict_forest.so"; then
-	python3 - "$tmp/rulsrv.conf" "$tmp/var/fleet.db" <<'PY'
-import sys
-conf, db = sys.argv[1], sys.argv[2]
-text = open(conf).read()
-at = text.index("settings = {", text.index("model = {")) + len("settings = {")  # the model's
-open(conf, "w").write(text[:at] + f' fleet = true; database = "{db}";' + text[at:])
-PY
-	grep -q "fleet = true" "$tmp/rulsrv.conf" || { echo "FAIL: fleet mode not set"; exit 1; }
-	fleet=(--fleet)
-	echo "fleet mode on (the model plugin has it)"
-fi
+# The shipped configuration turns fleet mode on: the console's fleet view is checked.
+grep -q "fleet = true" "$tmp/rulsrv.conf" || { echo "FAIL: fleet mode is not on in rulsrv.conf"; exit 1; }
+fleet=(--fleet)
 
 "$build/bin/rulsrv" -c "$tmp/rulsrv.conf" 2>"$tmp/rulsrv.log" &
 pid=$!
