@@ -83,6 +83,7 @@ struct http_request {
 	atomic_uint defer;
 	char allow[128];
 	bool path_known;
+	bool error_string; /* the route's refusals are {"error": "..."} (RULSRV_ROUTE_ERROR_STRING) */
 	bool too_large;
 	bool over_budget; /* a chunked body outgrew max_inflight_body_bytes: discarded, then 503 */
 	bool linger;      /* refused while the body still arrives: drain before closing */
@@ -102,9 +103,13 @@ struct http_request {
 
 /* ---- responses ------------------------------------------------------------------------------ */
 
-/* Messages may quote client bytes: invalid UTF-8 becomes U+FFFD, so the answer stays JSON. */
-char *
-http_error_body(const char *code, const char *message, size_t *len)
+/*
+ * Messages may quote client bytes: invalid UTF-8 becomes U+FFFD, so the answer stays JSON.
+ * The form is rulsrv's {"error":{"code":..,"message":..}}, or with string_form the Open
+ * Inference Protocol's {"error": message} (RULSRV_ROUTE_ERROR_STRING).
+ */
+static char *
+http_error_body_form(bool string_form, const char *code, const char *message, size_t *len)
 {
 	size_t mlen = strlen(message), n = strlen(code) + 6 * mlen + 64, off, k;
 	const char *p, *end = message + mlen;
@@ -112,7 +117,10 @@ http_error_body(const char *code, const char *message, size_t *len)
 
 	if (out == NULL)
 		return NULL;
-	off = (size_t)snprintf(out, n, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
+	if (string_form)
+		off = (size_t)snprintf(out, n, "{\"error\":\"");
+	else
+		off = (size_t)snprintf(out, n, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
 	for (p = message; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
 
@@ -130,9 +138,15 @@ http_error_body(const char *code, const char *message, size_t *len)
 			p += k - 1;
 		}
 	}
-	off += (size_t)snprintf(out + off, n - off, "\"}}");
+	off += (size_t)snprintf(out + off, n - off, string_form ? "\"}" : "\"}}");
 	*len = off;
 	return out;
+}
+
+char *
+http_error_body(const char *code, const char *message, size_t *len)
+{
+	return http_error_body_form(false, code, message, len);
 }
 
 /*
@@ -283,7 +297,7 @@ http_queue_error(struct http_request *req, unsigned status, const char *code, co
 	resp.answered = true;
 	resp.status = status;
 	strcpy(resp.content_type, "application/json");
-	resp.body = http_error_body(code, msg, &len);
+	resp.body = http_error_body_form(req->error_string, code, msg, &len);
 	resp.len = len;
 	if (status == 405)
 		http_respond_header(&resp, MHD_HTTP_HEADER_ALLOW, req->allow);
@@ -455,6 +469,9 @@ http_begin(struct http_server *srv, struct MHD_Connection *conn, const char *url
 					 sizeof(req->allow));
 	/* The label must outlive the connection's memory: a route path of the snapshot. */
 	req->handler = req->route != NULL ? req->route->path : snapshot_known_path(req->snap, url);
+	req->error_string = ((req->route != NULL ? req->route->flags
+						 : snapshot_path_flags(req->snap, url)) &
+			     RULSRV_ROUTE_ERROR_STRING) != 0;
 	if (log_enabled(RULSRV_LOG_DEBUG)) {
 		snprintf(req->log_path, sizeof(req->log_path), "%s", url);
 		snprintf(req->log_method, sizeof(req->log_method), "%s", method);

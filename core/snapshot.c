@@ -157,6 +157,21 @@ route_lookup(const struct snapshot *snap, const char *method, const char *path)
 	return prefix;
 }
 
+/* Is method already in the comma-separated Allow list? */
+static bool
+allow_has(const char *allow, const char *method)
+{
+	size_t n = strlen(method);
+	const char *p = allow;
+
+	while ((p = strstr(p, method)) != NULL) {
+		if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 const struct route *
 snapshot_route_find(const struct snapshot *snap, const char *method, const char *path,
 		    bool *path_known, char *allow, size_t allow_len)
@@ -179,6 +194,8 @@ snapshot_route_find(const struct snapshot *snap, const char *method, const char 
 		*path_known = true;
 		if (strcmp(rt->method, "GET") == 0)
 			head_ok = true;
+		if (allow_has(allow, rt->method))
+			continue; /* an exact and a prefix route of one method: Allow names it once */
 		n = snprintf(allow + off, allow_len - off, "%s%s", off > 0 ? ", " : "", rt->method);
 		if (n > 0 && (size_t)n < allow_len - off)
 			off += (size_t)n;
@@ -187,6 +204,18 @@ snapshot_route_find(const struct snapshot *snap, const char *method, const char 
 	if (head_ok && strcmp(method, "HEAD") == 0)
 		return route_lookup(snap, "GET", path);
 	return NULL;
+}
+
+unsigned
+snapshot_path_flags(const struct snapshot *snap, const char *path)
+{
+	unsigned flags = 0;
+	size_t i;
+
+	for (i = 0; i < snap->route_count; i++)
+		if (route_matches(snap->routes[i].path, path))
+			flags |= snap->routes[i].flags;
+	return flags;
 }
 
 bool

@@ -97,6 +97,9 @@ int snapshot_timer_add(struct snapshot *snap, double interval_s, rulsrv_timer_fn
  * Find the route for method+path: returns it, or NULL with *path_known telling 405 from 404
  * and allow filled with the path's methods ("GET, POST") when the path is known.
  */
+/* The flags of every route whose path takes path, any method, OR'ed (for the 405 of a path). */
+unsigned snapshot_path_flags(const struct snapshot *snap, const char *path);
+
 const struct route *snapshot_route_find(const struct snapshot *snap, const char *method,
 					const char *path, bool *path_known, char *allow,
 					size_t allow_len);

@@ -267,7 +267,7 @@ static int
 add(struct v2_service *v, struct rulsrv_host *host, const char *method, const char *path,
     rulsrv_handler_fn fn)
 {
-	return v->api->route_add(host, method, path, 0, fn, v);
+	return v->api->route_add(host, method, path, RULSRV_ROUTE_ERROR_STRING, fn, v);
 }
 
 /* The model's routes under base (/v2/models/NAME or .../versions/V). */

@@ -602,6 +602,54 @@ static const struct hostile hostile[] = {
 	{ "id not a string", "{\"id\":7,\"inputs\":[]}", 0, NULL, 400, "'id' must be a string" },
 };
 
+/*
+ * The core's own refusals on a V2 route (405 of a method no V2 route takes, 413 of a body over max_body_bytes)
+ * are in the protocol's {"error": "..."} form; /v1 routes keep rulsrv's error object.
+ */
+START_TEST(test_core_refusals_in_v2_form)
+{
+	struct harness_response r;
+	size_t big = 4 * 1024 * 1024 + 1;
+	char *body = malloc(big + 1);
+	cJSON *root, *e;
+
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(harness_http(port, "PUT", infer_path, "application/json", "{}", 2, NULL, &r),
+			 0);
+	ck_assert_int_eq(r.status, 405);
+	root = cJSON_Parse(r.body);
+	ck_assert_ptr_nonnull(root);
+	e = cJSON_GetObjectItem(root, "error");
+	ck_assert_msg(cJSON_IsString(e), "405 body: %s", r.body);
+	ck_assert_ptr_nonnull(strstr(e->valuestring, "not allowed"));
+	ck_assert_msg(strstr(r.headers, "Allow: POST, GET\r\n") != NULL, "405 headers: %s", r.headers);
+	cJSON_Delete(root);
+	harness_response_free(&r);
+
+	memset(body, ' ', big);
+	body[big] = '\0';
+	ck_assert_int_eq(
+		harness_http(port, "POST", infer_path, "application/json", body, big, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	root = cJSON_Parse(r.body);
+	ck_assert_ptr_nonnull(root);
+	e = cJSON_GetObjectItem(root, "error");
+	ck_assert_msg(cJSON_IsString(e), "413 body: %s", r.body);
+	ck_assert_ptr_nonnull(strstr(e->valuestring, "over the limit"));
+	cJSON_Delete(root);
+	harness_response_free(&r);
+	free(body);
+
+	ck_assert_int_eq(harness_get(port, "/v1/predict", &r), 0);
+	ck_assert_int_eq(r.status, 405);
+	root = cJSON_Parse(r.body);
+	ck_assert_ptr_nonnull(root);
+	ck_assert(cJSON_IsObject(cJSON_GetObjectItem(root, "error")));
+	cJSON_Delete(root);
+	harness_response_free(&r);
+}
+END_TEST
+
 START_TEST(test_hostile)
 {
 	char json[1024];
@@ -675,6 +723,7 @@ v2_suite(void)
 	tcase_add_test(tc, test_binary_like_tritonclient);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_core_refusals_in_v2_form);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,8 @@
  *   2.1  Prefix routes: a route_add path ending in a slash and "*" takes every path under
  *        that prefix that no exact route of the same method takes; the handler reads the
  *        rest from req->path (GET /v1/engines/{unit}; /v2/models/... and its own 404).
+ *        RULSRV_ROUTE_ERROR_STRING: the core's refusals on a route in the {"error": "..."}
+ *        form of the Open Inference Protocol.
  *   2.0  Prediction records that can grow: a batch carries input_count inputs per record, as
  *        the bundle declares, and item_size; records are reached with rulsrv_prediction_at().
  *        No data-set constant in the ABI (RULSRV_N_SETTINGS, RULSRV_N_SENSORS and
@@ -161,6 +163,11 @@ typedef void (*rulsrv_refusal_fn)(void *ud, unsigned status, const char *code);
 
 enum rulsrv_route_flags {
 	RULSRV_ROUTE_ADMIN = 1u << 0, /* bearer token when configured, else loopback only */
+	/* (2.1) the core's own refusals on this route (413, 405, 401, 403, the 503 of the body
+	 * budget) are {"error": "message"}, the Open Inference Protocol's form, instead of
+	 * {"error": {"code": .., "message": ..}}. The 408 of a request out of time keeps the
+	 * object form: it is written to the socket after the route's handler lost the request. */
+	RULSRV_ROUTE_ERROR_STRING = 1u << 1,
 };
 
 /* ---- predictions and observers --------------------------------------------------------- */
