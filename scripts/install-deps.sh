@@ -4,9 +4,9 @@
 set -eu
 
 build_pkgs="cmake make gcc pkg-config libmicrohttpd-dev libconfig-dev libcjson-dev
-libxgboost-dev check libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsystemd-dev"
+libxgboost-dev check libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsystemd-dev libpq-dev"
 test_pkgs="curl prometheus wrk nginx-light mandoc clang libclang-rt-14-dev systemd lintian chromium
-dpkg-dev fakeroot python3-yaml"
+dpkg-dev fakeroot python3-yaml postgresql haproxy"
 
 want=$build_pkgs
 [ "${1:-build}" = test ] && want="$build_pkgs $test_pkgs"
