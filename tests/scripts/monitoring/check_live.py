@@ -40,6 +40,7 @@ DRIVEN = {
     "RulsrvModelAccuracyDegraded": "after ground truth 60 cycles away from the predictions",
     "RulsrvConfigReloadFailed": "while a broken rulsrv.conf is in place after POST /-/reload",
     "RulsrvServiceDown": "after the feedback service was stopped",
+    "RulsrvEnginesNearEndOfLife": "after FD001 training engines streamed to their last cycles",
 }
 # Alerts whose condition cannot be made true here: the test checks that the alert stays quiet
 # and that the quantity it watches has data (so the names and labels are right).
@@ -148,6 +149,18 @@ def engines(rows, last=30):
 
 NORMAL = engines(read_cmapss("test_FD001") or synthetic(100, 1.0))
 DRIFTED = engines(read_cmapss("test_FD004") or synthetic(100, 1.08))
+# Fleet mode: training engines run to failure, so their last cycles are predicted near the end
+# of life. Without the data set, synthetic engines (no wear): the near-end alert stays quiet.
+FLEET_ENGINES = 20
+FLEET_CYCLES = 40
+FLEET_UNIT = 5000  # streamed units never share a number with the /v1/predict ones
+TRAIN = read_cmapss("train_FD001")
+FLEET = engines(TRAIN or synthetic(FLEET_ENGINES, 1.0), last=FLEET_CYCLES)
+if not TRAIN:
+    DRIVEN.pop("RulsrvEnginesNearEndOfLife")
+    NOT_DRIVEN["RulsrvEnginesNearEndOfLife"] = (
+        'fleet_engines_below_rul{threshold="25"}',
+        "without the C-MAPSS training files no streamed engine is near the end of its life")
 print(f"traffic: {len(NORMAL)} normal engines, {len(DRIFTED)} drifted engines"
       f" ({'C-MAPSS' if args.data else 'synthetic'})", flush=True)
 
@@ -169,6 +182,62 @@ def predict_json(unit, rows):
     status, resp = http("POST", args.predict + "/v1/predict", body)
     if status != 200:
         fail(f"POST /v1/predict (JSON) answered {status}: {resp[:200]!r}")
+
+
+def cycle_obj(unit, r):
+    return {"unit": unit, "cycle": int(r[1]), "settings": [float(x) for x in r[2:5]],
+            "sensors": [float(x) for x in r[5:26]]}
+
+
+def fleet_traffic():
+    """Stream FLEET's engines through POST /v1/cycles, one cycle per request, flight after
+    flight; then a stale cycle, an invalid body and a wrong media type (refusals), a failure
+    event and a DELETE (evictions). Returns (cycles ingested, engines still tracked)."""
+    units = sorted(FLEET)[:FLEET_ENGINES]
+    streamed = 0
+    for k in range(FLEET_CYCLES):
+        for u in units:
+            if k >= len(FLEET[u]):
+                continue
+            status, body = http("POST", args.predict + "/v1/cycles",
+                                cycle_obj(FLEET_UNIT + u, FLEET[u][k]))
+            if status != 200:
+                fail(f"POST /v1/cycles answered {status}: {body[:200]!r}")
+                return streamed, 0
+            streamed += 1
+    first, second = FLEET_UNIT + units[0], FLEET_UNIT + units[1]
+    for body, ctype, want in (
+            (cycle_obj(first, FLEET[units[0]][0]), "application/json", 409),
+            (b'{"unit": 1, "cycle": 1}', "application/json", 422),
+            (b"1 1 0 0 100", "application/xml", 415)):
+        status, resp = http("POST", args.predict + "/v1/cycles", body, ctype)
+        if status != want:
+            fail(f"POST /v1/cycles with a bad cycle answered {status}, want {want}: {resp[:200]!r}")
+    last = int(FLEET[units[0]][-1][1])
+    status, body = http("POST", args.feedback + "/v1/feedback",
+                        {"unit": first, "failed_at_cycle": last})
+    if status // 100 != 2:
+        fail(f"failure event answered {status}: {body[:200]!r}")
+    status, body = http("DELETE", args.predict + f"/v1/engines/{second}")
+    if status // 100 != 2:
+        fail(f"DELETE /v1/engines/{second} answered {status}: {body[:200]!r}")
+    return streamed, len(units) - 2
+
+
+def check_fleet(streamed, tracked):
+    """What the fleet traffic did, as Prometheus scraped it."""
+    for expr, want in (("sum(fleet_cycles_total)", streamed),
+                       ("sum(fleet_engines)", tracked),
+                       ('sum(fleet_cycle_refusals_total{reason="stale_cycle"})', 1),
+                       ('sum(fleet_cycle_refusals_total{reason="invalid"})', 1),
+                       ('sum(fleet_cycle_refusals_total{reason="unsupported_media_type"})', 1),
+                       ('sum(fleet_evictions_total{reason="failure"})', 1),
+                       ('sum(fleet_evictions_total{reason="deleted"})', 1)):
+        if not wait_for(f"{expr} == {want}", lambda: scalar(expr) == want, 10):
+            print(f"  {expr} is {scalar(expr)}", flush=True)
+    near = scalar('sum(fleet_engines_below_rul{threshold="25"})')
+    print(f"fleet: {streamed} cycles streamed, {tracked} engines tracked, {near} under 25 cycles",
+          flush=True)
 
 
 def feedback(preds, error):
@@ -414,6 +483,12 @@ def main():
     check_increasing("sum(prediction_requests_total)", lambda: traffic(NORMAL, 1.5, error=5))
     check_increasing("sum(feedback_count_total)", lambda: traffic(NORMAL, 1.5, error=5))
     check_fleet_psi()
+
+    # Fleet mode: engines streamed to their last cycles, refusals and evictions.
+    check_fleet(*fleet_traffic())
+    if "RulsrvEnginesNearEndOfLife" in DRIVEN:
+        alert_expr_has_data("RulsrvEnginesNearEndOfLife", 10)
+        alert_is_active("RulsrvEnginesNearEndOfLife", 5)
 
     # Quarter transition, then engines from another subset, scored badly.
     status, body = http("POST", args.predict + "/v1/drift/window", {"label": "Q2 FD004"})
