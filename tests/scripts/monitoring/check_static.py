@@ -35,7 +35,8 @@ EXPORTED = {
     "rulsrv_config_last_reload_success_timestamp_seconds", "process_cpu_seconds_total",
     "process_resident_memory_bytes", "process_virtual_memory_bytes",
     "process_start_time_seconds", "process_open_fds", "process_max_fds", "process_threads",
-    "up",
+    "fleet_engines", "fleet_cycles_total", "fleet_cycle_refusals_total", "fleet_evictions_total",
+    "fleet_engines_below_rul", "up",
 }
 HISTOGRAMS = {"prediction_latency_seconds", "rul_prediction_value", "feedback_residual_cycles",
               "http_request_duration_seconds"}
