@@ -54,6 +54,8 @@ broken "a variable of no known type" drift_monitoring.json \
 	'd["templating"]["list"][0]["type"] = "querry"'
 broken "a target without a query" system_health.json \
 	'del d["panels"][0]["targets"][0]["expr"]'
+broken "a row with a misspelt field" model_performance.json \
+	'next(p for p in d["panels"] if p["type"] == "row")["colapsed"] = False'
 broken "a threshold step that is not a number" drift_monitoring.json \
 	'd["panels"][0]["fieldConfig"]["defaults"]["thresholds"]["steps"][0]["value"] = "high"'
 exit "$rc"

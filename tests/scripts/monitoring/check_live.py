@@ -240,6 +240,43 @@ def check_fleet(streamed, tracked):
           flush=True)
 
 
+def fleet_row():
+    """[(where, expr)] of the panels of the Fleet row of Model Performance: those below the
+    row panel titled Fleet, down to the next row."""
+    d = promql.dashboards(args.src)["model_performance.json"]
+    top = [p for p in d["panels"] if p.get("type") == "row" and p.get("title") == "Fleet"]
+    if not top:
+        fail("model_performance.json has no row titled Fleet")
+        return []
+    y0 = top[0]["gridPos"]["y"]
+    below = [p["gridPos"]["y"] for p in d["panels"] if p.get("type") == "row" and p["gridPos"]["y"] > y0]
+    y1 = min(below, default=float("inf"))
+    return [(f"Fleet row panel {p['id']} '{p['title']}' {t['refId']}", promql.substitute(t["expr"], {}))
+            for p in d["panels"] if p.get("type") != "row" and y0 < p["gridPos"]["y"] < y1
+            for t in p.get("targets", [])]
+
+
+def check_fleet_row():
+    """Every query of the Fleet row returns data after the fleet traffic, and the refusal and
+    eviction panels show the reasons the traffic caused."""
+    exprs = fleet_row()
+    for where, expr in exprs:
+        if not wait_for(f"{where} to return data", lambda: finite(query(expr)[0] or []), 10):
+            print(f"  {where}: {expr}", flush=True)
+    for metric, reasons in (("fleet_cycle_refusals_total", ("stale_cycle", "invalid", "unsupported_media_type")),
+                            ("fleet_evictions_total", ("failure", "deleted"))):
+        expr = next((e for _, e in exprs if metric in e), None)
+        if expr is None:
+            fail(f"the Fleet row has no panel of {metric}")
+            continue
+        def seen():
+            res = finite(query(expr)[0] or [])
+            return {s["metric"].get("reason") for s in res if float(s["value"][1]) > 0} >= set(reasons)
+        if not wait_for(f"{expr} to show {', '.join(reasons)}", seen, 10):
+            print(f"  {expr}: {query(expr)[0]}", flush=True)
+    print(f"Fleet row: {len(exprs)} queries returned data", flush=True)
+
+
 def feedback(preds, error):
     # Off by exactly `error` cycles, late or early, never below 0 nor above the 125 cap.
     recs = [{"unit": u, "cycle": c, "predicted_rul": rul,
@@ -486,6 +523,7 @@ def main():
 
     # Fleet mode: engines streamed to their last cycles, refusals and evictions.
     check_fleet(*fleet_traffic())
+    check_fleet_row()
     if "RulsrvEnginesNearEndOfLife" in DRIVEN:
         alert_expr_has_data("RulsrvEnginesNearEndOfLife", 10)
         alert_is_active("RulsrvEnginesNearEndOfLife", 5)
