@@ -343,36 +343,44 @@ render(struct cycles_req *q, size_t *len)
 	return body;
 }
 
-/* The new predictions to the observers (drift, the prediction log), as /v1/predict does. */
-static void
-notify(struct cycles_req *q, const struct fleet_row *rows, double ts)
+/*
+ * The new predictions of a request to the observers (drift, the prediction log), as
+ * /v1/predict does, and to fleet_cycles_total: once they are durable (the committer's hook,
+ * fleet_committed), so that a cycle answered 503 store_failed, which the client sends again,
+ * is neither observed nor counted twice.
+ */
+void
+fleet_http_durable(struct fleet_item *it)
 {
-	struct fleet_service *fs = q->fs;
-	struct rulsrv_prediction *items = malloc((q->n_new ? q->n_new : 1) * sizeof(*items));
+	struct fleet_service *fs = it->fs;
+	struct rulsrv_prediction *items;
 	struct rulsrv_prediction_batch batch;
 	size_t i;
 
+	if (fs == NULL || it->n_rows == 0)
+		return;
+	fs->m.api->counter_add(fs->cycles_total, (double)it->n_rows);
+	items = malloc(it->n_rows * sizeof(*items));
 	if (items == NULL)
 		return;
-	for (i = 0; i < q->n_new; i++)
+	for (i = 0; i < it->n_rows; i++)
 		items[i] = (struct rulsrv_prediction){
-			.unit = rows[i].unit,
-			.cycle = rows[i].cycle,
-			.rul = rows[i].rul,
-			.inputs = rows[i].inputs,
+			.unit = it->rows[i].unit,
+			.cycle = it->rows[i].cycle,
+			.rul = it->rows[i].rul,
+			.inputs = it->rows[i].inputs,
 		};
 	batch = (struct rulsrv_prediction_batch){
 		.model = fs->m.name,
 		.version = fs->m.version,
-		.timestamp = ts,
+		.timestamp = it->received_at,
 		.input_count = fs->m.input_count,
 		.input_names = fs->m.input_names,
-		.count = q->n_new,
+		.count = it->n_rows,
 		.item_size = sizeof(*items),
 		.items = items,
 	};
-	if (q->n_new > 0)
-		fs->m.api->observers_notify(fs->m.host, &batch);
+	fs->m.api->observers_notify(fs->m.host, &batch);
 	free(items);
 }
 
@@ -538,10 +546,10 @@ handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response
 		refuse(fs, resp, why, status, code, msg);
 		goto out;
 	}
-	notify(&q, it->rows, req->received_at);
-	api->counter_add(fs->cycles_total, (double)q.n_new);
 	it->status = 200;
 	it->resp = resp;
+	it->fs = fs;
+	it->received_at = req->received_at;
 	api->response_defer(resp);
 	if (fleet_committer_submit(sh->committer, it) < 0) {
 		it->resp = NULL;

@@ -112,6 +112,10 @@ struct fleet_item {
 	char *body;
 	size_t body_len;
 	int result; /* set by the committer */
+	/* the instance whose request this is, told of the rows once they are durable and before
+	 * resp is answered (the instance lasts until then: fini waits for deferred answers) */
+	struct fleet_service *fs;
+	double received_at;
 };
 
 struct fleet_shared;

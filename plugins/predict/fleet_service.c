@@ -249,6 +249,7 @@ fleet_committed(void *ud, struct fleet_item *it)
 	}
 	if (it->resp != NULL) {
 		if (it->result == 0) {
+			fleet_http_durable(it);
 			api->respond(it->resp, it->status, "application/json", it->body,
 				     it->body_len);
 			it->body = NULL;

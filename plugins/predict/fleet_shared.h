@@ -70,6 +70,8 @@ struct fleet_service {
 
 /* fleet_http.c: the routes. */
 int fleet_http_routes(struct fleet_service *fs);
+/* fleet_http.c, for the committer's hook: a request's rows are durable, tell its instance. */
+void fleet_http_durable(struct fleet_item *it);
 /* fleet_service.c, for fleet_http.c (sh->lock held): forget an engine, in memory and, through
  * the committer, in the store. */
 void fleet_forget_locked(struct fleet_shared *sh, int64_t unit, enum fleet_eviction why);
