@@ -344,10 +344,10 @@ render(struct cycles_req *q, size_t *len)
 }
 
 /*
- * The new predictions of a request to the observers (drift, the prediction log), as
- * /v1/predict does, and to fleet_cycles_total: once they are durable (the committer's hook,
- * fleet_committed), so that a cycle answered 503 store_failed, which the client sends again,
- * is neither observed nor counted twice.
+ * The new predictions of a request to the observers (drift, the prediction log) and to
+ * predictions_total and rul_prediction_value, as /v1/predict does, and to fleet_cycles_total:
+ * once they are durable (the committer's hook, fleet_committed), so that a cycle answered 503
+ * store_failed, which the client sends again, is neither observed nor counted twice.
  */
 void
 fleet_http_durable(struct fleet_item *it)
@@ -360,6 +360,10 @@ fleet_http_durable(struct fleet_item *it)
 	if (fs == NULL || it->n_rows == 0)
 		return;
 	fs->m.api->counter_add(fs->cycles_total, (double)it->n_rows);
+	if (fs->m.predictions != NULL)
+		fs->m.api->counter_add(fs->m.predictions, (double)it->n_rows);
+	for (i = 0; fs->m.rul_value != NULL && i < it->n_rows; i++)
+		fs->m.api->histogram_observe(fs->m.rul_value, it->rows[i].rul);
 	items = malloc(it->n_rows * sizeof(*items));
 	if (items == NULL)
 		return;

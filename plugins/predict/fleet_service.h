@@ -45,6 +45,9 @@ struct fleet_model {
 	size_t input_count;
 	const char *const *input_names;
 	size_t max_cycles_per_request; /* the service's max_instances */
+	/* the service's predictions_total and rul_prediction_value, which count streamed
+	 * predictions with /v1/predict's */
+	struct rulsrv_series *predictions, *rul_value;
 };
 
 struct fleet_service;

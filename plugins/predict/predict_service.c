@@ -651,6 +651,8 @@ start_fleet(struct psvc *s, const struct rulsrv_settings *settings)
 		.input_count = s->input_count,
 		.input_names = s->input_names,
 		.max_cycles_per_request = s->lim.max_instances,
+		.predictions = s->predictions,
+		.rul_value = s->rul_value,
 	};
 
 	return fleet_service_init(&m, settings, &s->fleet);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_fleet_observers.c - drift and the prediction log see streamed predictions as /v1/predict ones. */
+/* test_fleet_observers.c - streamed predictions in drift, the prediction log and the metrics. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,6 +334,10 @@ START_TEST(fleet_streamed_predictions_are_drift_observations)
 	ck_assert_double_eq(harness_scrape(pred_port, "drift_window_observations"), n);
 	ck_assert_double_eq(bin_observations("s2"), n);
 	ck_assert_double_eq(bin_observations("setting1"), n);
+	/* and the model's own families count them with /v1/predict's */
+	ck_assert_double_eq(harness_scrape(pred_port, "predictions_total{model=\"rul-fd001\"}"), n);
+	ck_assert_double_eq(harness_scrape(pred_port,
+					   "rul_prediction_value_count{model=\"rul-fd001\"}"), n);
 
 	roll_window("window form");
 	window_form_all(1000, window);
@@ -367,6 +371,8 @@ START_TEST(fleet_streamed_predictions_are_drift_observations)
 	}
 	ck_assert_uint_eq(compared, CMAPSS_N_INPUTS);
 	ck_assert_double_eq(bin_observations("s2"), 2 * n);
+	ck_assert_double_eq(harness_scrape(pred_port, "predictions_total{model=\"rul-fd001\"}"),
+			    2 * n);
 	cJSON_Delete(drift);
 	free(b.p);
 }
@@ -529,9 +535,10 @@ window_observations(void)
 
 /*
  * A cycle the store could not make durable is answered 503 store_failed and kept nowhere: not
- * in the window, and not in drift, the prediction log or fleet_cycles_total either, so the
- * client's retry is observed, logged and scored once. The store fails because another
- * connection holds the database's write lock past the store's busy timeout.
+ * in the window, and not in drift, the prediction log, predictions_total or
+ * fleet_cycles_total either, so the client's retry is observed, logged and scored once. The
+ * store fails because another connection holds the database's write lock past the store's
+ * busy timeout.
  */
 START_TEST(fleet_unacknowledged_cycles_are_not_observed)
 {
@@ -557,6 +564,7 @@ START_TEST(fleet_unacknowledged_cycles_are_not_observed)
 	sqlite3_close(db);
 	ck_assert_double_eq(window_observations(), 5);
 	ck_assert_double_eq(harness_scrape(pred_port, "fleet_cycles_total{model=\"rul-fd001\"}"), 5);
+	ck_assert_double_eq(harness_scrape(pred_port, "predictions_total{model=\"rul-fd001\"}"), 5);
 
 	ck_assert_int_eq(stream_one(5), 200);
 	ck_assert_double_eq(window_observations(), 6);
