@@ -34,7 +34,9 @@ static const char *const required_plugins[] = { "predict_forest", "drift_psi", "
 static const char conf_template[] =
 	"plugin_dir = \"@PLUGINS@\";\n"
 	"plugins = {\n"
-	"  model = { file = \"predict_forest.so\"; settings = { bundle = \"%s/bundle\"; }; };\n"
+	"  model = { file = \"predict_forest.so\";\n"
+	"            settings = { bundle = \"%s/bundle\"; fleet = true;\n"
+	"                         database = \"@DIR@/feedback.db\"; fleet_tick_seconds = 0.1; }; };\n"
 	"  drift = { file = \"drift_psi.so\";\n"
 	"            settings = { window = \"manual\"; min_observations = 50; }; };\n"
 	"  feedback = { file = \"feedback.so\"; settings = { database = \"@DIR@/feedback.db\"; }; };\n"
@@ -230,6 +232,43 @@ replay(const char *predict, const char *feedback, const char *const *extra, char
 	return status;
 }
 
+/*
+ * The table's rows ("Q1 ...", "all ...") without the req/s column, which is the only one that
+ * depends on the machine: one line each, into out.
+ */
+static void
+table_without_rate(const char *text, char *out, size_t out_len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (const char *line = text; line != NULL && *line; line = strchr(line, '\n')) {
+		char copy[512], *tok, *save = NULL;
+		size_t len;
+		int col = 0;
+
+		if (*line == '\n')
+			line++;
+		len = strcspn(line, "\n");
+		if (len >= sizeof(copy) || !((line[0] == 'Q' && line[1] >= '1' && line[1] <= '9') ||
+					     strncmp(line, "all ", 4) == 0))
+			continue;
+		memcpy(copy, line, len);
+		copy[len] = '\0';
+		for (tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+			/* quarter subset engines requests errors req/s ...; "all" has no subset */
+			if (++col == (copy[0] == 'a' ? 5 : 6))
+				continue;
+			used += (size_t)snprintf(out + used, out_len - used, "%s ", tok);
+			if (used >= out_len)
+				return;
+		}
+		used += (size_t)snprintf(out + used, out_len - used, "\n");
+		if (used >= out_len)
+			return;
+	}
+}
+
 START_TEST(test_replay_four_quarters)
 {
 	struct harness_server s;
@@ -273,8 +312,13 @@ START_TEST(test_replay_four_quarters)
 	ck_assert_msg(strstr(out, "Q1 FD001: 3 engines (the model's held-out units)") != NULL,
 		      "Q1 did not replay the held-out engines:\n%s", out);
 
-	/* Every request predicted one engine; the failure events scored them. */
+	/* Every request streamed one cycle and predicted one engine; the failure events scored
+	 * them and ended every engine's life. */
 	ck_assert_double_eq(metric_sum(p, "predictions_total") - pred0, (double)all.requests);
+	ck_assert_double_eq(metric_sum(p, "fleet_cycles_total"), (double)all.requests);
+	for (int i = 0; i < 50 && harness_scrape(p, "fleet_engines") != 0; i++)
+		usleep(100000);
+	ck_assert_double_eq(harness_scrape(p, "fleet_engines"), 0);
 	ck_assert_msg(metric_sum(f, "feedback_count_total") - fb0 >= (double)all.requests / 2,
 		      "feedback_count_total moved by %g for %lu predictions",
 		      metric_sum(f, "feedback_count_total") - fb0, all.requests);
@@ -283,6 +327,81 @@ START_TEST(test_replay_four_quarters)
 	free(out);
 	ck_assert_int_eq(harness_stop(&s), 0);
 	harness_cleanup(&s);
+}
+END_TEST
+
+/*
+ * Streaming (one cycle per request to /v1/cycles, the default) and --window-form (the
+ * window to /v1/predict) make the same predictions, so the same table: engines, requests,
+ * errors, RMSE, NASA score and every quarter's PSI agree to the last digit printed; only
+ * req/s may differ. Engines start at random cycles and wrap around, so lives begin in the
+ * middle of trajectories and again at their first cycle.
+ */
+START_TEST(test_replay_streaming_and_window_form_agree)
+{
+	const char *common[] = { "--token", NULL, "--units", "3", "--concurrency", "4", "--seed",
+				 "5", "--failure-delay", "0.2", NULL, NULL };
+	static char streamed[4096], windowed[4096];
+	struct harness_server s;
+	char predict[64], feedback[64], token[300], *out = NULL;
+	double cycles0, pred0;
+	int p, status;
+
+	if (skipping("test_replay_streaming_and_window_form_agree"))
+		return;
+	start_services(&s);
+	p = harness_port(&s, "prediction");
+	snprintf(predict, sizeof(predict), "http://127.0.0.1:%d", p);
+	snprintf(feedback, sizeof(feedback), "http://127.0.0.1:%d", harness_port(&s, "feedback"));
+	snprintf(token, sizeof(token), "%s/token", work);
+	common[1] = token;
+
+	status = replay(predict, feedback, common, &out);
+	ck_assert_msg(status == 0, "rulsrv-replay exited %d:\n%s", status, out);
+	ck_assert_msg(strstr(out, "one cycle per request to /v1/cycles") != NULL, "%s", out);
+	table_without_rate(out, streamed, sizeof(streamed));
+	free(out);
+	cycles0 = metric_sum(p, "fleet_cycles_total");
+	pred0 = metric_sum(p, "predictions_total");
+	ck_assert_double_eq(cycles0, pred0);
+
+	common[10] = "--window-form";
+	status = replay(predict, feedback, common, &out);
+	ck_assert_msg(status == 0, "rulsrv-replay --window-form exited %d:\n%s", status, out);
+	ck_assert_msg(strstr(out, "windows of ") != NULL, "%s", out);
+	table_without_rate(out, windowed, sizeof(windowed));
+	free(out);
+	/* the window form did not stream, and predicted as much */
+	ck_assert_double_eq(metric_sum(p, "fleet_cycles_total"), cycles0);
+	ck_assert_double_eq(metric_sum(p, "predictions_total"), 2 * pred0);
+
+	ck_assert_msg(strchr(streamed, 'Q') != NULL && strstr(streamed, "all ") != NULL,
+		      "no table:\n%s", streamed);
+	ck_assert_msg(strcmp(streamed, windowed) == 0,
+		      "the tables differ:\nstreamed:\n%s\nwindow form:\n%s", streamed, windowed);
+	ck_assert_int_eq(harness_stop(&s), 0);
+	harness_cleanup(&s);
+}
+END_TEST
+
+/* --window is the window form's: refused when streaming, where the service keeps it. */
+START_TEST(test_replay_window_needs_window_form)
+{
+	const char *argv[4];
+	char bin[512], *out = NULL;
+	int status = -1;
+
+	if (skipping("test_replay_window_needs_window_form"))
+		return;
+	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-replay", harness_build_dir());
+	argv[0] = bin;
+	argv[1] = "--window";
+	argv[2] = "10";
+	argv[3] = NULL;
+	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
+	ck_assert_msg(status == 64, "exit %d:\n%s", status, out);
+	ck_assert_msg(strstr(out, "--window needs --window-form") != NULL, "unclear:\n%s", out);
+	free(out);
 }
 END_TEST
 
@@ -374,6 +493,8 @@ replay_suite(void)
 	tcase_add_unchecked_fixture(tc, setup_data, teardown_data);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_replay_four_quarters);
+	tcase_add_test(tc, test_replay_streaming_and_window_form_agree);
+	tcase_add_test(tc, test_replay_window_needs_window_form);
 	tcase_add_test(tc, test_replay_refused_without_token);
 	tcase_add_test(tc, test_replay_unreachable);
 	tcase_add_test(tc, test_replay_missing_data);

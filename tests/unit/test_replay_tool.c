@@ -266,10 +266,16 @@ START_TEST(test_engine_stream_wraps)
 	struct engine e = { .rows = 5, .start = 3 };
 	static const size_t expect[] = { 3, 4, 0, 1, 2 };
 
-	for (size_t k = 0; k < 5; k++)
+	/* lives begin where the stream starts and where it wraps */
+	static const size_t life[] = { 3, 3, 0, 0, 0 };
+
+	for (size_t k = 0; k < 5; k++) {
 		ck_assert_uint_eq(engine_cycle_index(&e, k), expect[k]);
+		ck_assert_uint_eq(engine_life_start(&e, k), life[k]);
+	}
 	e.start = 0;
 	ck_assert_uint_eq(engine_cycle_index(&e, 4), 4);
+	ck_assert_uint_eq(engine_life_start(&e, 4), 0);
 }
 END_TEST
 
@@ -309,6 +315,17 @@ START_TEST(test_payload_window)
 	ck_assert_int_eq(payload_predict(&body, &q, e, 1, 30), 0); /* shorter than the window */
 	root = cJSON_Parse(body.data);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "cycles")), 2);
+	cJSON_Delete(root);
+
+	/* the streaming body: that one cycle, with the unit, for POST /v1/cycles */
+	ck_assert_int_eq(payload_cycle(&body, &q, e, 4), 0);
+	root = cJSON_Parse(body.data);
+	ck_assert_ptr_nonnull(root);
+	ck_assert_int_eq(cJSON_GetObjectItem(root, "unit")->valueint, 2001);
+	ck_assert_int_eq(cJSON_GetObjectItem(root, "cycle")->valueint, 5);
+	ck_assert(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "settings"), 0)->valuedouble ==
+		  104.9993);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "sensors")), 21);
 	cJSON_Delete(root);
 
 	ck_assert_int_eq(payload_failure(&body, e), 0);

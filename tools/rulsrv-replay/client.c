@@ -194,12 +194,15 @@ slot_prepare(struct client *c, struct slot *s, const char *method, const char *u
 	} else {
 		curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
 	}
+	/* the handles are reused: a DELETE's method must not stay on the next request */
+	curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST,
+			 strcmp(method, "DELETE") == 0 ? "DELETE" : NULL);
 	return 0;
 }
 
-int
-client_post(struct client *c, const char *url, const char *body, size_t len, bool auth,
-	    void *user, int tag)
+static int
+start(struct client *c, const char *method, const char *url, const char *body, size_t len,
+      bool auth, void *user, int tag)
 {
 	struct slot *s;
 	double now;
@@ -208,7 +211,7 @@ client_post(struct client *c, const char *url, const char *body, size_t len, boo
 	if (c->free_count == 0)
 		return -EBUSY;
 	s = c->free_slots[c->free_count - 1];
-	r = slot_prepare(c, s, "POST", url, body, len, auth);
+	r = slot_prepare(c, s, method, url, body, len, auth);
 	if (r < 0)
 		return r;
 	s->user = user;
@@ -223,6 +226,19 @@ client_post(struct client *c, const char *url, const char *body, size_t len, boo
 		c->next_start += c->interval;
 	}
 	return 0;
+}
+
+int
+client_post(struct client *c, const char *url, const char *body, size_t len, bool auth,
+	    void *user, int tag)
+{
+	return start(c, "POST", url, body, len, auth, user, tag);
+}
+
+int
+client_delete(struct client *c, const char *url, bool auth, void *user, int tag)
+{
+	return start(c, "DELETE", url, NULL, 0, auth, user, tag);
 }
 
 static void

@@ -41,6 +41,9 @@ size_t client_in_flight(const struct client *c);
 int client_post(struct client *c, const char *url, const char *body, size_t len, bool auth,
 		void *user, int tag);
 
+/* Start DELETE url (no body), like client_post. */
+int client_delete(struct client *c, const char *url, bool auth, void *user, int tag);
+
 /* Drive transfers for up to timeout_ms (less when the rate limit frees a start sooner) and
  * report the finished ones through the done callback. */
 int client_poll(struct client *c, int timeout_ms);

@@ -161,6 +161,21 @@ control_check(struct client *c, const char *what, const char *base, char *err, s
 }
 
 int
+control_fleet(struct client *c, const char *base, char *err, size_t err_len)
+{
+	struct client_result r;
+	char why[1024];
+	int rc;
+
+	rc = call(c, "GET", base, "/v1/engines?limit=1", NULL, false, &r, why, sizeof(why));
+	if (rc < 0)
+		snprintf(err, err_len, "the prediction service does not stream cycles (%s): turn "
+			 "on fleet mode (fleet = true in the model plugin's settings) or give "
+			 "--window-form", why);
+	return rc;
+}
+
+int
 control_model(struct client *c, const char *base, struct model_info *m, char *err,
 	      size_t err_len)
 {

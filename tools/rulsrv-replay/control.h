@@ -46,6 +46,9 @@ int control_check(struct client *c, const char *what, const char *base, char *er
 /* GET base/v1/models. */
 int control_model(struct client *c, const char *base, struct model_info *m, char *err,
 		  size_t err_len);
+/* GET base/v1/engines?limit=1: the service runs fleet mode (POST /v1/cycles). -EPROTO with
+ * the reason in err when it does not. */
+int control_fleet(struct client *c, const char *base, char *err, size_t err_len);
 /* POST base/v1/drift/window {"label": label}, with the bearer token. */
 int control_roll(struct client *c, const char *base, const char *label, char *err,
 		 size_t err_len);

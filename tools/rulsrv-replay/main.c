@@ -174,7 +174,9 @@ check_services(struct replay *rp)
 	char err[2048];
 
 	if (control_check(rp->run.client, "prediction", o->predict_url, err, sizeof(err)) < 0 ||
-	    control_check(rp->run.client, "feedback", o->feedback_url, err, sizeof(err)) < 0) {
+	    control_check(rp->run.client, "feedback", o->feedback_url, err, sizeof(err)) < 0 ||
+	    (!o->window_form && control_fleet(rp->run.client, o->predict_url, err,
+					      sizeof(err)) < 0)) {
 		error("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -200,11 +202,16 @@ check_model(struct replay *rp)
 		      "held-out engines may not be the served model's",
 		      m.name, m.version, rp->opt.bundle_dir, rp->bundle->name,
 		      rp->bundle->version);
-	if (rp->progress.mode != PROGRESS_QUIET)
+	if (rp->progress.mode != PROGRESS_QUIET && o->window_form)
 		progress_message(&rp->progress,
-				 "model %s %s (%s) at %s; data %s; %zu cycles per request", m.name,
-				 m.version, m.backend[0] ? m.backend : "?", o->predict_url,
-				 rp->data_dir, rp->window);
+				 "model %s %s (%s) at %s; data %s; windows of %zu cycles to "
+				 "/v1/predict", m.name, m.version, m.backend[0] ? m.backend : "?",
+				 o->predict_url, rp->data_dir, rp->window);
+	else if (rp->progress.mode != PROGRESS_QUIET)
+		progress_message(&rp->progress,
+				 "model %s %s (%s) at %s; data %s; one cycle per request to "
+				 "/v1/cycles", m.name, m.version, m.backend[0] ? m.backend : "?",
+				 o->predict_url, rp->data_dir);
 }
 
 static int

@@ -30,6 +30,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_FAILURE_DELAY,
 	OPT_IN_ORDER,
+	OPT_WINDOW_FORM,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
 	OPT_QUIET,
@@ -54,6 +55,7 @@ static const struct option long_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "failure-delay", required_argument, NULL, OPT_FAILURE_DELAY },
 	{ "in-order", no_argument, NULL, OPT_IN_ORDER },
+	{ "window-form", no_argument, NULL, OPT_WINDOW_FORM },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -70,6 +72,8 @@ options_usage(FILE *f)
 	      "\n"
 	      "Replay C-MAPSS run-to-failure trajectories as four quarters of production traffic:\n"
 	      "predictions cycle by cycle, a failure event per engine, a drift window per quarter.\n"
+	      "Each cycle is one POST /v1/cycles (fleet mode: the service keeps every engine's\n"
+	      "window); --window-form sends the window to POST /v1/predict instead.\n"
 	      "\n"
 	      "  --data DIR         C-MAPSS folder (default: $CMAPSS_DIR, data/cmapss,\n"
 	      "                     ../shared/data/cmapss)\n"
@@ -86,9 +90,15 @@ options_usage(FILE *f)
 	      "  --seed S           order of the engines and where their streams start (default 1)\n"
 	      "  --in-order         every engine streams from its first cycle; by default each\n"
 	      "                     starts at a random cycle and wraps around to its first ones\n"
-	      "                     at the end, so the fleet is at every life stage at once\n"
-	      "  --window W         cycles per request (default: the model's feature window)\n"
-	      "  --token FILE       bearer token for POST /v1/drift/window\n"
+	      "                     at the end, so the fleet is at every life stage at once; a\n"
+	      "                     life starts empty where its stream starts and at the wrap\n"
+	      "                     (DELETE /v1/engines/UNIT when streaming)\n"
+	      "  --window-form      each request is the engine's last cycles (the model's\n"
+	      "                     window) to POST /v1/predict: same predictions, no fleet mode\n"
+	      "  --window W         with --window-form: cycles per request (default: the\n"
+	      "                     model's feature window)\n"
+	      "  --token FILE       bearer token for the admin requests (POST /v1/drift/window,\n"
+	      "                     DELETE /v1/engines/UNIT)\n"
 	      "  --timeout SEC      per request (default 30)\n"
 	      "  --failure-delay SEC  from an engine's last prediction to its failure event\n"
 	      "                     (default 0.5, as a fleet reports failures a little later)\n"
@@ -288,6 +298,9 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 	case OPT_IN_ORDER:
 		o->in_order = true;
 		return 0;
+	case OPT_WINDOW_FORM:
+		o->window_form = true;
+		return 0;
 	case OPT_PROGRESS:
 		o->progress = 1;
 		return 0;
@@ -333,6 +346,9 @@ options_parse(int argc, char **argv, struct replay_options *o, FILE *out, char *
 	}
 	if (optind < argc)
 		return opt_error(err, err_len, "unexpected argument '%s'", argv[optind]);
+	if (o->window != 0 && !o->window_form)
+		return opt_error(err, err_len, "--window needs --window-form: when streaming, the "
+				 "service keeps each engine's window (its fleet_window)");
 	if (o->quarter_count == 0 &&
 	    options_parse_quarters(o, REPLAY_DEFAULT_QUARTERS, err, err_len) < 0)
 		return -EINVAL;

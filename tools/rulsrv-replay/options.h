@@ -29,7 +29,9 @@ struct replay_options {
 	size_t concurrency; /* requests in flight at once */
 	double rate;        /* requests per second; 0 = as fast as possible */
 	uint64_t seed;
-	size_t window;      /* cycles per request; 0 = the model's feature window */
+	size_t window;      /* cycles per request (window form only); 0 = the model's window */
+	bool window_form;   /* --window-form: POST /v1/predict with each engine's window,
+			     * instead of one cycle per request to POST /v1/cycles (fleet mode) */
 	bool in_order;      /* every engine streams from cycle 1 (else from a random cycle) */
 	double timeout;     /* seconds per request */
 	double failure_delay; /* seconds from an engine's last prediction to its failure event */

@@ -74,6 +74,21 @@ payload_predict(struct buf *out, const struct quarter *q, const struct engine *e
 }
 
 int
+payload_cycle(struct buf *out, const struct quarter *q, const struct engine *e, size_t at)
+{
+	size_t len;
+	const char *row = quarter_row_json(q, e->first_row + at, &len);
+	char head[48];
+	int n, r;
+
+	/* the row is {"cycle":N,...}: the unit goes in front of its first member */
+	buf_reset(out);
+	n = snprintf(head, sizeof(head), "{\"unit\":%" PRId64 ",", e->unit);
+	r = buf_append(out, head, (size_t)n);
+	return r ? r : buf_append(out, row + 1, len - 1);
+}
+
+int
 payload_failure(struct buf *out, const struct engine *e)
 {
 	char text[96];

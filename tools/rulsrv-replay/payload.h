@@ -28,6 +28,13 @@ void buf_free(struct buf *b);
 int payload_predict(struct buf *out, const struct quarter *q, const struct engine *e, size_t at,
 		    size_t window);
 
+/*
+ * The body of POST /v1/cycles (fleet mode, docs/API.md) for engine e at its cycle index `at`:
+ * that one cycle, {"unit": U, "cycle": C, "settings": [...], "sensors": [...]}. Replaces the
+ * content of out.
+ */
+int payload_cycle(struct buf *out, const struct quarter *q, const struct engine *e, size_t at);
+
 /* {"unit": U, "failed_at_cycle": LAST} for POST /v1/feedback. */
 int payload_failure(struct buf *out, const struct engine *e);
 

@@ -26,6 +26,7 @@ struct engine {
 	size_t sent;         /* cycles whose prediction request went out */
 	size_t answered;     /* responses received (success or not) */
 	bool in_flight;      /* a request of this engine is outstanding */
+	size_t reset;        /* streaming: 1 + the request index whose life start was reset */
 	double answered_at;  /* when its last response came (clocks_monotonic) */
 	bool failure_sent;   /* the failure event went out */
 	bool finished;       /* the failure event was answered */
@@ -69,6 +70,14 @@ static inline size_t
 engine_cycle_index(const struct engine *e, size_t k)
 {
 	return (e->start + k) % e->rows;
+}
+
+/* Index within e's trajectory of the first cycle of the life its k-th request is in: a life
+ * begins where the stream starts and again where it wraps around to the first cycle. */
+static inline size_t
+engine_life_start(const struct engine *e, size_t k)
+{
+	return engine_cycle_index(e, k) >= e->start ? e->start : 0;
 }
 
 /* JSON of row i of the table (not NUL-terminated); *len set to its length. */

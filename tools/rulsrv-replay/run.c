@@ -12,6 +12,7 @@
 enum run_tag {
 	TAG_PREDICT,
 	TAG_FAILURE,
+	TAG_RESET, /* streaming: DELETE /v1/engines/UNIT where a life begins */
 };
 
 /* Failures in a row, with no success between, after which the replay stops. */
@@ -22,8 +23,8 @@ failure_limit(const struct run *r)
 }
 
 static void
-report_failure(struct run *r, const char *what, const struct engine *e, int64_t cycle,
-	       const struct client_result *res)
+report_failure(struct run *r, const char *what, const char *method, const struct engine *e,
+	       int64_t cycle, const struct client_result *res)
 {
 	char msg[512], where[96];
 
@@ -43,8 +44,8 @@ report_failure(struct run *r, const char *what, const struct engine *e, int64_t 
 		char body[400];
 
 		payload_error_message(res->body, res->body_len, body, sizeof(body));
-		snprintf(msg, sizeof(msg), "%s service refused POST %s: %ld %s", what, res->url,
-			 res->status, body);
+		snprintf(msg, sizeof(msg), "%s service refused %s %s: %ld %s", what, method,
+			 res->url, res->status, body);
 	}
 	if (r->errors_shown < RUN_ERRORS_SHOWN) {
 		progress_message(r->progress, "%s (%s)", msg, where);
@@ -76,7 +77,7 @@ on_predict(struct run *r, struct engine *e, const struct client_result *res)
 		stats_score(r->stats, rul, (double)(e->last_cycle - cycle), r->cap);
 		return;
 	}
-	report_failure(r, "prediction", e, cycle, res);
+	report_failure(r, "prediction", "POST", e, cycle, res);
 }
 
 static void
@@ -89,7 +90,20 @@ on_failure_event(struct run *r, struct engine *e, const struct client_result *re
 		r->stats->feedback++;
 		return;
 	}
-	report_failure(r, "feedback", e, -1, res);
+	report_failure(r, "feedback", "POST", e, -1, res);
+}
+
+/* The service forgot the engine (or never knew it: 404): its next cycle starts a life. */
+static void
+on_reset(struct run *r, struct engine *e, const struct client_result *res)
+{
+	size_t at = engine_cycle_index(e, e->sent);
+
+	e->in_flight = false;
+	if (res->curl_code == 0 && ((res->status >= 200 && res->status <= 299) ||
+				    res->status == 404))
+		return;
+	report_failure(r, "prediction", "DELETE", e, r->q->table.cycle[e->first_row + at], res);
 }
 
 static void
@@ -99,6 +113,8 @@ on_done(void *arg, void *user, int tag, const struct client_result *res)
 
 	if (tag == TAG_PREDICT)
 		on_predict(r, user, res);
+	else if (tag == TAG_RESET)
+		on_reset(r, user, res);
 	else
 		on_failure_event(r, user, res);
 }
@@ -116,6 +132,9 @@ run_init(struct run *r, const struct replay_options *o, struct progress *p, size
 	r->stop = stop;
 	snprintf(r->predict_url, sizeof(r->predict_url), "%s/v1/predict", o->predict_url);
 	snprintf(r->feedback_url, sizeof(r->feedback_url), "%s/v1/feedback", o->feedback_url);
+	snprintf(r->cycles_url, sizeof(r->cycles_url), "%s/v1/cycles", o->predict_url);
+	snprintf(r->engines_url, sizeof(r->engines_url), "%s/v1/engines/", o->predict_url);
+	r->streaming = !o->window_form;
 	r->client = client_new(o->concurrency, o->rate, o->timeout, o->token, on_done, r);
 	return r->client ? 0 : -ENOMEM;
 }
@@ -136,6 +155,8 @@ static int
 submit_one(struct run *r, bool *submitted)
 {
 	struct engine *e;
+	const char *url;
+	size_t at, life;
 	int rc;
 
 	*submitted = false;
@@ -152,10 +173,33 @@ submit_one(struct run *r, bool *submitted)
 	e = fleet_next_cycle(&r->fleet);
 	if (e == NULL)
 		return 0;
-	rc = payload_predict(&r->body, r->q, e, engine_cycle_index(e, e->sent), r->window);
+	at = engine_cycle_index(e, e->sent);
+	life = engine_life_start(e, e->sent);
+	if (r->streaming && at == life && e->reset != e->sent + 1) {
+		/* a life begins: the service's window of the engine must start empty here, as
+		 * the window form's does (and a replay stopped early may have left one) */
+		char engine_url[4300];
+
+		snprintf(engine_url, sizeof(engine_url), "%s%" PRId64, r->engines_url, e->unit);
+		rc = client_delete(r->client, engine_url, true, e, TAG_RESET);
+		if (rc == 0) {
+			e->reset = e->sent + 1;
+			e->in_flight = *submitted = true;
+		}
+		return rc;
+	}
+	if (r->streaming) {
+		rc = payload_cycle(&r->body, r->q, e, at);
+		url = r->cycles_url;
+	} else {
+		/* the engine's last cycles of this life: what the service keeps when streaming */
+		size_t window = at + 1 - life < r->window ? at + 1 - life : r->window;
+
+		rc = payload_predict(&r->body, r->q, e, at, window);
+		url = r->predict_url;
+	}
 	if (rc == 0)
-		rc = client_post(r->client, r->predict_url, r->body.data, r->body.len, false, e,
-				 TAG_PREDICT);
+		rc = client_post(r->client, url, r->body.data, r->body.len, false, e, TAG_PREDICT);
 	if (rc == 0) {
 		e->sent++;
 		e->in_flight = *submitted = true;

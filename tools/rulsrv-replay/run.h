@@ -23,7 +23,10 @@ struct run {
 	struct progress *progress; /* borrowed */
 	char predict_url[4200];  /* .../v1/predict */
 	char feedback_url[4200]; /* .../v1/feedback */
-	size_t window;           /* cycles per request */
+	char cycles_url[4200];   /* .../v1/cycles */
+	char engines_url[4200];  /* .../v1/engines/ (a unit follows) */
+	bool streaming;          /* one cycle per request to /v1/cycles, else the window form */
+	size_t window;           /* cycles per request of the window form */
 	size_t fleet_size;       /* engines in service at once */
 	double failure_delay;    /* seconds between an engine's last answer and its failure event */
 	double cap;              /* RUL cap of the truth the table's RMSE uses */
