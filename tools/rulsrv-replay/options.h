@@ -32,6 +32,7 @@ struct replay_options {
 	size_t window;      /* cycles per request; 0 = the model's feature window */
 	bool in_order;      /* every engine streams from cycle 1 (else from a random cycle) */
 	double timeout;     /* seconds per request */
+	size_t retries;     /* sends again of a request that got no answer, or 502/503/504 */
 	double failure_delay; /* seconds from an engine's last prediction to its failure event */
 	int progress;       /* 1 bar, 0 log lines, -1 decide by isatty(2) */
 	bool quiet;         /* no progress output at all, only the table and errors */

@@ -117,7 +117,10 @@ run_init(struct run *r, const struct replay_options *o, struct progress *p, size
 	snprintf(r->predict_url, sizeof(r->predict_url), "%s/v1/predict", o->predict_url);
 	snprintf(r->feedback_url, sizeof(r->feedback_url), "%s/v1/feedback", o->feedback_url);
 	r->client = client_new(o->concurrency, o->rate, o->timeout, o->token, on_done, r);
-	return r->client ? 0 : -ENOMEM;
+	if (r->client == NULL)
+		return -ENOMEM;
+	client_set_retries(r->client, (unsigned)o->retries, 0.1);
+	return 0;
 }
 
 void
