@@ -69,7 +69,7 @@ say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 say "building in $build"
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target rulsrv predict_forest predict_xgboost drift_psi \
-	feedback export_prometheus bench_compute bench_metrics bench_drift rulsrv-train >/dev/null
+	feedback export_prometheus console bench_compute bench_metrics bench_drift rulsrv-train >/dev/null
 bin="$build/bin"
 build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")"
 cflags="$(sed -n "s/^CMAKE_C_FLAGS_$(echo "${build_type:-none}" | tr a-z A-Z):STRING=//p" "$build/CMakeCache.txt")"
