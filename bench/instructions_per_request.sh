@@ -33,7 +33,8 @@ instructions() {
 	valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" --combine-dumps=yes \
 		"$tree/build/bin/rulsrv" -c "$tree/conf/rulsrv.conf" -s prediction \
 		-o "plugin_dir=$tree/build/plugins" -o services.prediction.listen=127.0.0.1:0 \
-		-o "plugins.feedback.settings.database=$work/x.db" 2>>"$log" &
+		-o "plugins.feedback.settings.database=$work/x.db" \
+		-o "plugins.model.settings.database=$work/x.db" 2>>"$log" &
 	pid=$!
 	for i in $(seq 1 600); do
 		grep -q '\] rulsrv .* ready' "$log" && break

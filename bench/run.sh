@@ -12,7 +12,8 @@
 # The full run replaces only the part of the document between the markers
 # "<!-- bench:begin -->" and "<!-- bench:end -->"; the hand-written sections around them stay.
 # Every daemon is the default configuration (conf/rulsrv.conf, service `prediction`) with the
-# listen port, plugin folder and database moved into a scratch folder by -o overrides.
+# listen port, plugin folder and database (the feedback plugin's and the fleet's: one file, as
+# in the default) moved into a scratch folder by -o overrides.
 set -euo pipefail
 export LC_ALL=C
 
@@ -68,7 +69,7 @@ say() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 say "building in $build"
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target rulsrv predict_forest predict_xgboost drift_psi \
-	feedback export_prometheus bench_compute bench_metrics bench_drift rulsrv-train >/dev/null
+	feedback export_prometheus console bench_compute bench_metrics bench_drift rulsrv-train >/dev/null
 bin="$build/bin"
 build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")"
 cflags="$(sed -n "s/^CMAKE_C_FLAGS_$(echo "${build_type:-none}" | tr a-z A-Z):STRING=//p" "$build/CMakeCache.txt")"
@@ -132,7 +133,8 @@ start() {
 	: >"$work/$name.log"
 	"$bin/rulsrv" -c "$src/conf/rulsrv.conf" -s prediction -o "plugin_dir=$build/plugins" \
 		-o services.prediction.listen=127.0.0.1:0 \
-		-o "plugins.feedback.settings.database=$work/$name.db" "$@" 2>>"$work/$name.log" &
+		-o "plugins.feedback.settings.database=$work/$name.db" \
+		-o "plugins.model.settings.database=$work/$name.db" "$@" 2>>"$work/$name.log" &
 	PID[$name]=$!
 	for i in $(seq 1 400); do
 		if grep -q '\] rulsrv .* ready' "$work/$name.log"; then
@@ -389,7 +391,8 @@ startup_once() {
 	t0="$EPOCHREALTIME"
 	coproc STARTUP { exec "$bin/rulsrv" -c "$src/conf/rulsrv.conf" -s prediction \
 		-o "plugin_dir=$build/plugins" -o services.prediction.listen=127.0.0.1:0 \
-		-o "plugins.feedback.settings.database=$work/startup.db" "$@" 2>&1; }
+		-o "plugins.feedback.settings.database=$work/startup.db" \
+		-o "plugins.model.settings.database=$work/startup.db" "$@" 2>&1; }
 	p="$STARTUP_PID"
 	while IFS= read -r line <&"${STARTUP[0]}"; do
 		case "$line" in *"] rulsrv "*" ready"*) t1="$EPOCHREALTIME"; break ;; esac
@@ -485,7 +488,7 @@ The daemon under test is the default configuration: \`conf/rulsrv.conf\`, servic
 \`prediction\` (plugins \`model\` = predict_forest with \`models/fd001\`, \`drift\` = drift_psi,
 \`feedback\` logging every prediction to SQLite, \`prometheus\`), \`threads\` at its default
 (one per core: $(nproc)), started as
-\`rulsrv -c conf/rulsrv.conf -s prediction -o plugin_dir=BUILD/plugins -o services.prediction.listen=127.0.0.1:0 -o plugins.feedback.settings.database=SCRATCH/x.db\`.
+\`rulsrv -c conf/rulsrv.conf -s prediction -o plugin_dir=BUILD/plugins -o services.prediction.listen=127.0.0.1:0 -o plugins.feedback.settings.database=SCRATCH/x.db -o plugins.model.settings.database=SCRATCH/x.db\`.
 The XGBoost daemon adds \`-o plugins.model.file=predict_xgboost.so\`; the one without drift adds
 \`-o 'services.prediction.plugins=[model, feedback, prometheus]'\`, the one without the
 prediction log \`-o 'services.prediction.plugins=[model, drift, prometheus]'\`.

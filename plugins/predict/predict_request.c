@@ -667,34 +667,48 @@ parse_engine_members(struct pr *p, const char *first_key)
 	return 0;
 }
 
+/*
+ * The two JSON body forms share one shape: a root object that is either the members of one
+ * item or {"<batch_key>": [item, ...]} with nothing beside it. /v1/predict's items are
+ * engines (a window each), /v1/cycles' items are newest cycles.
+ */
+struct body_form {
+	const char *batch_key;   /* "instances", "cycles" */
+	const char *array_type;  /* what the batch must be, for the type error */
+	const char *empty_batch; /* the 422 of an empty batch */
+	const char *empty_root;  /* the 422 of an empty root object */
+	/* One item, the cursor just past its '{' (first_key read already for the root). */
+	int (*members)(struct pr *p, const char *first_key);
+};
+
 static int
-parse_instances(struct pr *p)
+parse_batch(struct pr *p, const struct body_form *f)
 {
 	long i = 0;
 	int r;
 
-	path_push(p, "instances", -1);
+	path_push(p, f->batch_key, -1);
 	if (p->p >= p->end || *p->p != '[')
-		return fail_type(p, "an array of engines");
+		return fail_type(p, f->array_type);
 	p->p++;
 	skip_ws(p);
 	if (p->p < p->end && *p->p == ']') {
 		p->p++;
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected at least 1 instance");
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "%s", f->empty_batch);
 	}
 	p->depth--;
 	for (;; i++) {
 		if ((size_t)i >= p->lim->max_instances) {
-			path_push(p, "instances", -1);
+			path_push(p, f->batch_key, -1);
 			return fail_at(p, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
-				       "more than %zu instances (max_instances)",
-				       p->lim->max_instances);
+				       "more than %zu %s (max_instances)", p->lim->max_instances,
+				       f->batch_key);
 		}
-		path_push(p, "instances", i);
+		path_push(p, f->batch_key, i);
 		if (p->p >= p->end || *p->p != '{')
 			return fail_type(p, "an object");
 		p->p++;
-		r = parse_engine_members(p, NULL);
+		r = f->members(p, NULL);
 		if (r < 0)
 			return r;
 		p->depth--;
@@ -706,9 +720,8 @@ parse_instances(struct pr *p)
 	}
 }
 
-/* The root: {"instances": [...]} or the members of one engine. */
 static int
-parse_root(struct pr *p)
+parse_body_root(struct pr *p, const struct body_form *f)
 {
 	char key[KEY_MAX];
 	int r;
@@ -722,16 +735,15 @@ parse_root(struct pr *p)
 	skip_ws(p);
 	if (p->p < p->end && *p->p == '}') {
 		p->p++;
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
-			       "expected \"instances\" or \"unit\" and \"cycles\"");
+		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "%s", f->empty_root);
 	}
 	r = parse_key(p, key);
 	if (r < 0)
 		return r;
-	if (strcmp(key, "instances") != 0)
-		return parse_engine_members(p, key);
+	if (strcmp(key, f->batch_key) != 0)
+		return f->members(p, key);
 	p->req->batch = true;
-	r = parse_instances(p);
+	r = parse_batch(p, f);
 	if (r < 0)
 		return r;
 	skip_ws(p);
@@ -741,13 +753,21 @@ parse_root(struct pr *p)
 		if (r < 0)
 			return r;
 		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "%s field \"%s\"",
-			       strcmp(key, "instances") == 0 ? "duplicate" : "unknown", key);
+			       strcmp(key, f->batch_key) == 0 ? "duplicate" : "unknown", key);
 	}
 	if (p->p >= p->end || *p->p != '}')
 		return fail_syntax(p, "expected ',' or '}'");
 	p->p++;
 	return 0;
 }
+
+static const struct body_form predict_form = {
+	.batch_key = "instances",
+	.array_type = "an array of engines",
+	.empty_batch = "expected at least 1 instance",
+	.empty_root = "expected \"instances\" or \"unit\" and \"cycles\"",
+	.members = parse_engine_members,
+};
 
 /* ---- /v1/cycles: newest cycles, each with its unit ----------------------------------------- */
 
@@ -791,88 +811,14 @@ parse_stream_members(struct pr *p, const char *first_key)
 	return 0;
 }
 
-static int
-parse_stream_batch(struct pr *p)
-{
-	long i = 0;
-	int r;
-
-	path_push(p, "cycles", -1);
-	if (p->p >= p->end || *p->p != '[')
-		return fail_type(p, "an array of cycles");
-	p->p++;
-	skip_ws(p);
-	if (p->p < p->end && *p->p == ']') {
-		p->p++;
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "expected at least 1 cycle");
-	}
-	p->depth--;
-	for (;; i++) {
-		if ((size_t)i >= p->lim->max_instances) {
-			path_push(p, "cycles", -1);
-			return fail_at(p, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
-				       "more than %zu cycles (max_instances)",
-				       p->lim->max_instances);
-		}
-		path_push(p, "cycles", i);
-		if (p->p >= p->end || *p->p != '{')
-			return fail_type(p, "an object");
-		p->p++;
-		r = parse_stream_members(p, NULL);
-		if (r < 0)
-			return r;
-		p->depth--;
-		r = next_or_close(p, ']');
-		if (r < 0)
-			return r;
-		if (r == 0)
-			return 0;
-	}
-}
-
-/* The root of a /v1/cycles body: {"cycles": [...]} or the members of one cycle. */
-static int
-parse_stream_root(struct pr *p)
-{
-	char key[KEY_MAX];
-	int r;
-
-	skip_ws(p);
-	if (p->p >= p->end)
-		return fail_syntax(p, "empty body");
-	if (*p->p != '{')
-		return fail_type(p, "an object");
-	p->p++;
-	skip_ws(p);
-	if (p->p < p->end && *p->p == '}') {
-		p->p++;
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,
-			       "expected \"cycles\" or \"unit\", \"cycle\", \"settings\" and "
-			       "\"sensors\"");
-	}
-	r = parse_key(p, key);
-	if (r < 0)
-		return r;
-	if (strcmp(key, "cycles") != 0)
-		return parse_stream_members(p, key);
-	p->req->batch = true;
-	r = parse_stream_batch(p);
-	if (r < 0)
-		return r;
-	skip_ws(p);
-	if (p->p < p->end && *p->p == ',') {
-		p->p++;
-		r = parse_key(p, key);
-		if (r < 0)
-			return r;
-		return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE, "%s field \"%s\"",
-			       strcmp(key, "cycles") == 0 ? "duplicate" : "unknown", key);
-	}
-	if (p->p >= p->end || *p->p != '}')
-		return fail_syntax(p, "expected ',' or '}'");
-	p->p++;
-	return 0;
-}
+static const struct body_form cycles_form = {
+	.batch_key = "cycles",
+	.array_type = "an array of cycles",
+	.empty_batch = "expected at least 1 cycle",
+	.empty_root = "expected \"cycles\" or \"unit\", \"cycle\", \"settings\" and "
+		      "\"sensors\"",
+	.members = parse_stream_members,
+};
 
 /* ---- a plain JSON validator, for the error path ----------------------------------------- */
 
@@ -989,9 +935,9 @@ validate_json(struct pr *p)
 	return r;
 }
 
-/* A JSON body through root (parse_root or parse_stream_root), 400 outranking 422. */
+/* A JSON body of form f, 400 outranking 422. */
 static int
-parse_json_with(int (*root)(struct pr *p), const char *body, size_t len,
+parse_json_with(const struct body_form *f, const char *body, size_t len,
 		const struct predict_limits *lim, struct predict_request *r,
 		struct predict_error *err)
 {
@@ -1006,7 +952,7 @@ parse_json_with(int (*root)(struct pr *p), const char *body, size_t len,
 	};
 	int rc;
 
-	rc = root(&p);
+	rc = parse_body_root(&p, f);
 	if (rc == 0) {
 		skip_ws(&p);
 		if (p.p != p.end)
@@ -1028,7 +974,7 @@ int
 predict_request_parse_json(const char *body, size_t len, const struct predict_limits *lim,
 			   struct predict_request *r, struct predict_error *err)
 {
-	return parse_json_with(parse_root, body, len, lim, r, err);
+	return parse_json_with(&predict_form, body, len, lim, r, err);
 }
 
 int
@@ -1036,7 +982,7 @@ predict_request_parse_cycles_json(const char *body, size_t len,
 				  const struct predict_limits *lim, struct predict_request *r,
 				  struct predict_error *err)
 {
-	return parse_json_with(parse_stream_root, body, len, lim, r, err);
+	return parse_json_with(&cycles_form, body, len, lim, r, err);
 }
 
 /* ---- text/plain C-MAPSS rows ------------------------------------------------------------ */

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness/harness.h"
@@ -484,6 +486,138 @@ START_TEST(test_replay_missing_data)
 }
 END_TEST
 
+/* A loopback port nothing listens on now (bound, then closed), for a listener that must come
+ * back on the same port after a restart. */
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* The "all" row's RMSE (capped truth): the 7th column. */
+static double
+table_rmse(const char *out)
+{
+	const char *line = strstr(out, "\nall ");
+	unsigned long e, r, x;
+	double rate, rmse;
+
+	if (line == NULL || sscanf(line + 1, "all %lu %lu %lu %lf %lf", &e, &r, &x, &rate,
+				   &rmse) != 5)
+		return NAN;
+	return rmse;
+}
+
+/*
+ * The services die (SIGKILL) in the middle of a replay and come back on the same ports a
+ * moment later, as an instance behind a load balancer does: the requests cut off are retried
+ * and the replay ends with no failed request, the same requests and the same accuracy as a
+ * replay that nothing interrupted.
+ */
+START_TEST(test_replay_retries_across_a_restart)
+{
+	struct harness_server s;
+	char conf[sizeof(conf_template) + 800], predict[64], feedback[64], outf[300];
+	char *out = NULL, *ref = NULL, *tpl, *at, token[300];
+	const char *args[] = { "--token", token, "--units", "3", "--quarters", "FD001", "--concurrency", "4",
+			       "--rate", "150", "--seed", "5", "--failure-delay", "0.2", NULL };
+	int p = free_port(), f = free_port(), status = -1;
+	struct table_row rows[2], all, ref_all;
+	pid_t child;
+	FILE *fp;
+	long len;
+
+	if (skipping("test_replay_retries_across_a_restart"))
+		return;
+	snprintf(token, sizeof(token), "%s/token", work);
+	/* the template with fixed ports instead of 127.0.0.1:0 */
+	snprintf(conf, sizeof(conf), conf_template, work, work);
+	tpl = strdup(conf);
+	at = strstr(tpl, "127.0.0.1:0");
+	ck_assert_ptr_nonnull(at);
+	*at = '\0';
+	len = snprintf(conf, sizeof(conf), "%s127.0.0.1:%d", tpl, p);
+	at += strlen("127.0.0.1:0");
+	ck_assert_ptr_nonnull(strstr(at, "127.0.0.1:0"));
+	*strstr(at, "127.0.0.1:0") = '\0';
+	len += snprintf(conf + len, sizeof(conf) - (size_t)len, "%s127.0.0.1:%d%s", at, f,
+			at + strlen(at) + strlen("127.0.0.1:0"));
+	free(tpl);
+	ck_assert_msg(harness_start_conf(&s, conf) == 0, "rulsrv did not start:\n%s", conf);
+	snprintf(predict, sizeof(predict), "http://127.0.0.1:%d", p);
+	snprintf(feedback, sizeof(feedback), "http://127.0.0.1:%d", f);
+
+	/* the reference: nothing interrupts it */
+	status = replay(predict, feedback, args, &ref);
+	ck_assert_msg(status == 0, "the reference replay exited %d:\n%s", status, ref);
+	ck_assert_uint_eq(parse_table(ref, rows, 2, &ref_all), 1);
+
+	/* the same replay, the daemon killed under it and started again */
+	snprintf(outf, sizeof(outf), "%s/replay-restart.out", work);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		const char *argv[40];
+		char bin[512], data[300], bundle[300];
+		size_t n = 0;
+
+		snprintf(bin, sizeof(bin), "%s/bin/rulsrv-replay", harness_build_dir());
+		snprintf(data, sizeof(data), "%s/data", work);
+		snprintf(bundle, sizeof(bundle), "%s/bundle", work);
+		argv[n++] = bin;
+		argv[n++] = "--data";
+		argv[n++] = data;
+		argv[n++] = "--bundle";
+		argv[n++] = bundle;
+		argv[n++] = "--predict";
+		argv[n++] = predict;
+		argv[n++] = "--feedback";
+		argv[n++] = feedback;
+		argv[n++] = "--no-progress";
+		for (size_t i = 0; args[i] != NULL; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		if (freopen(outf, "w", stdout) == NULL || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+			_exit(127);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	usleep(700 * 1000);
+	ck_assert_int_eq(harness_signal(&s, SIGKILL), 0);
+	ck_assert_int_eq(harness_wait(&s, 5000), 128 + SIGKILL);
+	usleep(200 * 1000); /* requests meanwhile find nothing listening */
+	ck_assert_msg(harness_start(&s, NULL) == 0, "rulsrv did not come back");
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	fp = fopen(outf, "r");
+	ck_assert_ptr_nonnull(fp);
+	out = calloc(1, 65536);
+	fread(out, 1, 65535, fp);
+	fclose(fp);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the replay across a restart failed (status %d):\n%s", status, out);
+	ck_assert_msg(strstr(out, "requests were retried") != NULL,
+		      "the restart cut off no request (was the kill too late?):\n%s", out);
+	ck_assert_uint_eq(parse_table(out, rows, 2, &all), 1);
+	ck_assert_uint_eq(all.errors, 0);
+	ck_assert_uint_eq(all.requests, ref_all.requests);
+	ck_assert_msg(fabs(table_rmse(out) - table_rmse(ref)) < 1e-9,
+		      "RMSE %g across the restart, %g without:\n%s\n%s", table_rmse(out),
+		      table_rmse(ref), out, ref);
+	free(out);
+	free(ref);
+	ck_assert_int_eq(harness_stop(&s), 0);
+	harness_cleanup(&s);
+}
+END_TEST
+
 Suite *
 replay_suite(void)
 {
@@ -498,6 +632,7 @@ replay_suite(void)
 	tcase_add_test(tc, test_replay_refused_without_token);
 	tcase_add_test(tc, test_replay_unreachable);
 	tcase_add_test(tc, test_replay_missing_data);
+	tcase_add_test(tc, test_replay_retries_across_a_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }

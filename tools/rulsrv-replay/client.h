@@ -33,6 +33,15 @@ struct client *client_new(size_t concurrency, double rate, double timeout, const
 			  client_done_fn done, void *arg);
 void client_free(struct client *c);
 
+/*
+ * Retry a request up to max_retries times when no answer came or the answer was 502, 503 or
+ * 504: after the answer's Retry-After, else first_delay seconds doubled at each retry (at most
+ * 5 s). A request being retried stays in flight; done sees only its last outcome. Default: 0.
+ */
+void client_set_retries(struct client *c, unsigned max_retries, double first_delay);
+/* Retries made so far, all requests. */
+size_t client_retries(const struct client *c);
+
 /* Can a request start now (a free slot and the rate allows)? */
 bool client_ready(struct client *c);
 size_t client_in_flight(const struct client *c);

@@ -370,6 +370,11 @@ main(int argc, char **argv)
 		if (rp.quarters_run > 0)
 			summary_print(stdout, rp.stats, rp.quarters_run, rp.cap);
 		fflush(stdout);
+		/* On stderr: the table stays the same whether or not an instance had to be
+		 * retried around. */
+		if (client_retries(rp.run.client) > 0)
+			fprintf(stderr, "rulsrv-replay: %zu requests were retried (--retries)\n",
+				client_retries(rp.run.client));
 		if (rp.quarters_run > 0 && rp.opt.report_path != NULL) {
 			r = write_report(&rp);
 			if (status == 0)

@@ -28,6 +28,7 @@ enum {
 	OPT_WINDOW,
 	OPT_BUNDLE,
 	OPT_TIMEOUT,
+	OPT_RETRIES,
 	OPT_FAILURE_DELAY,
 	OPT_IN_ORDER,
 	OPT_WINDOW_FORM,
@@ -53,6 +54,7 @@ static const struct option long_options[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "bundle", required_argument, NULL, OPT_BUNDLE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "failure-delay", required_argument, NULL, OPT_FAILURE_DELAY },
 	{ "in-order", no_argument, NULL, OPT_IN_ORDER },
 	{ "window-form", no_argument, NULL, OPT_WINDOW_FORM },
@@ -100,6 +102,9 @@ options_usage(FILE *f)
 	      "  --token FILE       bearer token for the admin requests (POST /v1/drift/window,\n"
 	      "                     DELETE /v1/engines/UNIT)\n"
 	      "  --timeout SEC      per request (default 30)\n"
+	      "  --retries N        times a request is sent again when no answer came or the\n"
+	      "                     answer was 502, 503 or 504, after its Retry-After or a\n"
+	      "                     backoff from 0.1 s (default 3; 0: never)\n"
 	      "  --failure-delay SEC  from an engine's last prediction to its failure event\n"
 	      "                     (default 0.5, as a fleet reports failures a little later)\n"
 	      "  --report FILE      also write the run as one self-contained HTML page: the\n"
@@ -251,6 +256,7 @@ set_defaults(struct replay_options *o)
 	o->concurrency = 8;
 	o->seed = 1;
 	o->timeout = 30;
+	o->retries = 3;
 	o->failure_delay = 0.5;
 	o->progress = -1;
 }
@@ -293,6 +299,8 @@ apply_option(struct replay_options *o, int c, const char *arg, char *err, size_t
 		if (parse_double("timeout", arg, 86400, &o->timeout, err, err_len) < 0)
 			return -EINVAL;
 		return o->timeout > 0 ? 0 : opt_error(err, err_len, "invalid --timeout '%s'", arg);
+	case OPT_RETRIES:
+		return parse_size("retries", arg, 0, 100, &o->retries, err, err_len);
 	case OPT_FAILURE_DELAY:
 		return parse_double("failure-delay", arg, 3600, &o->failure_delay, err, err_len);
 	case OPT_IN_ORDER:

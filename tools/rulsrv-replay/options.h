@@ -34,6 +34,7 @@ struct replay_options {
 			     * instead of one cycle per request to POST /v1/cycles (fleet mode) */
 	bool in_order;      /* every engine streams from cycle 1 (else from a random cycle) */
 	double timeout;     /* seconds per request */
+	size_t retries;     /* sends again of a request that got no answer, or 502/503/504 */
 	double failure_delay; /* seconds from an engine's last prediction to its failure event */
 	int progress;       /* 1 bar, 0 log lines, -1 decide by isatty(2) */
 	bool quiet;         /* no progress output at all, only the table and errors */

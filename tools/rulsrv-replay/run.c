@@ -136,7 +136,10 @@ run_init(struct run *r, const struct replay_options *o, struct progress *p, size
 	snprintf(r->engines_url, sizeof(r->engines_url), "%s/v1/engines/", o->predict_url);
 	r->streaming = !o->window_form;
 	r->client = client_new(o->concurrency, o->rate, o->timeout, o->token, on_done, r);
-	return r->client ? 0 : -ENOMEM;
+	if (r->client == NULL)
+		return -ENOMEM;
+	client_set_retries(r->client, (unsigned)o->retries, 0.1);
+	return 0;
 }
 
 void
