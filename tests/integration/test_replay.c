@@ -189,7 +189,8 @@ parse_table(const char *out, struct table_row *rows, size_t max, struct table_ro
 	size_t n = 0;
 
 	memset(all, 0, sizeof(*all));
-	for (const char *line = out; line != NULL; line = strchr(line + 1, '\n')) {
+	/* stops at the terminating NUL: after an output's final newline, line + 1 is past it */
+	for (const char *line = out; line != NULL && *line; line = strchr(line, '\n')) {
 		struct table_row r;
 
 		if (*line == '\n')
