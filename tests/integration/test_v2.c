@@ -372,6 +372,7 @@ END_TEST
  * What tritonclient.http sends by default: binary inputs (FP32 from a float32 array, here
  * also FP64), the JSON header's length in Inference-Header-Content-Length and binary outputs.
  * The answer: its own header length, binary_data_size per output, raw little-endian tensors.
+ * (test_v2_tritonclient.c sends tritonclient's very bytes and reads the answer as it does.)
  */
 START_TEST(test_binary_like_tritonclient)
 {
