@@ -851,8 +851,8 @@ START_TEST(test_window_same_as_v1)
 {
 	double rul[UNITS], v1_rul[UNITS];
 	long long unit[UNITS], cycle[UNITS], v1_unit[UNITS], v1_cycle[UNITS];
-	char *data = window_data(), *json, len_header[32];
-	size_t cap = strlen(data) + 1024, jl, i, off;
+	char *data = window_data(), *json;
+	size_t cap = strlen(data) + 1024, i, off;
 	unsigned char *bin;
 	struct harness_response r;
 	int u;
@@ -938,8 +938,6 @@ START_TEST(test_window_same_as_v1)
 			      "window %d of unit 4: %.9g, V1 %.9g", u + 1, rul[u], v1_rul[u]);
 	}
 	harness_response_free(&r);
-	(void)len_header;
-	(void)jl;
 	free(bin);
 	free(json);
 	free(data);
