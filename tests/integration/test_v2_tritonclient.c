@@ -31,10 +31,14 @@
  *  - a status other than 200 is an error: the body is read as JSON and its "error" string is
  *    the message (anything else is "an exception occurred in the client while decoding");
  *  - Content-Type is never looked at. Content-Encoding gzip/deflate is undone when present.
+ *    geventhttpclient reads the body by Content-Length or chunked coding alike (conn_read
+ *    below does both, and to the close without either).
  *  - without an Inference-Header-Content-Length header the whole body is the JSON. With one,
  *    its value (int()) is how many bytes of JSON come first, the rest is the binary buffer;
  *  - walking "outputs" in the order of the JSON, every output whose parameters have a
- *    binary_data_size takes the next that many bytes of the buffer;
+ *    binary_data_size takes the next that many bytes of the buffer, whether it was asked for
+ *    or not: an output the client did not name costs nothing but its bytes, while a size that
+ *    is wrong shifts every output after it (rulsrv answers only the outputs named);
  *  - as_numpy(name) finds the output by name (None when the server did not send it), takes its
  *    bytes as numpy's dtype of "datatype" (FP64 float64, INT64 int64...) or, without
  *    binary_data_size, its "data" array, and reshapes the values to "shape": a size that is not
