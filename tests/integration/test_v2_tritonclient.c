@@ -98,7 +98,8 @@ make_rows(void)
 			row[0] = 7 + u * 3;
 			row[1] = c + 1;
 			for (k = 0; k < WIDTH - 2; k++)
-				row[2 + k] = (double)(float)(base[k] * (1 + 0.002 * c * (1 + 2 * u)));
+				row[2 + k] =
+					(double)(float)(base[k] * (1 + 0.002 * c * (1 + 2 * u)));
 		}
 	}
 }
@@ -486,7 +487,8 @@ result_of(const struct reply *r, struct result *res)
 	if (hl != NULL) {
 		/* int(header_length): a number, and no more bytes than the body has */
 		json_len = strtoul(hl, &end, 10);
-		ck_assert_msg(*hl != '\0' && *end == '\0', "Inference-Header-Content-Length: '%s'", hl);
+		ck_assert_msg(*hl != '\0' && *end == '\0', "Inference-Header-Content-Length: '%s'",
+			      hl);
 		ck_assert_uint_le(json_len, r->body_len);
 	}
 	/* json.loads refuses anything after the document: cJSON does when it must end at a NUL */
@@ -495,7 +497,8 @@ result_of(const struct reply *r, struct result *res)
 	text[json_len] = '\0';
 	res->json = cJSON_ParseWithLengthOpts(text, json_len + 1, NULL, true);
 	free(text);
-	ck_assert_msg(res->json != NULL, "json.loads fails on the %zu bytes of JSON: %.*s", json_len,
+	ck_assert_msg(res->json != NULL, "json.loads fails on the %zu bytes of JSON: %.*s",
+		      json_len,
 		      (int)json_len, r->body);
 	res->buffer = r->body + json_len;
 	res->buffer_len = r->body_len - json_len;
@@ -505,7 +508,8 @@ result_of(const struct reply *r, struct result *res)
 		      "result['outputs'] raises KeyError: %s", r->body);
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(res->json, "outputs")) {
 		ck_assert_uint_lt(i, 8);
-		size = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "parameters"), "binary_data_size");
+		size = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "parameters"),
+					   "binary_data_size");
 		res->offset[i++] = at;
 		if (size != NULL) {
 			ck_assert(cJSON_IsNumber(size) && size->valuedouble >= 0);
@@ -624,7 +628,8 @@ assert_same_as_v1(const char *what, const double *rul, const double *unit, const
 				      "%s: unit %lld: V2 %.9g, V1 %.9g", what, v1_unit[i], rul[i],
 				      v1_rul[i]);
 		if (unit != NULL)
-			ck_assert_msg((long long)unit[i] == v1_unit[i], "%s: unit %g, V1 %lld", what,
+			ck_assert_msg((long long)unit[i] == v1_unit[i], "%s: unit %g, V1 %lld",
+				      what,
 				      unit[i], v1_unit[i]);
 		if (cycle != NULL)
 			ck_assert_msg((long long)cycle[i] == v1_cycle[i], "%s: cycle %g, V1 %lld",
