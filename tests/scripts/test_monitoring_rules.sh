@@ -16,6 +16,8 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 fi
 
 promtool check config "$mon/prometheus.yml"
+# The many-instance variant, with its file_sd targets files (docs/SCALING.md).
+promtool check config "$mon/prometheus-fleet.yml"
 promtool check rules "$mon"/rules/*.yml
 promtool test rules "$mon"/tests/*.yml
 
