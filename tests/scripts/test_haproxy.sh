@@ -69,12 +69,12 @@ make_conf() {
 # start_service NAME CONF_DIR SERVICE: one service of one instance, as rulsrv@SERVICE runs it.
 declare -A port spid
 start_service() {
-	local name=$1 dir=$2 svc=$3 log=$tmp/rulsrv-$1.log i p=""
+	local name=$1 dir=$2 svc=$3 log=$tmp/rulsrv-$1.log p=""
 	: >"$log"
 	"$build/bin/rulsrv" -c "$dir/rulsrv.conf" -s "$svc" 2>"$log" &
 	pids+=($!)
 	spid[$name]=$!
-	for i in $(seq 150); do
+	for _ in $(seq 150); do
 		p=$(sed -n "s/.*service '$svc' listening on [0-9.]*:\([0-9]*\).*/\1/p" "$log" | head -n1)
 		if [ -n "$p" ] && curl --noproxy "*" -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1; then
 			port[$name]=$p
