@@ -186,27 +186,58 @@ def close(a, b):
     return abs(a - b) <= 1e-12 + 1e-9 * max(abs(a), abs(b))
 
 
-# PSI: the reference's own (computed in C over its one window) against PromQL over the three.
+# The reference's own figures: PSI computed in C over its one drift window, the all-time RMSE
+# and MAE of its store.
 drift = get_json(reference[0] + "/v1/drift")
 if drift["window"]["observations"] != total:
     fail(f"reference drift window has {drift['window']['observations']} observations, not {total}")
 ref_psi = {f["name"]: f["psi"] for f in drift["features"]}
-fleet_psi = {}
-for s in query("cluster_feature:drift_psi:since_start"):
-    fleet_psi.setdefault(s["metric"]["cluster"], {})[s["metric"]["feature"]] = float(s["value"][1])
-if set(fleet_psi.get("scaled", {})) != set(ref_psi):
-    fail(f"features: reference {sorted(ref_psi)}, fleet rule {sorted(fleet_psi.get('scaled', {}))}")
-worst = 0.0
-for feat, want in ref_psi.items():
-    got = fleet_psi.get("scaled", {}).get(feat, math.nan)
-    same_rule = fleet_psi.get("reference", {}).get(feat, math.nan)
-    worst = max(worst, abs(got - want))
-    if not close(got, want):
-        fail(f"PSI of {feat}: fleet of {n} in PromQL {got!r}, the reference instance {want!r}")
-    if not close(same_rule, want):
-        fail(f"PSI of {feat}: the rule over the reference {same_rule!r}, its own {want!r}")
-print(f"fleet-wide PSI = the reference's on {len(ref_psi)} features (largest difference"
-      f" {worst:.1e}; max PSI {max(ref_psi.values()):.4f})", flush=True)
+stats = get_json(reference[1] + "/v1/feedback/stats")["all_time"]
+
+
+def compare():
+    """The PromQL figures against the reference's: ([mismatches], [report lines]). A scrape
+    can fall between two counter updates of one flush, so the caller asks again for a while."""
+    bad, report = [], []
+    fleet_psi = {}
+    for s in query("cluster_feature:drift_psi:since_start"):
+        fleet_psi.setdefault(s["metric"]["cluster"], {})[s["metric"]["feature"]] = float(s["value"][1])
+    if set(fleet_psi.get("scaled", {})) != set(ref_psi):
+        bad.append(f"features: reference {sorted(ref_psi)}, fleet rule"
+                   f" {sorted(fleet_psi.get('scaled', {}))}")
+    worst = 0.0
+    for feat, want in ref_psi.items():
+        got = fleet_psi.get("scaled", {}).get(feat, math.nan)
+        same_rule = fleet_psi.get("reference", {}).get(feat, math.nan)
+        worst = max(worst, abs(got - want))
+        if not close(got, want):
+            bad.append(f"PSI of {feat}: fleet of {n} in PromQL {got!r}, the reference instance {want!r}")
+        if not close(same_rule, want):
+            bad.append(f"PSI of {feat}: the rule over the reference {same_rule!r}, its own {want!r}")
+    report.append(f"fleet-wide PSI = the reference's on {len(ref_psi)} features (largest"
+                  f" difference {worst:.1e}; max PSI {max(ref_psi.values()):.4f})")
+    for name, rule in (("rmse", "cluster_model:feedback_rmse:since_start"),
+                       ("mae", "cluster_model:feedback_mae:since_start")):
+        got = by_label(query(rule), "cluster")
+        scaled, same_rule = got.get("scaled", math.nan), got.get("reference", math.nan)
+        if not close(scaled, stats[name]):
+            bad.append(f"{name}: fleet of {n} in PromQL {scaled!r}, the reference {stats[name]!r}")
+        if not close(same_rule, stats[name]):
+            bad.append(f"{name}: the rule over the reference {same_rule!r}, its own {stats[name]!r}")
+        report.append(f"fleet-wide {name.upper()} {scaled:.6f} = the reference's {stats[name]:.6f}")
+    return bad, report
+
+
+end_at = time.time() + 15
+while True:
+    bad, report = compare()
+    if not bad or time.time() > end_at:
+        break
+    time.sleep(0.5)
+for msg in bad:
+    fail(msg)
+for line in report:
+    print(line, flush=True)
 
 # The split matters: each instance alone reads a PSI of its own, not the fleet's.
 differs = 0
@@ -216,18 +247,6 @@ for pu, _ in instances:
         differs += 1
 if differs != n:
     fail(f"only {differs} of {n} instances read a PSI other than the fleet's: the check is void")
-
-# RMSE and MAE: the reference's all-time figures against PromQL over the three.
-stats = get_json(reference[1] + "/v1/feedback/stats")["all_time"]
-for name, rule in (("rmse", "cluster_model:feedback_rmse:since_start"),
-                   ("mae", "cluster_model:feedback_mae:since_start")):
-    got = by_label(query(rule), "cluster")
-    if not close(got.get("scaled", math.nan), stats[name]):
-        fail(f"{name}: fleet of {n} in PromQL {got.get('scaled')!r}, the reference {stats[name]!r}")
-    if not close(got.get("reference", math.nan), stats[name]):
-        fail(f"{name}: the rule over the reference {got.get('reference')!r}, its own {stats[name]!r}")
-    print(f"fleet-wide {name.upper()} {got.get('scaled'):.6f} = the reference's {stats[name]:.6f}",
-          flush=True)
 
 # Request rates across instances. The cycles above may all have fallen between two scrapes
 # (a rate needs two samples that differ), so a light stream of GET /v1/models goes to every
