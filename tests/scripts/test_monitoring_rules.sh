@@ -18,7 +18,7 @@ fi
 promtool check config "$mon/prometheus.yml"
 # The many-instance variant, with its file_sd targets files (docs/SCALING.md).
 promtool check config "$mon/prometheus-fleet.yml"
-promtool check rules "$mon"/rules/*.yml
+promtool check rules "$mon"/rules/*.yml "$mon"/rules-fleet/*.yml
 promtool test rules "$mon"/tests/*.yml
 
 # Every alert has a unit test, a severity and both annotations.

@@ -2,7 +2,7 @@
 # test_scale_prometheus.sh - three rulsrv instances share the traffic of a C-MAPSS file (its
 # engines split among them), a fourth, the reference, takes all of it; a real Prometheus
 # scrapes the four through file_sd (monitoring/prometheus/prometheus-fleet.yml) and evaluates
-# rules/fleet_wide.yml. The fleet-wide PSI per feature and the RMSE and MAE computed in
+# rules-fleet/fleet_wide.yml. The fleet-wide PSI per feature and the RMSE and MAE computed in
 # PromQL over the three must be what the reference instance reports itself (GET /v1/drift,
 # GET /v1/feedback/stats), within float rounding. docs/SCALING.md describes the set-up.
 #
@@ -125,11 +125,12 @@ sed -e 's|^\(  scrape_interval:\).*|\1 1s|' \
     -e 's|^\(  scrape_timeout:\).*|\1 1s|' \
     -e 's|^\(  evaluation_interval:\).*|\1 1s|' \
     -e "s|\"localhost:9090\"|\"127.0.0.1:$prom_port\"|" \
-    -e "s|^\(  - \)rules/|\1$src/monitoring/prometheus/rules/|" \
+    -e "s|^\(  - \)rules\(-fleet\)*/|\1$src/monitoring/prometheus/rules\2/|" \
     -e "s|\"targets/|\"$tmp/prom/targets/|" \
     "$src/monitoring/prometheus/prometheus-fleet.yml" >"$tmp/prom/prometheus.yml"
 grep -q "$tmp/prom/targets/prediction" "$tmp/prom/prometheus.yml" || { echo "FAIL: targets substitution"; exit 1; }
 grep -q "scrape_interval: 1s" "$tmp/prom/prometheus.yml" || { echo "FAIL: interval substitution"; exit 1; }
+grep -q "$src/monitoring/prometheus/rules-fleet/" "$tmp/prom/prometheus.yml" || { echo "FAIL: rule path substitution"; exit 1; }
 
 /usr/bin/prometheus --config.file="$tmp/prom/prometheus.yml" --storage.tsdb.path="$tmp/prom/data" \
 	--web.listen-address="127.0.0.1:$prom_port" --log.level=warn 2>"$tmp/prometheus.log" &
@@ -143,6 +144,7 @@ done
 args=(--prom "http://127.0.0.1:$prom_port" --data "$data")
 for n in a b c; do args+=(--instance "http://127.0.0.1:${pport[$n]},http://127.0.0.1:${fport[$n]}"); done
 args+=(--reference "http://127.0.0.1:${pport[ref]},http://127.0.0.1:${fport[ref]}")
+args+=(--rules "$src/monitoring/prometheus/rules-fleet/fleet_wide.yml")
 rc=0
 python3 "$src/tests/scripts/scale/check_scale.py" "${args[@]}" || rc=$?
 [ "$rc" = 0 ] || dump_logs

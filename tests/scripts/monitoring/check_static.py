@@ -37,8 +37,6 @@ EXPORTED = {
     "process_start_time_seconds", "process_open_fds", "process_max_fds", "process_threads",
     "up",
 }
-# Fleet mode's cycle counter, summed per cluster by rules/fleet_wide.yml.
-EXPORTED.add("fleet_cycles_total")
 HISTOGRAMS = {"prediction_latency_seconds", "rul_prediction_value", "feedback_residual_cycles",
               "http_request_duration_seconds"}
 for h in HISTOGRAMS:

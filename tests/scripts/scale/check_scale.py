@@ -16,6 +16,7 @@ import gzip
 import json
 import math
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -26,6 +27,7 @@ p.add_argument("--prom", required=True)
 p.add_argument("--data", required=True)
 p.add_argument("--instance", action="append", required=True, help="PREDICT_URL,FEEDBACK_URL")
 p.add_argument("--reference", required=True, help="PREDICT_URL,FEEDBACK_URL")
+p.add_argument("--rules", required=True, help="rules-fleet/fleet_wide.yml")
 args = p.parse_args()
 
 failures = []
@@ -129,6 +131,16 @@ def post_failures(feedback_url, engines):
         if status != 200:
             raise SystemExit(f"FAIL: POST {feedback_url}/v1/feedback: {status} {body[:300]!r}")
 
+
+# Every service scraped once before the traffic: the counters' first samples are then
+# before it, so the rate and increase rules see all of it.
+def all_up():
+    r = query('count(up{job=~"rulsrv-.*"} == 1)')
+    return bool(r) and float(r[0]["value"][1]) == 2 * (n + 1)
+
+
+if not wait_for("Prometheus to scrape all eight services", all_up, 60):
+    sys.exit(1)
 
 expected = {}
 for i, (pu, fu) in enumerate(instances):
@@ -238,6 +250,27 @@ for msg in bad:
     fail(msg)
 for line in report:
     print(line, flush=True)
+
+# Every rule of the file has a finite value for the scaled cluster (a misspelt metric name
+# or label would leave one empty).
+records = re.findall(r"^ *- record: (\S+)$", open(args.rules).read(), re.M)
+
+
+def empty_rules():
+    out = []
+    for r in records:
+        vals = [float(x["value"][1]) for x in query(r + '{cluster="scaled"}')]
+        if not any(math.isfinite(v) for v in vals):
+            out.append(r)
+    return out
+
+
+end_at = time.time() + 20
+while empty_rules() and time.time() < end_at:
+    time.sleep(0.5)
+for r in empty_rules():
+    fail(f"rule {r}: no finite value for the scaled cluster")
+print(f"{len(records)} fleet-wide rules evaluated with data", flush=True)
 
 # The split matters: each instance alone reads a PSI of its own, not the fleet's.
 differs = 0
