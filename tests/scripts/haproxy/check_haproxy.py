@@ -6,7 +6,7 @@
 # 1. each engine is answered by one instance (X-Rulsrv-Server) and both instances get some;
 #    GET /v1/engines/{unit} reaches the same instance (the path hashed like the header);
 #    POST /v1/predict without the header is spread over both; admin routes and /metrics are
-#    refused at the balancer;
+#    refused at the balancer; a feedback record passes the feedback frontend;
 # 2. the instance holding some engines is SIGKILLed between two requests: every later
 #    request is answered 200, the first ones through HAProxy's retry and redispatch (its
 #    counters show it), the moved engines by the survivor; the health check then marks the
@@ -167,6 +167,13 @@ for method, url, want in (("POST", args.predict + "/-/reload", 403),
     status, _, _ = http(method, url)
     if status != want:
         fail(f"{method} {url} through HAProxy: {status}, expected {want}")
+# A ground-truth record through the feedback frontend: answered after its durable commit.
+status, headers, body = http("POST", args.feedback + "/v1/feedback",
+                             b'{"unit": 9999, "cycle": 1, "actual_rul": 10, "predicted_rul": 12}',
+                             {"Content-Type": "application/json"})
+if status != 200 or headers.get("X-Rulsrv-Server") != "feedback1":
+    fail(f"POST /v1/feedback through HAProxy: {status} from {headers.get('X-Rulsrv-Server')}"
+         f" {body[:200]!r}")
 
 # 2. Kill the instance between two requests, and go on at once (before any health check
 # can have noticed: the first requests for its engines hit a closed port).
