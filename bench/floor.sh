@@ -43,6 +43,26 @@ floor_start() {
 	return 1
 }
 
+# floor_location PATH [DIRECTIVE...]: the nginx location that reads a POST body to PATH whole,
+# then answers the file root/PATH with a 200, plus the directives given (a default_type, an
+# add_header). A caller with other routes sets FLOOR_LOCATIONS to more of these before
+# floor_start, and writes their files under $work/floor/root.
+floor_location() {
+	local path="$1" d="$work/floor"
+	shift
+	cat <<LOCATION
+		location = $path {
+			client_max_body_size 64m;
+			client_body_buffer_size 64m;
+			client_body_in_single_buffer on;
+			mirror /floor-sink;
+			mirror_request_body on;
+			root $d/root;
+			error_page 405 =200 \$uri;$([ $# -eq 0 ] || printf '\n\t\t\t%s;' "$@")
+		}
+LOCATION
+}
+
 floor_start_once() {
 	local d="$work/floor" port i
 	mkdir -p "$d/root/v1" "$d/body"
@@ -63,15 +83,8 @@ http {
 	server {
 		listen 127.0.0.1:$port;
 		keepalive_requests 1000000;
-		location = /v1/predict {
-			client_max_body_size 64m;
-			client_body_buffer_size 64m;
-			client_body_in_single_buffer on;
-			mirror /floor-sink;
-			mirror_request_body on;
-			root $d/root;
-			error_page 405 =200 \$uri;
-		}
+$(floor_location /v1/predict)
+${FLOOR_LOCATIONS:-}
 		location = /floor-sink { internal; return 204; }
 	}
 }

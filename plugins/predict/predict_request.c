@@ -1120,12 +1120,9 @@ rows_as_cycles(const struct cmapss_table *t, const struct predict_limits *lim,
 	return 0;
 }
 
-/* A table of rows, checked (at least one row, every number finite), into the request by group. */
+/* A table of rows checked: at least one row, every number finite. */
 static int
-table_into_request(int (*group)(const struct cmapss_table *t, const struct predict_limits *lim,
-				struct predict_request *r, struct predict_error *err),
-		   const struct cmapss_table *t, const struct predict_limits *lim,
-		   struct predict_request *r, struct predict_error *err)
+check_table(const struct cmapss_table *t, struct predict_error *err)
 {
 	size_t i, k;
 
@@ -1138,7 +1135,19 @@ table_into_request(int (*group)(const struct cmapss_table *t, const struct predi
 				return fail_plain(err, 422, PREDICT_ERR_NON_FINITE,
 						  "row %zu: column %zu: number is not finite",
 						  i + 1, k + 3);
-	return group(t, lim, r, err);
+	return 0;
+}
+
+/* A table of rows, checked, into the request by group. */
+static int
+table_into_request(int (*group)(const struct cmapss_table *t, const struct predict_limits *lim,
+				struct predict_request *r, struct predict_error *err),
+		   const struct cmapss_table *t, const struct predict_limits *lim,
+		   struct predict_request *r, struct predict_error *err)
+{
+	int rc = check_table(t, err);
+
+	return rc < 0 ? rc : group(t, lim, r, err);
 }
 
 /* Rows into a table, then into the request by group (grouped by unit, or one per row). */
@@ -1192,4 +1201,48 @@ predict_request_parse_cycles_cmapss(const char *body, size_t len,
 				    struct predict_error *err)
 {
 	return parse_rows_with(rows_as_cycles, body, len, lim, r, err);
+}
+
+int
+predict_request_from_windows(const struct cmapss_table *t, size_t cycles,
+			     const struct predict_limits *lim, struct predict_request *r,
+			     struct predict_error *err)
+{
+	size_t count, e, i;
+	int rc = check_table(t, err);
+
+	if (rc < 0)
+		return rc;
+	if (cycles == 0 || t->rows % cycles != 0)
+		return fail_plain(err, 422, PREDICT_ERR_INVALID_SHAPE,
+				  "body: %zu rows are not windows of %zu cycles", t->rows, cycles);
+	count = t->rows / cycles;
+	if (count > lim->max_instances)
+		return fail_plain(err, 413, PREDICT_ERR_TOO_MANY_INSTANCES,
+				  "%zu engines, more than %zu (max_instances)", count,
+				  lim->max_instances);
+	if (cycles > lim->max_cycles)
+		return fail_plain(err, 413, PREDICT_ERR_TOO_MANY_CYCLES,
+				  "windows of %zu cycles, more than %zu (max_cycles)", cycles,
+				  lim->max_cycles);
+	if ((count > r->cap_engines && grow_engines(r, count) < 0) ||
+	    (t->rows > r->cap_rows && grow_rows(r, t->rows) < 0))
+		return fail_plain(err, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+	for (e = 0; e < count; e++) {
+		r->engines[e] = (struct predict_engine){ .unit = t->unit[e * cycles], .n = cycles,
+							 .first = e * cycles };
+		for (i = e * cycles + 1; i < (e + 1) * cycles; i++)
+			if (t->cycle[i] <= t->cycle[i - 1])
+				return fail_plain(err, 422, PREDICT_ERR_NOT_INCREASING,
+						  "engine %zu: cycle %lld does not follow %lld: "
+						  "cycles must increase strictly", e + 1,
+						  (long long)t->cycle[i], (long long)t->cycle[i - 1]);
+	}
+	memcpy(r->cycles, t->cycle, t->rows * sizeof(*r->cycles));
+	memcpy(r->inputs, t->values, t->rows * N_IN * sizeof(double));
+	r->count = count;
+	r->rows = t->rows;
+	r->batch = true;
+	fix_pointers(r);
+	return 0;
 }

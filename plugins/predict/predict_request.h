@@ -102,6 +102,16 @@ int predict_request_from_table(const struct cmapss_table *t, const struct predic
 			       struct predict_request *r, struct predict_error *err);
 
 /*
+ * The same from rows in runs of `cycles`, each run one engine of the unit of its first row
+ * (the Open Inference Protocol's window tensor): two runs of one unit are two engines, as two
+ * instances of a JSON batch are. rows must be a multiple of cycles; cycles increase strictly
+ * within a run. Same errors as predict_request_from_table.
+ */
+int predict_request_from_windows(const struct cmapss_table *t, size_t cycles,
+				 const struct predict_limits *lim, struct predict_request *r,
+				 struct predict_error *err);
+
+/*
  * /v1/cycles bodies: the newest cycle(s) of any engines, each its own engine of n == 1 (in
  * body order; engine i is row i). JSON: one {"unit": U, "cycle": C, "settings": [3],
  * "sensors": [21]} or {"cycles": [that, ...]} (locations "cycles[3].sensors: ..."); text: C-MAPSS

@@ -13,9 +13,13 @@
 /* The reason code (prediction_errors_total) of a tensor that breaks the contract. */
 #define V2_ERR_INVALID_TENSOR "invalid_tensor"
 
-/* The model's one input: C-MAPSS rows, [-1, 26] (docs/API.md, Open Inference Protocol). */
+/* The model's input: C-MAPSS rows, [-1, 26] (docs/API.md, Open Inference Protocol). */
 #define V2_INPUT_NAME "rows"
 #define V2_ROW_WIDTH (2 + CMAPSS_N_INPUTS)
+/* Or the window form: windows [-1, -1, 24], each engine's last cycle [-1], its unit [-1]. */
+#define V2_WINDOW_NAME "window"
+#define V2_CYCLE_NAME "cycle"
+#define V2_UNIT_NAME "unit"
 
 enum v2_output { V2_OUT_RUL, V2_OUT_UNIT, V2_OUT_CYCLE, V2_OUT_COUNT };
 
@@ -26,6 +30,7 @@ const char *v2_output_name(enum v2_output o);
 struct v2_infer {
 	char *id;                      /* the request's "id", or NULL */
 	struct cmapss_table rows;      /* the input, as a text/plain body's rows would be */
+	size_t window;                 /* > 0: the window form, engines of this many rows each */
 	size_t out_count;              /* outputs to answer, in this order: */
 	enum v2_output outs[V2_OUT_COUNT];
 	bool binary[V2_OUT_COUNT];     /* by output: raw bytes after the JSON */
@@ -40,6 +45,14 @@ struct v2_infer {
  */
 int v2_infer_parse(const char *body, size_t len, const char *header_length, size_t max_rows,
 		   struct v2_infer *in, struct predict_error *err);
+
+/*
+ * The engines of a parsed request: the rows grouped by unit as a text/plain body's are, or
+ * each window one engine. Returns 0, or -EINVAL with err filled, its message naming the input
+ * (413 over a limit, 422 cycles not increasing...; 503 out of memory).
+ */
+int v2_infer_request(const struct v2_infer *in, const struct predict_limits *lim,
+		     struct predict_request *r, struct predict_error *err);
 
 /*
  * The response: JSON with model_name, model_version, id and outputs (one per engine: its

@@ -181,20 +181,6 @@ fail_infer(struct v2_service *v, struct rulsrv_response *resp, double t0,
 	respond_v2_error(v, resp, status, err->message);
 }
 
-/* What the text form's grouping says of the rows, said of the input. */
-static void
-fail_grouping(struct v2_service *v, struct rulsrv_response *resp, double t0,
-	      struct predict_error *err)
-{
-	char msg[sizeof(err->message)];
-
-	if (err->status != 503) {
-		snprintf(msg, sizeof(msg), "input '%s': %.240s", V2_INPUT_NAME, err->message);
-		memcpy(err->message, msg, sizeof(msg));
-	}
-	fail_infer(v, resp, t0, err);
-}
-
 /* Any Content-Type: Triton's clients send application/octet-stream, JSON or none at all. */
 static void
 handle_infer(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
@@ -209,8 +195,8 @@ handle_infer(void *ud, const struct rulsrv_request *req, struct rulsrv_response 
 	if (v2_infer_parse(req->body ? req->body : "", req->body_len,
 			   v->api->request_header(req, HEADER_LENGTH), v->max_rows, &in, &err) < 0)
 		fail_infer(v, resp, t0, &err);
-	else if (predict_request_from_table(&in.rows, &v->model.lim, &r, &err) < 0)
-		fail_grouping(v, resp, t0, &err);
+	else if (v2_infer_request(&in, &v->model.lim, &r, &err) < 0)
+		fail_infer(v, resp, t0, &err);
 	else
 		predict_service_answer(v->svc, req, resp, &r, t0,
 				       &(struct predict_render){ render_infer,

@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * a table of at most MAX_ROWS finite rows with whole units and cycles, which the text form's
  * grouping takes or refuses, and whose response renders with the header length inside it;
  * or a refusal with status 400 or 503, a code and a terminated message. The body is copied to
- * a buffer of exactly its size, so ASan sees any read past it.
+ * a buffer of exactly its size, so ASan sees any read past it. The window form's table holds
+ * whole windows.
  */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,14 +49,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		goto out;
 	}
-	if (in.rows.rows == 0 || in.rows.rows > MAX_ROWS || in.out_count > V2_OUT_COUNT)
+	if (in.rows.rows == 0 || in.rows.rows > MAX_ROWS || in.out_count > V2_OUT_COUNT ||
+	    (in.window > 0 && in.rows.rows % in.window != 0))
 		abort();
 	for (i = 0; i < in.rows.rows; i++)
 		for (k = 0; k < CMAPSS_N_INPUTS; k++)
 			if (!isfinite(in.rows.values[i * CMAPSS_N_INPUTS + k]))
 				abort();
 	predict_request_init(&r);
-	if (predict_request_from_table(&in.rows, &lim, &r, &err) == 0) {
+	if (v2_infer_request(&in, &lim, &r, &err) == 0) {
 		rul = calloc(r.count, sizeof(*rul));
 		out = v2_infer_render(&in, "m", "1", &r, rul, &len, &json_len);
 		if (out != NULL && (json_len > len || out[0] != '{'))

@@ -372,6 +372,7 @@ END_TEST
  * What tritonclient.http sends by default: binary inputs (FP32 from a float32 array, here
  * also FP64), the JSON header's length in Inference-Header-Content-Length and binary outputs.
  * The answer: its own header length, binary_data_size per output, raw little-endian tensors.
+ * (test_v2_tritonclient.c sends tritonclient's very bytes and reads the answer as it does.)
  */
 START_TEST(test_binary_like_tritonclient)
 {
@@ -598,6 +599,45 @@ static const struct hostile hostile[] = {
 	  "[1,5,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26],"
 	  "[1,4,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]]}]}", 0, NULL,
 	  400, "input 'rows': row 2: unit 1: cycle 4 does not follow 5: cycles must increase strictly" },
+	{ "window without cycle", "{\"inputs\":[{\"name\":\"window\",\"shape\":[1,1,24],"
+	  "\"datatype\":\"FP64\",\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,"
+	  "22,23,24]}]}", 0, NULL, 400, "input 'cycle' is missing: the window form needs" },
+	{ "window of another width", "{\"inputs\":[{\"name\":\"window\",\"shape\":[1,2,25],"
+	  "\"datatype\":\"FP64\",\"data\":[]}]}", 0, NULL, 400,
+	  "input 'window': shape[2] is 25, expected 24 (3 settings, 21 sensors)" },
+	{ "window of rank 2", "{\"inputs\":[{\"name\":\"window\",\"shape\":[1,24],"
+	  "\"datatype\":\"FP64\",\"data\":[]}]}", 0, NULL, 400,
+	  "input 'window': shape has 2 dimensions, expected 3 [engines, cycles, 24]" },
+	{ "window past the row limit", "{\"inputs\":[{\"name\":\"window\","
+	  "\"shape\":[200,101,24],\"datatype\":\"FP64\",\"data\":[]}]}", 0, NULL, 400,
+	  "input 'window': shape[1] is 101: more than the 20000 cycles in all" },
+	{ "cycle of another batch", "{\"inputs\":[{\"name\":\"window\",\"shape\":[1,1,24],"
+	  "\"datatype\":\"FP64\",\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,"
+	  "22,23,24]},{\"name\":\"cycle\",\"shape\":[2],\"datatype\":\"INT64\","
+	  "\"data\":[5,6]}]}", 0, NULL, 400, "input 'cycle': shape [2], input 'window' has 1 engines" },
+	{ "cycle before the window's start", "{\"inputs\":[{\"name\":\"window\","
+	  "\"shape\":[1,2,24],\"datatype\":\"FP64\",\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,"
+	  "15,16,17,18,19,20,21,22,23,24,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,"
+	  "24]},{\"name\":\"cycle\",\"shape\":[1],\"datatype\":\"INT64\",\"data\":[0]}]}", 0,
+	  NULL, 400, "input 'cycle': element 1 is 0: expected a whole number of at least 1" },
+	{ "cycle as FP64", "{\"inputs\":[{\"name\":\"cycle\",\"shape\":[1],"
+	  "\"datatype\":\"FP64\",\"data\":[3]}]}", 0, NULL, 400,
+	  "input 'cycle': datatype 'FP64' is not accepted, expected INT64 or INT32" },
+	{ "negative unit", "{\"inputs\":[{\"name\":\"window\",\"shape\":[1,1,24],"
+	  "\"datatype\":\"FP64\",\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,"
+	  "22,23,24]},{\"name\":\"cycle\",\"shape\":[1],\"datatype\":\"INT64\",\"data\":[5]},"
+	  "{\"name\":\"unit\",\"shape\":[1],\"datatype\":\"INT64\",\"data\":[-3]}]}", 0, NULL,
+	  400, "input 'unit': element 1 is -3: expected a non-negative integer" },
+	{ "non-finite window value", "{\"inputs\":[{\"name\":\"window\",\"shape\":[1,1,24],"
+	  "\"datatype\":\"FP64\",\"data\":[1,2,3,4,5,6,1e999,8,9,10,11,12,13,14,15,16,17,18,19,"
+	  "20,21,22,23,24]},{\"name\":\"cycle\",\"shape\":[1],\"datatype\":\"INT64\","
+	  "\"data\":[5]}]}", 0, NULL, 400,
+	  "input 'window': engine 1, cycle 1, column 7: number is not finite" },
+	{ "rows and window at once", IN_HEAD "\"shape\":[1,26],\"datatype\":\"FP64\","
+	  "\"data\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]},"
+	  "{\"name\":\"window\",\"shape\":[1,1,24],\"datatype\":\"FP64\",\"data\":[1,2,3,4,5,"
+	  "6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24]}]}", 0, NULL, 400,
+	  "input 'rows' and the window form's 'window', 'cycle', 'unit' do not go together" },
 	{ "not an object", "[1,2,3]", 0, NULL, 400, "must be a JSON object" },
 	{ "id not a string", "{\"id\":7,\"inputs\":[]}", 0, NULL, 400, "'id' must be a string" },
 };
@@ -709,6 +749,242 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* ---- the window form --------------------------------------------------------------------- */
+
+/* The V1 JSON batch of the rows, one instance per unit: what the window form must equal. */
+static void
+v1_instances(double *rul, long long *unit, long long *cycle)
+{
+	cJSON *req = cJSON_CreateObject(), *list, *inst, *cycles, *c, *arr, *root, *p;
+	struct harness_response r;
+	char *text;
+	int u, j, k, i = 0;
+
+	list = cJSON_AddArrayToObject(req, "instances");
+	for (u = 0; u < UNITS; u++) {
+		inst = cJSON_CreateObject();
+		cJSON_AddItemToArray(list, inst);
+		cJSON_AddNumberToObject(inst, "unit", rows[u * CYCLES * WIDTH]);
+		cycles = cJSON_AddArrayToObject(inst, "cycles");
+		for (j = 0; j < CYCLES; j++) {
+			const double *row = rows + (u * CYCLES + j) * WIDTH;
+
+			c = cJSON_CreateObject();
+			cJSON_AddItemToArray(cycles, c);
+			cJSON_AddNumberToObject(c, "cycle", row[1]);
+			arr = cJSON_AddArrayToObject(c, "settings");
+			for (k = 2; k < 5; k++)
+				cJSON_AddItemToArray(arr, cJSON_CreateNumber(row[k]));
+			arr = cJSON_AddArrayToObject(c, "sensors");
+			for (k = 5; k < WIDTH; k++)
+				cJSON_AddItemToArray(arr, cJSON_CreateNumber(row[k]));
+		}
+	}
+	text = cJSON_PrintUnformatted(req);
+	ck_assert_int_eq(harness_post_json(port, "/v1/predict", text, &r), 0);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	root = cJSON_Parse(r.body);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(root, "predictions")), UNITS);
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(root, "predictions")) {
+		rul[i] = cJSON_GetObjectItem(p, "rul")->valuedouble;
+		unit[i] = (long long)cJSON_GetObjectItem(p, "unit")->valuedouble;
+		cycle[i] = (long long)cJSON_GetObjectItem(p, "cycle")->valuedouble;
+		i++;
+	}
+	cJSON_Delete(root);
+	harness_response_free(&r);
+	free(text);
+	cJSON_Delete(req);
+}
+
+/* The JSON answer's outputs into rul, unit and cycle (n engines). */
+static void
+json_outputs(const char *body, size_t n, double *rul, long long *unit, long long *cycle)
+{
+	cJSON *root = cJSON_Parse(body), *out;
+	size_t i;
+
+	ck_assert_msg(root != NULL, "%s", body);
+	cJSON_ArrayForEach(out, cJSON_GetObjectItem(root, "outputs")) {
+		const char *name = cJSON_GetObjectItem(out, "name")->valuestring;
+		cJSON *data = cJSON_GetObjectItem(out, "data");
+
+		ck_assert_uint_eq((size_t)cJSON_GetArraySize(data), n);
+		for (i = 0; i < n; i++) {
+			double v = cJSON_GetArrayItem(data, (int)i)->valuedouble;
+
+			if (strcmp(name, "rul") == 0)
+				rul[i] = v;
+			else if (strcmp(name, "unit") == 0)
+				unit[i] = (long long)v;
+			else
+				cycle[i] = (long long)v;
+		}
+	}
+	cJSON_Delete(root);
+}
+
+/* The settings and sensors of the rows, [UNITS, CYCLES, 24], in JSON. */
+static char *
+window_data(void)
+{
+	size_t cap = ROWS * 24 * 26 + 2, used = 0, i;
+	char *out = malloc(cap);
+	int k;
+
+	out[used++] = '[';
+	for (i = 0; i < ROWS; i++)
+		for (k = 2; k < WIDTH; k++)
+			used += (size_t)snprintf(out + used, cap - used, "%s%.17g",
+						 i == 0 && k == 2 ? "" : ",", rows[i * WIDTH + k]);
+	out[used++] = ']';
+	out[used] = '\0';
+	return out;
+}
+
+/*
+ * The window form, [engines, cycles, 24] with each engine's last cycle (and its unit): the
+ * same predictions as /v1/predict's batch of the same windows, in JSON (FP64) and in binary
+ * (FP32 window, INT64 cycle, INT32 unit, in that order after the JSON).
+ */
+START_TEST(test_window_same_as_v1)
+{
+	double rul[UNITS], v1_rul[UNITS];
+	long long unit[UNITS], cycle[UNITS], v1_unit[UNITS], v1_cycle[UNITS];
+	char *data = window_data(), *json;
+	size_t cap = strlen(data) + 1024, i, off;
+	unsigned char *bin;
+	struct harness_response r;
+	int u;
+
+	v1_instances(v1_rul, v1_unit, v1_cycle);
+	json = malloc(cap);
+
+	/* JSON, FP64 */
+	snprintf(json, cap, "{\"inputs\":[{\"name\":\"window\",\"shape\":[%d,%d,24],"
+		 "\"datatype\":\"FP64\",\"data\":%s},{\"name\":\"cycle\",\"shape\":[%d],"
+		 "\"datatype\":\"INT64\",\"data\":[%d,%d,%d]},{\"name\":\"unit\",\"shape\":[%d],"
+		 "\"datatype\":\"INT64\",\"data\":[%g,%g,%g]}]}", UNITS, CYCLES, data, UNITS,
+		 CYCLES, CYCLES, CYCLES, UNITS, rows[0], rows[CYCLES * WIDTH],
+		 rows[2 * CYCLES * WIDTH]);
+	ck_assert_int_eq(harness_post_json(port, infer_path, json, &r), 0);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	json_outputs(r.body, UNITS, rul, unit, cycle);
+	for (u = 0; u < UNITS; u++) {
+		ck_assert_msg(fabs(rul[u] - v1_rul[u]) <= 5e-7 * fabs(v1_rul[u]) + 1e-9,
+			      "unit %lld: V2 window %.9g, V1 %.9g", v1_unit[u], rul[u], v1_rul[u]);
+		ck_assert_int_eq(unit[u], v1_unit[u]);
+		ck_assert_int_eq(cycle[u], v1_cycle[u]);
+	}
+	harness_response_free(&r);
+
+	/* binary: FP32 window, INT64 cycle, INT32 unit; JSON outputs */
+	snprintf(json, cap, "{\"inputs\":[{\"name\":\"window\",\"shape\":[%d,%d,24],"
+		 "\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":%d}},"
+		 "{\"name\":\"cycle\",\"shape\":[%d],\"datatype\":\"INT64\","
+		 "\"parameters\":{\"binary_data_size\":%d}},{\"name\":\"unit\",\"shape\":[%d],"
+		 "\"datatype\":\"INT32\",\"parameters\":{\"binary_data_size\":%d}}]}", UNITS,
+		 CYCLES, ROWS * 24 * 4, UNITS, UNITS * 8, UNITS, UNITS * 4);
+	bin = malloc(ROWS * 24 * 4 + UNITS * 12);
+	for (i = 0, off = 0; i < ROWS; i++)
+		for (u = 2; u < WIDTH; u++, off += 4) {
+			float f = (float)rows[i * WIDTH + (size_t)u];
+			uint32_t w;
+
+			memcpy(&w, &f, 4);
+			put_le(bin + off, w, 4);
+		}
+	for (u = 0; u < UNITS; u++, off += 8)
+		put_le(bin + off, (uint64_t)CYCLES, 8);
+	for (u = 0; u < UNITS; u++, off += 4)
+		put_le(bin + off, (uint64_t)(int64_t)rows[(size_t)u * CYCLES * WIDTH], 4);
+	post_binary(infer_path, json, bin, off, NULL, &r);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	json_outputs(r.body, UNITS, rul, unit, cycle);
+	for (u = 0; u < UNITS; u++) {
+		ck_assert_msg(fabs(rul[u] - v1_rul[u]) <= 5e-7 * fabs(v1_rul[u]) + 1e-9,
+			      "unit %lld: V2 binary window %.9g, V1 %.9g", v1_unit[u], rul[u],
+			      v1_rul[u]);
+		ck_assert_int_eq(unit[u], v1_unit[u]);
+		ck_assert_int_eq(cycle[u], v1_cycle[u]);
+	}
+	harness_response_free(&r);
+
+	/* no unit input: the engines are numbered from 1; one unit given thrice: three engines */
+	snprintf(json, cap, "{\"inputs\":[{\"name\":\"window\",\"shape\":[%d,%d,24],"
+		 "\"datatype\":\"FP64\",\"data\":%s},{\"name\":\"cycle\",\"shape\":[%d],"
+		 "\"datatype\":\"INT64\",\"data\":[%d,%d,%d]}]}", UNITS, CYCLES, data, UNITS,
+		 CYCLES, CYCLES, CYCLES);
+	ck_assert_int_eq(harness_post_json(port, infer_path, json, &r), 0);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	json_outputs(r.body, UNITS, rul, unit, cycle);
+	for (u = 0; u < UNITS; u++) {
+		ck_assert_int_eq(unit[u], u + 1);
+		ck_assert_msg(fabs(rul[u] - v1_rul[u]) <= 5e-7 * fabs(v1_rul[u]) + 1e-9,
+			      "engine %d: %.9g, V1 %.9g", u + 1, rul[u], v1_rul[u]);
+	}
+	harness_response_free(&r);
+	snprintf(json, cap, "{\"inputs\":[{\"name\":\"window\",\"shape\":[%d,%d,24],"
+		 "\"datatype\":\"FP64\",\"data\":%s},{\"name\":\"cycle\",\"shape\":[%d],"
+		 "\"datatype\":\"INT64\",\"data\":[%d,%d,%d]},{\"name\":\"unit\",\"shape\":[%d],"
+		 "\"datatype\":\"INT64\",\"data\":[4,4,4]}]}", UNITS, CYCLES, data, UNITS,
+		 CYCLES, CYCLES, CYCLES, UNITS);
+	ck_assert_int_eq(harness_post_json(port, infer_path, json, &r), 0);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	json_outputs(r.body, UNITS, rul, unit, cycle);
+	for (u = 0; u < UNITS; u++) {
+		ck_assert_int_eq(unit[u], 4);
+		ck_assert_msg(fabs(rul[u] - v1_rul[u]) <= 5e-7 * fabs(v1_rul[u]) + 1e-9,
+			      "window %d of unit 4: %.9g, V1 %.9g", u + 1, rul[u], v1_rul[u]);
+	}
+	harness_response_free(&r);
+	free(bin);
+	free(json);
+	free(data);
+}
+END_TEST
+
+/* Over max_instances (50) engines, or max_cycles (400) cycles: 413, as /v1/predict says. */
+START_TEST(test_window_limits)
+{
+	static const struct {
+		int engines, cycles;
+		const char *code, *says;
+	} cases[] = {
+		{ 51, 1, "too_many_instances", "input 'window': 51 engines, more than 50" },
+		{ 1, 401, "too_many_cycles", "input 'window': windows of 401 cycles, more than 400" },
+	};
+	struct harness_response r;
+	char json[512], series[256];
+	unsigned char *bin;
+	size_t i, k, n, bytes;
+	double before;
+
+	for (i = 0; i < 2; i++) {
+		n = (size_t)cases[i].engines * (size_t)cases[i].cycles;
+		bytes = n * 24 * 4 + (size_t)cases[i].engines * 8;
+		bin = calloc(1, bytes);
+		for (k = 0; k < (size_t)cases[i].engines; k++)
+			put_le(bin + n * 24 * 4 + k * 8, (uint64_t)cases[i].cycles, 8);
+		snprintf(json, sizeof(json), "{\"inputs\":[{\"name\":\"window\",\"shape\":[%d,%d,24],"
+			 "\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":%zu}},"
+			 "{\"name\":\"cycle\",\"shape\":[%d],\"datatype\":\"INT64\","
+			 "\"parameters\":{\"binary_data_size\":%d}}]}", cases[i].engines,
+			 cases[i].cycles, n * 24 * 4, cases[i].engines, cases[i].engines * 8);
+		snprintf(series, sizeof(series),
+			 "prediction_errors_total{model=\"%s\",reason=\"%s\"}", model, cases[i].code);
+		before = harness_scrape(port, series);
+		post_binary(infer_path, json, bin, bytes, NULL, &r);
+		ck_assert_msg(r.status == 413, "%d x %d: %ld %s", cases[i].engines, cases[i].cycles,
+			      r.status, r.body);
+		ck_assert_msg(strstr(r.body, cases[i].says) != NULL, "%s", r.body);
+		ck_assert_double_eq(harness_scrape(port, series) - (isnan(before) ? 0 : before), 1);
+		harness_response_free(&r);
+		free(bin);
+	}
+}
+END_TEST
+
 Suite *
 v2_suite(void)
 {
@@ -724,6 +1000,8 @@ v2_suite(void)
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_core_refusals_in_v2_form);
+	tcase_add_test(tc, test_window_same_as_v1);
+	tcase_add_test(tc, test_window_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

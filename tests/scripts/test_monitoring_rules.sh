@@ -16,7 +16,9 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
 fi
 
 promtool check config "$mon/prometheus.yml"
-promtool check rules "$mon"/rules/*.yml
+# The many-instance variant, with its file_sd targets files (docs/SCALING.md).
+promtool check config "$mon/prometheus-fleet.yml"
+promtool check rules "$mon"/rules/*.yml "$mon"/rules-fleet/*.yml
 promtool test rules "$mon"/tests/*.yml
 
 # Every alert has a unit test, a severity and both annotations.
