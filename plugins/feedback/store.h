@@ -56,6 +56,7 @@ struct fb_group {
 	const struct fb_record *records;
 	size_t count;
 	double received_at;
+	double deadline; /* CLOCK_MONOTONIC seconds: a server store gives up then (0: none) */
 	int status;
 	size_t err_index;
 	struct fb_scored *scored;

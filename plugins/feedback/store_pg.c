@@ -495,20 +495,18 @@ pg_apply_once(struct fb_store *s, struct fb_group *groups, size_t n, double dead
 	return r;
 }
 
-/* The deadline of a commit: store_timeout_ms after the oldest group's request arrived, so
- * that the time a request waited for the writer counts too. */
+/* The deadline of a commit: the earliest of its groups' (the time a request waited for the
+ * writer counts too), else store_timeout_ms from now. */
 static double
 pg_apply_deadline(const struct fb_store *s, const struct fb_group *groups, size_t n)
 {
-	double oldest = clocks_realtime(), now_mono = clocks_monotonic();
+	double deadline = pg_deadline(&s->sh);
 	size_t i;
 
-	if (s->sh.timeout_ms <= 0)
-		return now_mono + 3600;
 	for (i = 0; i < n; i++)
-		if (groups[i].received_at > 0 && groups[i].received_at < oldest)
-			oldest = groups[i].received_at;
-	return now_mono + (oldest + s->sh.timeout_ms / 1000.0 - clocks_realtime());
+		if (groups[i].deadline > 0 && groups[i].deadline < deadline)
+			deadline = groups[i].deadline;
+	return deadline;
 }
 
 static int

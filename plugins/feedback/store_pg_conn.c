@@ -140,7 +140,15 @@ pg_link_close(struct pg_link *l)
 double
 pg_deadline(const struct pg_shared *sh)
 {
-	return clocks_monotonic() + sh->timeout_ms / 1000.0;
+	return clocks_monotonic() + (sh->timeout_ms > 0 ? sh->timeout_ms / 1000.0 : 3600);
+}
+
+/* Notices ("relation already exists, skipping") are not errors: not on stderr. */
+static void
+pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
 }
 
 int
@@ -230,6 +238,7 @@ pg_link_connect(struct pg_shared *sh, struct pg_link *l, double deadline, bool f
 		}
 		st = PQconnectPoll(l->conn);
 	}
+	PQsetNoticeProcessor(l->conn, pg_quiet, NULL);
 	if (PQsetnonblocking(l->conn, 1) != 0) {
 		pg_drop(sh, l, "cannot set non-blocking");
 		return -EIO;
