@@ -53,6 +53,7 @@
 #define PG_SCHEMA_LOCK 1000000   /* session lock around schema creation and upgrades */
 #define PG_BUCKETS 256
 #define PG_ORDER_LOCK PG_BUCKETS /* after every bucket */
+#define PG_OPEN_TIMEOUT_MS 10000 /* at least, for open: connect and create the schema */
 #define PG_ATTEMPTS 3            /* a transaction that meets a deadlock or serialization failure */
 
 /* Each entry moves the schema from version i to i + 1; the last one reaches PG_SCHEMA_VERSION. */
@@ -946,9 +947,9 @@ pg_open(const char *dsn, const struct fb_store_config *cfg, struct fb_store **ou
 	pg_link_init(&s->apply);
 	pg_link_init(&s->log);
 	pg_link_init(&s->read);
-	deadline = pg_deadline(&s->sh);
-	if (cfg->timeout_ms <= 0)
-		deadline = clocks_monotonic() + 60;
+	/* a start is no request waiting: the schema may take longer than store_timeout_ms */
+	deadline = clocks_monotonic() + (cfg->timeout_ms > PG_OPEN_TIMEOUT_MS ? cfg->timeout_ms
+					 : PG_OPEN_TIMEOUT_MS) / 1000.0;
 	r = pg_link_connect(&s->sh, &s->apply, deadline, true);
 	if (r < 0) {
 		snprintf(err, err_len, "cannot connect to database %s: %s", s->where,
