@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -235,6 +236,58 @@ pg_ctl_start(struct pg_server *pg, char *why, size_t why_len)
 	return 0;
 }
 
+static void
+pg_remove_dir(const struct pg_server *pg)
+{
+	const char *argv[] = { "/bin/rm", "-rf", pg->dir, NULL };
+	int status;
+
+	if (pg->dir[0] != '\0' && strncmp(pg->dir, "/tmp/rulsrv-pg-", 15) == 0)
+		harness_run(argv, NULL, &status);
+}
+
+/*
+ * The reaper: a process of its own session (a kill of the test's process group spares it)
+ * that waits for the end of its pipe, which closes when the test process exits however it
+ * does (a failed assertion, a timeout's SIGKILL) or when pg_server_cleanup closes it, then
+ * stops the server and removes the directory if they are still there.
+ */
+static void
+pg_start_reaper(struct pg_server *pg)
+{
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	pg->reaper_fd = -1;
+	pg->reaper_pid = -1;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		setsid();
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		while (read(fds[0], &c, 1) < 0 && errno == EINTR)
+			;
+		if (access(pg->data, F_OK) == 0) {
+			pg->running = true;
+			pg_server_stop(pg, true);
+			pg_remove_dir(pg);
+		}
+		_exit(0);
+	}
+	close(fds[0]);
+	pg->reaper_fd = fds[1];
+	pg->reaper_pid = pid;
+}
+
 int
 pg_server_start(struct pg_server *pg, const char *dbname, char *why, size_t why_len)
 {
@@ -243,6 +296,8 @@ pg_server_start(struct pg_server *pg, const char *dbname, char *why, size_t why_
 	int attempt;
 
 	memset(pg, 0, sizeof(*pg));
+	pg->reaper_fd = -1;
+	pg->reaper_pid = -1;
 	if (!pg_find_bindir(pg->bindir, sizeof(pg->bindir))) {
 		pg_server_available(why, why_len);
 		return -1;
@@ -259,6 +314,7 @@ pg_server_start(struct pg_server *pg, const char *dbname, char *why, size_t why_
 	snprintf(pg->data, sizeof(pg->data), "%s/data", pg->dir);
 	snprintf(pg->log, sizeof(pg->log), "%s/postgres.log", pg->dir);
 	snprintf(pg->dbname, sizeof(pg->dbname), "%s", dbname != NULL ? dbname : "rulsrv_test");
+	pg_start_reaper(pg);
 	{
 		/* --no-sync: initdb's own files need not reach the disk for a cluster this short;
 		 * the server itself runs with fsync on (pg_write_conf) */
@@ -357,12 +413,14 @@ pg_server_value(const struct pg_server *pg, const char *sql)
 void
 pg_server_cleanup(struct pg_server *pg)
 {
-	const char *argv[] = { "/bin/rm", "-rf", pg->dir, NULL };
-	int status;
-
 	if (pg->running)
 		pg_server_stop(pg, true);
-	if (pg->dir[0] != '\0' && strncmp(pg->dir, "/tmp/rulsrv-pg-", 15) == 0)
-		harness_run(argv, NULL, &status);
+	pg_remove_dir(pg);
 	pg->dir[0] = '\0';
+	if (pg->reaper_pid > 0) {
+		close(pg->reaper_fd); /* the reaper finds nothing left and exits */
+		waitpid(pg->reaper_pid, NULL, 0);
+	}
+	pg->reaper_fd = -1;
+	pg->reaper_pid = -1;
 }

@@ -14,6 +14,9 @@
  * the `postgres` user (PostgreSQL refuses to run as root): the directory is chowned and
  * initdb, pg_ctl and postgres run under that user.
  *
+ * A test that fails (or is killed) leaves no server behind: a reaper process, started with
+ * the cluster, stops it and removes the directory once the process that started it is gone.
+ *
  * The binaries: $RULSRV_PG_BINDIR, else `pg_config --bindir`, else
  * /usr/lib/postgresql/<15..17>/bin (Debian). The need "postgresql" (tests/need.h) is met when
  * they are there (and, as root, the user postgres exists).
@@ -27,6 +30,8 @@ struct pg_server {
 	bool running;
 	char dbname[64];
 	char dsn[512];   /* "host=127.0.0.1 port=N dbname=D user=postgres" */
+	int reaper_fd;   /* its end of the reaper's pipe: the reaper acts when it closes */
+	int reaper_pid;
 };
 
 /* Are the binaries there? false with the reason in why. */
