@@ -139,6 +139,18 @@ fp_post(int d, const char *json, char *body, size_t body_len)
 	return status;
 }
 
+static long
+fp_post_port(int port, const char *json)
+{
+	struct harness_response r;
+	long status;
+
+	ck_assert_int_eq(harness_post_json(port, "/v1/feedback", json, &r), 0);
+	status = r.status;
+	harness_response_free(&r);
+	return status;
+}
+
 static void
 fp_post_ok(int d, const char *json, const char *expected)
 {
@@ -459,6 +471,59 @@ END_TEST
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
+/* Replace every `from` in *text by `to`. */
+static void
+fp_replace(char **text, const char *from, const char *to)
+{
+	char *at;
+
+	while ((at = strstr(*text, from)) != NULL) {
+		size_t head = (size_t)(at - *text), len = strlen(*text) - strlen(from) + strlen(to);
+		char *out = malloc(len + 1);
+
+		ck_assert_ptr_nonnull(out);
+		snprintf(out, len + 1, "%.*s%s%s", (int)head, *text, to, at + strlen(from));
+		free(*text);
+		*text = out;
+	}
+}
+
+/* conf/rulsrv-postgresql.conf as shipped, but for its dsn (the test's server), its paths
+ * (the test's) and its ports (free ones), starts, stores feedback in the database and stops
+ * cleanly. */
+START_TEST(pg_feedback_shipped_example_serves)
+{
+	struct harness_server *srv = &fp_srv[1];
+	char path[600], dsn[600], *text = NULL;
+	FILE *f;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/conf/rulsrv-postgresql.conf", harness_source_dir());
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fread(text, 1, (size_t)len, f), len);
+	fclose(f);
+	snprintf(dsn, sizeof(dsn), "dsn = \"%s\";", fp_pg.dsn);
+	fp_replace(&text, "dsn = \"host=127.0.0.1 port=5432 dbname=rulsrv user=rulsrv\";", dsn);
+	fp_replace(&text, "\"../build/plugins\"", "\"@PLUGINS@\"");
+	fp_replace(&text, "\"../var/", "\"@DIR@/");
+	fp_replace(&text, "\"../", "\"@SRC@/");
+	fp_replace(&text, "127.0.0.1:3000", "127.0.0.1:0");
+	fp_replace(&text, "127.0.0.1:3001", "127.0.0.1:0");
+	ck_assert_int_eq(harness_start_conf(srv, text), 0);
+	free(text);
+	ck_assert_int_eq(fp_post_port(harness_port(srv, "feedback"),
+				      "{\"unit\": 3, \"cycle\": 1, \"actual_rul\": 9,"
+				      " \"predicted_rul\": 10}"), 200);
+	ck_assert_double_eq(fp_sql("SELECT count(*) FROM feedback_records WHERE unit = 3"), 1);
+}
+END_TEST
+
 /* rulsrv -t refuses conf with 78 and says each of says, and never the secret. */
 static void
 fp_assert_refused(const char *store_settings, const char *const *says)
@@ -526,6 +591,12 @@ feedback_pg_suite(void)
 	tcase_add_test(tc, pg_feedback_scores_each_kind_of_record);
 	tcase_add_test(tc, pg_feedback_restart_restores_the_window);
 	tcase_add_test(tc, pg_feedback_two_daemons_score_each_prediction_once);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("example");
+	tcase_needs(tc, "fd001"); /* the shipped configuration serves models/fd001 */
+	tcase_add_checked_fixture(tc, fp_setup, fp_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, pg_feedback_shipped_example_serves);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("outage");
 	tcase_add_checked_fixture(tc, fp_setup_outage, fp_teardown);
