@@ -10,6 +10,7 @@
 #include "accuracy.h"
 #include "clocks.h"
 #include "store_pg_conn.h"
+#include "store_pg_internal.h"
 
 /*
  * The same contract as store_sqlite.c (store.h), for a database that several rulsrv daemons,
@@ -37,67 +38,19 @@
  * such transactions commit one after another, in the order of their ids. A deadlock or
  * serialization failure all the same (another program's locks) retries the transaction.
  *
- * Schema: versioned in table schema_version (component 'feedback'), created and upgraded by
- * the first daemon that opens the database, under a session advisory lock so that two
+ * Schema (store_pg_schema.c): versioned in table schema_version (component 'feedback'),
+ * created and upgraded by the first daemon that opens the database, under a session advisory lock so that two
  * starting at once do not both do it; a daemon that finds a newer version refuses to start.
  * The prediction log is one row per prediction: the server's costs are not SQLite's, and a
  * row is what a failure event locks.
  *
  * Connections: one for apply (the committer thread), one for the prediction log, one for the
- * reads (any thread, one at a time), each made when first used; every call has a deadline of
+ * reads (store_pg_read.c; any thread, one at a time), each made when first used; every call has a deadline of
  * store_timeout_ms (store_pg_conn.c).
  */
 
-#define PG_SCHEMA_VERSION 1
-#define PG_LOCK_CLASS 1920298086 /* advisory lock key space of rulsrv's feedback store */
-#define PG_SCHEMA_LOCK 1000000   /* session lock around schema creation and upgrades */
-#define PG_BUCKETS 256
-#define PG_ORDER_LOCK PG_BUCKETS /* after every bucket */
 #define PG_OPEN_TIMEOUT_MS 10000 /* at least, for open: connect and create the schema */
 #define PG_ATTEMPTS 3            /* a transaction that meets a deadlock or serialization failure */
-
-/* Each entry moves the schema from version i to i + 1; the last one reaches PG_SCHEMA_VERSION. */
-static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
-	/* 0 -> 1 */
-	"CREATE TABLE feedback_predictions("
-	" id bigserial PRIMARY KEY, unit bigint NOT NULL, cycle bigint NOT NULL,"
-	" rul double precision NOT NULL, ts double precision NOT NULL, model text NOT NULL,"
-	" version text NOT NULL, scored boolean NOT NULL DEFAULT false);"
-	"CREATE INDEX feedback_predictions_unit ON feedback_predictions(unit, cycle, id);"
-	"CREATE INDEX feedback_predictions_open ON feedback_predictions(unit, id)"
-	" WHERE NOT scored;"
-	"CREATE INDEX feedback_predictions_ts ON feedback_predictions(ts);"
-	"CREATE TABLE feedback_records("
-	" id bigserial PRIMARY KEY, unit bigint NOT NULL, cycle bigint NOT NULL,"
-	" predicted double precision NOT NULL, actual double precision NOT NULL,"
-	" model text NOT NULL, source text NOT NULL, prediction_id bigint,"
-	" ts double precision NOT NULL);"
-	"CREATE INDEX feedback_records_model ON feedback_records(model, id);"
-	"CREATE INDEX feedback_records_late ON feedback_records(id)"
-	" WHERE source = 'failure_late';"
-	/* the database's own guarantee that a failure event scores a prediction once */
-	"CREATE UNIQUE INDEX feedback_records_failure_once ON feedback_records(prediction_id)"
-	" WHERE source IN ('failure', 'failure_late');"
-	"CREATE TABLE feedback_failures("
-	" id bigserial PRIMARY KEY, unit bigint NOT NULL, failed_at_cycle bigint NOT NULL,"
-	" scored bigint NOT NULL, ts double precision NOT NULL, model text NOT NULL DEFAULT '');"
-	"CREATE INDEX feedback_failures_unit ON feedback_failures(unit, id);"
-	"CREATE TABLE feedback_totals("
-	" model text PRIMARY KEY, count bigint NOT NULL, squared_error_sum double precision"
-	" NOT NULL, abs_error_sum double precision NOT NULL, nasa_score double precision"
-	" NOT NULL);",
-};
-
-struct fb_store {
-	char *dsn;
-	char where[256]; /* the dsn without its secrets, for messages */
-	double rul_cap;
-	struct pg_shared sh;
-	struct pg_link apply, log, read;
-	struct pg_text a[8]; /* array literals of the log's thread */
-	struct pg_text b[8];
-	struct pg_text c;    /* of the committer's thread */
-};
 
 struct pg_scored_list {
 	struct fb_scored *items;
@@ -694,161 +647,6 @@ pg_expire_predictions(struct fb_store *s, double before, size_t limit, size_t *d
 	return r;
 }
 
-/* ---- reads ---------------------------------------------------------------------------- */
-
-/* One read on the read connection; a connection the server closed while idle is made again
- * once (a read is safe to repeat). */
-static int
-pg_read(struct fb_store *s, const char *sql, int n, const char *const *v, PGresult **res)
-{
-	double deadline = pg_deadline(&s->sh);
-	int r;
-
-	if (pg_link_lock(&s->read, deadline) < 0)
-		return -ETIMEDOUT;
-	r = pg_query(&s->sh, &s->read, sql, n, v, deadline, res);
-	if (r == -ECONNRESET && pg_link_connect(&s->sh, &s->read, deadline, true) == 0)
-		r = pg_query(&s->sh, &s->read, sql, n, v, deadline, res);
-	pthread_mutex_unlock(&s->read.lock);
-	return r;
-}
-
-static int
-pg_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud)
-{
-	char ub[24], cb[24];
-	const char *v[2] = { ub, cb };
-	struct fb_logged p;
-	PGresult *res;
-	int i, r;
-
-	snprintf(ub, sizeof(ub), "%lld", (long long)unit);
-	snprintf(cb, sizeof(cb), "%lld", (long long)cycle);
-	r = pg_read(s, "SELECT model, version, cycle, rul, ts FROM feedback_predictions"
-		    " WHERE unit = $1 AND ($2::bigint < 0 OR cycle = $2) ORDER BY id", 2, v, &res);
-	if (r < 0)
-		return r;
-	for (i = 0; i < PQntuples(res) && r == 0; i++) {
-		p.unit = unit;
-		p.model = PQgetvalue(res, i, 0);
-		p.version = PQgetvalue(res, i, 1);
-		p.cycle = pg_int(res, i, 2);
-		p.rul = pg_double(res, i, 3);
-		p.timestamp = pg_double(res, i, 4);
-		r = fn(ud, &p);
-	}
-	PQclear(res);
-	return r;
-}
-
-static int
-pg_totals(struct fb_store *s, fb_totals_fn fn, void *ud)
-{
-	struct fb_totals t;
-	PGresult *res;
-	int i, r;
-
-	r = pg_read(s, "SELECT model, count, squared_error_sum, abs_error_sum, nasa_score"
-		    " FROM feedback_totals ORDER BY model", 0, NULL, &res);
-	if (r < 0)
-		return r;
-	for (i = 0; i < PQntuples(res) && r == 0; i++) {
-		snprintf(t.model, sizeof(t.model), "%s", PQgetvalue(res, i, 0));
-		t.count = (uint64_t)pg_int(res, i, 1);
-		t.squared_error_sum = pg_double(res, i, 2);
-		t.abs_error_sum = pg_double(res, i, 3);
-		t.nasa_score = pg_double(res, i, 4);
-		r = fn(ud, &t);
-	}
-	PQclear(res);
-	return r;
-}
-
-/* Rows (id, unit, cycle, predicted, actual, model) to fn; *after to the last id. */
-static int
-pg_scored_rows(PGresult *res, int64_t *after, fb_scored_fn fn, void *ud)
-{
-	struct fb_scored sc;
-	int i, r = 0;
-
-	for (i = 0; i < PQntuples(res) && r == 0; i++) {
-		*after = pg_int(res, i, 0);
-		sc.unit = pg_int(res, i, 1);
-		sc.cycle = pg_int(res, i, 2);
-		sc.predicted = pg_double(res, i, 3);
-		sc.actual = pg_double(res, i, 4);
-		snprintf(sc.model, sizeof(sc.model), "%s", PQgetvalue(res, i, 5));
-		r = fn(ud, &sc);
-	}
-	PQclear(res);
-	return r;
-}
-
-static int
-pg_recent(struct fb_store *s, const char *model, int64_t upto, size_t limit, fb_scored_fn fn,
-	  void *ud)
-{
-	char lb[24], ub[24];
-	const char *v[3] = { lb, ub, model };
-	PGresult *res;
-	int64_t id;
-	int r;
-
-	snprintf(lb, sizeof(lb), "%zu", limit);
-	snprintf(ub, sizeof(ub), "%lld", (long long)upto);
-	r = pg_read(s, model != NULL
-			       ? "SELECT * FROM (SELECT id, unit, cycle, predicted, actual, model"
-				 " FROM feedback_records WHERE model = $3 AND id <= $2"
-				 " ORDER BY id DESC LIMIT $1) t ORDER BY id"
-			       : "SELECT * FROM (SELECT id, unit, cycle, predicted, actual, model"
-				 " FROM feedback_records WHERE id <= $2 ORDER BY id DESC LIMIT $1) t"
-				 " ORDER BY id",
-		    model != NULL ? 3 : 2, v, &res);
-	return r < 0 ? r : pg_scored_rows(res, &id, fn, ud);
-}
-
-static int
-pg_last_id(struct fb_store *s, int64_t *out)
-{
-	PGresult *res;
-	int r;
-
-	*out = 0;
-	r = pg_read(s, "SELECT coalesce(max(id), 0) FROM feedback_records", 0, NULL, &res);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) > 0)
-		*out = pg_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-static int
-pg_late(struct fb_store *s, int64_t *after, size_t limit, fb_scored_fn fn, void *ud)
-{
-	char ab[24], lb[24];
-	const char *v[2] = { ab, lb };
-	PGresult *res;
-	int r;
-
-	snprintf(ab, sizeof(ab), "%lld", (long long)*after);
-	snprintf(lb, sizeof(lb), "%zu", limit);
-	r = pg_read(s, "SELECT id, unit, cycle, predicted, actual, model FROM feedback_records"
-		    " WHERE source = 'failure_late' AND id > $1 ORDER BY id LIMIT $2", 2, v, &res);
-	return r < 0 ? r : pg_scored_rows(res, after, fn, ud);
-}
-
-static int
-pg_ping(struct fb_store *s)
-{
-	PGresult *res;
-	int r = pg_read(s, "SELECT 1", 0, NULL, &res);
-
-	if (r == 0)
-		PQclear(res);
-	return r;
-}
-
 /* ---- open and close --------------------------------------------------------------------- */
 
 static void
@@ -869,59 +667,6 @@ pg_close(struct fb_store *s)
 	pg_text_free(&s->c);
 	free(s->dsn);
 	free(s);
-}
-
-/* Create or upgrade the schema, in one transaction under the schema lock. */
-static int
-pg_schema(struct fb_store *s, double deadline, char *err, size_t err_len)
-{
-	char cls[16], lk[16], vb[16];
-	const char *v[2] = { cls, lk };
-	PGresult *res = NULL;
-	int version = 0, r;
-
-	snprintf(cls, sizeof(cls), "%d", PG_LOCK_CLASS);
-	snprintf(lk, sizeof(lk), "%d", PG_SCHEMA_LOCK);
-	r = pg_exec(&s->sh, &s->apply, "SELECT pg_advisory_lock($1::int, $2::int)", 2, v,
-		    deadline);
-	if (r == 0)
-		r = pg_exec(&s->sh, &s->apply,
-			    "BEGIN; CREATE TABLE IF NOT EXISTS schema_version(component text PRIMARY"
-			    " KEY, version integer NOT NULL)", 0, NULL, deadline);
-	if (r == 0)
-		r = pg_query(&s->sh, &s->apply, "SELECT version FROM schema_version"
-			     " WHERE component = 'feedback'", 0, NULL, deadline, &res);
-	if (r == 0 && PQntuples(res) > 0)
-		version = (int)pg_int(res, 0, 0);
-	PQclear(res);
-	if (r == 0 && version > PG_SCHEMA_VERSION) {
-		snprintf(err, err_len, "database %s has feedback schema version %d, this rulsrv "
-			 "knows versions up to %d: upgrade rulsrv, or give it another database",
-			 s->where, version, PG_SCHEMA_VERSION);
-		r = -EPROTO;
-	}
-	for (; r == 0 && version < PG_SCHEMA_VERSION; version++)
-		r = pg_exec(&s->sh, &s->apply, pg_migrations[version], 0, NULL, deadline);
-	if (r == 0) {
-		const char *w[1] = { vb };
-
-		snprintf(vb, sizeof(vb), "%d", PG_SCHEMA_VERSION);
-		r = pg_exec(&s->sh, &s->apply, "INSERT INTO schema_version(component, version)"
-			    " VALUES('feedback', $1) ON CONFLICT(component) DO UPDATE"
-			    " SET version = excluded.version", 1, w, deadline);
-	}
-	if (r == 0)
-		r = pg_exec(&s->sh, &s->apply, "COMMIT", 0, NULL, deadline);
-	if (r < 0 && r != -EPROTO)
-		snprintf(err, err_len, "cannot set up the feedback schema in database %s: %s",
-			 s->where, s->sh.error);
-	if (s->apply.conn != NULL) {
-		if (r < 0)
-			pg_exec(&s->sh, &s->apply, "ROLLBACK", 0, NULL, deadline);
-		pg_exec(&s->sh, &s->apply, "SELECT pg_advisory_unlock($1::int, $2::int)", 2, v,
-			deadline);
-	}
-	return r;
 }
 
 static int
