@@ -117,6 +117,7 @@ struct fb {
 	struct rulsrv_metric *m_residual, *m_errors, *m_commit;
 	struct rulsrv_metric *m_log_written, *m_log_dropped, *m_log_failed, *m_store_up;
 	struct rulsrv_series *store_up;
+	bool store_was_up; /* the last ping's verdict (timer thread), for the log */
 	struct rulsrv_series *commit_seconds;
 	struct rulsrv_series *log_written, *log_dropped, *log_failed;
 };
@@ -1159,14 +1160,27 @@ static void
 fb_store_tick(void *ud)
 {
 	struct fb *fb = ud;
+	int r = fb->ops->ping(fb->store);
+	char buf[128];
 
-	fb->api->gauge_set(fb->store_up, fb->ops->ping(fb->store) == 0 ? 1 : 0);
+	fb->api->gauge_set(fb->store_up, r == 0 ? 1 : 0);
+	if ((r == 0) == fb->store_was_up)
+		return;
+	fb->store_was_up = r == 0;
+	if (r == 0)
+		fb->api->log(fb->host, RULSRV_LOG_NOTICE, "feedback store %s answers again",
+			     fb->where);
+	else
+		fb->api->log(fb->host, RULSRV_LOG_WARNING, "feedback store %s does not answer "
+			     "(%s): requests that need it get 503 until it does",
+			     fb->where, strerror_r(-r, buf, sizeof(buf)));
 }
 
 static int
 fb_watch_store(struct fb *fb)
 {
 	fb->api->gauge_set(fb->store_up, 1); /* open: it answered */
+	fb->store_was_up = true;
 	if (fb->ops->ping == NULL)
 		return 0;
 	return fb->api->timer_add(fb->host, FB_PING_EVERY, fb_store_tick, fb);

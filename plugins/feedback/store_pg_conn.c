@@ -98,6 +98,16 @@ pg_shared_up(struct pg_shared *sh)
 	return up;
 }
 
+/* Why the last call failed, one line (libpq's messages never hold a password). */
+static void
+pg_note_error(struct pg_shared *sh, const char *why)
+{
+	pthread_mutex_lock(&sh->lock);
+	snprintf(sh->error, sizeof(sh->error), "%s", why);
+	sh->error[strcspn(sh->error, "\n")] = '\0';
+	pthread_mutex_unlock(&sh->lock);
+}
+
 /* The server answered: the back-off starts over. */
 static void
 pg_reached(struct pg_shared *sh)
@@ -117,9 +127,8 @@ pg_unreachable(struct pg_shared *sh, const char *why)
 	sh->up = false;
 	sh->retry_at = clocks_monotonic() + sh->backoff;
 	sh->backoff = fmin(sh->backoff * 2, PG_BACKOFF_MAX);
-	snprintf(sh->error, sizeof(sh->error), "%s", why);
-	sh->error[strcspn(sh->error, "\n")] = '\0';
 	pthread_mutex_unlock(&sh->lock);
+	pg_note_error(sh, why);
 }
 
 void
@@ -337,8 +346,7 @@ pg_query(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
 		    PQresultStatus(r) != PGRES_COMMAND_OK) {
 			err = pg_result_errno(r);
 			if (err != -ECONNRESET)
-				snprintf(sh->error, sizeof(sh->error), "%s",
-					 PQresultErrorMessage(r));
+				pg_note_error(sh, PQresultErrorMessage(r));
 		}
 		PQclear(last);
 		last = r;
@@ -446,12 +454,6 @@ pg_text_string(struct pg_text *t, const char *s)
 		pg_text_put(t, s, 1);
 	}
 	pg_text_put(t, "\"", 1);
-}
-
-void
-pg_text_char(struct pg_text *t, char c)
-{
-	pg_text_put(t, &c, 1);
 }
 
 const char *

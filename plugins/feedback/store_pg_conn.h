@@ -82,7 +82,6 @@ void pg_text_free(struct pg_text *t);
 void pg_text_int(struct pg_text *t, int64_t v);
 void pg_text_double(struct pg_text *t, double v);
 void pg_text_string(struct pg_text *t, const char *s); /* quoted and escaped element */
-void pg_text_char(struct pg_text *t, char c);
 /* Close the literal ('}'), return it (NULL when out of memory). */
 const char *pg_text_end(struct pg_text *t);
 

@@ -415,6 +415,10 @@ START_TEST(pg_feedback_outage_loses_nothing_acknowledged)
 		      found);
 	ck_assert_double_eq(fp_stat(0, "count"),
 			    fp_sql("SELECT count(*) FROM feedback_records"));
+	/* the log says so, naming the store without secrets */
+	ck_assert(harness_log_contains(&fp_srv[0], "feedback store postgresql host=127.0.0.1"));
+	ck_assert(harness_log_contains(&fp_srv[0], "does not answer"));
+	ck_assert(harness_log_contains(&fp_srv[0], "answers again"));
 	free(t);
 }
 END_TEST
