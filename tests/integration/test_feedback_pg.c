@@ -581,6 +581,31 @@ START_TEST(pg_feedback_store_settings_are_checked)
 }
 END_TEST
 
+/* A database written by a newer rulsrv: this one refuses to start, naming both versions, and
+ * changes nothing. */
+START_TEST(pg_feedback_refuses_a_newer_schema)
+{
+	char conf[2048], daemon[512], *out = NULL;
+	const char *argv[] = { daemon, "-t", "-c", fp_srv[1].conf, NULL };
+	int status = -1;
+
+	ck_assert_int_eq(harness_stop(&fp_srv[0]), 0);
+	ck_assert_int_eq(pg_server_sql(&fp_pg, "UPDATE schema_version SET version = 9"
+				       " WHERE component = 'feedback'", NULL), 0);
+	snprintf(conf, sizeof(conf), fp_conf_fmt, fp_pg.dsn, FP_ROOMY_TIMEOUT_MS);
+	ck_assert_int_eq(harness_prepare(&fp_srv[1], conf), 0);
+	snprintf(daemon, sizeof(daemon), "%s/bin/rulsrv", harness_build_dir());
+	argv[3] = fp_srv[1].conf;
+	ck_assert_int_eq(harness_run(argv, &out, &status), 0);
+	ck_assert_msg(status == 78, "exit %d: %s", status, out);
+	ck_assert_msg(strstr(out, "feedback schema version 9, this rulsrv knows versions up to 1")
+		      != NULL, "%s", out);
+	free(out);
+	ck_assert_double_eq(fp_sql("SELECT version FROM schema_version"
+				   " WHERE component = 'feedback'"), 9);
+}
+END_TEST
+
 Suite *feedback_pg_suite(void);
 
 Suite *
@@ -595,6 +620,7 @@ feedback_pg_suite(void)
 	tcase_add_test(tc, pg_feedback_scores_each_kind_of_record);
 	tcase_add_test(tc, pg_feedback_restart_restores_the_window);
 	tcase_add_test(tc, pg_feedback_two_daemons_score_each_prediction_once);
+	tcase_add_test(tc, pg_feedback_refuses_a_newer_schema);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("example");
 	tcase_needs(tc, "fd001"); /* the shipped configuration serves models/fd001 */
