@@ -280,18 +280,15 @@ pg_result_errno(const PGresult *res)
 	return -EIO;
 }
 
-/* Out of time: ask the server to cancel, and drop the connection either way. */
+/*
+ * Out of time: drop the connection, which rolls its transaction back. No PQcancel: it makes
+ * a connection of its own, blocking, which a server gone silent would hold far past the
+ * deadline; a statement still running there ends at statement_timeout (the same limit).
+ */
 static int
 pg_timeout(struct pg_shared *sh, struct pg_link *l)
 {
-	PGcancel *cancel = PQgetCancel(l->conn);
-	char buf[64];
-
-	if (cancel != NULL) {
-		PQcancel(cancel, buf, sizeof(buf));
-		PQfreeCancel(cancel);
-	}
-	pg_drop(sh, l, "query timed out");
+	pg_drop(sh, l, "no answer within store_timeout_ms");
 	return -ETIMEDOUT;
 }
 

@@ -13,8 +13,8 @@
 /*
  * Every call into the server has a deadline (CLOCK_MONOTONIC seconds): the connection is
  * made with PQconnectStartParams and polled, a query is sent and read in non-blocking mode,
- * and a call out of time cancels its query and drops the connection (the server rolls an
- * open transaction back). So a store call returns within the deadline whether the server is
+ * and a call out of time drops the connection (the server rolls an open transaction back;
+ * a statement still running there ends at statement_timeout, the same limit). So a store call returns within the deadline whether the server is
  * down, gone silent or slow; statement_timeout is set as well, for the server's own sake.
  *
  * After a connection fails, none is attempted again before a back-off (250 ms doubling to

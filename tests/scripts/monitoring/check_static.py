@@ -35,6 +35,7 @@ EXPORTED = {
     "rulsrv_config_last_reload_success_timestamp_seconds", "process_cpu_seconds_total",
     "process_resident_memory_bytes", "process_virtual_memory_bytes",
     "process_start_time_seconds", "process_open_fds", "process_max_fds", "process_threads",
+    "feedback_store_up",
     "up",
 }
 HISTOGRAMS = {"prediction_latency_seconds", "rul_prediction_value", "feedback_residual_cycles",
