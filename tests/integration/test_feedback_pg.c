@@ -423,6 +423,56 @@ START_TEST(pg_feedback_outage_loses_nothing_acknowledged)
 }
 END_TEST
 
+static void *
+fp_hold_lock(void *arg)
+{
+	(void)arg;
+	/* another program holds the table for 4 s: the database is up, but slow for us */
+	pg_server_sql(&fp_pg, "BEGIN; LOCK TABLE feedback_records IN ACCESS EXCLUSIVE MODE;"
+		      " SELECT pg_sleep(4); COMMIT;", NULL);
+	return NULL;
+}
+
+/* A database that is up but does not answer in time (a table locked by another program):
+ * the request gets its 503 with Retry-After within store_timeout_ms, and once the lock goes
+ * the service stores again by itself. */
+START_TEST(pg_feedback_slow_database_is_a_503_in_time)
+{
+	static const char rec[] = "{\"unit\": 1, \"cycle\": 1, \"actual_rul\": 20,"
+				  " \"predicted_rul\": 22, \"model\": \"m\"}";
+	struct harness_response r;
+	pthread_t th;
+	double t0, took;
+	int i;
+
+	fp_post_ok(0, rec, "{\"accepted\":1,\"scored\":1}");
+	pthread_create(&th, NULL, fp_hold_lock, NULL);
+	for (i = 0; i < 100 && fp_sql("SELECT count(*) FROM pg_locks WHERE mode ="
+				     " 'AccessExclusiveLock' AND relation ="
+				     " 'feedback_records'::regclass") < 1; i++)
+		usleep(20000);
+	t0 = clocks_monotonic();
+	ck_assert_int_eq(harness_post_json(fp_fb(0), "/v1/feedback", rec, &r), 0);
+	took = clocks_monotonic() - t0;
+	ck_assert_msg(r.status == 503, "%ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"store_unavailable\""));
+	ck_assert_ptr_nonnull(strcasestr(r.headers, "\nRetry-After: 1"));
+	harness_response_free(&r);
+	/* slack: a loaded 2-core machine; the bound is what matters, not the figure */
+	ck_assert_msg(took < FP_TIMEOUT_MS / 1000.0 + 1.5, "the 503 took %.3f s", took);
+	pthread_join(th, NULL);
+	for (i = 0; i < 100; i++) {
+		long status = fp_post(0, rec, NULL, 0);
+
+		if (status == 200)
+			break;
+		ck_assert_int_eq(status, 503);
+		usleep(100000);
+	}
+	ck_assert_double_eq(fp_sql("SELECT count(*) FROM feedback_records"), 2);
+}
+END_TEST
+
 /* ---- two daemons ------------------------------------------------------------------------- */
 
 /*
@@ -632,6 +682,7 @@ feedback_pg_suite(void)
 	tcase_add_checked_fixture(tc, fp_setup_outage, fp_teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, pg_feedback_outage_loses_nothing_acknowledged);
+	tcase_add_test(tc, pg_feedback_slow_database_is_a_503_in_time);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config");
 	tcase_set_timeout(tc, 30);
