@@ -108,7 +108,9 @@ struct fb_store_ops {
 	 * predictions of each unit ("the latest" below is the last logged). A prediction whose unit has a failure
 	 * event recorded already (made before the event arrived, with a cycle not after the
 	 * failure's) is scored in that transaction, as the event would have scored it, and its
-	 * record is one that `late` returns.
+	 * record is one that `late` returns. -EAGAIN: nothing was stored and the same call may
+	 * succeed later (a server store that cannot reach its server now): the caller may
+	 * repeat it. Another error after a COMMIT was sent leaves the outcome unknown.
 	 */
 	int (*log_predictions)(struct fb_store *s, const struct fb_logged *p, size_t n);
 	/* Delete logged predictions made before `before` (seconds since the epoch), up to limit

@@ -563,8 +563,10 @@ pg_log_late(struct fb_store *s, PGresult *res, double deadline)
 	return r;
 }
 
+/* One attempt; *sent_commit tells whether a failure may have committed all the same. */
 static int
-pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double deadline)
+pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double deadline,
+	    bool *sent_commit)
 {
 	bool used[PG_BUCKETS] = { false };
 	struct pg_text *t = s->a;
@@ -596,8 +598,13 @@ pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double dead
 	if (r == 0 && PQntuples(res) > 0)
 		r = pg_log_late(s, res, deadline);
 	PQclear(res);
-	if (r == 0)
+	if (r == 0) {
+		*sent_commit = true;
 		r = pg_exec(&s->sh, &s->log, "COMMIT", 0, NULL, deadline);
+		/* an answer to the COMMIT, even an error, says what happened; none does not */
+		if (r < 0 && s->log.conn != NULL)
+			*sent_commit = false;
+	}
 	if (r < 0 && s->log.conn != NULL)
 		pg_exec(&s->sh, &s->log, "ROLLBACK", 0, NULL, deadline);
 	return r;
@@ -607,18 +614,22 @@ static int
 pg_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 {
 	double deadline = pg_deadline(&s->sh);
+	bool sent_commit = false;
 	int attempt, r = -ETIMEDOUT;
 
 	if (n == 0)
 		return 0;
 	if (pg_link_lock(&s->log, deadline) < 0)
-		return -ETIMEDOUT;
+		return -EAGAIN;
 	for (attempt = 0; attempt < PG_ATTEMPTS && clocks_monotonic() < deadline; attempt++) {
-		r = pg_log_once(s, p, n, deadline);
+		r = pg_log_once(s, p, n, deadline, &sent_commit);
 		if (r != -EAGAIN)
 			break;
 	}
 	pthread_mutex_unlock(&s->log.lock);
+	/* nothing stored, the server out of reach or out of time: the log tries again later */
+	if (!sent_commit && (r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT))
+		r = -EAGAIN;
 	return r;
 }
 

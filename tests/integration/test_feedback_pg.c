@@ -353,8 +353,9 @@ fp_wait_up(int port, double want, double seconds)
 /*
  * PostgreSQL stopped (immediately, as a crash) and started again under traffic: every
  * acknowledged record is in the database afterwards; requests meanwhile get 503 with
- * Retry-After within store_timeout_ms (plus slack for the machine); /metrics and /healthz go
- * on; the daemon comes back by itself and feedback_store_up says so.
+ * Retry-After within store_timeout_ms (plus slack for the machine); /metrics, /healthz and
+ * predictions go on, and the predictions made meanwhile reach the database once it is back;
+ * the daemon comes back by itself and feedback_store_up says so.
  */
 START_TEST(pg_feedback_outage_loses_nothing_acknowledged)
 {
@@ -373,6 +374,8 @@ START_TEST(pg_feedback_outage_loses_nothing_acknowledged)
 	ck_assert_int_eq(harness_get(fp_fb(0), "/healthz", &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	harness_response_free(&r);
+	/* predictions go on, and their log waits for the database */
+	fp_log_predictions(0, "778 1 50\n778 2 49\n778 3 48\n778 4 47\n778 5 46\n", 0, 0);
 	{
 		int before = atomic_load(&t->unavailable);
 
@@ -382,6 +385,12 @@ START_TEST(pg_feedback_outage_loses_nothing_acknowledged)
 	ck_assert_msg(pg_server_restart(&fp_pg, why, sizeof(why)) == 0, "%s", why);
 	ck_assert_msg(fp_wait_up(fp_fb(0), 1, 30), "feedback_store_up never came back to 1");
 	ck_assert_msg(fp_wait_up(fp_pred(0), 1, 30), "the log's feedback_store_up never came back");
+	for (i = 0; i < 300 && fp_sql("SELECT count(*) FROM feedback_predictions"
+				     " WHERE unit = 778") != 5; i++)
+		usleep(100000);
+	ck_assert_double_eq(fp_sql("SELECT count(*) FROM feedback_predictions WHERE unit = 778"),
+			    5);
+	ck_assert_double_eq(harness_scrape(fp_pred(0), "feedback_prediction_log_failed_total"), 0);
 	{
 		int before = atomic_load(&t->ok);
 		double end = clocks_monotonic() + 30;
