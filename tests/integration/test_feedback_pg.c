@@ -432,13 +432,17 @@ START_TEST(pg_feedback_outage_loses_nothing_acknowledged)
 }
 END_TEST
 
+static char *fp_hold_out; /* what psql said, for a failure's message */
+static atomic_int fp_hold_done;
+
 static void *
 fp_hold_lock(void *arg)
 {
 	(void)arg;
-	/* another program holds the table for 4 s: the database is up, but slow for us */
+	/* another program holds the table for 5 s: the database is up, but slow for us */
 	pg_server_sql(&fp_pg, "BEGIN; LOCK TABLE feedback_records IN ACCESS EXCLUSIVE MODE;"
-		      " SELECT pg_sleep(4); COMMIT;", NULL);
+		      " SELECT pg_sleep(5); COMMIT;", &fp_hold_out);
+	atomic_store(&fp_hold_done, 1);
 	return NULL;
 }
 
@@ -456,10 +460,19 @@ START_TEST(pg_feedback_slow_database_is_a_503_in_time)
 
 	fp_post_ok(0, rec, "{\"accepted\":1,\"scored\":1}");
 	pthread_create(&th, NULL, fp_hold_lock, NULL);
-	for (i = 0; i < 100 && fp_sql("SELECT count(*) FROM pg_locks WHERE mode ="
+	for (i = 0; i < 500 && fp_sql("SELECT count(*) FROM pg_locks WHERE granted AND mode ="
 				     " 'AccessExclusiveLock' AND relation ="
 				     " 'feedback_records'::regclass") < 1; i++)
 		usleep(20000);
+	if (i == 500) {
+		char *act = NULL;
+
+		pg_server_sql(&fp_pg, "SELECT pid, state, wait_event_type, left(query, 60) FROM"
+			      " pg_stat_activity WHERE datname = current_database()", &act);
+		ck_abort_msg("the other session never held the table (psql %s: %s): %s",
+			     atomic_load(&fp_hold_done) ? "ended" : "runs",
+			     fp_hold_out != NULL ? fp_hold_out : "", act);
+	}
 	t0 = clocks_monotonic();
 	ck_assert_int_eq(harness_post_json(fp_fb(0), "/v1/feedback", rec, &r), 0);
 	took = clocks_monotonic() - t0;
