@@ -14,10 +14,12 @@
 
 #include "accuracy.h"
 #include "bundle.h"
+#include "clocks.h"
 #include "commit.h"
 #include "parse.h"
 #include "predlog.h"
 #include "store.h"
+#include "store_pg_conn.h"
 
 /*
  * One instance per service. What an instance does depends on the service it is in (setting
@@ -28,8 +30,15 @@
  * same database file.
  *
  * Settings (rulsrv.conf(5), plugin `feedback.so`):
- *   database            path    /var/lib/rulsrv/feedback.db  SQLite file; relative to the
+ *   store               string  "sqlite" "sqlite" (a file) or "postgresql" (a server that
+ *                                        several daemons may share)
+ *   database            path    /var/lib/rulsrv/feedback.db  sqlite: the file; relative to the
  *                                 config file; its directory must exist and be writable
+ *   dsn                 string  (none)   postgresql: a libpq connection string, URI or
+ *                                        "service=NAME"; never a password (libpq's password
+ *                                        file or the environment)
+ *   store_timeout_ms    int     2000     postgresql: a request that needs the database is
+ *                                        answered (503 when it is down) within this
  *   role                string  "auto"   "auto", "feedback" (serve), "log" (log predictions)
  *                                        or "both"
  *   window              int     1000     records in model_rmse/_mae/_nasa_score and stats
@@ -51,6 +60,9 @@ static const double fb_residual_buckets[] = {
 };
 
 #define FB_LATE_EVERY 1.0   /* seconds between looks for predictions scored by the log */
+#define FB_PING_EVERY 1.0   /* seconds between looks at a server store (feedback_store_up) */
+#define FB_RETRY_AFTER "1"  /* seconds, in the 503 of a store that is down: it reconnects by
+			     * itself, its back-off is 5 s at most */
 #define FB_LATE_CHUNK 10000 /* records read per look */
 
 static const double fb_commit_buckets[] = {
@@ -70,6 +82,11 @@ struct fb {
 	struct rulsrv_host *host;
 	const struct rulsrv_api *api;
 	char *database;
+	char *store_kind; /* the `store` setting */
+	char *dsn;
+	char *location;   /* what the store opens: the database path or the dsn */
+	char where[300];  /* the store as the logs may name it: never a dsn's secrets */
+	int64_t store_timeout_ms;
 	char *role;
 	char *bundle;
 	char *bundle_model; /* the bundle's model name: its series are there from the start */
@@ -98,7 +115,9 @@ struct fb {
 
 	struct rulsrv_metric *m_count, *m_squared, *m_absolute, *m_rmse, *m_mae, *m_nasa;
 	struct rulsrv_metric *m_residual, *m_errors, *m_commit;
-	struct rulsrv_metric *m_log_written, *m_log_dropped, *m_log_failed;
+	struct rulsrv_metric *m_log_written, *m_log_dropped, *m_log_failed, *m_store_up;
+	struct rulsrv_series *store_up;
+	bool store_was_up; /* the last ping's verdict (timer thread), for the log */
 	struct rulsrv_series *commit_seconds;
 	struct rulsrv_series *log_written, *log_dropped, *log_failed;
 };
@@ -412,7 +431,7 @@ fb_logged(void *ud, size_t n, int r)
 	}
 	fb->api->counter_add(fb->log_failed, (double)n);
 	fb->api->log(fb->host, RULSRV_LOG_WARNING, "cannot log %zu predictions to '%s': %s", n,
-		     fb->database, strerror_r(-r, buf, sizeof(buf)));
+		     fb->where, strerror_r(-r, buf, sizeof(buf)));
 }
 
 /* ---- HTTP handlers ----------------------------------------------------------------------- */
@@ -446,6 +465,20 @@ fb_respond_json(struct fb *fb, struct rulsrv_response *resp, unsigned status, cJ
 		return;
 	}
 	fb->api->respond(resp, status, "application/json", text, strlen(text));
+}
+
+/* The store could not serve the request (down, slow, full): 503 with Retry-After, the error
+ * JSON as every other refusal. */
+static void
+fb_unavailable(struct fb *fb, struct rulsrv_response *resp, const char *what, int r)
+{
+	char buf[128];
+
+	fb->api->respond_header(resp, "Retry-After", FB_RETRY_AFTER);
+	fb->api->respond_error(resp, 503, "store_unavailable", "%s: %s", what,
+			       r == -ETIMEDOUT ? "the store did not answer within store_timeout_ms"
+			       : r == -ECONNREFUSED ? "the store is unreachable, reconnecting"
+			       : strerror_r(-r, buf, sizeof(buf)));
 }
 
 static void
@@ -503,16 +536,13 @@ static void
 fb_answer(struct fb *fb, struct fb_pending *p)
 {
 	const struct fb_group *g = &p->item.group;
-	char buf[128];
 	cJSON *root;
 
 	if (g->status == -ENOENT) {
 		fb_refuse_unmatched(fb, p->resp, g, p->batch);
 	} else if (g->status < 0) {
 		fb_count_error(fb, "store");
-		fb->api->respond_error(p->resp, 503, "store_unavailable",
-				       "cannot store feedback: %s",
-				       strerror_r(-g->status, buf, sizeof(buf)));
+		fb_unavailable(fb, p->resp, "cannot store feedback", g->status);
 	} else {
 		root = cJSON_CreateObject();
 		cJSON_AddNumberToObject(root, "accepted", (double)g->count);
@@ -606,6 +636,8 @@ fb_post(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp
 	p->item.group.records = recs;
 	p->item.group.count = n;
 	p->item.group.received_at = req->received_at;
+	if (fb->store_timeout_ms > 0) /* the wait for the writer counts */
+		p->item.group.deadline = clocks_monotonic() + (double)fb->store_timeout_ms / 1000;
 	r = api->response_defer(resp);
 	if (r < 0) {
 		fb_pending_free(p);
@@ -683,7 +715,6 @@ fb_stats(void *ud, const struct rulsrv_request *req, struct rulsrv_response *res
 	struct fb_stats_ctx ctx = { .fb = fb };
 	cJSON *root = cJSON_CreateObject();
 	cJSON *models = cJSON_CreateObject();
-	char buf[128];
 	int r;
 
 	if (root == NULL || models == NULL) {
@@ -706,8 +737,7 @@ fb_stats(void *ud, const struct rulsrv_request *req, struct rulsrv_response *res
 	if (r < 0) {
 		cJSON_Delete(root);
 		cJSON_Delete(models);
-		fb->api->respond_error(resp, 503, "store_unavailable", "cannot read the store: %s",
-				       strerror_r(-r, buf, sizeof(buf)));
+		fb_unavailable(fb, resp, "cannot read the store", r);
 		return;
 	}
 	fb_add_figures(root, "all_time",
@@ -772,7 +802,6 @@ fb_predictions(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 	struct fb_lookup_ctx ctx = { 0 };
 	int64_t unit, cycle = -1;
 	cJSON *root;
-	char buf[128];
 	int r;
 
 	if (!fb_arg_count(api->request_arg(req, "unit"), &unit) ||
@@ -791,8 +820,7 @@ fb_predictions(void *ud, const struct rulsrv_request *req, struct rulsrv_respons
 	r = fb->ops->lookup(fb->store, unit, cycle, fb_lookup_one, &ctx);
 	if (r < 0) {
 		cJSON_Delete(root);
-		api->respond_error(resp, 503, "store_unavailable", "cannot read the store: %s",
-				   strerror_r(-r, buf, sizeof(buf)));
+		fb_unavailable(fb, resp, "cannot read the store", r);
 		return;
 	}
 	cJSON_AddBoolToObject(root, "truncated", r > 0);
@@ -817,6 +845,8 @@ fb_free(struct fb *fb)
 	fb_window_free(fb->all);
 	pthread_mutex_destroy(&fb->lock);
 	free(fb->database);
+	free(fb->store_kind);
+	free(fb->dsn);
 	free(fb->role);
 	free(fb->bundle);
 	free(fb->bundle_model);
@@ -850,13 +880,65 @@ fb_read_cap(struct fb *fb, const struct rulsrv_settings *s)
 	return fb->bundle_model != NULL ? 0 : -ENOMEM;
 }
 
+/*
+ * The store's settings: `database` for sqlite, `dsn` and `store_timeout_ms` for postgresql;
+ * those of the other store are left unread, so that the load fails naming them. A dsn with a
+ * password is refused: rulsrv.conf is no place for one (libpq's password file is).
+ */
+static int
+fb_read_store(struct fb *fb, const struct rulsrv_settings *s)
+{
+	const struct rulsrv_api *api = fb->api;
+	char err[256];
+	int r = 0;
+
+	if (strcmp(fb->store_kind, "sqlite") == 0) {
+		fb->ops = &fb_store_sqlite;
+		r |= api->setting_path(s, "database", "/var/lib/rulsrv/feedback.db",
+				       &fb->database);
+		if (r != 0)
+			return -EINVAL;
+		fb->location = fb->database;
+		snprintf(fb->where, sizeof(fb->where), "'%s'", fb->database);
+		return 0;
+	}
+	if (strcmp(fb->store_kind, "postgresql") != 0) {
+		api->setting_error(s, "store", "expected \"sqlite\" or \"postgresql\", got \"%s\"",
+				   fb->store_kind);
+		return -EINVAL;
+	}
+	fb->ops = &fb_store_pg;
+	r |= api->setting_string(s, "dsn", NULL, &fb->dsn);
+	r |= api->setting_int(s, "store_timeout_ms", 2000, 1, 600000, &fb->store_timeout_ms);
+	if (r != 0)
+		return -EINVAL;
+	if (fb->dsn == NULL) {
+		api->setting_error(s, "dsn", "store = \"postgresql\" needs a dsn (a libpq "
+				   "connection string, URI or \"service=NAME\")");
+		return -EINVAL;
+	}
+	if (pg_dsn_check(fb->dsn, err, sizeof(err)) < 0) {
+		api->setting_error(s, "dsn", "%s", err);
+		return -EINVAL;
+	}
+	fb->location = fb->dsn;
+	pg_dsn_describe(fb->dsn, err, sizeof(err));
+	snprintf(fb->where, sizeof(fb->where), "postgresql %s", err);
+	return 0;
+}
+
 static int
 fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 {
 	const struct rulsrv_api *api = fb->api;
 	int r = 0;
 
-	r |= api->setting_path(s, "database", "/var/lib/rulsrv/feedback.db", &fb->database);
+	r |= api->setting_string(s, "store", "sqlite", &fb->store_kind);
+	if (r != 0)
+		return -EINVAL;
+	r = fb_read_store(fb, s);
+	if (r < 0)
+		return r;
 	r |= api->setting_string(s, "role", "auto", &fb->role);
 	r |= api->setting_int(s, "window", 1000, 1, 10000000, &fb->window_size);
 	r |= api->setting_path(s, "bundle", NULL, &fb->bundle);
@@ -956,12 +1038,20 @@ fb_metrics(struct fb *fb)
 		  "Predictions lost to a failed write of the prediction log", NULL, NULL, 0,
 		  &fb->m_log_failed, &fb->log_failed },
 	};
-	struct rulsrv_metric_def defs[FB_N(serve) + FB_N(logs)];
+	const struct rulsrv_metric_def common[] = {
+		{ "feedback_store_up", RULSRV_METRIC_GAUGE,
+		  "1 when the feedback store answers, 0 while it is down", NULL, NULL, 0,
+		  &fb->m_store_up, &fb->store_up },
+	};
+	struct rulsrv_metric_def defs[FB_N(serve) + FB_N(logs) + FB_N(common)];
 	size_t n = 0;
 	int r;
 
+	memcpy(defs, common, sizeof(common));
+	n += FB_N(common);
+
 	if (fb->serve) {
-		memcpy(defs, serve, sizeof(serve));
+		memcpy(defs + n, serve, sizeof(serve));
 		n += FB_N(serve);
 	}
 	if (fb->log) {
@@ -1064,6 +1154,38 @@ fb_start_log(struct fb *fb)
 	return fb->api->observer_add(fb->host, fb_observe, fb);
 }
 
+/* A server store: one round trip a second (reconnecting after its back-off) sets
+ * feedback_store_up, so that it shows an outage with no request in sight, and the end of one. */
+static void
+fb_store_tick(void *ud)
+{
+	struct fb *fb = ud;
+	int r = fb->ops->ping(fb->store);
+	char buf[128];
+
+	fb->api->gauge_set(fb->store_up, r == 0 ? 1 : 0);
+	if ((r == 0) == fb->store_was_up)
+		return;
+	fb->store_was_up = r == 0;
+	if (r == 0)
+		fb->api->log(fb->host, RULSRV_LOG_NOTICE, "feedback store %s answers again",
+			     fb->where);
+	else
+		fb->api->log(fb->host, RULSRV_LOG_WARNING, "feedback store %s does not answer "
+			     "(%s): requests that need it get 503 until it does",
+			     fb->where, strerror_r(-r, buf, sizeof(buf)));
+}
+
+static int
+fb_watch_store(struct fb *fb)
+{
+	fb->api->gauge_set(fb->store_up, 1); /* open: it answered */
+	fb->store_was_up = true;
+	if (fb->ops->ping == NULL)
+		return 0;
+	return fb->api->timer_add(fb->host, FB_PING_EVERY, fb_store_tick, fb);
+}
+
 static int
 fb_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	const struct rulsrv_settings *settings, void **state)
@@ -1091,12 +1213,16 @@ fb_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 	}
 	cfg.rul_cap = fb->rul_cap;
 	cfg.busy_timeout_ms = (int)fb->busy_timeout_ms;
-	fb->ops = &fb_store_sqlite;
-	r = fb->ops->open(fb->database, &cfg, &fb->store, err, sizeof(err));
+	cfg.timeout_ms = (int)fb->store_timeout_ms;
+	r = fb->ops->open(fb->location, &cfg, &fb->store, err, sizeof(err));
 	if (r < 0) {
-		api->setting_error(settings, "database", "%s", err);
+		api->setting_error(settings, fb->ops == &fb_store_pg ? "dsn" : "database", "%s",
+				   err);
 		goto fail;
 	}
+	r = fb_watch_store(fb);
+	if (r < 0)
+		goto fail_log;
 	if (fb->serve) {
 		r = fb_serve(fb);
 		if (r < 0)
@@ -1107,13 +1233,13 @@ fb_init(struct rulsrv_host *host, const struct rulsrv_api *api,
 		if (r < 0)
 			goto fail_log;
 	}
-	api->log(host, RULSRV_LOG_INFO, "database '%s'%s%s", fb->database,
+	api->log(host, RULSRV_LOG_INFO, "store %s%s%s", fb->where,
 		 fb->serve ? ", serving /v1/feedback" : "",
 		 fb->log ? ", logging predictions" : "");
 	*state = fb;
 	return 0;
 fail_log:
-	api->log(host, RULSRV_LOG_ERR, "cannot start feedback on '%s': %s", fb->database,
+	api->log(host, RULSRV_LOG_ERR, "cannot start feedback on %s: %s", fb->where,
 		 strerror_r(-r, buf, sizeof(buf)));
 fail:
 	fb_free(fb);
@@ -1127,7 +1253,7 @@ fb_ready(void *state, char *reason, size_t reason_len)
 
 	if (fb->store != NULL)
 		return true;
-	snprintf(reason, reason_len, "feedback store '%s' is not open", fb->database);
+	snprintf(reason, reason_len, "feedback store %s is not open", fb->where);
 	return false;
 }
 
@@ -1143,7 +1269,7 @@ fb_handoff(void *state, void *old_state)
 	struct fb_cursor *mine;
 
 	if (old->object != fb_object || fb->cursor == NULL || old->cursor == NULL ||
-	    strcmp(fb->database, old->database) != 0)
+	    old->location == NULL || strcmp(fb->location, old->location) != 0)
 		return;
 	pthread_mutex_lock(&fb->lock);
 	mine = fb->cursor;

@@ -30,6 +30,7 @@
  * follows the segments. A prediction reaches the store this much later at most (plus the
  * write); the failure scoring does not depend on when (late scoring). */
 #define PREDLOG_LINGER 0.5
+#define PREDLOG_RETRY 0.5 /* seconds between tries of a chunk a store could not take yet */
 #define PREDLOG_RING_START 4096 /* entries of the ring before a burst grows it */
 #define PREDLOG_EXPIRE_CHUNK 10000 /* rows per delete statement */
 
@@ -220,6 +221,40 @@ predlog_wait_locked(struct fb_predlog *p)
 	}
 }
 
+/*
+ * A store that stored nothing and may succeed later (-EAGAIN: a server it cannot reach now)
+ * gets the same chunk again every PREDLOG_RETRY seconds, so that an outage the queue can
+ * hold loses no prediction: meanwhile the observers go on filling the ring, which grows to
+ * queue_size and only past it drops (counted). At a stop, one last try.
+ */
+static int
+predlog_retry(struct fb_predlog *p, const struct fb_logged *buf, size_t n, int r)
+{
+	struct timespec ts;
+	double until;
+	bool stop;
+
+	while (r == -EAGAIN) {
+		pthread_mutex_lock(&p->lock);
+		until = clocks_monotonic() + PREDLOG_RETRY;
+		while (!p->stop && clocks_monotonic() < until) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (long)(PREDLOG_RETRY * 1e9);
+			while (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->work, &p->lock, &ts);
+		}
+		stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		r = p->ops->log_predictions(p->store, buf, n);
+		if (stop)
+			break;
+	}
+	return r;
+}
+
 static void *
 predlog_main(void *arg)
 {
@@ -247,6 +282,7 @@ predlog_main(void *arg)
 			predlog_take_locked(p, buf, n);
 			pthread_mutex_unlock(&p->lock);
 			r = p->ops->log_predictions(p->store, buf, n);
+			r = predlog_retry(p, buf, n, r);
 		}
 		if (p->hook != NULL)
 			p->hook(p->ud, n, r);

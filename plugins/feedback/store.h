@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 /*
- * A backend is a const struct fb_store_ops. Today: fb_store_sqlite (store_sqlite.c). A server
- * database (PostgreSQL) is another ops table with the same contract; the rest of the plugin
- * only talks to this header.
+ * A backend is a const struct fb_store_ops: fb_store_sqlite (store_sqlite.c, a file) and
+ * fb_store_pg (store_pg.c, a PostgreSQL database several daemons may share), with the same
+ * contract; the rest of the plugin only talks to this header.
  *
  * Threads: apply and log_predictions are called from one writer thread each; lookup, totals,
  * recent, last_id and late may be called from any thread concurrently with them. Callbacks (fb_*_fn) run
@@ -56,6 +56,7 @@ struct fb_group {
 	const struct fb_record *records;
 	size_t count;
 	double received_at;
+	double deadline; /* CLOCK_MONOTONIC seconds: a server store gives up then (0: none) */
 	int status;
 	size_t err_index;
 	struct fb_scored *scored;
@@ -84,6 +85,7 @@ struct fb_totals {
 struct fb_store_config {
 	double rul_cap;     /* truth is capped at this before errors are summed */
 	int busy_timeout_ms; /* wait this long for another connection's write lock */
+	int timeout_ms;      /* a server store: every call returns within this (0: no limit) */
 };
 
 typedef int (*fb_logged_fn)(void *ud, const struct fb_logged *p);
@@ -106,7 +108,9 @@ struct fb_store_ops {
 	 * predictions of each unit ("the latest" below is the last logged). A prediction whose unit has a failure
 	 * event recorded already (made before the event arrived, with a cycle not after the
 	 * failure's) is scored in that transaction, as the event would have scored it, and its
-	 * record is one that `late` returns.
+	 * record is one that `late` returns. -EAGAIN: nothing was stored and the same call may
+	 * succeed later (a server store that cannot reach its server now): the caller may
+	 * repeat it. Another error after a COMMIT was sent leaves the outcome unknown.
 	 */
 	int (*log_predictions)(struct fb_store *s, const struct fb_logged *p, size_t n);
 	/* Delete logged predictions made before `before` (seconds since the epoch), up to limit
@@ -127,10 +131,14 @@ struct fb_store_ops {
 	/* Up to limit records scored by log_predictions (not by apply) with an id after
 	 * *after, oldest first; *after moves to the last one given. */
 	int (*late)(struct fb_store *s, int64_t *after, size_t limit, fb_scored_fn fn, void *ud);
+	/* Is the store reachable? One round trip to a server (reconnecting after its back-off),
+	 * 0 or -errno; NULL for a store that is a local file (always there once open). */
+	int (*ping)(struct fb_store *s);
 	/* Accepts NULL. */
 	void (*close)(struct fb_store *s);
 };
 
 extern const struct fb_store_ops fb_store_sqlite;
+extern const struct fb_store_ops fb_store_pg;
 
 #endif

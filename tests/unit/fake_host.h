@@ -84,6 +84,7 @@ struct rulsrv_response {
 	size_t len;
 	char code[64];
 	char message[512];
+	char headers[256]; /* "Name: value\n" each, as respond_header added them */
 };
 
 /* Warnings and worse also go to stderr, where a failing test's reader looks. */
@@ -424,6 +425,15 @@ fake_request_none(const struct rulsrv_request *req, const char *name)
 	return NULL;
 }
 
+static FAKE_UNUSED int
+fake_respond_header(struct rulsrv_response *resp, const char *name, const char *value)
+{
+	size_t len = strlen(resp->headers);
+
+	snprintf(resp->headers + len, sizeof(resp->headers) - len, "%s: %s\n", name, value);
+	return 0;
+}
+
 static const struct rulsrv_api fake_api = {
 	.abi_major = RULSRV_PLUGIN_ABI_MAJOR,
 	.abi_minor = RULSRV_PLUGIN_ABI_MINOR,
@@ -449,6 +459,7 @@ static const struct rulsrv_api fake_api = {
 	.request_arg = fake_request_none,
 	.respond = fake_respond,
 	.respond_error = fake_respond_error,
+	.respond_header = fake_respond_header,
 	.observer_add = fake_observer_add,
 	.observers_notify = fake_observers_notify,
 	.attribute_set = fake_attribute_set,

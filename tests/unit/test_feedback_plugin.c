@@ -260,6 +260,7 @@ START_TEST(post_store_failure_is_a_503)
 	ck_assert_str_eq(resp.code, "store_unavailable");
 	ck_assert_msg(strncmp(resp.message, "cannot store feedback: ", 23) == 0, "%s",
 		      resp.message);
+	ck_assert_msg(strstr(resp.headers, "Retry-After: 1\n") != NULL, "%s", resp.headers);
 	ck_assert(!pthread_equal(fp_answered_by, pthread_self()));
 	ck_assert_double_eq(fp_metric(fp_registry, "feedback_errors_total", "store"), 1);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -917,6 +918,52 @@ START_TEST(predlog_full_queue_drops_and_never_waits)
 }
 END_TEST
 
+/* A store that cannot take a chunk yet (-EAGAIN the first times: a database out of reach),
+ * then can: the log tries the same chunk again, and every prediction is stored once. */
+static atomic_int fs_refusals;
+
+static int
+fs_log_refusing(struct fb_store *s, const struct fb_logged *p, size_t n)
+{
+	if (atomic_fetch_sub(&fs_refusals, 1) > 0)
+		return -EAGAIN;
+	return fb_store_sqlite.log_predictions(s, p, n);
+}
+
+START_TEST(predlog_retries_a_chunk_the_store_could_not_take)
+{
+	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct rulsrv_prediction items[10];
+	struct rulsrv_prediction_batch b = { .model = "m", .version = "2", .timestamp = 1e9,
+					     .count = 10, .item_size = sizeof(items[0]), .items = items };
+	struct fb_store_ops ops = fb_store_sqlite;
+	struct fb_store *s = fs_open();
+	struct fb_predlog *p;
+	size_t n = 0, written = 0;
+	int i;
+
+	ops.log_predictions = fs_log_refusing;
+	atomic_store(&fs_refusals, 3);
+	for (i = 0; i < 10; i++)
+		items[i] = (struct rulsrv_prediction){ .unit = 6, .cycle = i + 1, .rul = 50 - i };
+	ck_assert_int_eq(fb_predlog_new(&ops, s, 1024, fs_predlog_hook, &count, &p), 0);
+	ck_assert_uint_eq(fb_predlog_push(p, &b), 0);
+	for (i = 0; i < 500 && written < 10; i++) {
+		usleep(10000);
+		pthread_mutex_lock(&count.lock);
+		written = count.written;
+		pthread_mutex_unlock(&count.lock);
+	}
+	ck_assert_uint_eq(written, 10);
+	ck_assert_int_le(atomic_load(&fs_refusals), 0); /* it was refused three times */
+	fb_predlog_free(p);
+	ck_assert_uint_eq(count.failed, 0);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 6, -1, fs_count_logged_v2, &n), 0);
+	ck_assert_uint_eq(n, 10);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
 /* ---- the built plugin ------------------------------------------------------------------ */
 
 /* The daemon loads feedback.so with RTLD_NOW | RTLD_LOCAL: it must resolve alone and export
@@ -1169,6 +1216,7 @@ feedback_store_suite(void)
 	tcase_add_test(tc, commit_every_acknowledged_record_is_stored);
 	tcase_add_test(tc, commit_stop_drains_the_queue_in_bounded_groups);
 	tcase_add_test(tc, predlog_full_queue_drops_and_never_waits);
+	tcase_add_test(tc, predlog_retries_a_chunk_the_store_could_not_take);
 	tcase_add_test(tc, store_expire_deletes_old_predictions_in_chunks);
 	tcase_add_test(tc, predlog_retention_expires_old_predictions);
 	tcase_add_test(tc, store_opens_and_scores_a_version_2_file);

@@ -55,6 +55,10 @@ NOT_DRIVEN = {
     "RulsrvPluginDown": (
         "rulsrv_plugin_up",
         "no plugin can be made to report itself down from outside a running service"),
+    "RulsrvStoreDown": (
+        "feedback_store_up",
+        "the shipped feedback store is a SQLite file, always up; a PostgreSQL outage is driven"
+        " by tests/integration/test_feedback_pg.c"),
 }
 
 

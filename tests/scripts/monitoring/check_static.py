@@ -36,7 +36,7 @@ EXPORTED = {
     "process_resident_memory_bytes", "process_virtual_memory_bytes",
     "process_start_time_seconds", "process_open_fds", "process_max_fds", "process_threads",
     "fleet_engines", "fleet_cycles_total", "fleet_cycle_refusals_total", "fleet_evictions_total",
-    "fleet_engines_below_rul", "up",
+    "fleet_engines_below_rul", "feedback_store_up", "up",
 }
 HISTOGRAMS = {"prediction_latency_seconds", "rul_prediction_value", "feedback_residual_cycles",
               "http_request_duration_seconds"}
