@@ -29,7 +29,7 @@ main(int argc, char **argv)
 	engines = strtoull(argv[2], NULL, 10);
 	cycles = argc > 3 ? strtoull(argv[3], NULL, 10) : 30;
 	window = argc > 4 ? strtoull(argv[4], NULL, 10) : 30;
-	if (fleet_store_open(argv[1], &store, err, sizeof(err)) < 0) {
+	if (fleet_store_open(&fleet_store_sqlite, argv[1], &store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -94,8 +94,8 @@ shared_free(struct fleet_shared *sh)
 }
 
 static int
-shared_open(const struct fleet_model *m, const char *database, uint32_t window,
-	    struct fleet_shared **out)
+shared_open(const struct fleet_model *m, const struct fleet_store_ops *ops, const char *database,
+	    uint32_t window, struct fleet_shared **out)
 {
 	struct fleet_shared *sh = calloc(1, sizeof(*sh));
 	struct load_ctx l = { 0 };
@@ -111,7 +111,7 @@ shared_open(const struct fleet_model *m, const char *database, uint32_t window,
 	sh->database = strdup(database);
 	r = sh->database == NULL ? -ENOMEM : fleet_table_init(&sh->table, 1024);
 	if (r == 0)
-		r = fleet_store_open(database, &sh->store, err, sizeof(err));
+		r = fleet_store_open(ops, database, &sh->store, err, sizeof(err));
 	if (r == 0) {
 		l.sh = sh;
 		r = fleet_store_load(sh->store, load_row, &l);
@@ -136,8 +136,8 @@ shared_open(const struct fleet_model *m, const char *database, uint32_t window,
 
 /* The shared windows of database, opened when no instance holds them yet. */
 static int
-shared_get(const struct fleet_model *m, const char *database, uint32_t window,
-	   struct fleet_shared **out)
+shared_get(const struct fleet_model *m, const struct fleet_store_ops *ops, const char *database,
+	   uint32_t window, struct fleet_shared **out)
 {
 	struct fleet_shared *sh;
 	int r = 0;
@@ -146,7 +146,7 @@ shared_get(const struct fleet_model *m, const char *database, uint32_t window,
 	for (sh = registry; sh != NULL && strcmp(sh->database, database) != 0; sh = sh->next)
 		;
 	if (sh == NULL) {
-		r = shared_open(m, database, window, &sh);
+		r = shared_open(m, ops, database, window, &sh);
 		if (r == 0) {
 			sh->next = registry;
 			registry = sh;
@@ -296,8 +296,12 @@ fleet_tick(void *ud)
 
 /* ---- settings and metrics ------------------------------------------------------------------ */
 
+/* The backends `store` names. */
+static const struct fleet_store_ops *const store_backends[] = { &fleet_store_sqlite };
+
 struct fleet_settings {
 	bool on;
+	const struct fleet_store_ops *ops;
 	char *store, *database, *thresholds;
 	int64_t window, max_engines, idle_ttl;
 	double tick;
@@ -352,7 +356,10 @@ read_settings(struct fleet_service *fs, const struct rulsrv_settings *st,
 				   "yet: use store = \"sqlite\" with database = PATH");
 		return -EINVAL;
 	}
-	if (strcmp(o->store, "sqlite") != 0) {
+	for (size_t i = 0; i < ARRAY_LEN(store_backends) && o->ops == NULL; i++)
+		if (strcmp(o->store, store_backends[i]->name) == 0)
+			o->ops = store_backends[i];
+	if (o->ops == NULL) {
 		api->setting_error(st, "store", "unknown store \"%s\" (expected \"sqlite\")",
 				   o->store);
 		return -EINVAL;
@@ -467,7 +474,7 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 	r = read_settings(fs, settings, &o);
 	if (r < 0 || !o.on)
 		goto out;
-	r = shared_get(m, o.database, (uint32_t)o.window, &fs->sh);
+	r = shared_get(m, o.ops, o.database, (uint32_t)o.window, &fs->sh);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&fs->sh->lock);

@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "fleet_internal.h"
+#include "fleet_store.h"
 
 /*
  * Durability as the feedback store (plugins/feedback/store_sqlite.c): WAL with
@@ -57,7 +57,8 @@ static const char *const st_sql[ST_COUNT] = {
 			  " VALUES('failure_cursor', ?1)",
 };
 
-struct fleet_store {
+struct sqlite_store {
+	struct fleet_store base; /* first: the vtable */
 	sqlite3 *w, *r;
 	pthread_mutex_t wlock, rlock;
 	sqlite3_stmt *st[ST_COUNT];
@@ -109,9 +110,10 @@ store_conn(const char *path, sqlite3 **out, char *err, size_t err_len)
 	return 0;
 }
 
-void
-fleet_store_close(struct fleet_store *s)
+static void
+sq_close(struct fleet_store *base)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	size_t i;
 
 	if (s == NULL)
@@ -126,15 +128,16 @@ fleet_store_close(struct fleet_store *s)
 	free(s);
 }
 
-int
-fleet_store_open(const char *path, struct fleet_store **out, char *err, size_t err_len)
+static int
+sq_open(const char *path, struct fleet_store **out, char *err, size_t err_len)
 {
-	struct fleet_store *s = calloc(1, sizeof(*s));
+	struct sqlite_store *s = calloc(1, sizeof(*s));
 	size_t i;
 	int r;
 
 	if (s == NULL)
 		return -ENOMEM;
+	s->base.ops = &fleet_store_sqlite;
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
 	s->path = strdup(path);
@@ -154,10 +157,10 @@ fleet_store_open(const char *path, struct fleet_store **out, char *err, size_t e
 	if (r == 0)
 		r = store_exec(s->r, path, "PRAGMA query_only=1", err, err_len);
 	if (r < 0) {
-		fleet_store_close(s);
+		sq_close(&s->base);
 		return r;
 	}
-	*out = s;
+	*out = &s->base;
 	return 0;
 }
 
@@ -172,7 +175,7 @@ step_done(sqlite3_stmt *st)
 }
 
 static int
-apply_rows(struct fleet_store *s, const int64_t *forget, size_t n_forget,
+apply_rows(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
 	   const struct fleet_row *rows, size_t n_rows)
 {
 	sqlite3_stmt *st;
@@ -206,10 +209,11 @@ apply_rows(struct fleet_store *s, const int64_t *forget, size_t n_forget,
 	return r;
 }
 
-int
-fleet_store_apply(struct fleet_store *s, const int64_t *forget, size_t n_forget,
-		  const struct fleet_row *rows, size_t n_rows)
+static int
+sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
+	 const struct fleet_row *rows, size_t n_rows)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	int r;
 
 	pthread_mutex_lock(&s->wlock);
@@ -255,7 +259,7 @@ read_rows(sqlite3_stmt *st, fleet_stored_fn fn, void *ud)
 }
 
 static int
-query(struct fleet_store *s, const char *sql, const int64_t *unit, fleet_stored_fn fn, void *ud)
+query(struct sqlite_store *s, const char *sql, const int64_t *unit, fleet_stored_fn fn, void *ud)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -273,19 +277,18 @@ query(struct fleet_store *s, const char *sql, const int64_t *unit, fleet_stored_
 	return r;
 }
 
-int
-fleet_store_load(struct fleet_store *s, fleet_stored_fn fn, void *ud)
+static int
+sq_load(struct fleet_store *base, fleet_stored_fn fn, void *ud)
 {
-	return query(s, "SELECT unit, cycle, inputs, rul, model, version, ts FROM fleet_cycles"
+	return query((struct sqlite_store *)base, "SELECT unit, cycle, inputs, rul, model, version, ts FROM fleet_cycles"
 		     " WHERE inputs IS NOT NULL ORDER BY unit, cycle",
 		     NULL, fn, ud);
 }
 
-int
-fleet_store_unit(struct fleet_store *s, int64_t unit, bool window_only, fleet_stored_fn fn,
-		 void *ud)
+static int
+sq_unit(struct fleet_store *base, int64_t unit, bool window_only, fleet_stored_fn fn, void *ud)
 {
-	return query(s, window_only ?
+	return query((struct sqlite_store *)base, window_only ?
 		     "SELECT unit, cycle, inputs, rul, model, version, ts FROM fleet_cycles"
 		     " WHERE unit = ?1 AND inputs IS NOT NULL ORDER BY cycle" :
 		     "SELECT unit, cycle, NULL, rul, model, version, ts FROM fleet_cycles"
@@ -294,7 +297,7 @@ fleet_store_unit(struct fleet_store *s, int64_t unit, bool window_only, fleet_st
 
 /* The cursor: the id of the last failure event applied, 0 before the first. */
 static int
-failure_cursor(struct fleet_store *s, int64_t *cursor)
+failure_cursor(struct sqlite_store *s, int64_t *cursor)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -311,7 +314,7 @@ failure_cursor(struct fleet_store *s, int64_t *cursor)
 }
 
 static int
-set_cursor(struct fleet_store *s, int64_t cursor)
+set_cursor(struct sqlite_store *s, int64_t cursor)
 {
 	int r;
 
@@ -327,10 +330,10 @@ set_cursor(struct fleet_store *s, int64_t cursor)
  * end. The feedback plugin may create its table after this connection read the schema; the
  * cursor's query above refreshes it, so a table created since is seen at the next poll.
  */
-int
-fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, int64_t at),
-		     void *ud)
+static int
+sq_failures(struct fleet_store *base, fleet_failure_fn fn, void *ud)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = NULL;
 	int64_t cursor, last;
 	int r, rc;
@@ -360,3 +363,13 @@ fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, i
 		r = set_cursor(s, last);
 	return r;
 }
+
+const struct fleet_store_ops fleet_store_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.apply = sq_apply,
+	.load = sq_load,
+	.unit = sq_unit,
+	.failures = sq_failures,
+};
