@@ -47,6 +47,8 @@ struct cycles_req {
 	size_t n_groups, n_new, n_fresh;
 	float *rows, *out;
 	struct fleet_row *wrows;
+	struct fleet_window *wins;
+	size_t n_wins;
 };
 
 static int
@@ -256,6 +258,27 @@ make_room(struct cycles_req *q)
 	}
 }
 
+/* Room for every window this request will change, before anything changes. */
+static int
+prepare_windows(struct cycles_req *q)
+{
+	size_t g, n = 0;
+
+	for (g = 0; g < q->n_groups; g++)
+		n += q->groups[g].n_new > 0;
+	q->wins = calloc(n ? n : 1, sizeof(*q->wins));
+	for (g = 0; q->wins != NULL && g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		if (gr->n_new == 0)
+			continue;
+		q->wins[q->n_wins].slots = malloc((size_t)gr->e->cap * FLEET_SLOT * sizeof(double));
+		if (q->wins[q->n_wins++].slots == NULL)
+			return -ENOMEM;
+	}
+	return q->wins == NULL ? -ENOMEM : 0;
+}
+
 /* The windows change: new engines in, cycles appended, predictions kept, rows to store. */
 static void
 apply_plan(struct cycles_req *q, double now)
@@ -264,7 +287,8 @@ apply_plan(struct cycles_req *q, double now)
 	struct fleet_shared *sh = fs->sh;
 	const struct predict_request *r = q->r;
 	struct fleet_engine *old;
-	size_t g, k, i, w = 0;
+	size_t g, k, i, w = 0, nw = 0;
+	int64_t dropped, expected;
 
 	make_room(q);
 	for (g = 0; g < q->n_groups; g++) {
@@ -278,6 +302,9 @@ apply_plan(struct cycles_req *q, double now)
 	for (g = 0; g < q->n_groups; g++) {
 		struct group *gr = &q->groups[g];
 
+		if (gr->n_new == 0)
+			continue;
+		expected = gr->e->len > 0 ? fleet_engine_last_cycle(gr->e) : -1;
 		for (k = 0; k < gr->n; k++) {
 			i = q->order[gr->first + k];
 			if (q->plan[i].kind != PLAN_NEW)
@@ -285,7 +312,7 @@ apply_plan(struct cycles_req *q, double now)
 			struct fleet_row *row = &q->wrows[w++];
 
 			fleet_engine_append(gr->e, cycle_number(r, i), cycle_inputs(r, i),
-					    &row->dropped);
+					    &dropped);
 			gr->e->rul = q->out[q->plan[i].feat];
 			gr->e->last_seen = now;
 			gr->e->by = fs->by;
@@ -296,6 +323,20 @@ apply_plan(struct cycles_req *q, double now)
 			row->ts = now;
 			row->model = fs->m.name;
 			row->version = fs->m.version;
+		}
+		/* the buffer was sized for the ring at prepare_windows */
+		{
+			struct fleet_window *win = &q->wins[nw++];
+			double *slots = win->slots;
+			uint32_t j;
+
+			*win = (struct fleet_window){ .unit = gr->e->unit, .expected = expected,
+						      .len = gr->e->len, .slots = slots,
+						      .rul = (double)gr->e->rul, .ts = now,
+						      .model = fs->m.name, .version = fs->m.version };
+			for (j = 0; j < gr->e->len; j++)
+				memcpy(slots + (size_t)j * FLEET_SLOT, fleet_engine_slot(gr->e, j),
+				       FLEET_SLOT * sizeof(double));
 		}
 	}
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
@@ -426,6 +467,9 @@ free_req(struct cycles_req *q)
 	free(q->rows);
 	free(q->out);
 	free(q->wrows);
+	for (g = 0; q->wins != NULL && g < q->n_wins; g++)
+		free(q->wins[g].slots);
+	free(q->wins);
 }
 
 /*
@@ -466,7 +510,7 @@ ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fle
 		*code = "too_many_engines";
 		return 413;
 	}
-	if (prepare_engines(q) < 0 || compute_features(q) < 0)
+	if (prepare_engines(q) < 0 || prepare_windows(q) < 0 || compute_features(q) < 0)
 		goto nomem;
 	if (q->n_new > 0 && m->ops->predict(m->model, q->rows, q->n_new, q->out) < 0) {
 		snprintf(msg, msg_len, "prediction failed");
@@ -481,6 +525,10 @@ ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fle
 	it->rows = q->wrows;
 	it->n_rows = q->n_new;
 	q->wrows = NULL;
+	it->wins = q->wins;
+	it->n_wins = q->n_wins;
+	q->wins = NULL;
+	q->n_wins = 0;
 	return 0;
 nomem:
 	snprintf(msg, msg_len, "out of memory");
@@ -795,7 +843,7 @@ handle_engine(void *ud, const struct rulsrv_request *req, struct rulsrv_response
 	cJSON_AddStringToObject(root, "version", version);
 	list = cJSON_AddArrayToObject(root, "predictions");
 	/* this life's predictions, from the store: the acknowledged ones */
-	fleet_store_unit(sh->store, unit, false, add_prediction, list);
+	fleet_store_history(sh->store, unit, add_prediction, list);
 	body = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (body == NULL) {

@@ -65,6 +65,8 @@ struct fleet_item {
 	size_t n_forget;
 	struct fleet_row *rows;
 	size_t n_rows;
+	struct fleet_window *wins; /* each engine's window after the request (slots malloc'd) */
+	size_t n_wins;
 	/* the answer once durable: body (malloc'd) with status, or the error when the store
 	 * failed; resp NULL for writes nobody waits for (evictions on a timer) */
 	struct rulsrv_response *resp;

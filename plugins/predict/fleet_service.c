@@ -29,7 +29,6 @@ static struct fleet_shared *registry;
 
 struct load_ctx {
 	struct fleet_shared *sh;
-	struct fleet_engine *cur;
 	int err;
 };
 
@@ -51,28 +50,31 @@ model_index_locked(struct fleet_shared *sh, const char *name, const char *versio
 	return (uint16_t)sh->model_count++;
 }
 
-/* Rows ordered by unit, cycle: one engine per unit, its windowed cycles appended. */
+/* One engine per stored window, replacing the one in memory (the last fleet_window cycles). */
 static int
-load_row(void *ud, const struct fleet_stored *c)
+load_window(void *ud, const struct fleet_window *w)
 {
 	struct load_ctx *l = ud;
 	struct fleet_shared *sh = l->sh;
-	struct fleet_engine *old;
+	struct fleet_engine *e, *old;
 	int64_t dropped;
+	uint32_t i, from;
 
-	if (l->cur == NULL || l->cur->unit != c->unit) {
-		l->cur = fleet_engine_new(c->unit, sh->window);
-		if (l->cur == NULL || fleet_table_put(&sh->table, l->cur, &old) < 0) {
-			free(l->cur);
-			l->cur = NULL;
-			return l->err = -ENOMEM;
-		}
-		free(old);
+	e = fleet_engine_new(w->unit, sh->window);
+	if (e == NULL || fleet_table_put(&sh->table, e, &old) < 0) {
+		free(e);
+		return l->err = -ENOMEM;
 	}
-	fleet_engine_append(l->cur, c->cycle, c->inputs, &dropped);
-	l->cur->rul = (float)c->rul;
-	l->cur->last_seen = c->ts;
-	l->cur->by = model_index_locked(sh, c->model, c->version);
+	free(old);
+	from = w->len > sh->window ? w->len - sh->window : 0;
+	for (i = from; i < w->len; i++) {
+		const double *slot = w->slots + (size_t)i * FLEET_SLOT;
+
+		fleet_engine_append(e, (int64_t)slot[0], slot + 1, &dropped);
+	}
+	e->rul = (float)w->rul;
+	e->last_seen = w->ts;
+	e->by = model_index_locked(sh, w->model, w->version);
 	return 0;
 }
 
@@ -95,7 +97,7 @@ shared_free(struct fleet_shared *sh)
 
 static int
 shared_open(const struct fleet_model *m, const struct fleet_store_ops *ops, const char *database,
-	    uint32_t window, struct fleet_shared **out)
+	    uint32_t window, int timeout_ms, struct fleet_shared **out)
 {
 	struct fleet_shared *sh = calloc(1, sizeof(*sh));
 	struct load_ctx l = { 0 };
@@ -111,10 +113,10 @@ shared_open(const struct fleet_model *m, const struct fleet_store_ops *ops, cons
 	sh->database = strdup(database);
 	r = sh->database == NULL ? -ENOMEM : fleet_table_init(&sh->table, 1024);
 	if (r == 0)
-		r = fleet_store_open(ops, database, &sh->store, err, sizeof(err));
+		r = fleet_store_open(ops, database, timeout_ms, &sh->store, err, sizeof(err));
 	if (r == 0) {
 		l.sh = sh;
-		r = fleet_store_load(sh->store, load_row, &l);
+		r = fleet_store_load(sh->store, load_window, &l);
 		if (r < 0 && err[0] == '\0')
 			snprintf(err, sizeof(err), "cannot read the windows from '%s': error %d",
 				 database, r);
@@ -137,7 +139,7 @@ shared_open(const struct fleet_model *m, const struct fleet_store_ops *ops, cons
 /* The shared windows of database, opened when no instance holds them yet. */
 static int
 shared_get(const struct fleet_model *m, const struct fleet_store_ops *ops, const char *database,
-	   uint32_t window, struct fleet_shared **out)
+	   uint32_t window, int timeout_ms, struct fleet_shared **out)
 {
 	struct fleet_shared *sh;
 	int r = 0;
@@ -146,7 +148,7 @@ shared_get(const struct fleet_model *m, const struct fleet_store_ops *ops, const
 	for (sh = registry; sh != NULL && strcmp(sh->database, database) != 0; sh = sh->next)
 		;
 	if (sh == NULL) {
-		r = shared_open(m, ops, database, window, &sh);
+		r = shared_open(m, ops, database, window, timeout_ms, &sh);
 		if (r == 0) {
 			sh->next = registry;
 			registry = sh;
@@ -229,7 +231,7 @@ reload_unit_locked(struct fleet_shared *sh, int64_t unit)
 	struct load_ctx l = { .sh = sh };
 
 	free(fleet_table_remove(&sh->table, unit));
-	fleet_store_unit(sh->store, unit, true, load_row, &l);
+	fleet_store_window(sh->store, unit, load_window, &l);
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
 }
 
@@ -242,9 +244,8 @@ fleet_committed(void *ud, struct fleet_item *it)
 
 	if (it->result < 0 && it->n_rows > 0) {
 		pthread_mutex_lock(&sh->lock);
-		for (i = 0; i < it->n_rows; i++)
-			if (i == 0 || it->rows[i].unit != it->rows[i - 1].unit)
-				reload_unit_locked(sh, it->rows[i].unit);
+		for (i = 0; i < it->n_wins; i++)
+			reload_unit_locked(sh, it->wins[i].unit);
 		pthread_mutex_unlock(&sh->lock);
 	}
 	if (it->resp != NULL) {
@@ -303,7 +304,7 @@ struct fleet_settings {
 	bool on;
 	const struct fleet_store_ops *ops;
 	char *store, *database, *thresholds;
-	int64_t window, max_engines, idle_ttl;
+	int64_t window, max_engines, idle_ttl, timeout_ms;
 	double tick;
 };
 
@@ -349,6 +350,7 @@ read_settings(struct fleet_service *fs, const struct rulsrv_settings *st,
 	    (r = api->setting_int(st, "idle_ttl_seconds", 0, 0, 100L * 365 * 86400,
 				  &o->idle_ttl)) < 0 ||
 	    (r = api->setting_double(st, "fleet_tick_seconds", 1.0, 0.01, 3600, &o->tick)) < 0 ||
+	    (r = api->setting_int(st, "store_timeout_ms", 5000, 10, 600000, &o->timeout_ms)) < 0 ||
 	    (r = api->setting_string(st, "fleet_thresholds", "10,25,50", &o->thresholds)) < 0)
 		return r;
 	if (strcmp(o->store, "postgresql") == 0) {
@@ -474,7 +476,7 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 	r = read_settings(fs, settings, &o);
 	if (r < 0 || !o.on)
 		goto out;
-	r = shared_get(m, o.ops, o.database, (uint32_t)o.window, &fs->sh);
+	r = shared_get(m, o.ops, o.database, (uint32_t)o.window, (int)o.timeout_ms, &fs->sh);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&fs->sh->lock);
