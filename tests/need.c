@@ -12,6 +12,7 @@
 
 #include "cmapss.h"
 #include "harness/harness.h"
+#include "harness/pg_server.h"
 
 static bool
 cmapss_met(const char *need, char *why, size_t why_len)
@@ -66,6 +67,14 @@ program_met(const char *need, char *why, size_t why_len)
 	return false;
 }
 
+/* initdb, pg_ctl, postgres, psql (tests/harness/pg_server.h), for a throwaway cluster */
+static bool
+postgresql_met(const char *need, char *why, size_t why_len)
+{
+	(void)need;
+	return pg_server_available(why, why_len);
+}
+
 static const struct need_kind {
 	const char *name;
 	bool (*met)(const char *need, char *why, size_t why_len);
@@ -74,6 +83,7 @@ static const struct need_kind {
 	{ "fd001", fd001_met },
 	{ "openssl", program_met },
 	{ "promtool", program_met },
+	{ "postgresql", postgresql_met },
 };
 
 static const struct need_kind *

@@ -19,6 +19,7 @@
  *              ../shared/data/cmapss)
  *   "fd001"    the committed model bundle models/fd001
  *   "openssl", "promtool"   that program on PATH
+ *   "postgresql"   the PostgreSQL server binaries, for tests/harness/pg_server.h
  *
  * Declared in a suite's constructor, checked by the runner before anything runs:
  *   suite_needs(s, need)   every test of s needs it: without it <kind>.<suite> is skipped.
