@@ -37,6 +37,7 @@ fleet_item_free(struct fleet_item *it)
 	for (size_t i = 0; i < it->n_wins; i++)
 		free(it->wins[i].slots);
 	free(it->wins);
+	fleet_retry_free(it->retry);
 	free(it->body);
 	free(it);
 }

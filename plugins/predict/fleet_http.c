@@ -51,6 +51,26 @@ struct cycles_req {
 	size_t n_wins;
 };
 
+/* A request kept for planning again (a shared store's compare-and-set missed). */
+struct fleet_retry {
+	struct fleet_service *fs;
+	struct predict_request r;
+	const char *where_kind;
+	double received_at;
+	unsigned attempts;
+};
+
+#define FLEET_MAX_ATTEMPTS 8 /* plans of one request before 503: instances racing on an engine */
+
+void
+fleet_retry_free(struct fleet_retry *rt)
+{
+	if (rt == NULL)
+		return;
+	predict_request_free(&rt->r);
+	free(rt);
+}
+
 static int
 by_unit(const void *a, const void *b, void *ud)
 {
@@ -477,20 +497,36 @@ free_req(struct cycles_req *q)
  * with msg and code filled (nothing changed).
  */
 static unsigned
-ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fleet_item *it,
+ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 	      enum fleet_refusal *why, const char **code, char *msg, size_t msg_len)
 {
 	struct fleet_shared *sh = q->fs->sh;
 	const struct fleet_model *m = &q->fs->m;
-	size_t bad = 0;
+	size_t bad = 0, g;
 	int64_t last = 0;
 	char loc[48];
-	int rc;
+	int rc = 0;
 
+	/* engines another instance streamed until now continue from the store */
+	for (g = 0; g < q->n_groups && rc == 0; g++)
+		rc = fleet_takeover_locked(sh, q->r->engines[q->order[q->groups[g].first]].unit);
+	if (rc < 0) {
+		snprintf(msg, msg_len, "the engines' windows could not be read from the store; "
+			 "nothing was kept");
+		*why = REFUSE_STORE;
+		*code = "store_failed";
+		return 503;
+	}
 	rc = plan_cycles(q, &bad, &last);
 	if (rc == 1) {
 		/* a failure event may have ended the life this cycle seems stale against */
 		fleet_poll_failures_locked(sh);
+		rc = plan_cycles(q, &bad, &last);
+	}
+	if (rc == 1 && sh->store->ops->shared) {
+		/* or another instance ended it, or moved it on: the store has the truth */
+		for (g = 0; g < q->n_groups; g++)
+			fleet_reload_locked(sh, q->r->engines[q->order[q->groups[g].first]].unit);
 		rc = plan_cycles(q, &bad, &last);
 	}
 	if (rc == 1) {
@@ -521,7 +557,7 @@ ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fle
 	it->body = render(q, &it->body_len);
 	if (it->body == NULL)
 		goto nomem;
-	apply_plan(q, req->received_at);
+	apply_plan(q, received_at);
 	it->rows = q->wrows;
 	it->n_rows = q->n_new;
 	q->wrows = NULL;
@@ -537,60 +573,63 @@ nomem:
 	return 503;
 }
 
+/* 503 store_failed carries Retry-After; the other refusals as refuse(). */
 static void
-handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+refuse_status(struct fleet_service *fs, struct rulsrv_response *resp, enum fleet_refusal why,
+	      unsigned status, const char *code, const char *msg)
 {
-	struct fleet_service *fs = ud;
+	char retry[16];
+
+	if (why == REFUSE_STORE) {
+		snprintf(retry, sizeof(retry), "%u", fleet_store_retry_after(fs->sh->store));
+		fs->m.api->respond_header(resp, "Retry-After", retry);
+	}
+	refuse(fs, resp, why, status, code, msg);
+}
+
+/*
+ * Plan under the lock and queue the writes with the answer deferred, or answer the refusal.
+ * rt is the parsed request; it goes with the item when the store is shared (to plan again),
+ * else stays the caller's. Returns the item queued, NULL when answered here.
+ */
+static void
+plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv_response *resp,
+	       bool deferred)
+{
 	struct fleet_shared *sh = fs->sh;
 	const struct rulsrv_api *api = fs->m.api;
-	struct cycles_req q = { .fs = fs };
-	struct predict_request r;
-	struct predict_error err;
-	struct fleet_item *it = NULL;
+	struct fleet_retry *rt = *rtp;
+	struct cycles_req q = { .fs = fs, .r = &rt->r, .where_kind = rt->where_kind };
+	struct fleet_item *it = calloc(1, sizeof(*it));
 	enum fleet_refusal why = REFUSE_INVALID;
 	const char *code = NULL;
 	char msg[300];
 	unsigned status;
-	bool text;
-	int rc;
 
-	if (req->content_type == NULL || (strcmp(req->content_type, "application/json") != 0 &&
-					  strcmp(req->content_type, "text/plain") != 0)) {
-		snprintf(msg, sizeof(msg), "Content-Type must be application/json or text/plain, "
-			 "got '%.64s'", req->content_type ? req->content_type : "none");
-		refuse(fs, resp, REFUSE_MEDIA, 415, "unsupported_media_type", msg);
-		return;
-	}
-	text = req->content_type[0] == 't';
-	predict_request_init(&r);
-	rc = text ? predict_request_parse_cycles_cmapss(req->body ? req->body : "", req->body_len,
-						       &fs->lim, &r, &err)
-		  : predict_request_parse_cycles_json(req->body ? req->body : "", req->body_len,
-						     &fs->lim, &r, &err);
-	if (rc < 0) {
-		refuse(fs, resp, REFUSE_INVALID, err.status, err.code, err.message);
-		predict_request_free(&r);
-		return;
-	}
-	q.r = &r;
-	q.where_kind = text ? "row" : r.batch ? "cycles" : NULL;
-	it = calloc(1, sizeof(*it));
 	if (it == NULL || group_cycles(&q) < 0) {
 		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
 	pthread_mutex_lock(&sh->lock);
-	status = ingest_locked(&q, req, it, &why, &code, msg, sizeof(msg));
+	if (deferred) /* planned before on windows another instance had moved on */
+		for (size_t g = 0; g < q.n_groups; g++)
+			fleet_reload_locked(sh, rt->r.engines[q.order[q.groups[g].first]].unit);
+	status = ingest_locked(&q, rt->received_at, it, &why, &code, msg, sizeof(msg));
 	pthread_mutex_unlock(&sh->lock);
 	if (status != 0) {
-		refuse(fs, resp, why, status, code, msg);
+		refuse_status(fs, resp, why, status, code, msg);
 		goto out;
 	}
-	notify(&q, it->rows, req->received_at);
+	notify(&q, it->rows, rt->received_at);
 	api->counter_add(fs->cycles_total, (double)q.n_new);
 	it->status = 200;
 	it->resp = resp;
-	api->response_defer(resp);
+	if (sh->store->ops->shared) {
+		it->retry = rt;
+		*rtp = NULL;
+	}
+	if (!deferred)
+		api->response_defer(resp);
 	if (fleet_committer_submit(sh->committer, it) < 0) {
 		it->resp = NULL;
 		api->respond_error(resp, 503, "shutting_down", "the service is stopping");
@@ -600,7 +639,60 @@ handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response
 out:
 	fleet_item_free(it);
 	free_req(&q);
-	predict_request_free(&r);
+}
+
+void
+fleet_cycles_retry(struct fleet_item *it)
+{
+	struct fleet_retry *rt = it->retry;
+	struct rulsrv_response *resp = it->resp;
+
+	it->retry = NULL;
+	it->resp = NULL;
+	if (++rt->attempts >= FLEET_MAX_ATTEMPTS)
+		fleet_store_failed(rt->fs->sh, resp, -EAGAIN);
+	else
+		plan_and_queue(rt->fs, &rt, resp, true);
+	fleet_retry_free(rt);
+}
+
+static void
+handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_retry *rt = calloc(1, sizeof(*rt));
+	struct predict_error err;
+	char msg[300];
+	bool text;
+	int rc;
+
+	if (req->content_type == NULL || (strcmp(req->content_type, "application/json") != 0 &&
+					  strcmp(req->content_type, "text/plain") != 0)) {
+		snprintf(msg, sizeof(msg), "Content-Type must be application/json or text/plain, "
+			 "got '%.64s'", req->content_type ? req->content_type : "none");
+		refuse(fs, resp, REFUSE_MEDIA, 415, "unsupported_media_type", msg);
+		free(rt);
+		return;
+	}
+	if (rt == NULL) {
+		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	rt->fs = fs;
+	rt->received_at = req->received_at;
+	text = req->content_type[0] == 't';
+	predict_request_init(&rt->r);
+	rc = text ? predict_request_parse_cycles_cmapss(req->body ? req->body : "", req->body_len,
+						       &fs->lim, &rt->r, &err)
+		  : predict_request_parse_cycles_json(req->body ? req->body : "", req->body_len,
+						     &fs->lim, &rt->r, &err);
+	if (rc < 0) {
+		refuse(fs, resp, REFUSE_INVALID, err.status, err.code, err.message);
+	} else {
+		rt->where_kind = text ? "row" : rt->r.batch ? "cycles" : NULL;
+		plan_and_queue(fs, &rt, resp, false);
+	}
+	fleet_retry_free(rt);
 }
 
 /* ---- GET /v1/engines ---------------------------------------------------------------------- */

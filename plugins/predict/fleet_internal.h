@@ -74,7 +74,13 @@ struct fleet_item {
 	char *body;
 	size_t body_len;
 	int result; /* set by the committer */
+	/* what it takes to plan the request again when another instance moved one of its
+	 * engines on (-EAGAIN): a shared store only (fleet_http.c) */
+	struct fleet_retry *retry;
 };
+
+struct fleet_retry;
+void fleet_retry_free(struct fleet_retry *rt);
 
 struct fleet_shared;
 struct fleet_committer;

@@ -76,6 +76,11 @@ typedef void (*fleet_failure_fn)(void *ud, int64_t unit, int64_t failed_at);
 
 struct fleet_store_ops {
 	const char *name;
+	/* Other processes may write the store (several instances of a fleet): an engine missing
+	 * from memory may be in the store, and a window written is a compare-and-set. */
+	bool shared;
+	/* Optional: refuse a location at configuration time (why says what is wrong). */
+	int (*check)(const char *location, char *why, size_t why_len);
 	/* Open or create the store at location (a path, a connection string), migrating an
 	 * older layout; timeout_ms bounds each call to a server. On failure, err holds the
 	 * reason. */
@@ -108,6 +113,7 @@ struct fleet_store_ops {
 };
 
 extern const struct fleet_store_ops fleet_store_sqlite;
+extern const struct fleet_store_ops fleet_store_pg; /* fleet_store_pg.c */
 
 static inline int
 fleet_store_open(const struct fleet_store_ops *ops, const char *location, int timeout_ms,

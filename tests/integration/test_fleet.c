@@ -989,19 +989,41 @@ START_TEST(fleet_newer_schema_is_refused)
 }
 END_TEST
 
-/* store = "postgresql" is refused with the reason, naming the setting. */
-START_TEST(fleet_postgresql_is_refused_for_now)
+/*
+ * store = "postgresql" needs a dsn, and one without a password (it would sit in the
+ * configuration): refused at start, naming the file, line and setting; nothing connects.
+ */
+START_TEST(fleet_postgresql_dsn_checked)
 {
-	static const char conf[] =
+	static const char fmt[] =
 		"plugin_dir = \"@PLUGINS@\";\n"
 		"plugins = { model = { file = \"predict_forest.so\";\n"
 		"  settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
-		"               store = \"postgresql\"; database = \"@DIR@/x.db\"; }; }; };\n"
+		"               store = \"postgresql\";\n"
+		"               %s }; }; };\n"
 		"services = { prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\"]; }; };\n";
+	static const char *const dsns[] = {
+		"",
+		"dsn = \"host=127.0.0.1 port=1 dbname=fleet password=secret\";",
+		"dsn = \"postgresql://fleet:secret@127.0.0.1:1/fleet\";",
+	};
+	char conf[1024], where[400];
 
-	ck_assert_int_ne(harness_start_conf(&srv, conf), 0);
-	ck_assert(harness_log_contains(&srv, "setting 'plugins.model.settings.store'"));
-	ck_assert(harness_log_contains(&srv, "\"postgresql\" is not available for fleet mode"));
+	for (size_t i = 0; i < sizeof(dsns) / sizeof(dsns[0]); i++) {
+		snprintf(conf, sizeof(conf), fmt, dsns[i]);
+		ck_assert_int_ne(harness_start_conf(&srv, conf), 0);
+		snprintf(where, sizeof(where), "%s:%d: setting 'plugins.model.settings.dsn'",
+			 srv.conf, i == 0 ? 3 : 5);
+		ck_assert_msg(harness_log_contains(&srv, i == 0 ? "setting 'plugins.model."
+						   "settings.dsn': is required" : where),
+			      "case %zu: no error naming the dsn", i);
+		if (i > 0) {
+			ck_assert(harness_log_contains(&srv, "holds a password"));
+			ck_assert(!harness_log_contains(&srv, "secret"));
+		}
+		harness_cleanup(&srv);
+		memset(&srv, 0, sizeof(srv));
+	}
 	srv.pid = 0;
 }
 END_TEST
@@ -1023,7 +1045,7 @@ fleet_suite(void)
 	tcase_add_test(tc, fleet_delete_and_failure_end_a_life);
 	tcase_add_test(tc, fleet_view_sorted_and_paged);
 	tcase_add_test(tc, fleet_capacity_and_ttl_evict);
-	tcase_add_test(tc, fleet_postgresql_is_refused_for_now);
+	tcase_add_test(tc, fleet_postgresql_dsn_checked);
 	tcase_add_test(tc, fleet_old_layout_migrates);
 	tcase_add_test(tc, fleet_newer_schema_is_refused);
 	suite_add_tcase(s, tc);
