@@ -589,8 +589,8 @@ pg_history(struct fleet_store *base, int64_t unit, fleet_stored_fn fn, void *ud)
 }
 
 /*
- * Failure events from the feedback plugin's table "failures" (id, unit, failed_at_cycle),
- * when this database holds it. The cursor is shared by every instance through fleet_meta,
+ * Failure events from the feedback plugin's table feedback_failures (id, unit,
+ * failed_at_cycle), when this database holds it. The cursor is shared by every instance through fleet_meta,
  * and moves only forward (GREATEST): an event one instance applied ends the engine's life in
  * the store, and another instance that still holds the engine finds its compare-and-set
  * missing and reloads nothing, starting the next life.
@@ -603,13 +603,14 @@ pg_failures(struct fleet_store *base, fleet_failure_fn fn, void *ud)
 	struct params p;
 	PGresult *res = NULL;
 	int64_t last = s->cursor;
-	char err[256];
 	int r, i;
 
 	pthread_mutex_lock(&s->w.lock);
-	r = conn_open(s, &s->w, deadline, err, sizeof(err));
+	/* the poll runs under the fleet's lock: it never waits for a new connection (the
+	 * committer's next transaction opens one), only for a server that answers */
+	r = s->w.c != NULL && PQstatus(s->w.c) == CONNECTION_OK ? 0 : 1;
 	if (r == 0) {
-		res = exec_params(&s->w, deadline, "SELECT to_regclass('failures') IS NOT NULL", 0,
+		res = exec_params(&s->w, deadline, "SELECT to_regclass('feedback_failures') IS NOT NULL", 0,
 				  NULL, NULL, NULL, 0, &r);
 		if (r == 0 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 			r = 1; /* the feedback plugin does not share this database */
@@ -618,7 +619,7 @@ pg_failures(struct fleet_store *base, fleet_failure_fn fn, void *ud)
 	}
 	if (r == 0) {
 		param_int(&p, 0, s->cursor);
-		res = exec_params(&s->w, deadline, "SELECT id, unit, failed_at_cycle FROM failures"
+		res = exec_params(&s->w, deadline, "SELECT id, unit, failed_at_cycle FROM feedback_failures"
 				  " WHERE id > $1 ORDER BY id", 1, p.v, p.len, p.fmt, 0, &r);
 	}
 	for (i = 0; r == 0 && i < PQntuples(res); i++) {

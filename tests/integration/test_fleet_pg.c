@@ -61,13 +61,18 @@ fp_setup(void)
 static void
 fp_teardown(void)
 {
+	int status[2] = { 0, 0 };
+
 	for (int i = 0; i < 2; i++) {
 		if (srv[i].pid > 0)
-			harness_stop(&srv[i]);
+			status[i] = harness_stop(&srv[i]);
 		harness_cleanup(&srv[i]);
 	}
 	pg_server_cleanup(&pg);
 	cmapss_table_free(&fd001);
+	/* a clean exit: no leak or memory error (ASan's exit status) at shutdown */
+	ck_assert_msg(status[0] == 0 && status[1] == 0, "rulsrv exited with %d, %d on SIGTERM",
+		      status[0], status[1]);
 }
 
 static void
@@ -425,6 +430,55 @@ START_TEST(fleet_pg_database_down_is_503_then_recovers)
 }
 END_TEST
 
+/*
+ * A failure event in the feedback plugin's table feedback_failures (same database) ends the
+ * engine's life: it is forgotten, in memory and in the store, and its next cycle 1 starts a
+ * new window (the window form of that one cycle).
+ */
+START_TEST(fleet_pg_failure_event_ends_a_life)
+{
+	struct buf b = { malloc(4096), 0, 4096 };
+	struct harness_response r;
+	double got[UNITS];
+	bool in[UNITS];
+	char sql[256], path[64];
+	long status = 200;
+	size_t k;
+
+	fp_start(0);
+	for (k = 0; k < 5; k++) {
+		batch(&b, k, in);
+		post_ok(port_of(0), "/v1/cycles", "application/json", &b, &r);
+		harness_response_free(&r);
+	}
+	snprintf(sql, sizeof(sql), "CREATE TABLE feedback_failures(id bigserial PRIMARY KEY,"
+		 " unit bigint NOT NULL, failed_at_cycle bigint NOT NULL);"
+		 "INSERT INTO feedback_failures(unit, failed_at_cycle) VALUES(%lld, 5);",
+		 (long long)fd001.unit[first[0]]);
+	ck_assert_int_eq(pg_server_sql(&pg, sql, NULL), 0);
+	snprintf(path, sizeof(path), "/v1/engines/%lld", (long long)fd001.unit[first[0]]);
+	for (int tries = 0; tries < 100 && status == 200; tries++) {
+		usleep(100000); /* the fleet's timer polls the events every second */
+		ck_assert_int_eq(harness_http(port_of(0), "GET", path, NULL, NULL, 0, NULL, &r), 0);
+		status = r.status;
+		harness_response_free(&r);
+	}
+	ck_assert_int_eq(status, 404);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM fleet_windows WHERE unit = %lld",
+		 (long long)fd001.unit[first[0]]);
+	ck_assert_double_eq(pg_server_value(&pg, sql), 0);
+	b.len = 0;
+	cycle_json(&b, first[0]);
+	post_ok(port_of(0), "/v1/cycles", "application/json", &b, &r);
+	ruls_by_engine(r.body, got);
+	harness_response_free(&r);
+	memset(in, 0, sizeof(in));
+	in[0] = true;
+	expect_window_form(0, 0, in, got, "new life");
+	free(b.p);
+}
+END_TEST
+
 /* A database whose fleet schema is newer than this rulsrv's is refused at start. */
 START_TEST(fleet_pg_newer_schema_is_refused)
 {
@@ -457,6 +511,7 @@ fleet_pg_suite(void)
 	tcase_add_test(tc, fleet_pg_two_daemons_share_engines);
 	tcase_add_test(tc, fleet_pg_repeat_and_stale_across_daemons);
 	tcase_add_test(tc, fleet_pg_database_down_is_503_then_recovers);
+	tcase_add_test(tc, fleet_pg_failure_event_ends_a_life);
 	tcase_add_test(tc, fleet_pg_newer_schema_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
