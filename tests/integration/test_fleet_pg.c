@@ -2,6 +2,7 @@
 /* test_fleet_pg.c - fleet mode on the PostgreSQL store: streamed = window form, two daemons
  * sharing the windows, an instance killed mid-stream, the database down. */
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -282,47 +283,74 @@ END_TEST
 
 /* ---- two daemons -------------------------------------------------------------------------------- */
 
+struct killer {
+	struct harness_server *s;
+	useconds_t after;
+};
+
+static void *
+kill_later(void *arg)
+{
+	struct killer *k = arg;
+
+	usleep(k->after);
+	harness_signal(k->s, SIGKILL);
+	return NULL;
+}
+
 /*
  * Two daemons share the database; each cycle step goes to the other daemon, so every engine's
  * cycles alternate between them: the first cycle of an engine at the second daemon loads its
  * window from the store (takeover), and afterwards each daemon's copy is one cycle behind,
  * which the compare-and-set on last_cycle catches. Every answer equals the window form. Then
- * one daemon is killed mid-stream (SIGKILL) and the other carries every engine on.
+ * daemon 1 alone takes the stream and is killed (SIGKILL) while requests are in flight; the
+ * client sends the step it has no answer for to daemon 0, which carries every engine on: the
+ * answers again equal the window form (a step daemon 1 committed without answering is the
+ * exact repeat it is sent as again).
  */
 START_TEST(fleet_pg_two_daemons_share_engines)
 {
 	struct buf b = { malloc(4096), 0, 4096 };
 	struct harness_response r;
+	struct killer kl = { &srv[1], 400000 };
 	double got[UNITS];
-	bool in[UNITS];
-	size_t k, kill_at = 60;
+	bool in[UNITS], killed = false;
+	size_t k, alternate = 40, rows = 0;
+	pthread_t t;
 	int d;
 
 	fp_start(0);
 	fp_start(1);
 	for (k = 0; batch(&b, k, in) > 0; k++) {
-		d = k < kill_at ? (int)((k + 1) % 2) : 0; /* 1 first: daemon 0 takes over at k 1 */
-		if (k == kill_at) {
-			ck_assert_int_eq(harness_signal(&srv[1], SIGKILL), 0);
-			ck_assert_int_eq(harness_wait(&srv[1], 5000), 128 + SIGKILL);
-			srv[1].pid = 0;
+		d = k < alternate ? (int)((k + 1) % 2) : killed ? 0 : 1; /* 1 first: 0 takes over */
+		if (k == alternate)
+			pthread_create(&t, NULL, kill_later, &kl);
+		if (d == 1 && k >= alternate) {
+			if (harness_http(port_of(1), "POST", "/v1/cycles", "application/json", b.p,
+					 b.len, NULL, &r) != 0) {
+				/* cut off: this step goes to daemon 0 */
+				killed = true;
+				pthread_join(t, NULL);
+				ck_assert_int_eq(harness_wait(&srv[1], 5000), 128 + SIGKILL);
+				srv[1].pid = 0;
+				k--;
+				continue;
+			}
+			ck_assert_msg(r.status == 200, "daemon 1: %ld %s", r.status, r.body);
+		} else {
+			post_ok(port_of(d), "/v1/cycles", "application/json", &b, &r);
 		}
-		post_ok(port_of(d), "/v1/cycles", "application/json", &b, &r);
 		ruls_by_engine(r.body, got);
 		harness_response_free(&r);
 		expect_window_form(0, k, in, got, d == 0 ? "daemon 0" : "daemon 1");
 	}
-	ck_assert_uint_gt(k, kill_at);
+	ck_assert_msg(killed, "daemon 1 took the whole stream before the kill");
 	/* every cycle is in the history once, whichever daemon took it */
-	{
-		size_t rows = 0;
-
-		for (size_t e = 0; e < n_units; e++)
-			for (size_t j = 0; row_of(e, j) >= 0; j++)
-				rows++;
-		ck_assert_double_eq(pg_server_value(&pg, "SELECT count(*) FROM fleet_cycles"),
-				    (double)rows);
-	}
+	for (size_t e = 0; e < n_units; e++)
+		for (size_t j = 0; row_of(e, j) >= 0; j++)
+			rows++;
+	ck_assert_double_eq(pg_server_value(&pg, "SELECT count(*) FROM fleet_cycles"),
+			    (double)rows);
 	free(b.p);
 }
 END_TEST
