@@ -346,12 +346,122 @@ exec_p(struct pg_conn *k, double deadline, const char *sql, int n, struct params
 	return rc;
 }
 
+/*
+ * A transaction's writes go as one pipeline (libpq's pipeline mode): BEGIN and every
+ * statement sent at once, their results read after one sync, then COMMIT or ROLLBACK: two
+ * round trips per committer batch whatever its size. A window's compare-and-set is a
+ * statement that must change one row; when it changed none, the batch rolls back (-EAGAIN).
+ */
+struct pipe {
+	struct pg_conn *k;
+	double deadline;
+	size_t sent, cap;
+	unsigned char *cas; /* per statement: must it change exactly one row? */
+	int rc;
+};
+
+static void
+pipe_send(struct pipe *pp, const char *sql, int n, const struct params *p, bool cas)
+{
+	if (pp->rc < 0)
+		return;
+	if (pp->sent == pp->cap) {
+		size_t cap = pp->cap ? pp->cap * 2 : 64;
+		unsigned char *c = realloc(pp->cas, cap);
+
+		if (c == NULL) {
+			pp->rc = -ENOMEM;
+			return;
+		}
+		pp->cas = c;
+		pp->cap = cap;
+	}
+	if (!PQsendQueryParams(pp->k->c, sql, n, NULL, p ? p->v : NULL, p ? p->len : NULL,
+			       p ? p->fmt : NULL, 0)) {
+		pp->rc = -EIO;
+		return;
+	}
+	pp->cas[pp->sent++] = cas;
+	/* keep the output moving and read what comes back, so that neither side's buffer
+	 * fills while the other waits */
+	if (PQflush(pp->k->c) < 0 || !PQconsumeInput(pp->k->c))
+		pp->rc = -EIO;
+}
+
+/* Send what is buffered, reading meanwhile; within the deadline. */
 static int
-write_window(struct pg_conn *k, double deadline, const struct fleet_window *w)
+pipe_flush(struct pipe *pp)
+{
+	int f;
+
+	while ((f = PQflush(pp->k->c)) == 1) {
+		struct pollfd p = { .fd = PQsocket(pp->k->c), .events = POLLIN | POLLOUT };
+		double left = pp->deadline - mono();
+
+		if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) == 0)
+			return -ETIMEDOUT;
+		if ((p.revents & POLLIN) && !PQconsumeInput(pp->k->c))
+			return -EIO;
+	}
+	return f < 0 ? -EIO : 0;
+}
+
+/* The next result of the pipeline (NULL between statements); *rc on a transport error. */
+static PGresult *
+pipe_result(struct pipe *pp, int *rc)
+{
+	*rc = 0;
+	while (PQisBusy(pp->k->c)) {
+		*rc = wait_socket(pp->k->c, false, pp->deadline);
+		if (*rc == 0 && !PQconsumeInput(pp->k->c))
+			*rc = -EIO;
+		if (*rc < 0)
+			return NULL;
+	}
+	return PQgetResult(pp->k->c);
+}
+
+/* Read every statement's result and the sync: the batch's outcome, or a transport error
+ * in *transport (the connection is then unusable). */
+static int
+pipe_collect(struct pipe *pp, int *transport)
+{
+	int rc = 0, t = 0;
+	size_t i;
+
+	for (i = 0; i < pp->sent && t == 0; i++) {
+		PGresult *res = pipe_result(pp, &t);
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+		if (t < 0)
+			break;
+		if (st == PGRES_COMMAND_OK) {
+			if (pp->cas[i] && strcmp(PQcmdTuples(res), "1") != 0 && rc == 0)
+				rc = -EAGAIN; /* another instance moved the engine on */
+		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
+			rc = -EIO;
+		}
+		PQclear(res);
+		if (res != NULL) {
+			res = pipe_result(pp, &t); /* the NULL that ends a statement's results */
+			PQclear(res);
+		}
+	}
+	if (t == 0) {
+		PGresult *res = pipe_result(pp, &t);
+
+		if (t == 0 && (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC))
+			t = -EIO;
+		PQclear(res);
+	}
+	*transport = t;
+	return t < 0 ? t : rc;
+}
+
+static void
+send_window(struct pipe *pp, const struct fleet_window *w)
 {
 	struct params p;
-	int64_t n = 0;
-	int rc;
 
 	param_int(&p, 0, w->unit);
 	param_int(&p, 1, fleet_window_last_cycle(w));
@@ -364,48 +474,61 @@ write_window(struct pg_conn *k, double deadline, const struct fleet_window *w)
 	param_double(&p, 6, w->ts);
 	param_int(&p, 7, w->expected);
 	if (w->expected < 0)
-		rc = exec_p(k, deadline, "INSERT INTO fleet_windows(unit, last_cycle, \"window\","
-			    " rul, model, version, ts) VALUES($1, $2, $3, $4, $5, $6, $7)"
-			    " ON CONFLICT (unit) DO NOTHING", 7, &p, &n);
+		pipe_send(pp, "INSERT INTO fleet_windows(unit, last_cycle, \"window\","
+			  " rul, model, version, ts) VALUES($1, $2, $3, $4, $5, $6, $7)"
+			  " ON CONFLICT (unit) DO NOTHING", 7, &p, true);
 	else
-		rc = exec_p(k, deadline, "UPDATE fleet_windows SET last_cycle = $2,"
-			    " \"window\" = $3, rul = $4, model = $5, version = $6, ts = $7"
-			    " WHERE unit = $1 AND last_cycle = $8", 8, &p, &n);
-	if (rc == 0 && n != 1)
-		rc = -EAGAIN; /* the store's window is not the one this instance moved on from */
-	return rc;
+		pipe_send(pp, "UPDATE fleet_windows SET last_cycle = $2,"
+			  " \"window\" = $3, rul = $4, model = $5, version = $6, ts = $7"
+			  " WHERE unit = $1 AND last_cycle = $8", 8, &p, true);
 }
 
 static int
-apply_all(struct pg_conn *k, double deadline, const int64_t *forget, size_t n_forget,
-	  const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
-	  size_t n_wins)
+apply_pipeline(struct pg_conn *k, double deadline, const int64_t *forget, size_t n_forget,
+	       const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
+	       size_t n_wins)
 {
+	struct pipe pp = { .k = k, .deadline = deadline };
 	struct params p;
 	size_t i;
-	int rc = 0;
+	int rc, transport;
 
-	for (i = 0; rc == 0 && i < n_forget; i++) {
+	if (!PQenterPipelineMode(k->c))
+		return -EIO;
+	pipe_send(&pp, "BEGIN", 0, NULL, false);
+	for (i = 0; i < n_forget; i++) {
 		param_int(&p, 0, forget[i]);
-		rc = exec_p(k, deadline, "DELETE FROM fleet_cycles WHERE unit = $1", 1, &p, NULL);
-		if (rc == 0)
-			rc = exec_p(k, deadline, "DELETE FROM fleet_windows WHERE unit = $1", 1, &p,
-				    NULL);
+		pipe_send(&pp, "DELETE FROM fleet_cycles WHERE unit = $1", 1, &p, false);
+		pipe_send(&pp, "DELETE FROM fleet_windows WHERE unit = $1", 1, &p, false);
 	}
-	for (i = 0; rc == 0 && i < n_wins; i++)
+	for (i = 0; i < n_wins; i++)
 		if (wins[i].len > 0)
-			rc = write_window(k, deadline, &wins[i]);
-	for (i = 0; rc == 0 && i < n_rows; i++) {
+			send_window(&pp, &wins[i]);
+	for (i = 0; i < n_rows; i++) {
 		param_int(&p, 0, rows[i].unit);
 		param_int(&p, 1, rows[i].cycle);
 		param_double(&p, 2, rows[i].rul);
 		param_text(&p, 3, rows[i].model);
 		param_text(&p, 4, rows[i].version);
 		param_double(&p, 5, rows[i].ts);
-		rc = exec_p(k, deadline, "INSERT INTO fleet_cycles(unit, cycle, rul, model, version,"
-			    " ts) VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT (unit, cycle) DO UPDATE"
-			    " SET rul = EXCLUDED.rul, model = EXCLUDED.model,"
-			    " version = EXCLUDED.version, ts = EXCLUDED.ts", 6, &p, NULL);
+		pipe_send(&pp, "INSERT INTO fleet_cycles(unit, cycle, rul, model, version, ts)"
+			  " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT (unit, cycle) DO UPDATE"
+			  " SET rul = EXCLUDED.rul, model = EXCLUDED.model,"
+			  " version = EXCLUDED.version, ts = EXCLUDED.ts", 6, &p, false);
+	}
+	rc = pp.rc;
+	if (rc == 0 && !PQpipelineSync(k->c))
+		rc = -EIO;
+	if (rc == 0)
+		rc = pipe_flush(&pp);
+	transport = rc;
+	if (rc == 0)
+		rc = pipe_collect(&pp, &transport);
+	free(pp.cas);
+	if (transport < 0 || !PQexitPipelineMode(k->c)) {
+		/* the connection's state is unknown: the server rolls back when it goes */
+		conn_drop(k);
+		return rc < 0 ? rc : -EIO;
 	}
 	return rc;
 }
@@ -424,9 +547,7 @@ pg_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
 	pthread_mutex_lock(&s->w.lock);
 	rc = conn_open(s, &s->w, deadline, err, sizeof(err));
 	if (rc == 0)
-		rc = exec_simple(&s->w, deadline, "BEGIN");
-	if (rc == 0)
-		rc = apply_all(&s->w, deadline, forget, n_forget, rows, n_rows, wins, n_wins);
+		rc = apply_pipeline(&s->w, deadline, forget, n_forget, rows, n_rows, wins, n_wins);
 	if (rc == 0)
 		rc = exec_simple(&s->w, deadline, "COMMIT");
 	else if (s->w.c != NULL)
