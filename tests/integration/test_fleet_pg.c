@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -59,11 +60,23 @@ fp_setup(void)
 	ck_assert_msg(pg_server_start(&pg, "fleet", err, sizeof(err)) == 0, "%s", err);
 }
 
+/* The server's processes stopped with SIGSTOP (a hung database), woken at teardown. */
+static pid_t stopped[64];
+static size_t n_stopped;
+
+static void
+wake_server(void)
+{
+	while (n_stopped > 0)
+		kill(stopped[--n_stopped], SIGCONT);
+}
+
 static void
 fp_teardown(void)
 {
 	int status[2] = { 0, 0 };
 
+	wake_server();
 	for (int i = 0; i < 2; i++) {
 		if (srv[i].pid > 0)
 			status[i] = harness_stop(&srv[i]);
@@ -458,6 +471,89 @@ START_TEST(fleet_pg_database_down_is_503_then_recovers)
 }
 END_TEST
 
+/* SIGSTOP the postmaster and its children: a server that takes connections and never answers. */
+static void
+hang_server(void)
+{
+	char path[400], line[512];
+	FILE *f;
+	pid_t master;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/postmaster.pid", pg.data);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", &master), 1);
+	fclose(f);
+	ck_assert_int_eq(kill(master, SIGSTOP), 0);
+	stopped[n_stopped++] = master;
+	d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL && n_stopped < 64) {
+		int pid = atoi(de->d_name), ppid = 0;
+		char *p;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL && (p = strrchr(line, ')')) != NULL)
+			sscanf(p + 2, "%*c %d", &ppid);
+		fclose(f);
+		if (ppid == master && kill(pid, SIGSTOP) == 0)
+			stopped[n_stopped++] = pid;
+	}
+	closedir(d);
+}
+
+/*
+ * The database hangs (its processes stopped: connections are accepted, nothing answers):
+ * cycles are refused 503 store_failed with Retry-After once store_timeout_ms is past, not
+ * left waiting; once it answers again the daemon reconnects and the same cycles are accepted
+ * as the window form.
+ */
+START_TEST(fleet_pg_hung_database_is_503)
+{
+	struct buf b = { malloc(4096), 0, 4096 };
+	struct harness_response r;
+	double got[UNITS];
+	bool in[UNITS];
+	long status = 0;
+	size_t k;
+
+	fp_start(0);
+	for (k = 0; k < 3; k++) {
+		batch(&b, k, in);
+		post_ok(port_of(0), "/v1/cycles", "application/json", &b, &r);
+		harness_response_free(&r);
+	}
+	hang_server();
+	batch(&b, 3, in);
+	for (int tries = 0; tries < 2; tries++) {
+		ck_assert_int_eq(post(port_of(0), "/v1/cycles", "application/json", &b, &r), 503);
+		ck_assert_msg(strstr(r.body, "\"store_failed\"") != NULL, "%s", r.body);
+		ck_assert_msg(has_retry_after(&r), "no Retry-After in %s", r.headers);
+		harness_response_free(&r);
+	}
+	wake_server();
+	for (int tries = 0; tries < 100 && status != 200; tries++) {
+		if (tries > 0)
+			usleep(100000); /* the reconnection's back-off */
+		status = post(port_of(0), "/v1/cycles", "application/json", &b, &r);
+		ck_assert_msg(status == 200 || status == 503, "status %ld: %s", status, r.body);
+		if (status == 200)
+			ruls_by_engine(r.body, got);
+		harness_response_free(&r);
+	}
+	ck_assert_int_eq(status, 200);
+	expect_window_form(0, 3, in, got, "after the hang");
+	free(b.p);
+}
+END_TEST
+
 /*
  * A failure event in the feedback plugin's table feedback_failures (same database) ends the
  * engine's life: it is forgotten, in memory and in the store, and its next cycle 1 starts a
@@ -539,6 +635,7 @@ fleet_pg_suite(void)
 	tcase_add_test(tc, fleet_pg_two_daemons_share_engines);
 	tcase_add_test(tc, fleet_pg_repeat_and_stale_across_daemons);
 	tcase_add_test(tc, fleet_pg_database_down_is_503_then_recovers);
+	tcase_add_test(tc, fleet_pg_hung_database_is_503);
 	tcase_add_test(tc, fleet_pg_failure_event_ends_a_life);
 	tcase_add_test(tc, fleet_pg_newer_schema_is_refused);
 	suite_add_tcase(s, tc);
