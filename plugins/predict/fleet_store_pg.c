@@ -102,6 +102,14 @@ conn_drop(struct pg_conn *k)
 	k->retry_at = mono() + k->backoff;
 }
 
+/* The server's notices ("relation already exists, skipping") are not the daemon's log. */
+static void
+quiet(void *ud, const char *message)
+{
+	(void)ud;
+	(void)message;
+}
+
 /* A connection that answers, opened within the deadline; err says why not. */
 static int
 conn_open(struct pg_store *s, struct pg_conn *k, double deadline, char *err, size_t err_len)
@@ -121,6 +129,8 @@ conn_open(struct pg_store *s, struct pg_conn *k, double deadline, char *err, siz
 	k->c = PQconnectStart(s->dsn);
 	if (k->c == NULL || PQstatus(k->c) == CONNECTION_BAD)
 		st = PGRES_POLLING_FAILED;
+	else
+		PQsetNoticeProcessor(k->c, quiet, NULL);
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED && r == 0) {
 		r = wait_socket(k->c, st == PGRES_POLLING_WRITING, deadline);
 		if (r == 0)
