@@ -589,8 +589,9 @@ refuse_status(struct fleet_service *fs, struct rulsrv_response *resp, enum fleet
 
 /*
  * Plan under the lock and queue the writes with the answer deferred, or answer the refusal.
- * rt is the parsed request; it goes with the item when the store is shared (to plan again),
- * else stays the caller's. Returns the item queued, NULL when answered here.
+ * *rtp is the parsed request: it goes with the item when the store is shared (to plan again;
+ * *rtp is then NULL), else stays the caller's. deferred: planning again on the committer
+ * thread (the answer is deferred already; the engines are reloaded from the store first).
  */
 static void
 plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv_response *resp,
