@@ -10,15 +10,16 @@
 #include "fleet_internal.h"
 #include "splitmix64.h"
 
-#define ROWS_PER_TX 20000
+#define ENGINES_PER_TX 1000
 
 int
 main(int argc, char **argv)
 {
 	struct fleet_store *store = NULL;
 	struct fleet_row *rows;
+	struct fleet_window *wins;
 	char err[512];
-	size_t engines, cycles, window, n = 0, i, k;
+	size_t engines, cycles, window, kept, nr = 0, nw = 0, i, k;
 	uint64_t rng = 17;
 	double t0;
 
@@ -29,40 +30,70 @@ main(int argc, char **argv)
 	engines = strtoull(argv[2], NULL, 10);
 	cycles = argc > 3 ? strtoull(argv[3], NULL, 10) : 30;
 	window = argc > 4 ? strtoull(argv[4], NULL, 10) : 30;
-	if (fleet_store_open(argv[1], &store, err, sizeof(err)) < 0) {
+	if (cycles == 0 || window == 0) {
+		fprintf(stderr, "CYCLES and WINDOW must be positive\n");
+		return 2;
+	}
+	kept = cycles < window ? cycles : window;
+	if (fleet_store_open(&fleet_store_sqlite, argv[1], 5000, &store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	rows = calloc(ROWS_PER_TX, sizeof(*rows));
+	rows = calloc(ENGINES_PER_TX * cycles, sizeof(*rows));
+	wins = calloc(ENGINES_PER_TX, sizeof(*wins));
+	for (i = 0; rows != NULL && wins != NULL && i < ENGINES_PER_TX; i++)
+		if ((wins[i].slots = malloc(kept * FLEET_SLOT * sizeof(double))) == NULL)
+			return 1;
+	if (rows == NULL || wins == NULL)
+		return 1;
 	t0 = clocks_monotonic();
 	/*
 	 * Engine by engine (the B-tree fills in key order): a live fleet writes cycle by cycle
 	 * across engines, which costs far more per row (docs/BENCHMARKS.md); this program only
 	 * makes a store for the restart to load.
 	 */
-	for (i = 0; i < engines; i++)
-		for (k = 0; k < cycles; k++) {
-			struct fleet_row *w = &rows[n++];
+	for (i = 0; i < engines; i++) {
+		struct fleet_window *w = &wins[nw++];
 
-			w->unit = (int64_t)i + 1;
-			w->cycle = (int64_t)k + 1;
-			w->dropped = k >= window ? (int64_t)(k + 1 - window) : -1;
+		w->unit = (int64_t)i + 1;
+		w->expected = -1;
+		w->len = (uint32_t)kept;
+		w->rul = 100.0;
+		w->ts = 1.8e9;
+		w->model = "bench";
+		w->version = "1";
+		for (k = 0; k < cycles; k++) {
+			struct fleet_row *r = &rows[nr++];
+
+			r->unit = w->unit;
+			r->cycle = (int64_t)k + 1;
 			for (size_t j = 0; j < CMAPSS_N_INPUTS; j++)
-				w->inputs[j] = 500.0 + (double)(splitmix64_next(&rng) % 100000) / 100.0;
-			w->rul = 100.0;
-			w->ts = 1.8e9;
-			w->model = "bench";
-			w->version = "1";
-			if (n == ROWS_PER_TX || (i == engines - 1 && k == cycles - 1)) {
-				if (fleet_store_apply(store, NULL, 0, rows, n) < 0) {
-					fprintf(stderr, "store failed\n");
-					return 1;
-				}
-				n = 0;
+				r->inputs[j] = 500.0 + (double)(splitmix64_next(&rng) % 100000) / 100.0;
+			r->rul = 100.0;
+			r->ts = 1.8e9;
+			r->model = "bench";
+			r->version = "1";
+			if (k >= cycles - kept) {
+				double *slot = w->slots + (k - (cycles - kept)) * FLEET_SLOT;
+
+				slot[0] = (double)r->cycle;
+				memcpy(slot + 1, r->inputs, sizeof(r->inputs));
 			}
 		}
+		if (nw == ENGINES_PER_TX || i == engines - 1) {
+			if (fleet_store_apply(store, NULL, 0, rows, nr, wins, nw) < 0) {
+				fprintf(stderr, "store failed\n");
+				return 1;
+			}
+			nr = 0;
+			nw = 0;
+		}
+	}
 	printf("filled %zu engines x %zu cycles in %.1f s\n", engines, cycles,
 	       clocks_monotonic() - t0);
+	for (i = 0; i < ENGINES_PER_TX; i++)
+		free(wins[i].slots);
+	free(wins);
 	free(rows);
 	fleet_store_close(store);
 	return 0;

@@ -34,6 +34,10 @@ fleet_item_free(struct fleet_item *it)
 		return;
 	free(it->forget);
 	free(it->rows);
+	for (size_t i = 0; i < it->n_wins; i++)
+		free(it->wins[i].slots);
+	free(it->wins);
+	fleet_retry_free(it->retry);
 	free(it->body);
 	free(it);
 }
@@ -42,38 +46,46 @@ fleet_item_free(struct fleet_item *it)
  * Every item's writes in one transaction, then the hook for each. A group that forgets an
  * engine (DELETE, a failure, an eviction) is applied item by item instead, in queue order,
  * so a forget never deletes rows an earlier item of the group wrote after it: rare, and
- * exact.
+ * exact. So is a group that found an engine moved on by another process (-EAGAIN): each item
+ * then learns whether it was one of those, and the others are stored.
  */
 static void
 commit_run(struct fleet_committer *c, struct fleet_item *batch)
 {
 	struct fleet_item *it, *next;
 	struct fleet_row *rows = NULL;
-	size_t nr = 0, nf = 0, k = 0;
-	int r;
+	struct fleet_window *wins = NULL;
+	size_t nr = 0, nw = 0, nf = 0, kr = 0, kw = 0;
+	int r = -EAGAIN;
 
 	for (it = batch; it != NULL; it = it->next) {
 		nr += it->n_rows;
+		nw += it->n_wins;
 		nf += it->n_forget;
 	}
-	if (batch->next == NULL || nf > 0) {
-		for (it = batch; it != NULL; it = it->next)
-			it->result = fleet_store_apply(c->store, it->forget, it->n_forget,
-						       it->rows, it->n_rows);
-	} else {
+	if (batch->next != NULL && nf == 0) {
 		rows = malloc((nr ? nr : 1) * sizeof(*rows));
-		if (rows == NULL) {
+		wins = malloc((nw ? nw : 1) * sizeof(*wins));
+		if (rows == NULL || wins == NULL) {
 			r = -ENOMEM;
 		} else {
-			for (it = batch; it != NULL; it = it->next)
+			for (it = batch; it != NULL; it = it->next) {
 				for (size_t i = 0; i < it->n_rows; i++)
-					rows[k++] = it->rows[i];
-			r = fleet_store_apply(c->store, NULL, 0, rows, nr);
+					rows[kr++] = it->rows[i];
+				for (size_t i = 0; i < it->n_wins; i++)
+					wins[kw++] = it->wins[i];
+			}
+			r = fleet_store_apply(c->store, NULL, 0, rows, nr, wins, nw);
 		}
 		for (it = batch; it != NULL; it = it->next)
 			it->result = r;
 	}
+	if (r == -EAGAIN)
+		for (it = batch; it != NULL; it = it->next)
+			it->result = fleet_store_apply(c->store, it->forget, it->n_forget,
+						       it->rows, it->n_rows, it->wins, it->n_wins);
 	free(rows);
+	free(wins);
 	for (it = batch; it != NULL; it = next) {
 		next = it->next;
 		c->hook(c->ud, it);

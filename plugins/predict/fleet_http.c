@@ -47,7 +47,29 @@ struct cycles_req {
 	size_t n_groups, n_new, n_fresh;
 	float *rows, *out;
 	struct fleet_row *wrows;
+	struct fleet_window *wins;
+	size_t n_wins;
 };
+
+/* A request kept for planning again (a shared store's compare-and-set missed). */
+struct fleet_retry {
+	struct fleet_service *fs;
+	struct predict_request r;
+	const char *where_kind;
+	double received_at;
+	unsigned attempts;
+};
+
+#define FLEET_MAX_ATTEMPTS 8 /* plans of one request before 503: instances racing on an engine */
+
+void
+fleet_retry_free(struct fleet_retry *rt)
+{
+	if (rt == NULL)
+		return;
+	predict_request_free(&rt->r);
+	free(rt);
+}
 
 static int
 by_unit(const void *a, const void *b, void *ud)
@@ -256,6 +278,27 @@ make_room(struct cycles_req *q)
 	}
 }
 
+/* Room for every window this request will change, before anything changes. */
+static int
+prepare_windows(struct cycles_req *q)
+{
+	size_t g, n = 0;
+
+	for (g = 0; g < q->n_groups; g++)
+		n += q->groups[g].n_new > 0;
+	q->wins = calloc(n ? n : 1, sizeof(*q->wins));
+	for (g = 0; q->wins != NULL && g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		if (gr->n_new == 0)
+			continue;
+		q->wins[q->n_wins].slots = malloc((size_t)gr->e->cap * FLEET_SLOT * sizeof(double));
+		if (q->wins[q->n_wins++].slots == NULL)
+			return -ENOMEM;
+	}
+	return q->wins == NULL ? -ENOMEM : 0;
+}
+
 /* The windows change: new engines in, cycles appended, predictions kept, rows to store. */
 static void
 apply_plan(struct cycles_req *q, double now)
@@ -264,7 +307,8 @@ apply_plan(struct cycles_req *q, double now)
 	struct fleet_shared *sh = fs->sh;
 	const struct predict_request *r = q->r;
 	struct fleet_engine *old;
-	size_t g, k, i, w = 0;
+	size_t g, k, i, w = 0, nw = 0;
+	int64_t dropped, expected;
 
 	make_room(q);
 	for (g = 0; g < q->n_groups; g++) {
@@ -278,6 +322,9 @@ apply_plan(struct cycles_req *q, double now)
 	for (g = 0; g < q->n_groups; g++) {
 		struct group *gr = &q->groups[g];
 
+		if (gr->n_new == 0)
+			continue;
+		expected = gr->e->len > 0 ? fleet_engine_last_cycle(gr->e) : -1;
 		for (k = 0; k < gr->n; k++) {
 			i = q->order[gr->first + k];
 			if (q->plan[i].kind != PLAN_NEW)
@@ -285,7 +332,7 @@ apply_plan(struct cycles_req *q, double now)
 			struct fleet_row *row = &q->wrows[w++];
 
 			fleet_engine_append(gr->e, cycle_number(r, i), cycle_inputs(r, i),
-					    &row->dropped);
+					    &dropped);
 			gr->e->rul = q->out[q->plan[i].feat];
 			gr->e->last_seen = now;
 			gr->e->by = fs->by;
@@ -296,6 +343,20 @@ apply_plan(struct cycles_req *q, double now)
 			row->ts = now;
 			row->model = fs->m.name;
 			row->version = fs->m.version;
+		}
+		/* the buffer was sized for the ring at prepare_windows */
+		{
+			struct fleet_window *win = &q->wins[nw++];
+			double *slots = win->slots;
+			uint32_t j;
+
+			*win = (struct fleet_window){ .unit = gr->e->unit, .expected = expected,
+						      .len = gr->e->len, .slots = slots,
+						      .rul = (double)gr->e->rul, .ts = now,
+						      .model = fs->m.name, .version = fs->m.version };
+			for (j = 0; j < gr->e->len; j++)
+				memcpy(slots + (size_t)j * FLEET_SLOT, fleet_engine_slot(gr->e, j),
+				       FLEET_SLOT * sizeof(double));
 		}
 	}
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
@@ -438,6 +499,9 @@ free_req(struct cycles_req *q)
 	free(q->rows);
 	free(q->out);
 	free(q->wrows);
+	for (g = 0; q->wins != NULL && g < q->n_wins; g++)
+		free(q->wins[g].slots);
+	free(q->wins);
 }
 
 /*
@@ -445,20 +509,36 @@ free_req(struct cycles_req *q)
  * with msg and code filled (nothing changed).
  */
 static unsigned
-ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fleet_item *it,
+ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 	      enum fleet_refusal *why, const char **code, char *msg, size_t msg_len)
 {
 	struct fleet_shared *sh = q->fs->sh;
 	const struct fleet_model *m = &q->fs->m;
-	size_t bad = 0;
+	size_t bad = 0, g;
 	int64_t last = 0;
 	char loc[48];
-	int rc;
+	int rc = 0;
 
+	/* engines another instance streamed until now continue from the store */
+	for (g = 0; g < q->n_groups && rc == 0; g++)
+		rc = fleet_takeover_locked(sh, q->r->engines[q->order[q->groups[g].first]].unit);
+	if (rc < 0) {
+		snprintf(msg, msg_len, "the engines' windows could not be read from the store; "
+			 "nothing was kept");
+		*why = REFUSE_STORE;
+		*code = "store_failed";
+		return 503;
+	}
 	rc = plan_cycles(q, &bad, &last);
 	if (rc == 1) {
 		/* a failure event may have ended the life this cycle seems stale against */
 		fleet_poll_failures_locked(sh);
+		rc = plan_cycles(q, &bad, &last);
+	}
+	if (rc == 1 && sh->store->ops->shared) {
+		/* or another instance ended it, or moved it on: the store has the truth */
+		for (g = 0; g < q->n_groups; g++)
+			fleet_reload_locked(sh, q->r->engines[q->order[q->groups[g].first]].unit);
 		rc = plan_cycles(q, &bad, &last);
 	}
 	if (rc == 1) {
@@ -478,7 +558,7 @@ ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fle
 		*code = "too_many_engines";
 		return 413;
 	}
-	if (prepare_engines(q) < 0 || compute_features(q) < 0)
+	if (prepare_engines(q) < 0 || prepare_windows(q) < 0 || compute_features(q) < 0)
 		goto nomem;
 	if (q->n_new > 0 && m->ops->predict(m->model, q->rows, q->n_new, q->out) < 0) {
 		snprintf(msg, msg_len, "prediction failed");
@@ -489,10 +569,14 @@ ingest_locked(struct cycles_req *q, const struct rulsrv_request *req, struct fle
 	it->body = render(q, &it->body_len);
 	if (it->body == NULL)
 		goto nomem;
-	apply_plan(q, req->received_at);
+	apply_plan(q, received_at);
 	it->rows = q->wrows;
 	it->n_rows = q->n_new;
 	q->wrows = NULL;
+	it->wins = q->wins;
+	it->n_wins = q->n_wins;
+	q->wins = NULL;
+	q->n_wins = 0;
 	return 0;
 nomem:
 	snprintf(msg, msg_len, "out of memory");
@@ -501,60 +585,64 @@ nomem:
 	return 503;
 }
 
+/* 503 store_failed carries Retry-After; the other refusals as refuse(). */
 static void
-handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+refuse_status(struct fleet_service *fs, struct rulsrv_response *resp, enum fleet_refusal why,
+	      unsigned status, const char *code, const char *msg)
 {
-	struct fleet_service *fs = ud;
+	char retry[16];
+
+	if (why == REFUSE_STORE) {
+		snprintf(retry, sizeof(retry), "%u", fleet_store_retry_after(fs->sh->store));
+		fs->m.api->respond_header(resp, "Retry-After", retry);
+	}
+	refuse(fs, resp, why, status, code, msg);
+}
+
+/*
+ * Plan under the lock and queue the writes with the answer deferred, or answer the refusal.
+ * *rtp is the parsed request: it goes with the item when the store is shared (to plan again;
+ * *rtp is then NULL), else stays the caller's. deferred: planning again on the committer
+ * thread (the answer is deferred already; the engines are reloaded from the store first).
+ */
+static void
+plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv_response *resp,
+	       bool deferred)
+{
 	struct fleet_shared *sh = fs->sh;
 	const struct rulsrv_api *api = fs->m.api;
-	struct cycles_req q = { .fs = fs };
-	struct predict_request r;
-	struct predict_error err;
-	struct fleet_item *it = NULL;
+	struct fleet_retry *rt = *rtp;
+	struct cycles_req q = { .fs = fs, .r = &rt->r, .where_kind = rt->where_kind };
+	struct fleet_item *it = calloc(1, sizeof(*it));
 	enum fleet_refusal why = REFUSE_INVALID;
 	const char *code = NULL;
 	char msg[300];
 	unsigned status;
-	bool text;
-	int rc;
 
-	if (req->content_type == NULL || (strcmp(req->content_type, "application/json") != 0 &&
-					  strcmp(req->content_type, "text/plain") != 0)) {
-		snprintf(msg, sizeof(msg), "Content-Type must be application/json or text/plain, "
-			 "got '%.64s'", req->content_type ? req->content_type : "none");
-		refuse(fs, resp, REFUSE_MEDIA, 415, "unsupported_media_type", msg);
-		return;
-	}
-	text = req->content_type[0] == 't';
-	predict_request_init(&r);
-	rc = text ? predict_request_parse_cycles_cmapss(req->body ? req->body : "", req->body_len,
-						       &fs->lim, &r, &err)
-		  : predict_request_parse_cycles_json(req->body ? req->body : "", req->body_len,
-						     &fs->lim, &r, &err);
-	if (rc < 0) {
-		refuse(fs, resp, REFUSE_INVALID, err.status, err.code, err.message);
-		predict_request_free(&r);
-		return;
-	}
-	q.r = &r;
-	q.where_kind = text ? "row" : r.batch ? "cycles" : NULL;
-	it = calloc(1, sizeof(*it));
 	if (it == NULL || group_cycles(&q) < 0) {
 		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
 	pthread_mutex_lock(&sh->lock);
-	status = ingest_locked(&q, req, it, &why, &code, msg, sizeof(msg));
+	if (deferred) /* planned before on windows another instance had moved on */
+		for (size_t g = 0; g < q.n_groups; g++)
+			fleet_reload_locked(sh, rt->r.engines[q.order[q.groups[g].first]].unit);
+	status = ingest_locked(&q, rt->received_at, it, &why, &code, msg, sizeof(msg));
 	pthread_mutex_unlock(&sh->lock);
 	if (status != 0) {
-		refuse(fs, resp, why, status, code, msg);
+		refuse_status(fs, resp, why, status, code, msg);
 		goto out;
 	}
 	it->status = 200;
 	it->resp = resp;
 	it->fs = fs;
-	it->received_at = req->received_at;
-	api->response_defer(resp);
+	it->received_at = rt->received_at;
+	if (sh->store->ops->shared) {
+		it->retry = rt;
+		*rtp = NULL;
+	}
+	if (!deferred)
+		api->response_defer(resp);
 	if (fleet_committer_submit(sh->committer, it) < 0) {
 		it->resp = NULL;
 		api->respond_error(resp, 503, "shutting_down", "the service is stopping");
@@ -564,7 +652,60 @@ handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response
 out:
 	fleet_item_free(it);
 	free_req(&q);
-	predict_request_free(&r);
+}
+
+void
+fleet_cycles_retry(struct fleet_item *it)
+{
+	struct fleet_retry *rt = it->retry;
+	struct rulsrv_response *resp = it->resp;
+
+	it->retry = NULL;
+	it->resp = NULL;
+	if (++rt->attempts >= FLEET_MAX_ATTEMPTS)
+		fleet_store_failed(rt->fs->sh, resp, -EAGAIN);
+	else
+		plan_and_queue(rt->fs, &rt, resp, true);
+	fleet_retry_free(rt);
+}
+
+static void
+handle_cycles(void *ud, const struct rulsrv_request *req, struct rulsrv_response *resp)
+{
+	struct fleet_service *fs = ud;
+	struct fleet_retry *rt = calloc(1, sizeof(*rt));
+	struct predict_error err;
+	char msg[300];
+	bool text;
+	int rc;
+
+	if (req->content_type == NULL || (strcmp(req->content_type, "application/json") != 0 &&
+					  strcmp(req->content_type, "text/plain") != 0)) {
+		snprintf(msg, sizeof(msg), "Content-Type must be application/json or text/plain, "
+			 "got '%.64s'", req->content_type ? req->content_type : "none");
+		refuse(fs, resp, REFUSE_MEDIA, 415, "unsupported_media_type", msg);
+		free(rt);
+		return;
+	}
+	if (rt == NULL) {
+		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	rt->fs = fs;
+	rt->received_at = req->received_at;
+	text = req->content_type[0] == 't';
+	predict_request_init(&rt->r);
+	rc = text ? predict_request_parse_cycles_cmapss(req->body ? req->body : "", req->body_len,
+						       &fs->lim, &rt->r, &err)
+		  : predict_request_parse_cycles_json(req->body ? req->body : "", req->body_len,
+						     &fs->lim, &rt->r, &err);
+	if (rc < 0) {
+		refuse(fs, resp, REFUSE_INVALID, err.status, err.code, err.message);
+	} else {
+		rt->where_kind = text ? "row" : rt->r.batch ? "cycles" : NULL;
+		plan_and_queue(fs, &rt, resp, false);
+	}
+	fleet_retry_free(rt);
 }
 
 /* ---- GET /v1/engines ---------------------------------------------------------------------- */
@@ -807,7 +948,7 @@ handle_engine(void *ud, const struct rulsrv_request *req, struct rulsrv_response
 	cJSON_AddStringToObject(root, "version", version);
 	list = cJSON_AddArrayToObject(root, "predictions");
 	/* this life's predictions, from the store: the acknowledged ones */
-	fleet_store_unit(sh->store, unit, false, add_prediction, list);
+	fleet_store_history(sh->store, unit, add_prediction, list);
 	body = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (body == NULL) {

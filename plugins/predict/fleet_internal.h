@@ -52,49 +52,9 @@ fleet_engine_last_cycle(struct fleet_engine *e)
 /* Bytes of an engine of cap cycles (the allocation). */
 size_t fleet_engine_bytes(uint32_t cap);
 
-/* ---- the store (fleet_store_sqlite.c) ------------------------------------------------------ */
+/* ---- the store: fleet_store.h ---------------------------------------------------------- */
 
-struct fleet_store;
-
-/* One accepted cycle as stored. model and version are borrowed for the call. */
-struct fleet_row {
-	int64_t unit;
-	int64_t cycle;
-	int64_t dropped; /* the cycle that left the window (its inputs are cleared), or -1 */
-	double inputs[CMAPSS_N_INPUTS];
-	double rul;
-	double ts;
-	const char *model, *version;
-};
-
-/* A cycle read back: with inputs when it is in the window. */
-struct fleet_stored {
-	int64_t unit;
-	int64_t cycle;
-	bool has_inputs;
-	double inputs[CMAPSS_N_INPUTS];
-	double rul;
-	double ts;
-	const char *model, *version; /* valid during the callback */
-};
-
-typedef int (*fleet_stored_fn)(void *ud, const struct fleet_stored *c);
-
-int fleet_store_open(const char *path, struct fleet_store **out, char *err, size_t err_len);
-void fleet_store_close(struct fleet_store *s);
-/* In one durable transaction: forget every unit of forget[], then insert rows. 0 or -errno
- * (nothing stored then). */
-int fleet_store_apply(struct fleet_store *s, const int64_t *forget, size_t n_forget,
-		      const struct fleet_row *rows, size_t n_rows);
-/* Every windowed cycle (inputs not cleared) ordered by unit and cycle. */
-int fleet_store_load(struct fleet_store *s, fleet_stored_fn fn, void *ud);
-/* One unit's windowed cycles (window_only) or every cycle of its life, oldest first. */
-int fleet_store_unit(struct fleet_store *s, int64_t unit, bool window_only, fleet_stored_fn fn,
-		     void *ud);
-/* Failure events of the feedback plugin (its table "failures", when the file holds it) past
- * the fleet's cursor: fn(ud, unit, failed_at) for each, then the cursor moves (durably). */
-int fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, int64_t at),
-			 void *ud);
+#include "fleet_store.h"
 
 /* ---- the committer (fleet_commit.c) -------------------------------------------------------- */
 
@@ -105,6 +65,8 @@ struct fleet_item {
 	size_t n_forget;
 	struct fleet_row *rows;
 	size_t n_rows;
+	struct fleet_window *wins; /* each engine's window after the request (slots malloc'd) */
+	size_t n_wins;
 	/* the answer once durable: body (malloc'd) with status, or the error when the store
 	 * failed; resp NULL for writes nobody waits for (evictions on a timer) */
 	struct rulsrv_response *resp;
@@ -116,7 +78,13 @@ struct fleet_item {
 	 * resp is answered (the instance lasts until then: fini waits for deferred answers) */
 	struct fleet_service *fs;
 	double received_at;
+	/* what it takes to plan the request again when another instance moved one of its
+	 * engines on (-EAGAIN): a shared store only (fleet_http.c) */
+	struct fleet_retry *retry;
 };
+
+struct fleet_retry;
+void fleet_retry_free(struct fleet_retry *rt);
 
 struct fleet_shared;
 struct fleet_committer;

@@ -29,7 +29,6 @@ static struct fleet_shared *registry;
 
 struct load_ctx {
 	struct fleet_shared *sh;
-	struct fleet_engine *cur;
 	int err;
 };
 
@@ -51,28 +50,31 @@ model_index_locked(struct fleet_shared *sh, const char *name, const char *versio
 	return (uint16_t)sh->model_count++;
 }
 
-/* Rows ordered by unit, cycle: one engine per unit, its windowed cycles appended. */
+/* One engine per stored window, replacing the one in memory (the last fleet_window cycles). */
 static int
-load_row(void *ud, const struct fleet_stored *c)
+load_window(void *ud, const struct fleet_window *w)
 {
 	struct load_ctx *l = ud;
 	struct fleet_shared *sh = l->sh;
-	struct fleet_engine *old;
+	struct fleet_engine *e, *old;
 	int64_t dropped;
+	uint32_t i, from;
 
-	if (l->cur == NULL || l->cur->unit != c->unit) {
-		l->cur = fleet_engine_new(c->unit, sh->window);
-		if (l->cur == NULL || fleet_table_put(&sh->table, l->cur, &old) < 0) {
-			free(l->cur);
-			l->cur = NULL;
-			return l->err = -ENOMEM;
-		}
-		free(old);
+	e = fleet_engine_new(w->unit, sh->window);
+	if (e == NULL || fleet_table_put(&sh->table, e, &old) < 0) {
+		free(e);
+		return l->err = -ENOMEM;
 	}
-	fleet_engine_append(l->cur, c->cycle, c->inputs, &dropped);
-	l->cur->rul = (float)c->rul;
-	l->cur->last_seen = c->ts;
-	l->cur->by = model_index_locked(sh, c->model, c->version);
+	free(old);
+	from = w->len > sh->window ? w->len - sh->window : 0;
+	for (i = from; i < w->len; i++) {
+		const double *slot = w->slots + (size_t)i * FLEET_SLOT;
+
+		fleet_engine_append(e, (int64_t)slot[0], slot + 1, &dropped);
+	}
+	e->rul = (float)w->rul;
+	e->last_seen = w->ts;
+	e->by = model_index_locked(sh, w->model, w->version);
 	return 0;
 }
 
@@ -94,8 +96,8 @@ shared_free(struct fleet_shared *sh)
 }
 
 static int
-shared_open(const struct fleet_model *m, const char *database, uint32_t window,
-	    struct fleet_shared **out)
+shared_open(const struct fleet_model *m, const struct fleet_store_ops *ops, const char *database,
+	    uint32_t window, int timeout_ms, struct fleet_shared **out)
 {
 	struct fleet_shared *sh = calloc(1, sizeof(*sh));
 	struct load_ctx l = { 0 };
@@ -111,13 +113,13 @@ shared_open(const struct fleet_model *m, const char *database, uint32_t window,
 	sh->database = strdup(database);
 	r = sh->database == NULL ? -ENOMEM : fleet_table_init(&sh->table, 1024);
 	if (r == 0)
-		r = fleet_store_open(database, &sh->store, err, sizeof(err));
+		r = fleet_store_open(ops, database, timeout_ms, &sh->store, err, sizeof(err));
 	if (r == 0) {
 		l.sh = sh;
-		r = fleet_store_load(sh->store, load_row, &l);
+		r = fleet_store_load(sh->store, load_window, &l);
 		if (r < 0 && err[0] == '\0')
-			snprintf(err, sizeof(err), "cannot read the windows from '%s': error %d",
-				 database, r);
+			snprintf(err, sizeof(err), "cannot read the windows from the %s store: "
+				 "error %d", ops->name, r);
 	}
 	if (r == 0)
 		r = fleet_committer_new(sh->store, fleet_committed, sh, &sh->committer);
@@ -128,16 +130,17 @@ shared_open(const struct fleet_model *m, const char *database, uint32_t window,
 		shared_free(sh);
 		return r;
 	}
+	/* a dsn is not logged: it names the server and the user */
 	m->api->log(m->host, RULSRV_LOG_INFO, "fleet: %zu engines loaded from '%s' in %.3f s",
-		    sh->table.count, database, clocks_monotonic() - t0);
+		    sh->table.count, ops->shared ? ops->name : database, clocks_monotonic() - t0);
 	*out = sh;
 	return 0;
 }
 
 /* The shared windows of database, opened when no instance holds them yet. */
 static int
-shared_get(const struct fleet_model *m, const char *database, uint32_t window,
-	   struct fleet_shared **out)
+shared_get(const struct fleet_model *m, const struct fleet_store_ops *ops, const char *database,
+	   uint32_t window, int timeout_ms, struct fleet_shared **out)
 {
 	struct fleet_shared *sh;
 	int r = 0;
@@ -146,7 +149,7 @@ shared_get(const struct fleet_model *m, const char *database, uint32_t window,
 	for (sh = registry; sh != NULL && strcmp(sh->database, database) != 0; sh = sh->next)
 		;
 	if (sh == NULL) {
-		r = shared_open(m, database, window, &sh);
+		r = shared_open(m, ops, database, window, timeout_ms, &sh);
 		if (r == 0) {
 			sh->next = registry;
 			registry = sh;
@@ -222,15 +225,55 @@ fleet_poll_failures_locked(struct fleet_shared *sh)
 	fleet_store_failures(sh->store, failure_event, sh);
 }
 
-/* Put back what the store has of a unit whose cycles did not become durable. */
-static void
-reload_unit_locked(struct fleet_shared *sh, int64_t unit)
+/* Put back what the store has of a unit: its cycles did not become durable, or another
+ * instance moved it on. */
+void
+fleet_reload_locked(struct fleet_shared *sh, int64_t unit)
 {
 	struct load_ctx l = { .sh = sh };
 
 	free(fleet_table_remove(&sh->table, unit));
-	fleet_store_unit(sh->store, unit, true, load_row, &l);
+	fleet_store_window(sh->store, unit, load_window, &l);
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+}
+
+/*
+ * An engine not in memory, from a shared store: another instance took its cycles until now
+ * (its instance died, or a balancer moved the engine here). 0 (loaded or not in the store)
+ * or the store's error.
+ */
+int
+fleet_takeover_locked(struct fleet_shared *sh, int64_t unit)
+{
+	struct load_ctx l = { .sh = sh };
+	size_t before = sh->table.count;
+	int r;
+
+	if (!sh->store->ops->shared || fleet_table_find(&sh->table, unit) != NULL)
+		return 0;
+	if (fleet_table_reserve(&sh->table, sh->table.count + 1) < 0)
+		return -ENOMEM;
+	r = fleet_store_window(sh->store, unit, load_window, &l);
+	if (sh->table.count != before)
+		sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+	return r < 0 ? r : l.err;
+}
+
+/* 503 store_failed, with how long to wait before trying again. */
+void
+fleet_store_failed(struct fleet_shared *sh, struct rulsrv_response *resp, int err)
+{
+	char retry[16];
+
+	snprintf(retry, sizeof(retry), "%u", fleet_store_retry_after(sh->store));
+	fleet_refused(sh, REFUSE_STORE);
+	sh->api->respond_header(resp, "Retry-After", retry);
+	sh->api->respond_error(resp, 503, "store_failed",
+			       "the cycles could not be stored durably (%s); nothing was kept",
+			       err == -ETIMEDOUT ? "the store did not answer in time" :
+			       err == -ECONNREFUSED ? "the store is not reachable" :
+			       err == -EAGAIN ? "other instances kept moving the engine on" :
+			       "the store failed");
 }
 
 void
@@ -240,11 +283,15 @@ fleet_committed(void *ud, struct fleet_item *it)
 	const struct rulsrv_api *api = sh->api;
 	size_t i;
 
-	if (it->result < 0 && it->n_rows > 0) {
+	if (it->result == -EAGAIN && it->retry != NULL && it->resp != NULL) {
+		fleet_cycles_retry(it); /* answers, or plans again and queues the new writes */
+		fleet_item_free(it);
+		return;
+	}
+	if (it->result < 0 && it->n_wins > 0) {
 		pthread_mutex_lock(&sh->lock);
-		for (i = 0; i < it->n_rows; i++)
-			if (i == 0 || it->rows[i].unit != it->rows[i - 1].unit)
-				reload_unit_locked(sh, it->rows[i].unit);
+		for (i = 0; i < it->n_wins; i++)
+			fleet_reload_locked(sh, it->wins[i].unit);
 		pthread_mutex_unlock(&sh->lock);
 	}
 	if (it->resp != NULL) {
@@ -254,10 +301,7 @@ fleet_committed(void *ud, struct fleet_item *it)
 				     it->body_len);
 			it->body = NULL;
 		} else {
-			fleet_refused(sh, REFUSE_STORE);
-			api->respond_error(it->resp, 503, "store_failed",
-					   "the cycles could not be stored durably (error %d); "
-					   "nothing was kept", it->result);
+			fleet_store_failed(sh, it->resp, it->result);
 		}
 	}
 	fleet_item_free(it);
@@ -297,10 +341,16 @@ fleet_tick(void *ud)
 
 /* ---- settings and metrics ------------------------------------------------------------------ */
 
+/* The backends `store` names. */
+static const struct fleet_store_ops *const store_backends[] = { &fleet_store_sqlite,
+								&fleet_store_pg };
+
 struct fleet_settings {
 	bool on;
-	char *store, *database, *thresholds;
-	int64_t window, max_engines, idle_ttl;
+	const struct fleet_store_ops *ops;
+	const char *location; /* database or dsn */
+	char *store, *database, *dsn, *thresholds;
+	int64_t window, max_engines, idle_ttl, timeout_ms;
 	double tick;
 };
 
@@ -340,29 +390,46 @@ read_settings(struct fleet_service *fs, const struct rulsrv_settings *st,
 		return 0;
 	if ((r = api->setting_string(st, "store", "sqlite", &o->store)) < 0 ||
 	    (r = api->setting_path(st, "database", NULL, &o->database)) < 0 ||
+	    (r = api->setting_string(st, "dsn", NULL, &o->dsn)) < 0 ||
 	    (r = api->setting_int(st, "fleet_window", (int64_t)fs->m.window, 1, 4096,
 				  &o->window)) < 0 ||
 	    (r = api->setting_int(st, "max_engines", 1000000, 1, 100000000, &o->max_engines)) < 0 ||
 	    (r = api->setting_int(st, "idle_ttl_seconds", 0, 0, 100L * 365 * 86400,
 				  &o->idle_ttl)) < 0 ||
 	    (r = api->setting_double(st, "fleet_tick_seconds", 1.0, 0.01, 3600, &o->tick)) < 0 ||
+	    (r = api->setting_int(st, "store_timeout_ms", 5000, 10, 600000, &o->timeout_ms)) < 0 ||
 	    (r = api->setting_string(st, "fleet_thresholds", "10,25,50", &o->thresholds)) < 0)
 		return r;
-	if (strcmp(o->store, "postgresql") == 0) {
-		api->setting_error(st, "store", "\"postgresql\" is not available for fleet mode "
-				   "yet: use store = \"sqlite\" with database = PATH");
+	for (size_t i = 0; i < ARRAY_LEN(store_backends) && o->ops == NULL; i++)
+		if (strcmp(o->store, store_backends[i]->name) == 0)
+			o->ops = store_backends[i];
+	if (o->ops == NULL) {
+		api->setting_error(st, "store", "unknown store \"%s\" (expected \"sqlite\" or "
+				   "\"postgresql\")", o->store);
 		return -EINVAL;
 	}
-	if (strcmp(o->store, "sqlite") != 0) {
-		api->setting_error(st, "store", "unknown store \"%s\" (expected \"sqlite\")",
-				   o->store);
-		return -EINVAL;
-	}
-	if (o->database == NULL) {
-		api->setting_error(st, "database", "is required with fleet = true (the SQLite "
-				   "file of the engines' windows; share it with the feedback "
-				   "plugin so that failure events end engines' lives)");
-		return -EINVAL;
+	if (o->ops == &fleet_store_pg) {
+		char why[300];
+
+		if (o->dsn == NULL) {
+			api->setting_error(st, "dsn", "is required with store = \"postgresql\" (a "
+					   "libpq connection string or service=NAME)");
+			return -EINVAL;
+		}
+		if (o->ops->check(o->dsn, why, sizeof(why)) < 0) {
+			api->setting_error(st, "dsn", "%s", why);
+			return -EINVAL;
+		}
+		o->location = o->dsn;
+	} else {
+		if (o->database == NULL) {
+			api->setting_error(st, "database", "is required with fleet = true (the "
+					   "SQLite file of the engines' windows; share it with the "
+					   "feedback plugin so that failure events end engines' "
+					   "lives)");
+			return -EINVAL;
+		}
+		o->location = o->database;
 	}
 	if ((size_t)o->window < fs->m.window)
 		api->log(fs->m.host, RULSRV_LOG_WARNING,
@@ -468,7 +535,7 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 	r = read_settings(fs, settings, &o);
 	if (r < 0 || !o.on)
 		goto out;
-	r = shared_get(m, o.database, (uint32_t)o.window, &fs->sh);
+	r = shared_get(m, o.ops, o.location, (uint32_t)o.window, (int)o.timeout_ms, &fs->sh);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&fs->sh->lock);
@@ -495,6 +562,7 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 out:
 	free(o.store);
 	free(o.database);
+	free(o.dsn);
 	free(o.thresholds);
 	if (r < 0 || !o.on) {
 		fleet_service_fini(fs);

@@ -78,6 +78,15 @@ void fleet_forget_locked(struct fleet_shared *sh, int64_t unit, enum fleet_evict
 void fleet_refused(struct fleet_shared *sh, enum fleet_refusal why);
 /* Apply failure events not seen yet (sh->lock held). */
 void fleet_poll_failures_locked(struct fleet_shared *sh);
+/* fleet_service.c, sh->lock held: the store's window of unit replaces memory's; an engine
+ * missing from memory is loaded from a shared store (0 when loaded or absent). */
+void fleet_reload_locked(struct fleet_shared *sh, int64_t unit);
+int fleet_takeover_locked(struct fleet_shared *sh, int64_t unit);
+/* Answer 503 store_failed with Retry-After. */
+void fleet_store_failed(struct fleet_shared *sh, struct rulsrv_response *resp, int err);
+/* fleet_http.c, on the committer thread: plan a request again whose engines another
+ * instance moved on (it->result -EAGAIN), and queue it or answer it. */
+void fleet_cycles_retry(struct fleet_item *it);
 /* The committer's hook. */
 void fleet_committed(void *ud, struct fleet_item *it);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fleet_store_sqlite.c - the engines' cycles in SQLite (WAL, synchronous=FULL). */
+/* fleet_store_sqlite.c - the engines' windows and histories in SQLite (WAL, synchronous=FULL). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,30 +8,39 @@
 
 #include <sqlite3.h>
 
-#include "fleet_internal.h"
+#include "fleet_store.h"
 
 /*
  * Durability as the feedback store (plugins/feedback/store_sqlite.c): WAL with
  * synchronous=FULL, so a COMMIT that returned is on stable storage; one fsync per
  * transaction, spread by the group commit (fleet_commit.c) over every request waiting.
  *
- * One row per accepted cycle of the engine's current life, with its prediction: the life's
- * predictions for GET /v1/engines/{unit}. Only the cycles in the window keep their inputs
- * (a cycle that leaves the window has them cleared in the same transaction), so a restart
- * reads back exactly the windows, through the partial index fleet_window. Ending a life
- * deletes the unit's rows. The failure events are the feedback plugin's table "failures"
- * when both plugins use the same file; the fleet keeps its cursor in fleet_meta.
+ * Two tables, written in the same transaction:
+ * - fleet_windows: one row per engine, its whole window in one BLOB (the ring's slots oldest
+ *   first, FLEET_SLOT native doubles each) with the last prediction. A restart reads one
+ *   row per engine: the layout of schema version 2.
+ * - fleet_cycles: one row per accepted cycle of the engine's current life with its
+ *   prediction, for GET /v1/engines/{unit}. Its column inputs is NULL in rows written since
+ *   version 2; in version 1 the cycles in the window kept their inputs there and a restart
+ *   read every such row (30 per engine), which is what version 2 replaces.
+ * Ending a life deletes the unit's rows of both. The failure events are the feedback
+ * plugin's table "failures" when both plugins use the same file; the fleet keeps its cursor
+ * and the schema version in fleet_meta.
  *
- * Two connections: w (the committer thread only) and r (readers, under rlock).
+ * Two connections: w (the committer thread, and the timer for the cursor) and r (readers,
+ * under rlock).
  */
+
+#define SCHEMA_VERSION 2
 
 static const char fleet_schema[] =
 	"CREATE TABLE IF NOT EXISTS fleet_cycles("
 	" unit INTEGER NOT NULL, cycle INTEGER NOT NULL, inputs BLOB, rul REAL NOT NULL,"
 	" model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,"
 	" PRIMARY KEY(unit, cycle)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS fleet_window ON fleet_cycles(unit, cycle)"
-	" WHERE inputs IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS fleet_windows("
+	" unit INTEGER PRIMARY KEY, last_cycle INTEGER NOT NULL, window BLOB NOT NULL,"
+	" rul REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS fleet_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
 
 enum {
@@ -39,8 +48,9 @@ enum {
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_INSERT,
-	ST_CLEAR,
+	ST_WINDOW,
 	ST_FORGET,
+	ST_FORGET_WINDOW,
 	ST_SET_CURSOR,
 	ST_COUNT,
 };
@@ -50,17 +60,22 @@ static const char *const st_sql[ST_COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT OR REPLACE INTO fleet_cycles(unit, cycle, inputs, rul, model, version,"
-		      " ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_CLEAR] = "UPDATE fleet_cycles SET inputs = NULL WHERE unit = ?1 AND cycle = ?2",
+		      " ts) VALUES(?1, ?2, NULL, ?3, ?4, ?5, ?6)",
+	[ST_WINDOW] = "INSERT OR REPLACE INTO fleet_windows(unit, last_cycle, window, rul, model,"
+		      " version, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_FORGET] = "DELETE FROM fleet_cycles WHERE unit = ?1",
+	[ST_FORGET_WINDOW] = "DELETE FROM fleet_windows WHERE unit = ?1",
 	[ST_SET_CURSOR] = "INSERT OR REPLACE INTO fleet_meta(key, value)"
 			  " VALUES('failure_cursor', ?1)",
 };
 
-struct fleet_store {
+struct sqlite_store {
+	struct fleet_store base; /* first: the vtable */
 	sqlite3 *w, *r;
 	pthread_mutex_t wlock, rlock;
 	sqlite3_stmt *st[ST_COUNT];
+	double *scratch; /* a window's slots, aligned, for the callbacks (under rlock) */
+	size_t scratch_cap;
 	char *path;
 };
 
@@ -95,7 +110,7 @@ store_exec(sqlite3 *db, const char *path, const char *sql, char *err, size_t err
 }
 
 static int
-store_conn(const char *path, sqlite3 **out, char *err, size_t err_len)
+store_conn(const char *path, int timeout_ms, sqlite3 **out, char *err, size_t err_len)
 {
 	int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					    SQLITE_OPEN_NOMUTEX, NULL);
@@ -105,59 +120,7 @@ store_conn(const char *path, sqlite3 **out, char *err, size_t err_len)
 			 *out ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
 		return store_errno(rc);
 	}
-	sqlite3_busy_timeout(*out, 5000);
-	return 0;
-}
-
-void
-fleet_store_close(struct fleet_store *s)
-{
-	size_t i;
-
-	if (s == NULL)
-		return;
-	for (i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
-	sqlite3_close(s->w);
-	sqlite3_close(s->r);
-	pthread_mutex_destroy(&s->wlock);
-	pthread_mutex_destroy(&s->rlock);
-	free(s->path);
-	free(s);
-}
-
-int
-fleet_store_open(const char *path, struct fleet_store **out, char *err, size_t err_len)
-{
-	struct fleet_store *s = calloc(1, sizeof(*s));
-	size_t i;
-	int r;
-
-	if (s == NULL)
-		return -ENOMEM;
-	pthread_mutex_init(&s->wlock, NULL);
-	pthread_mutex_init(&s->rlock, NULL);
-	s->path = strdup(path);
-	r = s->path == NULL ? -ENOMEM : store_conn(path, &s->w, err, err_len);
-	if (r == 0)
-		r = store_exec(s->w, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err,
-			       err_len);
-	if (r == 0)
-		r = store_exec(s->w, path, fleet_schema, err, err_len);
-	for (i = 0; r == 0 && i < ST_COUNT; i++)
-		if (sqlite3_prepare_v2(s->w, st_sql[i], -1, &s->st[i], NULL) != SQLITE_OK) {
-			snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->w));
-			r = -EIO;
-		}
-	if (r == 0)
-		r = store_conn(path, &s->r, err, err_len);
-	if (r == 0)
-		r = store_exec(s->r, path, "PRAGMA query_only=1", err, err_len);
-	if (r < 0) {
-		fleet_store_close(s);
-		return r;
-	}
-	*out = s;
+	sqlite3_busy_timeout(*out, timeout_ms);
 	return 0;
 }
 
@@ -171,18 +134,237 @@ step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : store_errno(rc);
 }
 
+static void
+sq_close(struct fleet_store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->w);
+	sqlite3_close(s->r);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->rlock);
+	free(s->scratch);
+	free(s->path);
+	free(s);
+}
+
+/* ---- schema versions ------------------------------------------------------------------------- */
+
+/* fleet_meta's schema_version, 1 when absent (the files written before it was kept). */
 static int
-apply_rows(struct fleet_store *s, const int64_t *forget, size_t n_forget,
-	   const struct fleet_row *rows, size_t n_rows)
+schema_version(sqlite3 *db, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 1;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM fleet_meta WHERE key = 'schema_version'", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_errno(rc);
+}
+
+struct migration {
+	sqlite3_stmt *put;
+	int64_t unit;
+	double *slots;
+	size_t len, cap;
+	double rul, ts;
+	char *model, *version;
+};
+
+static int
+migration_flush(struct migration *m)
+{
+	sqlite3_stmt *st = m->put;
+
+	if (m->len == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, m->unit);
+	sqlite3_bind_int64(st, 2, (int64_t)m->slots[(m->len - 1) * FLEET_SLOT]);
+	sqlite3_bind_blob(st, 3, m->slots, (int)(m->len * FLEET_SLOT * sizeof(double)),
+			  SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, m->rul);
+	sqlite3_bind_text(st, 5, m->model ? m->model : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, m->version ? m->version : "", -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 7, m->ts);
+	m->len = 0;
+	return step_done(st);
+}
+
+static char *
+dup_text(sqlite3_stmt *st, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+
+	return strdup(t ? t : "");
+}
+
+/*
+ * Version 1 to 2: every engine's windowed rows of fleet_cycles (ordered by unit and cycle
+ * through the partial index fleet_window) become its row of fleet_windows. The rows keep
+ * their inputs (rewriting every row of a million engines would double the migration's cost
+ * for nothing read again); the partial index goes, nothing reads it any more.
+ */
+static int
+migrate_v1(sqlite3 *db)
+{
+	struct migration m = { .unit = -1 };
+	sqlite3_stmt *rows = NULL;
+	int rc, r = 0;
+
+	if (sqlite3_prepare_v2(db, st_sql[ST_WINDOW], -1, &m.put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT unit, cycle, inputs, rul, model, version, ts"
+			       " FROM fleet_cycles WHERE inputs IS NOT NULL ORDER BY unit, cycle",
+			       -1, &rows, NULL) != SQLITE_OK)
+		r = -EIO;
+	while (r == 0 && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+		int64_t unit = sqlite3_column_int64(rows, 0);
+		const void *blob = sqlite3_column_blob(rows, 2);
+		double *slot;
+
+		if (sqlite3_column_bytes(rows, 2) != CMAPSS_N_INPUTS * sizeof(double))
+			continue; /* not a window's cycle */
+		if (unit != m.unit && (r = migration_flush(&m)) < 0)
+			break;
+		m.unit = unit;
+		if (m.len == m.cap) {
+			size_t cap = m.cap ? m.cap * 2 : 64;
+			double *n = realloc(m.slots, cap * FLEET_SLOT * sizeof(double));
+
+			if (n == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			m.slots = n;
+			m.cap = cap;
+		}
+		slot = m.slots + m.len++ * FLEET_SLOT;
+		slot[0] = (double)sqlite3_column_int64(rows, 1);
+		memcpy(slot + 1, blob, CMAPSS_N_INPUTS * sizeof(double));
+		m.rul = sqlite3_column_double(rows, 3);
+		m.ts = sqlite3_column_double(rows, 6);
+		free(m.model);
+		free(m.version);
+		m.model = dup_text(rows, 4);
+		m.version = dup_text(rows, 5);
+		if (m.model == NULL || m.version == NULL)
+			r = -ENOMEM;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_errno(rc);
+	if (r == 0)
+		r = migration_flush(&m);
+	sqlite3_finalize(rows);
+	sqlite3_finalize(m.put);
+	free(m.slots);
+	free(m.model);
+	free(m.version);
+	return r;
+}
+
+/* Bring the file to SCHEMA_VERSION in one transaction; refuse a newer one. */
+static int
+migrate(struct sqlite_store *s, char *err, size_t err_len)
+{
+	int64_t v;
+	int r;
+
+	r = store_exec(s->w, s->path, "BEGIN IMMEDIATE", err, err_len);
+	if (r < 0)
+		return r;
+	r = store_exec(s->w, s->path, fleet_schema, err, err_len);
+	if (r == 0 && (r = schema_version(s->w, &v)) < 0)
+		snprintf(err, err_len, "%s: cannot read the fleet schema version: %s", s->path,
+			 sqlite3_errmsg(s->w));
+	if (r == 0 && v > SCHEMA_VERSION) {
+		snprintf(err, err_len, "%s holds fleet schema version %lld, newer than this "
+			 "rulsrv's %d: run the rulsrv that wrote it, or a newer one",
+			 s->path, (long long)v, SCHEMA_VERSION);
+		r = -EPROTO;
+	}
+	if (r == 0 && v < 2) {
+		r = migrate_v1(s->w);
+		if (r < 0)
+			snprintf(err, err_len, "%s: cannot move the windows to one row per engine "
+				 "(schema version 2): %s", s->path, sqlite3_errmsg(s->w));
+		else
+			r = store_exec(s->w, s->path, "DROP INDEX IF EXISTS fleet_window", err,
+				       err_len);
+	}
+	if (r == 0 && v != SCHEMA_VERSION)
+		r = store_exec(s->w, s->path, "INSERT OR REPLACE INTO fleet_meta(key, value)"
+			       " VALUES('schema_version', 2)", err, err_len);
+	if (r == 0)
+		r = store_exec(s->w, s->path, "COMMIT", err, err_len);
+	if (r < 0 && !sqlite3_get_autocommit(s->w))
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static int
+sq_open(const char *path, int timeout_ms, struct fleet_store **out, char *err, size_t err_len)
+{
+	struct sqlite_store *s = calloc(1, sizeof(*s));
+	size_t i;
+	int r;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->base.ops = &fleet_store_sqlite;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->rlock, NULL);
+	s->path = strdup(path);
+	r = s->path == NULL ? -ENOMEM : store_conn(path, timeout_ms, &s->w, err, err_len);
+	if (r == 0)
+		r = store_exec(s->w, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err,
+			       err_len);
+	if (r == 0)
+		r = migrate(s, err, err_len);
+	for (i = 0; r == 0 && i < ST_COUNT; i++)
+		if (sqlite3_prepare_v2(s->w, st_sql[i], -1, &s->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->w));
+			r = -EIO;
+		}
+	if (r == 0)
+		r = store_conn(path, timeout_ms, &s->r, err, err_len);
+	if (r == 0)
+		r = store_exec(s->r, path, "PRAGMA query_only=1", err, err_len);
+	if (r < 0) {
+		sq_close(&s->base);
+		return r;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+static int
+apply_all(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
+	  const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
+	  size_t n_wins)
 {
 	sqlite3_stmt *st;
 	size_t i;
 	int r = 0;
 
 	for (i = 0; r == 0 && i < n_forget; i++) {
-		st = s->st[ST_FORGET];
-		sqlite3_bind_int64(st, 1, forget[i]);
-		r = step_done(st);
+		sqlite3_bind_int64(s->st[ST_FORGET], 1, forget[i]);
+		r = step_done(s->st[ST_FORGET]);
+		if (r == 0) {
+			sqlite3_bind_int64(s->st[ST_FORGET_WINDOW], 1, forget[i]);
+			r = step_done(s->st[ST_FORGET_WINDOW]);
+		}
 	}
 	for (i = 0; r == 0 && i < n_rows; i++) {
 		const struct fleet_row *w = &rows[i];
@@ -190,32 +372,43 @@ apply_rows(struct fleet_store *s, const int64_t *forget, size_t n_forget,
 		st = s->st[ST_INSERT];
 		sqlite3_bind_int64(st, 1, w->unit);
 		sqlite3_bind_int64(st, 2, w->cycle);
-		sqlite3_bind_blob(st, 3, w->inputs, sizeof(w->inputs), SQLITE_STATIC);
+		sqlite3_bind_double(st, 3, w->rul);
+		sqlite3_bind_text(st, 4, w->model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, w->version, -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 6, w->ts);
+		r = step_done(st);
+	}
+	for (i = 0; r == 0 && i < n_wins; i++) {
+		const struct fleet_window *w = &wins[i];
+
+		if (w->len == 0)
+			continue;
+		st = s->st[ST_WINDOW];
+		sqlite3_bind_int64(st, 1, w->unit);
+		sqlite3_bind_int64(st, 2, fleet_window_last_cycle(w));
+		sqlite3_bind_blob(st, 3, w->slots, (int)(w->len * FLEET_SLOT * sizeof(double)),
+				  SQLITE_STATIC);
 		sqlite3_bind_double(st, 4, w->rul);
 		sqlite3_bind_text(st, 5, w->model, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 6, w->version, -1, SQLITE_STATIC);
 		sqlite3_bind_double(st, 7, w->ts);
 		r = step_done(st);
-		if (r == 0 && w->dropped >= 0) {
-			st = s->st[ST_CLEAR];
-			sqlite3_bind_int64(st, 1, w->unit);
-			sqlite3_bind_int64(st, 2, w->dropped);
-			r = step_done(st);
-		}
 	}
 	return r;
 }
 
-int
-fleet_store_apply(struct fleet_store *s, const int64_t *forget, size_t n_forget,
-		  const struct fleet_row *rows, size_t n_rows)
+static int
+sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
+	 const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
+	 size_t n_wins)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	int r;
 
 	pthread_mutex_lock(&s->wlock);
 	r = step_done(s->st[ST_BEGIN]);
 	if (r == 0)
-		r = apply_rows(s, forget, n_forget, rows, n_rows);
+		r = apply_all(s, forget, n_forget, rows, n_rows, wins, n_wins);
 	if (r == 0)
 		r = step_done(s->st[ST_COMMIT]);
 	if (r < 0 && !sqlite3_get_autocommit(s->w))
@@ -224,30 +417,42 @@ fleet_store_apply(struct fleet_store *s, const int64_t *forget, size_t n_forget,
 	return r;
 }
 
-/* Rows of a SELECT unit, cycle, inputs, rul, model, version, ts to fn. */
+/* ---- reading ---------------------------------------------------------------------------------- */
+
+/* Rows of a SELECT unit, window, rul, model, version, ts to fn (s->rlock held). */
 static int
-read_rows(sqlite3_stmt *st, fleet_stored_fn fn, void *ud)
+read_windows(struct sqlite_store *s, sqlite3_stmt *st, fleet_window_fn fn, void *ud)
 {
-	struct fleet_stored c;
+	struct fleet_window w = { .expected = -1 };
 	int rc, r = 0;
 
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob(st, 2);
+		const void *blob = sqlite3_column_blob(st, 1);
+		size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
 
-		c.unit = sqlite3_column_int64(st, 0);
-		c.cycle = sqlite3_column_int64(st, 1);
-		c.has_inputs = blob != NULL && sqlite3_column_bytes(st, 2) == sizeof(c.inputs);
-		if (c.has_inputs)
-			memcpy(c.inputs, blob, sizeof(c.inputs));
-		c.rul = sqlite3_column_double(st, 3);
-		c.model = (const char *)sqlite3_column_text(st, 4);
-		c.version = (const char *)sqlite3_column_text(st, 5);
-		c.ts = sqlite3_column_double(st, 6);
-		if (c.model == NULL)
-			c.model = "";
-		if (c.version == NULL)
-			c.version = "";
-		r = fn(ud, &c);
+		if (blob == NULL || bytes == 0 || bytes % (FLEET_SLOT * sizeof(double)) != 0)
+			continue; /* not written by this code: nothing to continue from */
+		if (bytes > s->scratch_cap) {
+			double *n = realloc(s->scratch, bytes);
+
+			if (n == NULL)
+				return -ENOMEM;
+			s->scratch = n;
+			s->scratch_cap = bytes;
+		}
+		memcpy(s->scratch, blob, bytes); /* a blob need not be aligned for doubles */
+		w.unit = sqlite3_column_int64(st, 0);
+		w.len = (uint32_t)(bytes / (FLEET_SLOT * sizeof(double)));
+		w.slots = s->scratch;
+		w.rul = sqlite3_column_double(st, 2);
+		w.model = (const char *)sqlite3_column_text(st, 3);
+		w.version = (const char *)sqlite3_column_text(st, 4);
+		w.ts = sqlite3_column_double(st, 5);
+		if (w.model == NULL)
+			w.model = "";
+		if (w.version == NULL)
+			w.version = "";
+		r = fn(ud, &w);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_errno(rc);
@@ -255,7 +460,8 @@ read_rows(sqlite3_stmt *st, fleet_stored_fn fn, void *ud)
 }
 
 static int
-query(struct fleet_store *s, const char *sql, const int64_t *unit, fleet_stored_fn fn, void *ud)
+query_windows(struct sqlite_store *s, const char *sql, const int64_t *unit, fleet_window_fn fn,
+	      void *ud)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -266,35 +472,68 @@ query(struct fleet_store *s, const char *sql, const int64_t *unit, fleet_stored_
 	} else {
 		if (unit != NULL)
 			sqlite3_bind_int64(st, 1, *unit);
-		r = read_rows(st, fn, ud);
+		r = read_windows(s, st, fn, ud);
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->rlock);
 	return r;
 }
 
-int
-fleet_store_load(struct fleet_store *s, fleet_stored_fn fn, void *ud)
+static int
+sq_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 {
-	return query(s, "SELECT unit, cycle, inputs, rul, model, version, ts FROM fleet_cycles"
-		     " WHERE inputs IS NOT NULL ORDER BY unit, cycle",
-		     NULL, fn, ud);
+	return query_windows((struct sqlite_store *)base,
+			     "SELECT unit, window, rul, model, version, ts FROM fleet_windows",
+			     NULL, fn, ud);
 }
 
-int
-fleet_store_unit(struct fleet_store *s, int64_t unit, bool window_only, fleet_stored_fn fn,
-		 void *ud)
+static int
+sq_window(struct fleet_store *base, int64_t unit, fleet_window_fn fn, void *ud)
 {
-	return query(s, window_only ?
-		     "SELECT unit, cycle, inputs, rul, model, version, ts FROM fleet_cycles"
-		     " WHERE unit = ?1 AND inputs IS NOT NULL ORDER BY cycle" :
-		     "SELECT unit, cycle, NULL, rul, model, version, ts FROM fleet_cycles"
-		     " WHERE unit = ?1 ORDER BY cycle", &unit, fn, ud);
+	return query_windows((struct sqlite_store *)base,
+			     "SELECT unit, window, rul, model, version, ts FROM fleet_windows"
+			     " WHERE unit = ?1", &unit, fn, ud);
 }
+
+static int
+sq_history(struct fleet_store *base, int64_t unit, fleet_stored_fn fn, void *ud)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct fleet_stored c;
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_DONE, r = 0;
+
+	pthread_mutex_lock(&s->rlock);
+	if (sqlite3_prepare_v2(s->r, "SELECT cycle, rul, model, version, ts FROM fleet_cycles"
+			       " WHERE unit = ?1 ORDER BY cycle", -1, &st, NULL) != SQLITE_OK)
+		r = -EIO;
+	else
+		sqlite3_bind_int64(st, 1, unit);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c.unit = unit;
+		c.cycle = sqlite3_column_int64(st, 0);
+		c.rul = sqlite3_column_double(st, 1);
+		c.model = (const char *)sqlite3_column_text(st, 2);
+		c.version = (const char *)sqlite3_column_text(st, 3);
+		c.ts = sqlite3_column_double(st, 4);
+		if (c.model == NULL)
+			c.model = "";
+		if (c.version == NULL)
+			c.version = "";
+		r = fn(ud, &c);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_errno(rc);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+/* ---- failure events --------------------------------------------------------------------------- */
 
 /* The cursor: the id of the last failure event applied, 0 before the first. */
 static int
-failure_cursor(struct fleet_store *s, int64_t *cursor)
+failure_cursor(struct sqlite_store *s, int64_t *cursor)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -311,7 +550,7 @@ failure_cursor(struct fleet_store *s, int64_t *cursor)
 }
 
 static int
-set_cursor(struct fleet_store *s, int64_t cursor)
+set_cursor(struct sqlite_store *s, int64_t cursor)
 {
 	int r;
 
@@ -327,10 +566,10 @@ set_cursor(struct fleet_store *s, int64_t cursor)
  * end. The feedback plugin may create its table after this connection read the schema; the
  * cursor's query above refreshes it, so a table created since is seen at the next poll.
  */
-int
-fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, int64_t at),
-		     void *ud)
+static int
+sq_failures(struct fleet_store *base, fleet_failure_fn fn, void *ud)
 {
+	struct sqlite_store *s = (struct sqlite_store *)base;
 	sqlite3_stmt *st = NULL;
 	int64_t cursor, last;
 	int r, rc;
@@ -360,3 +599,23 @@ fleet_store_failures(struct fleet_store *s, void (*fn)(void *ud, int64_t unit, i
 		r = set_cursor(s, last);
 	return r;
 }
+
+/* A local file fails on a full disk or an IO error: a second is as good a guess as any. */
+static unsigned
+sq_retry_after(struct fleet_store *s)
+{
+	(void)s;
+	return 1;
+}
+
+const struct fleet_store_ops fleet_store_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.apply = sq_apply,
+	.load = sq_load,
+	.window = sq_window,
+	.history = sq_history,
+	.failures = sq_failures,
+	.retry_after = sq_retry_after,
+};

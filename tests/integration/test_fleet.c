@@ -13,6 +13,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 #include "cmapss.h"
 #include "harness/harness.h"
@@ -791,19 +792,238 @@ START_TEST(fleet_capacity_and_ttl_evict)
 }
 END_TEST
 
-/* store = "postgresql" is refused with the reason, naming the setting. */
-START_TEST(fleet_postgresql_is_refused_for_now)
+/* ---- the store's layout before one row per engine ------------------------------------------ */
+
+/* Schema version 1 as rulsrv wrote it: one row per cycle, the window's cycles with inputs. */
+static const char fl_v1_schema[] =
+	"CREATE TABLE fleet_cycles("
+	" unit INTEGER NOT NULL, cycle INTEGER NOT NULL, inputs BLOB, rul REAL NOT NULL,"
+	" model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,"
+	" PRIMARY KEY(unit, cycle)) WITHOUT ROWID;"
+	"CREATE INDEX fleet_window ON fleet_cycles(unit, cycle) WHERE inputs IS NOT NULL;"
+	"CREATE TABLE fleet_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+/* Write rows 0..upto[e] of every engine in the version 1 layout (the last 30 with inputs). */
+static void
+write_v1(const char *path, const size_t *first, size_t n, const long *upto)
 {
-	static const char conf[] =
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t e;
+	long k;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, fl_v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO fleet_cycles VALUES(?1, ?2, ?3, ?4,"
+					    " 'fd001-forest', '1', 1.8e9)", -1, &st, NULL),
+			 SQLITE_OK);
+	for (e = 0; e < n; e++)
+		for (k = 0; k <= upto[e]; k++) {
+			size_t row = first[e] + (size_t)k;
+
+			sqlite3_bind_int64(st, 1, fd001.unit[row]);
+			sqlite3_bind_int64(st, 2, fd001.cycle[row]);
+			if (k > upto[e] - 30)
+				sqlite3_bind_blob(st, 3, fd001.values + row * CMAPSS_N_INPUTS,
+						  CMAPSS_N_INPUTS * sizeof(double), SQLITE_STATIC);
+			else
+				sqlite3_bind_null(st, 3);
+			sqlite3_bind_double(st, 4, 1000.0 + (double)row); /* told apart below */
+			ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+			sqlite3_reset(st);
+		}
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int64_t
+schema_version_of(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "SELECT value FROM fleet_meta WHERE key = 'schema_version'", -1,
+			       &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * A store written in the version 1 layout (one row per cycle) starts: every engine's next
+ * cycle is the window form over its whole history, an exact repeat of its last stored cycle
+ * answers the stored prediction, the life's history is all there, and the file is version 2
+ * afterwards (a second start reads it as such and answers the same).
+ */
+START_TEST(fleet_old_layout_migrates)
+{
+	static size_t first[MAX_UNITS];
+	static long upto[MAX_UNITS], next[MAX_UNITS];
+	static double want[MAX_UNITS], got[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS), e, round;
+	char path[600], *buf = malloc(4096);
+	size_t len, cap = 4096;
+	cJSON *answer;
+	int64_t u;
+
+	{
+		char conf[1024];
+
+		snprintf(conf, sizeof(conf), fl_conf_fmt, backends[0]);
+		ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	}
+	snprintf(path, sizeof(path), "%s/fleet.db", srv.dir);
+	for (e = 0; e < n; e++) {
+		long rows = 0;
+
+		while (row_of(first[e], (size_t)rows) >= 0)
+			rows++;
+		upto[e] = rows >= 2 ? (rows * 2) / 3 - 1 : -1; /* some below 30, most above */
+		if (upto[e] < 0)
+			upto[e] = -1;
+		next[e] = upto[e] >= 0 && row_of(first[e], (size_t)upto[e] + 1) >= 0 ? upto[e] + 1
+										      : -1;
+	}
+	write_v1(path, first, n, upto);
+	ck_assert_int_eq(schema_version_of(path), -1);
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_eq(harness_start(&srv, NULL), 0);
+		port = harness_port(&srv, "prediction");
+		ck_assert_int_eq(schema_version_of(path), 2);
+		if (round == 0) {
+			/* the repeat of the last stored cycle answers what was stored then */
+			for (e = 0; e < n; e++) {
+				if (upto[e] < 0)
+					continue;
+				len = 0;
+				cycle_json(&buf, &len, &cap, first[e] + (size_t)upto[e]);
+				ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len,
+						      &answer), 200);
+				ruls(answer, &got[e], &u, 1);
+				cJSON_Delete(answer);
+				ck_assert_msg(got[e] == 1000.0 + (double)(first[e] + (size_t)upto[e]),
+					      "unit %lld: repeat answered %.9g", (long long)u,
+					      got[e]);
+			}
+			for (e = 0; e < n; e++) {
+				if (next[e] < 0)
+					continue;
+				len = 0;
+				cycle_json(&buf, &len, &cap, first[e] + (size_t)next[e]);
+				ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len,
+						      &answer), 200);
+				ruls(answer, &got[e], &u, 1);
+				cJSON_Delete(answer);
+			}
+			window_form(first, n, next, want);
+			for (e = 0; e < n; e++)
+				if (next[e] >= 0)
+					ck_assert_msg(got[e] == want[e], "unit %lld after migration: "
+						      "%.9g, window form %.9g",
+						      (long long)fd001.unit[first[e]], got[e], want[e]);
+			/* the whole life is in the history */
+			{
+				struct harness_response r;
+				char p[64];
+				cJSON *j, *list;
+
+				snprintf(p, sizeof(p), "/v1/engines/%lld",
+					 (long long)fd001.unit[first[0]]);
+				ck_assert_int_eq(harness_http(port, "GET", p, NULL, NULL, 0, NULL, &r),
+						 0);
+				ck_assert_int_eq(r.status, 200);
+				j = cJSON_Parse(r.body);
+				list = cJSON_GetObjectItem(j, "predictions");
+				ck_assert_int_eq(cJSON_GetArraySize(list),
+						 (int)(next[0] >= 0 ? next[0] + 1 : upto[0] + 1));
+				cJSON_Delete(j);
+				harness_response_free(&r);
+			}
+		} else {
+			/* migrated once: the repeat of the cycle just sent answers it again */
+			for (e = 0; e < n; e++) {
+				if (next[e] < 0)
+					continue;
+				len = 0;
+				cycle_json(&buf, &len, &cap, first[e] + (size_t)next[e]);
+				ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len,
+						      &answer), 200);
+				ruls(answer, &want[e], &u, 1);
+				cJSON_Delete(answer);
+				ck_assert_msg(want[e] == got[e], "unit %lld second start: %.9g, "
+					      "first %.9g", (long long)u, want[e], got[e]);
+			}
+		}
+		ck_assert_int_eq(harness_stop(&srv), 0);
+		srv.pid = 0;
+	}
+	free(buf);
+}
+END_TEST
+
+/* A store of a newer schema version than this rulsrv's is refused, and left as it was. */
+START_TEST(fleet_newer_schema_is_refused)
+{
+	char path[600], conf[1024];
+	sqlite3 *db = NULL;
+
+	snprintf(conf, sizeof(conf), fl_conf_fmt, backends[0]);
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	snprintf(path, sizeof(path), "%s/fleet.db", srv.dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE fleet_meta(key TEXT PRIMARY KEY,"
+				      " value INTEGER NOT NULL);"
+				      "INSERT INTO fleet_meta VALUES('schema_version', 3);",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_ne(harness_start(&srv, NULL), 0);
+	ck_assert(harness_log_contains(&srv, "holds fleet schema version 3, newer than this "
+				       "rulsrv's 2"));
+	ck_assert_int_eq(schema_version_of(path), 3);
+	srv.pid = 0;
+}
+END_TEST
+
+/*
+ * store = "postgresql" needs a dsn, and one without a password (it would sit in the
+ * configuration): refused at start, naming the file, line and setting; nothing connects.
+ */
+START_TEST(fleet_postgresql_dsn_checked)
+{
+	static const char fmt[] =
 		"plugin_dir = \"@PLUGINS@\";\n"
 		"plugins = { model = { file = \"predict_forest.so\";\n"
 		"  settings = { bundle = \"@SRC@/models/fd001\"; fleet = true;\n"
-		"               store = \"postgresql\"; database = \"@DIR@/x.db\"; }; }; };\n"
+		"               store = \"postgresql\";\n"
+		"               %s }; }; };\n"
 		"services = { prediction = { listen = \"127.0.0.1:0\"; plugins = [\"model\"]; }; };\n";
+	static const char *const dsns[] = {
+		"",
+		"dsn = \"host=127.0.0.1 port=1 dbname=fleet password=secret\";",
+		"dsn = \"postgresql://fleet:secret@127.0.0.1:1/fleet\";",
+	};
+	char conf[1024], where[400];
 
-	ck_assert_int_ne(harness_start_conf(&srv, conf), 0);
-	ck_assert(harness_log_contains(&srv, "setting 'plugins.model.settings.store'"));
-	ck_assert(harness_log_contains(&srv, "\"postgresql\" is not available for fleet mode"));
+	for (size_t i = 0; i < sizeof(dsns) / sizeof(dsns[0]); i++) {
+		snprintf(conf, sizeof(conf), fmt, dsns[i]);
+		ck_assert_int_ne(harness_start_conf(&srv, conf), 0);
+		snprintf(where, sizeof(where), "%s:%d: setting 'plugins.model.settings.dsn'",
+			 srv.conf, i == 0 ? 3 : 5);
+		ck_assert_msg(harness_log_contains(&srv, i == 0 ? "setting 'plugins.model."
+						   "settings.dsn': is required" : where),
+			      "case %zu: no error naming the dsn", i);
+		if (i > 0) {
+			ck_assert(harness_log_contains(&srv, "holds a password"));
+			ck_assert(!harness_log_contains(&srv, "secret"));
+		}
+		harness_cleanup(&srv);
+		memset(&srv, 0, sizeof(srv));
+	}
 	srv.pid = 0;
 }
 END_TEST
@@ -825,7 +1045,9 @@ fleet_suite(void)
 	tcase_add_test(tc, fleet_delete_and_failure_end_a_life);
 	tcase_add_test(tc, fleet_view_sorted_and_paged);
 	tcase_add_test(tc, fleet_capacity_and_ttl_evict);
-	tcase_add_test(tc, fleet_postgresql_is_refused_for_now);
+	tcase_add_test(tc, fleet_postgresql_dsn_checked);
+	tcase_add_test(tc, fleet_old_layout_migrates);
+	tcase_add_test(tc, fleet_newer_schema_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
