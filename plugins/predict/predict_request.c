@@ -367,6 +367,27 @@ parse_string(struct pr *p, char *key, bool *long_key)
 	return 0;
 }
 
+/*
+ * A key of printable ASCII without escapes ("cycle", "sensors": three per cycle), copied by a
+ * plain loop: true with the cursor past its closing quote. False, with nothing moved, for any
+ * other key, which parse_string then reads (and refuses) as before.
+ */
+static bool
+plain_key(struct pr *p, char *key)
+{
+	const unsigned char *q = p->p + 1;
+	size_t kl = 0;
+
+	while (q < p->end && kl + 1 < KEY_MAX && *q >= 0x20 && *q < 0x7f && *q != '"' &&
+	       *q != '\\')
+		key[kl++] = (char)*q++;
+	if (q >= p->end || *q != '"')
+		return false;
+	key[kl] = '\0';
+	p->p = q + 1;
+	return true;
+}
+
 static int
 parse_key(struct pr *p, char *key)
 {
@@ -376,9 +397,11 @@ parse_key(struct pr *p, char *key)
 	skip_ws(p);
 	if (p->p >= p->end || *p->p != '"')
 		return fail_syntax(p, "expected a string as object key");
-	r = parse_string(p, key, &long_key);
-	if (r < 0)
-		return r;
+	if (key == NULL || !plain_key(p, key)) {
+		r = parse_string(p, key, &long_key);
+		if (r < 0)
+			return r;
+	}
 	if (long_key)
 		strcpy(key + KEY_MAX - 4, "...");
 	skip_ws(p);
@@ -465,33 +488,58 @@ next_or_close(struct pr *p, unsigned char close)
 	return fail_syntax(p, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
 }
 
-/* "settings" or "sensors": exactly want numbers into out. */
+static inline bool
+is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/*
+ * "settings" or "sensors": exactly want numbers into out. These arrays are nearly all of a
+ * body's bytes, so the loop keeps the cursor in a local and reads the ", " between numbers
+ * itself (next_or_close and parse_double in line). Anything it does not accept as it goes
+ * (not a number, an invalid or non-finite one, a bad separator) is handed to the general
+ * functions at that byte, which fail there with their own message and location.
+ */
 static int
 parse_numbers(struct pr *p, double *out, size_t want)
 {
-	size_t got = 0;
-	double scratch;
-	int r;
+	const unsigned char *q, *end = p->end;
+	size_t got = 0, n;
+	double scratch, *dst;
 
-	if (p->p >= p->end || *p->p != '[')
+	if (p->p >= end || *p->p != '[')
 		return fail_type(p, "an array of numbers");
 	p->p++;
 	skip_ws(p);
-	if (p->p < p->end && *p->p == ']') {
+	if (p->p < end && *p->p == ']') {
 		p->p++;
 	} else {
-		for (;;) {
-			path_push(p, NULL, (long)got);
-			r = parse_double(p, got < want ? &out[got] : &scratch);
-			p->depth--;
-			if (r < 0)
-				return r;
-			got++;
-			r = next_or_close(p, ']');
-			if (r < 0)
-				return r;
-			if (r == 0)
+		for (q = p->p;; got++) {
+			dst = got < want ? &out[got] : &scratch;
+			if (q >= end || (*q != '-' && !is_digit(*q)) ||
+			    (n = number_parse((const char *)q, (const char *)end, dst)) == 0 ||
+			    !isfinite(*dst)) {
+				p->p = q;
+				path_push(p, NULL, (long)got);
+				return parse_double(p, dst); /* fails as it would have */
+			}
+			q += n;
+			while (q < end && is_ws(*q))
+				q++;
+			if (q < end && *q == ',') {
+				q++;
+				while (q < end && is_ws(*q))
+					q++;
+				continue;
+			}
+			p->p = q;
+			if (q < end && *q == ']') {
+				p->p++;
+				got++;
 				break;
+			}
+			return fail_syntax(p, "expected ',' or ']'");
 		}
 	}
 	if (got != want)
@@ -530,7 +578,10 @@ parse_members(struct pr *p, const char *const *names, unsigned n, const char *fi
 					return r;
 				key = buf;
 			}
-			for (i = 0; i < n && strcmp(key, names[i]) != 0; i++)
+			/* the first byte before strcmp: it tells the fields of a cycle apart but
+			 * for "settings" and "sensors" */
+			for (i = 0; i < n && (key[0] != names[i][0] || strcmp(key, names[i]) != 0);
+			     i++)
 				;
 			if (i == n)
 				return fail_at(p, 422, PREDICT_ERR_INVALID_SHAPE,

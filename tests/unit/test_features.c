@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
+#include "feature_pipeline_impl.h"
 #include "synth_dir.h"
 #include "train_data.h"
 
@@ -191,6 +192,108 @@ START_TEST(train_serve_equality)
 	check_equality("train_FD004.txt", 30);
 	check_equality("test_FD002.txt", 17);
 	check_equality("test_FD003.txt", 64);
+}
+END_TEST
+
+/*
+ * The features by their definition, one sensor and one statistic at a time, as plainly as they
+ * can be written: features_last computes all sensors side by side (and vectorized), and must
+ * give these very floats. A reordered sum or a fused multiply-add would change a last bit.
+ */
+static double
+ref_mean(const double *z, size_t m, size_t span)
+{
+	size_t k = span < m ? span : m, t;
+	double sum = 0;
+
+	for (t = m - k; t < m; t++)
+		sum += z[t];
+	return sum / (double)k;
+}
+
+static void
+reference_features(const struct feature_spec *spec, const double *inputs,
+		   const int64_t *cycles, size_t n, float *out)
+{
+	double z[FEATURES_MAX_WINDOW];
+	size_t m = n < spec->window ? n : spec->window, i, t, k, j, f = 0;
+
+	if (spec->with_cycle)
+		out[f++] = (float)cycles[n - 1];
+	for (i = 0; i < spec->sensor_count; i++) {
+		for (t = 0; t < m; t++) {
+			const double *row = inputs + (n - m + t) * CMAPSS_N_INPUTS;
+			size_t reg = feature_spec_regime(spec, row);
+
+			z[t] = (row[spec->sensors[i]] - spec->mean[reg][i]) / spec->std[reg][i];
+		}
+		if (spec->with_last)
+			out[f++] = (float)z[m - 1];
+		for (k = 0; k < spec->mean_span_count; k++)
+			out[f++] = (float)ref_mean(z, m, spec->mean_spans[k]);
+		for (k = 0; k < spec->std_span_count; k++) {
+			size_t span = spec->std_spans[k], w = span < m ? span : m;
+			double mu = ref_mean(z, m, span), ss = 0;
+
+			for (t = m - w; t < m; t++)
+				ss += (z[t] - mu) * (z[t] - mu);
+			out[f++] = w < 2 ? 0.0f : (float)sqrt(ss / (double)w);
+		}
+		for (k = 0; k < spec->slope_span_count; k++) {
+			size_t span = spec->slope_spans[k], w = span < m ? span : m;
+			double xm = ((double)w - 1) / 2, ym = ref_mean(z, m, span), sxy = 0, sxx = 0;
+
+			for (j = 0; j < w; j++) {
+				sxy += ((double)j - xm) * (z[m - w + j] - ym);
+				sxx += ((double)j - xm) * ((double)j - xm);
+			}
+			out[f++] = w < 2 ? 0.0f : (float)(sxy / sxx);
+		}
+		for (k = 0; k < spec->ewma_count; k++) {
+			double a = spec->ewma_alpha[k], e = z[0];
+
+			for (t = 1; t < m; t++)
+				e = a * z[t] + (1 - a) * e;
+			out[f++] = (float)e;
+		}
+	}
+	ck_assert_uint_eq(f, feature_spec_count(spec));
+}
+
+/* Every cycle of every engine (windows filling up, then full), with one regime and with six. */
+START_TEST(features_match_definition)
+{
+	static const struct {
+		const char *file;
+		size_t window;
+	} sets[] = { { "train_FD001.txt", 30 }, { "train_FD004.txt", 30 }, { "test_FD002.txt", 7 } };
+	float got[256], want[256];
+	size_t s, e, i, F, *starts;
+	long ne;
+
+	for (s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		struct cmapss_table t;
+		struct feature_spec *spec;
+
+		load(sets[s].file, &t);
+		spec = fit(&t, sets[s].window);
+		F = feature_spec_count(spec);
+		ne = cmapss_engines(&t, &starts);
+		ck_assert_int_gt(ne, 0);
+		for (e = 0; e < (size_t)ne; e++)
+			for (i = 1; i <= starts[e + 1] - starts[e]; i++) {
+				const double *in = t.values + starts[e] * CMAPSS_N_INPUTS;
+
+				ck_assert_int_eq(features_last(spec, in, t.cycle + starts[e], i, got), 0);
+				reference_features(spec, in, t.cycle + starts[e], i, want);
+				ck_assert_msg(memcmp(got, want, F * sizeof(float)) == 0,
+					      "%s engine %zu cycle %zu: not the definition's floats",
+					      sets[s].file, e, i);
+			}
+		free(starts);
+		feature_spec_free(spec);
+		cmapss_table_free(&t);
+	}
 }
 END_TEST
 
@@ -374,6 +477,7 @@ features_suite(void)
 	tcase_add_test(tc, regimes_and_informative_sensors);
 	tcase_add_test(tc, normalisation_removes_regimes);
 	tcase_add_test(tc, train_serve_equality);
+	tcase_add_test(tc, features_match_definition);
 	tcase_add_test(tc, short_history_and_empty);
 	tcase_add_test(tc, json_round_trip);
 	tcase_add_test(tc, json_errors);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_predict_request.c - the /v1/predict body parser: exact errors, exact numbers. */
+/* test_predict_request.c - the /v1/predict body parser: exact errors (numbers: test_number.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,6 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 
-#include "number.h"
 #include "predict_request.h"
 
 Suite *predict_request_suite(void);
@@ -389,81 +388,6 @@ START_TEST(test_unit_cycle_sign)
 }
 END_TEST
 
-/* Every number converts to exactly strtod's double (bit for bit). */
-static void
-check_number(const char *txt)
-{
-	double got = 0, want = strtod(txt, NULL);
-	size_t n = number_parse(txt, txt + strlen(txt), &got);
-
-	ck_assert_msg(n == strlen(txt), "'%s': consumed %zu", txt, n);
-	ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0, "'%s': got %.17g want %.17g", txt,
-		      got, want);
-}
-
-START_TEST(test_numbers_exact)
-{
-	static const char *const fixed[] = {
-		"0", "-0", "0.0", "1", "-1", "0.1", "0.2", "0.3", "1e22", "1e23", "1e-22",
-		"1e-23", "9007199254740992", "9007199254740993", "9007199254740995",
-		"123456789012345678901234567890", "0.000000000000000000000000000001",
-		"4.9e-324", "5e-324", "2.2250738585072014e-308", "2.2250738585072011e-308",
-		"1.7976931348623157e308", "1e-400", "518.67", "642.1", "1589.7", "1400.6",
-		"14.62", "21.61", "554.36", "2388.06", "9046.19", "1.3", "47.47", "521.66",
-		"8138.62", "8.4195", "0.03", "392", "100.0", "39.06", "23.419", "-0.0007",
-		"-0.0004", "0.0023", "1.0000000000000000000000001", "3.14159265358979323846",
-		"1E+2", "1e-0", "12345678901234567e-5", "0.1234567890123456789",
-	};
-	char txt[64];
-	size_t i, nd, k;
-	unsigned seed = 12345;
-
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		check_number(fixed[i]);
-	/* random decimals: 1..20 digits, a point anywhere, exponents -40..40 */
-	for (i = 0; i < 200000; i++) {
-		size_t used = 0, point;
-
-		seed = seed * 1103515245u + 12345u;
-		if ((seed >> 16) & 1)
-			txt[used++] = '-';
-		nd = 1 + (seed >> 8) % 20;
-		point = (seed >> 20) % (nd + 1);
-		for (k = 0; k < nd; k++) {
-			seed = seed * 1103515245u + 12345u;
-			if (k == point && k > 0)
-				txt[used++] = '.';
-			txt[used++] = (char)('0' + (k == 0 ? 1 + (seed >> 16) % 9 : (seed >> 16) % 10));
-		}
-		txt[used] = '\0';
-		seed = seed * 1103515245u + 12345u;
-		if ((seed >> 16) % 3 == 0)
-			snprintf(txt + strlen(txt), sizeof(txt) - strlen(txt), "e%d",
-				 (int)((seed >> 4) % 81) - 40);
-		check_number(txt);
-	}
-}
-END_TEST
-
-START_TEST(test_numbers_invalid)
-{
-	static const char *const bad[] = { "", "-", "+1", ".5", "1.", "1e", "1e+", "01x", "-a",
-					   "NaN", "Infinity", "-Infinity", "0x10" };
-	size_t i;
-	double v;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		size_t n = number_parse(bad[i], bad[i] + strlen(bad[i]), &v);
-
-		/* "01x" and "0x10" consume the "0" only: the caller sees the junk after it */
-		if (strcmp(bad[i], "01x") == 0 || strcmp(bad[i], "0x10") == 0)
-			ck_assert_uint_eq(n, 1);
-		else
-			ck_assert_msg(n == 0, "'%s' accepted", bad[i]);
-	}
-}
-END_TEST
-
 /*
  * Mutated bodies (bytes replaced by JSON-significant ones, deleted, duplicated, cut): never a
  * crash, only 0 / 400 / 413 / 422, and the 400 verdict agrees with cJSON in the direction
@@ -731,8 +655,6 @@ predict_request_suite(void)
 	tcase_add_test(tc, test_single_engine);
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_unit_cycle_sign);
-	tcase_add_test(tc, test_numbers_exact);
-	tcase_add_test(tc, test_numbers_invalid);
 	tcase_add_test(tc, test_mutations);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cmapss");
