@@ -8,7 +8,7 @@ ifneq ($(CI),)
 CMAKE_FLAGS += -DRULSRV_WERROR=ON
 endif
 
-.PHONY: all deps test-deps build run test test-asan models bench bench-quick deb fuzz soak clean
+.PHONY: all deps test-deps build run test test-asan test-topology models bench bench-quick deb fuzz soak clean
 
 all: build
 
@@ -95,3 +95,9 @@ fuzz:
 
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) bash bench/soak.sh $(BUILD)
+
+# `make test-topology`: PostgreSQL, HAProxy, Prometheus, 3 prediction and 2 feedback instances,
+# a replay with two SIGKILLs (tests/scripts/topology/run_topology.sh). Not in `make test` yet:
+# it fails on the known gap of docs/SCALING.md (the prediction log is written after the answer).
+test-topology: test-deps build
+	RULSRV_BUILD_DIR=$(abspath $(BUILD)) bash tests/scripts/topology/run_topology.sh

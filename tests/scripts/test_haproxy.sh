@@ -100,33 +100,11 @@ free_port() {
 hp=$(free_port)
 hf=$(free_port)
 
-# The shipped example, with only the addresses replaced: the listeners on loopback ports, the
-# stats socket in $tmp, and the server lines of each backend by the local instances.
-python3 - "$src/examples/haproxy/rulsrv.cfg" "$tmp/haproxy.cfg" <<PY
-import re, sys
-cfg = open(sys.argv[1]).read()
-subs = [
-    (r"(?m)^    bind :3000$", "    bind 127.0.0.1:$hp"),
-    (r"(?m)^    bind :3001$", "    bind 127.0.0.1:$hf"),
-    (r"(?m)^    stats socket \S+", "    stats socket $tmp/haproxy.sock"),
-]
-for pat, rep in subs:
-    cfg, k = re.subn(pat, rep, cfg)
-    if k != 1:
-        sys.exit(f"FAIL: {pat!r} matched {k} times in the example configuration")
-def servers(kind, lines):
-    global cfg
-    cfg, k = re.subn(r"(?m)^    server %s\d+ .*\n" % kind, "", cfg)
-    if k < 2:
-        sys.exit(f"FAIL: the example has {k} {kind} servers")
-    cfg = cfg.replace("    balance " + ("hdr(X-Rulsrv-Unit)" if kind == "predict" else "leastconn") + "\n",
-                      "    balance " + ("hdr(X-Rulsrv-Unit)" if kind == "predict" else "leastconn") + "\n"
-                      + "".join(lines), 1)
-servers("predict", ["    server predict1 127.0.0.1:${port[predict1]} check\n",
-                    "    server predict2 127.0.0.1:${port[predict2]} check\n"])
-servers("feedback", ["    server feedback1 127.0.0.1:${port[feedback1]} check\n"])
-open(sys.argv[2], "w").write(cfg)
-PY
+# The shipped example, with only the addresses replaced (tests/scripts/haproxy/make_cfg.py).
+python3 "$src/tests/scripts/haproxy/make_cfg.py" "$src/examples/haproxy/rulsrv.cfg" \
+	"$tmp/haproxy.cfg" "$hp" "$hf" "$tmp/haproxy.sock" \
+	--predict "predict1=${port[predict1]}" "predict2=${port[predict2]}" \
+	--feedback "feedback1=${port[feedback1]}"
 "$haproxy" -c -f "$tmp/haproxy.cfg" >"$tmp/haproxy-check.log" 2>&1 || { cat "$tmp/haproxy-check.log"; exit 1; }
 
 # -db: in the foreground, not a daemon; the EXIT trap stops it.

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# run_topology.sh - `make test-topology`: the scale-out topology of docs/SCALING.md on loopback,
+# started and stopped
+# here as plain processes: PostgreSQL (initdb/pg_ctl in a temporary folder), 3 prediction and 2
+# feedback instances sharing it (store = "postgresql"), HAProxy with the shipped
+# examples/haproxy/rulsrv.cfg in front, Prometheus scraping every instance through file_sd
+# (monitoring/prometheus/prometheus-fleet.yml). A replay (rulsrv-replay, streaming one cycle
+# per request) runs through HAProxy while one prediction and one feedback instance are
+# SIGKILLed. The replay must finish with no failed request (retries only), and the ground
+# truth it left must equal that of the same replay against one instance on SQLite: the same
+# feedback count and all-time RMSE. tests/scripts/topology/check_topology.py holds the checks.
+#
+# Not yet part of `make test`, because it fails today, and says why: the prediction log of the
+# feedback plugin is written by its writer thread after the answer (predictions gather for
+# 0.5 s), so the predictions a prediction instance acknowledged in its last half second die
+# with it and are never scored (first run: 2552 records against 2596). docs/SCALING.md,
+# "Known gap".
+set -euo pipefail
+src=${RULSRV_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+build=${RULSRV_BUILD_DIR:-$src/build}
+. "$src/tests/scripts/topology/pg.sh"
+
+skip() { echo "skip: $*"; exit 77; }
+haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
+[ -x "$haproxy" ] || skip "haproxy missing (Debian package haproxy; make test-deps)"
+[ -x /usr/bin/prometheus ] || skip "/usr/bin/prometheus missing (make test-deps)"
+pgbin=$(pg_find_bindir)
+[ -n "$pgbin" ] || skip "PostgreSQL's initdb/pg_ctl missing (Debian package postgresql; make test-deps)"
+[ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || skip "running as root without a postgres user"
+command -v curl >/dev/null || skip "curl missing (make test-deps)"
+python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing (make test-deps)"
+for b in rulsrv rulsrv-replay; do
+	[ -x "$build/bin/$b" ] || skip "$build/bin/$b not built yet"
+done
+for p in predict_forest drift_psi feedback export_prometheus; do
+	[ -f "$build/plugins/$p.so" ] || skip "plugin $build/plugins/$p.so not built yet"
+done
+bundle=$src/models/fd001
+[ -f "$bundle/bundle.json" ] || skip "model bundle $bundle not there"
+data=""
+for d in "${CMAPSS_DIR:-}" "$src/data/cmapss" "$src/../shared/data/cmapss"; do
+	if [ -n "$d" ] && [ -f "$d/train_FD001.txt.gz" ]; then data=$d; break; fi
+done
+[ -n "$data" ] || skip "C-MAPSS data not found (CMAPSS_DIR): the replay needs FD001"
+
+tmp=$(mktemp -d /tmp/rulsrv-topology.XXXXXX)
+pids=()
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	pg_stop
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+dump_logs() {
+	local f
+	for f in "$tmp"/*.log "$tmp"/pg/server.log; do
+		[ -f "$f" ] && { echo "---- $f (last 30 lines)"; tail -n 30 "$f"; }
+	done
+}
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+pg_start "$pgbin" "$tmp/pg" "$(free_port)" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
+echo "PostgreSQL: $pg_dsn"
+
+# conf/rulsrv.conf with absolute paths, port 0 listeners, no console; STORE "sqlite:DB" or
+# "postgresql": the model's fleet store and the feedback store both.
+make_conf() {
+	local out=$1 store=$2 db
+	case "$store" in
+	sqlite:*) db=${store#sqlite:}; repl="database = \"$db\";" ;;
+	*) repl="store = \"postgresql\"; dsn = \"$pg_dsn\";" ;;
+	esac
+	sed -e "s|\"\.\./build/plugins\"|\"$build/plugins\"|" \
+	    -e "s|\"\.\./models/[^\"]*\"|\"$bundle\"|g" \
+	    -e "s|database = \"\.\./var/feedback\.db\";|$repl|g" \
+	    -e "s|\"\.\./|\"$src/|g" \
+	    -e 's|listen = "127\.0\.0\.1:[0-9]*"|listen = "127.0.0.1:0"|' \
+	    -e 's|, "console" \]| ]|' \
+	    "$src/conf/rulsrv.conf" >"$out"
+	[ "$(grep -c -F "$repl" "$out")" = 2 ] || { echo "FAIL: store substitution in $out"; exit 1; }
+}
+
+# start_service NAME CONF SERVICE: one service of one instance, as rulsrv@SERVICE runs it.
+declare -A port spid
+start_service() {
+	local name=$1 conf=$2 svc=$3 log=$tmp/rulsrv-$1.log p=""
+	: >"$log"
+	"$build/bin/rulsrv" -c "$conf" ${svc:+-s "$svc"} 2>"$log" &
+	pids+=($!)
+	spid[$name]=$!
+	for _ in $(seq 150); do
+		p=$(sed -n "s/.*service '${svc:-prediction}' listening on [0-9.]*:\([0-9]*\).*/\1/p" "$log" | head -n1)
+		if [ -n "$p" ] && curl --noproxy "*" -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1; then
+			port[$name]=$p
+			return 0
+		fi
+		kill -0 "${spid[$name]}" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "FAIL: $name did not become ready"
+	dump_logs
+	exit 1
+}
+
+# The reference: one instance, both services, SQLite.
+make_conf "$tmp/reference.conf" "sqlite:$tmp/reference.db"
+start_service reference "$tmp/reference.conf" ""
+port[reference-feedback]=$(sed -n "s/.*service 'feedback' listening on [0-9.]*:\([0-9]*\).*/\1/p" \
+	"$tmp/rulsrv-reference.log" | head -n1)
+
+# The cluster: one configuration, each process one service of it.
+make_conf "$tmp/cluster.conf" postgresql
+for i in 1 2 3; do start_service "predict$i" "$tmp/cluster.conf" prediction; done
+for i in 1 2; do start_service "feedback$i" "$tmp/cluster.conf" feedback; done
+
+hp=$(free_port)
+hf=$(free_port)
+python3 "$src/tests/scripts/haproxy/make_cfg.py" "$src/examples/haproxy/rulsrv.cfg" \
+	"$tmp/haproxy.cfg" "$hp" "$hf" "$tmp/haproxy.sock" \
+	--predict "predict1=${port[predict1]}" "predict2=${port[predict2]}" "predict3=${port[predict3]}" \
+	--feedback "feedback1=${port[feedback1]}" "feedback2=${port[feedback2]}"
+"$haproxy" -c -f "$tmp/haproxy.cfg" >"$tmp/haproxy-check.log" 2>&1 || { cat "$tmp/haproxy-check.log"; exit 1; }
+"$haproxy" -db -f "$tmp/haproxy.cfg" 2>"$tmp/haproxy.log" &
+pids+=($!)
+
+# Prometheus: the shipped fleet configuration, its targets files written for these instances.
+pp=$(free_port)
+mkdir -p "$tmp/prom/targets"
+python3 - "$src/monitoring/prometheus" "$tmp/prom" <<PY
+import sys, yaml
+shipped, out = sys.argv[1], sys.argv[2]
+cfg = yaml.safe_load(open(shipped + "/prometheus-fleet.yml"))
+cfg["global"]["scrape_interval"] = "1s"
+cfg["global"]["evaluation_interval"] = "1s"
+cfg["global"]["scrape_timeout"] = "1s"
+cfg["rule_files"] = [shipped + "/" + f if not f.startswith("/") else f for f in cfg.get("rule_files", [])]
+for job in cfg["scrape_configs"]:
+    for sd in job.get("file_sd_configs", []):
+        sd["files"] = [out + "/targets/" + f.split("/")[-1] for f in sd["files"]]
+        sd["refresh_interval"] = "1s"
+yaml.safe_dump(cfg, open(out + "/prometheus.yml", "w"))
+pred = [f"127.0.0.1:${port[predict1]}", f"127.0.0.1:${port[predict2]}", f"127.0.0.1:${port[predict3]}"]
+fb = [f"127.0.0.1:${port[feedback1]}", f"127.0.0.1:${port[feedback2]}"]
+yaml.safe_dump([{"targets": pred, "labels": {"cluster": "topology"}}], open(out + "/targets/prediction.yml", "w"))
+yaml.safe_dump([{"targets": fb, "labels": {"cluster": "topology"}}], open(out + "/targets/feedback.yml", "w"))
+PY
+/usr/bin/prometheus --config.file="$tmp/prom/prometheus.yml" --storage.tsdb.path="$tmp/prom/data" \
+	--web.listen-address="127.0.0.1:$pp" >"$tmp/prometheus.log" 2>&1 &
+pids+=($!)
+
+rc=0
+python3 "$src/tests/scripts/topology/check_topology.py" --build "$build" --data "$data" \
+	--bundle "$bundle" \
+	--reference "http://127.0.0.1:${port[reference]}" "http://127.0.0.1:${port[reference-feedback]}" \
+	--cluster "http://127.0.0.1:$hp" "http://127.0.0.1:$hf" \
+	--prometheus "http://127.0.0.1:$pp" \
+	--kill "predict2=${spid[predict2]}" "feedback1=${spid[feedback1]}" || rc=$?
+[ "$rc" = 0 ] || dump_logs
+exit "$rc"
