@@ -106,7 +106,9 @@ pg_run(const struct pg_server *pg, const char *const *argv, char **output, int *
 	pid_t pid;
 	ssize_t n;
 
-	if (pipe(pipefd) < 0)
+	/* close-on-exec: a test may run two of these from two threads at once, and a child of
+	 * one must not keep the other's pipe open (its reader would wait for that child) */
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
 	if (pid < 0)
@@ -270,7 +272,13 @@ pg_start_reaper(struct pg_server *pg)
 		return;
 	}
 	if (pid == 0) {
-		close(fds[1]);
+		int fd;
+
+		/* nothing of the test's but its end of our pipe (and stdout, stderr): another
+		 * cluster's reaper pipe kept open here would keep that reaper waiting */
+		for (fd = 3; fd < 1024; fd++)
+			if (fd != fds[0])
+				close(fd);
 		setsid();
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);
