@@ -267,6 +267,9 @@ def empty_rules():
 
 end_at = time.time() + 20
 while empty_rules() and time.time() < end_at:
+    # the request-rate rules need two scrapes that differ (see the shares below)
+    for pu, _ in instances:
+        http("GET", pu + "/v1/models")
     time.sleep(0.5)
 for r in empty_rules():
     fail(f"rule {r}: no finite value for the scaled cluster")
