@@ -320,6 +320,10 @@ harness_stop(struct harness_server *s)
 		kill(s->pid, SIGKILL);
 		status = harness_wait(s, 5000);
 	}
+	/* A daemon that did not stop cleanly says why in its log: under the sanitizers, their
+	 * report. Print it before harness_cleanup removes it. */
+	if (status != 0)
+		print_log(s);
 	return status;
 }
 
