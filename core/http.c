@@ -45,6 +45,11 @@ struct http_server {
 	atomic_long suspended; /* deferred requests whose connection waits for the answer */
 	atomic_size_t body_held; /* bytes of request bodies held, against max_inflight_body_bytes */
 	struct http_linger *linger; /* drains refused bodies before their socket closes */
+	/* The listening socket MHD_quiesce_daemon gave back (-1: none). Closed only after
+	 * MHD_stop_daemon: MHD's polling thread may still remove it from its epoll set after
+	 * quiesce returns, and closing it first made that epoll_ctl fail with EBADF, which MHD
+	 * answers with abort() ("Failed to remove listen FD from epoll set"). */
+	int quiesced_fd;
 };
 
 struct http_header {
@@ -867,6 +872,7 @@ http_server_new(const struct http_site *site)
 	if (srv == NULL)
 		return NULL;
 	srv->site = *site;
+	srv->quiesced_fd = -1;
 	srv->name = strdup(site->name);
 	if (srv->name == NULL) {
 		free(srv);
@@ -971,8 +977,8 @@ http_quiesce(struct http_server *srv)
 	if (srv->mhd == NULL)
 		return;
 	fd = MHD_quiesce_daemon(srv->mhd);
-	if (fd >= 0)
-		close(fd);
+	if (fd >= 0 && srv->quiesced_fd < 0)
+		srv->quiesced_fd = fd; /* closed by http_stop, after the daemon */
 }
 
 long
@@ -994,6 +1000,9 @@ http_stop(struct http_server *srv)
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	if (srv->quiesced_fd >= 0)
+		close(srv->quiesced_fd);
+	srv->quiesced_fd = -1;
 	/* after the daemon: its last connections say CLOSED while it stops */
 	http_deadlines_free(srv->deadlines);
 	srv->deadlines = NULL;
