@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /*
  * A backend is a const struct fb_store_ops: fb_store_sqlite (store_sqlite.c, a file) and
@@ -46,6 +47,30 @@ struct fb_scored {
 	double actual;
 	char model[FB_MODEL_MAX];
 };
+
+/* A growing array of scored pairs, as the stores collect them for fb_group.scored. */
+struct fb_scored_list {
+	struct fb_scored *items;
+	size_t count, cap;
+};
+
+/* Room for one more pair at the end (NULL when out of memory, the list unchanged). */
+static inline struct fb_scored *
+fb_scored_push(struct fb_scored_list *l)
+{
+	struct fb_scored *n;
+	size_t cap;
+
+	if (l->count == l->cap) {
+		cap = l->cap ? l->cap * 2 : 8;
+		n = realloc(l->items, cap * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		l->items = n;
+		l->cap = cap;
+	}
+	return &l->items[l->count++];
+}
 
 /*
  * The records of one request, applied all or nothing. The store fills the outputs:

@@ -52,28 +52,6 @@
 #define PG_OPEN_TIMEOUT_MS 10000 /* at least, for open: connect and create the schema */
 #define PG_ATTEMPTS 3            /* a transaction that meets a deadlock or serialization failure */
 
-struct pg_scored_list {
-	struct fb_scored *items;
-	size_t count, cap;
-};
-
-static struct fb_scored *
-pg_scored_push(struct pg_scored_list *l)
-{
-	struct fb_scored *n;
-	size_t cap;
-
-	if (l->count == l->cap) {
-		cap = l->cap ? l->cap * 2 : 8;
-		n = realloc(l->items, cap * sizeof(*n));
-		if (n == NULL)
-			return NULL;
-		l->items = n;
-		l->cap = cap;
-	}
-	return &l->items[l->count++];
-}
-
 static int
 pg_bucket(int64_t unit)
 {
@@ -107,7 +85,7 @@ pg_lock_buckets(struct fb_store *s, struct pg_link *l, const bool *used, bool or
 
 /* Add scored records to the totals: one upsert per model. */
 static int
-pg_add_totals(struct fb_store *s, struct pg_link *l, const struct pg_scored_list *sc,
+pg_add_totals(struct fb_store *s, struct pg_link *l, const struct fb_scored_list *sc,
 	      double deadline)
 {
 	bool *done;
@@ -165,7 +143,7 @@ pg_add_totals(struct fb_store *s, struct pg_link *l, const struct pg_scored_list
 
 /* Insert one scored record (apply's, one at a time) and remember it. */
 static int
-pg_score(struct fb_store *s, struct pg_scored_list *sc, int64_t unit, int64_t cycle,
+pg_score(struct fb_store *s, struct fb_scored_list *sc, int64_t unit, int64_t cycle,
 	 double predicted, double actual, const char *model, const char *source,
 	 int64_t prediction_id, double ts, double deadline)
 {
@@ -186,7 +164,7 @@ pg_score(struct fb_store *s, struct pg_scored_list *sc, int64_t unit, int64_t cy
 		    8, v, deadline);
 	if (r < 0)
 		return r;
-	out = pg_scored_push(sc);
+	out = fb_scored_push(sc);
 	if (out == NULL)
 		return -ENOMEM;
 	out->unit = unit;
@@ -243,7 +221,7 @@ pg_find_latest(struct fb_store *s, const struct fb_record *rec, const char *mode
  * latest logged one's of (unit, cycle), else "unknown". */
 static int
 pg_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
-		struct pg_scored_list *sc, double deadline)
+		struct fb_scored_list *sc, double deadline)
 {
 	char model[FB_MODEL_MAX], found[FB_MODEL_MAX];
 	int64_t id = 0, other;
@@ -269,7 +247,7 @@ pg_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
 
 static int
 pg_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
-	       struct pg_scored_list *sc, double deadline)
+	       struct fb_scored_list *sc, double deadline)
 {
 	char found[FB_MODEL_MAX];
 	int64_t id;
@@ -290,7 +268,7 @@ pg_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
  * reach the log later. */
 static int
 pg_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
-		 struct pg_scored_list *sc, double deadline)
+		 struct fb_scored_list *sc, double deadline)
 {
 	char ub[24], fb[24], tb[40], nb[24];
 	const char *v[4] = { ub, fb, tb, rec->model };
@@ -313,7 +291,7 @@ pg_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 		return r;
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		struct fb_scored *out = pg_scored_push(sc);
+		struct fb_scored *out = fb_scored_push(sc);
 
 		if (out == NULL) {
 			PQclear(res);
@@ -346,7 +324,7 @@ pg_fatal(const struct pg_link *l, int r)
 static int
 pg_apply_group(struct fb_store *s, struct fb_group *g, double deadline)
 {
-	struct pg_scored_list sc = { 0 };
+	struct fb_scored_list sc = { 0 };
 	size_t i;
 	int r;
 
@@ -518,7 +496,7 @@ static const char pg_late_sql[] =
 static int
 pg_log_late(struct fb_store *s, PGresult *res, double deadline)
 {
-	struct pg_scored_list sc = { 0 };
+	struct fb_scored_list sc = { 0 };
 	struct pg_text *t = s->b;
 	bool none[PG_BUCKETS] = { false };
 	const char *v[8];
@@ -527,7 +505,7 @@ pg_log_late(struct fb_store *s, PGresult *res, double deadline)
 	for (k = 0; k < 8; k++)
 		pg_text_reset(&t[k]);
 	for (i = 0; i < n; i++) {
-		struct fb_scored *out = pg_scored_push(&sc);
+		struct fb_scored *out = fb_scored_push(&sc);
 		int64_t cycle = pg_int(res, i, 2), failed_at = pg_int(res, i, 6);
 
 		if (out == NULL) {

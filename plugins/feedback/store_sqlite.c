@@ -711,29 +711,6 @@ fail:
 
 /* ---- writes ---------------------------------------------------------------------------- */
 
-struct fb_scored_list {
-	struct fb_scored *items;
-	size_t count;
-	size_t cap;
-};
-
-static struct fb_scored *
-scored_push(struct fb_scored_list *l)
-{
-	struct fb_scored *n;
-	size_t cap;
-
-	if (l->count == l->cap) {
-		cap = l->cap ? l->cap * 2 : 8;
-		n = realloc(l->items, cap * sizeof(*n));
-		if (n == NULL)
-			return NULL;
-		l->items = n;
-		l->cap = cap;
-	}
-	return &l->items[l->count++];
-}
-
 /* Insert one feedback row and remember it for the caller (and for the totals). */
 static int
 sqlite_score(struct fb_store *s, struct fb_scored_list *l, int64_t unit, int64_t cycle,
@@ -758,7 +735,7 @@ sqlite_score(struct fb_store *s, struct fb_scored_list *l, int64_t unit, int64_t
 	r = sqlite_exec_stmt(st);
 	if (r < 0)
 		return r;
-	out = scored_push(l);
+	out = fb_scored_push(l);
 	if (out == NULL)
 		return -ENOMEM;
 	out->unit = unit;
@@ -993,7 +970,7 @@ sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 
 			if ((it.flags & FB_ITEM_SCORED) || it.cycle > rec->failed_at || it.ts > ts)
 				continue;
-			row = scored_push(&rows);
+			row = fb_scored_push(&rows);
 			nids = realloc(ids, rows.cap * sizeof(*ids));
 			if (row == NULL || nids == NULL) {
 				ids = nids != NULL ? nids : ids;

@@ -206,14 +206,14 @@ parse_table(const char *out, struct table_row *rows, size_t max, struct table_ro
 	return n;
 }
 
-/* Run rulsrv-replay with the fixture's data and bundle plus extra args. */
-static int
-replay(const char *predict, const char *feedback, const char *const *extra, char **out)
+/* The command line of rulsrv-replay with the fixture's data and bundle plus extra args, into
+ * argv (40 entries); the strings live in the static buffers of this function. */
+static void
+replay_argv(const char *predict, const char *feedback, const char *const *extra,
+	    const char **argv)
 {
-	const char *argv[40];
-	char bin[512], data[300], bundle[300];
+	static char bin[512], data[300], bundle[300];
 	size_t n = 0;
-	int status = -1;
 
 	snprintf(bin, sizeof(bin), "%s/bin/rulsrv-replay", harness_build_dir());
 	snprintf(data, sizeof(data), "%s/data", work);
@@ -231,6 +231,16 @@ replay(const char *predict, const char *feedback, const char *const *extra, char
 	while (extra != NULL && *extra != NULL && n < 39)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
+}
+
+/* Run rulsrv-replay with the fixture's data and bundle plus extra args. */
+static int
+replay(const char *predict, const char *feedback, const char *const *extra, char **out)
+{
+	const char *argv[40];
+	int status = -1;
+
+	replay_argv(predict, feedback, extra, argv);
 	ck_assert_int_eq(harness_run(argv, out, &status), 0);
 	return status;
 }
@@ -567,28 +577,11 @@ START_TEST(test_replay_retries_across_a_restart)
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		const char *argv[40];
-		char bin[512], data[300], bundle[300];
-		size_t n = 0;
 
-		snprintf(bin, sizeof(bin), "%s/bin/rulsrv-replay", harness_build_dir());
-		snprintf(data, sizeof(data), "%s/data", work);
-		snprintf(bundle, sizeof(bundle), "%s/bundle", work);
-		argv[n++] = bin;
-		argv[n++] = "--data";
-		argv[n++] = data;
-		argv[n++] = "--bundle";
-		argv[n++] = bundle;
-		argv[n++] = "--predict";
-		argv[n++] = predict;
-		argv[n++] = "--feedback";
-		argv[n++] = feedback;
-		argv[n++] = "--no-progress";
-		for (size_t i = 0; args[i] != NULL; i++)
-			argv[n++] = args[i];
-		argv[n] = NULL;
+		replay_argv(predict, feedback, args, argv);
 		if (freopen(outf, "w", stdout) == NULL || dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
 			_exit(127);
-		execv(bin, (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	usleep(700 * 1000);
