@@ -86,15 +86,18 @@ bench-quick: test-deps
 # ---- reliability (docs/FUZZING.md, bench/soak.sh; not part of `make test`) ----------------------
 # `make fuzz`: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (FUZZ_HARNESS=name for
 # one), corpus kept in build-fuzz/. `make soak`: load at 70% of the measured maximum for
-# SOAK_SECONDS (default 600; CI: `make soak SOAK_SECONDS=60`).
+# SOAK_SECONDS (default 600), then SHUTDOWNS (default 500) graceful shutdowns under load
+# (bench/shutdowns.sh). CI: `make soak SOAK_SECONDS=60 SHUTDOWNS=50`.
 FUZZ_SECONDS ?= 3600
 FUZZ_HARNESS ?=
 SOAK_SECONDS ?= 600
+SHUTDOWNS ?= 500
 fuzz:
 	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESS)
 
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) bash bench/soak.sh $(BUILD)
+	SHUTDOWNS=$(SHUTDOWNS) bash bench/shutdowns.sh $(BUILD)
 
 # `make test-topology`: PostgreSQL, HAProxy, Prometheus, 3 prediction and 2 feedback instances,
 # a replay with two SIGKILLs (tests/scripts/topology/run_topology.sh). Not in `make test` yet:

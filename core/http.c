@@ -46,9 +46,8 @@ struct http_server {
 	atomic_size_t body_held; /* bytes of request bodies held, against max_inflight_body_bytes */
 	struct http_linger *linger; /* drains refused bodies before their socket closes */
 	/* The listening socket MHD_quiesce_daemon gave back (-1: none). Closed only after
-	 * MHD_stop_daemon: MHD's polling thread may still remove it from its epoll set after
-	 * quiesce returns, and closing it first made that epoll_ctl fail with EBADF, which MHD
-	 * answers with abort() ("Failed to remove listen FD from epoll set"). */
+	 * MHD_stop_daemon: a polling thread that has not yet woken still has it in its poll
+	 * set, and the number could be reused under it. */
 	int quiesced_fd;
 };
 
@@ -903,8 +902,15 @@ http_start(struct http_server *srv, int fd, const struct config_service *sv, cha
 	   size_t err_len)
 {
 	struct MHD_OptionItem ops[14];
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ITC |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	/* poll(), not epoll: with epoll, libmicrohttpd 0.9.75's MHD_quiesce_daemon and its
+	 * polling threads both take the listening socket out of the epoll set, and whichever
+	 * loses the race gets ENOENT and calls abort() ("Failed to remove listen FD from epoll
+	 * set", daemon.c, the worker-pool loop of MHD_quiesce_daemon and the connection-limit
+	 * branch of MHD_epoll). That killed about one graceful shutdown in a thousand. With
+	 * poll() quiesce only flags the threads and wakes them through the ITC. The cost is
+	 * measured in docs/BENCHMARKS.md ("poll against epoll"). */
+	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
 	char *cert = NULL, *key = NULL;
 	size_t n = 0;
 
