@@ -3,7 +3,7 @@
 # Each round starts the prediction service of the default configuration, puts 16 connections of
 # POST /v1/predict on it (wrk), sends SIGTERM at a random moment 0.2-0.6 s into the load, and
 # requires exit status 0. It exists because libmicrohttpd's quiesce raced its epoll polling
-# threads and aborted (status 134) about once in 250 such rounds; core/http.c says why the
+# threads and aborted (status 134) in 1 of 750 such rounds here; core/http.c says why the
 # daemon now polls with poll(). A race that rare shows only over many rounds: `make soak` runs
 # 50 of them after its one-minute soak, the full count is for a change to core/http.c.
 # Exit 0 pass, 1 fail, 77 cannot run here.

@@ -905,8 +905,8 @@ http_start(struct http_server *srv, int fd, const struct config_service *sv, cha
 	/* poll(), not epoll: with epoll, libmicrohttpd 0.9.75's MHD_quiesce_daemon and its
 	 * polling threads both take the listening socket out of the epoll set, and whichever
 	 * loses the race gets ENOENT and calls abort() ("Failed to remove listen FD from epoll
-	 * set", daemon.c, the worker-pool loop of MHD_quiesce_daemon and the connection-limit
-	 * branch of MHD_epoll). That killed about one graceful shutdown in a thousand. With
+	 * set", daemon.c: the worker-pool loop of MHD_quiesce_daemon, the connection-limit
+	 * branch of MHD_epoll); 1 of 750 SIGTERMs under load here (bench/shutdowns.sh). With
 	 * poll() quiesce only flags the threads and wakes them through the ITC. The cost is
 	 * measured in docs/BENCHMARKS.md ("poll against epoll"). */
 	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
