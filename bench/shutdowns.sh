@@ -20,6 +20,7 @@ for f in bin/rulsrv bin/bench_compute plugins/predict_forest.so; do
 done
 [ -f "$src/models/fd001/bundle.json" ] || { echo "shutdowns: SKIP: no models/fd001"; exit 77; }
 
+. "$src/bench/daemon.sh"
 dir=$(mktemp -d /tmp/rulsrv-shutdowns-XXXXXX)
 pid=
 cleanup() {
@@ -37,13 +38,7 @@ for round in $(seq 1 "$rounds"); do
 		-o services.prediction.listen=127.0.0.1:0 -o "plugins.feedback.settings.database=$dir/x.db" \
 		-o "plugins.model.settings.database=$dir/x.db" -o log_level=\"info\" 2>"$dir/rulsrv.log" &
 	pid=$!
-	port=
-	for _ in $(seq 200); do
-		port=$(sed -n "s/.*service 'prediction' listening on 127.0.0.1:\([0-9]*\).*/\1/p" "$dir/rulsrv.log")
-		[ -n "$port" ] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-		port=
-		sleep 0.05
-	done
+	port=$(ready_port "$dir/rulsrv.log" prediction 100)
 	if [ -z "$port" ]; then
 		echo "shutdowns: FAIL: round $round: rulsrv did not start"; cat "$dir/rulsrv.log"; exit 1
 	fi

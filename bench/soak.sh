@@ -24,6 +24,7 @@ done
 [ -x "$build/bin/rulsrv" ] || { echo "soak: SKIP: no $build/bin/rulsrv (build first)"; exit 77; }
 [ -f "$src/models/fd001/bundle.json" ] || { echo "soak: SKIP: no models/fd001"; exit 77; }
 
+. "$src/bench/daemon.sh"
 dir=$(mktemp -d /tmp/rulsrv-soak-XXXXXX)
 pid=
 cleanup() {
@@ -47,13 +48,7 @@ services = {
 CONF
 "$build/bin/rulsrv" -c "$dir/rulsrv.conf" -o log_level=\"info\" 2>"$dir/rulsrv.log" &
 pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n "s/.*service 'prediction' listening on 127.0.0.1:\([0-9]*\).*/\1/p" "$dir/rulsrv.log")
-	[ -n "$port" ] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-	port=
-	sleep 0.1
-done
+port=$(ready_port "$dir/rulsrv.log" prediction 100)
 [ -n "$port" ] || { echo "soak: FAIL: rulsrv did not start"; cat "$dir/rulsrv.log"; exit 1; }
 url="http://127.0.0.1:$port"
 
