@@ -58,6 +58,8 @@ main(int argc, char **argv)
 		w->unit = (int64_t)i + 1;
 		w->expected = -1;
 		w->len = (uint32_t)kept;
+		w->cap = (uint32_t)window;
+		w->reset = true;
 		w->rul = 100.0;
 		w->ts = 1.8e9;
 		w->model = "bench";

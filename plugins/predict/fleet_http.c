@@ -34,6 +34,7 @@ struct group {
 	size_t first, n; /* into order[] */
 	struct fleet_engine *e;
 	bool fresh; /* e allocated for this request, not in the table yet */
+	bool reset; /* the store's ring of the engine is written anew */
 	size_t n_new;
 };
 
@@ -190,6 +191,7 @@ prepare_engines(struct cycles_req *q)
 			if (n == NULL)
 				return -ENOMEM;
 			fleet_table_put(&sh->table, n, &old); /* replaces: cannot fail */
+			n->flags |= FLEET_ENGINE_RESET; /* the store's ring too */
 			gr->e = n;
 		}
 	}
@@ -278,11 +280,14 @@ make_room(struct cycles_req *q)
 	}
 }
 
-/* Room for every window this request will change, before anything changes. */
+/*
+ * Room for the slots this request writes to the store, before anything changes: the cycles
+ * it adds to each engine's ring, or the whole ring when the store's is laid out anew.
+ */
 static int
 prepare_windows(struct cycles_req *q)
 {
-	size_t g, n = 0;
+	size_t g, n = 0, slots;
 
 	for (g = 0; g < q->n_groups; g++)
 		n += q->groups[g].n_new > 0;
@@ -292,7 +297,9 @@ prepare_windows(struct cycles_req *q)
 
 		if (gr->n_new == 0)
 			continue;
-		q->wins[q->n_wins].slots = malloc((size_t)gr->e->cap * FLEET_SLOT * sizeof(double));
+		gr->reset = gr->fresh || (gr->e->flags & FLEET_ENGINE_RESET);
+		slots = gr->reset || gr->n_new > gr->e->cap ? gr->e->cap : gr->n_new;
+		q->wins[q->n_wins].slots = malloc(slots * FLEET_SLOT * sizeof(double));
 		if (q->wins[q->n_wins++].slots == NULL)
 			return -ENOMEM;
 	}
@@ -344,19 +351,25 @@ apply_plan(struct cycles_req *q, double now)
 			row->model = fs->m.name;
 			row->version = fs->m.version;
 		}
-		/* the buffer was sized for the ring at prepare_windows */
+		/* the store gets the slots the cycles filled (the buffer was sized at
+		 * prepare_windows), or the whole ring when it lays it out anew */
 		{
 			struct fleet_window *win = &q->wins[nw++];
 			double *slots = win->slots;
-			uint32_t j;
+			uint32_t j, len = gr->e->len;
+			uint32_t first = gr->reset ? 0 :
+					 len - (gr->n_new < len ? (uint32_t)gr->n_new : len);
 
 			*win = (struct fleet_window){ .unit = gr->e->unit, .expected = expected,
-						      .len = gr->e->len, .slots = slots,
+						      .len = len, .first = first,
+						      .head = gr->e->head, .cap = gr->e->cap,
+						      .reset = gr->reset, .slots = slots,
 						      .rul = (double)gr->e->rul, .ts = now,
 						      .model = fs->m.name, .version = fs->m.version };
-			for (j = 0; j < gr->e->len; j++)
-				memcpy(slots + (size_t)j * FLEET_SLOT, fleet_engine_slot(gr->e, j),
-				       FLEET_SLOT * sizeof(double));
+			for (j = first; j < len; j++)
+				memcpy(slots + (size_t)(j - first) * FLEET_SLOT,
+				       fleet_engine_slot(gr->e, j), FLEET_SLOT * sizeof(double));
+			gr->e->flags &= (uint16_t)~FLEET_ENGINE_RESET;
 		}
 	}
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);

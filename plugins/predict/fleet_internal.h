@@ -41,6 +41,11 @@ fleet_engine_slot(struct fleet_engine *e, uint32_t i)
 {
 	return e->slots + (size_t)((e->head + i) % e->cap) * FLEET_SLOT;
 }
+/*
+ * e->flags: the store's ring of the engine is not laid out as memory's (the ring was resized,
+ * or loaded from slots it could not keep in place): the next write rewrites every slot.
+ */
+#define FLEET_ENGINE_RESET 1u
 /* Append a cycle; when the ring was full, *dropped is the cycle that fell out (else -1). */
 void fleet_engine_append(struct fleet_engine *e, int64_t cycle, const double *inputs,
 			 int64_t *dropped);

@@ -50,7 +50,12 @@ model_index_locked(struct fleet_shared *sh, const char *name, const char *versio
 	return (uint16_t)sh->model_count++;
 }
 
-/* One engine per stored window, replacing the one in memory (the last fleet_window cycles). */
+/*
+ * One engine per stored window, replacing the one in memory (the last fleet_window cycles).
+ * Each cycle goes back to the ring slot it had in the store, so the store's slots and memory's
+ * stay one ring; when they cannot (the window was longer, or fleet_window changed), the
+ * engine's next write lays the store's ring out anew.
+ */
 static int
 load_window(void *ud, const struct fleet_window *w)
 {
@@ -59,6 +64,7 @@ load_window(void *ud, const struct fleet_window *w)
 	struct fleet_engine *e, *old;
 	int64_t dropped;
 	uint32_t i, from;
+	bool in_place = w->pos != NULL && w->len <= sh->window && w->pos[0] < sh->window;
 
 	e = fleet_engine_new(w->unit, sh->window);
 	if (e == NULL || fleet_table_put(&sh->table, e, &old) < 0) {
@@ -66,11 +72,22 @@ load_window(void *ud, const struct fleet_window *w)
 		return l->err = -ENOMEM;
 	}
 	free(old);
-	from = w->len > sh->window ? w->len - sh->window : 0;
-	for (i = from; i < w->len; i++) {
-		const double *slot = w->slots + (size_t)i * FLEET_SLOT;
+	for (i = 0; in_place && i < w->len; i++)
+		in_place = w->pos[i] == (w->pos[0] + i) % sh->window;
+	if (in_place) {
+		e->head = w->pos[0];
+		for (i = 0; i < w->len; i++)
+			memcpy(fleet_engine_slot(e, i), w->slots + (size_t)i * FLEET_SLOT,
+			       FLEET_SLOT * sizeof(double));
+		e->len = w->len;
+	} else {
+		from = w->len > sh->window ? w->len - sh->window : 0;
+		for (i = from; i < w->len; i++) {
+			const double *slot = w->slots + (size_t)i * FLEET_SLOT;
 
-		fleet_engine_append(e, (int64_t)slot[0], slot + 1, &dropped);
+			fleet_engine_append(e, (int64_t)slot[0], slot + 1, &dropped);
+		}
+		e->flags |= FLEET_ENGINE_RESET;
 	}
 	e->rul = (float)w->rul;
 	e->last_seen = w->ts;

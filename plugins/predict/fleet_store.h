@@ -39,8 +39,9 @@ struct fleet_row {
 
 /*
  * An engine's window: its cycles oldest first, FLEET_SLOT doubles each (the cycle number, then
- * the raw inputs), with the prediction at the last one. The store keeps one per engine, so a
- * restart reads one row per engine.
+ * the raw inputs), with the prediction at the last one. The store keeps the engine's ring as
+ * memory has it (fleet_table.c), one row per ring slot, so an accepted cycle writes the one
+ * slot it fills and a restart puts each cycle back in the slot it was in.
  */
 struct fleet_window {
 	int64_t unit;
@@ -48,8 +49,14 @@ struct fleet_window {
 	 * it must hold none (a new engine). A store that other processes write (PostgreSQL)
 	 * compares and sets on it; SQLite, one process's file, does not need to. */
 	int64_t expected;
-	uint32_t len;
-	double *slots; /* apply: the caller's; load and window: the store's, for the callback */
+	uint32_t len; /* cycles in the window */
+	/* apply: slots holds cycles first .. len - 1 of the window (those the request added),
+	 * cycle i (0 the oldest) going to ring slot (head + i) % cap; reset: the store's slots
+	 * of the engine are dropped first (a new ring: first is then 0). */
+	uint32_t first, head, cap;
+	bool reset;
+	double *slots; /* apply: the caller's, len - first cycles; load and window: the store's */
+	const uint32_t *pos; /* load and window: the ring slot of each cycle */
 	double rul;
 	double ts; /* last seen */
 	const char *model, *version;
@@ -58,7 +65,7 @@ struct fleet_window {
 static inline int64_t
 fleet_window_last_cycle(const struct fleet_window *w)
 {
-	return (int64_t)w->slots[(size_t)(w->len - 1) * FLEET_SLOT];
+	return (int64_t)w->slots[(size_t)(w->len - w->first - 1) * FLEET_SLOT];
 }
 
 /* A cycle of the history read back. */
@@ -90,8 +97,8 @@ struct fleet_store_ops {
 	void (*close)(struct fleet_store *s);
 	/*
 	 * In one durable transaction: forget every unit of forget[] (window and history), add
-	 * the history rows, replace the windows (in order: an engine may come twice, the
-	 * second expecting the first's last cycle). 0, -EAGAIN when a window's expected cycle
+	 * the history rows, write the windows' new slots (in order: an engine may come twice,
+	 * the second expecting the first's last cycle). 0, -EAGAIN when a window's expected cycle
 	 * is not the store's (another process moved the engine on), or another -errno; nothing
 	 * is stored unless 0.
 	 */

@@ -14,9 +14,12 @@
 #include "fleet_store.h"
 
 /*
- * The same two tables as the SQLite store (fleet_store_sqlite.c): fleet_windows, one row per
- * engine with its window as bytea (FLEET_SLOT native doubles per cycle: every instance of a
- * fleet runs on the same architecture), and fleet_cycles, the life's history. Several rulsrv
+ * Three tables: fleet_windows, one row per engine (its last cycle, prediction, model and time);
+ * fleet_slots, one row per slot of the engine's ring (unit, pos) holding the cycle in it as
+ * bytea (FLEET_SLOT native doubles: every instance of a fleet runs on the same
+ * architecture), so an accepted cycle rewrites its engine's row and the one slot it fills;
+ * and fleet_cycles, the life's history. Schema version 2; version 1 kept the whole window as
+ * one bytea in fleet_windows and is migrated at open, in one transaction. Several rulsrv
  * instances may share the database, so:
  *
  * - The schema is created or migrated under pg_advisory_lock (two instances starting at once
@@ -35,7 +38,11 @@
  * cursor) and r (reads).
  */
 
-#define SCHEMA_VERSION 1 /* of this store's tables; the SQLite file counts its own */
+#define SCHEMA_VERSION 2 /* of this store's tables; the SQLite file counts its own */
+#define SLOT_BYTES ((int)(FLEET_SLOT * sizeof(double)))
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define SLOT_BYTES_SQL XSTR(FLEET_SLOT) " * 8" /* FLEET_SLOT doubles */
 #define ADVISORY_KEY "1919054694" /* 0x72616c66: the fleet's schema, for pg_advisory_lock */
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
@@ -43,8 +50,10 @@
 static const char pg_schema[] =
 	"CREATE TABLE IF NOT EXISTS fleet_meta(key text PRIMARY KEY, value bigint NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS fleet_windows(unit bigint PRIMARY KEY,"
-	" last_cycle bigint NOT NULL, \"window\" bytea NOT NULL, rul double precision NOT NULL,"
+	" last_cycle bigint NOT NULL, rul double precision NOT NULL,"
 	" model text NOT NULL, version text NOT NULL, ts double precision NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS fleet_slots(unit bigint NOT NULL, pos integer NOT NULL,"
+	" slot bytea NOT NULL, PRIMARY KEY(unit, pos));"
 	"CREATE TABLE IF NOT EXISTS fleet_cycles(unit bigint NOT NULL, cycle bigint NOT NULL,"
 	" rul double precision NOT NULL, model text NOT NULL, version text NOT NULL,"
 	" ts double precision NOT NULL, PRIMARY KEY(unit, cycle));";
@@ -234,6 +243,21 @@ int_value(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/*
+ * Version 1 to 2, in one transaction: each engine's window bytea (its cycles oldest first)
+ * becomes its ring's slot rows, the oldest in slot 0, and the column goes.
+ */
+static const char pg_migrate_v1[] =
+	"BEGIN;"
+	"INSERT INTO fleet_slots(unit, pos, slot)"
+	" SELECT w.unit, g.i, substring(w.\"window\" FROM g.i * (" SLOT_BYTES_SQL ") + 1"
+	"  FOR " SLOT_BYTES_SQL ")"
+	" FROM fleet_windows w,"
+	"  generate_series(0, length(w.\"window\") / (" SLOT_BYTES_SQL ") - 1) AS g(i);"
+	"ALTER TABLE fleet_windows DROP COLUMN \"window\";"
+	"UPDATE fleet_meta SET value = 2 WHERE key = 'schema_version';"
+	"COMMIT;";
+
 /* Create or check the tables, one instance at a time (the advisory lock, session-wide). */
 static int
 schema(struct pg_store *s, char *err, size_t err_len)
@@ -264,7 +288,19 @@ schema(struct pg_store *s, char *err, size_t err_len)
 	}
 	if (rc == 0 && v == 0)
 		rc = exec_simple(&s->w, deadline, "INSERT INTO fleet_meta(key, value)"
-				 " VALUES('schema_version', 1) ON CONFLICT (key) DO NOTHING");
+				 " VALUES('schema_version', 2) ON CONFLICT (key) DO NOTHING");
+	if (rc == 0 && v == 1) {
+		/* a migration takes as long as it takes: no deadline of a normal call */
+		rc = exec_simple(&s->w, mono() + 24 * 3600.0, pg_migrate_v1);
+		if (rc < 0) {
+			snprintf(err, err_len, "PostgreSQL: cannot move the fleet windows to one "
+				 "row per ring slot (schema version 2): %s",
+				 s->w.c != NULL ? PQerrorMessage(s->w.c) : "the connection broke");
+			err[strcspn(err, "\n")] = '\0';
+			if (s->w.c != NULL)
+				exec_simple(&s->w, deadline, "ROLLBACK");
+		}
+	}
 	if (rc == 0) {
 		res = exec_params(&s->w, deadline, "SELECT value FROM fleet_meta"
 				  " WHERE key = 'failure_cursor'", 0, NULL, NULL, NULL, 0, &rc);
@@ -468,29 +504,39 @@ pipe_collect(struct pipe *pp, int *transport)
 	return t < 0 ? t : rc;
 }
 
+/* An engine's row (compare-and-set on its last cycle), then the slots the request filled. */
 static void
 send_window(struct pipe *pp, const struct fleet_window *w)
 {
 	struct params p;
+	uint32_t k;
 
 	param_int(&p, 0, w->unit);
 	param_int(&p, 1, fleet_window_last_cycle(w));
-	p.v[2] = (const char *)w->slots;
-	p.len[2] = (int)(w->len * FLEET_SLOT * sizeof(double));
-	p.fmt[2] = 1;
-	param_double(&p, 3, w->rul);
-	param_text(&p, 4, w->model);
-	param_text(&p, 5, w->version);
-	param_double(&p, 6, w->ts);
-	param_int(&p, 7, w->expected);
+	param_double(&p, 2, w->rul);
+	param_text(&p, 3, w->model);
+	param_text(&p, 4, w->version);
+	param_double(&p, 5, w->ts);
+	param_int(&p, 6, w->expected);
 	if (w->expected < 0)
-		pipe_send(pp, "INSERT INTO fleet_windows(unit, last_cycle, \"window\","
-			  " rul, model, version, ts) VALUES($1, $2, $3, $4, $5, $6, $7)"
-			  " ON CONFLICT (unit) DO NOTHING", 7, &p, true);
+		pipe_send(pp, "INSERT INTO fleet_windows(unit, last_cycle, rul, model, version, ts)"
+			  " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT (unit) DO NOTHING", 6, &p,
+			  true);
 	else
-		pipe_send(pp, "UPDATE fleet_windows SET last_cycle = $2,"
-			  " \"window\" = $3, rul = $4, model = $5, version = $6, ts = $7"
-			  " WHERE unit = $1 AND last_cycle = $8", 8, &p, true);
+		pipe_send(pp, "UPDATE fleet_windows SET last_cycle = $2, rul = $3, model = $4,"
+			  " version = $5, ts = $6 WHERE unit = $1 AND last_cycle = $7", 7, &p,
+			  true);
+	if (w->reset)
+		pipe_send(pp, "DELETE FROM fleet_slots WHERE unit = $1", 1, &p, false);
+	for (k = w->first; k < w->len; k++) {
+		param_int(&p, 1, (int64_t)((w->head + k) % w->cap));
+		p.v[2] = (const char *)(w->slots + (size_t)(k - w->first) * FLEET_SLOT);
+		p.len[2] = SLOT_BYTES;
+		p.fmt[2] = 1;
+		pipe_send(pp, "INSERT INTO fleet_slots(unit, pos, slot) VALUES($1, $2, $3)"
+			  " ON CONFLICT (unit, pos) DO UPDATE SET slot = EXCLUDED.slot", 3, &p,
+			  false);
+	}
 }
 
 static int
@@ -510,6 +556,7 @@ apply_pipeline(struct pg_conn *k, double deadline, const int64_t *forget, size_t
 		param_int(&p, 0, forget[i]);
 		pipe_send(&pp, "DELETE FROM fleet_cycles WHERE unit = $1", 1, &p, false);
 		pipe_send(&pp, "DELETE FROM fleet_windows WHERE unit = $1", 1, &p, false);
+		pipe_send(&pp, "DELETE FROM fleet_slots WHERE unit = $1", 1, &p, false);
 	}
 	for (i = 0; i < n_wins; i++)
 		if (wins[i].len > 0)
@@ -589,38 +636,120 @@ bin_double(const PGresult *res, int row, int col)
 	return d;
 }
 
-/* Rows of SELECT unit, "window", rul, model, version, ts (binary) to fn. */
-static int
-window_rows(const PGresult *res, double **scratch, size_t *cap, fleet_window_fn fn, void *ud)
+/*
+ * One engine's rows of SELECT unit, rul, model, version, ts, pos, slot (binary, ordered by
+ * unit) gathered, then given to fn with its cycles oldest first.
+ */
+struct ring {
+	int64_t unit;
+	uint32_t len, cap;
+	double *in, *out;
+	uint32_t *pos, *opos, *idx;
+	double rul, ts;
+	char *text; /* model, then version */
+	size_t text_cap;
+	int err;
+};
+
+static void
+ring_free(struct ring *g)
 {
-	struct fleet_window w = { .expected = -1 };
-	int i, r = 0;
-
-	for (i = 0; r == 0 && i < PQntuples(res); i++) {
-		size_t bytes = (size_t)PQgetlength(res, i, 1);
-
-		if (bytes == 0 || bytes % (FLEET_SLOT * sizeof(double)) != 0)
-			continue;
-		if (bytes > *cap) {
-			double *n = realloc(*scratch, bytes);
-
-			if (n == NULL)
-				return -ENOMEM;
-			*scratch = n;
-			*cap = bytes;
-		}
-		memcpy(*scratch, PQgetvalue(res, i, 1), bytes);
-		w.unit = bin_int(res, i, 0);
-		w.len = (uint32_t)(bytes / (FLEET_SLOT * sizeof(double)));
-		w.slots = *scratch;
-		w.rul = bin_double(res, i, 2);
-		w.model = PQgetvalue(res, i, 3);
-		w.version = PQgetvalue(res, i, 4);
-		w.ts = bin_double(res, i, 5);
-		r = fn(ud, &w);
-	}
-	return r;
+	free(g->in);
+	free(g->out);
+	free(g->pos);
+	free(g->opos);
+	free(g->idx);
+	free(g->text);
 }
+
+static int
+ring_emit(struct ring *g, fleet_window_fn fn, void *ud)
+{
+	struct fleet_window w = { .unit = g->unit, .expected = -1 };
+	uint32_t i, j, k;
+
+	if (g->len == 0)
+		return 0;
+	for (i = 0; i < g->len; i++) { /* insertion sort by cycle: a ring is one rotation */
+		for (j = i; j > 0 && g->in[(size_t)g->idx[j - 1] * FLEET_SLOT] >
+				     g->in[(size_t)i * FLEET_SLOT]; j--)
+			g->idx[j] = g->idx[j - 1];
+		g->idx[j] = i;
+	}
+	for (k = 0; k < g->len; k++) {
+		memcpy(g->out + (size_t)k * FLEET_SLOT, g->in + (size_t)g->idx[k] * FLEET_SLOT,
+		       SLOT_BYTES);
+		g->opos[k] = g->pos[g->idx[k]];
+	}
+	w.len = g->len;
+	w.slots = g->out;
+	w.pos = g->opos;
+	w.rul = g->rul;
+	w.ts = g->ts;
+	w.model = g->text;
+	w.version = g->text + strlen(g->text) + 1;
+	g->len = 0;
+	return fn(ud, &w);
+}
+
+/* Row i of res into the ring, fn for the ring before it when the unit changes. */
+static int
+ring_row(struct ring *g, const PGresult *res, int i, fleet_window_fn fn, void *ud)
+{
+	int64_t unit = bin_int(res, i, 0);
+	const char *model = PQgetvalue(res, i, 2), *version = PQgetvalue(res, i, 3);
+	size_t ml = strlen(model), vl = strlen(version);
+	int r = 0;
+
+	if (unit != g->unit) {
+		r = ring_emit(g, fn, ud);
+		g->unit = unit;
+		g->rul = bin_double(res, i, 1);
+		g->ts = bin_double(res, i, 4);
+		if (r == 0 && ml + vl + 2 > g->text_cap) {
+			char *t = realloc(g->text, ml + vl + 2);
+
+			if (t == NULL)
+				return -ENOMEM;
+			g->text = t;
+			g->text_cap = ml + vl + 2;
+		}
+		if (r == 0) {
+			memcpy(g->text, model, ml + 1);
+			memcpy(g->text + ml + 1, version, vl + 1);
+		}
+	}
+	if (r < 0 || PQgetlength(res, i, 6) != SLOT_BYTES)
+		return r; /* not written by this code */
+	if (g->len == g->cap) {
+		uint32_t cap = g->cap ? g->cap * 2 : 64;
+		double *in = realloc(g->in, (size_t)cap * SLOT_BYTES);
+		double *out = in ? realloc(g->out, (size_t)cap * SLOT_BYTES) : NULL;
+		uint32_t *pos = out ? realloc(g->pos, cap * sizeof(*pos)) : NULL;
+		uint32_t *opos = pos ? realloc(g->opos, cap * sizeof(*opos)) : NULL;
+		uint32_t *idx = opos ? realloc(g->idx, cap * sizeof(*idx)) : NULL;
+
+		if (in)
+			g->in = in;
+		if (out)
+			g->out = out;
+		if (pos)
+			g->pos = pos;
+		if (opos)
+			g->opos = opos;
+		if (idx == NULL)
+			return -ENOMEM;
+		g->idx = idx;
+		g->cap = cap;
+	}
+	memcpy(g->in + (size_t)g->len * FLEET_SLOT, PQgetvalue(res, i, 6), SLOT_BYTES);
+	g->pos[g->len++] = (uint32_t)be32toh(*(const uint32_t *)(const void *)PQgetvalue(res, i, 5));
+	return 0;
+}
+
+#define WINDOWS_SQL								\
+	"SELECT w.unit, w.rul, w.model, w.version, w.ts, s.pos, s.slot"		\
+	" FROM fleet_windows w JOIN fleet_slots s ON s.unit = w.unit"
 
 /*
  * Every window, a row at a time (single-row mode: a million windows are 6 GB, never one
@@ -631,8 +760,7 @@ static int
 pg_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	double *scratch = NULL;
-	size_t cap = 0;
+	struct ring g = { .unit = -1 };
 	PGresult *res;
 	char err[256];
 	int r;
@@ -641,8 +769,8 @@ pg_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 	r = conn_open(s, &s->r, mono() + s->timeout_ms / 1000.0, err, sizeof(err));
 	if (r == 0) {
 		PQsetnonblocking(s->r.c, 0);
-		if (!PQsendQueryParams(s->r.c, "SELECT unit, \"window\", rul, model, version, ts"
-				       " FROM fleet_windows", 0, NULL, NULL, NULL, NULL, 1) ||
+		if (!PQsendQueryParams(s->r.c, WINDOWS_SQL " ORDER BY w.unit", 0, NULL, NULL,
+				       NULL, NULL, 1) ||
 		    !PQsetSingleRowMode(s->r.c))
 			r = -EIO;
 	}
@@ -650,15 +778,17 @@ pg_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 		ExecStatusType st = PQresultStatus(res);
 
 		if (r == 0 && st == PGRES_SINGLE_TUPLE)
-			r = window_rows(res, &scratch, &cap, fn, ud);
+			r = ring_row(&g, res, 0, fn, ud);
 		else if (r == 0 && st != PGRES_TUPLES_OK)
 			r = -EIO;
 		PQclear(res);
 	}
+	if (r == 0)
+		r = ring_emit(&g, fn, ud);
 	if (s->r.c != NULL)
 		PQsetnonblocking(s->r.c, 1);
 	pthread_mutex_unlock(&s->r.lock);
-	free(scratch);
+	ring_free(&g);
 	return r;
 }
 
@@ -666,25 +796,26 @@ static int
 pg_window(struct fleet_store *base, int64_t unit, fleet_window_fn fn, void *ud)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	double deadline = mono() + s->timeout_ms / 1000.0, *scratch = NULL;
+	double deadline = mono() + s->timeout_ms / 1000.0;
+	struct ring g = { .unit = -1 };
 	struct params p;
-	size_t cap = 0;
 	PGresult *res = NULL;
 	char err[256];
-	int r;
+	int r, i;
 
 	param_int(&p, 0, unit);
 	pthread_mutex_lock(&s->r.lock);
 	r = conn_open(s, &s->r, deadline, err, sizeof(err));
 	if (r == 0)
-		res = exec_params(&s->r, deadline, "SELECT unit, \"window\", rul, model, version, ts"
-				  " FROM fleet_windows WHERE unit = $1", 1, p.v, p.len, p.fmt, 1,
-				  &r);
+		res = exec_params(&s->r, deadline, WINDOWS_SQL " WHERE w.unit = $1", 1, p.v,
+				  p.len, p.fmt, 1, &r);
+	for (i = 0; r == 0 && i < PQntuples(res); i++)
+		r = ring_row(&g, res, i, fn, ud);
 	if (r == 0)
-		r = window_rows(res, &scratch, &cap, fn, ud);
+		r = ring_emit(&g, fn, ud);
 	PQclear(res);
 	pthread_mutex_unlock(&s->r.lock);
-	free(scratch);
+	ring_free(&g);
 	return r;
 }
 

@@ -16,14 +16,19 @@
  * transaction, spread by the group commit (fleet_commit.c) over every request waiting.
  *
  * Two tables, written in the same transaction:
- * - fleet_windows: one row per engine, its whole window in one BLOB (the ring's slots oldest
- *   first, FLEET_SLOT native doubles each) with the last prediction. A restart reads one
- *   row per engine: the layout of schema version 2.
+ * - fleet_slots: the engines' rings, one row per ring slot (unit, pos): the cycle in it as
+ *   FLEET_SLOT native doubles (the cycle number, the raw inputs), with the prediction, model
+ *   and time of the request that wrote it (a restart takes them from the newest cycle). An
+ *   accepted cycle rewrites the one slot it fills, in place: its row of about 240 bytes, a
+ *   leaf page of the engine's rows (an engine's 30 rows span two pages), where version 2
+ *   rewrote the engine's whole 6 KB window row (a leaf and two overflow pages) every time.
+ *   A restart scans the table in key order, engine after engine. Schema version 3.
  * - fleet_cycles: one row per accepted cycle of the engine's current life with its
  *   prediction, for GET /v1/engines/{unit}. Its column inputs is NULL in rows written since
  *   version 2; in version 1 the cycles in the window kept their inputs there and a restart
- *   read every such row (30 per engine), which is what version 2 replaces.
- * Ending a life deletes the unit's rows of both. The failure events are the feedback
+ *   read every such row (30 per engine) through a partial index.
+ * Versions 1 and 2 (fleet_windows: one row per engine holding its window in one BLOB) are
+ * migrated when the store opens. Ending a life deletes the unit's rows of both tables. The failure events are the feedback
  * plugin's table "failures" when both plugins use the same file; the fleet keeps its cursor
  * and the schema version in fleet_meta.
  *
@@ -31,26 +36,37 @@
  * under rlock).
  */
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+#define SLOT_BYTES ((int)(FLEET_SLOT * sizeof(double)))
 
 static const char fleet_schema[] =
 	"CREATE TABLE IF NOT EXISTS fleet_cycles("
 	" unit INTEGER NOT NULL, cycle INTEGER NOT NULL, inputs BLOB, rul REAL NOT NULL,"
 	" model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,"
 	" PRIMARY KEY(unit, cycle)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS fleet_slots("
+	" unit INTEGER NOT NULL, pos INTEGER NOT NULL, slot BLOB NOT NULL, rul REAL NOT NULL,"
+	" model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,"
+	" PRIMARY KEY(unit, pos)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS fleet_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+/* Version 2's table of windows, which the migrations pass through. */
+static const char fleet_windows_v2[] =
 	"CREATE TABLE IF NOT EXISTS fleet_windows("
 	" unit INTEGER PRIMARY KEY, last_cycle INTEGER NOT NULL, window BLOB NOT NULL,"
-	" rul REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS fleet_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+	" rul REAL NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL);";
+static const char put_window_v2[] =
+	"INSERT OR REPLACE INTO fleet_windows(unit, last_cycle, window, rul, model, version, ts)"
+	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 enum {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_INSERT,
-	ST_WINDOW,
+	ST_SLOT,
 	ST_FORGET,
-	ST_FORGET_WINDOW,
+	ST_FORGET_SLOTS,
 	ST_SET_CURSOR,
 	ST_COUNT,
 };
@@ -61,10 +77,10 @@ static const char *const st_sql[ST_COUNT] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT OR REPLACE INTO fleet_cycles(unit, cycle, inputs, rul, model, version,"
 		      " ts) VALUES(?1, ?2, NULL, ?3, ?4, ?5, ?6)",
-	[ST_WINDOW] = "INSERT OR REPLACE INTO fleet_windows(unit, last_cycle, window, rul, model,"
-		      " version, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_SLOT] = "INSERT OR REPLACE INTO fleet_slots(unit, pos, slot, rul, model, version, ts)"
+		    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_FORGET] = "DELETE FROM fleet_cycles WHERE unit = ?1",
-	[ST_FORGET_WINDOW] = "DELETE FROM fleet_windows WHERE unit = ?1",
+	[ST_FORGET_SLOTS] = "DELETE FROM fleet_slots WHERE unit = ?1",
 	[ST_SET_CURSOR] = "INSERT OR REPLACE INTO fleet_meta(key, value)"
 			  " VALUES('failure_cursor', ?1)",
 };
@@ -74,8 +90,6 @@ struct sqlite_store {
 	sqlite3 *w, *r;
 	pthread_mutex_t wlock, rlock;
 	sqlite3_stmt *st[ST_COUNT];
-	double *scratch; /* a window's slots, aligned, for the callbacks (under rlock) */
-	size_t scratch_cap;
 	char *path;
 };
 
@@ -148,7 +162,6 @@ sq_close(struct fleet_store *base)
 	sqlite3_close(s->r);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->rlock);
-	free(s->scratch);
 	free(s->path);
 	free(s);
 }
@@ -222,7 +235,7 @@ migrate_v1(sqlite3 *db)
 	sqlite3_stmt *rows = NULL;
 	int rc, r = 0;
 
-	if (sqlite3_prepare_v2(db, st_sql[ST_WINDOW], -1, &m.put, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(db, put_window_v2, -1, &m.put, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT unit, cycle, inputs, rul, model, version, ts"
 			       " FROM fleet_cycles WHERE inputs IS NOT NULL ORDER BY unit, cycle",
 			       -1, &rows, NULL) != SQLITE_OK)
@@ -272,6 +285,45 @@ migrate_v1(sqlite3 *db)
 	return r;
 }
 
+/*
+ * Version 2 to 3: every engine's window row of fleet_windows (its cycles oldest first)
+ * becomes its ring's slot rows, the oldest in slot 0; the table goes.
+ */
+static int
+migrate_v2(sqlite3 *db)
+{
+	sqlite3_stmt *rows = NULL, *put = NULL;
+	int rc = SQLITE_DONE, r = 0;
+
+	if (sqlite3_prepare_v2(db, st_sql[ST_SLOT], -1, &put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT unit, window, rul, model, version, ts FROM fleet_windows",
+			       -1, &rows, NULL) != SQLITE_OK)
+		r = -EIO;
+	while (r == 0 && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+		const char *blob = sqlite3_column_blob(rows, 1);
+		int bytes = sqlite3_column_bytes(rows, 1), i;
+
+		if (blob == NULL || bytes == 0 || bytes % SLOT_BYTES != 0)
+			continue; /* not written by this code: nothing to continue from */
+		for (i = 0; r == 0 && i < bytes / SLOT_BYTES; i++) {
+			sqlite3_bind_int64(put, 1, sqlite3_column_int64(rows, 0));
+			sqlite3_bind_int(put, 2, i);
+			sqlite3_bind_blob(put, 3, blob + (size_t)i * SLOT_BYTES, SLOT_BYTES,
+					  SQLITE_STATIC);
+			sqlite3_bind_double(put, 4, sqlite3_column_double(rows, 2));
+			sqlite3_bind_value(put, 5, sqlite3_column_value(rows, 3));
+			sqlite3_bind_value(put, 6, sqlite3_column_value(rows, 4));
+			sqlite3_bind_double(put, 7, sqlite3_column_double(rows, 5));
+			r = step_done(put);
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_errno(rc);
+	sqlite3_finalize(rows);
+	sqlite3_finalize(put);
+	return r;
+}
+
 /* Bring the file to SCHEMA_VERSION in one transaction; refuse a newer one. */
 static int
 migrate(struct sqlite_store *s, char *err, size_t err_len)
@@ -292,6 +344,8 @@ migrate(struct sqlite_store *s, char *err, size_t err_len)
 			 s->path, (long long)v, SCHEMA_VERSION);
 		r = -EPROTO;
 	}
+	if (r == 0 && v < 3)
+		r = store_exec(s->w, s->path, fleet_windows_v2, err, err_len);
 	if (r == 0 && v < 2) {
 		r = migrate_v1(s->w);
 		if (r < 0)
@@ -301,9 +355,17 @@ migrate(struct sqlite_store *s, char *err, size_t err_len)
 			r = store_exec(s->w, s->path, "DROP INDEX IF EXISTS fleet_window", err,
 				       err_len);
 	}
+	if (r == 0 && v < 3) {
+		r = migrate_v2(s->w);
+		if (r < 0)
+			snprintf(err, err_len, "%s: cannot move the windows to one row per ring "
+				 "slot (schema version 3): %s", s->path, sqlite3_errmsg(s->w));
+		else
+			r = store_exec(s->w, s->path, "DROP TABLE fleet_windows", err, err_len);
+	}
 	if (r == 0 && v != SCHEMA_VERSION)
 		r = store_exec(s->w, s->path, "INSERT OR REPLACE INTO fleet_meta(key, value)"
-			       " VALUES('schema_version', 2)", err, err_len);
+			       " VALUES('schema_version', 3)", err, err_len);
 	if (r == 0)
 		r = store_exec(s->w, s->path, "COMMIT", err, err_len);
 	if (r < 0 && !sqlite3_get_autocommit(s->w))
@@ -362,8 +424,8 @@ apply_all(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
 		sqlite3_bind_int64(s->st[ST_FORGET], 1, forget[i]);
 		r = step_done(s->st[ST_FORGET]);
 		if (r == 0) {
-			sqlite3_bind_int64(s->st[ST_FORGET_WINDOW], 1, forget[i]);
-			r = step_done(s->st[ST_FORGET_WINDOW]);
+			sqlite3_bind_int64(s->st[ST_FORGET_SLOTS], 1, forget[i]);
+			r = step_done(s->st[ST_FORGET_SLOTS]);
 		}
 	}
 	for (i = 0; r == 0 && i < n_rows; i++) {
@@ -380,19 +442,26 @@ apply_all(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
 	}
 	for (i = 0; r == 0 && i < n_wins; i++) {
 		const struct fleet_window *w = &wins[i];
+		uint32_t k;
 
 		if (w->len == 0)
 			continue;
-		st = s->st[ST_WINDOW];
-		sqlite3_bind_int64(st, 1, w->unit);
-		sqlite3_bind_int64(st, 2, fleet_window_last_cycle(w));
-		sqlite3_bind_blob(st, 3, w->slots, (int)(w->len * FLEET_SLOT * sizeof(double)),
-				  SQLITE_STATIC);
-		sqlite3_bind_double(st, 4, w->rul);
-		sqlite3_bind_text(st, 5, w->model, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, w->version, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 7, w->ts);
-		r = step_done(st);
+		if (w->reset) {
+			sqlite3_bind_int64(s->st[ST_FORGET_SLOTS], 1, w->unit);
+			r = step_done(s->st[ST_FORGET_SLOTS]);
+		}
+		st = s->st[ST_SLOT];
+		for (k = w->first; r == 0 && k < w->len; k++) {
+			sqlite3_bind_int64(st, 1, w->unit);
+			sqlite3_bind_int64(st, 2, (int64_t)((w->head + k) % w->cap));
+			sqlite3_bind_blob(st, 3, w->slots + (size_t)(k - w->first) * FLEET_SLOT,
+					  SLOT_BYTES, SQLITE_STATIC);
+			sqlite3_bind_double(st, 4, w->rul);
+			sqlite3_bind_text(st, 5, w->model, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 6, w->version, -1, SQLITE_STATIC);
+			sqlite3_bind_double(st, 7, w->ts);
+			r = step_done(st);
+		}
 	}
 	return r;
 }
@@ -419,63 +488,151 @@ sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
-/* Rows of a SELECT unit, window, rul, model, version, ts to fn (s->rlock held). */
-static int
-read_windows(struct sqlite_store *s, sqlite3_stmt *st, fleet_window_fn fn, void *ud)
+/*
+ * One engine's slot rows as they are read (key order: by unit, then ring slot), put in cycle
+ * order for the callback, with the prediction, model and time of the newest cycle.
+ */
+struct ring {
+	int64_t unit;
+	uint32_t len, cap;
+	double *in, *out; /* cap slots each: as read, oldest first */
+	uint32_t *pos, *opos, *idx;
+	uint32_t newest;
+	double rul, ts;
+	char *text; /* model, then version, of the newest */
+	size_t text_cap;
+};
+
+static void
+ring_free(struct ring *g)
 {
-	struct fleet_window w = { .expected = -1 };
-	int rc, r = 0;
+	free(g->in);
+	free(g->out);
+	free(g->pos);
+	free(g->opos);
+	free(g->idx);
+	free(g->text);
+}
 
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob(st, 1);
-		size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
+/* A row of SELECT unit, pos, slot, rul, model, version, ts of the ring's unit. */
+static int
+ring_add(struct ring *g, sqlite3_stmt *st)
+{
+	const void *blob = sqlite3_column_blob(st, 2);
+	const char *model = (const char *)sqlite3_column_text(st, 4);
+	const char *version = (const char *)sqlite3_column_text(st, 5);
+	size_t ml, vl;
+	double *slot;
 
-		if (blob == NULL || bytes == 0 || bytes % (FLEET_SLOT * sizeof(double)) != 0)
-			continue; /* not written by this code: nothing to continue from */
-		if (bytes > s->scratch_cap) {
-			double *n = realloc(s->scratch, bytes);
+	if (blob == NULL || sqlite3_column_bytes(st, 2) != SLOT_BYTES)
+		return 0; /* not written by this code */
+	if (g->len == g->cap) {
+		uint32_t cap = g->cap ? g->cap * 2 : 64;
+		double *in = realloc(g->in, (size_t)cap * SLOT_BYTES);
+		double *out = in ? realloc(g->out, (size_t)cap * SLOT_BYTES) : NULL;
+		uint32_t *pos = out ? realloc(g->pos, cap * sizeof(*pos)) : NULL;
+		uint32_t *opos = pos ? realloc(g->opos, cap * sizeof(*opos)) : NULL;
+		uint32_t *idx = opos ? realloc(g->idx, cap * sizeof(*idx)) : NULL;
 
-			if (n == NULL)
-				return -ENOMEM;
-			s->scratch = n;
-			s->scratch_cap = bytes;
-		}
-		memcpy(s->scratch, blob, bytes); /* a blob need not be aligned for doubles */
-		w.unit = sqlite3_column_int64(st, 0);
-		w.len = (uint32_t)(bytes / (FLEET_SLOT * sizeof(double)));
-		w.slots = s->scratch;
-		w.rul = sqlite3_column_double(st, 2);
-		w.model = (const char *)sqlite3_column_text(st, 3);
-		w.version = (const char *)sqlite3_column_text(st, 4);
-		w.ts = sqlite3_column_double(st, 5);
-		if (w.model == NULL)
-			w.model = "";
-		if (w.version == NULL)
-			w.version = "";
-		r = fn(ud, &w);
+		if (in)
+			g->in = in;
+		if (out)
+			g->out = out;
+		if (pos)
+			g->pos = pos;
+		if (opos)
+			g->opos = opos;
+		if (idx == NULL)
+			return -ENOMEM;
+		g->idx = idx;
+		g->cap = cap;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_errno(rc);
-	return r;
+	slot = g->in + (size_t)g->len * FLEET_SLOT;
+	memcpy(slot, blob, SLOT_BYTES); /* a blob need not be aligned for doubles */
+	g->pos[g->len] = (uint32_t)sqlite3_column_int64(st, 1);
+	if (g->len == 0 || slot[0] > g->in[(size_t)g->newest * FLEET_SLOT]) {
+		g->newest = g->len;
+		g->rul = sqlite3_column_double(st, 3);
+		g->ts = sqlite3_column_double(st, 6);
+		model = model ? model : "";
+		version = version ? version : "";
+		ml = strlen(model);
+		vl = strlen(version);
+		if (ml + vl + 2 > g->text_cap) {
+			char *t = realloc(g->text, ml + vl + 2);
+
+			if (t == NULL)
+				return -ENOMEM;
+			g->text = t;
+			g->text_cap = ml + vl + 2;
+		}
+		memcpy(g->text, model, ml + 1);
+		memcpy(g->text + ml + 1, version, vl + 1);
+	}
+	g->len++;
+	return 0;
+}
+
+/* The ring read so far to fn, its cycles oldest first; then empty. */
+static int
+ring_emit(struct ring *g, fleet_window_fn fn, void *ud)
+{
+	struct fleet_window w = { .unit = g->unit, .expected = -1 };
+	uint32_t i, j, k;
+
+	if (g->len == 0)
+		return 0;
+	for (i = 0; i < g->len; i++) { /* insertion sort by cycle: a ring is one rotation */
+		for (j = i; j > 0 && g->in[(size_t)g->idx[j - 1] * FLEET_SLOT] >
+				     g->in[(size_t)i * FLEET_SLOT]; j--)
+			g->idx[j] = g->idx[j - 1];
+		g->idx[j] = i;
+	}
+	for (k = 0; k < g->len; k++) {
+		memcpy(g->out + (size_t)k * FLEET_SLOT, g->in + (size_t)g->idx[k] * FLEET_SLOT,
+		       SLOT_BYTES);
+		g->opos[k] = g->pos[g->idx[k]];
+	}
+	w.len = g->len;
+	w.slots = g->out;
+	w.pos = g->opos;
+	w.rul = g->rul;
+	w.ts = g->ts;
+	w.model = g->text;
+	w.version = g->text + strlen(g->text) + 1;
+	g->len = 0;
+	return fn(ud, &w);
 }
 
 static int
 query_windows(struct sqlite_store *s, const char *sql, const int64_t *unit, fleet_window_fn fn,
 	      void *ud)
 {
+	struct ring g = { .unit = -1 };
 	sqlite3_stmt *st = NULL;
-	int r;
+	int rc = SQLITE_DONE, r = 0;
 
 	pthread_mutex_lock(&s->rlock);
-	if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK)
 		r = -EIO;
-	} else {
-		if (unit != NULL)
-			sqlite3_bind_int64(st, 1, *unit);
-		r = read_windows(s, st, fn, ud);
+	else if (unit != NULL)
+		sqlite3_bind_int64(st, 1, *unit);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t u = sqlite3_column_int64(st, 0);
+
+		if (u != g.unit)
+			r = ring_emit(&g, fn, ud);
+		g.unit = u;
+		if (r == 0)
+			r = ring_add(&g, st);
 	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_errno(rc);
+	if (r == 0)
+		r = ring_emit(&g, fn, ud);
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->rlock);
+	ring_free(&g);
 	return r;
 }
 
@@ -483,7 +640,7 @@ static int
 sq_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 {
 	return query_windows((struct sqlite_store *)base,
-			     "SELECT unit, window, rul, model, version, ts FROM fleet_windows",
+			     "SELECT unit, pos, slot, rul, model, version, ts FROM fleet_slots",
 			     NULL, fn, ud);
 }
 
@@ -491,7 +648,7 @@ static int
 sq_window(struct fleet_store *base, int64_t unit, fleet_window_fn fn, void *ud)
 {
 	return query_windows((struct sqlite_store *)base,
-			     "SELECT unit, window, rul, model, version, ts FROM fleet_windows"
+			     "SELECT unit, pos, slot, rul, model, version, ts FROM fleet_slots"
 			     " WHERE unit = ?1", &unit, fn, ud);
 }
 

@@ -857,7 +857,7 @@ schema_version_of(const char *path)
 /*
  * A store written in the version 1 layout (one row per cycle) starts: every engine's next
  * cycle is the window form over its whole history, an exact repeat of its last stored cycle
- * answers the stored prediction, the life's history is all there, and the file is version 2
+ * answers the stored prediction, the life's history is all there, and the file is version 3
  * afterwards (a second start reads it as such and answers the same).
  */
 START_TEST(fleet_old_layout_migrates)
@@ -894,7 +894,7 @@ START_TEST(fleet_old_layout_migrates)
 	for (round = 0; round < 2; round++) {
 		ck_assert_int_eq(harness_start(&srv, NULL), 0);
 		port = harness_port(&srv, "prediction");
-		ck_assert_int_eq(schema_version_of(path), 2);
+		ck_assert_int_eq(schema_version_of(path), 3);
 		if (round == 0) {
 			/* the repeat of the last stored cycle answers what was stored then */
 			for (e = 0; e < n; e++) {
@@ -966,6 +966,106 @@ START_TEST(fleet_old_layout_migrates)
 }
 END_TEST
 
+/*
+ * tests/fixtures/fleet_v2/fleet_v2.db: a store of schema version 2 (one row per engine holding
+ * its whole window) as the rulsrv before version 3 wrote it (make.sh there), units 1 to 6 of
+ * test_FD001 streamed up to the rows of FIXTURE_UPTO. Opened by this rulsrv, every window is
+ * intact: the repeat of each engine's last cycle answers the prediction made then (the window
+ * form up to it), its next cycle the window form over its whole history; the file is version
+ * 3 and a second start (no migration) answers the next cycle the same again.
+ */
+static const long fixture_upto[] = { 9, 29, 30, 70, 90, 44 }; /* units 1..6, as make.sh */
+
+START_TEST(fleet_v2_store_migrates)
+{
+	static size_t first[MAX_UNITS];
+	size_t n = 6, e, round;
+	long upto[6], next[6];
+	double want_last[6], want_next[6], got, again[6];
+	char path[600], cmd[1400], conf[1024], *buf = malloc(4096);
+	size_t len, cap = 4096;
+	cJSON *answer;
+	int64_t u;
+
+	ck_assert_uint_ge(unit_starts(first, MAX_UNITS), n);
+	snprintf(conf, sizeof(conf), fl_conf_fmt, backends[0]);
+	ck_assert_int_eq(harness_prepare(&srv, conf), 0);
+	snprintf(path, sizeof(path), "%s/fleet.db", srv.dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s/tests/fixtures/fleet_v2/fleet_v2.db' '%s'",
+		 harness_source_dir(), path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(schema_version_of(path), 2);
+	for (e = 0; e < n; e++) {
+		upto[e] = fixture_upto[e];
+		next[e] = upto[e] + 1;
+		ck_assert_int_eq(fd001.unit[first[e]], (int64_t)e + 1);
+		ck_assert_int_ge(row_of(first[e], (size_t)next[e]), 0);
+	}
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_eq(harness_start(&srv, NULL), 0);
+		port = harness_port(&srv, "prediction");
+		ck_assert_int_eq(schema_version_of(path), 3);
+		ck_assert_double_eq(harness_scrape(port, "fleet_engines"), (double)n);
+		if (round == 0) {
+			window_form(first, n, upto, want_last);
+			/* each engine's last cycle, window length, prediction and history */
+			for (e = 0; e < n; e++) {
+				struct harness_response r;
+				char p[64];
+				cJSON *j;
+
+				snprintf(p, sizeof(p), "/v1/engines/%zu", e + 1);
+				ck_assert_int_eq(harness_http(port, "GET", p, NULL, NULL, 0, NULL, &r),
+						 0);
+				ck_assert_int_eq(r.status, 200);
+				j = cJSON_Parse(r.body);
+				ck_assert_int_eq(cJSON_GetObjectItem(j, "cycle")->valueint,
+						 fd001.cycle[first[e] + (size_t)upto[e]]);
+				ck_assert_int_eq(cJSON_GetObjectItem(j, "window")->valueint,
+						 upto[e] + 1 < 30 ? upto[e] + 1 : 30);
+				ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j,
+							"predictions")), upto[e] + 1);
+				ck_assert_double_eq(cJSON_GetObjectItem(j, "rul")->valuedouble,
+						    want_last[e]);
+				cJSON_Delete(j);
+				harness_response_free(&r);
+			}
+			window_form(first, n, next, want_next);
+			for (e = 0; e < n; e++) {
+				len = 0;
+				cycle_json(&buf, &len, &cap, first[e] + (size_t)upto[e]);
+				ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len,
+						      &answer), 200);
+				ruls(answer, &got, &u, 1);
+				cJSON_Delete(answer);
+				ck_assert_msg(got == want_last[e], "unit %lld: the repeat of cycle "
+					      "%ld answered %.9g, stored %.9g", (long long)u,
+					      upto[e] + 1, got, want_last[e]);
+			}
+		}
+		for (e = 0; e < n; e++) {
+			len = 0;
+			cycle_json(&buf, &len, &cap, first[e] + (size_t)next[e]);
+			ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer),
+					 200);
+			ruls(answer, round == 0 ? &got : &again[e], &u, 1);
+			cJSON_Delete(answer);
+			if (round == 0)
+				ck_assert_msg(got == want_next[e], "unit %lld after migration: "
+					      "%.9g, window form %.9g", (long long)u, got,
+					      want_next[e]);
+			else
+				ck_assert_msg(again[e] == want_next[e], "unit %lld second start: "
+					      "%.9g, window form %.9g", (long long)u, again[e],
+					      want_next[e]);
+		}
+		ck_assert_int_eq(harness_stop(&srv), 0);
+		srv.pid = 0;
+	}
+	free(buf);
+}
+END_TEST
+
 /* A store of a newer schema version than this rulsrv's is refused, and left as it was. */
 START_TEST(fleet_newer_schema_is_refused)
 {
@@ -978,13 +1078,13 @@ START_TEST(fleet_newer_schema_is_refused)
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE fleet_meta(key TEXT PRIMARY KEY,"
 				      " value INTEGER NOT NULL);"
-				      "INSERT INTO fleet_meta VALUES('schema_version', 3);",
+				      "INSERT INTO fleet_meta VALUES('schema_version', 4);",
 				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	ck_assert_int_ne(harness_start(&srv, NULL), 0);
-	ck_assert(harness_log_contains(&srv, "holds fleet schema version 3, newer than this "
-				       "rulsrv's 2"));
-	ck_assert_int_eq(schema_version_of(path), 3);
+	ck_assert(harness_log_contains(&srv, "holds fleet schema version 4, newer than this "
+				       "rulsrv's 3"));
+	ck_assert_int_eq(schema_version_of(path), 4);
 	srv.pid = 0;
 }
 END_TEST
@@ -1047,6 +1147,7 @@ fleet_suite(void)
 	tcase_add_test(tc, fleet_capacity_and_ttl_evict);
 	tcase_add_test(tc, fleet_postgresql_dsn_checked);
 	tcase_add_test(tc, fleet_old_layout_migrates);
+	tcase_add_test(tc, fleet_v2_store_migrates);
 	tcase_add_test(tc, fleet_newer_schema_is_refused);
 	suite_add_tcase(s, tc);
 	return s;

@@ -37,6 +37,7 @@ static const char fp_conf_fmt[] =
 	"};\n";
 
 #define UNITS 12 /* engines streamed: enough for batches, quick */
+#define FLEET_SLOT_TEST (1 + CMAPSS_N_INPUTS) /* a window slot: the cycle, the inputs */
 
 static struct pg_server pg;
 static struct harness_server srv[2];
@@ -603,6 +604,106 @@ START_TEST(fleet_pg_failure_event_ends_a_life)
 }
 END_TEST
 
+/*
+ * A database in the layout of schema version 1 (each engine's whole window as one bytea in
+ * fleet_windows), as the rulsrv before version 2 wrote it, starts migrated: one row per ring
+ * slot, the version 2, the repeat of each engine's last stored cycle answers the prediction
+ * stored with it, and the next cycle the window form over the engine's whole history.
+ */
+START_TEST(fleet_pg_v1_layout_migrates)
+{
+	struct buf sql = { malloc(1 << 16), 0, 1 << 16 }, b = { malloc(4096), 0, 4096 };
+	struct harness_response r;
+	const size_t upto = 34, kept = 30; /* 35 cycles streamed, the last 30 in the window */
+	double got[UNITS];
+	bool in[UNITS];
+	size_t e, k, n = 0;
+
+	put(&sql, "CREATE TABLE fleet_meta(key text PRIMARY KEY, value bigint NOT NULL);"
+	    "CREATE TABLE fleet_windows(unit bigint PRIMARY KEY, last_cycle bigint NOT NULL,"
+	    " \"window\" bytea NOT NULL, rul double precision NOT NULL, model text NOT NULL,"
+	    " version text NOT NULL, ts double precision NOT NULL);"
+	    "CREATE TABLE fleet_cycles(unit bigint NOT NULL, cycle bigint NOT NULL,"
+	    " rul double precision NOT NULL, model text NOT NULL, version text NOT NULL,"
+	    " ts double precision NOT NULL, PRIMARY KEY(unit, cycle));"
+	    "INSERT INTO fleet_meta VALUES('schema_version', 1);");
+	for (e = 0; e <= n_units; e++) {
+		char *out = NULL;
+		int rc;
+
+		/* one psql per engine: an argument is at most 128 KiB */
+		if (sql.len > 0) {
+			rc = pg_server_sql(&pg, sql.p, &out);
+			ck_assert_msg(rc == 0, "psql: %s", out ? out : "");
+			free(out);
+			sql.len = 0;
+		}
+		if (e == n_units)
+			break;
+		in[e] = row_of(e, upto + 1) >= 0;
+		if (!in[e])
+			continue;
+		n++;
+		put(&sql, "INSERT INTO fleet_windows VALUES(%lld, %lld, decode('",
+		    (long long)fd001.unit[first[e]], (long long)fd001.cycle[row_of(e, upto)]);
+		for (k = upto + 1 - kept; k <= upto; k++) {
+			size_t row = (size_t)row_of(e, k);
+			double slot[FLEET_SLOT_TEST];
+			const unsigned char *bytes = (const unsigned char *)slot;
+
+			slot[0] = (double)fd001.cycle[row];
+			memcpy(slot + 1, fd001.values + row * CMAPSS_N_INPUTS,
+			       CMAPSS_N_INPUTS * sizeof(double));
+			for (size_t i = 0; i < sizeof(slot); i++)
+				put(&sql, "%02x", bytes[i]);
+		}
+		put(&sql, "', 'hex'), %zu, 'fd001-forest', '1', 1.8e9);", 1000 + e);
+		for (k = 0; k <= upto; k++)
+			put(&sql, "INSERT INTO fleet_cycles VALUES(%lld, %lld, 50, 'fd001-forest',"
+			    " '1', 1.8e9);", (long long)fd001.unit[first[e]],
+			    (long long)fd001.cycle[row_of(e, k)]);
+	}
+	ck_assert_uint_gt(n, 2);
+	fp_start(0);
+	ck_assert_double_eq(pg_server_value(&pg, "SELECT value FROM fleet_meta"
+					    " WHERE key = 'schema_version'"), 2);
+	ck_assert_double_eq(pg_server_value(&pg, "SELECT count(*) FROM fleet_slots"),
+			    (double)(n * kept));
+	/* the repeat of the last stored cycle answers the prediction stored with it */
+	for (e = 0; e < n_units; e++)
+		in[e] = in[e] && row_of(e, upto) >= 0;
+	b.len = 0;
+	put(&b, "{\"cycles\":[");
+	for (e = 0, k = 0; e < n_units; e++)
+		if (in[e]) {
+			put(&b, "%s", k++ ? "," : "");
+			cycle_json(&b, (size_t)row_of(e, upto));
+		}
+	put(&b, "]}");
+	post_ok(port_of(0), "/v1/cycles", "application/json", &b, &r);
+	ruls_by_engine(r.body, got);
+	harness_response_free(&r);
+	for (e = 0; e < n_units; e++)
+		if (in[e])
+			ck_assert_double_eq(got[e], 1000.0 + (double)e);
+	/* the next cycle: the window form over the whole history */
+	b.len = 0;
+	put(&b, "{\"cycles\":[");
+	for (e = 0, k = 0; e < n_units; e++)
+		if (in[e]) {
+			put(&b, "%s", k++ ? "," : "");
+			cycle_json(&b, (size_t)row_of(e, upto + 1));
+		}
+	put(&b, "]}");
+	post_ok(port_of(0), "/v1/cycles", "application/json", &b, &r);
+	ruls_by_engine(r.body, got);
+	harness_response_free(&r);
+	expect_window_form(0, upto + 1, in, got, "migrated");
+	free(sql.p);
+	free(b.p);
+}
+END_TEST
+
 /* A database whose fleet schema is newer than this rulsrv's is refused at start. */
 START_TEST(fleet_pg_newer_schema_is_refused)
 {
@@ -614,7 +715,7 @@ START_TEST(fleet_pg_newer_schema_is_refused)
 	snprintf(conf, sizeof(conf), fp_conf_fmt, pg.dsn);
 	ck_assert_int_ne(harness_start_conf(&srv[0], conf), 0);
 	ck_assert(harness_log_contains(&srv[0], "fleet schema version 7, newer than this "
-				       "rulsrv's 1"));
+				       "rulsrv's 2"));
 	srv[0].pid = 0;
 	ck_assert_double_eq(pg_server_value(&pg, "SELECT value FROM fleet_meta"
 					    " WHERE key = 'schema_version'"), 7);
@@ -638,6 +739,7 @@ fleet_pg_suite(void)
 	tcase_add_test(tc, fleet_pg_hung_database_is_503);
 	tcase_add_test(tc, fleet_pg_failure_event_ends_a_life);
 	tcase_add_test(tc, fleet_pg_newer_schema_is_refused);
+	tcase_add_test(tc, fleet_pg_v1_layout_migrates);
 	suite_add_tcase(s, tc);
 	return s;
 }
