@@ -6,11 +6,10 @@
 # traffic.py); tests/browser/*.test.mjs compare the page with the JSON APIs. Screenshots are
 # kept in build/test-artifacts/browser/.
 set -euo pipefail
-src=${RULSRV_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-build=${RULSRV_BUILD_DIR:-$src/build}
+# shellcheck source=tests/scripts/lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 artifacts=$build/test-artifacts/browser
 
-skip() { echo "skip: $*"; exit 77; }
 chromium=${RULSRV_CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || skip "$chromium missing (Debian package chromium; make test-deps)"
 command -v node >/dev/null || skip "node missing (make test-deps)"
@@ -29,10 +28,7 @@ if [ ! -d node_modules/playwright-core ]; then
 		skip "npm ci failed (no npm registry?)"
 fi
 
-data=""
-for d in "${CMAPSS_DIR:-}" "$src/data/cmapss" "$src/../shared/data/cmapss"; do
-	if [ -n "$d" ] && [ -f "$d/test_FD001.txt.gz" ]; then data=$d; break; fi
-done
+cmapss_data
 [ -n "$data" ] || echo "note: C-MAPSS data not found; synthetic engines are used"
 
 tmp=$(mktemp -d /tmp/rulsrv-browser.XXXXXX)
@@ -45,7 +41,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pport=$(free_port)
 fport=$(free_port)
 # The shipped rulsrv.conf, with absolute paths, these ports, its own store, and an admin
