@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -634,4 +636,44 @@ harness_scrape(int port, const char *series)
 	v = r.status == 200 ? harness_metric(r.body, series) : NAN;
 	harness_response_free(&r);
 	return v;
+}
+
+double
+harness_scrape_until(int port, const char *series, double want, int wait_ms)
+{
+	double end = harness_now() + wait_ms / 1e3, v;
+
+	for (;;) {
+		v = harness_scrape(port, series);
+		if (v == want || harness_now() >= end)
+			return v;
+		usleep(5000);
+	}
+}
+
+int
+harness_connect(int port, int flags)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0), e;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ||
+	    ((flags & SOCK_NONBLOCK) && errno == EINPROGRESS))
+		return fd;
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+double
+harness_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }

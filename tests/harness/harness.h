@@ -109,5 +109,14 @@ void harness_response_free(struct harness_response *r);
 double harness_metric(const char *exposition, const char *series);
 /* GET /metrics from port and return harness_metric of it. */
 double harness_scrape(int port, const char *series);
+/* harness_scrape until the series equals want, or its last value after wait_ms: a request's
+ * counters land a moment after its client has read the answer. */
+double harness_scrape_until(int port, const char *series, double want, int wait_ms);
+
+/* A TCP connection to 127.0.0.1:port for raw-socket tests; with SOCK_NONBLOCK in flags it may
+ * still be in progress. -1 with errno on failure. */
+int harness_connect(int port, int flags);
+/* The monotonic clock, in seconds. */
+double harness_now(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include <check.h>
 
 #include "harness/harness.h"
+#include "harness/harness_check.h"
 #include "need.h"
 
 Suite *body_budget_suite(void);
@@ -44,15 +45,6 @@ bb_teardown(void)
 	ck_assert_msg(status == 0, "rulsrv exited with %d after the uploads", status);
 }
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* A field of /proc/PID/status in bytes (VmRSS, VmHWM); -1 when absent. */
 static double
 proc_status_bytes(pid_t pid, const char *field)
@@ -73,22 +65,6 @@ proc_status_bytes(pid_t pid, const char *field)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-/* A series once it reaches want (or its value after 5 s): counts land after the answer. */
-static double
-scrape_until(int port, const char *series, double want)
-{
-	double v = NAN;
-	int i;
-
-	for (i = 0; i < 500; i++) {
-		v = harness_scrape(port, series);
-		if (v == want)
-			break;
-		usleep(10000);
-	}
-	return v;
-}
-
 struct upload {
 	int fd;
 	size_t sent;      /* of head + body */
@@ -97,19 +73,6 @@ struct upload {
 	long status;      /* 0 until the whole answer is in */
 	int failure;      /* errno of a reset, EPIPE, or ECONNABORTED for an early end of stream */
 };
-
-static int
-nb_connect(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS,
-		      "connect: %s", strerror(errno));
-	return fd;
-}
 
 /* The answer is whole when its headers and Content-Length bytes of body are in. */
 static bool
@@ -183,7 +146,7 @@ run_uploads(struct upload *up, int port, double *rss_peak)
 	char head[256];
 	char *body = malloc(UPLOAD_BYTES);
 	size_t head_len;
-	double t0 = now_s(), rss;
+	double t0 = harness_now(), rss;
 	int i, n, left;
 
 	ck_assert_ptr_nonnull(body);
@@ -194,7 +157,7 @@ run_uploads(struct upload *up, int port, double *rss_peak)
 				    UPLOAD_BYTES);
 	for (i = 0; i < N_UPLOADS; i++) {
 		memset(&up[i], 0, sizeof(up[i]));
-		up[i].fd = nb_connect(port);
+		up[i].fd = ck_connect(port, SOCK_NONBLOCK);
 	}
 	*rss_peak = 0;
 	for (;;) {
@@ -209,7 +172,7 @@ run_uploads(struct upload *up, int port, double *rss_peak)
 		rss = proc_status_bytes(bb_srv.pid, "VmRSS");
 		if (rss > *rss_peak)
 			*rss_peak = rss;
-		if (left == 0 || now_s() - t0 > RUN_LIMIT_S)
+		if (left == 0 || harness_now() - t0 > RUN_LIMIT_S)
 			break;
 		if (poll(pfd, (nfds_t)n, 200) < 0)
 			continue;
@@ -223,7 +186,7 @@ run_uploads(struct upload *up, int port, double *rss_peak)
 		}
 	}
 	fprintf(stderr, "test_body_budget: %d uploads done in %.1f s, %d unanswered\n", N_UPLOADS,
-		now_s() - t0, left);
+		harness_now() - t0, left);
 	for (i = 0; i < N_UPLOADS; i++)
 		close(up[i].fd);
 	free(body);
@@ -296,11 +259,11 @@ START_TEST(test_concurrent_uploads_stay_in_budget)
 	ck_assert_int_eq(harness_get(port, "/healthz", &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	harness_response_free(&r);
-	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 0), 0);
-	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
-					       "code=\"503\"}", n503), n503);
-	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
-					       "code=\"400\"}", n400 + 1), n400 + 1);
+	ck_assert_double_eq(harness_scrape_until(port, "http_inflight_body_bytes", 0, 5000), 0);
+	ck_assert_double_eq(harness_scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
+					       "code=\"503\"}", n503, 5000), n503);
+	ck_assert_double_eq(harness_scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
+					       "code=\"400\"}", n400 + 1, 5000), n400 + 1);
 	if (UNDER_ASAN) {
 		/* ASan keeps freed memory in quarantine and shadows all of it: no bound to hold */
 		test_skip("resident memory is ASan's in a sanitized build: not asserted");
@@ -362,10 +325,10 @@ START_TEST(test_budget_given_back_however_requests_end)
 	port = harness_port(&bb_srv, "prediction");
 	for (i = 0; i < 3; i++)
 		fd[i] = partial_upload(port, 4 * 1024 * 1024, 1024 * 1024);
-	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 3 * share), 3 * share);
+	ck_assert_double_eq(harness_scrape_until(port, "http_inflight_body_bytes", 3 * share, 5000), 3 * share);
 	setsockopt(fd[0], SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 	close(fd[0]);
-	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 2 * share), 2 * share);
+	ck_assert_double_eq(harness_scrape_until(port, "http_inflight_body_bytes", 2 * share, 5000), 2 * share);
 	/* libmicrohttpd may see this end of stream only when the deadline cuts the connection */
 	close(fd[1]);
 	n = recv(fd[2], got, sizeof(got) - 1, 0); /* the 408, within the 2 s */
@@ -373,7 +336,7 @@ START_TEST(test_budget_given_back_however_requests_end)
 	got[n] = '\0';
 	ck_assert_msg(strncmp(got, "HTTP/1.1 408 ", 13) == 0, "got '%s'", got);
 	close(fd[2]);
-	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 0), 0);
+	ck_assert_double_eq(harness_scrape_until(port, "http_inflight_body_bytes", 0, 5000), 0);
 }
 END_TEST
 
@@ -441,7 +404,7 @@ START_TEST(test_budget_applies_on_reload)
 	ck_assert_msg(r.status == 400, "after the reload: status %ld: %s", r.status, r.body);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"code\":\"malformed_json\""));
 	harness_response_free(&r);
-	ck_assert_double_eq(scrape_until(port, "http_inflight_body_bytes", 0), 0);
+	ck_assert_double_eq(harness_scrape_until(port, "http_inflight_body_bytes", 0, 5000), 0);
 	free(body);
 }
 END_TEST

@@ -479,12 +479,6 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double
-now_ms(void)
-{
-	return clocks_monotonic() * 1e3;
-}
-
 /*
  * Two daemons side by side, requests alternating between them so that machine noise hits
  * both alike: one without statsd, one pushing every 10 ms to a port nobody listens on.
@@ -508,13 +502,13 @@ START_TEST(test_dead_statsd_costs_nothing)
 	pa = harness_port(&a, "prediction");
 	pb = harness_port(&b, "prediction");
 	for (int i = 0; i < N; i++) {
-		double t0 = now_ms();
+		double t0 = harness_now() * 1e3;
 
 		ck_assert_int_eq(get_status(pa, "/healthz"), 200);
-		without[i] = now_ms() - t0;
-		t0 = now_ms();
+		without[i] = harness_now() * 1e3 - t0;
+		t0 = harness_now() * 1e3;
 		ck_assert_int_eq(get_status(pb, "/healthz"), 200);
-		with[i] = now_ms() - t0;
+		with[i] = harness_now() * 1e3 - t0;
 	}
 	qsort(with, N, sizeof(double), cmp_double);
 	qsort(without, N, sizeof(double), cmp_double);

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "harness/harness.h"
+#include "harness/harness_check.h"
 #include "need.h"
 
 Suite *hostile_suite(void);
@@ -570,25 +571,6 @@ zero_if_absent(double v)
 	return isnan(v) ? 0 : v;
 }
 
-/*
- * http_requests_total is counted when libmicrohttpd reports the request complete, which may
- * be just after the client read the answer: wait a little for the expected value.
- */
-static double
-scrape_until(int port, const char *series, double want)
-{
-	double v = NAN;
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		v = harness_scrape(port, series);
-		if (v == want)
-			break;
-		usleep(5000);
-	}
-	return v;
-}
-
 static void
 healthy(int port, const char *after)
 {
@@ -646,8 +628,8 @@ run_case(const struct hcase *c)
 		      c->status, r.body);
 	check_error_json(c, &r);
 	harness_response_free(&r);
-	h1 = scrape_until(port, http, h0 + 1);
-	e1 = err[0] ? scrape_until(port, err, e0 + 1) : 0;
+	h1 = harness_scrape_until(port, http, h0 + 1, 1000);
+	e1 = err[0] ? harness_scrape_until(port, err, e0 + 1, 1000) : 0;
 	ck_assert_msg(h1 == h0 + 1, "%s: %s went from %g to %g", c->name, http, h0, h1);
 	if (err[0])
 		ck_assert_msg(e1 == e0 + 1, "%s: %s went from %g to %g", c->name, err, e0, e1);
@@ -746,18 +728,6 @@ END_TEST
 
 /* ---- raw sockets: lying lengths, chunked bodies, broken HTTP ----------------------------------- */
 
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	return fd;
-}
-
 /*
  * Send req (len bytes), optionally half-close, and read until the server closes or
  * timeout_ms pass. Returns the bytes read (malloc'd, NUL-terminated); *ms is how long it took.
@@ -769,7 +739,7 @@ raw_exchange(int port, const char *req, size_t len, bool half_close, int timeout
 	char *out = malloc(cap + 1);
 	struct timespec t0, t1;
 	struct pollfd pfd;
-	int fd = raw_connect(port);
+	int fd = ck_connect(port, 0);
 	ssize_t n;
 
 	ck_assert_ptr_nonnull(out);
@@ -821,7 +791,7 @@ START_TEST(test_raw_http)
 	ck_assert_ptr_nonnull(strstr(out, "{\"error\":{\"code\":\"request_timeout\""));
 	ck_assert_msg(ms > 1500 && ms < 4000, "answered after %.0f ms, expected the 2 s timeout", ms);
 	free(out);
-	ck_assert_double_eq(scrape_until(h_port[P], series, timeouts + 1), timeouts + 1);
+	ck_assert_double_eq(harness_scrape_until(h_port[P], series, timeouts + 1, 1000), timeouts + 1);
 	snprintf(series, sizeof(series), "predictions_total{model=\"%s\"}", h_model);
 	/* ... and with the client's side closed early: dropped at once */
 	out = raw_exchange(h_port[P], req, n, true, 8000, &ms);
@@ -864,7 +834,7 @@ START_TEST(test_raw_http)
 		out = raw_exchange(h_port[P], req, n, false, 5000, &ms);
 		ck_assert_msg(strncmp(out, "HTTP/1.1 400", 12) == 0, "bad chunk: %s", out);
 		free(out);
-		ck_assert_double_eq(scrape_until(h_port[P], bad400, bad + 1), bad + 1);
+		ck_assert_double_eq(harness_scrape_until(h_port[P], bad400, bad + 1, 1000), bad + 1);
 	}
 
 	/* chunked over the limit (no Content-Length to refuse early): 413 */

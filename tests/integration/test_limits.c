@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "harness/harness.h"
+#include "harness/harness_check.h"
 #include "need.h"
 
 Suite *limits_suite(void);
@@ -63,38 +64,16 @@ start(const char *service_extra)
 	return harness_port(&l_srv, "prediction");
 }
 
-static int
-tcp_connect(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect: %s",
-		      strerror(errno));
-	return fd;
-}
-
-static double
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 /* Has the server closed fd (EOF or reset) within wait_ms? */
 static bool
 closed_within(int fd, int wait_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char buf[4096];
-	double end = now_ms() + wait_ms;
+	double end = harness_now() * 1e3 + wait_ms;
 
-	while (now_ms() < end) {
-		if (poll(&p, 1, (int)(end - now_ms()) + 1) <= 0)
+	while (harness_now() * 1e3 < end) {
+		if (poll(&p, 1, (int)(end - harness_now() * 1e3) + 1) <= 0)
 			return false;
 		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 			return true;
@@ -102,35 +81,16 @@ closed_within(int fd, int wait_ms)
 	return false;
 }
 
-/*
- * A series once it reaches want (or its value after 2 s): the watcher's shutdown reaches the
- * client a moment before libmicrohttpd counts the request it ends.
- */
-static double
-scrape_until(int port, const char *series, double want)
-{
-	double v = NAN;
-	int i;
-
-	for (i = 0; i < 400; i++) {
-		v = harness_scrape(port, series);
-		if (v == want)
-			break;
-		usleep(5000);
-	}
-	return v;
-}
-
 /* One /v1/predict with curl: its wall time in ms, asserting a 200. */
 static double
 timed_predict(int port)
 {
 	struct harness_response r;
-	double t0 = now_ms(), took;
+	double t0 = harness_now() * 1e3, took;
 
 	ck_assert_int_eq(harness_http(port, "POST", "/v1/predict", "application/json", BODY,
 				      strlen(BODY), NULL, &r), 0);
-	took = now_ms() - t0;
+	took = harness_now() * 1e3 - t0;
 	ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.body);
 	harness_response_free(&r);
 	return took;
@@ -159,12 +119,12 @@ read_until_closed(int fd, int wait_ms)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	size_t cap = 4096, used = 0;
 	char *out = malloc(cap + 1);
-	double end = now_ms() + wait_ms;
+	double end = harness_now() * 1e3 + wait_ms;
 	ssize_t n;
 
 	ck_assert_ptr_nonnull(out);
-	while (now_ms() < end && used < cap) {
-		if (poll(&p, 1, (int)(end - now_ms()) + 1) <= 0)
+	while (harness_now() * 1e3 < end && used < cap) {
+		if (poll(&p, 1, (int)(end - harness_now() * 1e3) + 1) <= 0)
 			break;
 		n = recv(fd, out + used, cap - used, MSG_DONTWAIT);
 		if (n <= 0)
@@ -208,7 +168,7 @@ START_TEST(test_slow_clients_starve_no_one)
 	for (i = 0; i < 10; i++)
 		base[i] = timed_predict(port);
 	for (i = 0; i < N_SLOW; i++) {
-		fds[i] = tcp_connect(port);
+		fds[i] = ck_connect(port, 0);
 		/* odd ones trickle: the headers, then a body byte now and then */
 		if (i % 2 == 1)
 			ck_assert_int_eq(send(fds[i], head, sizeof(head) - 1, MSG_NOSIGNAL),
@@ -235,11 +195,11 @@ START_TEST(test_slow_clients_starve_no_one)
 	ck_assert(!closed_within(fds[1], 10));
 	/* ... until their 5 s are up: then all of them go, each with the right farewell */
 	{
-		double end = now_ms() + 9000;
+		double end = harness_now() * 1e3 + 9000;
 		char *got;
 
 		for (i = 0; i < N_SLOW; i++) {
-			got = read_until_closed(fds[i], (int)(end - now_ms()));
+			got = read_until_closed(fds[i], (int)(end - harness_now() * 1e3));
 			if (!closed_within(fds[i], 1)) {
 				int j, still = 0;
 
@@ -258,13 +218,13 @@ START_TEST(test_slow_clients_starve_no_one)
 			close(fds[i]);
 		}
 	}
-	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
-					       "code=\"408\"}", N_SLOW / 2),
+	ck_assert_double_eq(harness_scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
+					       "code=\"408\"}", N_SLOW / 2, 2000),
 			    N_SLOW / 2);
-	ck_assert_double_eq(scrape_until(port, "http_request_timeouts_total{stage=\"body\"}",
-					 N_SLOW / 2), N_SLOW / 2);
-	ck_assert_double_eq(scrape_until(port, "http_request_timeouts_total{stage=\"headers\"}",
-					 N_SLOW / 2), N_SLOW / 2);
+	ck_assert_double_eq(harness_scrape_until(port, "http_request_timeouts_total{stage=\"body\"}",
+					 N_SLOW / 2, 2000), N_SLOW / 2);
+	ck_assert_double_eq(harness_scrape_until(port, "http_request_timeouts_total{stage=\"headers\"}",
+					 N_SLOW / 2, 2000), N_SLOW / 2);
 	/* and everything is given back */
 	ck_assert_msg(timed_predict(port) < 1000, "slow after the slow clients left");
 out:
@@ -302,9 +262,9 @@ START_TEST(test_max_connections)
 		return;
 	port = start("max_connections = 20; connection_timeout_seconds = 30; threads = 1;");
 	for (i = 0; i < 20; i++)
-		fds[i] = tcp_connect(port);
+		fds[i] = ck_connect(port, 0);
 	usleep(200000);
-	extra = tcp_connect(port);
+	extra = ck_connect(port, 0);
 	ck_assert_int_eq(send(extra, get, sizeof(get) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(get) - 1));
 	ck_assert_msg(!answered_within(extra, 700), "connection 21 of 20 was served");
 	close(fds[0]);
@@ -335,15 +295,15 @@ START_TEST(test_idle_timeout)
 		return;
 	port = start("connection_timeout_seconds = 1;");
 	for (i = 0; i < 3; i++) {
-		fds[i] = tcp_connect(port);
+		fds[i] = ck_connect(port, 0);
 		if (partial[i][0] != '\0')
 			ck_assert_int_eq(send(fds[i], partial[i], strlen(partial[i]), MSG_NOSIGNAL),
 					 (ssize_t)strlen(partial[i]));
 	}
-	t0 = now_ms();
+	t0 = harness_now() * 1e3;
 	for (i = 0; i < 3; i++) {
 		ck_assert_msg(closed_within(fds[i], 4000), "idle connection %zu was never closed", i);
-		took = now_ms() - t0;
+		took = harness_now() * 1e3 - t0;
 		ck_assert_msg(took > 700 && took < 4000, "closed after %.0f ms, not ~1 s", took);
 		close(fds[i]);
 	}
@@ -356,7 +316,7 @@ static double
 trickle_until_closed(int fd, const char *msg, char *got, size_t got_len)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	double t0 = now_ms();
+	double t0 = harness_now() * 1e3;
 	size_t i, used = 0;
 	ssize_t n;
 
@@ -371,7 +331,7 @@ trickle_until_closed(int fd, const char *msg, char *got, size_t got_len)
 		got[used] = '\0';
 		break;
 	}
-	return now_ms() - t0;
+	return harness_now() * 1e3 - t0;
 }
 
 /*
@@ -396,14 +356,14 @@ START_TEST(test_request_timeout)
 		return;
 	port = start("connection_timeout_seconds = 3; request_timeout_seconds = 2;");
 
-	fd = tcp_connect(port);
+	fd = ck_connect(port, 0);
 	took = trickle_until_closed(fd, head_trickle, got, sizeof(got));
 	fprintf(stderr, "test_limits: trickled headers closed after %.0f ms\n", took);
 	ck_assert_msg(took > 1500 && took < 3500, "trickled headers: closed after %.0f ms", took);
 	ck_assert_msg(got[0] == '\0', "trickled headers got an answer: %s", got);
 	close(fd);
 
-	fd = tcp_connect(port);
+	fd = ck_connect(port, 0);
 	ck_assert_int_eq(send(fd, body_head, sizeof(body_head) - 1, MSG_NOSIGNAL),
 			 (ssize_t)(sizeof(body_head) - 1));
 	memset(body, ' ', sizeof(body) - 1);
@@ -416,14 +376,14 @@ START_TEST(test_request_timeout)
 					  "\"message\":\"the request was not complete within 2 s\"}}"));
 	ck_assert(closed_within(fd, 1000));
 	close(fd);
-	ck_assert_double_eq(scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
-					       "code=\"408\"}", 1), 1);
-	ck_assert_double_eq(scrape_until(port, "prediction_errors_total{model=\"rul-fd001\","
-					       "reason=\"request_timeout\"}", 1), 1);
-	ck_assert_double_eq(scrape_until(port, "http_request_timeouts_total{stage=\"headers\"}", 1),
+	ck_assert_double_eq(harness_scrape_until(port, "http_requests_total{handler=\"/v1/predict\","
+					       "code=\"408\"}", 1, 2000), 1);
+	ck_assert_double_eq(harness_scrape_until(port, "prediction_errors_total{model=\"rul-fd001\","
+					       "reason=\"request_timeout\"}", 1, 2000), 1);
+	ck_assert_double_eq(harness_scrape_until(port, "http_request_timeouts_total{stage=\"headers\"}", 1, 2000),
 			    1);
 
-	fd = tcp_connect(port);
+	fd = ck_connect(port, 0);
 	for (i = 0; i < 3; i++) {
 		usleep(1200000);
 		ck_assert_int_eq(send(fd, get, sizeof(get) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(get) - 1));

@@ -16,6 +16,7 @@
 #include <check.h>
 
 #include "harness/harness.h"
+#include "harness/harness_check.h"
 #include "need.h"
 
 Suite *lingering_close_suite(void);
@@ -54,27 +55,13 @@ lc_teardown(void)
 	ck_assert_msg(status == 0, "rulsrv exited with %d after the refusals", status);
 }
 
-static double
-now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* A blocking connection whose sends and receives give up after timeout_s (no hang). */
 static int
 tcp_connect(int port, int timeout_s)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct timeval tv = { .tv_sec = timeout_s };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = ck_connect(port, 0);
 
-	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "connect: %s",
-		      strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
@@ -228,9 +215,9 @@ START_TEST(test_endless_body_is_cut_off)
 	port = start("");
 	fd = tcp_connect(port, 35);
 	send_head(fd, 20 * MIB);
-	t0 = now_s();
+	t0 = harness_now();
 	e = send_body(fd, (size_t)4 << 30, &sent);
-	took = now_s() - t0;
+	took = harness_now() - t0;
 	fprintf(stderr, "test_lingering_close: endless body cut off after %zu bytes, %.2f s: %s\n",
 		sent, took, strerror(e));
 	ck_assert_msg(e == ECONNRESET || e == EPIPE, "sending stopped with '%s' after %zu bytes",
