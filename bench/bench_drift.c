@@ -256,7 +256,7 @@ observe_job(void *arg)
 	for (c = 0; c < j->calls; c++) {
 		for (k = 0; k < j->batch; k++, r = (r + 1) % j->nrows)
 			items[k] = (struct rulsrv_prediction){ 1, (int64_t)r, 50,
-							       j->rows + r * CMAPSS_N_INPUTS };
+							       j->rows + r * CMAPSS_N_INPUTS, 0 };
 		j->host->observer(j->host->observer_ud, &b);
 	}
 	j->seconds = clocks_monotonic() - t0;

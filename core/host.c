@@ -89,13 +89,35 @@ host_observer_add(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud)
 {
 	if (host->initialised)
 		return -EBUSY;
-	return snapshot_observer_add(host->snap, fn, ud);
+	return snapshot_observer_add(host->snap, fn, ud, 0);
+}
+
+static int
+host_observer_add_flags(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud, unsigned flags)
+{
+	if (host->initialised)
+		return -EBUSY;
+	return snapshot_observer_add(host->snap, fn, ud, flags);
 }
 
 static void
 host_observers_notify(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b)
 {
 	snapshot_observers_notify(host->snap, b);
+}
+
+static void
+host_observers_notify_then(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b,
+			   rulsrv_observed_fn done, void *ud)
+{
+	snapshot_observers_notify_then(host->snap, b, done, ud);
+}
+
+static struct rulsrv_observation *
+host_observation_hold(struct rulsrv_host *host)
+{
+	(void)host;
+	return snapshot_observation_hold();
 }
 
 static int
@@ -145,4 +167,8 @@ const struct rulsrv_api host_api = {
 	.route_refusals = host_route_refusals,
 	.response_defer = http_respond_defer,
 	.timer_add = host_timer_add,
+	.observer_add_flags = host_observer_add_flags,
+	.observers_notify_then = host_observers_notify_then,
+	.observation_hold = host_observation_hold,
+	.observation_release = snapshot_observation_release,
 };

@@ -21,7 +21,23 @@
 struct observer {
 	rulsrv_observer_fn fn;
 	void *ud;
+	unsigned flags; /* RULSRV_OBSERVE_* */
 };
+
+/*
+ * One notification of observers_notify_then: a count of holds, the notifier's own among them
+ * until every observer was called, so that a release on another thread meanwhile cannot
+ * complete it early. The observers are called on the notifying thread, which is how
+ * observation_hold finds the notification it is called from.
+ */
+struct rulsrv_observation {
+	atomic_uint holds;
+	atomic_int status;
+	rulsrv_observed_fn done;
+	void *ud;
+};
+
+static _Thread_local struct rulsrv_observation *observing;
 
 struct attribute {
 	char *key;
@@ -409,27 +425,118 @@ snapshot_route_refusals(struct snapshot *snap, const struct rulsrv_host *host, c
 }
 
 int
-snapshot_observer_add(struct snapshot *snap, rulsrv_observer_fn fn, void *ud)
+snapshot_observer_add(struct snapshot *snap, rulsrv_observer_fn fn, void *ud, unsigned flags)
 {
 	struct observer *obs;
 
-	if (fn == NULL)
+	if (fn == NULL || (flags & ~RULSRV_OBSERVE_REPEATS) != 0)
 		return -EINVAL;
 	obs = realloc(snap->observers, (snap->observer_count + 1) * sizeof(*obs));
 	if (obs == NULL)
 		return -ENOMEM;
 	snap->observers = obs;
-	obs[snap->observer_count++] = (struct observer){ .fn = fn, .ud = ud };
+	obs[snap->observer_count++] = (struct observer){ .fn = fn, .ud = ud, .flags = flags };
 	return 0;
+}
+
+/*
+ * plain: the batch without its repeats, for the observers that did not ask for them. Returns
+ * the malloc'd records of plain for the caller to free, NULL when b has no repeat (plain is
+ * then b) or memory ran out (plain is then empty: an observer is never shown a repeat it did
+ * not ask for).
+ */
+static void *
+without_repeats(const struct rulsrv_prediction_batch *b, struct rulsrv_prediction_batch *plain)
+{
+	char *items;
+	size_t i, n = 0;
+
+	*plain = *b;
+	for (i = 0; i < b->count; i++)
+		if (rulsrv_prediction_flags(b, i) & RULSRV_PREDICTION_REPEAT)
+			break;
+	if (i == b->count)
+		return NULL;
+	items = malloc(b->count * b->item_size);
+	for (i = 0; items != NULL && i < b->count; i++)
+		if (!(rulsrv_prediction_flags(b, i) & RULSRV_PREDICTION_REPEAT))
+			memcpy(items + n++ * b->item_size, rulsrv_prediction_at(b, i), b->item_size);
+	plain->count = n;
+	plain->items = items;
+	return items;
 }
 
 void
 snapshot_observers_notify(const struct snapshot *snap, const struct rulsrv_prediction_batch *b)
 {
+	struct rulsrv_prediction_batch plain;
+	void *copy = NULL;
+	bool filtered = false;
 	size_t i;
 
-	for (i = 0; i < snap->observer_count; i++)
-		snap->observers[i].fn(snap->observers[i].ud, b);
+	for (i = 0; i < snap->observer_count; i++) {
+		const struct observer *o = &snap->observers[i];
+
+		if (o->flags & RULSRV_OBSERVE_REPEATS) {
+			o->fn(o->ud, b);
+			continue;
+		}
+		if (!filtered) {
+			copy = without_repeats(b, &plain);
+			filtered = true;
+		}
+		if (plain.count > 0)
+			o->fn(o->ud, &plain);
+	}
+	free(copy);
+}
+
+void
+snapshot_observers_notify_then(const struct snapshot *snap,
+			       const struct rulsrv_prediction_batch *b, rulsrv_observed_fn done,
+			       void *ud)
+{
+	struct rulsrv_observation *o = malloc(sizeof(*o)), *outer = observing;
+
+	if (o == NULL) {
+		/* nobody can hold: the observers go on as for observers_notify */
+		snapshot_observers_notify(snap, b);
+		done(ud, 0);
+		return;
+	}
+	atomic_init(&o->holds, 1);
+	atomic_init(&o->status, 0);
+	o->done = done;
+	o->ud = ud;
+	observing = o;
+	snapshot_observers_notify(snap, b);
+	observing = outer;
+	snapshot_observation_release(o, 0);
+}
+
+struct rulsrv_observation *
+snapshot_observation_hold(void)
+{
+	struct rulsrv_observation *o = observing;
+
+	if (o != NULL)
+		atomic_fetch_add_explicit(&o->holds, 1, memory_order_relaxed);
+	return o;
+}
+
+void
+snapshot_observation_release(struct rulsrv_observation *o, int status)
+{
+	int ok = 0;
+
+	if (o == NULL)
+		return;
+	if (status < 0)
+		atomic_compare_exchange_strong(&o->status, &ok, status);
+	if (atomic_fetch_sub_explicit(&o->holds, 1, memory_order_acq_rel) != 1)
+		return;
+	o->done(o->ud, atomic_load_explicit(&o->status, memory_order_relaxed));
+	free(o);
 }
 
 int

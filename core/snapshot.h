@@ -85,7 +85,8 @@ int snapshot_route_add(struct snapshot *snap, const char *method, const char *pa
 /* Hear of the core's refusals on a route host added; -ENOENT when it added none such. */
 int snapshot_route_refusals(struct snapshot *snap, const struct rulsrv_host *host,
 			    const char *method, const char *path, rulsrv_refusal_fn fn, void *ud);
-int snapshot_observer_add(struct snapshot *snap, rulsrv_observer_fn fn, void *ud);
+/* flags: RULSRV_OBSERVE_* (-EINVAL for others) */
+int snapshot_observer_add(struct snapshot *snap, rulsrv_observer_fn fn, void *ud, unsigned flags);
 /* Set key to a copy of value (replacing an earlier one). */
 int snapshot_attribute_set(struct snapshot *snap, const char *key, const char *value);
 /* A periodic callback; interval 0.01 to 86400 s, else -EINVAL. */
@@ -106,6 +107,12 @@ const struct route *snapshot_route_find(const struct snapshot *snap, const char 
 /* The snapshot's copy of path when some route has it, else "other" (bounded cardinality). */
 const char *snapshot_known_path(const struct snapshot *snap, const char *path);
 void snapshot_observers_notify(const struct snapshot *snap, const struct rulsrv_prediction_batch *b);
+/* observers_notify_then, observation_hold and observation_release of the host table (2.2). */
+void snapshot_observers_notify_then(const struct snapshot *snap,
+				    const struct rulsrv_prediction_batch *b,
+				    rulsrv_observed_fn done, void *ud);
+struct rulsrv_observation *snapshot_observation_hold(void);
+void snapshot_observation_release(struct rulsrv_observation *o, int status);
 /* NULL when unset; lives as long as the snapshot. */
 const char *snapshot_attribute_get(const struct snapshot *snap, const char *key);
 /* Every instance ready? When not, reason gets "INSTANCE: why; INSTANCE: why" of those not. */

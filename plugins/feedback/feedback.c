@@ -100,6 +100,7 @@ struct fb {
 	double log_retention_days;
 	bool serve;
 	bool log;
+	bool log_before_answer; /* hold the answers of the requests whose predictions we log */
 
 	const struct fb_store_ops *ops;
 	struct fb_store *store;
@@ -409,14 +410,30 @@ fb_restore(struct fb *fb)
 
 /* ---- the prediction log ------------------------------------------------------------------ */
 
+/*
+ * log_before_answer: the answer of the request waits (observation_hold) until the log's thread
+ * wrote these predictions, so an acknowledged prediction is in the log even when the instance
+ * dies right after its answer. A notifier that does not wait (observers_notify) gets no hold
+ * and the log goes on behind the answer as without the setting.
+ */
 static void
 fb_observe(void *ud, const struct rulsrv_prediction_batch *b)
 {
 	struct fb *fb = ud;
-	size_t dropped = fb_predlog_push(fb->predlog, b);
+	struct rulsrv_observation *hold =
+		fb->log_before_answer ? fb->api->observation_hold(fb->host) : NULL;
+	size_t dropped = fb_predlog_push_held(fb->predlog, b, hold);
 
 	if (dropped > 0)
 		fb->api->counter_add(fb->log_dropped, (double)dropped);
+}
+
+static void
+fb_release(void *ud, void *hold, int status)
+{
+	struct fb *fb = ud;
+
+	fb->api->observation_release(hold, status);
 }
 
 static void
@@ -949,6 +966,7 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_int(s, "busy_timeout_ms", 5000, 0, 3600000, &fb->busy_timeout_ms);
 	r |= api->setting_double(s, "log_retention_days", 0, 0, 1e6, &fb->log_retention_days);
 	r |= api->setting_int(s, "max_models", 100, 1, 100000, &fb->max_models);
+	r |= api->setting_bool(s, "log_before_answer", true, &fb->log_before_answer);
 	if (r != 0)
 		return -EINVAL;
 	r = fb_read_cap(fb, s);
@@ -1145,13 +1163,15 @@ fb_start_log(struct fb *fb)
 			   &fb->predlog);
 	if (r < 0)
 		return r;
+	fb_predlog_set_release(fb->predlog, fb_release);
 	fb_predlog_set_retention(fb->predlog, fb->log_retention_days * 86400.0);
 	if (fb->log_retention_days > 0) {
 		r = fb->api->timer_add(fb->host, FB_PREDLOG_EXPIRE_EVERY, fb_expire_tick, fb);
 		if (r < 0)
 			return r;
 	}
-	return fb->api->observer_add(fb->host, fb_observe, fb);
+	/* repeats too: one whose first answer never went out may be missing from the log */
+	return fb->api->observer_add_flags(fb->host, fb_observe, fb, RULSRV_OBSERVE_REPEATS);
 }
 
 /* A server store: one round trip a second (reconnecting after its back-off) sets

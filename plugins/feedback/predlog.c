@@ -21,6 +21,21 @@
  * ring while the disk works. It is a thread of its own, not a core timer, because it blocks
  * in fsync; the retention pass is paced by the plugin's timer, which only flags it due
  * (fb_predlog_expire), and done here for the same reason.
+ *
+ * Holds (log_before_answer): a batch pushed with a hold (the core's observation of a request
+ * whose answer waits) leaves a waiter with the log's sequence number of its last entry. After
+ * each write the writer releases every waiter whose entries it has written, with the store's
+ * result, and it does not linger while any waits: the writer takes whatever queued while the
+ * previous write ran, so one commit answers every request that arrived meanwhile (group
+ * commit). A store that cannot take a chunk yet (-EAGAIN) releases its waiters with the error
+ * at the first failure, bounded by the store's own timeout, and every waiter that queues
+ * behind it at each retry (every PREDLOG_RETRY): an outage answers errors in bounded time,
+ * while the predictions stay queued and are written once the store is back, as before.
+ *
+ * Repeats (RULSRV_PREDICTION_REPEAT, fleet mode's answer to a retried cycle): logged only when
+ * the log does not hold the same prediction already (unit, cycle, model and RUL). An original
+ * still queued is always ahead of its repeat: in the same chunk (dropped here) or an earlier
+ * one (found by the store, store.h).
  */
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
@@ -40,6 +55,15 @@ struct predlog_entry {
 	double rul;
 	double timestamp;
 	uint32_t name;
+	bool repeat;
+};
+
+/* A request whose answer waits for its predictions: released once entries up to end are
+ * written (the log's sequence numbers count every entry ever queued). */
+struct predlog_waiter {
+	struct predlog_waiter *next;
+	void *hold;
+	uint64_t end;
 };
 
 struct predlog_name {
@@ -63,6 +87,10 @@ struct fb_predlog {
 	struct predlog_name names[PREDLOG_NAMES];
 	size_t name_count;
 	double next_write; /* clocks_monotonic() before which the writer lingers */
+	uint64_t queued;  /* entries ever queued: the sequence number after the last one */
+	uint64_t written; /* entries ever taken from the ring and given to the store (or lost) */
+	struct predlog_waiter *waiters, **waiters_tail; /* in sequence order */
+	fb_predlog_release_fn release;
 	double retention; /* seconds; 0: keep forever */
 	bool expire_due;  /* a retention pass is wanted at the next wake */
 	bool stop;
@@ -124,6 +152,13 @@ predlog_grow_locked(struct fb_predlog *p, size_t want)
 size_t
 fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 {
+	return fb_predlog_push_held(p, b, NULL);
+}
+
+size_t
+fb_predlog_push_held(struct fb_predlog *p, const struct rulsrv_prediction_batch *b, void *hold)
+{
+	struct predlog_waiter *w = hold != NULL ? malloc(sizeof(*w)) : NULL;
 	struct predlog_entry *e;
 	size_t i, room, take;
 	int name;
@@ -143,14 +178,72 @@ fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b)
 		e->rul = it->rul;
 		e->timestamp = b->timestamp;
 		e->name = (uint32_t)name;
+		e->repeat = (rulsrv_prediction_flags(b, i) & RULSRV_PREDICTION_REPEAT) != 0;
 	}
-	/* wake the writer when it sleeps for work, or lingers and a chunk is now waiting */
-	if (take > 0 && (p->used == 0 ||
+	/* wake the writer when it sleeps for work, or lingers and a chunk or a waiter is now
+	 * waiting */
+	if (take > 0 && (p->used == 0 || w != NULL ||
 			 (p->used < PREDLOG_CHUNK && p->used + take >= PREDLOG_CHUNK)))
 		pthread_cond_signal(&p->work);
 	p->used += take;
+	p->queued += take;
+	if (w != NULL && take == b->count) {
+		w->hold = hold;
+		w->end = p->queued;
+		w->next = NULL;
+		*p->waiters_tail = w;
+		p->waiters_tail = &w->next;
+		hold = NULL;
+		w = NULL;
+	}
 	pthread_mutex_unlock(&p->lock);
+	free(w);
+	if (hold != NULL) /* not all of it queued, or no memory to wait */
+		p->release(p->ud, hold, take < b->count ? -ENOBUFS : -ENOMEM);
 	return b->count - take;
+}
+
+/* Release (outside the lock) the waiters whose entries are all written, or every waiter
+ * (all), with r. */
+static void
+predlog_release(struct fb_predlog *p, int r, bool all)
+{
+	struct predlog_waiter *w, *done = NULL, **tail = &done;
+
+	pthread_mutex_lock(&p->lock);
+	while ((w = p->waiters) != NULL && (all || w->end <= p->written)) {
+		p->waiters = w->next;
+		*tail = w;
+		tail = &w->next;
+	}
+	if (p->waiters == NULL)
+		p->waiters_tail = &p->waiters;
+	*tail = NULL;
+	pthread_mutex_unlock(&p->lock);
+	while ((w = done) != NULL) {
+		done = w->next;
+		p->release(p->ud, w->hold, r);
+		free(w);
+	}
+}
+
+/* Drop the repeats of buf that an earlier entry of buf has (same unit, cycle, model, RUL);
+ * returns how many are left. Repeats are rare: the scan is per repeat. */
+static size_t
+predlog_drop_repeats(struct fb_logged *buf, size_t n)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < n; i++) {
+		bool dup = false;
+
+		for (j = 0; buf[i].repeat && j < k && !dup; j++)
+			dup = buf[j].unit == buf[i].unit && buf[j].cycle == buf[i].cycle &&
+			      buf[j].rul == buf[i].rul && strcmp(buf[j].model, buf[i].model) == 0;
+		if (!dup)
+			buf[k++] = buf[i];
+	}
+	return k;
 }
 
 /* Take n entries from the head into buf (lock held) and free their slots: the store is
@@ -169,9 +262,11 @@ predlog_take_locked(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 		buf[i].timestamp = e->timestamp;
 		buf[i].model = p->names[e->name].model;
 		buf[i].version = p->names[e->name].version;
+		buf[i].repeat = e->repeat;
 	}
 	p->head = (p->head + n) % p->capacity;
 	p->used -= n;
+	p->written += n;
 }
 
 /* Delete what is older than the retention, a chunk at a time, when a pass is due (the lock
@@ -207,7 +302,7 @@ predlog_wait_locked(struct fb_predlog *p)
 			continue;
 		}
 		now = clocks_monotonic();
-		if (p->used >= PREDLOG_CHUNK || now >= p->next_write)
+		if (p->used >= PREDLOG_CHUNK || now >= p->next_write || p->waiters != NULL)
 			return;
 		left = p->next_write - now;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -235,6 +330,9 @@ predlog_retry(struct fb_predlog *p, const struct fb_logged *buf, size_t n, int r
 	bool stop;
 
 	while (r == -EAGAIN) {
+		/* the requests queued behind the chunk are not kept waiting for the store's
+		 * return: answered (with the error) now; their predictions stay queued */
+		predlog_release(p, r, true);
 		pthread_mutex_lock(&p->lock);
 		until = clocks_monotonic() + PREDLOG_RETRY;
 		while (!p->stop && clocks_monotonic() < until) {
@@ -260,7 +358,7 @@ predlog_main(void *arg)
 {
 	struct fb_predlog *p = arg;
 	struct fb_logged *buf;
-	size_t n;
+	size_t n, k;
 	int r;
 
 	buf = calloc(PREDLOG_CHUNK, sizeof(*buf));
@@ -276,22 +374,41 @@ predlog_main(void *arg)
 		if (buf == NULL) {
 			p->head = (p->head + n) % p->capacity;
 			p->used -= n;
+			p->written += n;
 			pthread_mutex_unlock(&p->lock);
+			k = n;
 			r = -ENOMEM;
+			predlog_release(p, r, false);
 		} else {
 			predlog_take_locked(p, buf, n);
 			pthread_mutex_unlock(&p->lock);
-			r = p->ops->log_predictions(p->store, buf, n);
-			r = predlog_retry(p, buf, n, r);
+			k = predlog_drop_repeats(buf, n);
+			r = p->ops->log_predictions(p->store, buf, k);
+			predlog_release(p, r, false); /* the first try's: bounded by the store */
+			r = predlog_retry(p, buf, k, r);
 		}
 		if (p->hook != NULL)
-			p->hook(p->ud, n, r);
+			p->hook(p->ud, k, r);
 		pthread_mutex_lock(&p->lock);
 		p->next_write = clocks_monotonic() + PREDLOG_LINGER;
 	}
 	pthread_mutex_unlock(&p->lock);
 	free(buf);
 	return NULL;
+}
+
+static void
+predlog_release_nothing(void *ud, void *hold, int status)
+{
+	(void)ud;
+	(void)hold;
+	(void)status;
+}
+
+void
+fb_predlog_set_release(struct fb_predlog *p, fb_predlog_release_fn release)
+{
+	p->release = release;
 }
 
 void
@@ -330,6 +447,8 @@ fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t ca
 	p->store = store;
 	p->hook = hook;
 	p->ud = ud;
+	p->release = predlog_release_nothing;
+	p->waiters_tail = &p->waiters;
 	p->limit = capacity > 0 ? capacity : 1;
 	p->capacity = p->limit < PREDLOG_RING_START ? p->limit : PREDLOG_RING_START;
 	pthread_mutex_init(&p->lock, NULL);
@@ -366,6 +485,8 @@ fb_predlog_free(struct fb_predlog *p)
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(p->thread, NULL);
 	}
+	p->written = p->queued; /* none is left: the writer wrote every entry or lost it */
+	predlog_release(p, -ESHUTDOWN, true);
 	for (i = 0; i < p->name_count; i++) {
 		free(p->names[i].model);
 		free(p->names[i].version);

@@ -28,6 +28,18 @@ void fb_predlog_set_retention(struct fb_predlog *p, double seconds);
 void fb_predlog_expire(struct fb_predlog *p);
 /* Queue the batch's predictions without waiting; returns how many did not fit (dropped). */
 size_t fb_predlog_push(struct fb_predlog *p, const struct rulsrv_prediction_batch *b);
+/*
+ * The same with a hold (NULL: none): release(ud, hold, status) is called once (ud: the
+ * hook's), on the log's
+ * thread after the store took the batch's predictions (0) or failed to (its error), or at
+ * once (-ENOBUFS) when not all of them fit the queue. Records flagged
+ * RULSRV_PREDICTION_REPEAT are logged only when the log does not have them already.
+ */
+typedef void (*fb_predlog_release_fn)(void *ud, void *hold, int status);
+size_t fb_predlog_push_held(struct fb_predlog *p, const struct rulsrv_prediction_batch *b,
+			    void *hold);
+/* Set before the first push with a hold. */
+void fb_predlog_set_release(struct fb_predlog *p, fb_predlog_release_fn release);
 /* Write what is queued, stop the writer, free. Accepts NULL. */
 void fb_predlog_free(struct fb_predlog *p);
 

@@ -96,6 +96,10 @@ struct fb_logged {
 	double timestamp;
 	const char *model;
 	const char *version;
+	/* a repeat of a prediction answered before (RULSRV_PREDICTION_REPEAT): log_predictions
+	 * stores it only when the log has no prediction of its unit, cycle and model with the
+	 * same RUL */
+	bool repeat;
 };
 
 /* All-time figures of one model, from the store. */

@@ -469,12 +469,20 @@ pg_apply(struct fb_store *s, struct fb_group *groups, size_t n)
 /*
  * Insert the batch and, in the same statement, find for each of its predictions the failure
  * event already recorded that scores it (store.h: the first one of the unit, at or after the
- * time the prediction was made, not before its cycle, of its model or of every model).
+ * time the prediction was made, not before its cycle, of its model or of every model). A
+ * repeat (rep 1) is inserted only when the log has no prediction of its unit, cycle and model
+ * with its RUL: the unit's bucket lock, taken before, makes another instance's insert of the
+ * original either committed and seen here, or after this one.
  */
 static const char pg_log_sql[] =
-	"WITH ins AS (INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version)"
-	" SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[],"
-	" $5::text[], $6::text[]) RETURNING id, unit, cycle, rul, ts, model)"
+	"WITH src AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[],"
+	" $4::float8[], $5::text[], $6::text[], $7::int[])"
+	" AS t(unit, cycle, rul, ts, model, version, rep)),"
+	" ins AS (INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version)"
+	" SELECT unit, cycle, rul, ts, model, version FROM src WHERE rep = 0 OR NOT EXISTS"
+	" (SELECT 1 FROM feedback_predictions p WHERE p.unit = src.unit"
+	" AND p.cycle = src.cycle AND p.model = src.model AND p.rul = src.rul)"
+	" RETURNING id, unit, cycle, rul, ts, model)"
 	" SELECT ins.id, ins.unit, ins.cycle, ins.rul, ins.model, f.id, f.failed_at_cycle, f.ts"
 	" FROM ins JOIN LATERAL (SELECT id, failed_at_cycle, ts FROM feedback_failures"
 	" WHERE unit = ins.unit AND failed_at_cycle >= ins.cycle AND ts >= ins.ts"
@@ -548,13 +556,14 @@ pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double dead
 {
 	bool used[PG_BUCKETS] = { false };
 	struct pg_text *t = s->a;
-	const char *v[6];
+	const char *v[7];
 	PGresult *res = NULL;
 	size_t i;
 	int k, r;
 
 	for (k = 0; k < 6; k++)
 		pg_text_reset(&t[k]);
+	pg_text_reset(&t[8]);
 	for (i = 0; i < n; i++) {
 		used[pg_bucket(p[i].unit)] = true;
 		pg_text_int(&t[0], p[i].unit);
@@ -563,16 +572,19 @@ pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double dead
 		pg_text_double(&t[3], p[i].timestamp);
 		pg_text_string(&t[4], p[i].model != NULL ? p[i].model : "");
 		pg_text_string(&t[5], p[i].version != NULL ? p[i].version : "");
+		pg_text_int(&t[8], p[i].repeat ? 1 : 0);
 	}
 	for (k = 0; k < 6; k++)
 		if ((v[k] = pg_text_end(&t[k])) == NULL)
 			return -ENOMEM;
+	if ((v[6] = pg_text_end(&t[8])) == NULL)
+		return -ENOMEM;
 	r = pg_begin(s, &s->log, deadline);
 	if (r < 0)
 		return r;
 	r = pg_lock_buckets(s, &s->log, used, false, &s->a[6], deadline);
 	if (r == 0)
-		r = pg_query(&s->sh, &s->log, pg_log_sql, 6, v, deadline, &res);
+		r = pg_query(&s->sh, &s->log, pg_log_sql, 7, v, deadline, &res);
 	if (r == 0 && PQntuples(res) > 0)
 		r = pg_log_late(s, res, deadline);
 	PQclear(res);
@@ -653,6 +665,7 @@ pg_close(struct fb_store *s)
 		pg_text_free(&s->a[i]);
 		pg_text_free(&s->b[i]);
 	}
+	pg_text_free(&s->a[8]);
 	pg_text_free(&s->c);
 	free(s->dsn);
 	free(s);

@@ -1269,6 +1269,30 @@ logged_order_cmp(const void *x, const void *y)
 	return i < j ? -1 : i > j;
 }
 
+/* Take out of order[0..*n) the repeats whose prediction the log has already: the latest
+ * logged one of their unit, cycle and model has their RUL (store.h). */
+static int
+sqlite_drop_logged_repeats(struct fb_store *s, const struct fb_logged *p, size_t *order,
+			   size_t *n)
+{
+	size_t i, k = 0;
+	int r = 0;
+
+	for (i = 0; i < *n && r == 0; i++) {
+		const struct fb_logged *q = &p[order[i]];
+
+		if (q->repeat) {
+			r = sqlite_find_latest(s, q->unit, q->cycle, q->model, false, s->found);
+			if (r == 0 && s->found->segment != 0 && s->found->rul == q->rul)
+				continue;
+		}
+		order[k++] = order[i];
+	}
+	if (r == 0)
+		*n = k;
+	return r;
+}
+
 /* One segment per unit, model and version in the batch (more past FB_SEGMENT_MAX each), all in
  * one transaction: the cost follows the units in a drain, not its predictions. */
 static int
@@ -1291,6 +1315,7 @@ sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 	r = sqlite_run(s, ST_BEGIN);
 	if (r < 0)
 		goto out;
+	r = sqlite_drop_logged_repeats(s, p, order, &n);
 	for (i = 0; i < n && r == 0; i = j) {
 		for (j = i + 1; j < n && j - i < FB_SEGMENT_MAX &&
 				logged_same_key(&p[order[i]], &p[order[j]]);

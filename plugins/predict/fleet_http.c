@@ -417,48 +417,104 @@ render(struct cycles_req *q, size_t *len)
 	return body;
 }
 
+/* An answer durable in the fleet store, waiting for the observers that hold it. */
+struct fleet_answer {
+	struct fleet_shared *sh;
+	struct rulsrv_response *resp;
+	unsigned status;
+	char *body;
+	size_t len;
+};
+
+/* The observers let the answer go: it goes out, or, when the prediction log could not keep
+ * the predictions, 503 store_failed (the cycles are kept: the client's retry is an exact
+ * repeat, answered again and logged once). */
+static void
+fleet_observed(void *ud, int status)
+{
+	struct fleet_answer *a = ud;
+	const struct rulsrv_api *api = a->sh->api;
+
+	if (status == 0) {
+		api->respond(a->resp, a->status, "application/json", a->body, a->len);
+	} else {
+		free(a->body);
+		fleet_refused(a->sh, REFUSE_STORE);
+		api->respond_header(a->resp, "Retry-After", "1");
+		api->respond_error(a->resp, 503, "store_failed", "the cycles were kept but their "
+				   "predictions could not be logged; send them again (an exact "
+				   "repeat is answered again and logged once)");
+	}
+	free(a);
+}
+
 /*
  * The new predictions of a request to the observers (drift, the prediction log) and to
  * predictions_total and rul_prediction_value, as /v1/predict does, and to fleet_cycles_total:
  * once they are durable (the committer's hook, fleet_committed), so that a cycle answered 503
- * store_failed, which the client sends again, is neither observed nor counted twice.
+ * store_failed, which the client sends again, is neither observed nor counted twice. The
+ * request's repeats of stored cycles go to the observers too, flagged
+ * RULSRV_PREDICTION_REPEAT (the prediction log takes the ones it lacks). Then the answer
+ * (it->resp, it->body: taken), once every observer that holds it let it go.
  */
 void
 fleet_http_durable(struct fleet_item *it)
 {
 	struct fleet_service *fs = it->fs;
-	struct rulsrv_prediction *items;
+	struct rulsrv_prediction *items = NULL;
 	struct rulsrv_prediction_batch batch;
-	size_t i;
+	struct fleet_answer *a = NULL;
+	size_t i, n = it->n_rows + it->n_reps;
 
-	if (fs == NULL || it->n_rows == 0)
+	if (it->resp != NULL) {
+		a = malloc(sizeof(*a));
+		if (a == NULL) {
+			fleet_store_failed(fs->sh, it->resp, -ENOMEM);
+			it->resp = NULL;
+			return;
+		}
+		*a = (struct fleet_answer){ .sh = fs->sh, .resp = it->resp, .status = it->status,
+					    .body = it->body, .len = it->body_len };
+		it->resp = NULL;
+		it->body = NULL;
+	}
+	if (fs != NULL && n > 0)
+		items = malloc(n * sizeof(*items));
+	if (items == NULL) {
+		if (a != NULL)
+			fleet_observed(a, 0);
 		return;
+	}
 	fs->m.api->counter_add(fs->cycles_total, (double)it->n_rows);
 	if (fs->m.predictions != NULL)
 		fs->m.api->counter_add(fs->m.predictions, (double)it->n_rows);
 	for (i = 0; fs->m.rul_value != NULL && i < it->n_rows; i++)
 		fs->m.api->histogram_observe(fs->m.rul_value, it->rows[i].rul);
-	items = malloc(it->n_rows * sizeof(*items));
-	if (items == NULL)
-		return;
-	for (i = 0; i < it->n_rows; i++)
+	for (i = 0; i < n; i++) {
+		const struct fleet_row *row = i < it->n_rows ? &it->rows[i] : &it->reps[i - it->n_rows];
+
 		items[i] = (struct rulsrv_prediction){
-			.unit = it->rows[i].unit,
-			.cycle = it->rows[i].cycle,
-			.rul = it->rows[i].rul,
-			.inputs = it->rows[i].inputs,
+			.unit = row->unit,
+			.cycle = row->cycle,
+			.rul = row->rul,
+			.inputs = row->inputs,
+			.flags = i < it->n_rows ? 0 : RULSRV_PREDICTION_REPEAT,
 		};
+	}
 	batch = (struct rulsrv_prediction_batch){
 		.model = fs->m.name,
 		.version = fs->m.version,
 		.timestamp = it->received_at,
 		.input_count = fs->m.input_count,
 		.input_names = fs->m.input_names,
-		.count = it->n_rows,
+		.count = n,
 		.item_size = sizeof(*items),
 		.items = items,
 	};
-	fs->m.api->observers_notify(fs->m.host, &batch);
+	if (a != NULL)
+		fs->m.api->observers_notify_then(fs->m.host, &batch, fleet_observed, a);
+	else
+		fs->m.api->observers_notify(fs->m.host, &batch);
 	free(items);
 }
 
@@ -515,6 +571,38 @@ free_req(struct cycles_req *q)
 	for (g = 0; q->wins != NULL && g < q->n_wins; g++)
 		free(q->wins[g].slots);
 	free(q->wins);
+}
+
+/* The request's repeats of a stored cycle (not of a cycle earlier in its body), with the
+ * prediction answered again, for the observers (fleet_http_durable). */
+static int
+collect_repeats(struct cycles_req *q, double received_at, struct fleet_item *it)
+{
+	const struct predict_request *r = q->r;
+	size_t i, n = 0;
+
+	for (i = 0; i < r->count; i++)
+		n += q->plan[i].kind == PLAN_REPEAT && q->plan[i].src < 0;
+	if (n == 0)
+		return 0;
+	it->reps = malloc(n * sizeof(*it->reps));
+	if (it->reps == NULL)
+		return -ENOMEM;
+	for (i = 0; i < r->count; i++) {
+		struct fleet_row *row;
+
+		if (q->plan[i].kind != PLAN_REPEAT || q->plan[i].src >= 0)
+			continue;
+		row = &it->reps[it->n_reps++];
+		row->unit = r->engines[i].unit;
+		row->cycle = cycle_number(r, i);
+		memcpy(row->inputs, cycle_inputs(r, i), sizeof(row->inputs));
+		row->rul = (double)q->plan[i].stored;
+		row->ts = received_at;
+		row->model = q->fs->m.name;
+		row->version = q->fs->m.version;
+	}
+	return 0;
 }
 
 /*
@@ -580,7 +668,7 @@ ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 		return 500;
 	}
 	it->body = render(q, &it->body_len);
-	if (it->body == NULL)
+	if (it->body == NULL || collect_repeats(q, received_at, it) < 0)
 		goto nomem;
 	apply_plan(q, received_at);
 	it->rows = q->wrows;

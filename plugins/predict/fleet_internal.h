@@ -72,6 +72,10 @@ struct fleet_item {
 	size_t n_rows;
 	struct fleet_window *wins; /* each engine's window after the request (slots malloc'd) */
 	size_t n_wins;
+	/* the request's exact repeats of an engine's stored cycle, for the observers (not
+	 * stored again): their first answer may never have gone out */
+	struct fleet_row *reps;
+	size_t n_reps;
 	/* the answer once durable: body (malloc'd) with status, or the error when the store
 	 * failed; resp NULL for writes nobody waits for (evictions on a timer) */
 	struct rulsrv_response *resp;

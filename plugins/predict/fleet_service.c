@@ -297,7 +297,6 @@ void
 fleet_committed(void *ud, struct fleet_item *it)
 {
 	struct fleet_shared *sh = ud;
-	const struct rulsrv_api *api = sh->api;
 	size_t i;
 
 	if (it->result == -EAGAIN && it->retry != NULL && it->resp != NULL) {
@@ -311,16 +310,10 @@ fleet_committed(void *ud, struct fleet_item *it)
 			fleet_reload_locked(sh, it->wins[i].unit);
 		pthread_mutex_unlock(&sh->lock);
 	}
-	if (it->resp != NULL) {
-		if (it->result == 0) {
-			fleet_http_durable(it);
-			api->respond(it->resp, it->status, "application/json", it->body,
-				     it->body_len);
-			it->body = NULL;
-		} else {
-			fleet_store_failed(sh, it->resp, it->result);
-		}
-	}
+	if (it->result == 0)
+		fleet_http_durable(it); /* answers it->resp once the observers let it go */
+	else if (it->resp != NULL)
+		fleet_store_failed(sh, it->resp, it->result);
 	fleet_item_free(it);
 }
 

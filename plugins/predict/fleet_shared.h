@@ -70,7 +70,8 @@ struct fleet_service {
 
 /* fleet_http.c: the routes. */
 int fleet_http_routes(struct fleet_service *fs);
-/* fleet_http.c, for the committer's hook: a request's rows are durable, tell its instance. */
+/* fleet_http.c, for the committer's hook: a request's rows are durable: tell its instance
+ * and its observers, and answer it->resp (taken) once the observers let the answer go. */
 void fleet_http_durable(struct fleet_item *it);
 /* fleet_service.c, for fleet_http.c (sh->lock held): forget an engine, in memory and, through
  * the committer, in the store. */

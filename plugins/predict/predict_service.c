@@ -36,12 +36,14 @@ static const char *const status_labels[] = { "200", "400", "408", "413", "415",
 /* Refused by the core before the handler (ABI 1.1 route_refusals). */
 #define ERR_PAYLOAD_TOO_LARGE "payload_too_large"
 #define ERR_REQUEST_TIMEOUT "request_timeout"
+/* An observer that holds the answer (the prediction log, log_before_answer) failed. */
+#define ERR_STORE_FAILED "store_failed"
 static const char *const reasons[] = {
 	PREDICT_ERR_MALFORMED_JSON,   PREDICT_ERR_MALFORMED_ROWS,  PREDICT_ERR_INVALID_SHAPE,
 	PREDICT_ERR_NON_FINITE,       PREDICT_ERR_NOT_INCREASING,  PREDICT_ERR_TOO_MANY_INSTANCES,
 	PREDICT_ERR_TOO_MANY_CYCLES,  PREDICT_ERR_NO_MEMORY,       ERR_UNSUPPORTED_MEDIA,
 	ERR_PAYLOAD_TOO_LARGE,        ERR_REQUEST_TIMEOUT,         V2_ERR_INVALID_TENSOR,
-	ERR_PREDICTION_FAILED,
+	ERR_PREDICTION_FAILED,        ERR_STORE_FAILED,
 };
 #define N_REASONS ARRAY_LEN(reasons)
 
@@ -183,6 +185,53 @@ render_predictions(void *ctx, const struct predict_request *r, const float *rul,
 
 /* ---- POST /v1/predict -------------------------------------------------------------------- */
 
+/* An answer computed and waiting for the observers that hold it (observers_notify_then). */
+struct held_answer {
+	struct psvc *s;
+	struct rulsrv_response *resp;
+	char *body;
+	size_t len;
+	const char *content_type;
+	size_t count;
+	double t0;
+	bool error_string; /* the Open Inference Protocol's {"error": "..."} */
+};
+
+/*
+ * Every observer that held the answer let it go: 200 with the predictions, or, when one of
+ * them could not keep them (the prediction log's store failed), 503 store_failed with
+ * Retry-After: a client's retry is predicted and logged again.
+ */
+static void
+answer_observed(void *ud, int status)
+{
+	static const char msg[] = "the predictions could not be logged (the prediction log's "
+				  "store failed); retry later";
+	struct held_answer *h = ud;
+	struct psvc *s = h->s;
+	const struct rulsrv_api *api = s->api;
+
+	if (status == 0) {
+		api->counter_add(s->predictions, (double)h->count);
+		api->counter_add(s->requests[0], 1);
+		api->histogram_observe(s->latency, clocks_monotonic() - h->t0);
+		api->respond(h->resp, 200, h->content_type, h->body, h->len);
+	} else {
+		free(h->body);
+		predict_service_count_failure(s, h->t0, 503, ERR_STORE_FAILED);
+		api->respond_header(h->resp, "Retry-After", "1");
+		if (h->error_string) {
+			char *e = malloc(sizeof(msg) + 16);
+
+			if (e != NULL)
+				snprintf(e, sizeof(msg) + 16, "{\"error\":\"%s\"}", msg);
+			api->respond(h->resp, 503, "application/json", e, e ? strlen(e) : 0);
+		} else
+			api->respond_error(h->resp, 503, ERR_STORE_FAILED, "%s", msg);
+	}
+	free(h);
+}
+
 /*
  * Features of every engine (its last cycle), one backend call for the whole batch, then the
  * answer, the observers and the metrics. Small requests touch the heap only for the
@@ -214,6 +263,7 @@ predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
 	float *rows = stack_rows, *out = stack_out;
 	const struct predict_engine *e;
 	const char *content_type = "application/json";
+	struct held_answer *held = malloc(sizeof(*held));
 	char *body = NULL;
 	size_t i, len = 0, nf = s->n_features;
 	int rc = 0;
@@ -224,7 +274,7 @@ predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
 		out = malloc(r->count * sizeof(*out));
 		items = malloc(r->count * sizeof(*items));
 	}
-	if (rows == NULL || out == NULL || items == NULL) {
+	if (rows == NULL || out == NULL || items == NULL || held == NULL) {
 		fail_answer(s, resp, t0, how, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
 		goto out;
 	}
@@ -264,12 +314,16 @@ predict_service_answer(struct psvc *s, const struct rulsrv_request *req,
 		.item_size = sizeof(*items),
 		.items = items,
 	};
-	api->observers_notify(s->host, &batch);
-	api->counter_add(s->predictions, (double)r->count);
-	api->counter_add(s->requests[0], 1);
-	api->histogram_observe(s->latency, clocks_monotonic() - t0);
-	api->respond(resp, 200, content_type, body, len);
+	/* the answer once every observer that holds it (the prediction log) let it go: on this
+	 * thread before notify_then returns when none did */
+	*held = (struct held_answer){ .s = s, .resp = resp, .body = body, .len = len,
+				      .content_type = content_type, .count = r->count, .t0 = t0,
+				      .error_string = how->fail != NULL };
+	api->response_defer(resp);
+	api->observers_notify_then(s->host, &batch, answer_observed, held);
+	held = NULL; /* answer_observed's */
 out:
+	free(held);
 	if (rows != stack_rows)
 		free(rows);
 	if (out != stack_out)

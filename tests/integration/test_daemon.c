@@ -731,7 +731,7 @@ START_TEST(test_version_and_help)
 
 	ck_assert_int_eq(run_rulsrv((const char *[]){ "-V", NULL }, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "rulsrv "));
-	ck_assert_ptr_nonnull(strstr(out, "plugin ABI 2.1"));
+	ck_assert_ptr_nonnull(strstr(out, "plugin ABI 2.2"));
 	free(out);
 	ck_assert_int_eq(run_rulsrv((const char *[]){ "-h", NULL }, &out), 0);
 	ck_assert_ptr_nonnull(strstr(out, "Usage: rulsrv [-c FILE] [-s SERVICE]... [-o SETTING=VALUE]... [-t] [-V] [-h]"));

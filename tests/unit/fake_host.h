@@ -382,6 +382,38 @@ fake_observers_notify(struct rulsrv_host *host, const struct rulsrv_prediction_b
 		host->observers[o](host->observer_ud[o], b);
 }
 
+/* (2.2) Flags ignored: the fake passes every record to every observer. */
+static int FAKE_UNUSED
+fake_observer_add_flags(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud,
+			unsigned flags)
+{
+	(void)flags;
+	return fake_observer_add(host, fn, ud);
+}
+
+/* (2.2) Nobody holds in the fake (observation_hold answers NULL): done at once. */
+static void FAKE_UNUSED
+fake_observers_notify_then(struct rulsrv_host *host, const struct rulsrv_prediction_batch *b,
+			   rulsrv_observed_fn done, void *ud)
+{
+	fake_observers_notify(host, b);
+	done(ud, 0);
+}
+
+static struct rulsrv_observation *FAKE_UNUSED
+fake_observation_hold(struct rulsrv_host *host)
+{
+	(void)host;
+	return NULL;
+}
+
+static void FAKE_UNUSED
+fake_observation_release(struct rulsrv_observation *o, int status)
+{
+	(void)o;
+	(void)status;
+}
+
 /* Kept in the order set; a key set twice is kept twice (get answers the first). */
 static int FAKE_UNUSED
 fake_attribute_set(struct rulsrv_host *host, const char *key, const char *value)
@@ -467,6 +499,10 @@ static const struct rulsrv_api fake_api = {
 	.route_refusals = fake_route_refusals,
 	.response_defer = fake_response_defer,
 	.timer_add = fake_timer_add,
+	.observer_add_flags = fake_observer_add_flags,
+	.observers_notify_then = fake_observers_notify_then,
+	.observation_hold = fake_observation_hold,
+	.observation_release = fake_observation_release,
 };
 
 /* dlopen build/plugins/<file> the way the core does and return its descriptor. */

@@ -150,7 +150,7 @@ dt_observe(struct dt *t, const double *rows, size_t n, size_t batch)
 		b.count = n - i < batch ? n - i : batch;
 		for (k = 0; k < b.count; k++)
 			items[k] = (struct rulsrv_prediction){ 1, (int64_t)(i + k), 100,
-							       rows + (i + k) * CMAPSS_N_INPUTS };
+							       rows + (i + k) * CMAPSS_N_INPUTS, 0 };
 		for (o = 0; o < t->host.observer_count; o++)
 			t->host.observers[o](t->host.observer_ud[o], &b);
 	}
@@ -1228,7 +1228,7 @@ START_TEST(test_other_input_count_is_skipped)
 
 	for (i = 0; i < 10; i++)
 		items[i] = (struct rulsrv_prediction){ 1, (int64_t)i, 100,
-						       rows + i * CMAPSS_N_INPUTS };
+						       rows + i * CMAPSS_N_INPUTS, 0 };
 	ck_assert_int_eq(dt_start(&t, kv), 0);
 	t.host.observers[0](t.host.observer_ud[0], &b);
 	snprintf(want, sizeof(want), "with %d inputs", CMAPSS_N_INPUTS - 3);

@@ -402,7 +402,7 @@ START_TEST(test_metrics_from_start)
 	ck_assert_int_eq(predict_service_init(&host, &api, &s, &forest_backend, &state), 0);
 	ck_assert_uint_eq(series_count("prediction_requests_total", &nonzero), 8);
 	ck_assert_uint_eq(nonzero, 0);
-	ck_assert_uint_eq(series_count("prediction_errors_total", &nonzero), 13);
+	ck_assert_uint_eq(series_count("prediction_errors_total", &nonzero), 14);
 	ck_assert_uint_eq(nonzero, 0);
 	ck_assert_double_eq(sample("prediction_requests_total", "200"), 0);
 	ck_assert_double_eq(sample("prediction_errors_total", "malformed_json"), 0);

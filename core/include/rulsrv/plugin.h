@@ -17,6 +17,14 @@
  *          by the host only when the plugin's minor >= N.
  *
  * Changelog, newest first:
+ *   2.2  Answers that wait for the observers: observers_notify_then calls a completion once
+ *        every observer that took a hold on the notification (observation_hold, from inside
+ *        its callback) has released it (observation_release), so a model plugin can answer
+ *        only after, say, the prediction log committed the predictions. Repeats: a record
+ *        may carry RULSRV_PREDICTION_REPEAT in the new flags field (an exact repeat of a
+ *        prediction answered before, a client's retry); only observers added with
+ *        observer_add_flags(..., RULSRV_OBSERVE_REPEATS) see such records, the others get
+ *        the batch without them (so a 2.1 observer is never shown a repeat).
  *   2.1  Prefix routes: a route_add path ending in a slash and "*" takes every path under
  *        that prefix that no exact route of the same method takes; the handler reads the
  *        rest from req->path (GET /v1/engines/{unit}; /v2/models/... and its own 404).
@@ -38,7 +46,7 @@
  *        HTTP routes, prediction observers, metric collection for exporters.
  */
 #define RULSRV_PLUGIN_ABI_MAJOR 2
-#define RULSRV_PLUGIN_ABI_MINOR 1
+#define RULSRV_PLUGIN_ABI_MINOR 2
 
 /* The one exported symbol of a plugin: a const struct rulsrv_plugin_descriptor. */
 #define RULSRV_PLUGIN_SYMBOL "rulsrv_plugin"
@@ -54,6 +62,7 @@ struct rulsrv_series;   /* one labelled child of a family; valid while the servi
 struct rulsrv_request;  /* see "HTTP" below for its lifetime */
 struct rulsrv_response; /* the response being built by a handler */
 struct rulsrv_api;
+struct rulsrv_observation; /* (2.2) one notification of observers_notify_then, while held */
 
 /* Levels are syslog priorities, so the journal prefix `<N>` is the level itself. */
 enum rulsrv_log_level {
@@ -178,7 +187,18 @@ struct rulsrv_prediction {
 	int64_t cycle;
 	double rul;
 	const double *inputs; /* the batch's input_count raw values of the cycle predicted */
+	uint32_t flags;       /* (2.2) RULSRV_PREDICTION_*; read it with rulsrv_prediction_flags */
 };
+
+/*
+ * (2.2) The record repeats a prediction the notifier made and answered before, exactly (the
+ * same unit, cycle, inputs and RUL): a client's retry of POST /v1/cycles that fleet mode
+ * answers again. It may not have reached every observer the first time (the instance that
+ * made it died before its answer went out), so an observer that must hold each prediction
+ * once (a log) takes it when it is missing; one that counts predictions (drift) never sees
+ * it, unless it asked (RULSRV_OBSERVE_REPEATS).
+ */
+#define RULSRV_PREDICTION_REPEAT (1u << 0)
 
 /*
  * Predictions of one request. Records are item_size bytes apart (item_size may grow in a
@@ -203,12 +223,35 @@ rulsrv_prediction_at(const struct rulsrv_prediction_batch *b, size_t i)
 								 i * b->item_size);
 }
 
+/* (2.2) The flags of record i: 0 for a notifier built against an older minor (item_size too
+ * small to hold them). */
+static inline uint32_t
+rulsrv_prediction_flags(const struct rulsrv_prediction_batch *b, size_t i)
+{
+	if (b->item_size < offsetof(struct rulsrv_prediction, flags) + sizeof(uint32_t))
+		return 0;
+	return rulsrv_prediction_at(b, i)->flags;
+}
+
 /*
  * Called synchronously on the request path of the predicting thread, after the answer is
  * computed and before it is sent: must be cheap, thread-safe and must never block (queue
  * anything slow). The batch and every record and input are borrowed for the call.
  */
 typedef void (*rulsrv_observer_fn)(void *ud, const struct rulsrv_prediction_batch *batch);
+
+/* (2.2) observer_add_flags: also hand this observer the records marked
+ * RULSRV_PREDICTION_REPEAT (other observers get the batch without them). */
+#define RULSRV_OBSERVE_REPEATS (1u << 0)
+
+/*
+ * (2.2) The completion of observers_notify_then: status 0 when every hold was released with
+ * 0, else the first negative status a holder released with. Runs once, on the notifying
+ * thread before observers_notify_then returns when nobody held the notification, else on the
+ * thread of the last release (an observer's writer thread, say): it answers the request
+ * (after response_defer) and must not block.
+ */
+typedef void (*rulsrv_observed_fn)(void *ud, int status);
 
 /* ---- timers ------------------------------------------------------------------------------ */
 
@@ -390,6 +433,33 @@ struct rulsrv_api {
 	 * rulsrv_timer_fn). Init only (-EBUSY after); -EINVAL for an interval out of range.
 	 */
 	int (*timer_add)(struct rulsrv_host *host, double interval_s, rulsrv_timer_fn fn, void *ud);
+
+	/* ---- 2.2 ---- */
+
+	/* observer_add with flags (RULSRV_OBSERVE_*; 0 is observer_add). Init only (-EBUSY
+	 * after); -EINVAL for an unknown flag. */
+	int (*observer_add_flags)(struct rulsrv_host *host, rulsrv_observer_fn fn, void *ud,
+				  unsigned flags);
+	/*
+	 * observers_notify, then done(ud, status) once every observer that held the
+	 * notification released it (rulsrv_observed_fn says on which thread). A model plugin
+	 * that answers in done defers its response first (response_defer): done may run on
+	 * another thread, or before this call returns. Observers that do not hold (every 2.1
+	 * observer) delay nothing.
+	 */
+	void (*observers_notify_then)(struct rulsrv_host *host,
+				      const struct rulsrv_prediction_batch *b,
+				      rulsrv_observed_fn done, void *ud);
+	/*
+	 * From inside an observer's callback: keep the notification's completion waiting until
+	 * observation_release. NULL when the notification was an observers_notify (nobody
+	 * waits): the observer then goes on as it would without a hold. Each hold is released
+	 * exactly once, from any thread, status 0 or a negative errno (the completion then
+	 * gets the first such status). The instance's fini must come after its last release:
+	 * a hold delays a deferred answer, and fini waits for those.
+	 */
+	struct rulsrv_observation *(*observation_hold)(struct rulsrv_host *host);
+	void (*observation_release)(struct rulsrv_observation *o, int status);
 };
 
 #endif /* RULSRV_PLUGIN_H */
