@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,13 +376,25 @@ harness_log_contains(const struct harness_server *s, const char *needle)
 int
 harness_run(const char *const *argv, char **output, int *exit_status)
 {
+	return harness_run_as(argv, NULL, NULL, output, exit_status);
+}
+
+int
+harness_run_as(const char *const *argv, const char *dir, const char *user, char **output,
+	       int *exit_status)
+{
+	struct passwd *pw = user != NULL && geteuid() == 0 ? getpwnam(user) : NULL;
 	int pipefd[2], status;
 	size_t len = 0, cap = 4096;
 	char *buf;
 	pid_t pid;
 	ssize_t n;
 
-	if (pipe(pipefd) < 0)
+	if (user != NULL && geteuid() == 0 && pw == NULL)
+		return -ENOENT;
+	/* close-on-exec: a test may run two of these from two threads at once, and a child of
+	 * one must not keep the other's pipe open (its reader would wait for that child) */
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
 	if (pid < 0)
@@ -390,7 +404,15 @@ harness_run(const char *const *argv, char **output, int *exit_status)
 		dup2(pipefd[1], STDERR_FILENO);
 		close(pipefd[0]);
 		close(pipefd[1]);
+		if (dir != NULL && chdir(dir) != 0)
+			_exit(126);
+		if (pw != NULL && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+				   setuid(pw->pw_uid) != 0)) {
+			perror("cannot become the user to run as");
+			_exit(126);
+		}
 		execv(argv[0], (char *const *)argv);
+		perror(argv[0]);
 		_exit(127);
 	}
 	close(pipefd[1]);

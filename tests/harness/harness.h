@@ -65,6 +65,10 @@ bool harness_log_contains(const struct harness_server *s, const char *needle);
 
 /* Run a program to completion, capturing stdout+stderr (malloc'd) and the exit status. */
 int harness_run(const char *const *argv, char **output, int *exit_status);
+/* harness_run in folder dir (NULL: ours) and, when we are root and user is not NULL, as user
+ * (-ENOENT when there is no such user). */
+int harness_run_as(const char *const *argv, const char *dir, const char *user, char **output,
+		   int *exit_status);
 
 /*
  * Run build/bin/<tool> with args (NULL-terminated, at most 30) to completion. 0 when it exited

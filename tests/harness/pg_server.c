@@ -99,63 +99,7 @@ pg_server_available(char *why, size_t why_len)
 static int
 pg_run(const struct pg_server *pg, const char *const *argv, char **output, int *exit_status)
 {
-	struct passwd *pw = geteuid() == 0 ? getpwnam(PG_OWNER) : NULL;
-	int pipefd[2], status;
-	size_t len = 0, cap = 4096;
-	char *buf;
-	pid_t pid;
-	ssize_t n;
-
-	/* close-on-exec: a test may run two of these from two threads at once, and a child of
-	 * one must not keep the other's pipe open (its reader would wait for that child) */
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		if (chdir(pg->dir) != 0)
-			_exit(126);
-		if (pw != NULL && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-				   setuid(pw->pw_uid) != 0)) {
-			perror("cannot become " PG_OWNER);
-			_exit(126);
-		}
-		execv(argv[0], (char *const *)argv);
-		perror(argv[0]);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	buf = malloc(cap);
-	while (buf != NULL && (n = read(pipefd[0], buf + len, cap - len - 1)) > 0) {
-		len += (size_t)n;
-		if (cap - len < 2048) {
-			char *grown = realloc(buf, cap * 2);
-
-			if (grown == NULL) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = grown;
-			cap *= 2;
-		}
-	}
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	if (buf == NULL)
-		return -ENOMEM;
-	buf[len] = '\0';
-	if (output != NULL)
-		*output = buf;
-	else
-		free(buf);
-	*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	return 0;
+	return harness_run_as(argv, pg->dir, PG_OWNER, output, exit_status);
 }
 
 /* Run a tool of bindir; 0 when it exited 0, else -1 with what failed in why. */
