@@ -53,6 +53,10 @@
  *   log_retention_days  number  0        delete logged predictions older than this (0: keep)
  *   max_models          int     100      models tracked in metrics and windows; a POST naming
  *                                        one more is refused (422)
+ *   log_before_answer   string  "cycles" whose answers wait until the log committed their
+ *                                        predictions: "cycles" (fleet mode's POST /v1/cycles,
+ *                                        whose answer waits for its own store already),
+ *                                        "all" (every prediction request) or "none"
  */
 
 static const double fb_residual_buckets[] = {
@@ -100,7 +104,9 @@ struct fb {
 	double log_retention_days;
 	bool serve;
 	bool log;
-	bool log_before_answer; /* hold the answers of the requests whose predictions we log */
+	char *log_before_answer; /* "cycles", "all" or "none": whose answers wait for the log */
+	bool hold_all;           /* every answer waits (log_before_answer = "all") */
+	bool hold_cycles;        /* the answers of fleet mode's cycles wait ("cycles", "all") */
 
 	const struct fb_store_ops *ops;
 	struct fb_store *store;
@@ -413,15 +419,20 @@ fb_restore(struct fb *fb)
 /*
  * log_before_answer: the answer of the request waits (observation_hold) until the log's thread
  * wrote these predictions, so an acknowledged prediction is in the log even when the instance
- * dies right after its answer. A notifier that does not wait (observers_notify) gets no hold
- * and the log goes on behind the answer as without the setting.
+ * dies right after its answer. By default ("cycles") only fleet mode's answers wait: their
+ * cycles are state the server keeps, and they wait for the fleet store's commit anyway. A
+ * /v1/predict window is the client's own data; holding its answer for a commit halves the
+ * requests a service answers (docs/FEEDBACK.md), so it waits only with "all". A notifier that
+ * does not wait (observers_notify) gets no hold and the log goes on behind the answer.
  */
 static void
 fb_observe(void *ud, const struct rulsrv_prediction_batch *b)
 {
 	struct fb *fb = ud;
-	struct rulsrv_observation *hold =
-		fb->log_before_answer ? fb->api->observation_hold(fb->host) : NULL;
+	bool wait = fb->hold_all ||
+		    (fb->hold_cycles && b->count > 0 &&
+		     (rulsrv_prediction_flags(b, 0) & RULSRV_PREDICTION_STREAMED) != 0);
+	struct rulsrv_observation *hold = wait ? fb->api->observation_hold(fb->host) : NULL;
 	size_t dropped = fb_predlog_push_held(fb->predlog, b, hold);
 
 	if (dropped > 0)
@@ -865,6 +876,7 @@ fb_free(struct fb *fb)
 	free(fb->store_kind);
 	free(fb->dsn);
 	free(fb->role);
+	free(fb->log_before_answer);
 	free(fb->bundle);
 	free(fb->bundle_model);
 	free(fb);
@@ -966,9 +978,16 @@ fb_read_settings(struct fb *fb, const struct rulsrv_settings *s)
 	r |= api->setting_int(s, "busy_timeout_ms", 5000, 0, 3600000, &fb->busy_timeout_ms);
 	r |= api->setting_double(s, "log_retention_days", 0, 0, 1e6, &fb->log_retention_days);
 	r |= api->setting_int(s, "max_models", 100, 1, 100000, &fb->max_models);
-	r |= api->setting_bool(s, "log_before_answer", true, &fb->log_before_answer);
+	r |= api->setting_string(s, "log_before_answer", "cycles", &fb->log_before_answer);
 	if (r != 0)
 		return -EINVAL;
+	fb->hold_all = strcmp(fb->log_before_answer, "all") == 0;
+	fb->hold_cycles = fb->hold_all || strcmp(fb->log_before_answer, "cycles") == 0;
+	if (!fb->hold_cycles && strcmp(fb->log_before_answer, "none") != 0) {
+		api->setting_error(s, "log_before_answer", "expected \"cycles\", \"all\" or "
+				   "\"none\", got \"%s\"", fb->log_before_answer);
+		return -EINVAL;
+	}
 	r = fb_read_cap(fb, s);
 	if (r < 0)
 		return r;

@@ -498,7 +498,8 @@ fleet_http_durable(struct fleet_item *it)
 			.cycle = row->cycle,
 			.rul = row->rul,
 			.inputs = row->inputs,
-			.flags = i < it->n_rows ? 0 : RULSRV_PREDICTION_REPEAT,
+			.flags = RULSRV_PREDICTION_STREAMED |
+				 (i < it->n_rows ? 0 : RULSRV_PREDICTION_REPEAT),
 		};
 	}
 	batch = (struct rulsrv_prediction_batch){

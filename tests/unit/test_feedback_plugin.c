@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_feedback_plugin.c - feedback.so over the fake host: deferred answers, timers, hand-over. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -273,6 +274,26 @@ START_TEST(post_store_failure_is_a_503)
 }
 END_TEST
 
+/* log_before_answer takes "cycles", "all" or "none": anything else is refused at init,
+ * naming the setting, and no instance starts. */
+START_TEST(log_before_answer_refuses_an_unknown_value)
+{
+	struct fp_inst in;
+
+	memset(&in, 0, sizeof(in));
+	in.d = fp_d;
+	in.host.registry = fp_log_registry;
+	in.settings.names[0] = "database";
+	in.settings.values[0] = fp_db;
+	in.settings.names[1] = "role";
+	in.settings.values[1] = "log";
+	in.settings.names[2] = "log_before_answer";
+	in.settings.values[2] = "yes";
+	ck_assert_int_eq(in.d->init(&in.host, &fp_api, &in.settings, &in.state), -EINVAL);
+	ck_assert_int_ge(in.settings.errors, 1);
+}
+END_TEST
+
 /* Every refusal reason is exported at 0 from the start, so rate() sees its first one. */
 START_TEST(errors_are_exported_at_zero_from_the_start)
 {
@@ -507,6 +528,7 @@ feedback_plugin_suite(void)
 	tcase_add_test(tc, post_is_answered_by_the_committer_after_the_commit);
 	tcase_add_test(tc, post_unmatched_record_is_refused_by_the_committer);
 	tcase_add_test(tc, post_bad_body_is_answered_at_once);
+	tcase_add_test(tc, log_before_answer_refuses_an_unknown_value);
 	tcase_add_test(tc, post_store_failure_is_a_503);
 	tcase_add_test(tc, errors_are_exported_at_zero_from_the_start);
 	tcase_add_test(tc, concurrent_posts_are_each_answered_and_stored);

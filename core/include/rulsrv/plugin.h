@@ -24,7 +24,9 @@
  *        may carry RULSRV_PREDICTION_REPEAT in the new flags field (an exact repeat of a
  *        prediction answered before, a client's retry); only observers added with
  *        observer_add_flags(..., RULSRV_OBSERVE_REPEATS) see such records, the others get
- *        the batch without them (so a 2.1 observer is never shown a repeat).
+ *        the batch without them (so a 2.1 observer is never shown a repeat);
+ *        RULSRV_PREDICTION_STREAMED marks the records of a cycle the server keeps (fleet
+ *        mode).
  *   2.1  Prefix routes: a route_add path ending in a slash and "*" takes every path under
  *        that prefix that no exact route of the same method takes; the handler reads the
  *        rest from req->path (GET /v1/engines/{unit}; /v2/models/... and its own 404).
@@ -199,6 +201,13 @@ struct rulsrv_prediction {
  * it, unless it asked (RULSRV_OBSERVE_REPEATS).
  */
 #define RULSRV_PREDICTION_REPEAT (1u << 0)
+/*
+ * (2.2) The record answers a cycle that the notifier keeps as state: fleet mode's POST
+ * /v1/cycles, whose cycle the server stored and acknowledged. An observer may treat such
+ * records as data a client will not send again (the prediction log holds their answers by
+ * default) and the others, /v1/predict's windows, as the client's own.
+ */
+#define RULSRV_PREDICTION_STREAMED (1u << 1)
 
 /*
  * Predictions of one request. Records are item_size bytes apart (item_size may grow in a
