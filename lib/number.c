@@ -2,6 +2,7 @@
 /* number.c - RFC 8259 numbers to doubles, exactly as strtod, fast for short decimals. */
 #include "number.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,98 +48,6 @@ number_slow(const char *s, size_t n, double *out)
 	return ok;
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/*
- * Eight bytes at a time (SWAR). Every number of the C-MAPSS files is at most 7 bytes
- * ("-0.0027", "1588.45"), so one 8-byte load holds the whole token and the byte after it. Where
- * the token ends comes from that one load and a few bit operations, not from a loop per byte
- * whose exits follow each number's shape; the value is computed beside it (docs/BENCHMARKS.md:
- * 0.90 of the parse time of a 256 x 30 batch against that loop). x holds the bytes, the
- * first in the low byte, each XORed with '0' so that a digit is a byte of 0 to 9 (and no
- * other byte is).
- */
-#define SWAR_FAST 1
-
-#define BYTES(b) (UINT64_C(0x0101010101010101) * (b))
-
-static inline uint64_t
-load8_minus_zero(const unsigned char *s)
-{
-	uint64_t w;
-
-	memcpy(&w, s, sizeof(w));
-	return w ^ BYTES('0');
-}
-
-/* The top bit of every byte of x that is not a digit (none crosses into another byte). */
-static inline uint64_t
-non_digits(uint64_t x)
-{
-	return (((x & BYTES(0x7f)) + BYTES(0x76)) | x) & BYTES(0x80);
-}
-
-/* The top bit of every byte of x equal to c ^ '0'. */
-static inline uint64_t
-bytes_equal(uint64_t x, unsigned char c)
-{
-	uint64_t y = x ^ BYTES(c ^ '0');
-
-	return ~((((y & BYTES(0x7f)) + BYTES(0x7f)) | y) & BYTES(0x80)) & BYTES(0x80);
-}
-
-/* The value of the first k (1 to 8) digit bytes of x, the first the most significant. */
-static inline uint64_t
-digits_value(uint64_t x, unsigned k)
-{
-	x <<= 8 * (8 - k); /* drop the bytes after the run; the leading bytes become zeros */
-	x = x * 10 + (x >> 8); /* pairs: byte 2i holds 10 * d[2i] + d[2i + 1] */
-	x = ((x & UINT64_C(0x000000ff000000ff)) * UINT64_C(0x000f424000000064) +
-	     ((x >> 16) & UINT64_C(0x000000ff000000ff)) * UINT64_C(0x0000271000000001)) >> 32;
-	return (uint32_t)x;
-}
-
-static const uint64_t pow10_u64[8] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000 };
-
-/*
- * A number of at most 7 bytes, -?(0|[1-9][0-9]*)(\.[0-9]+)? not followed by an exponent, from
- * the 8 bytes at s: its length, the value in *out; 0 for anything else (number_general decides
- * then). Its mantissa is below 10^7 and its exponent -5..0, so Clinger's fast path is exact.
- */
-static inline size_t
-number_short(const unsigned char *s, double *out)
-{
-	uint64_t x = load8_minus_zero(s), dots = bytes_equal(x, '.'), body, ip, frac;
-	unsigned neg = (x & 0xff) == ('-' ^ '0'), len, point, kf, after;
-	uint64_t stop = non_digits(x) & ~dots & ~(uint64_t)(neg << 7);
-	double v;
-
-	if (stop == 0)
-		return 0; /* 8 bytes or more */
-	len = (unsigned)__builtin_ctzll(stop) >> 3;
-	after = (unsigned)(x >> (8 * len)) & 0xff;
-	dots &= (UINT64_C(1) << (8 * len)) - 1; /* the points inside the token */
-	body = x >> (8 * neg);
-	if (len <= neg || after == ('e' ^ '0') || after == ('E' ^ '0') || (dots & (dots - 1)) != 0)
-		return 0; /* no digits, an exponent, two points */
-	if (dots == 0) {
-		if ((body & 0xff) == 0 && len - neg > 1)
-			return 0; /* a leading zero */
-		ip = digits_value(body, len - neg);
-		kf = 0;
-		frac = 0;
-	} else {
-		point = (unsigned)__builtin_ctzll(dots) >> 3;
-		if (point == neg || point + 1 == len || ((body & 0xff) == 0 && point != neg + 1))
-			return 0; /* no digit before or after the point, a leading zero */
-		ip = digits_value(body, point - neg);
-		kf = len - point - 1;
-		frac = digits_value(x >> (8 * (point + 1)), kf);
-	}
-	v = (double)(ip * pow10_u64[kf] + frac) / pow10_exact[kf];
-	*out = neg ? -v : v;
-	return len;
-}
-#endif
 
 /*
  * The general grammar: any length, exponents, 19 significant digits and the strtod fallback.
@@ -216,18 +125,17 @@ number_general(const char *s0, const char *end, double *out)
 	return number_slow(s0, n, out) ? n : 0;
 }
 
-/*
- * The C-MAPSS shape (number_short) from one 8-byte load, when 8 bytes are there to load;
- * everything else, and what that shape refuses, by number_general.
- */
+/* The short shape in line (number.h), everything else and what it refuses by number_general. */
 size_t
 number_parse(const char *s, const char *end, double *out)
 {
-#ifdef SWAR_FAST
-	size_t n;
+	size_t n = number_parse_short(s, end, out);
 
-	if (end - s >= 8 && (n = number_short((const unsigned char *)s, out)) != 0)
-		return n;
-#endif
-	return number_general(s, end, out);
+	return n != 0 ? n : number_general(s, end, out);
+}
+
+bool
+number_parse_finite(const char *s, size_t len, double *out)
+{
+	return len != 0 && number_parse(s, s + len, out) == len && isfinite(*out);
 }

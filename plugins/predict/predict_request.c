@@ -3,11 +3,15 @@
 #include "predict_request.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "cmapss.h"
 #include "number.h"
@@ -628,6 +632,200 @@ cycle_member(struct pr *p, unsigned field, void *ctx)
 	}
 }
 
+/* ---- the cycle objects' fast path ------------------------------------------------------ */
+
+/*
+ * Nearly all of a body's bytes are cycle objects, and nearly all of their numbers are short
+ * decimals. These functions read one whole cycle object with the cursor in a register, its
+ * keys compared whole and its numbers by the in-line paths of number.h, and nothing else: no
+ * location kept, no error made. They accept exactly what the general functions accept, with
+ * the same values; on anything else they give up, and the general functions read the same
+ * object again from its '{', so every refusal, message and byte offset is theirs
+ * (docs/PREDICTION.md, "The parser's fast path").
+ */
+
+static inline const unsigned char *
+fast_ws(const unsigned char *q, const unsigned char *end)
+{
+	while (q < end && is_ws(*q))
+		q++;
+	return q;
+}
+
+/* One number of the general grammar at q: its end, or NULL when invalid or not finite. */
+static inline const unsigned char *
+fast_number(const unsigned char *q, const unsigned char *end, double *out)
+{
+	size_t n = number_parse_short((const char *)q, (const char *)end, out);
+
+	if (n == 0) {
+		n = number_parse((const char *)q, (const char *)end, out);
+		if (n == 0 || !isfinite(*out))
+			return NULL;
+	}
+	return q + n;
+}
+
+/* The separators of an array of numbers (',' and ']') among the n bytes at q: bit i, q[i]. */
+static uint32_t
+fast_separators_tail(const unsigned char *q, size_t n)
+{
+	uint32_t bits = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (q[i] == ',' || q[i] == ']')
+			bits |= UINT32_C(1) << i;
+	return bits;
+}
+
+#ifdef __SSE2__
+/* The same among the 16 bytes at q (fewer at the end of the body), in one compare of each. */
+static inline uint32_t
+fast_separators(const unsigned char *q, const unsigned char *end)
+{
+	__m128i v;
+
+	if (end - q < 16)
+		return fast_separators_tail(q, (size_t)(end - q));
+	v = _mm_loadu_si128((const __m128i *)(const void *)q);
+	return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')),
+							_mm_cmpeq_epi8(v, _mm_set1_epi8(']'))));
+}
+#else
+static inline uint32_t
+fast_separators(const unsigned char *q, const unsigned char *end)
+{
+	return fast_separators_tail(q, end - q < 16 ? (size_t)(end - q) : 16);
+}
+#endif
+
+/*
+ * "[n, n, ...]" of exactly want (at most N_IN) numbers at q, as parse_numbers reads it: past
+ * its ']', or NULL. The separators are found 16 bytes at a time ahead of the numbers, so each
+ * number's bytes are known before it is read, and the divisions that make the doubles come
+ * after all of them are read: neither waits for the number before it, as they do in the
+ * loop of the general path, where each number's end is where the next one starts.
+ */
+static inline const unsigned char *
+fast_numbers(const unsigned char *q, const unsigned char *end, double *out, size_t want)
+{
+	const unsigned char *tok, *at, *sep, *s, *e;
+	uint32_t m[N_IN], seps;
+	unsigned scale[N_IN];
+	size_t got = 0, i;
+
+	if (q >= end || *q != '[')
+		return NULL;
+	tok = q + 1;
+	for (at = tok; at < end; at += 16) {
+		for (seps = fast_separators(at, end); seps != 0; seps &= seps - 1) {
+			sep = at + __builtin_ctz(seps);
+			/* the token between the separators, its whitespace off: mostly one space
+			 * before it, tested without a loop */
+			s = tok + (*tok == ' ');
+			if (is_ws(*s))
+				s = fast_ws(s, sep);
+			e = sep;
+			if (e > s && is_ws(e[-1]))
+				while (e > s && is_ws(e[-1]))
+					e--;
+			if (got == want)
+				return NULL;
+			if (!number_parse_scaled((const char *)s, (size_t)(e - s), (const char *)end,
+						 &m[got], &scale[got])) {
+				/* another shape: converted now, and marked done */
+				if (!number_parse_finite((const char *)s, (size_t)(e - s), &out[got]))
+					return NULL;
+				scale[got] = UINT_MAX;
+			}
+			got++;
+			if (*sep == ']') {
+				if (got != want)
+					return NULL;
+				for (i = 0; i < want; i++)
+					if (scale[i] != UINT_MAX)
+						out[i] = number_scaled_value(m[i], scale[i]);
+				return sep + 1;
+			}
+			tok = sep + 1;
+		}
+	}
+	return NULL;
+}
+
+/* The key "name" (quotes included in name, n bytes) and its ':' at q: past them, or NULL. */
+static inline const unsigned char *
+fast_key(const unsigned char *q, const unsigned char *end, const char *name, size_t n)
+{
+	if ((size_t)(end - q) < n || memcmp(q, name, n) != 0)
+		return NULL;
+	q = fast_ws(q + n, end);
+	return q < end && *q == ':' ? fast_ws(q + 1, end) : NULL;
+}
+
+/* A cycle number as parse_integer reads it: integral, 0 (or -0) to 2^53. */
+static inline const unsigned char *
+fast_cycle_number(const unsigned char *q, const unsigned char *end, int64_t *out)
+{
+	double v;
+
+	q = fast_number(q, end, &v);
+	if (q == NULL || v != floor(v) || fabs(v) > 9007199254740992.0 || v < 0)
+		return NULL;
+	*out = (int64_t)v;
+	return q;
+}
+
+/*
+ * The cycle object at the cursor (on its '{') into row `row`, its three fields in any order,
+ * each once: true with the cursor past its '}', or false with nothing but the row touched.
+ */
+static bool
+fast_cycle(struct pr *p, size_t row)
+{
+	const unsigned char *q = p->p, *end = p->end;
+	double *in = p->req->inputs + row * N_IN;
+	unsigned seen = 0, field;
+
+	if (q >= end || *q != '{')
+		return false;
+	q = fast_ws(q + 1, end);
+	for (;;) {
+		if (end - q >= 3 && q[0] == '"' && q[1] == 'c') {
+			field = 1;
+			q = fast_key(q, end, "\"cycle\"", 7);
+			if (q != NULL)
+				q = fast_cycle_number(q, end, &p->req->cycles[row]);
+		} else if (end - q >= 4 && q[0] == '"' && q[1] == 's' && q[2] == 'e' &&
+			   q[3] == 't') {
+			field = 2;
+			q = fast_key(q, end, "\"settings\"", 10);
+			if (q != NULL)
+				q = fast_numbers(q, end, in, CMAPSS_N_SETTINGS);
+		} else {
+			field = 4;
+			q = fast_key(q, end, "\"sensors\"", 9);
+			if (q != NULL)
+				q = fast_numbers(q, end, in + CMAPSS_N_SETTINGS, CMAPSS_N_SENSORS);
+		}
+		if (q == NULL || (seen & field) != 0)
+			return false;
+		seen |= field;
+		if (seen == 7)
+			break;
+		q = fast_ws(q, end);
+		if (q >= end || *q != ',')
+			return false;
+		q = fast_ws(q + 1, end);
+	}
+	q = fast_ws(q, end);
+	if (q >= end || *q != '}')
+		return false;
+	p->p = q + 1;
+	return true;
+}
+
 /* One cycle object into row `row` of the request. */
 static int
 parse_cycle(struct pr *p, size_t row)
@@ -663,7 +861,7 @@ parse_cycles(struct pr *p, struct predict_engine *e)
 		if (req->rows == req->cap_rows && grow_rows(req, req->rows + 1) < 0)
 			return fail_nomem(p);
 		path_push(p, NULL, j);
-		r = parse_cycle(p, req->rows);
+		r = fast_cycle(p, req->rows) ? 0 : parse_cycle(p, req->rows);
 		if (r == 0 && j > 0 && req->cycles[req->rows] <= req->cycles[req->rows - 1]) {
 			path_push(p, "cycle", -1);
 			r = fail_at(p, 422, PREDICT_ERR_NOT_INCREASING,

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_number.c - number_parse (lib/number.c): strtod's double, bit for bit, and its length. */
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +284,151 @@ START_TEST(test_random_against_strtod)
 }
 END_TEST
 
+/*
+ * The in-line short path (number_parse_short, number_parse's first try): it must take every
+ * C-MAPSS shape (else everything falls to the general path, slower, and nothing else would
+ * notice), give strtod's double for what it takes, and decline what it cannot decide.
+ */
+static size_t
+short_in_body(const char *token, const char *after, double *got)
+{
+	size_t lt = strlen(token), la = strlen(after), n, want_len;
+	char *buf = malloc(lt + la + 1), *prefix;
+	double want;
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, token, lt);
+	memcpy(buf + lt, after, la);
+	n = number_parse_short(buf, buf + lt + la, got);
+	if (n != 0) {
+		/* whatever it takes is the grammar's length and strtod's double */
+		want_len = reference_len(buf, lt + la);
+		ck_assert_msg(n == want_len, "'%s' + '%s': took %zu bytes, want %zu", token, after,
+			      n, want_len);
+		prefix = strndup(buf, n);
+		ck_assert_ptr_nonnull(prefix);
+		want = strtod(prefix, NULL);
+		ck_assert_msg(memcmp(got, &want, sizeof(want)) == 0,
+			      "'%s' + '%s': got %.17g want %.17g", token, after, *got, want);
+		free(prefix);
+	}
+	free(buf);
+	return n;
+}
+
+START_TEST(test_short_path)
+{
+	static const char *const taken[] = {
+		"0", "-0", "0.0", "-0.0", "7", "-0.0027", "0.0003", "100", "518.67", "1588.45",
+		"1400.6", "2388.06", "9046.19", "8.4195", "23.3916", "0.03", "392", "9999999",
+		"-999999", "99999.9", "-588.45", "1.23456", "-1.2345", "0.00001", "-0.0001",
+	};
+	static const char *const declined[] = {
+		"12345678", "-12345678", "-9999999", "1.2345678", "999999.9", "0.000001", "1e5",
+		"1.5E-3", "01", "-01.5", "00", "1.", ".5", "-", "--1", "+1", "-.5", "1.2.3", "x", "",
+	};
+	static const char *const after[] = { ", 1, 2, 3]", "]}, {\"cycle\"", ",\n      1]",
+					      "         " };
+	uint64_t st = UINT64_C(0x2545f4914f6cdd1d);
+	char token[96];
+	double got, want;
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		for (k = 0; k < sizeof(after) / sizeof(after[0]); k++) {
+			got = 1;
+			n = short_in_body(taken[i], after[k], &got);
+			want = strtod(taken[i], NULL);
+			ck_assert_msg(n == strlen(taken[i]), "'%s': short path took %zu bytes",
+				      taken[i], n);
+			ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0,
+				      "'%s': got %.17g want %.17g", taken[i], got, want);
+		}
+	for (i = 0; i < sizeof(declined) / sizeof(declined[0]); i++)
+		for (k = 0; k < sizeof(after) / sizeof(after[0]); k++)
+			ck_assert_msg(short_in_body(declined[i], after[k], &got) == 0,
+				      "'%s' + '%s': taken by the short path", declined[i], after[k]);
+	/* with fewer than 8 bytes left in the buffer it never loads: declined */
+	ck_assert_uint_eq(short_in_body("518.67", "]", &got), 0);
+	ck_assert_uint_eq(short_in_body("-0.0027", "", &got), 0);
+	/* generated tokens of every kind, followed by every kind of suffix */
+	for (i = 0; i < 400000; i++) {
+		random_token(&st, token, sizeof(token));
+		short_in_body(token, suffixes[i % (sizeof(suffixes) / sizeof(suffixes[0]))], &got);
+	}
+}
+END_TEST
+
+/*
+ * number_parse_exact (and its halves number_parse_scaled and number_scaled_value), which the
+ * request parser's array loop calls on each token between separators: a token is taken when
+ * it is exactly one JSON number of a finite value, with strtod's double; whatever the bytes
+ * after it are, and whichever path (16 bytes left in the buffer, 8, fewer) reads it.
+ */
+static void
+check_exact(const char *token, size_t len, const char *after)
+{
+	size_t la = strlen(after), ref;
+	char *buf = malloc(len + la + 1), *copy;
+	double got = 0, want = 0, again;
+	bool ok, valid;
+	unsigned scale;
+	uint32_t m;
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, token, len);
+	memcpy(buf + len, after, la);
+	copy = strndup(token, len);
+	ck_assert_ptr_nonnull(copy);
+	ref = reference_len(copy, len);
+	if (ref == len && len > 0)
+		want = strtod(copy, NULL);
+	valid = ref == len && len > 0 && isfinite(want);
+	ok = number_parse_exact(buf, len, buf + len + la, &got);
+	ck_assert_msg(ok == valid, "'%s' + '%s': %s", copy, after, ok ? "taken" : "refused");
+	if (valid)
+		ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0,
+			      "'%s' + '%s': got %.17g want %.17g", copy, after, got, want);
+	if (number_parse_scaled(buf, len, buf + len + la, &m, &scale)) {
+		ck_assert_msg(valid, "'%s' + '%s': scaled though not a number", copy, after);
+		again = number_scaled_value(m, scale);
+		ck_assert_msg(memcmp(&again, &want, sizeof(again)) == 0,
+			      "'%s' + '%s': scaled %.17g want %.17g", copy, after, again, want);
+	}
+	free(copy);
+	free(buf);
+}
+
+START_TEST(test_exact_tokens)
+{
+	/* what follows the token: 16 bytes and more, 8 to 15, under 8, nothing; digits and
+	 * points right after it (the token still ends where the caller says) */
+	static const char *const after[] = { ", 1, 2, 3, 4, 5, 6, 7]}", ", 2388]}", "]}", "",
+					     "5, 1, 2, 3, 4, 5, 6]", ".5, 1, 2, 3, 4, 5]", "e5]}, {}" };
+	static const char *const fixed[] = {
+		"0", "-0", "0.0", "-0.0", "00", "01", "-01", "0.", ".0", "-", "--1", "+1", "1.2.3",
+		"518.67", "-0.0027", "1588.45", "-1588.45", "12345678", "-12345678", "123456789",
+		"1.2345678", "-1.234567", "99999999", "0.0000001", "1e5", "1E-3", "-2.5e+2", "1e999",
+		"-1e999", "1e-999", " 1", "1 ", "1,", "x", "\x80", "9007199254740993", "8.4195",
+	};
+	uint64_t st = UINT64_C(0x5deece66d);
+	char token[96];
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		for (k = 0; k < sizeof(after) / sizeof(after[0]); k++)
+			check_exact(fixed[i], strlen(fixed[i]), after[k]);
+	for (i = 0; i < 300000; i++) {
+		random_token(&st, token, sizeof(token));
+		n = strlen(token);
+		/* also cut short or taken with a byte of its own suffix: not always a number */
+		if (i % 5 == 1 && n > 1)
+			n--;
+		check_exact(token, n, after[i % (sizeof(after) / sizeof(after[0]))]);
+	}
+}
+END_TEST
+
 /* Runs of bytes that are not numbers, at every length up to 9: never a value, never a crash. */
 START_TEST(test_not_numbers)
 {
@@ -308,6 +455,8 @@ number_suite(void)
 	tcase_add_test(tc, test_numbers_invalid);
 	tcase_add_test(tc, test_random_against_strtod);
 	tcase_add_test(tc, test_not_numbers);
+	tcase_add_test(tc, test_short_path);
+	tcase_add_test(tc, test_exact_tokens);
 	suite_add_tcase(s, tc);
 	return s;
 }

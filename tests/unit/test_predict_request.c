@@ -450,6 +450,227 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* ---- the cycle objects' fast path ------------------------------------------------------ */
+
+/*
+ * Cycle objects are read by a fast path first (predict_request.c), which gives up on anything
+ * unusual and lets the general functions read the object again. These bodies are laid out as
+ * clients send them, so the fast path reads far into a cycle before it meets the fault: the
+ * verdict, the location and the byte offset must still be the general functions'.
+ */
+#define FAST_SETTINGS "[-0.0027, -0.0003, 100]"
+#define FAST_SENSORS "[518.67, 641.71, 1588.45, 1395.42, 14.62, 21.61, 554.85, 2388.01, " \
+	"9054.42, 1.3, 47.5, 522.16, 2388.06, 8139.62, 8.3803, 0.03, 393, 2388, 100, 39.02, 23.3916]"
+#define FAST_CYCLE(n) "{\"cycle\": " #n ", \"settings\": " FAST_SETTINGS ", \"sensors\": " \
+	FAST_SENSORS "}"
+
+struct fast_fault {
+	const char *cycle2;  /* the second cycle object */
+	const char *mark;    /* the message's byte offset is where this starts in the body */
+	unsigned status;
+	const char *message; /* after "malformed JSON at byte N: " when mark is not NULL */
+};
+
+static const struct fast_fault fast_faults[] = {
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS ", \"sensors\": [518.67, 641.71, 1588.45, "
+	  "1395.42, 14.62, 21.61, 554.85, 2388.01, 9054.42, 1.3, 47.5, 522.16, 2388.06, 8139.62, "
+	  "8.3803, 0.03, 393, 2388, 100, 39.02, 23.}]}", "23.}", 400,
+	  "invalid number" },
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS ", \"sensors\": [518.67, 641.71, 1588.45, "
+	  "1395.42; 14.62]}", "; 14.62", 400, "expected ',' or ']'" },
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS ", \"sensors\": [518.67, 641.71, 1588.45, "
+	  "1395.42, 14.62, 1e999, 554.85]}", NULL, 422,
+	  "cycles[1].sensors[5]: number out of range: 1e999" },
+	{ "{\"cycle\": 2, \"settings\": [-0.0027, -0.0003, \"100\"], \"sensors\": " FAST_SENSORS "}",
+	  NULL, 422, "cycles[1].settings[2]: expected a number, got a string" },
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS ", \"sensors\": [518.67, 641.71, 1588.45, "
+	  "1395.42, 14.62, 21.61, 554.85, 2388.01, 9054.42, 1.3, 47.5, 522.16, 2388.06, 8139.62, "
+	  "8.3803, 0.03, 393, 2388, 100, 39.02]}", NULL, 422,
+	  "cycles[1].sensors: expected 21 numbers, got 20" },
+	{ "{\"cycle\": 2, \"settings\": [-0.0027, -0.0003, 100, 1], \"sensors\": " FAST_SENSORS "}",
+	  NULL, 422, "cycles[1].settings: expected 3 numbers, got 4" },
+	{ "{\"cycle\": 2.5, \"settings\": " FAST_SETTINGS ", \"sensors\": " FAST_SENSORS "}", NULL,
+	  422, "cycles[1].cycle: expected an integer, got 2.5" },
+	{ "{\"cycle\": -2, \"settings\": " FAST_SETTINGS ", \"sensors\": " FAST_SENSORS "}", NULL,
+	  422, "cycles[1].cycle: expected a non-negative integer, got -2" },
+	{ "{\"cycle\": 2, \"sensors\": " FAST_SENSORS ", \"settings\": " FAST_SETTINGS
+	  ", \"sensors\": " FAST_SENSORS "}", NULL, 422, "cycles[1]: duplicate field \"sensors\"" },
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS ", \"sensors\": " FAST_SENSORS
+	  ", \"x\": 1}", NULL, 422, "cycles[1]: unknown field \"x\"" },
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS "}", NULL, 422,
+	  "cycles[1]: missing field \"sensors\"" },
+	{ "{\"cycle\": 2, \"settings\": " FAST_SETTINGS ", \"sensors\": " FAST_SENSORS " x}", " x}",
+	  400, "expected ',' or '}'" },
+	{ FAST_CYCLE(1), NULL, 422,
+	  "cycles[1].cycle: 1 does not follow 1: cycles must increase strictly" },
+};
+
+START_TEST(test_fast_path_faults)
+{
+	const struct fast_fault *f = &fast_faults[_i];
+	struct predict_request r;
+	struct predict_error err;
+	char body[4096], want[256];
+	int rc;
+
+	snprintf(body, sizeof(body), "{\"unit\": 1, \"cycles\": [" FAST_CYCLE(1) ", %s, "
+		 FAST_CYCLE(3) "]}", f->cycle2);
+	if (f->mark != NULL)
+		snprintf(want, sizeof(want), "malformed JSON at byte %zu: %s",
+			 (size_t)(strstr(body, f->mark) - body) + (f->mark[0] == ' '), f->message);
+	else
+		snprintf(want, sizeof(want), "%s", f->message);
+	predict_request_init(&r);
+	rc = predict_request_parse_json(body, strlen(body), &limits, &r, &err);
+	ck_assert_msg(rc < 0, "accepted: %s", body);
+	ck_assert_uint_eq(err.status, f->status);
+	ck_assert_str_eq(err.message, want);
+	predict_request_free(&r);
+}
+END_TEST
+
+/* A random JSON number of any valid shape, its text and (by strtod) its value. */
+static void
+random_json_number(unsigned *rng, char *out, size_t len)
+{
+	double v;
+
+	*rng = *rng * 1103515245u + 12345u;
+	v = ((double)(*rng >> 8) / (1 << 24) - 0.3) * (double)(1u << (*rng % 14));
+	*rng = *rng * 1103515245u + 12345u;
+	switch ((*rng >> 12) % 9) {
+	case 0: snprintf(out, len, "%.2f", v); break;
+	case 1: snprintf(out, len, "%.4f", v); break;
+	case 2: snprintf(out, len, "%.0f", v); break;
+	case 3: snprintf(out, len, "%.17g", v); break;
+	case 4: snprintf(out, len, "%.6e", v); break;
+	case 5: snprintf(out, len, "%g", v); break;
+	case 6: snprintf(out, len, "%.3E", v); break;
+	case 7: snprintf(out, len, "%.9f", v); break;
+	default: snprintf(out, len, "%s", (*rng >> 24) % 2 ? "-0" : "0"); break;
+	}
+}
+
+/* JSON whitespace of 0 to 3 bytes, mostly none or one space. */
+static void
+random_ws(unsigned *rng, char *buf, size_t *used)
+{
+	static const char ws[] = "  \n\t\r";
+	unsigned n;
+
+	*rng = *rng * 1103515245u + 12345u;
+	n = (*rng >> 10) % 8;
+	for (n = n < 4 ? 0 : n - 4; n > 0; n--) {
+		*rng = *rng * 1103515245u + 12345u;
+		buf[(*used)++] = ws[(*rng >> 16) % (sizeof(ws) - 1)];
+	}
+}
+
+/*
+ * Valid bodies in every layout the fast path must take or hand over (whitespace anywhere,
+ * fields in any order, numbers of every shape: short, long, exponents, -0): every input is
+ * strtod's double of its text, bit for bit, read back from cJSON's tree of the same body.
+ */
+START_TEST(test_fast_path_values)
+{
+	static const char *const keys[] = { "\"cycle\"", "\"settings\"", "\"sensors\"" };
+	static const size_t orders[6][3] = { { 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 },
+					     { 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 } };
+	static const char *const cycle_forms[] = { "", ".0", "e0", ".000E+00" };
+	struct predict_limits big = { .max_instances = 64, .max_cycles = 64 };
+	char *body = malloc(1 << 20), num[64];
+	unsigned rng = 2024, order;
+	struct predict_request r;
+	struct predict_error err;
+	const cJSON *inst, *cyc, *c, *arr;
+	cJSON *root;
+	size_t used, e, t, k, i, row;
+	int round;
+
+	for (round = 0; round < 300; round++) {
+		size_t engines = 1 + (size_t)round % 5;
+
+		used = (size_t)sprintf(body, "{\"instances\": [");
+		for (e = 0; e < engines; e++) {
+			size_t cycles = 1 + (size_t)(round + e) % 9;
+
+			used += (size_t)sprintf(body + used, "%s{\"unit\": %zu, \"cycles\": [",
+						e ? ", " : "", e);
+			for (t = 0; t < cycles; t++) {
+				rng = rng * 1103515245u + 12345u;
+				order = (rng >> 8) % 6;
+				body[used++] = t ? ',' : ' ';
+				random_ws(&rng, body, &used);
+				body[used++] = '{';
+				for (k = 0; k < 3; k++) {
+					size_t f = orders[order][k], want = f == 1 ? 3 : 21;
+
+					random_ws(&rng, body, &used);
+					if (k > 0)
+						body[used++] = ',';
+					random_ws(&rng, body, &used);
+					used += (size_t)sprintf(body + used, "%s", keys[f]);
+					random_ws(&rng, body, &used);
+					body[used++] = ':';
+					random_ws(&rng, body, &used);
+					if (f == 0) {
+						used += (size_t)sprintf(body + used, "%zu%s", t + 1,
+									cycle_forms[rng % 4]);
+						continue;
+					}
+					body[used++] = '[';
+					for (i = 0; i < want; i++) {
+						random_ws(&rng, body, &used);
+						random_json_number(&rng, num, sizeof(num));
+						used += (size_t)sprintf(body + used, "%s%s",
+									i ? "," : "", num);
+						random_ws(&rng, body, &used);
+					}
+					body[used++] = ']';
+				}
+				random_ws(&rng, body, &used);
+				body[used++] = '}';
+			}
+			used += (size_t)sprintf(body + used, "]}");
+		}
+		used += (size_t)sprintf(body + used, "]}");
+		predict_request_init(&r);
+		ck_assert_msg(predict_request_parse_json(body, used, &big, &r, &err) == 0,
+			      "refused (%s): %.*s", err.message, (int)used, body);
+		root = cJSON_ParseWithLength(body, used);
+		ck_assert_ptr_nonnull(root);
+		inst = cJSON_GetObjectItemCaseSensitive(root, "instances");
+		ck_assert_uint_eq(r.count, (size_t)cJSON_GetArraySize(inst));
+		row = 0;
+		for (e = 0; e < r.count; e++) {
+			cyc = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(inst, (int)e),
+							       "cycles");
+			ck_assert_uint_eq(r.engines[e].n, (size_t)cJSON_GetArraySize(cyc));
+			for (t = 0; t < r.engines[e].n; t++, row++) {
+				c = cJSON_GetArrayItem(cyc, (int)t);
+				ck_assert_int_eq(r.cycles[row],
+						 (int64_t)cJSON_GetObjectItemCaseSensitive(c, "cycle")
+							 ->valuedouble);
+				for (k = 0; k < CMAPSS_N_INPUTS; k++) {
+					double got = r.inputs[row * CMAPSS_N_INPUTS + k], want;
+
+					arr = cJSON_GetObjectItemCaseSensitive(
+						c, k < 3 ? "settings" : "sensors");
+					want = cJSON_GetArrayItem(arr, (int)(k < 3 ? k : k - 3))
+						       ->valuedouble;
+					ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0,
+						      "row %zu input %zu: %.17g, want %.17g", row, k,
+						      got, want);
+				}
+			}
+		}
+		cJSON_Delete(root);
+		predict_request_free(&r);
+	}
+	free(body);
+}
+END_TEST
+
 /* ---- text/plain ---------------------------------------------------------------------- */
 
 static char *
@@ -656,6 +877,9 @@ predict_request_suite(void)
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_unit_cycle_sign);
 	tcase_add_test(tc, test_mutations);
+	tcase_add_loop_test(tc, test_fast_path_faults, 0,
+			    (int)(sizeof(fast_faults) / sizeof(fast_faults[0])));
+	tcase_add_test(tc, test_fast_path_values);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cmapss");
 	tcase_set_timeout(tc, 30);
