@@ -145,8 +145,8 @@ scan_listeners(struct harness_server *s)
 	fclose(f);
 }
 
-static void
-print_log(const struct harness_server *s)
+void
+harness_print_log(const struct harness_server *s)
 {
 	char buf[4096];
 	size_t n;
@@ -244,7 +244,7 @@ harness_start(struct harness_server *s, const char *const *extra_args)
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			fprintf(stderr, "rulsrv exited during start-up (status %d)\n", status);
 			s->pid = -1;
-			print_log(s);
+			harness_print_log(s);
 			return -1;
 		}
 		if (!daemon_ready(s)) {
@@ -257,7 +257,7 @@ harness_start(struct harness_server *s, const char *const *extra_args)
 		sleep_ms(20);
 	}
 	fprintf(stderr, "rulsrv did not become healthy within 15 s\n");
-	print_log(s);
+	harness_print_log(s);
 	return -1;
 }
 
@@ -327,7 +327,7 @@ harness_stop(struct harness_server *s)
 	/* A daemon that did not stop cleanly says why in its log: under the sanitizers, their
 	 * report. Print it before harness_cleanup removes it. */
 	if (status != 0)
-		print_log(s);
+		harness_print_log(s);
 	return status;
 }
 

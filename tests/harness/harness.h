@@ -62,6 +62,8 @@ int harness_stop(struct harness_server *s);
 void harness_cleanup(struct harness_server *s);
 /* Does the daemon's log contain needle? */
 bool harness_log_contains(const struct harness_server *s, const char *needle);
+/* The daemon's log on stderr, between two marker lines (before its folder goes). */
+void harness_print_log(const struct harness_server *s);
 
 /* Run a program to completion, capturing stdout+stderr (malloc'd) and the exit status. */
 int harness_run(const char *const *argv, char **output, int *exit_status);

@@ -41,21 +41,6 @@ static const char fi_conf[] =
 	"};\n";
 
 static struct harness_server fi_srv;
-
-/* Print the daemon's log (before its directory goes). */
-static void
-fi_print_log(const struct harness_server *s)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(s->log, "r");
-
-	if (f == NULL)
-		return;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fclose(f);
-}
 static int fi_fb;   /* feedback port */
 static int fi_pred; /* prediction port */
 
@@ -84,7 +69,7 @@ fi_teardown(void)
 	int status = fi_srv.pid > 0 ? harness_stop(&fi_srv) : 0;
 
 	if (status != 0)
-		fi_print_log(&fi_srv);
+		harness_print_log(&fi_srv);
 	harness_cleanup(&fi_srv);
 	ck_assert_msg(status == 0, "rulsrv exited with %d on SIGTERM", status);
 }

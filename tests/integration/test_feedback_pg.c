@@ -48,20 +48,6 @@ static struct pg_server fp_pg;
 static struct harness_server fp_srv[2];
 
 static void
-fp_print_log(const struct harness_server *s)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(s->log, "r");
-
-	if (f == NULL)
-		return;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fclose(f);
-}
-
-static void
 fp_start_daemon(struct harness_server *srv, int timeout_ms)
 {
 	char conf[2048];
@@ -104,7 +90,7 @@ fp_teardown(void)
 	for (i = 0; i < 2; i++) {
 		status = fp_srv[i].pid > 0 ? harness_stop(&fp_srv[i]) : 0;
 		if (status != 0) {
-			fp_print_log(&fp_srv[i]);
+			harness_print_log(&fp_srv[i]);
 			bad = status;
 		}
 		harness_cleanup(&fp_srv[i]);

@@ -135,20 +135,6 @@ pc_failure(int port, long unit, long failed_at)
 	return scored;
 }
 
-static void
-pc_print_log(void)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(srv.log, "r");
-
-	if (f == NULL)
-		return;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fclose(f);
-}
-
 /* The feedback plugin's log_before_answer setting for mode ("cycles", "all", "none"; NULL:
  * the default, not written). */
 static const char *
@@ -281,7 +267,7 @@ pc_teardown(void)
 	int status = srv.pid > 0 ? harness_stop(&srv) : 0;
 
 	if (status != 0)
-		pc_print_log();
+		harness_print_log(&srv);
 	harness_cleanup(&srv);
 	ck_assert_msg(status == 0, "rulsrv exited with %d on SIGTERM", status);
 }

@@ -44,21 +44,6 @@ rs_teardown(void)
 	harness_cleanup(&rs_srv);
 }
 
-/* The daemon's log on stderr (before its directory goes). */
-static void
-rs_print_log(void)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen(rs_srv.log, "r");
-
-	if (f == NULL)
-		return;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fclose(f);
-}
-
 /* SIGTERM and the exit status, with the daemon's log when it is not 0. */
 static int
 rs_stop(void)
@@ -66,7 +51,7 @@ rs_stop(void)
 	int status = harness_stop(&rs_srv);
 
 	if (status != 0)
-		rs_print_log();
+		harness_print_log(&rs_srv);
 	return status;
 }
 
@@ -234,7 +219,7 @@ START_TEST(test_sigterm_drains_deferred_answers)
 		after += c[i].acked_after_signal;
 	}
 	if (status != 0)
-		rs_print_log();
+		harness_print_log(&rs_srv);
 	ck_assert_msg(status == 0, "rulsrv exited with %d on SIGTERM", status);
 
 	snprintf(db_path, sizeof(db_path), "%s/feedback.db", rs_srv.dir);
