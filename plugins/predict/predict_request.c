@@ -64,32 +64,60 @@ predict_request_free(struct predict_request *r)
 	predict_request_init(r);
 }
 
+/*
+ * Room for want rows at least, and twice the rows there were. Out of the inline storage the
+ * arrays are copied once; past it they grow by realloc, which moves a large block by
+ * remapping its pages, not by copying.
+ */
 static int
 grow_rows(struct predict_request *r, size_t want)
 {
-	size_t cap = r->cap_rows;
+	size_t cap = 2 * r->cap_rows > want ? 2 * r->cap_rows : want;
 	int64_t *c;
 	double *in;
 
-	while (cap < want)
-		cap *= 2;
-	c = malloc(cap * sizeof(*c));
-	in = malloc(cap * N_IN * sizeof(*in));
-	if (c == NULL || in == NULL) {
-		free(c);
-		free(in);
-		return -ENOMEM;
+	if (r->cycles == r->inline_cycles) {
+		c = malloc(cap * sizeof(*c));
+		in = malloc(cap * N_IN * sizeof(*in));
+		if (c == NULL || in == NULL) {
+			free(c);
+			free(in);
+			return -ENOMEM;
+		}
+		memcpy(c, r->cycles, r->rows * sizeof(*c));
+		memcpy(in, r->inputs, r->rows * N_IN * sizeof(*in));
+	} else {
+		c = realloc(r->cycles, cap * sizeof(*c));
+		if (c == NULL)
+			return -ENOMEM;
+		r->cycles = c;
+		in = realloc(r->inputs, cap * N_IN * sizeof(*in));
+		if (in == NULL)
+			return -ENOMEM; /* cycles larger than cap_rows says: harmless */
 	}
-	memcpy(c, r->cycles, r->rows * sizeof(*c));
-	memcpy(in, r->inputs, r->rows * N_IN * sizeof(*in));
-	if (r->cycles != r->inline_cycles)
-		free(r->cycles);
-	if (r->inputs != r->inline_inputs)
-		free(r->inputs);
 	r->cycles = c;
 	r->inputs = in;
 	r->cap_rows = cap;
 	return 0;
+}
+
+/*
+ * The rows a JSON body will need, from the rows of its first bytes: the rows so far times the
+ * body's length over the bytes they took, and a sixteenth more. No cycle object is under 80
+ * bytes, so no body gets room for more than length / 80 rows (2.5 times its own size at
+ * most), whatever its first rows are like.
+ */
+static size_t
+rows_estimate(size_t rows, size_t consumed, size_t len)
+{
+	size_t est;
+
+	if (rows == 0 || consumed == 0)
+		return rows + 1;
+	est = (size_t)((double)rows * ((double)len / (double)consumed) * 1.0625) + 16;
+	if (est > len / 80)
+		est = len / 80;
+	return est > rows ? est : rows + 1;
 }
 
 static int
@@ -858,7 +886,9 @@ parse_cycles(struct pr *p, struct predict_engine *e)
 		if ((size_t)j >= p->lim->max_cycles)
 			return fail_at(p, 413, PREDICT_ERR_TOO_MANY_CYCLES,
 				       "more than %zu cycles (max_cycles)", p->lim->max_cycles);
-		if (req->rows == req->cap_rows && grow_rows(req, req->rows + 1) < 0)
+		if (req->rows == req->cap_rows &&
+		    grow_rows(req, rows_estimate(req->rows, (size_t)(p->p - p->start),
+						 (size_t)(p->end - p->start))) < 0)
 			return fail_nomem(p);
 		path_push(p, NULL, j);
 		r = fast_cycle(p, req->rows) ? 0 : parse_cycle(p, req->rows);

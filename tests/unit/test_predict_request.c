@@ -671,6 +671,57 @@ START_TEST(test_fast_path_values)
 }
 END_TEST
 
+/*
+ * The row storage is sized from the first rows' bytes (predict_request.c, rows_estimate): a
+ * body whose first rows are long (whitespace) and the rest short needs it to grow again, by
+ * realloc, and every row must still hold its own numbers.
+ */
+START_TEST(test_rows_growth)
+{
+	struct predict_limits big = { .max_instances = 1024, .max_cycles = 1024 };
+	char *body = malloc(4 << 20), *e;
+	struct predict_request r;
+	struct predict_error err;
+	size_t used, i, j, row = 0;
+
+	used = (size_t)sprintf(body, "{\"instances\": [{\"unit\": 0, \"cycles\": [");
+	for (j = 0; j < 100; j++)
+		used += (size_t)sprintf(body + used, "%s{\"cycle\": %zu, \"settings\": [%zu, 0, 0], "
+					"%1000s\"sensors\": " S21 "}", j ? "," : "", j + 1, j, "");
+	used += (size_t)sprintf(body + used, "]}");
+	for (i = 1; i <= 60; i++) {
+		e = engine_json((long)i, 1 + i % 8, 99, 21);
+		used += (size_t)sprintf(body + used, ", %s", e);
+		free(e);
+	}
+	used += (size_t)sprintf(body + used, "]}");
+	predict_request_init(&r);
+	ck_assert_int_eq(predict_request_parse_json(body, used, &big, &r, &err), 0);
+	ck_assert_uint_eq(r.count, 61);
+	for (j = 0; j < 100; j++, row++) {
+		ck_assert_int_eq(r.engines[0].cycles[j], (int64_t)j + 1);
+		ck_assert_double_eq(r.engines[0].inputs[j * CMAPSS_N_INPUTS], (double)j);
+		ck_assert_double_eq(r.engines[0].inputs[j * CMAPSS_N_INPUTS + 23], 21.0);
+	}
+	for (i = 1; i <= 60; i++) {
+		ck_assert_uint_eq(r.engines[i].n, 1 + i % 8);
+		ck_assert_uint_eq(r.engines[i].first, row);
+		for (j = 0; j < r.engines[i].n; j++, row++) {
+			ck_assert_int_eq(r.engines[i].cycles[j], (int64_t)j + 1);
+			ck_assert_double_eq(r.cycles[row], (double)j + 1);
+			ck_assert_double_eq(r.engines[i].inputs[j * CMAPSS_N_INPUTS + 4],
+					    strtod(j == 0 ? "0.04" : j == 1 ? "1.04" : j == 2 ? "2.04" :
+						   j == 3 ? "3.04" : j == 4 ? "4.04" : j == 5 ? "5.04" :
+						   j == 6 ? "6.04" : "7.04", NULL));
+		}
+	}
+	ck_assert_uint_eq(r.rows, row);
+	ck_assert_uint_ge(r.cap_rows, row);
+	predict_request_free(&r);
+	free(body);
+}
+END_TEST
+
 /* ---- text/plain ---------------------------------------------------------------------- */
 
 static char *
@@ -880,6 +931,7 @@ predict_request_suite(void)
 	tcase_add_loop_test(tc, test_fast_path_faults, 0,
 			    (int)(sizeof(fast_faults) / sizeof(fast_faults[0])));
 	tcase_add_test(tc, test_fast_path_values);
+	tcase_add_test(tc, test_rows_growth);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cmapss");
 	tcase_set_timeout(tc, 30);
