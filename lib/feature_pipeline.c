@@ -515,14 +515,38 @@ span_mean_all(const double *z, size_t m, size_t sensors, size_t span, double *ou
 		out[i] /= (double)k;
 }
 
-/* The population standard deviation of the last span values (0 for a single value). */
+/*
+ * The means of the spans of a spec, each computed once: std and slope of a span need its mean,
+ * and the default spec asks for the mean of 10 and 30 cycles three times each. A span of m
+ * cycles or more is the mean of all m, so they share one (same double: same operations).
+ */
+struct span_means {
+	size_t count;
+	size_t k[3 * FEATURES_MAX_SPANS];
+	double mean[3 * FEATURES_MAX_SPANS][CMAPSS_N_SENSORS];
+};
+
+static const double *
+span_mean_once(struct span_means *c, const double *z, size_t m, size_t sensors, size_t span)
+{
+	size_t k = span < m ? span : m, i;
+
+	for (i = 0; i < c->count; i++)
+		if (c->k[i] == k)
+			return c->mean[i];
+	c->k[c->count] = k;
+	span_mean_all(z, m, sensors, span, c->mean[c->count]);
+	return c->mean[c->count++];
+}
+
+/* The population standard deviation of the last span values (0 for a single value); mu is
+ * their mean. */
 static void
-span_std_all(const double *z, size_t m, size_t sensors, size_t span, double *out)
+span_std_all(const double *z, size_t m, size_t sensors, size_t span, const double *mu,
+	     double *out)
 {
 	size_t k = span < m ? span : m, t, i;
-	double mu[CMAPSS_N_SENSORS];
 
-	span_mean_all(z, m, sensors, span, mu);
 	for (i = 0; i < sensors; i++)
 		out[i] = 0;
 	if (k < 2)
@@ -537,14 +561,15 @@ span_std_all(const double *z, size_t m, size_t sensors, size_t span, double *out
 		out[i] = sqrt(out[i] / (double)k);
 }
 
-/* Least-squares slope per cycle over the last span values (0 for a single value). */
+/* Least-squares slope per cycle over the last span values (0 for a single value); ym is
+ * their mean. */
 static void
-span_slope_all(const double *z, size_t m, size_t sensors, size_t span, double *out)
+span_slope_all(const double *z, size_t m, size_t sensors, size_t span, const double *ym,
+	       double *out)
 {
 	size_t k = span < m ? span : m, t, i;
-	double xm = ((double)k - 1) / 2, ym[CMAPSS_N_SENSORS], sxx = 0;
+	double xm = ((double)k - 1) / 2, sxx = 0;
 
-	span_mean_all(z, m, sensors, span, ym);
 	for (i = 0; i < sensors; i++)
 		out[i] = 0;
 	if (k < 2)
@@ -583,6 +608,7 @@ features_last(const struct feature_spec *spec, const double *inputs, const int64
 	double z[FEATURES_MAX_WINDOW * CMAPSS_N_SENSORS];
 	double mean[FEATURES_MAX_SPANS][CMAPSS_N_SENSORS], sd[FEATURES_MAX_SPANS][CMAPSS_N_SENSORS];
 	double slope[FEATURES_MAX_SPANS][CMAPSS_N_SENSORS], ew[FEATURES_MAX_SPANS][CMAPSS_N_SENSORS];
+	struct span_means means;
 	size_t m, start, t, i, k, f = 0, ns = spec->sensor_count;
 
 	if (n == 0)
@@ -597,12 +623,16 @@ features_last(const struct feature_spec *spec, const double *inputs, const int64
 			z[t * CMAPSS_N_SENSORS + i] =
 				(row[spec->sensors[i]] - spec->mean[reg][i]) / spec->std[reg][i];
 	}
+	means.count = 0;
 	for (k = 0; k < spec->mean_span_count; k++)
-		span_mean_all(z, m, ns, spec->mean_spans[k], mean[k]);
+		memcpy(mean[k], span_mean_once(&means, z, m, ns, spec->mean_spans[k]),
+		       ns * sizeof(double));
 	for (k = 0; k < spec->std_span_count; k++)
-		span_std_all(z, m, ns, spec->std_spans[k], sd[k]);
+		span_std_all(z, m, ns, spec->std_spans[k],
+			     span_mean_once(&means, z, m, ns, spec->std_spans[k]), sd[k]);
 	for (k = 0; k < spec->slope_span_count; k++)
-		span_slope_all(z, m, ns, spec->slope_spans[k], slope[k]);
+		span_slope_all(z, m, ns, spec->slope_spans[k],
+			       span_mean_once(&means, z, m, ns, spec->slope_spans[k]), slope[k]);
 	for (k = 0; k < spec->ewma_count; k++)
 		ewma_all(z, m, ns, spec->ewma_alpha[k], ew[k]);
 	if (spec->with_cycle)
