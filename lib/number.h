@@ -90,30 +90,19 @@ static const uint64_t number_low_bytes[9] = {
 	~UINT64_C(0),
 };
 
-/* 256^(8 - k) for k = 1 to 8: x times it is x shifted left by 8 - k bytes. */
-static const uint64_t number_shift_bytes[9] = {
-	0,
-	UINT64_C(1) << 56,
-	UINT64_C(1) << 48,
-	UINT64_C(1) << 40,
-	UINT64_C(1) << 32,
-	UINT64_C(1) << 24,
-	UINT64_C(1) << 16,
-	UINT64_C(1) << 8,
-	1,
-};
-
 /* 10^k and -10^k: a quotient takes its sign from the divisor exactly (-0 for a zero). */
 static const double number_scale[16] = {
 	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 	-1e0, -1e1, -1e2, -1e3, -1e4, -1e5, -1e6, -1e7,
 };
 
-/* The value of the first k (1 to 8) digit bytes of x, the first the most significant. */
+/*
+ * The value of the 8 digit bytes of x as one number, the first the most significant: digits
+ * d[0..k) followed by zero bytes make d * 10^(8 - k), which the scale divides back exactly.
+ */
 static inline uint32_t
-number_digits_value(uint64_t x, unsigned k)
+number_eight_digits(uint64_t x)
 {
-	x *= number_shift_bytes[k]; /* drop the bytes after the run; the leading become zeros */
 	x = x * 10 + (x >> 8); /* pairs: byte 2i holds 10 * d[2i] + d[2i + 1] */
 	x = ((x & UINT64_C(0x000000ff000000ff)) * UINT64_C(0x000f424000000064) +
 	     ((x >> 16) & UINT64_C(0x000000ff000000ff)) * UINT64_C(0x0000271000000001)) >> 32;
@@ -140,10 +129,11 @@ number_short_scaled(uint64_t x, unsigned len, unsigned neg, uint64_t dots, uint3
 	if ((n == 0) | ((dots & (dots - 1)) != 0) | (point == 0) | (point + 1 == n) |
 	    (((x & 0xff) == 0) & (point > 1)))
 		return false;
-	/* the point squeezed out; without one, the bytes past the digits are not read */
+	/* the point squeezed out, the bytes past the digits zeroed: the digits times
+	 * 10^(8 - count), and the value that over 10^(8 - point) (exact: below 10^8) */
 	below = number_low_bytes[point];
-	*m = number_digits_value((x & below) | ((x >> 8) & ~below), count);
-	*scale = 8 * neg + count - point;
+	*m = number_eight_digits(((x & below) | ((x >> 8) & ~below)) & number_low_bytes[count]);
+	*scale = 8 * neg + 8 - point;
 	return true;
 }
 
@@ -222,16 +212,16 @@ number_parse_scaled(const char *s, size_t len, const char *end, uint32_t *m, uns
 	/* every byte a digit, a point or the leading sign; 1 to 8 bytes after the sign; at most
 	 * one point, neither first after the sign nor last; no leading zero before a digit
 	 * (neg + 1 is the bit of the first byte after the sign) */
-	if (((digits | dots | neg) ^ token) | (n - 1 >= 8) | (dots & (dots - 1)) |
-	    (dots & ((neg + 1) | ((token + 1) >> 1))) | (zeros & (digits >> 1) & (neg + 1)))
+	if ((digits | dots | neg) != token || n - 1 >= 8 || (dots & (dots - 1)) != 0 ||
+	    (dots & ((neg + 1) | ((token + 1) >> 1))) != 0 || (zeros & (digits >> 1) & (neg + 1)))
 		return false;
 	point = (unsigned)__builtin_ctz(dots | (token + 1)) - neg; /* n without a point */
 	count = n - (dots != 0);
 	memcpy(&x, s + neg, sizeof(x));
 	x ^= NUMBER_BYTES('0');
 	below = number_low_bytes[point];
-	*m = number_digits_value((x & below) | ((x >> 8) & ~below), count);
-	*scale = 8 * neg + count - point;
+	*m = number_eight_digits(((x & below) | ((x >> 8) & ~below)) & number_low_bytes[count]);
+	*scale = 8 * neg + 8 - point;
 	return true;
 }
 #else

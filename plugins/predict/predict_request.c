@@ -739,7 +739,7 @@ static inline const unsigned char *
 fast_numbers(const unsigned char *q, const unsigned char *end, double *out, size_t want)
 {
 	const unsigned char *tok, *at, *sep, *s, *e;
-	uint32_t m[N_IN], seps;
+	uint32_t m[N_IN], seps, other = 0;
 	unsigned scale[N_IN];
 	size_t got = 0, i;
 
@@ -748,32 +748,37 @@ fast_numbers(const unsigned char *q, const unsigned char *end, double *out, size
 	tok = q + 1;
 	for (at = tok; at < end; at += 16) {
 		for (seps = fast_separators(at, end); seps != 0; seps &= seps - 1) {
-			sep = at + __builtin_ctz(seps);
+			sep = at + (unsigned)__builtin_ctz(seps);
 			/* the token between the separators, its whitespace off: mostly one space
-			 * before it, tested without a loop */
+			 * before it and none after, tested without a loop (the bytes before s
+			 * are in the body: at least the '[') */
 			s = tok + (*tok == ' ');
-			if (is_ws(*s))
+			if (*s <= ' ')
 				s = fast_ws(s, sep);
 			e = sep;
-			if (e > s && is_ws(e[-1]))
+			if (e[-1] <= ' ')
 				while (e > s && is_ws(e[-1]))
 					e--;
 			if (got == want)
 				return NULL;
 			if (!number_parse_scaled((const char *)s, (size_t)(e - s), (const char *)end,
 						 &m[got], &scale[got])) {
-				/* another shape: converted now, and marked done */
+				/* another shape: converted now */
 				if (!number_parse_finite((const char *)s, (size_t)(e - s), &out[got]))
 					return NULL;
-				scale[got] = UINT_MAX;
+				other |= UINT32_C(1) << got;
 			}
 			got++;
 			if (*sep == ']') {
 				if (got != want)
 					return NULL;
-				for (i = 0; i < want; i++)
-					if (scale[i] != UINT_MAX)
+				if (other == 0)
+					for (i = 0; i < want; i++)
 						out[i] = number_scaled_value(m[i], scale[i]);
+				else
+					for (i = 0; i < want; i++)
+						if ((other & (UINT32_C(1) << i)) == 0)
+							out[i] = number_scaled_value(m[i], scale[i]);
 				return sep + 1;
 			}
 			tok = sep + 1;
