@@ -16,6 +16,7 @@
 #include "clocks.h"
 #include "cmapss.h"
 #include "feature_pipeline.h"
+#include "float_text.h"
 #include "fleet_service.h"
 #include "predict_request.h"
 #include "v2_service.h"
@@ -175,7 +176,7 @@ render_predictions(void *ctx, const struct predict_request *r, const float *rul,
 		p = put_int(p + 9, e->cycles[e->n - 1]);
 		memcpy(p, ",\"rul\":", 7);
 		p += 7;
-		p += snprintf(p, 32, "%.7g", (double)rul[i]);
+		p += float_text_g7(rul[i], p);
 		*p++ = '}';
 	}
 	memcpy(p, "]}", 3);
