@@ -52,7 +52,7 @@ CONF
     port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/log" | head -1)
     [ -n "$port" ] || sleep 0.01
   done
-  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
+  until curl -sf -m 5 "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
   t1=$(now)
   ready_s=$(echo "$t1 - $t0" | bc -l)
 }

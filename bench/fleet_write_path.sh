@@ -44,7 +44,7 @@ CONF
     port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/log" | head -1)
     [ -n "$port" ] || sleep 0.01
   done
-  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
+  until curl -sf -m 5 "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
   s=$(python3 "$src/bench/fleet_write_path.py" "$port" "$engines" "$cycles" "$per")
   echo "$s" >> "$work/$2"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""

@@ -248,31 +248,22 @@ out:
 }
 
 /*
- * Room for the engines this request adds: of 8 engines found from a random slot on, the least
- * recently seen goes (sampled LRU, as Redis does: no list to keep per engine).
+ * Room for the engines this request adds: the least recently seen engines go, the oldest of
+ * the table's list by last_seen (not an engine of this request).
  */
 static void
 make_room(struct cycles_req *q)
 {
 	struct fleet_shared *sh = q->fs->sh;
-	size_t s, j, walked;
-	struct fleet_engine *e, *victim;
+	struct fleet_engine *victim;
+	size_t g;
 
-	while (sh->table.count + q->n_fresh > sh->max_engines && sh->table.count > 0) {
-		victim = NULL;
-		sh->evict_seed = sh->evict_seed * 6364136223846793005ULL + 1442695040888963407ULL;
-		j = (size_t)(sh->evict_seed >> 33) & sh->table.mask;
-		for (s = 0, walked = 0; s < 8 && walked <= sh->table.mask;
-		     walked++, j = (j + 1) & sh->table.mask) {
-			e = sh->table.slot[j];
-			if (e == NULL)
-				continue;
-			s++;
-			for (size_t g = 0; g < q->n_groups; g++) /* not an engine of this request */
-				if (q->groups[g].e == e)
-					e = NULL;
-			if (e != NULL && (victim == NULL || e->last_seen < victim->last_seen))
-				victim = e;
+	while (sh->table.count + q->n_fresh > sh->max_engines) {
+		for (victim = sh->table.oldest; victim != NULL; victim = victim->newer) {
+			for (g = 0; g < q->n_groups && q->groups[g].e != victim; g++)
+				;
+			if (g == q->n_groups)
+				break;
 		}
 		if (victim == NULL)
 			break;
@@ -332,6 +323,7 @@ apply_plan(struct cycles_req *q, double now)
 		if (gr->n_new == 0)
 			continue;
 		expected = gr->e->len > 0 ? fleet_engine_last_cycle(gr->e) : -1;
+		fleet_count_locked(sh, gr->e, -1);
 		for (k = 0; k < gr->n; k++) {
 			i = q->order[gr->first + k];
 			if (q->plan[i].kind != PLAN_NEW)
@@ -351,6 +343,8 @@ apply_plan(struct cycles_req *q, double now)
 			row->model = fs->m.name;
 			row->version = fs->m.version;
 		}
+		fleet_count_locked(sh, gr->e, +1);
+		fleet_table_touch(&sh->table, gr->e);
 		/* the store gets the slots the cycles filled (the buffer was sized at
 		 * prepare_windows), or the whole ring when it lays it out anew */
 		{
@@ -720,6 +714,7 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	const char *code = NULL;
 	char msg[300];
 	unsigned status;
+	int submitted;
 
 	if (it == NULL || group_cycles(&q) < 0) {
 		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
@@ -730,8 +725,8 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 		for (size_t g = 0; g < q.n_groups; g++)
 			fleet_reload_locked(sh, rt->r.engines[q.order[q.groups[g].first]].unit);
 	status = ingest_locked(&q, rt->received_at, it, &why, &code, msg, sizeof(msg));
-	pthread_mutex_unlock(&sh->lock);
 	if (status != 0) {
+		pthread_mutex_unlock(&sh->lock);
 		refuse_status(fs, resp, why, status, code, msg);
 		goto out;
 	}
@@ -745,7 +740,14 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	}
 	if (!deferred)
 		api->response_defer(resp);
-	if (fleet_committer_submit(sh->committer, it) < 0) {
+	/*
+	 * Queued before the lock goes: the store gets the windows in the order they were
+	 * planned, so a request planned on top of this one (the same engine, a moment later)
+	 * is written after it.
+	 */
+	submitted = fleet_committer_submit(sh->committer, it);
+	pthread_mutex_unlock(&sh->lock);
+	if (submitted < 0) {
 		it->resp = NULL;
 		api->respond_error(resp, 503, "shutting_down", "the service is stopping");
 	} else {

@@ -17,6 +17,9 @@ struct fleet_table {
 	struct fleet_engine **slot;
 	size_t mask; /* slots - 1, a power of two */
 	size_t count;
+	/* every engine, least recently seen first: put appends a new engine at the newest end
+	 * (a replacement takes the place of the engine it replaces), remove unlinks */
+	struct fleet_engine *oldest, *newest;
 };
 
 int fleet_table_init(struct fleet_table *t, size_t expected);
@@ -30,6 +33,12 @@ int fleet_table_put(struct fleet_table *t, struct fleet_engine *e, struct fleet_
 int fleet_table_reserve(struct fleet_table *t, size_t count);
 /* Remove the engine of unit and return it (NULL when absent); the caller frees it. */
 struct fleet_engine *fleet_table_remove(struct fleet_table *t, int64_t unit);
+/* e was just seen: to the newest end of the list. */
+void fleet_table_touch(struct fleet_table *t, struct fleet_engine *e);
+/* e's last_seen changed to any time: to its place in the list (searched from the newest). */
+void fleet_table_place(struct fleet_table *t, struct fleet_engine *e);
+/* Order the whole list by last_seen (after loading every engine from the store). */
+int fleet_table_sort_seen(struct fleet_table *t);
 
 /* A new engine with room for cap cycles. */
 struct fleet_engine *fleet_engine_new(int64_t unit, uint32_t cap);

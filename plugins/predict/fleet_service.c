@@ -30,6 +30,7 @@ static struct fleet_shared *registry;
 struct load_ctx {
 	struct fleet_shared *sh;
 	int err;
+	bool bulk; /* every engine: the list by last_seen is sorted once, at the end */
 };
 
 static uint16_t
@@ -71,6 +72,8 @@ load_window(void *ud, const struct fleet_window *w)
 		free(e);
 		return l->err = -ENOMEM;
 	}
+	if (old != NULL)
+		fleet_count_locked(sh, old, -1);
 	free(old);
 	for (i = 0; in_place && i < w->len; i++)
 		in_place = w->pos[i] == (w->pos[0] + i) % sh->window;
@@ -92,6 +95,9 @@ load_window(void *ud, const struct fleet_window *w)
 	e->rul = (float)w->rul;
 	e->last_seen = w->ts;
 	e->by = model_index_locked(sh, w->model, w->version);
+	fleet_count_locked(sh, e, +1);
+	if (!l->bulk)
+		fleet_table_place(&sh->table, e);
 	return 0;
 }
 
@@ -133,7 +139,10 @@ shared_open(const struct fleet_model *m, const struct fleet_store_ops *ops, cons
 		r = fleet_store_open(ops, database, timeout_ms, &sh->store, err, sizeof(err));
 	if (r == 0) {
 		l.sh = sh;
+		l.bulk = true;
 		r = fleet_store_load(sh->store, load_window, &l);
+		if (r == 0)
+			r = fleet_table_sort_seen(&sh->table);
 		if (r < 0 && err[0] == '\0')
 			snprintf(err, sizeof(err), "cannot read the windows from the %s store: "
 				 "error %d", ops->name, r);
@@ -208,8 +217,11 @@ void
 fleet_forget_locked(struct fleet_shared *sh, int64_t unit, enum fleet_eviction why)
 {
 	struct fleet_item *it = calloc(1, sizeof(*it));
+	struct fleet_engine *e = fleet_table_remove(&sh->table, unit);
 
-	free(fleet_table_remove(&sh->table, unit));
+	if (e != NULL)
+		fleet_count_locked(sh, e, -1);
+	free(e);
 	sh->api->counter_add(sh->evictions[why], 1);
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
 	if (it != NULL) {
@@ -248,8 +260,11 @@ void
 fleet_reload_locked(struct fleet_shared *sh, int64_t unit)
 {
 	struct load_ctx l = { .sh = sh };
+	struct fleet_engine *e = fleet_table_remove(&sh->table, unit);
 
-	free(fleet_table_remove(&sh->table, unit));
+	if (e != NULL)
+		fleet_count_locked(sh, e, -1);
+	free(e);
 	fleet_store_window(sh->store, unit, load_window, &l);
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
 }
@@ -319,34 +334,51 @@ fleet_committed(void *ud, struct fleet_item *it)
 
 /* ---- the timer: idle engines, failure events, the gauges ---------------------------------- */
 
+/*
+ * Not a walk of the engines: the idle ones are the oldest of the table's list by last_seen,
+ * and the counts below each threshold are kept as predictions change (fleet_count_locked).
+ * An instance whose thresholds are not the newest instance's (an older generation, until a
+ * reload retires it) leaves its gauges as they are.
+ */
 static void
 fleet_tick(void *ud)
 {
 	struct fleet_service *fs = ud;
 	struct fleet_shared *sh = fs->sh;
-	size_t below[FLEET_MAX_THRESHOLDS] = { 0 }, i, k;
+	int64_t below[FLEET_MAX_THRESHOLDS];
 	double now = clocks_realtime();
 	struct fleet_engine *e;
+	bool mine;
+	size_t k;
 
 	pthread_mutex_lock(&sh->lock);
 	fleet_poll_failures_locked(sh);
-	for (i = 0; i <= sh->table.mask; i++) {
-		e = sh->table.slot[i];
-		if (e == NULL)
-			continue;
-		if (sh->idle_ttl > 0 && now - e->last_seen > sh->idle_ttl) {
-			fleet_forget_locked(sh, e->unit, EVICT_TTL);
-			i--; /* the backward shift may have moved a follower into this slot */
-			continue;
-		}
-		for (k = 0; k < fs->threshold_count; k++)
-			if ((double)e->rul < fs->thresholds[k])
-				below[k]++;
-	}
+	while (sh->idle_ttl > 0 && (e = sh->table.oldest) != NULL &&
+	       now - e->last_seen > sh->idle_ttl)
+		fleet_forget_locked(sh, e->unit, EVICT_TTL);
 	sh->api->gauge_set(sh->engines_gauge, (double)sh->table.count);
+	mine = sh->threshold_count == fs->threshold_count &&
+	       memcmp(sh->thresholds, fs->thresholds, fs->threshold_count * sizeof(double)) == 0;
+	memcpy(below, sh->below, sizeof(below));
 	pthread_mutex_unlock(&sh->lock);
-	for (k = 0; k < fs->threshold_count; k++)
+	for (k = 0; mine && k < fs->threshold_count; k++)
 		sh->api->gauge_set(fs->below[k], (double)below[k]);
+}
+
+/* The newest instance's thresholds: counted once over every engine (sh->lock held). */
+static void
+set_thresholds_locked(struct fleet_shared *sh, const struct fleet_service *fs)
+{
+	struct fleet_engine *e;
+
+	if (sh->threshold_count == fs->threshold_count &&
+	    memcmp(sh->thresholds, fs->thresholds, fs->threshold_count * sizeof(double)) == 0)
+		return;
+	memcpy(sh->thresholds, fs->thresholds, fs->threshold_count * sizeof(double));
+	sh->threshold_count = fs->threshold_count;
+	memset(sh->below, 0, sizeof(sh->below));
+	for (e = sh->table.oldest; e != NULL; e = e->newer)
+		fleet_count_locked(sh, e, +1);
 }
 
 /* ---- settings and metrics ------------------------------------------------------------------ */
@@ -554,6 +586,7 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 	fs->sh->idle_ttl = (double)o.idle_ttl;
 	fs->sh->host = m->host;
 	fs->by = model_index_locked(fs->sh, m->name, m->version);
+	set_thresholds_locked(fs->sh, fs);
 	pthread_mutex_unlock(&fs->sh->lock);
 	r = build_prefix(fs);
 	if (r == 0)

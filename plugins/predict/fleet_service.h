@@ -28,7 +28,10 @@ struct fleet_engine {
 	uint16_t by;       /* which model predicted it: index into the fleet's model names */
 	uint16_t flags;
 	uint32_t cap, len, head;
-	uint32_t probe; /* sampled eviction: unused, keeps slots 8-aligned */
+	uint32_t probe; /* unused, keeps slots 8-aligned */
+	/* the table's list of engines by last_seen (fleet_table.c): the oldest goes first at
+	 * the idle TTL and for capacity */
+	struct fleet_engine *older, *newer;
 	double slots[];
 };
 

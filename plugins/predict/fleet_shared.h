@@ -45,7 +45,11 @@ struct fleet_shared {
 	double idle_ttl;      /* seconds; 0: never */
 	char *model_names[FLEET_MAX_MODELS]; /* "name\0version\0" */
 	size_t model_count;
-	uint64_t evict_seed;
+	/* engines (with a cycle) whose prediction is below each threshold of the newest
+	 * instance, kept as predictions change so the timer does not walk the engines */
+	double thresholds[FLEET_MAX_THRESHOLDS];
+	size_t threshold_count;
+	int64_t below[FLEET_MAX_THRESHOLDS];
 
 	/* series of the newest instance (the service's registry outlives instances) */
 	struct rulsrv_series *engines_gauge;
@@ -67,6 +71,19 @@ struct fleet_service {
 	size_t threshold_count;
 	struct rulsrv_series *below[FLEET_MAX_THRESHOLDS];
 };
+
+/* e's part in sh->below: -1 before e's prediction or window changes (or e goes), +1 after. */
+static inline void
+fleet_count_locked(struct fleet_shared *sh, const struct fleet_engine *e, int sign)
+{
+	size_t k;
+
+	if (e->len == 0)
+		return;
+	for (k = 0; k < sh->threshold_count; k++)
+		if ((double)e->rul < sh->thresholds[k])
+			sh->below[k] += sign;
+}
 
 /* fleet_http.c: the routes. */
 int fleet_http_routes(struct fleet_service *fs);

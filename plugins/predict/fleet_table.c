@@ -31,6 +31,86 @@ fleet_table_init(struct fleet_table *t, size_t expected)
 		return -ENOMEM;
 	t->mask = cap - 1;
 	t->count = 0;
+	t->oldest = t->newest = NULL;
+	return 0;
+}
+
+static void
+seen_unlink(struct fleet_table *t, struct fleet_engine *e)
+{
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		t->oldest = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		t->newest = e->older;
+	e->older = e->newer = NULL;
+}
+
+/* Link e after `after` (NULL: as the oldest). */
+static void
+seen_insert_after(struct fleet_table *t, struct fleet_engine *e, struct fleet_engine *after)
+{
+	e->older = after;
+	e->newer = after != NULL ? after->newer : t->oldest;
+	if (e->newer != NULL)
+		e->newer->older = e;
+	else
+		t->newest = e;
+	if (after != NULL)
+		after->newer = e;
+	else
+		t->oldest = e;
+}
+
+void
+fleet_table_touch(struct fleet_table *t, struct fleet_engine *e)
+{
+	if (t->newest == e)
+		return;
+	seen_unlink(t, e);
+	seen_insert_after(t, e, t->newest);
+}
+
+void
+fleet_table_place(struct fleet_table *t, struct fleet_engine *e)
+{
+	struct fleet_engine *after;
+
+	seen_unlink(t, e);
+	for (after = t->newest; after != NULL && after->last_seen > e->last_seen;
+	     after = after->older)
+		;
+	seen_insert_after(t, e, after);
+}
+
+static int
+by_seen(const void *a, const void *b)
+{
+	const struct fleet_engine *x = *(struct fleet_engine *const *)a;
+	const struct fleet_engine *y = *(struct fleet_engine *const *)b;
+
+	return x->last_seen < y->last_seen ? -1 : x->last_seen > y->last_seen;
+}
+
+int
+fleet_table_sort_seen(struct fleet_table *t)
+{
+	struct fleet_engine **all = malloc((t->count ? t->count : 1) * sizeof(*all));
+	size_t i, n = 0;
+
+	if (all == NULL)
+		return -ENOMEM;
+	for (i = 0; i <= t->mask; i++)
+		if (t->slot[i] != NULL)
+			all[n++] = t->slot[i];
+	qsort(all, n, sizeof(*all), by_seen);
+	t->oldest = t->newest = NULL;
+	for (i = 0; i < n; i++)
+		seen_insert_after(t, all[i], t->newest);
+	free(all);
 	return 0;
 }
 
@@ -75,6 +155,8 @@ grow(struct fleet_table *t)
 		return -ENOMEM;
 	n.mask = (t->mask + 1) * 2 - 1;
 	n.count = t->count;
+	n.oldest = t->oldest;
+	n.newest = t->newest;
 	for (i = 0; i <= t->mask; i++)
 		if (t->slot[i] != NULL)
 			n.slot[find_slot(&n, t->slot[i]->unit)] = t->slot[i];
@@ -100,6 +182,9 @@ fleet_table_put(struct fleet_table *t, struct fleet_engine *e, struct fleet_engi
 	*old = t->slot[h];
 	if (*old != NULL) {
 		t->slot[h] = e;
+		e->older = e->newer = NULL;
+		seen_insert_after(t, e, *old);
+		seen_unlink(t, *old);
 		return 0;
 	}
 	if ((t->count + 1) * 2 > t->mask + 1) {
@@ -109,6 +194,8 @@ fleet_table_put(struct fleet_table *t, struct fleet_engine *e, struct fleet_engi
 	}
 	t->slot[h] = e;
 	t->count++;
+	e->older = e->newer = NULL;
+	seen_insert_after(t, e, t->newest);
 	return 0;
 }
 
@@ -122,6 +209,7 @@ fleet_table_remove(struct fleet_table *t, int64_t unit)
 		return NULL;
 	t->slot[h] = NULL;
 	t->count--;
+	seen_unlink(t, e);
 	/* backward shift: move up every follower whose home is not between the hole and it */
 	for (j = (h + 1) & t->mask; t->slot[j] != NULL; j = (j + 1) & t->mask) {
 		home = unit_hash(t->slot[j]->unit, t->mask);
@@ -147,7 +235,7 @@ fleet_engine_new(int64_t unit, uint32_t cap)
 
 	if (e == NULL)
 		return NULL;
-	memset(e, 0, sizeof(*e));
+	memset(e, 0, sizeof(*e)); /* older, newer NULL: in no list */
 	e->unit = unit;
 	e->cap = cap;
 	return e;
