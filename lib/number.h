@@ -39,16 +39,6 @@ static inline size_t number_parse_short(const char *s, const char *end, double *
  */
 static inline bool number_parse_exact(const char *s, size_t len, const char *end, double *out);
 
-/*
- * number_parse_exact in two halves, for a loop over many numbers: number_parse_scaled takes
- * the short shape only (false for anything else, which number_parse_finite then decides) and
- * gives a mantissa and a scale; number_scaled_value(m, scale) is then the double that
- * number_parse gives. Converting after the tokens are read lets the divisions overlap.
- */
-static inline bool number_parse_scaled(const char *s, size_t len, const char *end, uint32_t *m,
-				       unsigned *scale);
-static inline double number_scaled_value(uint32_t m, unsigned scale);
-
 /* ---- the short paths, here so that callers inline them --------------------------------- */
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -168,7 +158,8 @@ number_parse_short(const char *s, const char *end, double *out)
 	return len;
 }
 
-/* number_parse_scaled from one 8-byte load: tokens of at most 8 bytes, 8 bytes in the buffer. */
+/* A token of known length (number_parse_exact) as mantissa and scale, from one 8-byte load:
+ * tokens of at most 8 bytes with 8 bytes in the buffer; false for anything else. */
 __attribute__((always_inline)) static inline bool
 number_scaled_swar(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
 {
@@ -187,12 +178,12 @@ number_scaled_swar(const char *s, size_t len, const char *end, uint32_t *m, unsi
 
 #ifdef __SSE2__
 /*
- * With 16 bytes in the buffer, the token's bytes are classified by SSE2 compares (every x86-64
- * has SSE2), a bit per byte, instead of SWAR arithmetic per byte class: about half the
- * instructions. Tokens of up to 8 digits and points after the sign (C-MAPSS: "-0.0027").
+ * The same with 16 bytes in the buffer: the token's bytes are classified by SSE2 compares
+ * (every x86-64 has SSE2), a bit per byte, with fewer instructions than the SWAR byte
+ * classes. Tokens of up to 8 digits and a point after the sign (C-MAPSS: "-0.0027").
  */
 __attribute__((always_inline)) static inline bool
-number_parse_scaled(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
+number_exact_scaled(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
 {
 	__m128i v;
 	unsigned token, digits, dots, zeros, neg, n, point, count;
@@ -226,7 +217,7 @@ number_parse_scaled(const char *s, size_t len, const char *end, uint32_t *m, uns
 }
 #else
 __attribute__((always_inline)) static inline bool
-number_parse_scaled(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
+number_exact_scaled(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
 {
 	return number_scaled_swar(s, len, end, m, scale);
 }
@@ -238,7 +229,7 @@ number_parse_exact(const char *s, size_t len, const char *end, double *out)
 	unsigned scale;
 	uint32_t m;
 
-	if (!number_parse_scaled(s, len, end, &m, &scale))
+	if (!number_exact_scaled(s, len, end, &m, &scale))
 		return number_parse_finite(s, len, out);
 	*out = number_scaled_value(m, scale);
 	return true;
@@ -248,20 +239,6 @@ static inline size_t
 number_parse_short(const char *s, const char *end, double *out)
 {
 	(void)s, (void)end, (void)out;
-	return 0;
-}
-
-static inline bool
-number_parse_scaled(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
-{
-	(void)s, (void)len, (void)end, (void)m, (void)scale;
-	return false;
-}
-
-static inline double
-number_scaled_value(uint32_t m, unsigned scale)
-{
-	(void)m, (void)scale;
 	return 0;
 }
 

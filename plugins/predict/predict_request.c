@@ -3,7 +3,6 @@
 #include "predict_request.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -729,19 +728,17 @@ fast_separators(const unsigned char *q, const unsigned char *end)
 #endif
 
 /*
- * "[n, n, ...]" of exactly want (at most N_IN) numbers at q, as parse_numbers reads it: past
- * its ']', or NULL. The separators are found 16 bytes at a time ahead of the numbers, so each
- * number's bytes are known before it is read, and the divisions that make the doubles come
- * after all of them are read: neither waits for the number before it, as they do in the
- * loop of the general path, where each number's end is where the next one starts.
+ * "[n, n, ...]" of exactly want numbers at q, as parse_numbers reads it: past its ']', or
+ * NULL. The separators are found 16 bytes at a time ahead of the numbers, so each number's
+ * bytes are known before it is read and no number waits for the one before it to find its
+ * end, as in the loop of the general path, where each number's end is where the next starts.
  */
 static inline const unsigned char *
 fast_numbers(const unsigned char *q, const unsigned char *end, double *out, size_t want)
 {
 	const unsigned char *tok, *at, *sep, *s, *e;
-	uint32_t m[N_IN], seps, other = 0;
-	unsigned scale[N_IN];
-	size_t got = 0, i;
+	uint32_t seps;
+	size_t got = 0;
 
 	if (q >= end || *q != '[')
 		return NULL;
@@ -761,26 +758,12 @@ fast_numbers(const unsigned char *q, const unsigned char *end, double *out, size
 					e--;
 			if (got == want)
 				return NULL;
-			if (!number_parse_scaled((const char *)s, (size_t)(e - s), (const char *)end,
-						 &m[got], &scale[got])) {
-				/* another shape: converted now */
-				if (!number_parse_finite((const char *)s, (size_t)(e - s), &out[got]))
-					return NULL;
-				other |= UINT32_C(1) << got;
-			}
+			if (!number_parse_exact((const char *)s, (size_t)(e - s), (const char *)end,
+						&out[got]))
+				return NULL;
 			got++;
-			if (*sep == ']') {
-				if (got != want)
-					return NULL;
-				if (other == 0)
-					for (i = 0; i < want; i++)
-						out[i] = number_scaled_value(m[i], scale[i]);
-				else
-					for (i = 0; i < want; i++)
-						if ((other & (UINT32_C(1) << i)) == 0)
-							out[i] = number_scaled_value(m[i], scale[i]);
-				return sep + 1;
-			}
+			if (*sep == ']')
+				return got == want ? sep + 1 : NULL;
 			tok = sep + 1;
 		}
 	}

@@ -360,8 +360,7 @@ START_TEST(test_short_path)
 END_TEST
 
 /*
- * number_parse_exact (and its halves number_parse_scaled and number_scaled_value), which the
- * request parser's array loop calls on each token between separators: a token is taken when
+ * number_parse_exact, which the request parser's array loop calls on each token between separators: a token is taken when
  * it is exactly one JSON number of a finite value, with strtod's double; whatever the bytes
  * after it are, and whichever path (16 bytes left in the buffer, 8, fewer) reads it.
  */
@@ -370,10 +369,8 @@ check_exact(const char *token, size_t len, const char *after)
 {
 	size_t la = strlen(after), ref;
 	char *buf = malloc(len + la + 1), *copy;
-	double got = 0, want = 0, again;
+	double got = 0, want = 0;
 	bool ok, valid;
-	unsigned scale;
-	uint32_t m;
 
 	ck_assert_ptr_nonnull(buf);
 	memcpy(buf, token, len);
@@ -389,12 +386,6 @@ check_exact(const char *token, size_t len, const char *after)
 	if (valid)
 		ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0,
 			      "'%s' + '%s': got %.17g want %.17g", copy, after, got, want);
-	if (number_parse_scaled(buf, len, buf + len + la, &m, &scale)) {
-		ck_assert_msg(valid, "'%s' + '%s': scaled though not a number", copy, after);
-		again = number_scaled_value(m, scale);
-		ck_assert_msg(memcmp(&again, &want, sizeof(again)) == 0,
-			      "'%s' + '%s': scaled %.17g want %.17g", copy, after, again, want);
-	}
 	free(copy);
 	free(buf);
 }
