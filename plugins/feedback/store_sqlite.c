@@ -22,6 +22,13 @@
  * the last commits on power loss). The cost is one fsync per transaction, which the group
  * commit in commit.c spreads over every record waiting at that moment.
  *
+ * The prediction log's transactions are the exception: NORMAL, a WAL append without fsync,
+ * which survives a SIGKILL (what log_before_answer promises) but not a power loss of the last
+ * ones. An answer that waits for the log (fleet mode's cycles, by default) already waited for
+ * the fleet store's own fsync of the same file, and a second fsync in a row cost it more
+ * than half its cycles a second (docs/BENCHMARKS.md); the next FULL commit of this file,
+ * ground truth or fleet window, syncs the log's frames with its own.
+ *
  * Two connections: `w` for writes (the group committer and the prediction log writer,
  * serialised by wlock) and `r` for reads (WAL readers never block the writer). Other
  * processes or services may open the same file: busy_timeout waits for their write lock.
@@ -307,6 +314,19 @@ sqlite_errno(int rc)
 	default:
 		return -EIO;
 	}
+}
+
+/* PRAGMA synchronous on the writer, outside a transaction. Not a prepared statement: SQLite
+ * applies this pragma when it compiles it, and stepping it again changes nothing. */
+static int
+sqlite_synchronous(struct fb_store *s, const char *level)
+{
+	char sql[40];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", level);
+	rc = sqlite3_exec(s->w, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sqlite_errno(rc);
 }
 
 /* Run a statement that returns no rows, then reset it. */
@@ -1312,7 +1332,9 @@ sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 	pthread_mutex_lock(&s->wlock);
 	logged_sort_base = p; /* under wlock: one sort at a time */
 	qsort(order, n, sizeof(*order), logged_order_cmp);
-	r = sqlite_run(s, ST_BEGIN);
+	r = sqlite_synchronous(s, "NORMAL"); /* see "Durability" above */
+	if (r == 0)
+		r = sqlite_run(s, ST_BEGIN);
 	if (r < 0)
 		goto out;
 	r = sqlite_drop_logged_repeats(s, p, order, &n);
@@ -1330,6 +1352,9 @@ sqlite_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
 	if (r < 0)
 		sqlite_run(s, ST_ROLLBACK);
 out:
+	/* back to FULL before the lock goes: ground truth commits on this connection too */
+	if (sqlite_synchronous(s, "FULL") < 0 && r == 0)
+		r = -EIO;
 	pthread_mutex_unlock(&s->wlock);
 	free(order);
 	free(l.items);

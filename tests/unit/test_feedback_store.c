@@ -150,6 +150,13 @@ START_TEST(store_is_wal_with_full_sync)
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(st, 0), 2); /* FULL */
 	sqlite3_finalize(st);
+	/* the prediction log commits at NORMAL and gives the connection back at FULL: the
+	 * ground truth after it is still synced */
+	fs_log(s, 7, 1, 10, 100, "m");
+	ck_assert_int_eq(sqlite3_prepare_v2(fb_sqlite_writer(s), "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
 	fb_store_sqlite.close(s);
 }
 END_TEST
