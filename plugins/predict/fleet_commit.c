@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "fleet_internal.h"
 
@@ -22,9 +23,15 @@ struct fleet_committer {
 	void *ud;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t work;
+	pthread_cond_t work, idle;
 	struct fleet_item *head, **tail;
-	bool stop, started;
+	bool stop, started, busy;
+	/* bounded durability: gather for flush_ms; unflushed cycles answered, at most max */
+	unsigned flush_ms;
+	size_t max_unflushed, unflushed;
+	size_t waiting; /* queued items whose answer waits for their commit */
+	struct timespec first_queued;
+	uint64_t submitted, done; /* items, for flush */
 };
 
 void
@@ -89,15 +96,38 @@ commit_run(struct fleet_committer *c, struct fleet_item *batch)
 	free(wins);
 	for (it = batch; it != NULL; it = next) {
 		next = it->next;
+		if (it->early > 0) {
+			pthread_mutex_lock(&c->lock);
+			c->unflushed -= it->early;
+			pthread_mutex_unlock(&c->lock);
+		}
 		c->hook(c->ud, it);
 	}
+}
+
+/* Bounded durability: wait (c->lock held) until flush_ms after the first item queued, or an
+ * answer waits, or the bound is reached, or the committer stops. */
+static void
+gather(struct fleet_committer *c)
+{
+	struct timespec until = c->first_queued;
+
+	until.tv_sec += c->flush_ms / 1000;
+	until.tv_nsec += (long)(c->flush_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (!c->stop && c->waiting == 0 && c->unflushed < c->max_unflushed &&
+	       pthread_cond_timedwait(&c->work, &c->lock, &until) == 0)
+		;
 }
 
 static void *
 commit_main(void *arg)
 {
 	struct fleet_committer *c = arg;
-	struct fleet_item *batch, *last;
+	struct fleet_item *batch, *last, *it;
 	size_t k;
 
 	pthread_mutex_lock(&c->lock);
@@ -106,16 +136,26 @@ commit_main(void *arg)
 			pthread_cond_wait(&c->work, &c->lock);
 		if (c->head == NULL)
 			break;
+		if (c->flush_ms > 0)
+			gather(c);
 		batch = c->head;
 		for (last = batch, k = 1; last->next != NULL && k < FLEET_MAX_GROUP; k++)
 			last = last->next;
 		c->head = last->next;
 		if (c->head == NULL)
 			c->tail = &c->head;
+		else
+			clock_gettime(CLOCK_MONOTONIC, &c->first_queued);
 		last->next = NULL;
+		for (it = batch; it != NULL; it = it->next)
+			c->waiting -= it->resp != NULL;
+		c->busy = true;
 		pthread_mutex_unlock(&c->lock);
 		commit_run(c, batch);
 		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		c->done += k;
+		pthread_cond_broadcast(&c->idle);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -136,6 +176,17 @@ fleet_committer_new(struct fleet_store *store, void (*hook)(void *ud, struct fle
 	c->tail = &c->head;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	{
+		/* gather's deadline is on the monotonic clock */
+		pthread_condattr_t a;
+
+		pthread_condattr_init(&a);
+		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+		pthread_cond_destroy(&c->work);
+		pthread_cond_init(&c->work, &a);
+		pthread_condattr_destroy(&a);
+	}
 	r = pthread_create(&c->thread, NULL, commit_main, c);
 	if (r != 0) {
 		fleet_committer_free(c);
@@ -156,12 +207,59 @@ fleet_committer_submit(struct fleet_committer *c, struct fleet_item *it)
 	if (c->stop) {
 		r = -ESHUTDOWN;
 	} else {
+		if (c->head == NULL)
+			clock_gettime(CLOCK_MONOTONIC, &c->first_queued);
 		*c->tail = it;
 		c->tail = &it->next;
-		pthread_cond_signal(&c->work);
+		c->waiting += it->resp != NULL;
+		c->submitted++;
+		/* bounded: wake the committer only when it must not wait for the interval */
+		if (c->flush_ms == 0 || it->resp != NULL || c->unflushed >= c->max_unflushed ||
+		    c->head == it)
+			pthread_cond_signal(&c->work);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+void
+fleet_committer_bound(struct fleet_committer *c, unsigned flush_ms, size_t max_unflushed)
+{
+	pthread_mutex_lock(&c->lock);
+	c->flush_ms = flush_ms;
+	c->max_unflushed = max_unflushed;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool
+fleet_committer_reserve(struct fleet_committer *c, size_t n)
+{
+	bool ok;
+
+	pthread_mutex_lock(&c->lock);
+	ok = c->flush_ms > 0 && !c->stop && c->unflushed + n <= c->max_unflushed;
+	if (ok)
+		c->unflushed += n;
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+void
+fleet_committer_flush(struct fleet_committer *c)
+{
+	uint64_t upto;
+
+	pthread_mutex_lock(&c->lock);
+	upto = c->submitted;
+	if (c->flush_ms > 0)
+		pthread_cond_signal(&c->work);
+	while (c->done < upto) {
+		c->waiting++; /* no gathering while someone waits */
+		pthread_cond_wait(&c->idle, &c->lock);
+		c->waiting--;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 void
@@ -177,6 +275,7 @@ fleet_committer_free(struct fleet_committer *c)
 		pthread_join(c->thread, NULL);
 	}
 	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -715,6 +715,9 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	char msg[300];
 	unsigned status;
 	int submitted;
+	bool early;
+	char *body = NULL;
+	size_t body_len = 0;
 
 	if (it == NULL || group_cycles(&q) < 0) {
 		refuse(fs, resp, REFUSE_INVALID, 503, PREDICT_ERR_NO_MEMORY, "out of memory");
@@ -738,8 +741,18 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 		it->retry = rt;
 		*rtp = NULL;
 	}
-	if (!deferred)
+	/* durability = "bounded": answered now, committed within flush_interval_ms, unless
+	 * max_unflushed_cycles answered cycles wait for their commit already */
+	early = !deferred && sh->bounded && fleet_committer_reserve(sh->committer, it->n_rows);
+	if (early) {
+		it->early = it->n_rows;
+		it->resp = NULL;
+		body = it->body;
+		body_len = it->body_len;
+		it->body = NULL;
+	} else if (!deferred) {
 		api->response_defer(resp);
+	}
 	/*
 	 * Queued before the lock goes: the store gets the windows in the order they were
 	 * planned, so a request planned on top of this one (the same engine, a moment later)
@@ -752,7 +765,11 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 		api->respond_error(resp, 503, "shutting_down", "the service is stopping");
 	} else {
 		it = NULL;
+		if (early)
+			api->respond(resp, 200, "application/json", body, body_len);
+		body = NULL;
 	}
+	free(body);
 out:
 	fleet_item_free(it);
 	free_req(&q);

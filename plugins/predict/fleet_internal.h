@@ -92,6 +92,9 @@ struct fleet_item {
 	char *body;
 	size_t body_len;
 	int result; /* set by the committer */
+	/* bounded durability: the cycles of an item answered before its commit (its part of
+	 * the committer's unflushed count; resp is then NULL) */
+	size_t early;
 	/* the instance whose request this is, told of the rows once they are durable and before
 	 * resp is answered (the instance lasts until then: fini waits for deferred answers) */
 	struct fleet_service *fs;
@@ -110,6 +113,17 @@ struct fleet_committer;
 /* hook(ud, item) on the committer thread, once per item, after its transaction. */
 int fleet_committer_new(struct fleet_store *store, void (*hook)(void *ud, struct fleet_item *it),
 			void *ud, struct fleet_committer **out);
+/*
+ * Bounded durability (docs/FLEET.md): a transaction gathers what comes in for up to
+ * flush_ms after the first item queued (at once when an answer waits for it), and at most
+ * max_unflushed cycles are answered before they are committed. flush_ms 0: durable.
+ */
+void fleet_committer_bound(struct fleet_committer *c, unsigned flush_ms, size_t max_unflushed);
+/* Bounded durability: may n more cycles be answered before their commit? true counts them
+ * as unflushed until the item that carries them (its early = n) is committed. */
+bool fleet_committer_reserve(struct fleet_committer *c, size_t n);
+/* Wait until everything queued so far is committed and handed to the hook. */
+void fleet_committer_flush(struct fleet_committer *c);
 /* Queue; -ESHUTDOWN when stopping (the item stays the caller's). */
 int fleet_committer_submit(struct fleet_committer *c, struct fleet_item *it);
 /* Commit what is queued, stop, free. */

@@ -329,6 +329,10 @@ fleet_committed(void *ud, struct fleet_item *it)
 		fleet_http_durable(it); /* answers it->resp once the observers let it go */
 	else if (it->resp != NULL)
 		fleet_store_failed(sh, it->resp, it->result);
+	else if (it->early > 0) /* answered before its commit (durability = "bounded") */
+		sh->api->log(sh->host, RULSRV_LOG_ERR, "fleet: %zu acknowledged cycles could not "
+			     "be stored (durability = \"bounded\"): lost, error %d", it->early,
+			     it->result);
 	fleet_item_free(it);
 }
 
@@ -391,8 +395,9 @@ struct fleet_settings {
 	bool on;
 	const struct fleet_store_ops *ops;
 	const char *location; /* database or dsn */
-	char *store, *database, *dsn, *thresholds;
-	int64_t window, max_engines, idle_ttl, timeout_ms;
+	char *store, *database, *dsn, *thresholds, *durability;
+	int64_t window, max_engines, idle_ttl, timeout_ms, flush_ms, max_unflushed;
+	bool bounded;
 	double tick;
 };
 
@@ -440,8 +445,20 @@ read_settings(struct fleet_service *fs, const struct rulsrv_settings *st,
 				  &o->idle_ttl)) < 0 ||
 	    (r = api->setting_double(st, "fleet_tick_seconds", 1.0, 0.01, 3600, &o->tick)) < 0 ||
 	    (r = api->setting_int(st, "store_timeout_ms", 5000, 10, 600000, &o->timeout_ms)) < 0 ||
-	    (r = api->setting_string(st, "fleet_thresholds", "10,25,50", &o->thresholds)) < 0)
+	    (r = api->setting_string(st, "fleet_thresholds", "10,25,50", &o->thresholds)) < 0 ||
+	    (r = api->setting_string(st, "durability", "durable", &o->durability)) < 0 ||
+	    (r = api->setting_int(st, "flush_interval_ms", 100, 1, 60000, &o->flush_ms)) < 0 ||
+	    (r = api->setting_int(st, "max_unflushed_cycles", 10000, 1, 100000000,
+				  &o->max_unflushed)) < 0)
 		return r;
+	if (strcmp(o->durability, "bounded") == 0) {
+		o->bounded = true;
+	} else if (strcmp(o->durability, "durable") != 0) {
+		api->setting_error(st, "durability", "expected \"durable\" (an answer only once "
+				   "its cycles are committed) or \"bounded\", got \"%s\"",
+				   o->durability);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(store_backends) && o->ops == NULL; i++)
 		if (strcmp(o->store, store_backends[i]->name) == 0)
 			o->ops = store_backends[i];
@@ -460,6 +477,16 @@ read_settings(struct fleet_service *fs, const struct rulsrv_settings *st,
 		}
 		if (o->ops->check(o->dsn, why, sizeof(why)) < 0) {
 			api->setting_error(st, "dsn", "%s", why);
+			return -EINVAL;
+		}
+		if (o->bounded) {
+			/* several instances share the engines: a compare-and-set that misses is
+			 * planned again, which an answer already sent cannot follow */
+			api->setting_error(st, "durability", "\"bounded\" is not available with "
+					   "store = \"postgresql\": instances that share the engines "
+					   "plan a cycle again when another instance moved its engine "
+					   "on before the commit, and an answer already sent cannot "
+					   "change; use \"durable\"");
 			return -EINVAL;
 		}
 		o->location = o->dsn;
@@ -584,6 +611,9 @@ fleet_service_init(const struct fleet_model *m, const struct rulsrv_settings *se
 	fs->sh->window = (uint32_t)o.window; /* engines grow to it at their next cycle */
 	fs->sh->max_engines = (size_t)o.max_engines;
 	fs->sh->idle_ttl = (double)o.idle_ttl;
+	fs->sh->bounded = o.bounded;
+	fleet_committer_bound(fs->sh->committer, o.bounded ? (unsigned)o.flush_ms : 0,
+			      (size_t)o.max_unflushed);
 	fs->sh->host = m->host;
 	fs->by = model_index_locked(fs->sh, m->name, m->version);
 	set_thresholds_locked(fs->sh, fs);
@@ -607,6 +637,7 @@ out:
 	free(o.database);
 	free(o.dsn);
 	free(o.thresholds);
+	free(o.durability);
 	if (r < 0 || !o.on) {
 		fleet_service_fini(fs);
 		return r;
@@ -620,8 +651,12 @@ fleet_service_fini(struct fleet_service *fs)
 {
 	if (fs == NULL)
 		return;
-	if (fs->sh != NULL)
+	if (fs->sh != NULL) {
+		/* answered items of this instance still queued (durability = "bounded") tell
+		 * it of their predictions once committed: before it goes */
+		fleet_committer_flush(fs->sh->committer);
 		shared_put(fs->sh);
+	}
 	free(fs->prefix);
 	free(fs);
 }

@@ -43,6 +43,7 @@ struct fleet_shared {
 	uint32_t window;      /* cycles kept per engine: the newest instance's setting */
 	size_t max_engines;   /* the newest instance's */
 	double idle_ttl;      /* seconds; 0: never */
+	bool bounded;         /* durability = "bounded": answers may go before the commit */
 	char *model_names[FLEET_MAX_MODELS]; /* "name\0version\0" */
 	size_t model_count;
 	/* engines (with a cycle) whose prediction is below each threshold of the newest
