@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "fleet_ring.h"
 #include "fleet_store.h"
 
 /*
@@ -39,7 +40,6 @@
  */
 
 #define SCHEMA_VERSION 2 /* of this store's tables; the SQLite file counts its own */
-#define SLOT_BYTES ((int)(FLEET_SLOT * sizeof(double)))
 #define STR(x) #x
 #define XSTR(x) STR(x)
 #define SLOT_BYTES_SQL XSTR(FLEET_SLOT) " * 8" /* FLEET_SLOT doubles */
@@ -531,7 +531,7 @@ send_window(struct pipe *pp, const struct fleet_window *w)
 	for (k = w->first; k < w->len; k++) {
 		param_int(&p, 1, (int64_t)((w->head + k) % w->cap));
 		p.v[2] = (const char *)(w->slots + (size_t)(k - w->first) * FLEET_SLOT);
-		p.len[2] = SLOT_BYTES;
+		p.len[2] = FLEET_SLOT_BYTES;
 		p.fmt[2] = 1;
 		pipe_send(pp, "INSERT INTO fleet_slots(unit, pos, slot) VALUES($1, $2, $3)"
 			  " ON CONFLICT (unit, pos) DO UPDATE SET slot = EXCLUDED.slot", 3, &p,
@@ -637,114 +637,27 @@ bin_double(const PGresult *res, int row, int col)
 }
 
 /*
- * One engine's rows of SELECT unit, rul, model, version, ts, pos, slot (binary, ordered by
- * unit) gathered, then given to fn with its cycles oldest first.
+ * Row i of res (SELECT unit, rul, model, version, ts, pos, slot, binary, ordered by unit) into
+ * its engine's ring, fn for the ring before it when the unit changes.
  */
-struct ring {
-	int64_t unit;
-	uint32_t len, cap;
-	double *in, *out;
-	uint32_t *pos, *opos, *idx;
-	double rul, ts;
-	char *text; /* model, then version */
-	size_t text_cap;
-	int err;
-};
-
-static void
-ring_free(struct ring *g)
-{
-	free(g->in);
-	free(g->out);
-	free(g->pos);
-	free(g->opos);
-	free(g->idx);
-	free(g->text);
-}
-
 static int
-ring_emit(struct ring *g, fleet_window_fn fn, void *ud)
-{
-	struct fleet_window w = { .unit = g->unit, .expected = -1 };
-	uint32_t i, j, k;
-
-	if (g->len == 0)
-		return 0;
-	for (i = 0; i < g->len; i++) { /* insertion sort by cycle: a ring is one rotation */
-		for (j = i; j > 0 && g->in[(size_t)g->idx[j - 1] * FLEET_SLOT] >
-				     g->in[(size_t)i * FLEET_SLOT]; j--)
-			g->idx[j] = g->idx[j - 1];
-		g->idx[j] = i;
-	}
-	for (k = 0; k < g->len; k++) {
-		memcpy(g->out + (size_t)k * FLEET_SLOT, g->in + (size_t)g->idx[k] * FLEET_SLOT,
-		       SLOT_BYTES);
-		g->opos[k] = g->pos[g->idx[k]];
-	}
-	w.len = g->len;
-	w.slots = g->out;
-	w.pos = g->opos;
-	w.rul = g->rul;
-	w.ts = g->ts;
-	w.model = g->text;
-	w.version = g->text + strlen(g->text) + 1;
-	g->len = 0;
-	return fn(ud, &w);
-}
-
-/* Row i of res into the ring, fn for the ring before it when the unit changes. */
-static int
-ring_row(struct ring *g, const PGresult *res, int i, fleet_window_fn fn, void *ud)
+ring_row(struct fleet_ring *g, const PGresult *res, int i, fleet_window_fn fn, void *ud)
 {
 	int64_t unit = bin_int(res, i, 0);
-	const char *model = PQgetvalue(res, i, 2), *version = PQgetvalue(res, i, 3);
-	size_t ml = strlen(model), vl = strlen(version);
 	int r = 0;
 
 	if (unit != g->unit) {
-		r = ring_emit(g, fn, ud);
+		r = fleet_ring_emit(g, fn, ud);
 		g->unit = unit;
-		g->rul = bin_double(res, i, 1);
-		g->ts = bin_double(res, i, 4);
-		if (r == 0 && ml + vl + 2 > g->text_cap) {
-			char *t = realloc(g->text, ml + vl + 2);
-
-			if (t == NULL)
-				return -ENOMEM;
-			g->text = t;
-			g->text_cap = ml + vl + 2;
-		}
-		if (r == 0) {
-			memcpy(g->text, model, ml + 1);
-			memcpy(g->text + ml + 1, version, vl + 1);
-		}
+		if (r == 0)
+			r = fleet_ring_set_newest(g, bin_double(res, i, 1), bin_double(res, i, 4),
+						  PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
 	}
-	if (r < 0 || PQgetlength(res, i, 6) != SLOT_BYTES)
+	if (r < 0 || PQgetlength(res, i, 6) != FLEET_SLOT_BYTES)
 		return r; /* not written by this code */
-	if (g->len == g->cap) {
-		uint32_t cap = g->cap ? g->cap * 2 : 64;
-		double *in = realloc(g->in, (size_t)cap * SLOT_BYTES);
-		double *out = in ? realloc(g->out, (size_t)cap * SLOT_BYTES) : NULL;
-		uint32_t *pos = out ? realloc(g->pos, cap * sizeof(*pos)) : NULL;
-		uint32_t *opos = pos ? realloc(g->opos, cap * sizeof(*opos)) : NULL;
-		uint32_t *idx = opos ? realloc(g->idx, cap * sizeof(*idx)) : NULL;
-
-		if (in)
-			g->in = in;
-		if (out)
-			g->out = out;
-		if (pos)
-			g->pos = pos;
-		if (opos)
-			g->opos = opos;
-		if (idx == NULL)
-			return -ENOMEM;
-		g->idx = idx;
-		g->cap = cap;
-	}
-	memcpy(g->in + (size_t)g->len * FLEET_SLOT, PQgetvalue(res, i, 6), SLOT_BYTES);
-	g->pos[g->len++] = (uint32_t)be32toh(*(const uint32_t *)(const void *)PQgetvalue(res, i, 5));
-	return 0;
+	r = fleet_ring_add(g, PQgetvalue(res, i, 6),
+			   be32toh(*(const uint32_t *)(const void *)PQgetvalue(res, i, 5)));
+	return r < 0 ? r : 0;
 }
 
 #define WINDOWS_SQL								\
@@ -760,7 +673,7 @@ static int
 pg_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	struct ring g = { .unit = -1 };
+	struct fleet_ring g = FLEET_RING_INIT;
 	PGresult *res;
 	char err[256];
 	int r;
@@ -784,11 +697,11 @@ pg_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 		PQclear(res);
 	}
 	if (r == 0)
-		r = ring_emit(&g, fn, ud);
+		r = fleet_ring_emit(&g, fn, ud);
 	if (s->r.c != NULL)
 		PQsetnonblocking(s->r.c, 1);
 	pthread_mutex_unlock(&s->r.lock);
-	ring_free(&g);
+	fleet_ring_free(&g);
 	return r;
 }
 
@@ -797,7 +710,7 @@ pg_window(struct fleet_store *base, int64_t unit, fleet_window_fn fn, void *ud)
 {
 	struct pg_store *s = (struct pg_store *)base;
 	double deadline = mono() + s->timeout_ms / 1000.0;
-	struct ring g = { .unit = -1 };
+	struct fleet_ring g = FLEET_RING_INIT;
 	struct params p;
 	PGresult *res = NULL;
 	char err[256];
@@ -812,10 +725,10 @@ pg_window(struct fleet_store *base, int64_t unit, fleet_window_fn fn, void *ud)
 	for (i = 0; r == 0 && i < PQntuples(res); i++)
 		r = ring_row(&g, res, i, fn, ud);
 	if (r == 0)
-		r = ring_emit(&g, fn, ud);
+		r = fleet_ring_emit(&g, fn, ud);
 	PQclear(res);
 	pthread_mutex_unlock(&s->r.lock);
-	ring_free(&g);
+	fleet_ring_free(&g);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "fleet_ring.h"
 #include "fleet_store.h"
 
 /*
@@ -37,7 +38,6 @@
  */
 
 #define SCHEMA_VERSION 3
-#define SLOT_BYTES ((int)(FLEET_SLOT * sizeof(double)))
 
 static const char fleet_schema[] =
 	"CREATE TABLE IF NOT EXISTS fleet_cycles("
@@ -303,12 +303,12 @@ migrate_v2(sqlite3 *db)
 		const char *blob = sqlite3_column_blob(rows, 1);
 		int bytes = sqlite3_column_bytes(rows, 1), i;
 
-		if (blob == NULL || bytes == 0 || bytes % SLOT_BYTES != 0)
+		if (blob == NULL || bytes == 0 || bytes % FLEET_SLOT_BYTES != 0)
 			continue; /* not written by this code: nothing to continue from */
-		for (i = 0; r == 0 && i < bytes / SLOT_BYTES; i++) {
+		for (i = 0; r == 0 && i < bytes / FLEET_SLOT_BYTES; i++) {
 			sqlite3_bind_int64(put, 1, sqlite3_column_int64(rows, 0));
 			sqlite3_bind_int(put, 2, i);
-			sqlite3_bind_blob(put, 3, blob + (size_t)i * SLOT_BYTES, SLOT_BYTES,
+			sqlite3_bind_blob(put, 3, blob + (size_t)i * FLEET_SLOT_BYTES, FLEET_SLOT_BYTES,
 					  SQLITE_STATIC);
 			sqlite3_bind_double(put, 4, sqlite3_column_double(rows, 2));
 			sqlite3_bind_value(put, 5, sqlite3_column_value(rows, 3));
@@ -456,7 +456,7 @@ apply_all(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
 			sqlite3_bind_int64(st, 1, w->unit);
 			sqlite3_bind_int64(st, 2, (int64_t)((w->head + k) % w->cap));
 			sqlite3_bind_blob(st, 3, w->slots + (size_t)(k - w->first) * FLEET_SLOT,
-					  SLOT_BYTES, SQLITE_STATIC);
+					  FLEET_SLOT_BYTES, SQLITE_STATIC);
 			sqlite3_bind_double(st, 4, w->rul);
 			sqlite3_bind_text(st, 5, w->model, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 6, w->version, -1, SQLITE_STATIC);
@@ -490,126 +490,34 @@ sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
 /* ---- reading ---------------------------------------------------------------------------------- */
 
 /*
- * One engine's slot rows as they are read (key order: by unit, then ring slot), put in cycle
- * order for the callback, with the prediction, model and time of the newest cycle.
+ * A row of SELECT unit, pos, slot, rul, model, version, ts into its engine's ring (read in key
+ * order: by unit, then ring slot); the newest cycle's prediction, model and time are the
+ * window's.
  */
-struct ring {
-	int64_t unit;
-	uint32_t len, cap;
-	double *in, *out; /* cap slots each: as read, oldest first */
-	uint32_t *pos, *opos, *idx;
-	uint32_t newest;
-	double rul, ts;
-	char *text; /* model, then version, of the newest */
-	size_t text_cap;
-};
-
-static void
-ring_free(struct ring *g)
-{
-	free(g->in);
-	free(g->out);
-	free(g->pos);
-	free(g->opos);
-	free(g->idx);
-	free(g->text);
-}
-
-/* A row of SELECT unit, pos, slot, rul, model, version, ts of the ring's unit. */
 static int
-ring_add(struct ring *g, sqlite3_stmt *st)
+ring_add_row(struct fleet_ring *g, sqlite3_stmt *st)
 {
 	const void *blob = sqlite3_column_blob(st, 2);
-	const char *model = (const char *)sqlite3_column_text(st, 4);
-	const char *version = (const char *)sqlite3_column_text(st, 5);
-	size_t ml, vl;
-	double *slot;
+	int i;
 
-	if (blob == NULL || sqlite3_column_bytes(st, 2) != SLOT_BYTES)
+	if (blob == NULL || sqlite3_column_bytes(st, 2) != FLEET_SLOT_BYTES)
 		return 0; /* not written by this code */
-	if (g->len == g->cap) {
-		uint32_t cap = g->cap ? g->cap * 2 : 64;
-		double *in = realloc(g->in, (size_t)cap * SLOT_BYTES);
-		double *out = in ? realloc(g->out, (size_t)cap * SLOT_BYTES) : NULL;
-		uint32_t *pos = out ? realloc(g->pos, cap * sizeof(*pos)) : NULL;
-		uint32_t *opos = pos ? realloc(g->opos, cap * sizeof(*opos)) : NULL;
-		uint32_t *idx = opos ? realloc(g->idx, cap * sizeof(*idx)) : NULL;
-
-		if (in)
-			g->in = in;
-		if (out)
-			g->out = out;
-		if (pos)
-			g->pos = pos;
-		if (opos)
-			g->opos = opos;
-		if (idx == NULL)
-			return -ENOMEM;
-		g->idx = idx;
-		g->cap = cap;
-	}
-	slot = g->in + (size_t)g->len * FLEET_SLOT;
-	memcpy(slot, blob, SLOT_BYTES); /* a blob need not be aligned for doubles */
-	g->pos[g->len] = (uint32_t)sqlite3_column_int64(st, 1);
-	if (g->len == 0 || slot[0] > g->in[(size_t)g->newest * FLEET_SLOT]) {
-		g->newest = g->len;
-		g->rul = sqlite3_column_double(st, 3);
-		g->ts = sqlite3_column_double(st, 6);
-		model = model ? model : "";
-		version = version ? version : "";
-		ml = strlen(model);
-		vl = strlen(version);
-		if (ml + vl + 2 > g->text_cap) {
-			char *t = realloc(g->text, ml + vl + 2);
-
-			if (t == NULL)
-				return -ENOMEM;
-			g->text = t;
-			g->text_cap = ml + vl + 2;
-		}
-		memcpy(g->text, model, ml + 1);
-		memcpy(g->text + ml + 1, version, vl + 1);
-	}
-	g->len++;
-	return 0;
-}
-
-/* The ring read so far to fn, its cycles oldest first; then empty. */
-static int
-ring_emit(struct ring *g, fleet_window_fn fn, void *ud)
-{
-	struct fleet_window w = { .unit = g->unit, .expected = -1 };
-	uint32_t i, j, k;
-
-	if (g->len == 0)
+	i = fleet_ring_add(g, blob, (uint32_t)sqlite3_column_int64(st, 1));
+	if (i < 0)
+		return i;
+	if (i > 0 && g->in[(size_t)i * FLEET_SLOT] <= g->in[(size_t)g->newest * FLEET_SLOT])
 		return 0;
-	for (i = 0; i < g->len; i++) { /* insertion sort by cycle: a ring is one rotation */
-		for (j = i; j > 0 && g->in[(size_t)g->idx[j - 1] * FLEET_SLOT] >
-				     g->in[(size_t)i * FLEET_SLOT]; j--)
-			g->idx[j] = g->idx[j - 1];
-		g->idx[j] = i;
-	}
-	for (k = 0; k < g->len; k++) {
-		memcpy(g->out + (size_t)k * FLEET_SLOT, g->in + (size_t)g->idx[k] * FLEET_SLOT,
-		       SLOT_BYTES);
-		g->opos[k] = g->pos[g->idx[k]];
-	}
-	w.len = g->len;
-	w.slots = g->out;
-	w.pos = g->opos;
-	w.rul = g->rul;
-	w.ts = g->ts;
-	w.model = g->text;
-	w.version = g->text + strlen(g->text) + 1;
-	g->len = 0;
-	return fn(ud, &w);
+	g->newest = (uint32_t)i;
+	return fleet_ring_set_newest(g, sqlite3_column_double(st, 3), sqlite3_column_double(st, 6),
+				     (const char *)sqlite3_column_text(st, 4),
+				     (const char *)sqlite3_column_text(st, 5));
 }
 
 static int
 query_windows(struct sqlite_store *s, const char *sql, const int64_t *unit, fleet_window_fn fn,
 	      void *ud)
 {
-	struct ring g = { .unit = -1 };
+	struct fleet_ring g = FLEET_RING_INIT;
 	sqlite3_stmt *st = NULL;
 	int rc = SQLITE_DONE, r = 0;
 
@@ -622,18 +530,18 @@ query_windows(struct sqlite_store *s, const char *sql, const int64_t *unit, flee
 		int64_t u = sqlite3_column_int64(st, 0);
 
 		if (u != g.unit)
-			r = ring_emit(&g, fn, ud);
+			r = fleet_ring_emit(&g, fn, ud);
 		g.unit = u;
 		if (r == 0)
-			r = ring_add(&g, st);
+			r = ring_add_row(&g, st);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_errno(rc);
 	if (r == 0)
-		r = ring_emit(&g, fn, ud);
+		r = fleet_ring_emit(&g, fn, ud);
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->rlock);
-	ring_free(&g);
+	fleet_ring_free(&g);
 	return r;
 }
 
