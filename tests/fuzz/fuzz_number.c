@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_number.c - libFuzzer: the fast JSON number path against glibc strtod, bit for bit. */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
  * number_parse promises strtod's exact value for every RFC 8259 number it accepts;
- * the fast path (Clinger) is where a rounding bug would hide.
+ * the fast path (Clinger) is where a rounding bug would hide. number_parse_exact, on the
+ * token number_parse took and on the whole input, must agree with it: a token is taken when
+ * it is exactly one number of a finite value, with the same double.
  */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,6 +42,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		free(copy);
 	}
+	if (number_parse_exact(s, n, s + size, &slow) != (n > 0 && isfinite(fast)) ||
+	    (n > 0 && isfinite(fast) && memcmp(&fast, &slow, sizeof(fast)) != 0))
+		abort();
+	if (number_parse_exact(s, size, s + size, &slow) != (n == size && n > 0 && isfinite(fast)) ||
+	    (n == size && n > 0 && isfinite(fast) && memcmp(&fast, &slow, sizeof(fast)) != 0))
+		abort();
 	free(s);
 	return 0;
 }
