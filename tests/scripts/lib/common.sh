@@ -42,10 +42,14 @@ scratch_cleanup() {
 	rm -rf "$tmp"
 }
 
-# dump_logs [LINES]: the last LINES (30) of every log in $tmp, for a failure's output.
+# dump_logs [LINES]: the last LINES (30) of every log in $tmp and its folders, for a failure's
+# output.
 dump_logs() {
 	local f
-	for f in "$tmp"/*.log; do echo "---- $f (last ${1:-30} lines)"; tail -n "${1:-30}" "$f"; done
+	for f in "$tmp"/*.log "$tmp"/*/*.log; do
+		[ -f "$f" ] && { echo "---- $f (last ${1:-30} lines)"; tail -n "${1:-30}" "$f"; }
+	done
+	return 0
 }
 
 # cmapss_data [FILE...]: the first C-MAPSS folder ($CMAPSS_DIR, data/cmapss, ../shared/data/

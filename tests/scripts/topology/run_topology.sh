@@ -13,63 +13,41 @@
 # `make test` runs it as test_topology (tests/scripts/test_topology.sh). It passes because an
 # answer waits for the prediction log's commit (the feedback plugin's log_before_answer) and a
 # cycle retried after the kill is logged once (docs/SCALING.md, "Predictions acknowledged just
-# before an instance dies"); with log_before_answer = false the count comes out short.
+# before an instance dies"); with log_before_answer = "none" the count comes out short.
 set -euo pipefail
-src=${RULSRV_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
-build=${RULSRV_BUILD_DIR:-$src/build}
+# shellcheck source=tests/scripts/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
 . "$src/tests/scripts/topology/pg.sh"
 
-skip() { echo "skip: $*"; exit 77; }
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
 [ -x "$haproxy" ] || skip "haproxy missing (Debian package haproxy; make test-deps)"
 [ -x /usr/bin/prometheus ] || skip "/usr/bin/prometheus missing (make test-deps)"
 pgbin=$(pg_find_bindir)
 [ -n "$pgbin" ] || skip "PostgreSQL's initdb/pg_ctl missing (Debian package postgresql; make test-deps)"
 [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1 || skip "running as root without a postgres user"
-command -v curl >/dev/null || skip "curl missing (make test-deps)"
 python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing (make test-deps)"
-for b in rulsrv rulsrv-replay; do
-	[ -x "$build/bin/$b" ] || skip "$build/bin/$b not built yet"
-done
-for p in predict_forest drift_psi feedback export_prometheus; do
-	[ -f "$build/plugins/$p.so" ] || skip "plugin $build/plugins/$p.so not built yet"
-done
-bundle=$src/models/fd001
-[ -f "$bundle/bundle.json" ] || skip "model bundle $bundle not there"
-data=""
-for d in "${CMAPSS_DIR:-}" "$src/data/cmapss" "$src/../shared/data/cmapss"; do
-	if [ -n "$d" ] && [ -f "$d/train_FD001.txt.gz" ]; then data=$d; break; fi
-done
+[ -x "$build/bin/rulsrv-replay" ] || skip "$build/bin/rulsrv-replay not built yet"
+RULSRV_TEST_BUNDLE=$src/models/fd001 need_rulsrv
+cmapss_data train_FD001.txt.gz
 [ -n "$data" ] || skip "C-MAPSS data not found (CMAPSS_DIR): the replay needs FD001"
 
-tmp=$(mktemp -d /tmp/rulsrv-topology.XXXXXX)
-pids=()
+scratch topology
 # shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
+topology_cleanup() {
 	local pid
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	pg_stop
-	rm -rf "$tmp"
+	scratch_cleanup
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-dump_logs() {
-	local f
-	for f in "$tmp"/*.log "$tmp"/pg/server.log; do
-		[ -f "$f" ] && { echo "---- $f (last 30 lines)"; tail -n 30 "$f"; }
-	done
-}
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+trap topology_cleanup EXIT
 
 pg_start "$pgbin" "$tmp/pg" "$(free_port)" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
 echo "PostgreSQL: $pg_dsn"
 
 # conf/rulsrv.conf with absolute paths, port 0 listeners, no console; STORE "sqlite:DB" or
 # "postgresql": the model's fleet store and the feedback store both.
-make_conf() {
+make_store_conf() {
 	local out=$1 store=$2 db
 	case "$store" in
 	sqlite:*) db=${store#sqlite:}; repl="database = \"$db\";" ;;
@@ -85,38 +63,22 @@ make_conf() {
 	[ "$(grep -c -F "$repl" "$out")" = 2 ] || { echo "FAIL: store substitution in $out"; exit 1; }
 }
 
-# start_service NAME CONF SERVICE: one service of one instance, as rulsrv@SERVICE runs it.
-declare -A port spid
-start_service() {
-	local name=$1 conf=$2 svc=$3 log=$tmp/rulsrv-$1.log p=""
-	: >"$log"
-	"$build/bin/rulsrv" -c "$conf" ${svc:+-s "$svc"} 2>"$log" &
-	pids+=($!)
-	spid[$name]=$!
-	for _ in $(seq 150); do
-		p=$(sed -n "s/.*service '${svc:-prediction}' listening on [0-9.]*:\([0-9]*\).*/\1/p" "$log" | head -n1)
-		if [ -n "$p" ] && curl --noproxy "*" -fsS "http://127.0.0.1:$p/readyz" >/dev/null 2>&1; then
-			port[$name]=$p
-			return 0
-		fi
-		kill -0 "${spid[$name]}" 2>/dev/null || break
-		sleep 0.2
-	done
-	echo "FAIL: $name did not become ready"
-	dump_logs
-	exit 1
-}
-
 # The reference: one instance, both services, SQLite.
-make_conf "$tmp/reference.conf" "sqlite:$tmp/reference.db"
-start_service reference "$tmp/reference.conf" ""
-port[reference-feedback]=$(sed -n "s/.*service 'feedback' listening on [0-9.]*:\([0-9]*\).*/\1/p" \
-	"$tmp/rulsrv-reference.log" | head -n1)
+make_store_conf "$tmp/reference.conf" "sqlite:$tmp/reference.db"
+start_rulsrv reference "$tmp/reference.conf" prediction feedback
+port[reference]=${port[reference/prediction]}
+port[reference-feedback]=${port[reference/feedback]}
 
-# The cluster: one configuration, each process one service of it.
-make_conf "$tmp/cluster.conf" postgresql
-for i in 1 2 3; do start_service "predict$i" "$tmp/cluster.conf" prediction; done
-for i in 1 2; do start_service "feedback$i" "$tmp/cluster.conf" feedback; done
+# The cluster: one configuration, each process one service of it, as rulsrv@SERVICE runs it.
+make_store_conf "$tmp/cluster.conf" postgresql
+for i in 1 2 3; do
+	start_rulsrv "predict$i" "$tmp/cluster.conf" prediction
+	port[predict$i]=${port[predict$i/prediction]}
+done
+for i in 1 2; do
+	start_rulsrv "feedback$i" "$tmp/cluster.conf" feedback
+	port[feedback$i]=${port[feedback$i/feedback]}
+done
 
 hp=$(free_port)
 hf=$(free_port)
