@@ -793,6 +793,34 @@ fast_cycle_number(const unsigned char *q, const unsigned char *end, int64_t *out
 	return q;
 }
 
+/* The n bytes of s at q: past them, or NULL. */
+static inline const unsigned char *
+fast_literal(const unsigned char *q, const unsigned char *end, const char *s, size_t n)
+{
+	return (size_t)(end - q) >= n && memcmp(q, s, n) == 0 ? q + n : NULL;
+}
+
+/*
+ * The layout of json.dumps and of most clients, {"cycle": C, "settings": [...], "sensors":
+ * [...]}: its keys and separators compared as three constants. NULL for any other layout.
+ */
+static inline const unsigned char *
+fast_cycle_usual(const unsigned char *q, const unsigned char *end, int64_t *cycle, double *in)
+{
+	q = fast_literal(q, end, "{\"cycle\": ", 10);
+	if (q != NULL)
+		q = fast_cycle_number(q, end, cycle);
+	if (q != NULL)
+		q = fast_literal(q, end, ", \"settings\": ", 14);
+	if (q != NULL)
+		q = fast_numbers(q, end, in, CMAPSS_N_SETTINGS);
+	if (q != NULL)
+		q = fast_literal(q, end, ", \"sensors\": ", 13);
+	if (q != NULL)
+		q = fast_numbers(q, end, in + CMAPSS_N_SETTINGS, CMAPSS_N_SENSORS);
+	return q != NULL && q < end && *q == '}' ? q + 1 : NULL;
+}
+
 /*
  * The cycle object at the cursor (on its '{') into row `row`, its three fields in any order,
  * each once: true with the cursor past its '}', or false with nothing but the row touched.
@@ -804,6 +832,12 @@ fast_cycle(struct pr *p, size_t row)
 	double *in = p->req->inputs + row * N_IN;
 	unsigned seen = 0, field;
 
+	q = fast_cycle_usual(q, end, &p->req->cycles[row], in);
+	if (q != NULL) {
+		p->p = q;
+		return true;
+	}
+	q = p->p;
 	if (q >= end || *q != '{')
 		return false;
 	q = fast_ws(q + 1, end);
