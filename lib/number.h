@@ -180,36 +180,37 @@ number_scaled_swar(const char *s, size_t len, const char *end, uint32_t *m, unsi
 /*
  * The same with 16 bytes in the buffer: the token's bytes are classified by SSE2 compares
  * (every x86-64 has SSE2), a bit per byte, with fewer instructions than the SWAR byte
- * classes. Tokens of up to 8 digits and a point after the sign (C-MAPSS: "-0.0027").
+ * classes. Tokens of up to 8 bytes, as for SWAR (C-MAPSS: "-0.0027").
  */
 __attribute__((always_inline)) static inline bool
 number_exact_scaled(const char *s, size_t len, const char *end, uint32_t *m, unsigned *scale)
 {
 	__m128i v;
-	unsigned token, digits, dots, zeros, neg, n, point, count;
+	unsigned token, digits, dots, neg, n, point, count;
 	uint64_t x, below;
 
-	if (len - 1 >= 9 || end - s < 16)
+	if (len - 1 >= 8 || end - s < 16)
 		return number_scaled_swar(s, len, end, m, scale);
 	v = _mm_loadu_si128((const __m128i *)(const void *)s);
+	memcpy(&x, s, sizeof(x));
 	token = (1u << len) - 1;
 	digits = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(
 		_mm_sub_epi8(v, _mm_set1_epi8((char)('0' + 128))), _mm_set1_epi8((char)(10 - 128)))) &
 		 token;
 	dots = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & token;
-	zeros = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('0')));
-	neg = s[0] == '-';
+	neg = (x & 0xff) == '-';
+	x ^= NUMBER_BYTES('0');
+	x = neg ? x >> 8 : x; /* the digits and point after the sign */
 	n = (unsigned)len - neg;
-	/* every byte a digit, a point or the leading sign; 1 to 8 bytes after the sign; at most
-	 * one point, neither first after the sign nor last; no leading zero before a digit
-	 * (neg + 1 is the bit of the first byte after the sign) */
-	if ((digits | dots | neg) != token || n - 1 >= 8 || (dots & (dots - 1)) != 0 ||
-	    (dots & ((neg + 1) | ((token + 1) >> 1))) != 0 || (zeros & (digits >> 1) & (neg + 1)))
+	/* every byte a digit, a point or the leading sign; a digit; at most one point, neither
+	 * first after the sign nor last; no leading zero before a digit (neg + 1 is the bit of
+	 * the first byte after the sign) */
+	if ((digits | dots | neg) != token || digits == 0 || (dots & (dots - 1)) != 0 ||
+	    (dots & ((neg + 1) | ((token + 1) >> 1))) != 0 ||
+	    ((x & 0xff) == 0 && (digits & ((neg + 1) << 1)) != 0))
 		return false;
 	point = (unsigned)__builtin_ctz(dots | (token + 1)) - neg; /* n without a point */
 	count = n - (dots != 0);
-	memcpy(&x, s + neg, sizeof(x));
-	x ^= NUMBER_BYTES('0');
 	below = number_low_bytes[point];
 	*m = number_eight_digits(((x & below) | ((x >> 8) & ~below)) & number_low_bytes[count]);
 	*scale = 8 * neg + 8 - point;
