@@ -469,20 +469,12 @@ pg_apply(struct fb_store *s, struct fb_group *groups, size_t n)
 /*
  * Insert the batch and, in the same statement, find for each of its predictions the failure
  * event already recorded that scores it (store.h: the first one of the unit, at or after the
- * time the prediction was made, not before its cycle, of its model or of every model). A
- * repeat (rep 1) is inserted only when the log has no prediction of its unit, cycle and model
- * with its RUL: the unit's bucket lock, taken before, makes another instance's insert of the
- * original either committed and seen here, or after this one.
+ * time the prediction was made, not before its cycle, of its model or of every model).
  */
 static const char pg_log_sql[] =
-	"WITH src AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[],"
-	" $4::float8[], $5::text[], $6::text[], $7::int[])"
-	" AS t(unit, cycle, rul, ts, model, version, rep)),"
-	" ins AS (INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version)"
-	" SELECT unit, cycle, rul, ts, model, version FROM src WHERE rep = 0 OR NOT EXISTS"
-	" (SELECT 1 FROM feedback_predictions p WHERE p.unit = src.unit"
-	" AND p.cycle = src.cycle AND p.model = src.model AND p.rul = src.rul)"
-	" RETURNING id, unit, cycle, rul, ts, model)"
+	"WITH ins AS (INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version)"
+	" SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[],"
+	" $5::text[], $6::text[]) RETURNING id, unit, cycle, rul, ts, model)"
 	" SELECT ins.id, ins.unit, ins.cycle, ins.rul, ins.model, f.id, f.failed_at_cycle, f.ts"
 	" FROM ins JOIN LATERAL (SELECT id, failed_at_cycle, ts FROM feedback_failures"
 	" WHERE unit = ins.unit AND failed_at_cycle >= ins.cycle AND ts >= ins.ts"
@@ -499,6 +491,56 @@ static const char pg_late_sql[] =
 	" INSERT INTO feedback_records(unit, cycle, predicted, actual, model, source,"
 	" prediction_id, ts) SELECT unit, cycle, predicted, actual, model, 'failure_late', pid,"
 	" fts FROM late ORDER BY pid";
+
+/*
+ * The repeats of a batch (store.h) that the log has already: a prediction of their unit, cycle
+ * and model with their RUL. Asked on its own, for the batches that carry repeats (rare), so
+ * that the insert of every other batch stays a plain one; each repeat is one look-up by the
+ * unit's index (a lateral LIMIT 1, which the planner cannot turn into a scan of the table).
+ * The unit's bucket lock, taken before, makes another instance's insert of the original either
+ * committed and seen here, or after this transaction.
+ */
+static const char pg_repeats_sql[] =
+	"SELECT t.i FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[],"
+	" $5::bigint[]) AS t(unit, cycle, model, rul, i) CROSS JOIN LATERAL (SELECT 1"
+	" FROM feedback_predictions p WHERE p.unit = t.unit AND p.cycle = t.cycle"
+	" AND p.model = t.model AND p.rul = t.rul LIMIT 1) hit";
+
+/* Set drop[i] for each repeat p[i] that the log holds already. */
+static int
+pg_logged_repeats(struct fb_store *s, const struct fb_logged *p, size_t n, bool *drop,
+		  double deadline)
+{
+	struct pg_text *t = s->b;
+	const char *v[5];
+	PGresult *res = NULL;
+	size_t i;
+	int k, r;
+
+	for (k = 0; k < 5; k++)
+		pg_text_reset(&t[k]);
+	for (i = 0; i < n; i++) {
+		if (!p[i].repeat)
+			continue;
+		pg_text_int(&t[0], p[i].unit);
+		pg_text_int(&t[1], p[i].cycle);
+		pg_text_string(&t[2], p[i].model != NULL ? p[i].model : "");
+		pg_text_double(&t[3], p[i].rul);
+		pg_text_int(&t[4], (int64_t)i);
+	}
+	for (k = 0; k < 5; k++)
+		if ((v[k] = pg_text_end(&t[k])) == NULL)
+			return -ENOMEM;
+	r = pg_query(&s->sh, &s->log, pg_repeats_sql, 5, v, deadline, &res);
+	for (k = 0; r == 0 && k < PQntuples(res); k++) {
+		int64_t at = pg_int(res, k, 0);
+
+		if (at >= 0 && (size_t)at < n)
+			drop[at] = true;
+	}
+	PQclear(res);
+	return r;
+}
 
 /* Score the predictions the insert found a failure event for (rows of res). */
 static int
@@ -556,35 +598,42 @@ pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double dead
 {
 	bool used[PG_BUCKETS] = { false };
 	struct pg_text *t = s->a;
-	const char *v[7];
+	const char *v[6];
 	PGresult *res = NULL;
-	size_t i;
+	bool *drop = NULL, repeats = false;
+	size_t i, kept = 0;
 	int k, r;
 
-	for (k = 0; k < 6; k++)
-		pg_text_reset(&t[k]);
-	pg_text_reset(&t[8]);
 	for (i = 0; i < n; i++) {
 		used[pg_bucket(p[i].unit)] = true;
+		repeats |= p[i].repeat;
+	}
+	if (repeats && (drop = calloc(n, sizeof(*drop))) == NULL)
+		return -ENOMEM;
+	r = pg_begin(s, &s->log, deadline);
+	if (r == 0)
+		r = pg_lock_buckets(s, &s->log, used, false, &s->a[6], deadline);
+	if (r == 0 && repeats)
+		r = pg_logged_repeats(s, p, n, drop, deadline);
+	for (k = 0; k < 6; k++)
+		pg_text_reset(&t[k]);
+	for (i = 0; r == 0 && i < n; i++) {
+		if (drop != NULL && drop[i])
+			continue;
 		pg_text_int(&t[0], p[i].unit);
 		pg_text_int(&t[1], p[i].cycle);
 		pg_text_double(&t[2], p[i].rul);
 		pg_text_double(&t[3], p[i].timestamp);
 		pg_text_string(&t[4], p[i].model != NULL ? p[i].model : "");
 		pg_text_string(&t[5], p[i].version != NULL ? p[i].version : "");
-		pg_text_int(&t[8], p[i].repeat ? 1 : 0);
+		kept++;
 	}
-	for (k = 0; k < 6; k++)
+	free(drop);
+	for (k = 0; r == 0 && k < 6; k++)
 		if ((v[k] = pg_text_end(&t[k])) == NULL)
-			return -ENOMEM;
-	if ((v[6] = pg_text_end(&t[8])) == NULL)
-		return -ENOMEM;
-	r = pg_begin(s, &s->log, deadline);
-	if (r < 0)
-		return r;
-	r = pg_lock_buckets(s, &s->log, used, false, &s->a[6], deadline);
-	if (r == 0)
-		r = pg_query(&s->sh, &s->log, pg_log_sql, 7, v, deadline, &res);
+			r = -ENOMEM;
+	if (r == 0 && kept > 0)
+		r = pg_query(&s->sh, &s->log, pg_log_sql, 6, v, deadline, &res);
 	if (r == 0 && PQntuples(res) > 0)
 		r = pg_log_late(s, res, deadline);
 	PQclear(res);
@@ -665,7 +714,6 @@ pg_close(struct fb_store *s)
 		pg_text_free(&s->a[i]);
 		pg_text_free(&s->b[i]);
 	}
-	pg_text_free(&s->a[8]);
 	pg_text_free(&s->c);
 	free(s->dsn);
 	free(s);

@@ -18,7 +18,7 @@ struct fb_store {
 	double rul_cap;
 	struct pg_shared sh;
 	struct pg_link apply, log, read;
-	struct pg_text a[9]; /* array literals of the log's thread */
+	struct pg_text a[8]; /* array literals of the log's thread */
 	struct pg_text b[8];
 	struct pg_text c;    /* of the committer's thread */
 };
