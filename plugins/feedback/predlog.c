@@ -39,7 +39,7 @@
  */
 
 #define PREDLOG_NAMES 64  /* distinct (model, version) pairs; more are dropped */
-#define PREDLOG_CHUNK 65536 /* entries per transaction at most */
+#define PREDLOG_CHUNK 65536 /* entries per transaction at most (less: the store's max_log_batch) */
 /* Seconds the writer lets predictions gather after a write, unless a chunk is waiting: a
  * drain of more requests makes fewer, fuller segments (store_sqlite.c), and the store's cost
  * follows the segments. A prediction reaches the store this much later at most (plus the
@@ -82,6 +82,7 @@ struct fb_predlog {
 	struct predlog_entry *ring;
 	size_t capacity; /* of ring now */
 	size_t limit;    /* capacity the ring may grow to */
+	size_t chunk;    /* entries per write at most */
 	size_t head; /* next to write to the store */
 	size_t used;
 	struct predlog_name names[PREDLOG_NAMES];
@@ -183,7 +184,7 @@ fb_predlog_push_held(struct fb_predlog *p, const struct rulsrv_prediction_batch 
 	/* wake the writer when it sleeps for work, or lingers and a chunk or a waiter is now
 	 * waiting */
 	if (take > 0 && (p->used == 0 || w != NULL ||
-			 (p->used < PREDLOG_CHUNK && p->used + take >= PREDLOG_CHUNK)))
+			 (p->used < p->chunk && p->used + take >= p->chunk)))
 		pthread_cond_signal(&p->work);
 	p->used += take;
 	p->queued += take;
@@ -302,7 +303,7 @@ predlog_wait_locked(struct fb_predlog *p)
 			continue;
 		}
 		now = clocks_monotonic();
-		if (p->used >= PREDLOG_CHUNK || now >= p->next_write || p->waiters != NULL)
+		if (p->used >= p->chunk || now >= p->next_write || p->waiters != NULL)
 			return;
 		left = p->next_write - now;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -361,7 +362,7 @@ predlog_main(void *arg)
 	size_t n, k;
 	int r;
 
-	buf = calloc(PREDLOG_CHUNK, sizeof(*buf));
+	buf = calloc(p->chunk, sizeof(*buf));
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		predlog_wait_locked(p);
@@ -370,7 +371,7 @@ predlog_main(void *arg)
 		predlog_expire_locked(p);
 		if (p->used == 0)
 			continue;
-		n = p->used < PREDLOG_CHUNK ? p->used : PREDLOG_CHUNK;
+		n = p->used < p->chunk ? p->used : p->chunk;
 		if (buf == NULL) {
 			p->head = (p->head + n) % p->capacity;
 			p->used -= n;
@@ -448,6 +449,8 @@ fb_predlog_new(const struct fb_store_ops *ops, struct fb_store *store, size_t ca
 	p->hook = hook;
 	p->ud = ud;
 	p->release = predlog_release_nothing;
+	p->chunk = ops->max_log_batch > 0 && ops->max_log_batch < PREDLOG_CHUNK ? ops->max_log_batch
+									       : PREDLOG_CHUNK;
 	p->waiters_tail = &p->waiters;
 	p->limit = capacity > 0 ? capacity : 1;
 	p->capacity = p->limit < PREDLOG_RING_START ? p->limit : PREDLOG_RING_START;

@@ -123,6 +123,9 @@ typedef int (*fb_scored_fn)(void *ud, const struct fb_scored *s);
 
 struct fb_store_ops {
 	const char *name;
+	/* Predictions per log_predictions call at most (0: the log's own chunk, 65536): a server
+	 * store whose transaction holds locks other daemons wait for keeps it short. */
+	size_t max_log_batch;
 	/* Open or create the store at location. On failure, err holds the reason. */
 	int (*open)(const char *location, const struct fb_store_config *cfg, struct fb_store **out,
 		    char *err, size_t err_len);

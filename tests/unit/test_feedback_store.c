@@ -971,6 +971,48 @@ START_TEST(predlog_retries_a_chunk_the_store_could_not_take)
 }
 END_TEST
 
+/* A store with max_log_batch (PostgreSQL's 4096) is never given more per call: its
+ * transaction, holding locks other daemons wait for, stays short. */
+static atomic_size_t fs_largest_call;
+
+static int
+fs_log_sized(struct fb_store *s, const struct fb_logged *p, size_t n)
+{
+	size_t was = atomic_load(&fs_largest_call);
+
+	while (n > was && !atomic_compare_exchange_weak(&fs_largest_call, &was, n))
+		;
+	return fb_store_sqlite.log_predictions(s, p, n);
+}
+
+START_TEST(predlog_keeps_to_the_stores_max_log_batch)
+{
+	struct fs_logged_count count = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct rulsrv_prediction items[100];
+	struct rulsrv_prediction_batch b = { .model = "m", .version = "2", .timestamp = 1e9,
+					     .count = 100, .item_size = sizeof(items[0]), .items = items };
+	struct fb_store_ops ops = fb_store_sqlite;
+	struct fb_store *s = fs_open();
+	struct fb_predlog *p;
+	size_t n = 0;
+	int i;
+
+	ops.log_predictions = fs_log_sized;
+	ops.max_log_batch = 7;
+	atomic_store(&fs_largest_call, 0);
+	for (i = 0; i < 100; i++)
+		items[i] = (struct rulsrv_prediction){ .unit = 8, .cycle = i + 1, .rul = 50 - i };
+	ck_assert_int_eq(fb_predlog_new(&ops, s, 1024, fs_predlog_hook, &count, &p), 0);
+	ck_assert_uint_eq(fb_predlog_push(p, &b), 0);
+	fb_predlog_free(p); /* writes what is queued */
+	ck_assert_uint_eq(count.written, 100);
+	ck_assert_uint_eq(atomic_load(&fs_largest_call), 7);
+	ck_assert_int_eq(fb_store_sqlite.lookup(s, 8, -1, fs_count_logged_v2, &n), 0);
+	ck_assert_uint_eq(n, 100);
+	fb_store_sqlite.close(s);
+}
+END_TEST
+
 /* ---- the built plugin ------------------------------------------------------------------ */
 
 /* The daemon loads feedback.so with RTLD_NOW | RTLD_LOCAL: it must resolve alone and export
@@ -1224,6 +1266,7 @@ feedback_store_suite(void)
 	tcase_add_test(tc, commit_stop_drains_the_queue_in_bounded_groups);
 	tcase_add_test(tc, predlog_full_queue_drops_and_never_waits);
 	tcase_add_test(tc, predlog_retries_a_chunk_the_store_could_not_take);
+	tcase_add_test(tc, predlog_keeps_to_the_stores_max_log_batch);
 	tcase_add_test(tc, store_expire_deletes_old_predictions_in_chunks);
 	tcase_add_test(tc, predlog_retention_expires_old_predictions);
 	tcase_add_test(tc, store_opens_and_scores_a_version_2_file);
