@@ -126,13 +126,27 @@ predlog_intern_locked(struct fb_predlog *p, const char *model, const char *versi
 	return (int)p->name_count++;
 }
 
+/* n entries of a ring of cap from index `from` on, wrapping, to dst: two copies at most. The
+ * lock is held while the ring is copied, so the copy is a memcpy, not a loop of modulos (a
+ * drain of 65,536 entries held the lock for milliseconds that way, and the requests pushing
+ * behind it waited as long). */
+static void
+predlog_ring_copy(struct predlog_entry *dst, const struct predlog_entry *ring, size_t cap,
+		  size_t from, size_t n)
+{
+	size_t first = cap - from < n ? cap - from : n;
+
+	memcpy(dst, ring + from, first * sizeof(*dst));
+	memcpy(dst + first, ring, (n - first) * sizeof(*dst));
+}
+
 /* Double the ring (up to the limit) so that `want` more entries fit; false when it cannot. The
  * entries are copied in order to the start of the new ring. */
 static bool
 predlog_grow_locked(struct fb_predlog *p, size_t want)
 {
 	struct predlog_entry *ring;
-	size_t cap = p->capacity, i;
+	size_t cap = p->capacity;
 
 	while (cap - p->used < want && cap < p->limit)
 		cap = cap <= p->limit / 2 ? cap * 2 : p->limit;
@@ -141,8 +155,7 @@ predlog_grow_locked(struct fb_predlog *p, size_t want)
 	ring = malloc(cap * sizeof(*ring));
 	if (ring == NULL)
 		return false;
-	for (i = 0; i < p->used; i++)
-		ring[i] = p->ring[(p->head + i) % p->capacity];
+	predlog_ring_copy(ring, p->ring, p->capacity, p->head, p->used);
 	free(p->ring);
 	p->ring = ring;
 	p->capacity = cap;
@@ -161,7 +174,7 @@ fb_predlog_push_held(struct fb_predlog *p, const struct rulsrv_prediction_batch 
 {
 	struct predlog_waiter *w = hold != NULL ? malloc(sizeof(*w)) : NULL;
 	struct predlog_entry *e;
-	size_t i, room, take;
+	size_t i, room, take, at;
 	int name;
 
 	pthread_mutex_lock(&p->lock);
@@ -170,10 +183,11 @@ fb_predlog_push_held(struct fb_predlog *p, const struct rulsrv_prediction_batch 
 		predlog_grow_locked(p, b->count);
 	room = p->capacity - p->used;
 	take = name < 0 || p->stop ? 0 : (b->count < room ? b->count : room);
-	for (i = 0; i < take; i++) {
+	at = (p->head + p->used) % p->capacity;
+	for (i = 0; i < take; i++, at = at + 1 == p->capacity ? 0 : at + 1) {
 		const struct rulsrv_prediction *it = rulsrv_prediction_at(b, i);
 
-		e = &p->ring[(p->head + p->used + i) % p->capacity];
+		e = &p->ring[at];
 		e->unit = it->unit;
 		e->cycle = it->cycle;
 		e->rul = it->rul;
@@ -247,15 +261,26 @@ predlog_drop_repeats(struct fb_logged *buf, size_t n)
 	return k;
 }
 
-/* Take n entries from the head into buf (lock held) and free their slots: the store is
- * called without the lock; the names stay valid until fb_predlog_free. */
+/* Take n entries from the head into raw (lock held) and free their slots. */
 static void
-predlog_take_locked(struct fb_predlog *p, struct fb_logged *buf, size_t n)
+predlog_take_locked(struct fb_predlog *p, struct predlog_entry *raw, size_t n)
+{
+	predlog_ring_copy(raw, p->ring, p->capacity, p->head, n);
+	p->head = (p->head + n) % p->capacity;
+	p->used -= n;
+	p->written += n;
+}
+
+/* The entries taken, as the store takes them (without the lock: a name, once in the table,
+ * stays where it is until fb_predlog_free). */
+static void
+predlog_unpack(const struct fb_predlog *p, const struct predlog_entry *raw, struct fb_logged *buf,
+	       size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct predlog_entry *e = &p->ring[(p->head + i) % p->capacity];
+		const struct predlog_entry *e = &raw[i];
 
 		buf[i].unit = e->unit;
 		buf[i].cycle = e->cycle;
@@ -265,9 +290,6 @@ predlog_take_locked(struct fb_predlog *p, struct fb_logged *buf, size_t n)
 		buf[i].version = p->names[e->name].version;
 		buf[i].repeat = e->repeat;
 	}
-	p->head = (p->head + n) % p->capacity;
-	p->used -= n;
-	p->written += n;
 }
 
 /* Delete what is older than the retention, a chunk at a time, when a pass is due (the lock
@@ -358,11 +380,15 @@ static void *
 predlog_main(void *arg)
 {
 	struct fb_predlog *p = arg;
-	struct fb_logged *buf;
+	struct predlog_entry *raw = calloc(p->chunk, sizeof(*raw));
+	struct fb_logged *buf = calloc(p->chunk, sizeof(*buf));
 	size_t n, k;
 	int r;
 
-	buf = calloc(p->chunk, sizeof(*buf));
+	if (raw == NULL) {
+		free(buf);
+		buf = NULL;
+	}
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		predlog_wait_locked(p);
@@ -381,8 +407,9 @@ predlog_main(void *arg)
 			r = -ENOMEM;
 			predlog_release(p, r, false);
 		} else {
-			predlog_take_locked(p, buf, n);
+			predlog_take_locked(p, raw, n);
 			pthread_mutex_unlock(&p->lock);
+			predlog_unpack(p, raw, buf, n);
 			k = predlog_drop_repeats(buf, n);
 			r = p->ops->log_predictions(p->store, buf, k);
 			predlog_release(p, r, false); /* the first try's: bounded by the store */
@@ -394,6 +421,7 @@ predlog_main(void *arg)
 		p->next_write = clocks_monotonic() + PREDLOG_LINGER;
 	}
 	pthread_mutex_unlock(&p->lock);
+	free(raw);
 	free(buf);
 	return NULL;
 }
