@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "feature_pipeline.h"
+#include "float_text.h"
 #include "fleet_shared.h"
 #include "predict_request.h"
 
@@ -404,7 +405,10 @@ render(struct cycles_req *q, size_t *len)
 		p = put_int(p, r->engines[i].unit);
 		p += sprintf(p, ",\"cycle\":");
 		p = put_int(p, cycle_number(r, i));
-		p += sprintf(p, ",\"rul\":%.7g}", (double)rul);
+		memcpy(p, ",\"rul\":", 7);
+		p += 7;
+		p += float_text_g7(rul, p); /* %.7g's bytes, as /v1/predict writes them */
+		*p++ = '}';
 	}
 	memcpy(p, "]}", 3);
 	*len = (size_t)(p + 2 - body);
