@@ -44,6 +44,7 @@ services = { prediction = { listen = "127.0.0.1:0"; plugins = ["model"]; }; };
 CONF
   local t0 t1
   t0=$(now)
+  rm -f "$work/log"  # a new file: nothing a stopped daemon left can be read as this one's port
   "$1/bin/rulsrv" -c "$work/rulsrv.conf" 2> "$work/log" &
   pid=$!
   port=""
@@ -92,7 +93,7 @@ measure() {
   echo "$f_s" > "$work/$t.restart"
   printf '%s: engines %d, medians of %d rounds\n' "$t" "$engines" "$rounds"
   printf '%s: RSS empty store %.0f MiB, full %.0f MiB\n' "$t" "$(echo "$e_rss / 1048576" | bc -l)" "$(echo "$f_rss / 1048576" | bc -l)"
-  printf '%s: bytes per engine %.0f (%.3f x the 6040 bytes of header and 30-cycle ring)\n' "$t" "$per" "$(echo "$per / 6040" | bc -l)"
+  printf '%s: bytes per engine %.0f (%.3f x the 6056 bytes of header and 30-cycle ring)\n' "$t" "$per" "$(echo "$per / 6056" | bc -l)"
   printf '%s: start to ready: empty %.3f s, full %.1f s (%.0f x), %.2f us per engine\n' "$t" "$e_s" "$f_s" "$(echo "$f_s / $e_s" | bc -l)" "$(echo "($f_s - $e_s) * 1000000 / $engines" | bc -l)"
 }
 

@@ -4,7 +4,8 @@
 #
 # Usage: bench/fleet_ingest.sh [BUILD_DIR]
 # Environment: RUNS (5) runs of DUR (3) seconds per figure, CONNS (32), ENGINES (51200 per wrk
-# thread), CMAPSS_DIR as usual. Prints a Markdown table (also BUILD_DIR/bench/fleet_ingest.md).
+# thread), DURABILITY (durable, or bounded: the fleet's durability setting), RULSRV_OPTS (more
+# -o overrides), CMAPSS_DIR as usual. Prints a Markdown table (also BUILD_DIR/bench/fleet_ingest.md).
 #
 # Two bodies: the newest cycle of one engine per request, and the newest cycles of 256 engines
 # per request (bench/cycles.lua builds them: every engine's cycle one higher than its last).
@@ -20,6 +21,7 @@ build="${1:-$src/build}"
 mkdir -p "$build"
 build="$(cd "$build" && pwd)"
 RUNS="${RUNS:-5}" DUR="${DUR:-3}" CONNS="${CONNS:-32}" ENGINES="${ENGINES:-51200}"
+DURABILITY="${DURABILITY:-durable}"
 
 command -v wrk >/dev/null || { echo "fleet_ingest.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 work="$(mktemp -d /tmp/rulsrv-ingest.XXXXXX)"
@@ -54,7 +56,8 @@ cmake --build "$build" -j "$(nproc)" --target rulsrv predict_forest drift_psi fe
 "$build/bin/rulsrv" -c "$src/conf/rulsrv.conf" -s prediction -o "plugin_dir=$build/plugins" \
 	-o services.prediction.listen=127.0.0.1:0 \
 	-o "plugins.model.settings.database=$work/fleet.db" \
-	-o "plugins.feedback.settings.database=$work/fleet.db" 2>>"$work/rulsrv.log" &
+	-o "plugins.feedback.settings.database=$work/fleet.db" \
+	-o "plugins.model.settings.durability=$DURABILITY" ${RULSRV_OPTS:-} 2>>"$work/rulsrv.log" &
 PID[rulsrv]=$!
 for i in $(seq 1 400); do
 	grep -q '\] rulsrv .* ready' "$work/rulsrv.log" && break
@@ -126,7 +129,7 @@ engines_tracked="$(curl -sf "http://127.0.0.1:${PORT[rulsrv]}/metrics" | sed -n 
 out="$build/bench/fleet_ingest.md"
 mkdir -p "$(dirname "$out")"
 {
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, load average at start $load_start; $RUNS runs of ${DUR} s per figure, wrk -t2, medians [min – max]; floor: $(floor_version); engines tracked at the end: ${engines_tracked:-?}."
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, load average at start $load_start; $RUNS runs of ${DUR} s per figure, wrk -t2, medians [min – max]; durability = $DURABILITY${RULSRV_OPTS:+, $RULSRV_OPTS}; floor: $(floor_version); engines tracked at the end: ${engines_tracked:-?}."
 	echo
 	echo "| body | connections | rulsrv req/s | engine-cycles/s | server CPU µs/request | p99 ms | floor req/s | floor p99 ms | req/s ÷ floor | p99 ÷ floor |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"

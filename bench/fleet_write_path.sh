@@ -36,6 +36,7 @@ plugins = {
 services = { prediction = { listen = "127.0.0.1:0"; max_body_bytes = 16777216;
   plugins = ["model"]; }; };
 CONF
+  rm -f "$work/log"  # a new file: nothing a stopped daemon left can be read as this one's port
   "$1/bin/rulsrv" -c "$work/rulsrv.conf" 2> "$work/log" &
   pid=$!
   port=""

@@ -388,8 +388,7 @@ sq_open(const char *path, int timeout_ms, struct fleet_store **out, char *err, s
 	s->path = strdup(path);
 	r = s->path == NULL ? -ENOMEM : store_conn(path, timeout_ms, &s->w, err, err_len);
 	if (r == 0)
-		r = store_exec(s->w, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			       " PRAGMA cache_size=-65536;", err,
+		r = store_exec(s->w, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err,
 			       err_len);
 	if (r == 0)
 		r = migrate(s, err, err_len);
