@@ -72,6 +72,8 @@ cmake --build "$build" -j "$(nproc)" --target rulsrv predict_forest predict_xgbo
 	feedback export_prometheus console bench_compute bench_metrics bench_drift rulsrv-train >/dev/null
 bin="$build/bin"
 build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")"
+# an empty cache entry is CMakeLists.txt's default, which it sets as a plain variable
+build_type="${build_type:-RelWithDebInfo}"
 cflags="$(sed -n "s/^CMAKE_C_FLAGS_$(echo "${build_type:-none}" | tr a-z A-Z):STRING=//p" "$build/CMakeCache.txt")"
 
 # ---- small helpers -------------------------------------------------------------------------
