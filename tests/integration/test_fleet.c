@@ -450,33 +450,25 @@ kill_later(void *arg)
 }
 
 /*
- * Stream batches until a SIGKILL cuts the daemon off; restart; the next cycle of every engine
- * (one past its last acknowledged one) must equal the window form over its whole history:
- * what was acknowledged survived, and an unacknowledged cycle that did commit is the exact
- * repeat it is sent as again.
+ * Batches k0 to 399 of every engine's rows (first[e]: its first row), one /v1/cycles body each,
+ * with kl's SIGKILL started once batch 100 went out (so the kill lands a few ms after it,
+ * whatever the daemon's speed); acked[e] becomes the last batch answered 200 that carried a
+ * cycle of engine e. Returns the batch at which the stream ended (the daemon gone); the test
+ * fails when that came before the kill.
  */
-START_TEST(fleet_acknowledged_cycles_survive_sigkill)
+static size_t
+stream_until_killed(const size_t *first, size_t n, size_t k0, long *acked, struct killer *kl)
 {
-	static size_t first[MAX_UNITS];
-	static long acked[MAX_UNITS], next[MAX_UNITS];
-	static double want[MAX_UNITS], got[MAX_UNITS];
-	size_t n = unit_starts(first, MAX_UNITS), e, k, m;
-	char *buf = malloc(4096);
-	size_t len, cap = 4096;
 	struct harness_response r;
-	struct killer kl = { &srv, 3000 };
+	size_t len, cap = 4096, e, k, m;
+	char *buf = malloc(cap);
 	bool killing = false;
 	pthread_t t;
-	cJSON *answer;
-	int64_t u;
 
-	fl_start(backends[_i]);
-	for (e = 0; e < n; e++)
-		acked[e] = -1;
-	for (k = 0; k < 400; k++) {
-		/* the kill lands a few ms after batch 100 went out, whatever the daemon's speed */
+	ck_assert_ptr_nonnull(buf);
+	for (k = k0; k < 400; k++) {
 		if (k == 100)
-			killing = pthread_create(&t, NULL, kill_later, &kl) == 0;
+			killing = pthread_create(&t, NULL, kill_later, kl) == 0;
 		len = 0;
 		append(&buf, &len, &cap, "{\"cycles\":[");
 		for (e = 0, m = 0; e < n; e++)
@@ -495,8 +487,34 @@ START_TEST(fleet_acknowledged_cycles_survive_sigkill)
 					acked[e] = (long)k;
 		harness_response_free(&r);
 	}
+	free(buf);
 	ck_assert_msg(killing, "the stream ended after %zu batches, before the kill", k);
 	pthread_join(t, NULL);
+	return k;
+}
+
+/*
+ * Stream batches until a SIGKILL cuts the daemon off; restart; the next cycle of every engine
+ * (one past its last acknowledged one) must equal the window form over its whole history:
+ * what was acknowledged survived, and an unacknowledged cycle that did commit is the exact
+ * repeat it is sent as again.
+ */
+START_TEST(fleet_acknowledged_cycles_survive_sigkill)
+{
+	static size_t first[MAX_UNITS];
+	static long acked[MAX_UNITS], next[MAX_UNITS];
+	static double want[MAX_UNITS], got[MAX_UNITS];
+	size_t n = unit_starts(first, MAX_UNITS), e, k;
+	char *buf = malloc(4096);
+	size_t len, cap = 4096;
+	struct killer kl = { &srv, 3000 };
+	cJSON *answer;
+	int64_t u;
+
+	fl_start(backends[_i]);
+	for (e = 0; e < n; e++)
+		acked[e] = -1;
+	k = stream_until_killed(first, n, 0, acked, &kl);
 	ck_assert_int_eq(harness_wait(&srv, 5000), 128 + SIGKILL);
 	ck_assert_msg(k >= 100 && k < 300, "the kill came after %zu batches", k);
 	unlink(srv.log);
@@ -1242,13 +1260,11 @@ START_TEST(fleet_bounded_loss_within_bound)
 	static size_t first[MAX_UNITS];
 	static long acked[MAX_UNITS], stored[MAX_UNITS], next[MAX_UNITS];
 	static double want[MAX_UNITS], got[MAX_UNITS];
-	size_t n = unit_starts(first, MAX_UNITS), e, k, m, lost = 0;
+	size_t n = unit_starts(first, MAX_UNITS), e, k, lost = 0;
 	char *buf = malloc(4096), path[600], p[64];
 	size_t len, cap = 4096;
 	struct harness_response r;
 	struct killer kl = { &srv, 3000 };
-	bool killing = false;
-	pthread_t t;
 	cJSON *answer, *j;
 	long status;
 	int64_t u;
@@ -1267,29 +1283,7 @@ START_TEST(fleet_bounded_loss_within_bound)
 
 	for (e = 0; e < n; e++)
 		acked[e] = e == 0 ? 0 : -1;
-	for (k = 1; k < 400; k++) {
-		if (k == 100)
-			killing = pthread_create(&t, NULL, kill_later, &kl) == 0;
-		len = 0;
-		append(&buf, &len, &cap, "{\"cycles\":[");
-		for (e = 0, m = 0; e < n; e++)
-			if (row_of(first[e], k) >= 0) {
-				if (m++ > 0)
-					append(&buf, &len, &cap, ",");
-				cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], k));
-			}
-		append(&buf, &len, &cap, "]}");
-		if (m == 0 || harness_http(port, "POST", "/v1/cycles", "application/json", buf, len,
-					   NULL, &r) != 0)
-			break;
-		if (r.status == 200)
-			for (e = 0; e < n; e++)
-				if (row_of(first[e], k) >= 0)
-					acked[e] = (long)k;
-		harness_response_free(&r);
-	}
-	ck_assert_msg(killing, "the stream ended after %zu batches, before the kill", k);
-	pthread_join(t, NULL);
+	k = stream_until_killed(first, n, 1, acked, &kl);
 	ck_assert_int_eq(harness_wait(&srv, 5000), 128 + SIGKILL);
 	unlink(srv.log);
 	ck_assert_int_eq(harness_start(&srv, NULL), 0);
