@@ -14,3 +14,21 @@ ready_port() {
 	done
 	return 1
 }
+
+# live_port LOG PID: print the port the daemon PID logged to LOG (a new file for each start,
+# so nothing a stopped daemon wrote is read as its port), once its /healthz answers; polled
+# every 10 ms, so a restart's time can be read off it. Prints the log and returns 1 when the
+# daemon died first.
+live_port() {
+	local log=$1 pid=$2 port=""
+	while [ -z "$port" ]; do
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+		port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$port" ] || sleep 0.01
+	done
+	until curl -sf -m 5 "http://127.0.0.1:$port/healthz" >/dev/null; do
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+		sleep 0.01
+	done
+	echo "$port"
+}

@@ -10,6 +10,8 @@
 #   FLUSH_MS (100), MAX_UNFLUSHED (10000), DURABILITY (bounded)
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/daemon.sh
+. "$src/bench/daemon.sh"
 build="$(cd "${1:-$src/build}" && pwd)"
 ENGINES="${ENGINES:-8192}" BATCH="${BATCH:-256}" THREADS="${THREADS:-4}" SECS="${SECONDS_RUN:-4}"
 ROUNDS="${ROUNDS:-3}" FLUSH_MS="${FLUSH_MS:-100}" MAX_UNFLUSHED="${MAX_UNFLUSHED:-10000}"
@@ -25,13 +27,7 @@ trap cleanup EXIT
 start() {
   "$build/bin/rulsrv" -c "$work/rulsrv.conf" 2> "$work/log" &
   pid=$!
-  port=""
-  while [ -z "$port" ]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$work/log" >&2; exit 1; }
-    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/log" | head -1)
-    [ -n "$port" ] || sleep 0.01
-  done
-  until curl -sf -m 5 "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
+  port=$(live_port "$work/log" "$pid") || exit 1
 }
 
 for r in $(seq "$ROUNDS"); do

@@ -9,6 +9,8 @@
 #   defaults: build, 2000, 60 (two windows of 30), 250, 3
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/daemon.sh
+. "$src/bench/daemon.sh"
 build="$(cd "${1:-$src/build}" && pwd)"
 engines="${2:-2000}"
 cycles="${3:-60}"
@@ -39,13 +41,7 @@ CONF
   rm -f "$work/log"  # a new file: nothing a stopped daemon left can be read as this one's port
   "$1/bin/rulsrv" -c "$work/rulsrv.conf" 2> "$work/log" &
   pid=$!
-  port=""
-  while [ -z "$port" ]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$work/log" >&2; exit 1; }
-    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/log" | head -1)
-    [ -n "$port" ] || sleep 0.01
-  done
-  until curl -sf -m 5 "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
+  port=$(live_port "$work/log" "$pid") || exit 1
   s=$(python3 "$src/bench/fleet_write_path.py" "$port" "$engines" "$cycles" "$per")
   echo "$s" >> "$work/$2"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
