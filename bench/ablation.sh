@@ -24,17 +24,7 @@ command -v wrk >/dev/null || { echo "ablation.sh: wrk is not installed (apt-get 
 # shellcheck source=bench/daemon.sh
 . "$src/bench/daemon.sh"
 
-work="$(mktemp -d /tmp/rulsrv-ablation.XXXXXX)"
-declare -A PID PORT
-cleanup() {
-	local n
-	for n in "${!PID[@]}"; do
-		kill "${PID[$n]}" 2>/dev/null || true
-		wait "${PID[$n]}" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch ablation
 say() { printf '[ablation %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 cmake --build "$build" -j "$(nproc)" --target rulsrv predict_forest drift_psi feedback \

@@ -32,3 +32,21 @@ live_port() {
 	done
 	echo "$port"
 }
+
+# bench_scratch NAME: a new folder $work (/tmp/rulsrv-NAME.*) and the arrays PID and PORT of the
+# daemons the script starts (floor.sh's nginx among them, as PID[floor]); on exit every one of
+# them is stopped and the folder removed.
+bench_scratch() {
+	work="$(mktemp -d "/tmp/rulsrv-$1.XXXXXX")"
+	declare -gA PID PORT
+	trap bench_cleanup EXIT
+}
+# shellcheck disable=SC2317  # run by the EXIT trap
+bench_cleanup() {
+	local n
+	for n in "${!PID[@]}"; do
+		kill "${PID[$n]}" 2>/dev/null || true
+		wait "${PID[$n]}" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}

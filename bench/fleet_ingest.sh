@@ -24,17 +24,9 @@ RUNS="${RUNS:-5}" DUR="${DUR:-3}" CONNS="${CONNS:-32}" ENGINES="${ENGINES:-51200
 DURABILITY="${DURABILITY:-durable}"
 
 command -v wrk >/dev/null || { echo "fleet_ingest.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-work="$(mktemp -d /tmp/rulsrv-ingest.XXXXXX)"
-declare -A PID PORT
-cleanup() {
-	local n
-	for n in "${!PID[@]}"; do
-		kill "${PID[$n]}" 2>/dev/null || true
-		wait "${PID[$n]}" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/daemon.sh
+. "$src/bench/daemon.sh"
+bench_scratch ingest
 say() { printf '[ingest %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 calc() { awk "BEGIN {printf \"%.6g\", $*}"; }
 # "median [min – max]" of the numbers in file $1, with $2 decimals

@@ -23,13 +23,7 @@ command -v wrk >/dev/null || { echo "predlog_wait.sh: wrk is not installed (apt-
 # shellcheck source=bench/daemon.sh
 . "$src/bench/daemon.sh"
 
-work="$(mktemp -d /tmp/rulsrv-predlog-wait.XXXXXX)"
-pid=""
-cleanup() {
-	[ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_scratch predlog-wait
 say() { printf '[predlog-wait %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 cmake --build "$build" -j "$(nproc)" --target rulsrv predict_forest drift_psi feedback \
@@ -46,7 +40,7 @@ figure() {
 		-o "plugins.model.settings.database=$work/db/rulsrv.db" \
 		-o "plugins.feedback.settings.database=$work/db/rulsrv.db" \
 		-o "plugins.feedback.settings.log_before_answer=\"$mode\"" 2>"$work/rulsrv.log" &
-	pid=$!
+	PID[rulsrv]=$!
 	port=$(ready_port "$work/rulsrv.log" prediction 300) ||
 		{ cat "$work/rulsrv.log" >&2; echo "predlog_wait.sh: the daemon did not start" >&2; exit 1; }
 	case $name in
@@ -55,9 +49,9 @@ figure() {
 	esac
 	r=$(BODY=$body BATCH=1 wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 10s -s "$src/bench/$script" \
 		"http://127.0.0.1:$port$path" | sed -n 's/^RESULT //p')
-	kill "$pid"
-	wait "$pid" || true
-	pid=""
+	kill "${PID[rulsrv]}"
+	wait "${PID[rulsrv]}" || true
+	unset "PID[rulsrv]"
 	field() { echo "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	[ "$(field non2xx)" = 0 ] && [ "$(field sockerr)" = 0 ] ||
 		echo "predlog_wait.sh: $mode $name: $(field non2xx) non-2xx, $(field sockerr) socket errors" >&2

@@ -49,17 +49,9 @@ fi
 command -v wrk >/dev/null || { echo "run.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "run.sh: curl is not installed" >&2; exit 1; }
 
-work="$(mktemp -d /tmp/rulsrv-bench.XXXXXX)"
-declare -A PID PORT
-cleanup() {
-	local n
-	for n in "${!PID[@]}"; do
-		kill "${PID[$n]}" 2>/dev/null || true
-		wait "${PID[$n]}" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/daemon.sh
+. "$src/bench/daemon.sh"
+bench_scratch bench
 res="$work/res"
 mkdir -p "$res" "$work/bodies" "$(dirname "$out")"
 
