@@ -450,6 +450,38 @@ kill_later(void *arg)
 }
 
 /*
+ * After a restart: the next cycle of every engine e with next[e] >= 0 (its row number in the
+ * stream), sent alone to /v1/cycles, must be answered with the window form over the engine's
+ * history up to it: what the store kept is each engine's history, whole.
+ */
+static void
+next_cycles_match_window_form(const size_t *first, size_t n, const long *next)
+{
+	static double want[MAX_UNITS], got[MAX_UNITS];
+	size_t len, cap = 4096, e;
+	char *buf = malloc(cap);
+	cJSON *answer;
+	int64_t u;
+
+	ck_assert_ptr_nonnull(buf);
+	for (e = 0; e < n; e++) {
+		if (next[e] < 0)
+			continue;
+		len = 0;
+		cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], (size_t)next[e]));
+		ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer), 200);
+		ruls(answer, &got[e], &u, 1);
+		cJSON_Delete(answer);
+	}
+	window_form(first, n, next, want);
+	for (e = 0; e < n; e++)
+		if (next[e] >= 0)
+			ck_assert_msg(got[e] == want[e], "unit %lld after restart: %.9g, want %.9g",
+				      (long long)fd001.unit[first[e]], got[e], want[e]);
+	free(buf);
+}
+
+/*
  * Batches k0 to 399 of every engine's rows (first[e]: its first row), one /v1/cycles body each,
  * with kl's SIGKILL started once batch 100 went out (so the kill lands a few ms after it,
  * whatever the daemon's speed); acked[e] becomes the last batch answered 200 that carried a
@@ -503,13 +535,8 @@ START_TEST(fleet_acknowledged_cycles_survive_sigkill)
 {
 	static size_t first[MAX_UNITS];
 	static long acked[MAX_UNITS], next[MAX_UNITS];
-	static double want[MAX_UNITS], got[MAX_UNITS];
 	size_t n = unit_starts(first, MAX_UNITS), e, k;
-	char *buf = malloc(4096);
-	size_t len, cap = 4096;
 	struct killer kl = { &srv, 3000 };
-	cJSON *answer;
-	int64_t u;
 
 	fl_start(backends[_i]);
 	for (e = 0; e < n; e++)
@@ -520,22 +547,9 @@ START_TEST(fleet_acknowledged_cycles_survive_sigkill)
 	unlink(srv.log);
 	ck_assert_int_eq(harness_start(&srv, NULL), 0);
 	port = harness_port(&srv, "prediction");
-	for (e = 0; e < n; e++) {
-		next[e] = row_of(first[e], (size_t)(acked[e] + 1)) >= 0 ? acked[e] + 1 : -1;
-		if (next[e] < 0)
-			continue;
-		len = 0;
-		cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], (size_t)next[e]));
-		ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer), 200);
-		ruls(answer, &got[e], &u, 1);
-		cJSON_Delete(answer);
-	}
-	window_form(first, n, next, want);
 	for (e = 0; e < n; e++)
-		if (next[e] >= 0)
-			ck_assert_msg(got[e] == want[e], "unit %lld after restart: %.9g, want %.9g",
-				      (long long)fd001.unit[first[e]], got[e], want[e]);
-	free(buf);
+		next[e] = row_of(first[e], (size_t)(acked[e] + 1)) >= 0 ? acked[e] + 1 : -1;
+	next_cycles_match_window_form(first, n, next);
 }
 END_TEST
 
@@ -1259,15 +1273,13 @@ START_TEST(fleet_bounded_loss_within_bound)
 {
 	static size_t first[MAX_UNITS];
 	static long acked[MAX_UNITS], stored[MAX_UNITS], next[MAX_UNITS];
-	static double want[MAX_UNITS], got[MAX_UNITS];
 	size_t n = unit_starts(first, MAX_UNITS), e, k, lost = 0;
 	char *buf = malloc(4096), path[600], p[64];
 	size_t len, cap = 4096;
 	struct harness_response r;
 	struct killer kl = { &srv, 3000 };
-	cJSON *answer, *j;
+	cJSON *j;
 	long status;
-	int64_t u;
 
 	ck_assert_int_eq(harness_start_conf(&srv, fl_bounded_conf), 0);
 	port = harness_port(&srv, "prediction");
@@ -1307,20 +1319,7 @@ START_TEST(fleet_bounded_loss_within_bound)
 	fprintf(stderr, "fleet_bounded_loss_within_bound: %zu acknowledged cycles lost to the "
 		"SIGKILL after %zu batches (bound 300)\n", lost, k);
 	ck_assert_msg(lost <= 300, "%zu acknowledged cycles lost, more than the bound 300", lost);
-	for (e = 0; e < n; e++) {
-		if (next[e] < 0)
-			continue;
-		len = 0;
-		cycle_json(&buf, &len, &cap, (size_t)row_of(first[e], (size_t)next[e]));
-		ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, &answer), 200);
-		ruls(answer, &got[e], &u, 1);
-		cJSON_Delete(answer);
-	}
-	window_form(first, n, next, want);
-	for (e = 0; e < n; e++)
-		if (next[e] >= 0)
-			ck_assert_msg(got[e] == want[e], "unit %lld after restart: %.9g, want %.9g",
-				      (long long)fd001.unit[first[e]], got[e], want[e]);
+	next_cycles_match_window_form(first, n, next);
 	free(buf);
 }
 END_TEST
