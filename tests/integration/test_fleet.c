@@ -980,20 +980,28 @@ write_v1(const char *path, const size_t *first, size_t n, const long *upto)
 	sqlite3_close(db);
 }
 
+/* The integer the query sql answers in the file at path (read only), -1 when none. */
 static int64_t
-schema_version_of(const char *path)
+sql_value(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, "SELECT value FROM fleet_meta WHERE key = 'schema_version'", -1,
-			       &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+static int64_t
+schema_version_of(const char *path)
+{
+	return sql_value(path, "SELECT value FROM fleet_meta WHERE key = 'schema_version'");
 }
 
 /*
@@ -1246,23 +1254,6 @@ static const char fl_bounded_conf[] =
 	"  prediction = { listen = \"127.0.0.1:0\"; max_body_bytes = 16777216;\n"
 	"    plugins = [\"model\"]; }; };\n";
 
-static int64_t
-count_rows(const char *path, const char *sql)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
-
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 /*
  * durability = "bounded": an answer goes out before its commit (the store has nothing of it
  * right after, and has it once flush_interval_ms passed); a SIGKILL mid-stream loses at most
@@ -1288,10 +1279,10 @@ START_TEST(fleet_bounded_loss_within_bound)
 	len = 0;
 	cycle_json(&buf, &len, &cap, first[0]);
 	ck_assert_int_eq(post("/v1/cycles", "application/json", buf, len, NULL), 200);
-	ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM fleet_slots"), 0);
-	for (k = 0; k < 60 && count_rows(path, "SELECT count(*) FROM fleet_slots") == 0; k++)
+	ck_assert_int_eq(sql_value(path, "SELECT count(*) FROM fleet_slots"), 0);
+	for (k = 0; k < 60 && sql_value(path, "SELECT count(*) FROM fleet_slots") == 0; k++)
 		usleep(100000);
-	ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM fleet_slots"), 1);
+	ck_assert_int_eq(sql_value(path, "SELECT count(*) FROM fleet_slots"), 1);
 
 	for (e = 0; e < n; e++)
 		acked[e] = e == 0 ? 0 : -1;
