@@ -63,13 +63,14 @@ commit_run(struct fleet_committer *c, struct fleet_item *batch)
 	struct fleet_item *it, *next;
 	struct fleet_row *rows = NULL;
 	struct fleet_window *wins = NULL;
-	size_t nr = 0, nw = 0, nf = 0, kr = 0, kw = 0;
+	size_t nr = 0, nw = 0, nf = 0, kr = 0, kw = 0, early = 0;
 	int r = -EAGAIN;
 
 	for (it = batch; it != NULL; it = it->next) {
 		nr += it->n_rows;
 		nw += it->n_wins;
 		nf += it->n_forget;
+		early += it->early;
 	}
 	if (batch->next != NULL && nf == 0) {
 		rows = malloc((nr ? nr : 1) * sizeof(*rows));
@@ -94,13 +95,13 @@ commit_run(struct fleet_committer *c, struct fleet_item *batch)
 						       it->rows, it->n_rows, it->wins, it->n_wins);
 	free(rows);
 	free(wins);
+	if (early > 0) { /* the batch's answered cycles are committed: room for as many */
+		pthread_mutex_lock(&c->lock);
+		c->unflushed -= early;
+		pthread_mutex_unlock(&c->lock);
+	}
 	for (it = batch; it != NULL; it = next) {
 		next = it->next;
-		if (it->early > 0) {
-			pthread_mutex_lock(&c->lock);
-			c->unflushed -= it->early;
-			pthread_mutex_unlock(&c->lock);
-		}
 		c->hook(c->ud, it);
 	}
 }
@@ -166,6 +167,7 @@ fleet_committer_new(struct fleet_store *store, void (*hook)(void *ud, struct fle
 		    void *ud, struct fleet_committer **out)
 {
 	struct fleet_committer *c = calloc(1, sizeof(*c));
+	pthread_condattr_t mono;
 	int r;
 
 	if (c == NULL)
@@ -175,18 +177,12 @@ fleet_committer_new(struct fleet_store *store, void (*hook)(void *ud, struct fle
 	c->ud = ud;
 	c->tail = &c->head;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->work, NULL);
+	/* gather's deadline is on the monotonic clock */
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->work, &mono);
+	pthread_condattr_destroy(&mono);
 	pthread_cond_init(&c->idle, NULL);
-	{
-		/* gather's deadline is on the monotonic clock */
-		pthread_condattr_t a;
-
-		pthread_condattr_init(&a);
-		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-		pthread_cond_destroy(&c->work);
-		pthread_cond_init(&c->work, &a);
-		pthread_condattr_destroy(&a);
-	}
 	r = pthread_create(&c->thread, NULL, commit_main, c);
 	if (r != 0) {
 		fleet_committer_free(c);
