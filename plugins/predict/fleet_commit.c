@@ -42,6 +42,7 @@ fleet_item_free(struct fleet_item *it)
 	free(it->forget);
 	free(it->rows);
 	free(it->reps);
+	free(it->repeat);
 	for (size_t i = 0; i < it->n_wins; i++)
 		free(it->wins[i].slots);
 	free(it->wins);

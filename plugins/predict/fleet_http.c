@@ -2,6 +2,7 @@
 /* fleet_http.c - POST /v1/cycles, GET /v1/engines: the fleet's routes. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ struct cycles_req {
 	size_t n_groups, n_new, n_fresh;
 	float *rows, *out;
 	struct fleet_row *wrows;
+	uint8_t *repeat; /* per row of wrows: flagged for the observers (maybe_logged) */
+	bool any_repeat;
 	struct fleet_window *wins;
 	size_t n_wins;
 };
@@ -329,6 +332,8 @@ apply_plan(struct cycles_req *q, double now)
 			i = q->order[gr->first + k];
 			if (q->plan[i].kind != PLAN_NEW)
 				continue;
+			q->repeat[w] = cycle_number(r, i) <= gr->e->maybe_logged;
+			q->any_repeat |= q->repeat[w];
 			struct fleet_row *row = &q->wrows[w++];
 
 			fleet_engine_append(gr->e, cycle_number(r, i), cycle_inputs(r, i),
@@ -415,25 +420,57 @@ render(struct cycles_req *q, size_t *len)
 	return body;
 }
 
-/* An answer durable in the fleet store, waiting for the observers that hold it. */
+/*
+ * A deferred answer that waits for the observers that hold it (the prediction log's commit,
+ * log_before_answer) and, when the observers had the predictions as the cycles were queued
+ * (overlapped: see plan_and_queue), for the fleet store's commit too: parts counts what it
+ * still waits for, and whichever comes last answers.
+ */
 struct fleet_answer {
 	struct fleet_shared *sh;
 	struct rulsrv_response *resp;
 	unsigned status;
 	char *body;
 	size_t len;
+	atomic_int parts;
+	int store_err; /* the fleet store's commit failed (overlapped) */
+	int log_err;   /* an observer released its hold with an error */
 };
 
-/* The observers let the answer go: it goes out, or, when the prediction log could not keep
- * the predictions, 503 store_failed (the cycles are kept: the client's retry is an exact
- * repeat, answered again and logged once). */
-static void
-fleet_observed(void *ud, int status)
+static struct fleet_answer *
+answer_new(struct fleet_shared *sh, struct rulsrv_response *resp, unsigned status, char *body,
+	   size_t len, int parts)
 {
-	struct fleet_answer *a = ud;
+	struct fleet_answer *a = malloc(sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	*a = (struct fleet_answer){ .sh = sh, .resp = resp, .status = status, .body = body,
+				    .len = len };
+	atomic_init(&a->parts, parts);
+	return a;
+}
+
+/*
+ * Everything the answer waited for is done: it goes out; or 503 store_failed when the store
+ * could not keep the cycles (the log may hold their predictions: the client's retry is
+ * flagged, maybe_logged, and logged once), or when the log could not keep the predictions
+ * (the cycles are kept: the retry is an exact repeat, answered again and logged once).
+ */
+static void
+answer_part_done(struct fleet_answer *a)
+{
 	const struct rulsrv_api *api = a->sh->api;
 
-	if (status == 0) {
+	if (atomic_fetch_sub_explicit(&a->parts, 1, memory_order_acq_rel) != 1)
+		return;
+	if (a->store_err == -ESHUTDOWN) {
+		free(a->body);
+		api->respond_error(a->resp, 503, "shutting_down", "the service is stopping");
+	} else if (a->store_err < 0) {
+		free(a->body);
+		fleet_store_failed(a->sh, a->resp, a->store_err);
+	} else if (a->log_err == 0) {
 		api->respond(a->resp, a->status, "application/json", a->body, a->len);
 	} else {
 		free(a->body);
@@ -446,70 +483,113 @@ fleet_observed(void *ud, int status)
 	free(a);
 }
 
-/*
- * The new predictions of a request to the observers (drift, the prediction log) and to
- * predictions_total and rul_prediction_value, as /v1/predict does, and to fleet_cycles_total:
- * once they are durable (the committer's hook, fleet_committed), so that a cycle answered 503
- * store_failed, which the client sends again, is neither observed nor counted twice. The
- * request's repeats of stored cycles go to the observers too, flagged
- * RULSRV_PREDICTION_REPEAT (the prediction log takes the ones it lacks). Then the answer
- * (it->resp, it->body: taken), once every observer that holds it let it go.
- */
-void
-fleet_http_durable(struct fleet_item *it)
+/* The observers let the answer go (status: the first error of a hold, else 0). */
+static void
+fleet_observed(void *ud, int status)
 {
-	struct fleet_service *fs = it->fs;
-	struct rulsrv_prediction *items = NULL;
-	struct rulsrv_prediction_batch batch;
-	struct fleet_answer *a = NULL;
+	struct fleet_answer *a = ud;
+
+	a->log_err = status;
+	answer_part_done(a);
+}
+
+/*
+ * The predictions of an item for the observers (drift, the prediction log): its new rows,
+ * flagged RULSRV_PREDICTION_REPEAT where the log may have them already, then the request's
+ * repeats of stored cycles, flagged (the prediction log takes the ones it lacks). inputs:
+ * each row's inputs (NULL: the rows' own copies). *items is malloc'd (NULL when empty or out
+ * of memory: nothing to notify).
+ */
+static void
+observer_batch(struct fleet_service *fs, const struct fleet_item *it, double received_at,
+	       struct rulsrv_prediction_batch *batch, struct rulsrv_prediction **items)
+{
 	size_t i, n = it->n_rows + it->n_reps;
 
-	if (it->resp != NULL) {
-		a = malloc(sizeof(*a));
-		if (a == NULL) {
-			fleet_store_failed(fs->sh, it->resp, -ENOMEM);
-			it->resp = NULL;
-			return;
-		}
-		*a = (struct fleet_answer){ .sh = fs->sh, .resp = it->resp, .status = it->status,
-					    .body = it->body, .len = it->body_len };
-		it->resp = NULL;
-		it->body = NULL;
+	*items = n > 0 ? malloc(n * sizeof(**items)) : NULL;
+	for (i = 0; *items != NULL && i < n; i++) {
+		const struct fleet_row *row = i < it->n_rows ? &it->rows[i] : &it->reps[i - it->n_rows];
+		bool repeat = i >= it->n_rows || (it->repeat != NULL && it->repeat[i]);
+
+		(*items)[i] = (struct rulsrv_prediction){
+			.unit = row->unit,
+			.cycle = row->cycle,
+			.rul = row->rul,
+			.inputs = row->inputs,
+			.flags = RULSRV_PREDICTION_STREAMED | (repeat ? RULSRV_PREDICTION_REPEAT : 0),
+		};
 	}
-	if (fs != NULL && n > 0)
-		items = malloc(n * sizeof(*items));
-	if (items == NULL) {
-		if (a != NULL)
-			fleet_observed(a, 0);
-		return;
-	}
+	*batch = (struct rulsrv_prediction_batch){
+		.model = fs->m.name,
+		.version = fs->m.version,
+		.timestamp = received_at,
+		.input_count = fs->m.input_count,
+		.input_names = fs->m.input_names,
+		.count = *items != NULL ? n : 0,
+		.item_size = sizeof(**items),
+		.items = *items,
+	};
+}
+
+/* A request's new cycles are durable: fleet_cycles_total, and predictions_total and
+ * rul_prediction_value as /v1/predict counts them (not for a cycle answered 503
+ * store_failed, which the client sends again). */
+static void
+count_durable(struct fleet_service *fs, const struct fleet_item *it)
+{
+	size_t i;
+
 	fs->m.api->counter_add(fs->cycles_total, (double)it->n_rows);
 	if (fs->m.predictions != NULL)
 		fs->m.api->counter_add(fs->m.predictions, (double)it->n_rows);
 	for (i = 0; fs->m.rul_value != NULL && i < it->n_rows; i++)
 		fs->m.api->histogram_observe(fs->m.rul_value, it->rows[i].rul);
-	for (i = 0; i < n; i++) {
-		const struct fleet_row *row = i < it->n_rows ? &it->rows[i] : &it->reps[i - it->n_rows];
+}
 
-		items[i] = (struct rulsrv_prediction){
-			.unit = row->unit,
-			.cycle = row->cycle,
-			.rul = row->rul,
-			.inputs = row->inputs,
-			.flags = RULSRV_PREDICTION_STREAMED |
-				 (i < it->n_rows ? 0 : RULSRV_PREDICTION_REPEAT),
-		};
+/*
+ * The committer's hook for an item whose rows are durable. An overlapped item (it->answer)
+ * had its observers already: the counts, and its answer learns of the commit. Otherwise the
+ * new predictions go to the observers now, once they are durable, so that a cycle answered
+ * 503 store_failed is not observed twice; then the answer (it->resp, it->body: taken), once
+ * every observer that holds it let it go.
+ */
+void
+fleet_http_durable(struct fleet_item *it)
+{
+	struct fleet_service *fs = it->fs;
+	struct rulsrv_prediction *items;
+	struct rulsrv_prediction_batch batch;
+	struct fleet_answer *a = NULL;
+
+	if (fs == NULL) /* an engine forgotten: nothing to tell */
+		return;
+	if (it->answer != NULL) {
+		a = it->answer;
+		it->answer = NULL;
+		it->resp = NULL;
+		a->store_err = it->result;
+		if (it->result == 0)
+			count_durable(fs, it);
+		answer_part_done(a);
+		return;
 	}
-	batch = (struct rulsrv_prediction_batch){
-		.model = fs->m.name,
-		.version = fs->m.version,
-		.timestamp = it->received_at,
-		.input_count = fs->m.input_count,
-		.input_names = fs->m.input_names,
-		.count = n,
-		.item_size = sizeof(*items),
-		.items = items,
-	};
+	if (it->resp != NULL) {
+		a = answer_new(fs->sh, it->resp, it->status, it->body, it->body_len, 1);
+		if (a == NULL) {
+			fleet_store_failed(fs->sh, it->resp, -ENOMEM);
+			it->resp = NULL;
+			return;
+		}
+		it->resp = NULL;
+		it->body = NULL;
+	}
+	count_durable(fs, it);
+	observer_batch(fs, it, it->received_at, &batch, &items);
+	if (items == NULL) {
+		if (a != NULL)
+			fleet_observed(a, 0);
+		return;
+	}
 	if (a != NULL)
 		fs->m.api->observers_notify_then(fs->m.host, &batch, fleet_observed, a);
 	else
@@ -538,7 +618,8 @@ group_cycles(struct cycles_req *q)
 			 sizeof(*q->rows));
 	q->out = malloc(r->count * sizeof(*q->out));
 	q->wrows = malloc(r->count * sizeof(*q->wrows));
-	if (!q->order || !q->plan || !q->groups || !q->rows || !q->out || !q->wrows)
+	q->repeat = malloc(r->count);
+	if (!q->order || !q->plan || !q->groups || !q->rows || !q->out || !q->wrows || !q->repeat)
 		return -ENOMEM;
 	for (i = 0; i < r->count; i++)
 		q->order[i] = i;
@@ -567,6 +648,7 @@ free_req(struct cycles_req *q)
 	free(q->rows);
 	free(q->out);
 	free(q->wrows);
+	free(q->repeat);
 	for (g = 0; q->wins != NULL && g < q->n_wins; g++)
 		free(q->wins[g].slots);
 	free(q->wins);
@@ -673,6 +755,10 @@ ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 	it->rows = q->wrows;
 	it->n_rows = q->n_new;
 	q->wrows = NULL;
+	if (q->any_repeat) {
+		it->repeat = q->repeat;
+		q->repeat = NULL;
+	}
 	it->wins = q->wins;
 	it->n_wins = q->n_wins;
 	q->wins = NULL;
@@ -718,8 +804,10 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	const char *code = NULL;
 	char msg[300];
 	unsigned status;
+	struct rulsrv_prediction_batch batch;
+	struct rulsrv_prediction *items;
 	int submitted;
-	bool early;
+	bool early, overlap;
 	char *body = NULL;
 	size_t body_len = 0;
 
@@ -748,7 +836,26 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	/* durability = "bounded": answered now, committed within flush_interval_ms, unless
 	 * max_unflushed_cycles answered cycles wait for their commit already */
 	early = !deferred && sh->bounded && fleet_committer_reserve(sh->committer, it->n_rows);
-	if (early) {
+	overlap = !deferred && !sh->bounded && !sh->store->ops->shared && q.n_fresh == 0;
+	if (overlap) {
+		it->answer = answer_new(sh, resp, 200, it->body, it->body_len, 2);
+		if (it->answer == NULL)
+			overlap = false;
+		else
+			it->body = NULL;
+	}
+	if (overlap) {
+		/* the observers have the predictions now, under the lock (so the log takes an
+		 * original before its repeats), and the log commits while the store does: the
+		 * answer waits for both (answer_part_done) */
+		observer_batch(fs, it, rt->received_at, &batch, &items);
+		api->response_defer(resp);
+		if (items != NULL)
+			api->observers_notify_then(fs->m.host, &batch, fleet_observed, it->answer);
+		else
+			fleet_observed(it->answer, 0);
+		free(items);
+	} else if (early) {
 		it->early = it->n_rows;
 		it->resp = NULL;
 		body = it->body;
@@ -764,7 +871,12 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	 */
 	submitted = fleet_committer_submit(sh->committer, it);
 	pthread_mutex_unlock(&sh->lock);
-	if (submitted < 0) {
+	if (submitted < 0 && it->answer != NULL) {
+		it->resp = NULL;
+		it->answer->store_err = -ESHUTDOWN;
+		answer_part_done(it->answer);
+		it->answer = NULL;
+	} else if (submitted < 0) {
 		it->resp = NULL;
 		api->respond_error(resp, 503, "shutting_down", "the service is stopping");
 	} else {

@@ -85,6 +85,12 @@ struct fleet_item {
 	 * stored again): their first answer may never have gone out */
 	struct fleet_row *reps;
 	size_t n_reps;
+	/* per row: the prediction log may have it already (fleet_engine.maybe_logged), so the
+	 * observers get it flagged RULSRV_PREDICTION_REPEAT; NULL: no row is */
+	uint8_t *repeat;
+	/* the observers had the predictions when the item was queued (fleet_http.c): the
+	 * answer waits for this commit and the log's; the hook gives it the commit's result */
+	struct fleet_answer *answer;
 	/* the answer once durable: body (malloc'd) with status, or the error when the store
 	 * failed; resp NULL for writes nobody waits for (evictions on a timer) */
 	struct rulsrv_response *resp;
@@ -106,6 +112,7 @@ struct fleet_item {
 
 struct fleet_retry;
 void fleet_retry_free(struct fleet_retry *rt);
+struct fleet_answer;
 
 struct fleet_shared;
 struct fleet_committer;

@@ -95,6 +95,10 @@ load_window(void *ud, const struct fleet_window *w)
 	e->rul = (float)w->rul;
 	e->last_seen = w->ts;
 	e->by = model_index_locked(sh, w->model, w->version);
+	/* at a start: the previous process may have logged the engine's next cycle and died
+	 * before the store committed it (fleet_http.c), so the client's retry is flagged */
+	if (l->bulk && e->len > 0)
+		e->maybe_logged = fleet_engine_last_cycle(e) + 1;
 	fleet_count_locked(sh, e, +1);
 	if (!l->bulk)
 		fleet_table_place(&sh->table, e);
@@ -323,10 +327,18 @@ fleet_committed(void *ud, struct fleet_item *it)
 		pthread_mutex_lock(&sh->lock);
 		for (i = 0; i < it->n_wins; i++)
 			fleet_reload_locked(sh, it->wins[i].unit);
+		/* the observers had these predictions (overlapped), and the log may keep them:
+		 * the client's retry of these cycles is flagged, logged where the log lacks it */
+		for (i = 0; it->answer != NULL && i < it->n_rows; i++) {
+			struct fleet_engine *e = fleet_table_find(&sh->table, it->rows[i].unit);
+
+			if (e != NULL && e->maybe_logged < it->rows[i].cycle)
+				e->maybe_logged = it->rows[i].cycle;
+		}
 		pthread_mutex_unlock(&sh->lock);
 	}
-	if (it->result == 0)
-		fleet_http_durable(it); /* answers it->resp once the observers let it go */
+	if (it->result == 0 || it->answer != NULL)
+		fleet_http_durable(it); /* answers once the observers let it go */
 	else if (it->resp != NULL)
 		fleet_store_failed(sh, it->resp, it->result);
 	else if (it->early > 0) /* answered before its commit (durability = "bounded") */

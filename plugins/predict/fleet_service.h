@@ -29,6 +29,11 @@ struct fleet_engine {
 	uint16_t flags;
 	uint32_t cap, len, head;
 	uint32_t probe; /* unused, keeps slots 8-aligned */
+	/* the new cycles up to this one may be in the prediction log already, without being in
+	 * the store (the log commits beside the store, fleet_http.c): their predictions are
+	 * flagged RULSRV_PREDICTION_REPEAT, which the log takes only where it lacks them. -1:
+	 * none. The engine's next cycle after a start; the cycles of a failed commit. */
+	int64_t maybe_logged;
 	/* the table's list of engines by last_seen (fleet_table.c): the oldest goes first at
 	 * the idle TTL and for capacity */
 	struct fleet_engine *older, *newer;

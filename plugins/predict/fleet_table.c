@@ -238,6 +238,7 @@ fleet_engine_new(int64_t unit, uint32_t cap)
 	memset(e, 0, sizeof(*e)); /* older, newer NULL: in no list */
 	e->unit = unit;
 	e->cap = cap;
+	e->maybe_logged = -1;
 	return e;
 }
 
@@ -253,6 +254,7 @@ fleet_engine_resize(struct fleet_engine *e, uint32_t cap)
 	n->rul = e->rul;
 	n->by = e->by;
 	n->flags = e->flags;
+	n->maybe_logged = e->maybe_logged;
 	for (i = 0; i < keep; i++)
 		memcpy(n->slots + (size_t)i * FLEET_SLOT, fleet_engine_slot(e, e->len - keep + i),
 		       FLEET_SLOT * sizeof(double));

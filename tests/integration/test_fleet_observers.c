@@ -534,13 +534,14 @@ window_observations(void)
 }
 
 /*
- * A cycle the store could not make durable is answered 503 store_failed and kept nowhere: not
- * in the window, and not in drift, the prediction log, predictions_total or
- * fleet_cycles_total either, so the client's retry is observed, logged and scored once. The
- * store fails because another connection holds the database's write lock past the store's
- * busy timeout.
+ * A cycle the store could not make durable is answered 503 store_failed and kept out of the
+ * window, fleet_cycles_total and predictions_total. Its prediction went to the observers as
+ * the cycle was queued (drift counts it, the log commits it beside the store), so the client's
+ * retry, a new cycle to the store again, is flagged a repeat: drift does not count it twice,
+ * and the log and the failure event's scoring hold it once. The store fails because another
+ * connection holds the database's write lock past the store's busy timeout.
  */
-START_TEST(fleet_unacknowledged_cycles_are_not_observed)
+START_TEST(fleet_store_failed_cycle_is_observed_once)
 {
 	long long unit;
 	char path[600];
@@ -562,7 +563,7 @@ START_TEST(fleet_unacknowledged_cycles_are_not_observed)
 	ck_assert_int_eq(stream_one(5), 503);
 	ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	ck_assert_double_eq(window_observations(), 5);
+	ck_assert_double_eq(window_observations(), 6);
 	ck_assert_double_eq(harness_scrape(pred_port, "fleet_cycles_total{model=\"rul-fd001\"}"), 5);
 	ck_assert_double_eq(harness_scrape(pred_port, "predictions_total{model=\"rul-fd001\"}"), 5);
 
@@ -593,7 +594,7 @@ fleet_observers_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, fleet_streamed_predictions_are_drift_observations, 0, 2);
 	tcase_add_test(tc, fleet_streamed_predictions_are_logged_and_scored);
-	tcase_add_test(tc, fleet_unacknowledged_cycles_are_not_observed);
+	tcase_add_test(tc, fleet_store_failed_cycle_is_observed_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
