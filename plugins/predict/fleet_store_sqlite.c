@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* fleet_store_sqlite.c - the engines' windows and histories in SQLite (WAL, synchronous=FULL). */
+/* fleet_store_sqlite.c - the engines' windows and histories in SQLite (WAL, synchronous=FULL),
+ * committed first to a journal (fleet_journal.c) and applied to the tables behind. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
+#include "fleet_journal.h"
 #include "fleet_ring.h"
 #include "fleet_store.h"
 
@@ -33,8 +36,18 @@
  * plugin's table "failures" when both plugins use the same file; the fleet keeps its cursor
  * and the schema version in fleet_meta.
  *
- * Two connections: w (the committer thread, and the timer for the cursor) and r (readers,
+ * Two connections: w (the applier thread, and the timer for the cursor) and r (readers,
  * under rlock).
+ *
+ * The commit: apply() encodes its writes as one record of the journal beside the file
+ * (<database>-fleet-journal-<n>) and returns once that record is on stable storage: an
+ * append and one fdatasync, where a durable SQLite transaction writes and syncs a B-tree
+ * page per engine touched and, every few commits, a checkpoint. The applier thread then
+ * writes the records into the tables in larger transactions (synchronous=FULL still), after
+ * which their journal files go. open() applies whatever journal a crash left, before it
+ * loads; readers (history, window) wait until what was committed before them is applied, so
+ * they read the tables as if every commit had gone there directly. A database that is not a
+ * plain path (":memory:", a "file:" URI) is written directly, without a journal.
  */
 
 #define SCHEMA_VERSION 3
@@ -85,13 +98,42 @@ static const char *const st_sql[ST_COUNT] = {
 			  " VALUES('failure_cursor', ?1)",
 };
 
+/* A journal record waiting for the applier (its bytes as appended). */
+struct pending {
+	struct pending *next;
+	uint64_t seq;
+	size_t len, cycles;
+	unsigned char data[];
+};
+
+/* The applier's transactions: up to this many cycles (slots and history rows) each, so that
+ * the feedback plugin's writer, which may share the file, waits for a short one at most;
+ * gathered for up to APPLY_GATHER_MS when fewer are queued. */
+#define APPLY_TXN_CYCLES 4096
+#define APPLY_GATHER_MS 20
+/* Journaled bytes not yet applied, past which a commit waits for the applier (memory). */
+#define APPLY_MAX_PENDING_BYTES (64u << 20)
+
 struct sqlite_store {
 	struct fleet_store base; /* first: the vtable */
 	sqlite3 *w, *r;
 	pthread_mutex_t wlock, rlock;
 	sqlite3_stmt *st[ST_COUNT];
 	char *path;
+	/* the journal and its applier; journal NULL: apply() writes the tables directly */
+	struct fleet_journal *journal;
+	pthread_t applier;
+	bool applier_started, stop;
+	pthread_mutex_t qlock; /* the queue, its counts, applied, apply_err, stop */
+	pthread_cond_t queued, progress;
+	struct pending *head, **tail;
+	size_t pending_bytes, pending_cycles;
+	uint64_t queued_seq, applied_seq;
+	int apply_err; /* the applier's last failure, 0 once it applied again */
 };
+
+static int journal_start(struct sqlite_store *s, char *err, size_t err_len);
+static uint64_t applier_stop(struct sqlite_store *s);
 
 static int
 store_errno(int rc)
@@ -156,12 +198,17 @@ sq_close(struct fleet_store *base)
 
 	if (s == NULL)
 		return;
+	/* what is journaled goes into the tables first; the journal goes once it is all there */
+	fleet_journal_close(s->journal, applier_stop(s));
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->w);
 	sqlite3_close(s->r);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->queued);
+	pthread_cond_destroy(&s->progress);
 	free(s->path);
 	free(s);
 }
@@ -385,6 +432,10 @@ sq_open(const char *path, int timeout_ms, struct fleet_store **out, char *err, s
 	s->base.ops = &fleet_store_sqlite;
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->queued, NULL);
+	pthread_cond_init(&s->progress, NULL);
+	s->tail = &s->head;
 	s->path = strdup(path);
 	r = s->path == NULL ? -ENOMEM : store_conn(path, timeout_ms, &s->w, err, err_len);
 	if (r == 0)
@@ -397,6 +448,8 @@ sq_open(const char *path, int timeout_ms, struct fleet_store **out, char *err, s
 			snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(s->w));
 			r = -EIO;
 		}
+	if (r == 0)
+		r = journal_start(s, err, err_len);
 	if (r == 0)
 		r = store_conn(path, timeout_ms, &s->r, err, err_len);
 	if (r == 0)
@@ -466,12 +519,400 @@ apply_all(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
 	return r;
 }
 
-static int
-sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
-	 const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
-	 size_t n_wins)
+/* ---- the journal ------------------------------------------------------------------------------ */
+
+/*
+ * A record is one apply() call, in native byte order (the journal is read back by this
+ * process's next start on the same host): counts, forgets, history rows, windows with their
+ * new slots. Texts are a 16-bit length and the bytes.
+ */
+struct writer {
+	unsigned char *p;
+};
+
+static void
+put(struct writer *w, const void *v, size_t n)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
+	memcpy(w->p, v, n);
+	w->p += n;
+}
+
+static void
+put_text(struct writer *w, const char *t)
+{
+	uint16_t n = (uint16_t)strlen(t);
+
+	put(w, &n, sizeof(n));
+	put(w, t, n);
+}
+
+static size_t
+text_bytes(const char *t)
+{
+	size_t n = strlen(t);
+
+	return sizeof(uint16_t) + (n > UINT16_MAX ? UINT16_MAX : n);
+}
+
+static size_t
+window_slot_count(const struct fleet_window *w)
+{
+	return w->len > w->first ? (size_t)(w->len - w->first) : 0;
+}
+
+/* The record of one apply() as a pending item (NULL: no memory, or a text too long). */
+static struct pending *
+encode(const int64_t *forget, size_t n_forget, const struct fleet_row *rows, size_t n_rows,
+       const struct fleet_window *wins, size_t n_wins)
+{
+	size_t len = 3 * sizeof(uint32_t) + n_forget * sizeof(int64_t), i, cycles = n_rows;
+	struct pending *p;
+	struct writer w;
+	uint32_t u;
+	uint8_t reset;
+
+	for (i = 0; i < n_rows; i++) {
+		if (strlen(rows[i].model) > UINT16_MAX || strlen(rows[i].version) > UINT16_MAX)
+			return NULL;
+		len += 2 * sizeof(int64_t) + 2 * sizeof(double) + text_bytes(rows[i].model) +
+		       text_bytes(rows[i].version);
+	}
+	for (i = 0; i < n_wins; i++) {
+		if (strlen(wins[i].model) > UINT16_MAX || strlen(wins[i].version) > UINT16_MAX)
+			return NULL;
+		len += sizeof(int64_t) + 4 * sizeof(uint32_t) + 1 + 2 * sizeof(double) +
+		       text_bytes(wins[i].model) + text_bytes(wins[i].version) +
+		       window_slot_count(&wins[i]) * FLEET_SLOT_BYTES;
+		cycles += window_slot_count(&wins[i]);
+	}
+	p = malloc(sizeof(*p) + len);
+	if (p == NULL)
+		return NULL;
+	p->next = NULL;
+	p->len = len;
+	p->cycles = cycles + n_forget;
+	w.p = p->data;
+	u = (uint32_t)n_forget;
+	put(&w, &u, sizeof(u));
+	u = (uint32_t)n_rows;
+	put(&w, &u, sizeof(u));
+	u = (uint32_t)n_wins;
+	put(&w, &u, sizeof(u));
+	put(&w, forget, n_forget * sizeof(int64_t));
+	for (i = 0; i < n_rows; i++) {
+		put(&w, &rows[i].unit, sizeof(int64_t));
+		put(&w, &rows[i].cycle, sizeof(int64_t));
+		put(&w, &rows[i].rul, sizeof(double));
+		put(&w, &rows[i].ts, sizeof(double));
+		put_text(&w, rows[i].model);
+		put_text(&w, rows[i].version);
+	}
+	for (i = 0; i < n_wins; i++) {
+		const struct fleet_window *x = &wins[i];
+
+		put(&w, &x->unit, sizeof(int64_t));
+		put(&w, &x->len, sizeof(uint32_t));
+		put(&w, &x->first, sizeof(uint32_t));
+		put(&w, &x->head, sizeof(uint32_t));
+		put(&w, &x->cap, sizeof(uint32_t));
+		reset = x->reset;
+		put(&w, &reset, 1);
+		put(&w, &x->rul, sizeof(double));
+		put(&w, &x->ts, sizeof(double));
+		put_text(&w, x->model);
+		put_text(&w, x->version);
+		put(&w, x->slots, window_slot_count(x) * FLEET_SLOT_BYTES);
+	}
+	return p;
+}
+
+struct reader {
+	const unsigned char *p, *end;
+	char *text; /* where texts are copied, NUL-terminated */
+};
+
+static int
+get(struct reader *r, void *v, size_t n)
+{
+	if ((size_t)(r->end - r->p) < n)
+		return -EINVAL;
+	memcpy(v, r->p, n);
+	r->p += n;
+	return 0;
+}
+
+static int
+get_text(struct reader *r, const char **t)
+{
+	uint16_t n;
+
+	if (get(r, &n, sizeof(n)) < 0 || get(r, r->text, n) < 0)
+		return -EINVAL;
+	r->text[n] = '\0';
+	*t = r->text;
+	r->text += n + 1;
+	return 0;
+}
+
+/* One record's writes into the open transaction (a record that does not parse: -EINVAL). */
+static int
+apply_record(struct sqlite_store *s, const void *rec, size_t len)
+{
+	struct reader rd = { rec, (const unsigned char *)rec + len, NULL };
+	uint32_t nf = 0, nr = 0, nw = 0, i;
+	int64_t *forget = NULL;
+	struct fleet_row *rows = NULL;
+	struct fleet_window *wins = NULL;
+	char *text = malloc(len + 1);
+	uint8_t reset;
+	int r;
+
+	rd.text = text;
+	r = text == NULL ? -ENOMEM : 0;
+	if (r == 0 && (get(&rd, &nf, 4) < 0 || get(&rd, &nr, 4) < 0 || get(&rd, &nw, 4) < 0 ||
+		       (size_t)nf + nr + nw > len))
+		r = -EINVAL;
+	if (r == 0) {
+		forget = malloc((nf ? nf : 1) * sizeof(*forget));
+		rows = calloc(nr ? nr : 1, sizeof(*rows));
+		wins = calloc(nw ? nw : 1, sizeof(*wins));
+		if (forget == NULL || rows == NULL || wins == NULL)
+			r = -ENOMEM;
+	}
+	if (r == 0)
+		r = get(&rd, forget, nf * sizeof(*forget));
+	for (i = 0; r == 0 && i < nr; i++)
+		if (get(&rd, &rows[i].unit, 8) < 0 || get(&rd, &rows[i].cycle, 8) < 0 ||
+		    get(&rd, &rows[i].rul, 8) < 0 || get(&rd, &rows[i].ts, 8) < 0 ||
+		    get_text(&rd, &rows[i].model) < 0 || get_text(&rd, &rows[i].version) < 0)
+			r = -EINVAL;
+	for (i = 0; r == 0 && i < nw; i++) {
+		struct fleet_window *x = &wins[i];
+
+		if (get(&rd, &x->unit, 8) < 0 || get(&rd, &x->len, 4) < 0 ||
+		    get(&rd, &x->first, 4) < 0 || get(&rd, &x->head, 4) < 0 ||
+		    get(&rd, &x->cap, 4) < 0 || get(&rd, &reset, 1) < 0 ||
+		    get(&rd, &x->rul, 8) < 0 || get(&rd, &x->ts, 8) < 0 ||
+		    get_text(&rd, &x->model) < 0 || get_text(&rd, &x->version) < 0 ||
+		    x->cap == 0 || (size_t)(rd.end - rd.p) < window_slot_count(x) * FLEET_SLOT_BYTES) {
+			r = -EINVAL;
+			break;
+		}
+		x->reset = reset != 0;
+		/* the slots are read in place: bound as blobs, never as doubles */
+		x->slots = (double *)(uintptr_t)rd.p;
+		rd.p += window_slot_count(x) * FLEET_SLOT_BYTES;
+	}
+	if (r == 0)
+		r = apply_all(s, forget, nf, rows, nr, wins, nw);
+	free(forget);
+	free(rows);
+	free(wins);
+	free(text);
+	return r;
+}
+
+static int
+replay_record(void *ud, const void *rec, size_t len)
+{
+	return apply_record(ud, rec, len);
+}
+
+/* Records up to and including last, from the queue's head, in one transaction. */
+static int
+apply_batch(struct sqlite_store *s, struct pending *first, struct pending *last)
+{
+	struct pending *p;
+	int r;
+
+	pthread_mutex_lock(&s->wlock);
+	r = step_done(s->st[ST_BEGIN]);
+	for (p = first; r == 0; p = p->next) {
+		r = apply_record(s, p->data, p->len);
+		if (p == last)
+			break;
+	}
+	if (r == 0)
+		r = step_done(s->st[ST_COMMIT]);
+	if (r < 0 && !sqlite3_get_autocommit(s->w))
+		step_done(s->st[ST_ROLLBACK]);
+	pthread_mutex_unlock(&s->wlock);
+	return r;
+}
+
+static void
+deadline_in(struct timespec *t, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * The applier: takes the queue's oldest records (APPLY_TXN_CYCLES at most, gathered for
+ * APPLY_GATHER_MS while there are fewer), writes them in one transaction, then lets the
+ * journal drop what is applied. A failed transaction (a full disk) is retried every second;
+ * the records stay journaled meanwhile, and apply() refuses new ones once the queue is full.
+ */
+static void *
+applier_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+	struct pending *first, *last, *p, *next;
+	struct timespec until;
+	size_t cycles, bytes;
+	int r;
+
+	pthread_mutex_lock(&s->qlock);
+	for (;;) {
+		while (s->head == NULL && !s->stop)
+			pthread_cond_wait(&s->queued, &s->qlock);
+		if (s->head == NULL)
+			break;
+		if (!s->stop && s->pending_cycles < APPLY_TXN_CYCLES) {
+			deadline_in(&until, APPLY_GATHER_MS);
+			while (!s->stop && s->pending_cycles < APPLY_TXN_CYCLES &&
+			       pthread_cond_timedwait(&s->queued, &s->qlock, &until) == 0)
+				;
+		}
+		first = last = s->head;
+		cycles = first->cycles;
+		bytes = first->len;
+		while (last->next != NULL && cycles + last->next->cycles <= APPLY_TXN_CYCLES) {
+			last = last->next;
+			cycles += last->cycles;
+			bytes += last->len;
+		}
+		pthread_mutex_unlock(&s->qlock);
+		r = apply_batch(s, first, last);
+		pthread_mutex_lock(&s->qlock);
+		if (r < 0) {
+			s->apply_err = r;
+			pthread_cond_broadcast(&s->progress);
+			if (s->stop)
+				break; /* the records stay in the journal for the next start */
+			deadline_in(&until, 1000);
+			pthread_cond_timedwait(&s->queued, &s->qlock, &until);
+			continue;
+		}
+		s->head = last->next;
+		if (s->head == NULL)
+			s->tail = &s->head;
+		s->applied_seq = last->seq;
+		s->pending_cycles -= cycles;
+		s->pending_bytes -= bytes;
+		s->apply_err = 0;
+		pthread_cond_broadcast(&s->progress);
+		pthread_mutex_unlock(&s->qlock);
+		fleet_journal_release(s->journal, last->seq);
+		for (p = first; p != NULL; p = next) {
+			next = p == last ? NULL : p->next;
+			free(p);
+		}
+		pthread_mutex_lock(&s->qlock);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return NULL;
+}
+
+/* Stop the applier once it has applied what it can; the last record applied. */
+static uint64_t
+applier_stop(struct sqlite_store *s)
+{
+	struct pending *p, *next;
+	uint64_t applied;
+
+	if (s->applier_started) {
+		pthread_mutex_lock(&s->qlock);
+		s->stop = true;
+		pthread_cond_signal(&s->queued);
+		pthread_mutex_unlock(&s->qlock);
+		pthread_join(s->applier, NULL);
+		s->applier_started = false;
+	}
+	for (p = s->head; p != NULL; p = next) {
+		next = p->next;
+		free(p);
+	}
+	s->head = NULL;
+	s->tail = &s->head;
+	applied = s->applied_seq;
+	return applied;
+}
+
+/*
+ * At open, after the migrations: the records a crash left are written into the tables in
+ * one transaction, then a new journal starts (deleting the old files) with its applier.
+ */
+static int
+journal_start(struct sqlite_store *s, char *err, size_t err_len)
+{
+	uint64_t gen;
+	size_t n = 0;
+	int r;
+
+	if (strcmp(s->path, ":memory:") == 0 || strncmp(s->path, "file:", 5) == 0 ||
+	    s->path[0] == '\0')
+		return 0;
+	pthread_mutex_lock(&s->wlock);
+	r = step_done(s->st[ST_BEGIN]);
+	if (r == 0)
+		r = fleet_journal_replay(s->path, replay_record, s, &gen, &n);
+	if (r == 0)
+		r = step_done(s->st[ST_COMMIT]);
+	if (r < 0 && !sqlite3_get_autocommit(s->w))
+		step_done(s->st[ST_ROLLBACK]);
+	pthread_mutex_unlock(&s->wlock);
+	if (r < 0) {
+		snprintf(err, err_len, "%s: cannot apply its fleet journal (%s): %s", s->path,
+			 strerror(-r), sqlite3_errmsg(s->w));
+		return r;
+	}
+	r = fleet_journal_open(s->path, gen, &s->journal);
+	if (r < 0) {
+		snprintf(err, err_len, "%s: cannot start its fleet journal: %s", s->path,
+			 strerror(-r));
+		return r;
+	}
+	r = -pthread_create(&s->applier, NULL, applier_main, s);
+	if (r < 0) {
+		snprintf(err, err_len, "cannot start the fleet store's applier: %s", strerror(-r));
+		return r;
+	}
+	s->applier_started = true;
+	return 0;
+}
+
+/* Readers: wait until every record committed before the call is in the tables. */
+static int
+wait_applied(struct sqlite_store *s)
+{
+	uint64_t want;
+	int r = 0;
+
+	if (s->journal == NULL)
+		return 0;
+	pthread_mutex_lock(&s->qlock);
+	want = s->queued_seq;
+	while (s->applied_seq < want && s->apply_err == 0) {
+		pthread_cond_signal(&s->queued); /* no gathering for a reader */
+		pthread_cond_wait(&s->progress, &s->qlock);
+	}
+	if (s->applied_seq < want)
+		r = s->apply_err;
+	pthread_mutex_unlock(&s->qlock);
+	return r;
+}
+
+static int
+direct_apply(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
+	     const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
+	     size_t n_wins)
+{
 	int r;
 
 	pthread_mutex_lock(&s->wlock);
@@ -484,6 +925,48 @@ sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
 		step_done(s->st[ST_ROLLBACK]);
 	pthread_mutex_unlock(&s->wlock);
 	return r;
+}
+
+/*
+ * The commit: one journal record, durable when this returns 0, then queued for the applier.
+ * A full queue (the tables far behind) waits for the applier, or fails with its error.
+ */
+static int
+sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
+	 const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
+	 size_t n_wins)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct pending *p;
+	int r = 0;
+
+	if (s->journal == NULL)
+		return direct_apply(s, forget, n_forget, rows, n_rows, wins, n_wins);
+	p = encode(forget, n_forget, rows, n_rows, wins, n_wins);
+	if (p == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->qlock);
+	while (s->pending_bytes > APPLY_MAX_PENDING_BYTES && s->apply_err == 0)
+		pthread_cond_wait(&s->progress, &s->qlock);
+	if (s->pending_bytes > APPLY_MAX_PENDING_BYTES)
+		r = s->apply_err;
+	pthread_mutex_unlock(&s->qlock);
+	if (r == 0)
+		r = fleet_journal_append(s->journal, p->data, p->len, &p->seq);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	pthread_mutex_lock(&s->qlock);
+	*s->tail = p;
+	s->tail = &p->next;
+	s->pending_bytes += p->len;
+	s->pending_cycles += p->cycles;
+	s->queued_seq = p->seq;
+	if (s->pending_cycles >= APPLY_TXN_CYCLES || s->head == p)
+		pthread_cond_signal(&s->queued);
+	pthread_mutex_unlock(&s->qlock);
+	return 0;
 }
 
 /* ---- reading ---------------------------------------------------------------------------------- */
@@ -547,6 +1030,10 @@ query_windows(struct sqlite_store *s, const char *sql, const int64_t *unit, flee
 static int
 sq_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 {
+	int r = wait_applied((struct sqlite_store *)base);
+
+	if (r < 0)
+		return r;
 	return query_windows((struct sqlite_store *)base,
 			     "SELECT unit, pos, slot, rul, model, version, ts FROM fleet_slots",
 			     NULL, fn, ud);
@@ -555,6 +1042,10 @@ sq_load(struct fleet_store *base, fleet_window_fn fn, void *ud)
 static int
 sq_window(struct fleet_store *base, int64_t unit, fleet_window_fn fn, void *ud)
 {
+	int r = wait_applied((struct sqlite_store *)base);
+
+	if (r < 0)
+		return r;
 	return query_windows((struct sqlite_store *)base,
 			     "SELECT unit, pos, slot, rul, model, version, ts FROM fleet_slots"
 			     " WHERE unit = ?1", &unit, fn, ud);
@@ -566,8 +1057,10 @@ sq_history(struct fleet_store *base, int64_t unit, fleet_stored_fn fn, void *ud)
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	struct fleet_stored c;
 	sqlite3_stmt *st = NULL;
-	int rc = SQLITE_DONE, r = 0;
+	int rc = SQLITE_DONE, r = wait_applied(s);
 
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&s->rlock);
 	if (sqlite3_prepare_v2(s->r, "SELECT cycle, rul, model, version, ts FROM fleet_cycles"
 			       " WHERE unit = ?1 ORDER BY cycle", -1, &st, NULL) != SQLITE_OK)

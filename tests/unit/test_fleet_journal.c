@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/* test_fleet_journal.c - plugins/predict/fleet_journal.c: records back in order after a crash,
+ * a cut or damaged last record ignored, files rotated and deleted once applied. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "fleet_journal.h"
+
+Suite *fleet_journal_suite(void);
+
+static char tmpdir[64], dbpath[128];
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rulsrv-journal-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof(dbpath), "%s/fleet.db", tmpdir);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The records a replay hands back, as integers (each record is its value as text). */
+struct seen {
+	long v[4096];
+	size_t n;
+};
+
+static int
+collect(void *ud, const void *rec, size_t len)
+{
+	struct seen *s = ud;
+	char *buf = malloc(len + 1);
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, rec, len);
+	buf[len] = '\0';
+	ck_assert_uint_lt(s->n, 4096);
+	s->v[s->n++] = strtol(buf, NULL, 10);
+	free(buf);
+	return 0;
+}
+
+static void
+append_value(struct fleet_journal *j, long v, uint64_t *seq)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld", v);
+
+	ck_assert_int_eq(fleet_journal_append(j, buf, (size_t)n, seq), 0);
+}
+
+static size_t
+journal_files(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		n += strstr(e->d_name, "fleet.db-fleet-journal-") == e->d_name;
+	closedir(d);
+	return n;
+}
+
+/* The newest journal file's path. */
+static void
+newest_file(char *out, size_t len)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	char best[256] = "";
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, "fleet.db-fleet-journal-") == e->d_name &&
+		    strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	ck_assert_str_ne(best, "");
+	snprintf(out, len, "%s/%s", tmpdir, best);
+}
+
+/* A crash (no close): every appended record comes back, in order, once. */
+START_TEST(journal_replays_every_record_in_order)
+{
+	struct fleet_journal *j;
+	struct seen s = { .n = 0 };
+	uint64_t gen, seq;
+	size_t n, i;
+
+	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(gen, 1);
+	ck_assert_int_eq(fleet_journal_open(dbpath, gen, &j), 0);
+	for (i = 0; i < 100; i++) {
+		append_value(j, (long)i, &seq);
+		ck_assert_uint_eq(seq, i + 1);
+	}
+	ck_assert_uint_eq(fleet_journal_last(j), 100);
+	/* a second process sees the files as a restart after a SIGKILL would */
+	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
+	ck_assert_uint_eq(n, 100);
+	ck_assert_uint_eq(gen, 2);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(s.v[i], (long)i);
+	/* closed with nothing applied, the files stay */
+	fleet_journal_close(j, 0);
+	ck_assert_uint_eq(journal_files(), 1);
+	/* the next journal deletes the older generations: their records are applied */
+	ck_assert_int_eq(fleet_journal_open(dbpath, gen, &j), 0);
+	ck_assert_uint_eq(journal_files(), 1);
+	fleet_journal_close(j, fleet_journal_last(j));
+	ck_assert_uint_eq(journal_files(), 0);
+}
+END_TEST
+
+/* The last append cut short by a crash, or damaged: the records before it come back, and
+ * nothing of it. _i: 0 cuts the frame's header, 1 the record, 2 flips a byte of the record. */
+START_TEST(journal_ignores_a_cut_or_damaged_last_record)
+{
+	struct fleet_journal *j;
+	struct seen s = { .n = 0 };
+	char path[256], byte;
+	struct stat st;
+	uint64_t gen, seq;
+	size_t n;
+	int fd;
+
+	ck_assert_int_eq(fleet_journal_open(dbpath, 1, &j), 0);
+	append_value(j, 11, &seq);
+	append_value(j, 22, &seq);
+	append_value(j, 123456789, &seq);
+	fleet_journal_close(j, 0);
+	newest_file(path, sizeof(path));
+	ck_assert_int_eq(stat(path, &st), 0);
+	if (_i == 0) {
+		ck_assert_int_eq(truncate(path, st.st_size - 9 - 10), 0); /* 9 digits, 10 of 24 */
+	} else if (_i == 1) {
+		ck_assert_int_eq(truncate(path, st.st_size - 4), 0);
+	} else {
+		fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &byte, 1, st.st_size - 3), 1);
+		byte ^= 0x01;
+		ck_assert_int_eq(pwrite(fd, &byte, 1, st.st_size - 3), 1);
+		close(fd);
+	}
+	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(s.v[0], 11);
+	ck_assert_int_eq(s.v[1], 22);
+}
+END_TEST
+
+/* Past FLEET_JOURNAL_ROTATE_BYTES appends go to a new file; a replay reads the files in order;
+ * release deletes the files whose records are all applied, never the one appended to. */
+START_TEST(journal_rotates_and_releases_whole_files)
+{
+	static char big[1 << 20];
+	struct fleet_journal *j;
+	struct seen s = { .n = 0 };
+	uint64_t gen, seq, k;
+	size_t n, files;
+
+	memset(big, ' ', sizeof(big)); /* strtol skips the spaces: each record's value is k */
+	ck_assert_int_eq(fleet_journal_open(dbpath, 7, &j), 0);
+	for (k = 1; k <= 40; k++) { /* 40 MiB: three files at 16 MiB each */
+		int len = snprintf(big + sizeof(big) - 32, 32, "%llu", (unsigned long long)k);
+
+		memmove(big + sizeof(big) - len, big + sizeof(big) - 32, (size_t)len);
+		memset(big + sizeof(big) - 32, ' ', 32 - (size_t)len);
+		ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big), &seq), 0);
+		ck_assert_uint_eq(seq, k);
+	}
+	files = journal_files();
+	ck_assert_uint_eq(files, 3);
+	/* a crash now: every record back, across the files, oldest first */
+	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
+	ck_assert_uint_eq(n, 40);
+	ck_assert_uint_eq(gen, 10);
+	for (k = 0; k < 40; k++)
+		ck_assert_int_eq(s.v[k], (long)k + 1);
+	fleet_journal_release(j, 10); /* the first file holds 1..16: not all applied */
+	ck_assert_uint_eq(journal_files(), 3);
+	fleet_journal_release(j, 20);
+	ck_assert_uint_eq(journal_files(), 2);
+	fleet_journal_release(j, 40); /* all applied; the newest stays, it is appended to */
+	ck_assert_uint_eq(journal_files(), 1);
+	append_value(j, 41, &seq);
+	fleet_journal_close(j, 40); /* 41 is not applied: its file stays */
+	ck_assert_uint_eq(journal_files(), 1);
+}
+END_TEST
+
+Suite *
+fleet_journal_suite(void)
+{
+	Suite *s = suite_create("fleet_journal");
+	TCase *tc = tcase_create("journal");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, journal_replays_every_record_in_order);
+	tcase_add_loop_test(tc, journal_ignores_a_cut_or_damaged_last_record, 0, 3);
+	tcase_add_test(tc, journal_rotates_and_releases_whole_files);
+	suite_add_tcase(s, tc);
+	return s;
+}
