@@ -109,7 +109,7 @@ struct pending {
 /* The applier's transactions: up to this many cycles (slots and history rows) each, so that
  * the feedback plugin's writer, which may share the file, waits for a short one at most;
  * gathered for up to APPLY_GATHER_MS when fewer are queued. */
-#define APPLY_TXN_CYCLES 4096
+#define APPLY_TXN_CYCLES 1024
 #define APPLY_GATHER_MS 20
 /* Journaled bytes not yet applied, past which a commit waits for the applier (memory). */
 #define APPLY_MAX_PENDING_BYTES (64u << 20)
