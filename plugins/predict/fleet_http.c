@@ -17,10 +17,15 @@
 
 /*
  * POST /v1/cycles, all or nothing: under the fleet's lock, every cycle is checked against
- * its engine (and the cycles of that engine earlier in the body), the features and the
- * predictions are computed from the windows as they would be after the request, and only
- * when all of that succeeded are the windows changed. The answer waits for the committer
- * (deferred), so a 200 means the cycles are durable.
+ * its engine (and the cycles of that engine earlier in the body) and the windows it extends
+ * are copied; the features and the predictions are computed from those copies as the windows
+ * would be after the request, outside the lock, so that the other requests do not queue
+ * behind the forest; under the lock again, when no engine of the request moved on meanwhile
+ * (each engine's stamp), the windows change and the writes are queued to the committer, in
+ * the order they are applied. When one did move on (a concurrent request on the same engine,
+ * a failure event, an eviction), the request is planned and computed again under the lock,
+ * so it goes through in a bounded time and is refused 409 when it became stale. The answer
+ * waits for the committer (deferred), so a 200 means the cycles are durable.
  */
 
 enum plan_kind { PLAN_NEW, PLAN_REPEAT };
@@ -38,6 +43,9 @@ struct group {
 	bool fresh; /* e allocated for this request, not in the table yet */
 	bool reset; /* the store's ring of the engine is written anew */
 	size_t n_new;
+	uint64_t stamp;  /* e's when planned (a fresh one: 0) */
+	size_t snap;     /* its window's copy: from slot snap of the request's copies */
+	uint32_t len;    /* cycles of the window when planned */
 };
 
 struct cycles_req {
@@ -54,6 +62,13 @@ struct cycles_req {
 	bool any_repeat;
 	struct fleet_window *wins;
 	size_t n_wins;
+	char *body; /* the answer, rendered outside the lock */
+	size_t body_len;
+	/* the windows the new cycles extend, as planned: cycles and inputs, each group's
+	 * window followed by room for its new cycles */
+	int64_t *snap_cyc;
+	double *snap_in;
+	uint32_t window; /* sh->window when planned */
 };
 
 /* A request kept for planning again (a shared store's compare-and-set missed). */
@@ -202,37 +217,61 @@ prepare_engines(struct cycles_req *q)
 	return 0;
 }
 
-/* Feature rows of every new cycle, from its engine's window as it will be. */
+/* Copy the windows the new cycles extend (sh->lock held), for compute_features. */
+static int
+snapshot_windows(struct cycles_req *q)
+{
+	size_t g, total = 0, at;
+	uint32_t j;
+
+	for (g = 0; g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		gr->len = gr->e != NULL && !gr->fresh ? gr->e->len : 0;
+		gr->stamp = gr->e != NULL && !gr->fresh ? gr->e->stamp : 0;
+		if (gr->n_new > 0)
+			total += gr->len + gr->n_new;
+	}
+	q->snap_cyc = malloc((total ? total : 1) * sizeof(*q->snap_cyc));
+	q->snap_in = malloc((total ? total : 1) * CMAPSS_N_INPUTS * sizeof(*q->snap_in));
+	if (q->snap_cyc == NULL || q->snap_in == NULL)
+		return -ENOMEM;
+	for (g = 0, at = 0; g < q->n_groups; g++) {
+		struct group *gr = &q->groups[g];
+
+		gr->snap = at;
+		if (gr->n_new == 0)
+			continue;
+		for (j = 0; j < gr->len; j++) {
+			const double *sl = fleet_engine_slot(gr->e, j);
+
+			q->snap_cyc[at + j] = (int64_t)sl[0];
+			memcpy(q->snap_in + (at + j) * CMAPSS_N_INPUTS, sl + 1,
+			       CMAPSS_N_INPUTS * sizeof(double));
+		}
+		at += gr->len + gr->n_new;
+	}
+	q->window = q->fs->sh->window;
+	return 0;
+}
+
+/* Feature rows of every new cycle, from its engine's window (the copy) as it will be. */
 static int
 compute_features(struct cycles_req *q)
 {
 	const struct fleet_model *m = &q->fs->m;
 	const struct predict_request *r = q->r;
-	size_t g, k, i, max = 0, len;
-	double *in = NULL;
-	int64_t *cyc = NULL;
+	size_t g, k, i, len;
 	int rc = 0;
 
-	for (g = 0; g < q->n_groups; g++)
-		if (q->groups[g].e != NULL && q->groups[g].e->len + q->groups[g].n_new > max)
-			max = q->groups[g].e->len + q->groups[g].n_new;
-	in = malloc((max ? max : 1) * CMAPSS_N_INPUTS * sizeof(*in));
-	cyc = malloc((max ? max : 1) * sizeof(*cyc));
-	if (in == NULL || cyc == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	for (g = 0; g < q->n_groups && rc == 0; g++) {
 		struct group *gr = &q->groups[g];
+		int64_t *cyc = q->snap_cyc + gr->snap;
+		double *in = q->snap_in + gr->snap * CMAPSS_N_INPUTS;
 
 		if (gr->n_new == 0)
 			continue;
-		for (len = 0; len < gr->e->len; len++) {
-			const double *s = fleet_engine_slot(gr->e, (uint32_t)len);
-
-			cyc[len] = (int64_t)s[0];
-			memcpy(in + len * CMAPSS_N_INPUTS, s + 1, CMAPSS_N_INPUTS * sizeof(double));
-		}
+		len = gr->len;
 		for (k = 0; k < gr->n && rc == 0; k++) {
 			i = q->order[gr->first + k];
 			if (q->plan[i].kind != PLAN_NEW)
@@ -245,10 +284,31 @@ compute_features(struct cycles_req *q)
 					   q->rows + q->plan[i].feat * m->n_features);
 		}
 	}
-out:
-	free(in);
-	free(cyc);
 	return rc;
+}
+
+/*
+ * sh->lock held again after compute_features: is every engine of the request as it was
+ * planned (the same engine, its window unchanged, a fresh one still absent), and the kept
+ * length the same?
+ */
+static bool
+still_planned(const struct cycles_req *q)
+{
+	const struct fleet_shared *sh = q->fs->sh;
+	size_t g;
+
+	if (sh->window != q->window)
+		return false;
+	for (g = 0; g < q->n_groups; g++) {
+		const struct group *gr = &q->groups[g];
+		const struct fleet_engine *e =
+			fleet_table_find(&sh->table, q->r->engines[q->order[gr->first]].unit);
+
+		if (gr->fresh ? e != NULL : e != gr->e || (e != NULL && e->stamp != gr->stamp))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -649,6 +709,9 @@ free_req(struct cycles_req *q)
 	free(q->out);
 	free(q->wrows);
 	free(q->repeat);
+	free(q->snap_cyc);
+	free(q->snap_in);
+	free(q->body);
 	for (g = 0; q->wins != NULL && g < q->n_wins; g++)
 		free(q->wins[g].slots);
 	free(q->wins);
@@ -686,16 +749,39 @@ collect_repeats(struct cycles_req *q, double received_at, struct fleet_item *it)
 	return 0;
 }
 
+/* Why a request is refused: its status, the error's code and message, the refusal's
+ * reason in fleet_cycle_refusals_total. */
+struct verdict {
+	unsigned status;
+	enum fleet_refusal why;
+	const char *code;
+	char msg[300];
+};
+
+static unsigned
+refused_as(struct verdict *v, unsigned status, enum fleet_refusal why, const char *code)
+{
+	v->status = status;
+	v->why = why;
+	v->code = code;
+	return status;
+}
+
+static unsigned
+out_of_memory(struct verdict *v)
+{
+	snprintf(v->msg, sizeof(v->msg), "out of memory");
+	return refused_as(v, 503, REFUSE_INVALID, PREDICT_ERR_NO_MEMORY);
+}
+
 /*
- * Under the lock: plan, check, compute, apply. 0 with the item to commit, or an HTTP status
- * with msg and code filled (nothing changed).
+ * Under the lock: plan and check every cycle, make the engines it needs and copy the windows
+ * to compute from. 0, or an HTTP status with v filled (nothing visible changed).
  */
 static unsigned
-ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
-	      enum fleet_refusal *why, const char **code, char *msg, size_t msg_len)
+plan_locked(struct cycles_req *q, struct verdict *v)
 {
 	struct fleet_shared *sh = q->fs->sh;
-	const struct fleet_model *m = &q->fs->m;
 	size_t bad = 0, g;
 	int64_t last = 0;
 	char loc[48];
@@ -705,11 +791,9 @@ ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 	for (g = 0; g < q->n_groups && rc == 0; g++)
 		rc = fleet_takeover_locked(sh, q->r->engines[q->order[q->groups[g].first]].unit);
 	if (rc < 0) {
-		snprintf(msg, msg_len, "the engines' windows could not be read from the store; "
-			 "nothing was kept");
-		*why = REFUSE_STORE;
-		*code = "store_failed";
-		return 503;
+		snprintf(v->msg, sizeof(v->msg), "the engines' windows could not be read from the "
+			 "store; nothing was kept");
+		return refused_as(v, 503, REFUSE_STORE, "store_failed");
 	}
 	rc = plan_cycles(q, &bad, &last);
 	if (rc == 1) {
@@ -725,33 +809,77 @@ ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 	}
 	if (rc == 1) {
 		where(q, bad, loc, sizeof(loc));
-		snprintf(msg, msg_len, "%sunit %lld: cycle %lld is not after the engine's last "
-			 "cycle %lld (only an exact repeat of the last cycle is answered again)",
-			 loc, (long long)q->r->engines[bad].unit,
+		snprintf(v->msg, sizeof(v->msg), "%sunit %lld: cycle %lld is not after the engine's "
+			 "last cycle %lld (only an exact repeat of the last cycle is answered "
+			 "again)", loc, (long long)q->r->engines[bad].unit,
 			 (long long)cycle_number(q->r, bad), (long long)last);
-		*why = REFUSE_STALE;
-		*code = "stale_cycle";
-		return 409;
+		return refused_as(v, 409, REFUSE_STALE, "stale_cycle");
 	}
 	if (q->n_fresh > sh->max_engines) {
-		snprintf(msg, msg_len, "the request starts %zu engines, more than max_engines %zu",
-			 q->n_fresh, sh->max_engines);
-		*why = REFUSE_CAPACITY;
-		*code = "too_many_engines";
-		return 413;
+		snprintf(v->msg, sizeof(v->msg), "the request starts %zu engines, more than "
+			 "max_engines %zu", q->n_fresh, sh->max_engines);
+		return refused_as(v, 413, REFUSE_CAPACITY, "too_many_engines");
 	}
-	if (prepare_engines(q) < 0 || prepare_windows(q) < 0 || compute_features(q) < 0)
-		goto nomem;
+	if (prepare_engines(q) < 0 || snapshot_windows(q) < 0)
+		return out_of_memory(v);
+	return 0;
+}
+
+/* What plan_locked did that a new plan redoes: the fresh engines, the copies, the answer. */
+static void
+unplan(struct cycles_req *q)
+{
+	size_t g;
+
+	for (g = 0; g < q->n_groups; g++)
+		if (q->groups[g].fresh) {
+			free(q->groups[g].e);
+			q->groups[g].e = NULL;
+			q->groups[g].fresh = false;
+		}
+	free(q->snap_cyc);
+	free(q->snap_in);
+	free(q->body);
+	q->snap_cyc = NULL;
+	q->snap_in = NULL;
+	q->body = NULL;
+}
+
+/* The features, the predictions and the answer of a planned request, from the copies of its
+ * windows: no lock needed. 0, or an HTTP status with v filled. */
+static unsigned
+predict_planned(struct cycles_req *q, struct verdict *v)
+{
+	const struct fleet_model *m = &q->fs->m;
+
+	if (compute_features(q) < 0)
+		return out_of_memory(v);
 	if (q->n_new > 0 && m->ops->predict(m->model, q->rows, q->n_new, q->out) < 0) {
-		snprintf(msg, msg_len, "prediction failed");
-		*why = REFUSE_INVALID;
-		*code = "prediction_failed";
-		return 500;
+		snprintf(v->msg, sizeof(v->msg), "prediction failed");
+		return refused_as(v, 500, REFUSE_INVALID, "prediction_failed");
 	}
-	it->body = render(q, &it->body_len);
-	if (it->body == NULL || collect_repeats(q, received_at, it) < 0)
-		goto nomem;
+	q->body = render(q, &q->body_len);
+	return q->body == NULL ? out_of_memory(v) : 0;
+}
+
+/*
+ * Under the lock, the request planned and predicted on windows that are still as planned:
+ * the windows change, and the item gets the writes to commit and the answer. 0, or an HTTP
+ * status with v filled (nothing changed).
+ */
+static unsigned
+apply_locked(struct cycles_req *q, double received_at, struct fleet_item *it, struct verdict *v)
+{
+	struct fleet_shared *sh = q->fs->sh;
+
+	/* other requests may have added engines since the plan reserved room */
+	if (fleet_table_reserve(&sh->table, sh->table.count + q->n_fresh) < 0 ||
+	    prepare_windows(q) < 0 || collect_repeats(q, received_at, it) < 0)
+		return out_of_memory(v);
 	apply_plan(q, received_at);
+	it->body = q->body;
+	it->body_len = q->body_len;
+	q->body = NULL;
 	it->rows = q->wrows;
 	it->n_rows = q->n_new;
 	q->wrows = NULL;
@@ -764,11 +892,35 @@ ingest_locked(struct cycles_req *q, double received_at, struct fleet_item *it,
 	q->wins = NULL;
 	q->n_wins = 0;
 	return 0;
-nomem:
-	snprintf(msg, msg_len, "out of memory");
-	*why = REFUSE_INVALID;
-	*code = PREDICT_ERR_NO_MEMORY;
-	return 503;
+}
+
+/*
+ * Plan under the lock, predict outside it, apply under it again (sh->lock held on entry and
+ * on return). When an engine moved on while the lock was let go, the request is planned and
+ * predicted again with the lock held throughout: nothing can move then.
+ */
+static unsigned
+ingest(struct cycles_req *q, double received_at, struct fleet_item *it, struct verdict *v)
+{
+	struct fleet_shared *sh = q->fs->sh;
+	unsigned status = plan_locked(q, v);
+
+	if (status != 0)
+		return status;
+	pthread_mutex_unlock(&sh->lock);
+	status = predict_planned(q, v);
+	pthread_mutex_lock(&sh->lock);
+	if (status != 0)
+		return status;
+	if (!still_planned(q)) {
+		unplan(q);
+		status = plan_locked(q, v);
+		if (status == 0)
+			status = predict_planned(q, v);
+		if (status != 0)
+			return status;
+	}
+	return apply_locked(q, received_at, it, v);
 }
 
 /* 503 store_failed carries Retry-After; the other refusals as refuse(). */
@@ -800,9 +952,7 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	struct fleet_retry *rt = *rtp;
 	struct cycles_req q = { .fs = fs, .r = &rt->r, .where_kind = rt->where_kind };
 	struct fleet_item *it = calloc(1, sizeof(*it));
-	enum fleet_refusal why = REFUSE_INVALID;
-	const char *code = NULL;
-	char msg[300];
+	struct verdict v;
 	unsigned status;
 	struct rulsrv_prediction_batch batch;
 	struct rulsrv_prediction *items;
@@ -819,10 +969,10 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	if (deferred) /* planned before on windows another instance had moved on */
 		for (size_t g = 0; g < q.n_groups; g++)
 			fleet_reload_locked(sh, rt->r.engines[q.order[q.groups[g].first]].unit);
-	status = ingest_locked(&q, rt->received_at, it, &why, &code, msg, sizeof(msg));
+	status = ingest(&q, rt->received_at, it, &v);
 	if (status != 0) {
 		pthread_mutex_unlock(&sh->lock);
-		refuse_status(fs, resp, why, status, code, msg);
+		refuse_status(fs, resp, v.why, status, v.code, v.msg);
 		goto out;
 	}
 	it->status = 200;

@@ -34,6 +34,9 @@ struct fleet_engine {
 	 * flagged RULSRV_PREDICTION_REPEAT, which the log takes only where it lacks them. -1:
 	 * none. The engine's next cycle after a start; the cycles of a failed commit. */
 	int64_t maybe_logged;
+	/* changes whenever the window does (new engine, cycle appended): a request that
+	 * predicted outside the fleet's lock finds out whether the engine moved on meanwhile */
+	uint64_t stamp;
 	/* the table's list of engines by last_seen (fleet_table.c): the oldest goes first at
 	 * the idle TTL and for capacity */
 	struct fleet_engine *older, *newer;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fleet_table.c - the tracked engines: a hash table of units to windows, each a ring. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,6 +229,15 @@ fleet_engine_bytes(uint32_t cap)
 	return sizeof(struct fleet_engine) + (size_t)cap * FLEET_SLOT * sizeof(double);
 }
 
+/* Stamps of every engine of the process (several databases: atomic), never given twice. */
+static atomic_uint_fast64_t stamps;
+
+static uint64_t
+next_stamp(void)
+{
+	return atomic_fetch_add_explicit(&stamps, 1, memory_order_relaxed) + 1;
+}
+
 struct fleet_engine *
 fleet_engine_new(int64_t unit, uint32_t cap)
 {
@@ -239,6 +249,7 @@ fleet_engine_new(int64_t unit, uint32_t cap)
 	e->unit = unit;
 	e->cap = cap;
 	e->maybe_logged = -1;
+	e->stamp = next_stamp();
 	return e;
 }
 
@@ -279,4 +290,5 @@ fleet_engine_append(struct fleet_engine *e, int64_t cycle, const double *inputs,
 	s[0] = (double)cycle;
 	memcpy(s + 1, inputs, CMAPSS_N_INPUTS * sizeof(double));
 	e->len++;
+	e->stamp = next_stamp();
 }
