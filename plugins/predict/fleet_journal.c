@@ -169,7 +169,8 @@ list_generations(const char *path, uint64_t **gens, size_t *n)
 		*n = 0;
 		return r;
 	}
-	qsort(v, *n, sizeof(*v), by_gen);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), by_gen);
 	*gens = v;
 	return 0;
 }

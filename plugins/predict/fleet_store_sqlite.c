@@ -533,6 +533,8 @@ struct writer {
 static void
 put(struct writer *w, const void *v, size_t n)
 {
+	if (n == 0)
+		return; /* v may be NULL then (no forgets, no new slots) */
 	memcpy(w->p, v, n);
 	w->p += n;
 }
@@ -636,7 +638,8 @@ get(struct reader *r, void *v, size_t n)
 {
 	if ((size_t)(r->end - r->p) < n)
 		return -EINVAL;
-	memcpy(v, r->p, n);
+	if (n > 0)
+		memcpy(v, r->p, n);
 	r->p += n;
 	return 0;
 }
