@@ -73,7 +73,8 @@ journal_files(void)
 
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL)
-		n += strstr(e->d_name, "fleet.db-fleet-journal-") == e->d_name;
+		n += strstr(e->d_name, "fleet.db-fleet-journal-") == e->d_name &&
+		     strcmp(e->d_name, "fleet.db-fleet-journal-spare") != 0;
 	closedir(d);
 	return n;
 }
@@ -88,7 +89,7 @@ newest_file(char *out, size_t len)
 
 	ck_assert_ptr_nonnull(d);
 	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, "fleet.db-fleet-journal-") == e->d_name &&
+		if (strstr(e->d_name, "fleet.db-fleet-journal-0") == e->d_name &&
 		    strcmp(e->d_name, best) > 0)
 			snprintf(best, sizeof(best), "%s", e->d_name);
 	closedir(d);
@@ -147,20 +148,24 @@ START_TEST(journal_ignores_a_cut_or_damaged_last_record)
 	append_value(j, 22, &seq);
 	append_value(j, 123456789, &seq);
 	fleet_journal_close(j, 0);
+	/* frames of 24 bytes: the records end at 3 * 24 + 2 + 2 + 9 = 85, the third's frame
+	 * begins at 52 and its bytes at 76; the file is longer, zeros or old frames after them */
 	newest_file(path, sizeof(path));
 	ck_assert_int_eq(stat(path, &st), 0);
-	if (_i == 0) {
-		ck_assert_int_eq(truncate(path, st.st_size - 9 - 10), 0); /* 9 digits, 10 of 24 */
-	} else if (_i == 1) {
-		ck_assert_int_eq(truncate(path, st.st_size - 4), 0);
+	ck_assert_int_ge(st.st_size, 85);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	if (_i < 2) { /* a torn write: the tail of the append never reached the disk */
+		static const char zeros[64];
+		off_t cut = _i == 0 ? 62 : 81;
+
+		ck_assert_int_eq(pwrite(fd, zeros, (size_t)(85 - cut), cut), 85 - cut);
 	} else {
-		fd = open(path, O_RDWR);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(pread(fd, &byte, 1, st.st_size - 3), 1);
+		ck_assert_int_eq(pread(fd, &byte, 1, 82), 1);
 		byte ^= 0x01;
-		ck_assert_int_eq(pwrite(fd, &byte, 1, st.st_size - 3), 1);
-		close(fd);
+		ck_assert_int_eq(pwrite(fd, &byte, 1, 82), 1);
 	}
+	close(fd);
 	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(s.v[0], 11);
@@ -208,6 +213,45 @@ START_TEST(journal_rotates_and_releases_whole_files)
 }
 END_TEST
 
+/*
+ * An applied file is kept as the spare and written over as a later generation: after a crash
+ * its old frames, past the new ones, are not read back (the generation is in their CRC).
+ */
+START_TEST(journal_recycled_file_replays_only_new_records)
+{
+	static char big[1 << 20];
+	struct fleet_journal *j;
+	struct seen s = { .n = 0 };
+	uint64_t gen, seq, k;
+	size_t n;
+	char spare[256];
+
+	snprintf(spare, sizeof(spare), "%s-fleet-journal-spare", dbpath);
+	ck_assert_int_eq(fleet_journal_open(dbpath, 1, &j), 0);
+	for (k = 1; k <= 20; k++) { /* 1..16 fill the first file, 17.. go to the second */
+		memset(big, ' ', sizeof(big));
+		snprintf(big + sizeof(big) - 16, 16, "%15llu", (unsigned long long)k);
+		ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big) - 1, &seq), 0);
+	}
+	fleet_journal_release(j, 16);
+	ck_assert_int_eq(access(spare, F_OK), 0);
+	for (; k <= 34; k++) { /* the second file fills at 32: 33.. go to the recycled one */
+		memset(big, ' ', sizeof(big));
+		snprintf(big + sizeof(big) - 16, 16, "%15llu", (unsigned long long)k);
+		ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big) - 1, &seq), 0);
+	}
+	ck_assert_int_ne(access(spare, F_OK), 0);
+	/* a crash: the second file (17..32) and the third (33, 34, then the first's old frames) */
+	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
+	ck_assert_uint_eq(n, 18);
+	for (k = 0; k < 18; k++)
+		ck_assert_int_eq(s.v[k], (long)k + 17);
+	fleet_journal_close(j, 34);
+	ck_assert_uint_eq(journal_files(), 0);
+	ck_assert_int_ne(access(spare, F_OK), 0);
+}
+END_TEST
+
 Suite *
 fleet_journal_suite(void)
 {
@@ -219,6 +263,7 @@ fleet_journal_suite(void)
 	tcase_add_test(tc, journal_replays_every_record_in_order);
 	tcase_add_loop_test(tc, journal_ignores_a_cut_or_damaged_last_record, 0, 3);
 	tcase_add_test(tc, journal_rotates_and_releases_whole_files);
+	tcase_add_test(tc, journal_recycled_file_replays_only_new_records);
 	suite_add_tcase(s, tc);
 	return s;
 }
