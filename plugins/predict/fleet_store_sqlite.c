@@ -721,26 +721,63 @@ replay_record(void *ud, const void *rec, size_t len)
 	return apply_record(ud, rec, len);
 }
 
-/* Records up to and including last, from the queue's head, in one transaction. */
+struct replay {
+	uint64_t gen;
+	size_t n;
+};
+
 static int
-apply_batch(struct sqlite_store *s, struct pending *first, struct pending *last)
+replay_journal(struct sqlite_store *s, void *ud)
 {
-	struct pending *p;
+	struct replay *rp = ud;
+
+	return fleet_journal_replay(s->path, replay_record, s, &rp->gen, &rp->n);
+}
+
+/* work(s, ud) in one transaction of the writing connection: committed when it returns 0. */
+static int
+in_transaction(struct sqlite_store *s, int (*work)(struct sqlite_store *s, void *ud), void *ud)
+{
 	int r;
 
 	pthread_mutex_lock(&s->wlock);
 	r = step_done(s->st[ST_BEGIN]);
-	for (p = first; r == 0; p = p->next) {
-		r = apply_record(s, p->data, p->len);
-		if (p == last)
-			break;
-	}
+	if (r == 0)
+		r = work(s, ud);
 	if (r == 0)
 		r = step_done(s->st[ST_COMMIT]);
 	if (r < 0 && !sqlite3_get_autocommit(s->w))
 		step_done(s->st[ST_ROLLBACK]);
 	pthread_mutex_unlock(&s->wlock);
 	return r;
+}
+
+struct batch {
+	struct pending *first, *last;
+};
+
+static int
+apply_records(struct sqlite_store *s, void *ud)
+{
+	struct batch *b = ud;
+	struct pending *p;
+	int r = 0;
+
+	for (p = b->first; r == 0; p = p->next) {
+		r = apply_record(s, p->data, p->len);
+		if (p == b->last)
+			break;
+	}
+	return r;
+}
+
+/* Records up to and including last, from the queue's head, in one transaction. */
+static int
+apply_batch(struct sqlite_store *s, struct pending *first, struct pending *last)
+{
+	struct batch b = { first, last };
+
+	return in_transaction(s, apply_records, &b);
 }
 
 static void
@@ -854,28 +891,19 @@ applier_stop(struct sqlite_store *s)
 static int
 journal_start(struct sqlite_store *s, char *err, size_t err_len)
 {
-	uint64_t gen;
-	size_t n = 0;
+	struct replay rp = { 1, 0 };
 	int r;
 
 	if (strcmp(s->path, ":memory:") == 0 || strncmp(s->path, "file:", 5) == 0 ||
 	    s->path[0] == '\0')
 		return 0;
-	pthread_mutex_lock(&s->wlock);
-	r = step_done(s->st[ST_BEGIN]);
-	if (r == 0)
-		r = fleet_journal_replay(s->path, replay_record, s, &gen, &n);
-	if (r == 0)
-		r = step_done(s->st[ST_COMMIT]);
-	if (r < 0 && !sqlite3_get_autocommit(s->w))
-		step_done(s->st[ST_ROLLBACK]);
-	pthread_mutex_unlock(&s->wlock);
+	r = in_transaction(s, replay_journal, &rp);
 	if (r < 0) {
 		snprintf(err, err_len, "%s: cannot apply its fleet journal (%s): %s", s->path,
 			 strerror(-r), sqlite3_errmsg(s->w));
 		return r;
 	}
-	r = fleet_journal_open(s->path, gen, &s->journal);
+	r = fleet_journal_open(s->path, rp.gen, &s->journal);
 	if (r < 0) {
 		snprintf(err, err_len, "%s: cannot start its fleet journal: %s", s->path,
 			 strerror(-r));
@@ -911,25 +939,6 @@ wait_applied(struct sqlite_store *s)
 	return r;
 }
 
-static int
-direct_apply(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
-	     const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
-	     size_t n_wins)
-{
-	int r;
-
-	pthread_mutex_lock(&s->wlock);
-	r = step_done(s->st[ST_BEGIN]);
-	if (r == 0)
-		r = apply_all(s, forget, n_forget, rows, n_rows, wins, n_wins);
-	if (r == 0)
-		r = step_done(s->st[ST_COMMIT]);
-	if (r < 0 && !sqlite3_get_autocommit(s->w))
-		step_done(s->st[ST_ROLLBACK]);
-	pthread_mutex_unlock(&s->wlock);
-	return r;
-}
-
 /*
  * The commit: one journal record, durable when this returns 0, then queued for the applier.
  * A full queue (the tables far behind) waits for the applier, or fails with its error.
@@ -943,11 +952,14 @@ sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
 	struct pending *p;
 	int r = 0;
 
-	if (s->journal == NULL)
-		return direct_apply(s, forget, n_forget, rows, n_rows, wins, n_wins);
 	p = encode(forget, n_forget, rows, n_rows, wins, n_wins);
 	if (p == NULL)
 		return -ENOMEM;
+	if (s->journal == NULL) { /* the tables directly, as the applier would */
+		r = apply_batch(s, p, p);
+		free(p);
+		return r;
+	}
 	pthread_mutex_lock(&s->qlock);
 	while (s->pending_bytes > APPLY_MAX_PENDING_BYTES && s->apply_err == 0)
 		pthread_cond_wait(&s->progress, &s->qlock);

@@ -534,6 +534,23 @@ window_observations(void)
 	return n;
 }
 
+/* The forest daemon, a new drift window, and engine 0's first five cycles streamed and
+ * logged: the unit. */
+static long long
+start_with_five_cycles(const char *label)
+{
+	long long unit;
+	size_t k;
+
+	ob_start(backends[0]);
+	unit = fd001.unit[first[0]];
+	roll_window(label);
+	for (k = 0; k < 5; k++)
+		ck_assert_int_eq(stream_one(k), 200);
+	cJSON_Delete(logged(unit, 5));
+	return unit;
+}
+
 /*
  * chattr +i (on) or -i (off) on the fleet store's journal files (plugins/predict/
  * fleet_journal.c): while immutable, even root's appends to the open file fail, so the store
@@ -563,14 +580,8 @@ START_TEST(fleet_store_failed_cycle_is_observed_once)
 	long long unit;
 	cJSON *log;
 	long status;
-	size_t k;
 
-	ob_start(backends[0]);
-	unit = fd001.unit[first[0]];
-	roll_window("acknowledged only");
-	for (k = 0; k < 5; k++)
-		ck_assert_int_eq(stream_one(k), 200);
-	cJSON_Delete(logged(unit, 5));
+	unit = start_with_five_cycles("acknowledged only");
 
 	if (!journal_immutable(true)) {
 		test_skip("chattr +i is not possible on %s (the store's failure is made that way)",
@@ -615,12 +626,7 @@ START_TEST(fleet_log_failure_then_retry_logged_once)
 	cJSON *log;
 	size_t k;
 
-	ob_start(backends[0]);
-	unit = fd001.unit[first[0]];
-	roll_window("log failure");
-	for (k = 0; k < 5; k++)
-		ck_assert_int_eq(stream_one(k), 200);
-	cJSON_Delete(logged(unit, 5));
+	unit = start_with_five_cycles("log failure");
 
 	snprintf(path, sizeof(path), "%s/rulsrv.db", srv.dir);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);

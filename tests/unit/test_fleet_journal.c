@@ -97,6 +97,19 @@ newest_file(char *out, size_t len)
 	snprintf(out, len, "%s/%s", tmpdir, best);
 }
 
+/* A record of 1 MiB less a byte whose value is k (spaces, then k), appended as number k. */
+static void
+append_big(struct fleet_journal *j, uint64_t k)
+{
+	static char big[1 << 20];
+	uint64_t seq;
+
+	memset(big, ' ', sizeof(big)); /* strtol skips the spaces */
+	snprintf(big + sizeof(big) - 16, 16, "%15llu", (unsigned long long)k);
+	ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big) - 1, &seq), 0);
+	ck_assert_uint_eq(seq, k);
+}
+
 /* A crash (no close): every appended record comes back, in order, once. */
 START_TEST(journal_replays_every_record_in_order)
 {
@@ -177,22 +190,14 @@ END_TEST
  * release deletes the files whose records are all applied, never the one appended to. */
 START_TEST(journal_rotates_and_releases_whole_files)
 {
-	static char big[1 << 20];
 	struct fleet_journal *j;
 	struct seen s = { .n = 0 };
 	uint64_t gen, seq, k;
 	size_t n, files;
 
-	memset(big, ' ', sizeof(big)); /* strtol skips the spaces: each record's value is k */
 	ck_assert_int_eq(fleet_journal_open(dbpath, 7, &j), 0);
-	for (k = 1; k <= 40; k++) { /* 40 MiB: three files at 16 MiB each */
-		int len = snprintf(big + sizeof(big) - 32, 32, "%llu", (unsigned long long)k);
-
-		memmove(big + sizeof(big) - len, big + sizeof(big) - 32, (size_t)len);
-		memset(big + sizeof(big) - 32, ' ', 32 - (size_t)len);
-		ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big), &seq), 0);
-		ck_assert_uint_eq(seq, k);
-	}
+	for (k = 1; k <= 40; k++) /* 40 MiB: three files at 16 MiB each */
+		append_big(j, k);
 	files = journal_files();
 	ck_assert_uint_eq(files, 3);
 	/* a crash now: every record back, across the files, oldest first */
@@ -219,27 +224,20 @@ END_TEST
  */
 START_TEST(journal_recycled_file_replays_only_new_records)
 {
-	static char big[1 << 20];
 	struct fleet_journal *j;
 	struct seen s = { .n = 0 };
-	uint64_t gen, seq, k;
+	uint64_t gen, k;
 	size_t n;
 	char spare[256];
 
 	snprintf(spare, sizeof(spare), "%s-fleet-journal-spare", dbpath);
 	ck_assert_int_eq(fleet_journal_open(dbpath, 1, &j), 0);
-	for (k = 1; k <= 20; k++) { /* 1..16 fill the first file, 17.. go to the second */
-		memset(big, ' ', sizeof(big));
-		snprintf(big + sizeof(big) - 16, 16, "%15llu", (unsigned long long)k);
-		ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big) - 1, &seq), 0);
-	}
+	for (k = 1; k <= 20; k++) /* 1..16 fill the first file, 17.. go to the second */
+		append_big(j, k);
 	fleet_journal_release(j, 16);
 	ck_assert_int_eq(access(spare, F_OK), 0);
-	for (; k <= 34; k++) { /* the second file fills at 32: 33.. go to the recycled one */
-		memset(big, ' ', sizeof(big));
-		snprintf(big + sizeof(big) - 16, 16, "%15llu", (unsigned long long)k);
-		ck_assert_int_eq(fleet_journal_append(j, big, sizeof(big) - 1, &seq), 0);
-	}
+	for (; k <= 34; k++) /* the second file fills at 32: 33.. go to the recycled one */
+		append_big(j, k);
 	ck_assert_int_ne(access(spare, F_OK), 0);
 	/* a crash: the second file (17..32) and the third (33, 34, then the first's old frames) */
 	ck_assert_int_eq(fleet_journal_replay(dbpath, collect, &s, &gen, &n), 0);
