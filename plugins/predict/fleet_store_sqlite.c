@@ -439,7 +439,9 @@ sq_open(const char *path, int timeout_ms, struct fleet_store **out, char *err, s
 	s->path = strdup(path);
 	r = s->path == NULL ? -ENOMEM : store_conn(path, timeout_ms, &s->w, err, err_len);
 	if (r == 0)
-		r = store_exec(s->w, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err,
+		/* the applier's B-tree pages (32 MiB: a fleet's upper levels and recent leaves) */
+		r = store_exec(s->w, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			       " PRAGMA cache_size=-32768;", err,
 			       err_len);
 	if (r == 0)
 		r = migrate(s, err, err_len);
