@@ -113,7 +113,7 @@ wrk_run() {
 quiet() {
 	local n last=-1
 	for _ in $(seq 60); do
-		n=$(pg_sql "SELECT coalesce(max(id), 0) FROM feedback_predictions")
+		n=$(pg_sql "SELECT coalesce(max(id), 0) FROM feedback_segments")
 		[ "$n" = "$last" ] && break
 		last=$n
 		sleep 0.5

@@ -21,17 +21,19 @@
  * flushed. The group commit (commit.c) still puts every waiting request in one transaction.
  *
  * Each logged prediction is scored once, whichever daemon logged it and whichever got the
- * failure event. Marking a prediction scored is an UPDATE ... WHERE NOT scored, so of two
- * transactions that race for one prediction the second waits for the first's row lock and
- * then finds it scored. The late-scoring rule needs more: a failure event applied by daemon A
- * while daemon B logs a prediction of that unit would each miss the other's uncommitted row
- * (A's UPDATE does not see B's prediction, B's look-up does not see A's event). So both take
- * a transaction-scoped advisory lock on the unit's bucket (unit mod PG_BUCKETS) before they
- * read: whichever comes second waits for the first to commit and then, in READ COMMITTED,
- * sees what it committed. Buckets, not units, so that a drain of thousands of units holds a
- * bounded number of locks; every transaction takes its buckets in ascending order, so two of
- * them never wait for each other in a circle.
- *
+ * failure event. The log is in segments (store_pg_log.c, segment.h): marking a prediction
+ * scored reads its segment, sets the item's flag and writes the segment back, so two
+ * transactions that score items of one unit must not interleave; and the late-scoring rule
+ * needs more: a failure event applied by daemon A while daemon B logs a prediction of that
+ * unit would each miss the other's uncommitted rows (A does not see B's segment, B's look-up
+ * does not see A's event). So every transaction that writes the log or scores takes a
+ * transaction-scoped advisory lock on each of its units' buckets (unit mod PG_BUCKETS) before
+ * it reads: whichever comes second waits for the first to commit and then, in READ COMMITTED
+ * (each statement a new snapshot), sees what it committed. Buckets, not units, so that a
+ * drain of thousands of units holds a bounded number of locks; every transaction takes its
+ * buckets in ascending order, so two of them never wait for each other in a circle. Only
+ * expiry writes segments without them, and it only deletes whole ones.
+
  * Record ids are cursors (recent up to an id, late after one), so ids must become visible in
  * their order: a transaction that inserts scored records takes one more advisory lock
  * (PG_ORDER_LOCK, after its buckets) before its first insert and holds it to its commit, so
@@ -41,8 +43,8 @@
  * Schema (store_pg_schema.c): versioned in table schema_version (component 'feedback'),
  * created and upgraded by the first daemon that opens the database, under a session advisory lock so that two
  * starting at once do not both do it; a daemon that finds a newer version refuses to start.
- * The prediction log is one row per prediction: the server's costs are not SQLite's, and a
- * row is what a failure event locks.
+ * Version 2 keeps the prediction log in segments, as SQLite's schema 3 does; version 1 had a
+ * row per prediction, which could not keep up at 256 engines a request (docs/BENCHMARKS.md).
  *
  * Connections: one for apply (the committer thread), one for the prediction log, one for the
  * reads (store_pg_read.c; any thread, one at a time), each made when first used; every call has a deadline of
@@ -50,16 +52,15 @@
  */
 
 #define PG_OPEN_TIMEOUT_MS 10000 /* at least, for open: connect and create the schema */
-#define PG_ATTEMPTS 3            /* a transaction that meets a deadlock or serialization failure */
 
-static int
+int
 pg_bucket(int64_t unit)
 {
 	return (int)(((unit % PG_BUCKETS) + PG_BUCKETS) % PG_BUCKETS);
 }
 
 /* Take the advisory locks of the buckets set in `used` (and the order lock), ascending. */
-static int
+int
 pg_lock_buckets(struct fb_store *s, struct pg_link *l, const bool *used, bool order,
 		struct pg_text *t, double deadline)
 {
@@ -84,7 +85,7 @@ pg_lock_buckets(struct fb_store *s, struct pg_link *l, const bool *used, bool or
 }
 
 /* Add scored records to the totals: one upsert per model. */
-static int
+int
 pg_add_totals(struct fb_store *s, struct pg_link *l, const struct fb_scored_list *sc,
 	      double deadline)
 {
@@ -175,45 +176,90 @@ pg_score(struct fb_store *s, struct fb_scored_list *sc, int64_t unit, int64_t cy
 	return 0;
 }
 
+/* A logged prediction found for a record: where it is and what it said; its segment's items
+ * are in s->blob. */
+struct pg_found {
+	int64_t segment; /* 0: none */
+	size_t index;
+	bool scored;
+	double rul;
+	size_t len;
+	char model[FB_MODEL_MAX];
+};
+
+#define PG_FIND_PAGE 16 /* segments per look-up; the first one holds it, as a rule */
+
 /*
  * The latest logged prediction of (unit, cycle), of model when not "", not yet scored when
- * unscored_only; marked scored when mark. *id 0 when there is none.
+ * unscored_only. f->segment 0 when there is none. The segments whose cycle range holds the
+ * cycle, newest first, a page at a time, until one holds the prediction.
  */
 static int
-pg_find_latest(struct fb_store *s, const struct fb_record *rec, const char *model,
-	       bool unscored_only, bool mark, int64_t *id, double *rul, char *found_model,
-	       double deadline)
+pg_find_latest(struct fb_store *s, int64_t unit, int64_t cycle, const char *model,
+	       bool unscored_only, struct pg_found *f, double deadline)
 {
-	static const char *const sql[2][2] = {
-		{ "SELECT id, model, rul FROM feedback_predictions WHERE unit = $1 AND cycle = $2"
-		  " AND ($3 = '' OR model = $3) ORDER BY id DESC LIMIT 1",
-		  "SELECT id, model, rul FROM feedback_predictions WHERE unit = $1 AND cycle = $2"
-		  " AND NOT scored AND ($3 = '' OR model = $3) ORDER BY id DESC LIMIT 1" },
-		{ "UPDATE feedback_predictions SET scored = true WHERE id = (SELECT id FROM"
-		  " feedback_predictions WHERE unit = $1 AND cycle = $2 AND ($3 = '' OR model = $3)"
-		  " ORDER BY id DESC LIMIT 1) RETURNING id, model, rul",
-		  "UPDATE feedback_predictions SET scored = true WHERE id = (SELECT id FROM"
-		  " feedback_predictions WHERE unit = $1 AND cycle = $2 AND NOT scored"
-		  " AND ($3 = '' OR model = $3) ORDER BY id DESC LIMIT 1) RETURNING id, model, rul" },
+	static const char *const sql[2] = {
+		"SELECT id, model, encode(items, 'hex') FROM feedback_segments WHERE unit = $1"
+		" AND min_cycle <= $2 AND max_cycle >= $2 AND ($3 = '' OR model = $3) AND id < $4"
+		" ORDER BY id DESC LIMIT " PG_STR(PG_FIND_PAGE),
+		"SELECT id, model, encode(items, 'hex') FROM feedback_segments WHERE unit = $1"
+		" AND unscored > 0 AND min_cycle <= $2 AND max_cycle >= $2"
+		" AND ($3 = '' OR model = $3) AND id < $4 ORDER BY id DESC LIMIT " PG_STR(PG_FIND_PAGE),
 	};
-	char ub[24], cb[24];
-	const char *v[3] = { ub, cb, model };
+	char ub[24], cb[24], before[24] = "9223372036854775807";
+	const char *v[4] = { ub, cb, model, before };
 	PGresult *res;
-	int r;
+	int n, row, r;
 
-	snprintf(ub, sizeof(ub), "%lld", (long long)rec->unit);
-	snprintf(cb, sizeof(cb), "%lld", (long long)rec->cycle);
-	*id = 0;
-	r = pg_query(&s->sh, &s->apply, sql[mark][unscored_only], 3, v, deadline, &res);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) > 0) {
-		*id = pg_int(res, 0, 0);
-		snprintf(found_model, FB_MODEL_MAX, "%s", PQgetvalue(res, 0, 1));
-		*rul = pg_double(res, 0, 2);
-	}
-	PQclear(res);
+	snprintf(ub, sizeof(ub), "%lld", (long long)unit);
+	snprintf(cb, sizeof(cb), "%lld", (long long)cycle);
+	f->segment = 0;
+	do {
+		r = pg_query(&s->sh, &s->apply, sql[unscored_only], 4, v, deadline, &res);
+		if (r < 0)
+			return r;
+		n = PQntuples(res);
+		for (row = 0; row < n && f->segment == 0; row++) {
+			long len = pg_hex_decode(s->blob, sizeof(s->blob), PQgetvalue(res, row, 2));
+			size_t i;
+
+			if (len < 0)
+				continue; /* not written by this store */
+			for (i = (size_t)len / FB_ITEM_BYTES; i-- > 0;) {
+				struct fb_item it = fb_item_decode(s->blob + i * FB_ITEM_BYTES);
+
+				if (it.cycle != cycle ||
+				    (unscored_only && (it.flags & FB_ITEM_SCORED)))
+					continue;
+				f->segment = pg_int(res, row, 0);
+				f->index = i;
+				f->scored = (it.flags & FB_ITEM_SCORED) != 0;
+				f->rul = it.rul;
+				f->len = (size_t)len;
+				snprintf(f->model, sizeof(f->model), "%s", PQgetvalue(res, row, 1));
+				break;
+			}
+		}
+		if (n > 0)
+			snprintf(before, sizeof(before), "%s", PQgetvalue(res, n - 1, 0));
+		PQclear(res);
+	} while (f->segment == 0 && n == PG_FIND_PAGE);
 	return 0;
+}
+
+/* Mark the found prediction scored (again is harmless): its segment written back. */
+static int
+pg_mark_found(struct fb_store *s, const struct pg_found *f, double deadline)
+{
+	char ib[24], nb[8];
+	const char *v[3] = { ib, s->hex, nb };
+
+	fb_item_mark(s->blob, f->index);
+	pg_hex_encode(s->hex, s->blob, f->len);
+	snprintf(ib, sizeof(ib), "%lld", (long long)f->segment);
+	snprintf(nb, sizeof(nb), "%d", f->scored ? 0 : 1);
+	return pg_exec(&s->sh, &s->apply, "UPDATE feedback_segments SET items = decode($2, 'hex'),"
+		       " unscored = unscored - $3 WHERE id = $1", 3, v, deadline);
 }
 
 /* As store_sqlite.c: the posted prediction stands for the latest unscored logged one of
@@ -223,23 +269,27 @@ static int
 pg_apply_scored(struct fb_store *s, const struct fb_record *rec, double ts,
 		struct fb_scored_list *sc, double deadline)
 {
-	char model[FB_MODEL_MAX], found[FB_MODEL_MAX];
-	int64_t id = 0, other;
-	double rul;
+	char model[FB_MODEL_MAX];
+	struct pg_found f;
+	int64_t id = 0;
 	int r;
 
 	snprintf(model, sizeof(model), "%s", rec->model[0] ? rec->model : "unknown");
-	r = pg_find_latest(s, rec, rec->model, true, true, &id, &rul, found, deadline);
+	r = pg_find_latest(s, rec->unit, rec->cycle, rec->model, true, &f, deadline);
 	if (r < 0)
 		return r;
-	if (id != 0) {
-		snprintf(model, sizeof(model), "%s", found);
-	} else if (rec->model[0] == 0) {
-		r = pg_find_latest(s, rec, "", false, false, &other, &rul, found, deadline);
+	if (f.segment != 0) {
+		id = fb_segment_prediction_id(f.segment, f.index);
+		snprintf(model, sizeof(model), "%s", f.model);
+		r = pg_mark_found(s, &f, deadline);
 		if (r < 0)
 			return r;
-		if (other != 0)
-			snprintf(model, sizeof(model), "%s", found);
+	} else if (rec->model[0] == 0) {
+		r = pg_find_latest(s, rec->unit, rec->cycle, "", false, &f, deadline);
+		if (r < 0)
+			return r;
+		if (f.segment != 0)
+			snprintf(model, sizeof(model), "%s", f.model);
 	}
 	return pg_score(s, sc, rec->unit, rec->cycle, rec->predicted, rec->actual, model,
 			"posted", id, ts, deadline);
@@ -249,68 +299,115 @@ static int
 pg_apply_match(struct fb_store *s, const struct fb_record *rec, double ts,
 	       struct fb_scored_list *sc, double deadline)
 {
-	char found[FB_MODEL_MAX];
-	int64_t id;
-	double rul = 0;
+	struct pg_found f;
 	int r;
 
-	r = pg_find_latest(s, rec, rec->model, false, true, &id, &rul, found, deadline);
+	r = pg_find_latest(s, rec->unit, rec->cycle, rec->model, false, &f, deadline);
 	if (r < 0)
 		return r;
-	if (id == 0)
+	if (f.segment == 0)
 		return -ENOENT;
-	return pg_score(s, sc, rec->unit, rec->cycle, rul, rec->actual, found, "matched", id, ts,
-			deadline);
+	r = pg_mark_found(s, &f, deadline);
+	if (r < 0)
+		return r;
+	return pg_score(s, sc, rec->unit, rec->cycle, f.rul, rec->actual, f.model, "matched",
+			fb_segment_prediction_id(f.segment, f.index), ts, deadline);
 }
 
-/* Every unscored prediction of the unit up to the failure cycle made before the event
- * arrived is scored and marked, in one statement; then the event is kept for the ones that
- * reach the log later. */
+/*
+ * Every unscored prediction of the unit up to the failure cycle made before the event
+ * arrived (one made after is of a new life of the unit number) is scored and marked: the
+ * unit's open segments that may hold one are read, their items marked, written back in one
+ * statement and the records inserted in another; then the event is kept for the ones that
+ * reach the log later.
+ */
 static int
 pg_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 		 struct fb_scored_list *sc, double deadline)
 {
+	struct pg_text *t = s->c;
 	char ub[24], fb[24], tb[40], nb[24];
-	const char *v[4] = { ub, fb, tb, rec->model };
+	const char *v[4] = { ub, fb, tb, rec->model }, *w[7];
 	PGresult *res;
-	int i, n, r;
+	size_t first = sc->count;
+	int row, k, n, r, scored = 0;
 
 	snprintf(ub, sizeof(ub), "%lld", (long long)rec->unit);
 	snprintf(fb, sizeof(fb), "%lld", (long long)rec->failed_at);
 	snprintf(tb, sizeof(tb), "%.17g", ts);
 	r = pg_query(&s->sh, &s->apply,
-		     "WITH marked AS (UPDATE feedback_predictions SET scored = true"
-		     " WHERE unit = $1 AND NOT scored AND cycle <= $2 AND ts <= $3"
-		     " AND ($4 = '' OR model = $4) RETURNING id, cycle, rul, model)"
-		     " INSERT INTO feedback_records(unit, cycle, predicted, actual, model, source,"
-		     " prediction_id, ts) SELECT $1, cycle, rul, $2::bigint - cycle, model, 'failure',"
-		     " id, $3 FROM marked ORDER BY id"
-		     " RETURNING cycle, predicted, actual, model",
-		     4, v, deadline, &res);
+		     "SELECT id, model, encode(items, 'hex') FROM feedback_segments WHERE unit = $1"
+		     " AND unscored > 0 AND min_cycle <= $2 AND min_ts <= $3"
+		     " AND ($4 = '' OR model = $4) ORDER BY id", 4, v, deadline, &res);
 	if (r < 0)
 		return r;
+	for (k = 0; k < 7; k++)
+		pg_text_reset(&t[k]);
 	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		struct fb_scored *out = fb_scored_push(sc);
+	for (row = 0; row < n && r == 0; row++) {
+		long len = pg_hex_decode(s->blob, sizeof(s->blob), PQgetvalue(res, row, 2));
+		int64_t segment = pg_int(res, row, 0);
+		size_t i, newly = 0;
 
-		if (out == NULL) {
-			PQclear(res);
-			return -ENOMEM;
+		for (i = 0; len > 0 && i < (size_t)len / FB_ITEM_BYTES; i++) {
+			struct fb_item it = fb_item_decode(s->blob + i * FB_ITEM_BYTES);
+			struct fb_scored *out;
+
+			if ((it.flags & FB_ITEM_SCORED) || it.cycle > rec->failed_at || it.ts > ts)
+				continue;
+			if ((out = fb_scored_push(sc)) == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			out->unit = rec->unit;
+			out->cycle = it.cycle;
+			out->predicted = it.rul;
+			out->actual = (double)(rec->failed_at - it.cycle);
+			snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(res, row, 1));
+			pg_text_int(&t[3], it.cycle);
+			pg_text_double(&t[4], it.rul);
+			pg_text_string(&t[5], out->model);
+			pg_text_int(&t[6], fb_segment_prediction_id(segment, i));
+			fb_item_mark(s->blob, i);
+			newly++;
 		}
-		out->unit = rec->unit;
-		out->cycle = pg_int(res, i, 0);
-		out->predicted = pg_double(res, i, 1);
-		out->actual = pg_double(res, i, 2);
-		snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(res, i, 3));
+		if (newly > 0) {
+			pg_text_int(&t[0], segment);
+			pg_text_hex(&t[1], s->blob, (size_t)len);
+			pg_text_int(&t[2], (int64_t)newly);
+			scored += (int)newly;
+		}
 	}
 	PQclear(res);
-	snprintf(nb, sizeof(nb), "%d", n);
+	for (k = 0; r == 0 && k < 7; k++)
+		if ((w[k] = pg_text_end(&t[k])) == NULL)
+			r = -ENOMEM;
+	if (r == 0 && scored > 0)
+		r = pg_exec(&s->sh, &s->apply, "UPDATE feedback_segments g SET"
+			    " items = decode(t.items, 'hex'), unscored = g.unscored - t.newly"
+			    " FROM unnest($1::bigint[], $2::text[], $3::int[]) AS t(id, items, newly)"
+			    " WHERE g.id = t.id", 3, w, deadline);
+	if (r == 0 && scored > 0) {
+		const char *x[7] = { ub, fb, tb, w[3], w[4], w[5], w[6] };
+
+		r = pg_exec(&s->sh, &s->apply,
+			    "INSERT INTO feedback_records(unit, cycle, predicted, actual, model,"
+			    " source, prediction_id, ts) SELECT $1, cycle, rul, $2::bigint - cycle,"
+			    " model, 'failure', pid, $3 FROM unnest($4::bigint[], $5::float8[],"
+			    " $6::text[], $7::bigint[]) AS t(cycle, rul, model, pid) ORDER BY pid",
+			    7, x, deadline);
+	}
+	if (r < 0) {
+		sc->count = first;
+		return r;
+	}
+	snprintf(nb, sizeof(nb), "%d", scored);
 	{
-		const char *w[5] = { ub, fb, nb, tb, rec->model };
+		const char *y[5] = { ub, fb, nb, tb, rec->model };
 
 		return pg_exec(&s->sh, &s->apply,
 			       "INSERT INTO feedback_failures(unit, failed_at_cycle, scored, ts,"
-			       " model) VALUES($1, $2, $3, $4, $5)", 5, w, deadline);
+			       " model) VALUES($1, $2, $3, $4, $5)", 5, y, deadline);
 	}
 }
 
@@ -387,7 +484,7 @@ pg_reset_groups(struct fb_group *groups, size_t n, int status)
 
 /* BEGIN; a connection the server closed while it was idle (a restart of the server) is made
  * again at once, once: nothing was sent on it yet. */
-static int
+int
 pg_begin(struct fb_store *s, struct pg_link *l, double deadline)
 {
 	int r = pg_exec(&s->sh, l, "BEGIN", 0, NULL, deadline);
@@ -414,7 +511,7 @@ pg_apply_once(struct fb_store *s, struct fb_group *groups, size_t n, double dead
 	r = pg_begin(s, &s->apply, deadline);
 	if (r < 0)
 		return r;
-	r = pg_lock_buckets(s, &s->apply, used, true, &s->c, deadline);
+	r = pg_lock_buckets(s, &s->apply, used, true, &s->c[7], deadline);
 	for (i = 0; i < n && r == 0; i++) {
 		groups[i].status = pg_apply_group(s, &groups[i], deadline);
 		if (groups[i].status < 0 && pg_fatal(&s->apply, groups[i].status))
@@ -464,239 +561,6 @@ pg_apply(struct fb_store *s, struct fb_group *groups, size_t n)
 	return r;
 }
 
-/* ---- the prediction log ------------------------------------------------------------------- */
-
-/*
- * Insert the batch and, in the same statement, find for each of its predictions the failure
- * event already recorded that scores it (store.h: the first one of the unit, at or after the
- * time the prediction was made, not before its cycle, of its model or of every model).
- */
-static const char pg_log_sql[] =
-	"WITH ins AS (INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version)"
-	" SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[],"
-	" $5::text[], $6::text[]) RETURNING id, unit, cycle, rul, ts, model)"
-	" SELECT ins.id, ins.unit, ins.cycle, ins.rul, ins.model, f.id, f.failed_at_cycle, f.ts"
-	" FROM ins JOIN LATERAL (SELECT id, failed_at_cycle, ts FROM feedback_failures"
-	" WHERE unit = ins.unit AND failed_at_cycle >= ins.cycle AND ts >= ins.ts"
-	" AND (model = '' OR model = ins.model) ORDER BY id LIMIT 1) f ON true ORDER BY ins.id";
-
-static const char pg_late_sql[] =
-	"WITH late AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
-	" $4::float8[], $5::float8[], $6::text[], $7::bigint[], $8::float8[])"
-	" AS t(pid, unit, cycle, predicted, actual, model, fid, fts)),"
-	" marked AS (UPDATE feedback_predictions p SET scored = true FROM late"
-	" WHERE p.id = late.pid),"
-	" counted AS (UPDATE feedback_failures f SET scored = f.scored + c.n FROM"
-	" (SELECT fid, count(*) AS n FROM late GROUP BY fid) c WHERE f.id = c.fid)"
-	" INSERT INTO feedback_records(unit, cycle, predicted, actual, model, source,"
-	" prediction_id, ts) SELECT unit, cycle, predicted, actual, model, 'failure_late', pid,"
-	" fts FROM late ORDER BY pid";
-
-/*
- * The repeats of a batch (store.h) that the log has already: a prediction of their unit, cycle
- * and model with their RUL. Asked on its own, for the batches that carry repeats (rare), so
- * that the insert of every other batch stays a plain one; each repeat is one look-up by the
- * unit's index (a lateral LIMIT 1, which the planner cannot turn into a scan of the table).
- * The unit's bucket lock, taken before, makes another instance's insert of the original either
- * committed and seen here, or after this transaction.
- */
-static const char pg_repeats_sql[] =
-	"SELECT t.i FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[],"
-	" $5::bigint[]) AS t(unit, cycle, model, rul, i) CROSS JOIN LATERAL (SELECT 1"
-	" FROM feedback_predictions p WHERE p.unit = t.unit AND p.cycle = t.cycle"
-	" AND p.model = t.model AND p.rul = t.rul LIMIT 1) hit";
-
-/* Set drop[i] for each repeat p[i] that the log holds already. */
-static int
-pg_logged_repeats(struct fb_store *s, const struct fb_logged *p, size_t n, bool *drop,
-		  double deadline)
-{
-	struct pg_text *t = s->b;
-	const char *v[5];
-	PGresult *res = NULL;
-	size_t i;
-	int k, r;
-
-	for (k = 0; k < 5; k++)
-		pg_text_reset(&t[k]);
-	for (i = 0; i < n; i++) {
-		if (!p[i].repeat)
-			continue;
-		pg_text_int(&t[0], p[i].unit);
-		pg_text_int(&t[1], p[i].cycle);
-		pg_text_string(&t[2], p[i].model != NULL ? p[i].model : "");
-		pg_text_double(&t[3], p[i].rul);
-		pg_text_int(&t[4], (int64_t)i);
-	}
-	for (k = 0; k < 5; k++)
-		if ((v[k] = pg_text_end(&t[k])) == NULL)
-			return -ENOMEM;
-	r = pg_query(&s->sh, &s->log, pg_repeats_sql, 5, v, deadline, &res);
-	for (k = 0; r == 0 && k < PQntuples(res); k++) {
-		int64_t at = pg_int(res, k, 0);
-
-		if (at >= 0 && (size_t)at < n)
-			drop[at] = true;
-	}
-	PQclear(res);
-	return r;
-}
-
-/* Score the predictions the insert found a failure event for (rows of res). */
-static int
-pg_log_late(struct fb_store *s, PGresult *res, double deadline)
-{
-	struct fb_scored_list sc = { 0 };
-	struct pg_text *t = s->b;
-	bool none[PG_BUCKETS] = { false };
-	const char *v[8];
-	int i, k, n = PQntuples(res), r;
-
-	for (k = 0; k < 8; k++)
-		pg_text_reset(&t[k]);
-	for (i = 0; i < n; i++) {
-		struct fb_scored *out = fb_scored_push(&sc);
-		int64_t cycle = pg_int(res, i, 2), failed_at = pg_int(res, i, 6);
-
-		if (out == NULL) {
-			free(sc.items);
-			return -ENOMEM;
-		}
-		out->unit = pg_int(res, i, 1);
-		out->cycle = cycle;
-		out->predicted = pg_double(res, i, 3);
-		out->actual = (double)(failed_at - cycle);
-		snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(res, i, 4));
-		pg_text_int(&t[0], pg_int(res, i, 0));
-		pg_text_int(&t[1], out->unit);
-		pg_text_int(&t[2], cycle);
-		pg_text_double(&t[3], out->predicted);
-		pg_text_double(&t[4], out->actual);
-		pg_text_string(&t[5], out->model);
-		pg_text_int(&t[6], pg_int(res, i, 5));
-		pg_text_double(&t[7], pg_double(res, i, 7));
-	}
-	for (k = 0; k < 8; k++)
-		if ((v[k] = pg_text_end(&t[k])) == NULL) {
-			free(sc.items);
-			return -ENOMEM;
-		}
-	/* the order lock before the first record: ids visible in their order (see above) */
-	r = pg_lock_buckets(s, &s->log, none, true, &s->a[7], deadline);
-	if (r == 0)
-		r = pg_exec(&s->sh, &s->log, pg_late_sql, 8, v, deadline);
-	if (r == 0)
-		r = pg_add_totals(s, &s->log, &sc, deadline);
-	free(sc.items);
-	return r;
-}
-
-/* One attempt; *sent_commit tells whether a failure may have committed all the same. */
-static int
-pg_log_once(struct fb_store *s, const struct fb_logged *p, size_t n, double deadline,
-	    bool *sent_commit)
-{
-	bool used[PG_BUCKETS] = { false };
-	struct pg_text *t = s->a;
-	const char *v[6];
-	PGresult *res = NULL;
-	bool *drop = NULL, repeats = false;
-	size_t i, kept = 0;
-	int k, r;
-
-	for (i = 0; i < n; i++) {
-		used[pg_bucket(p[i].unit)] = true;
-		repeats |= p[i].repeat;
-	}
-	if (repeats && (drop = calloc(n, sizeof(*drop))) == NULL)
-		return -ENOMEM;
-	r = pg_begin(s, &s->log, deadline);
-	if (r == 0)
-		r = pg_lock_buckets(s, &s->log, used, false, &s->a[6], deadline);
-	if (r == 0 && repeats)
-		r = pg_logged_repeats(s, p, n, drop, deadline);
-	for (k = 0; k < 6; k++)
-		pg_text_reset(&t[k]);
-	for (i = 0; r == 0 && i < n; i++) {
-		if (drop != NULL && drop[i])
-			continue;
-		pg_text_int(&t[0], p[i].unit);
-		pg_text_int(&t[1], p[i].cycle);
-		pg_text_double(&t[2], p[i].rul);
-		pg_text_double(&t[3], p[i].timestamp);
-		pg_text_string(&t[4], p[i].model != NULL ? p[i].model : "");
-		pg_text_string(&t[5], p[i].version != NULL ? p[i].version : "");
-		kept++;
-	}
-	free(drop);
-	for (k = 0; r == 0 && k < 6; k++)
-		if ((v[k] = pg_text_end(&t[k])) == NULL)
-			r = -ENOMEM;
-	if (r == 0 && kept > 0)
-		r = pg_query(&s->sh, &s->log, pg_log_sql, 6, v, deadline, &res);
-	if (r == 0 && PQntuples(res) > 0)
-		r = pg_log_late(s, res, deadline);
-	PQclear(res);
-	if (r == 0) {
-		*sent_commit = true;
-		r = pg_exec(&s->sh, &s->log, "COMMIT", 0, NULL, deadline);
-		/* an answer to the COMMIT, even an error, says what happened; none does not */
-		if (r < 0 && s->log.conn != NULL)
-			*sent_commit = false;
-	}
-	if (r < 0 && s->log.conn != NULL)
-		pg_exec(&s->sh, &s->log, "ROLLBACK", 0, NULL, deadline);
-	return r;
-}
-
-static int
-pg_log_predictions(struct fb_store *s, const struct fb_logged *p, size_t n)
-{
-	double deadline = pg_deadline(&s->sh);
-	bool sent_commit = false;
-	int attempt, r = -ETIMEDOUT;
-
-	if (n == 0)
-		return 0;
-	if (pg_link_lock(&s->log, deadline) < 0)
-		return -EAGAIN;
-	for (attempt = 0; attempt < PG_ATTEMPTS && clocks_monotonic() < deadline; attempt++) {
-		r = pg_log_once(s, p, n, deadline, &sent_commit);
-		if (r != -EAGAIN)
-			break;
-	}
-	pthread_mutex_unlock(&s->log.lock);
-	/* nothing stored, the server out of reach or out of time: the log tries again later */
-	if (!sent_commit && (r == -ECONNREFUSED || r == -ECONNRESET || r == -ETIMEDOUT))
-		r = -EAGAIN;
-	return r;
-}
-
-static int
-pg_expire_predictions(struct fb_store *s, double before, size_t limit, size_t *deleted)
-{
-	double deadline = pg_deadline(&s->sh);
-	char bb[40], lb[24];
-	const char *v[2] = { bb, lb };
-	PGresult *res;
-	int r;
-
-	*deleted = 0;
-	snprintf(bb, sizeof(bb), "%.17g", before);
-	snprintf(lb, sizeof(lb), "%zu", limit);
-	if (pg_link_lock(&s->log, deadline) < 0)
-		return -ETIMEDOUT;
-	r = pg_query(&s->sh, &s->log,
-		     "DELETE FROM feedback_predictions WHERE id IN (SELECT id FROM"
-		     " feedback_predictions WHERE ts < $1 LIMIT $2)", 2, v, deadline, &res);
-	if (r == 0) {
-		*deleted = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
-	}
-	pthread_mutex_unlock(&s->log.lock);
-	return r;
-}
-
 /* ---- open and close --------------------------------------------------------------------- */
 
 static void
@@ -710,11 +574,12 @@ pg_close(struct fb_store *s)
 	pg_link_close(&s->log);
 	pg_link_close(&s->read);
 	pg_shared_destroy(&s->sh);
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 10; i++) {
 		pg_text_free(&s->a[i]);
 		pg_text_free(&s->b[i]);
 	}
-	pg_text_free(&s->c);
+	for (i = 0; i < 8; i++)
+		pg_text_free(&s->c[i]);
 	free(s->dsn);
 	free(s);
 }

@@ -453,6 +453,63 @@ pg_text_string(struct pg_text *t, const char *s)
 	pg_text_put(t, "\"", 1);
 }
 
+static const char pg_hex_digits[] = "0123456789abcdef";
+
+size_t
+pg_hex_encode(char *out, const unsigned char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = pg_hex_digits[b[i] >> 4];
+		out[2 * i + 1] = pg_hex_digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return 2 * n;
+}
+
+static int
+pg_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long
+pg_hex_decode(unsigned char *out, size_t cap, const char *hex)
+{
+	size_t n = 0;
+
+	for (; hex[0] != '\0'; hex += 2) {
+		int hi = pg_hex_value(hex[0]), lo = hi < 0 ? -1 : pg_hex_value(hex[1]);
+
+		if (lo < 0 || n == cap)
+			return -1;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return (long)n;
+}
+
+void
+pg_text_hex(struct pg_text *t, const unsigned char *b, size_t n)
+{
+	char chunk[2 * 256 + 1];
+	size_t at, k;
+
+	pg_text_sep(t);
+	pg_text_put(t, "\"", 1);
+	for (at = 0; at < n; at += k) {
+		k = n - at < 256 ? n - at : 256;
+		pg_text_put(t, chunk, pg_hex_encode(chunk, b + at, k));
+	}
+	pg_text_put(t, "\"", 1);
+}
+
 const char *
 pg_text_end(struct pg_text *t)
 {

@@ -82,8 +82,17 @@ void pg_text_free(struct pg_text *t);
 void pg_text_int(struct pg_text *t, int64_t v);
 void pg_text_double(struct pg_text *t, double v);
 void pg_text_string(struct pg_text *t, const char *s); /* quoted and escaped element */
+/* A quoted element of hex digits: the text of a bytea when the query decodes it
+ * (decode(x, 'hex')); the elements of a text[] the query turns into bytea[]. */
+void pg_text_hex(struct pg_text *t, const unsigned char *b, size_t n);
 /* Close the literal ('}'), return it (NULL when out of memory). */
 const char *pg_text_end(struct pg_text *t);
+
+/* Hex digits of n bytes into out (2n + 1 chars, NUL-terminated): their length. */
+size_t pg_hex_encode(char *out, const unsigned char *b, size_t n);
+/* The bytes of hex digits (encode(x, 'hex')) into out: how many, or -1 when they are not
+ * hex digits or more than cap. */
+long pg_hex_decode(unsigned char *out, size_t cap, const char *hex);
 
 int64_t pg_int(const PGresult *res, int row, int col);
 double pg_double(const PGresult *res, int row, int col);

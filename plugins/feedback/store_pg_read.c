@@ -26,6 +26,7 @@ pg_read(struct fb_store *s, const char *sql, int n, const char *const *v, PGresu
 int
 pg_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void *ud)
 {
+	unsigned char blob[FB_SEGMENT_BYTES];
 	char ub[24], cb[24];
 	const char *v[2] = { ub, cb };
 	struct fb_logged p;
@@ -34,18 +35,29 @@ pg_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void
 
 	snprintf(ub, sizeof(ub), "%lld", (long long)unit);
 	snprintf(cb, sizeof(cb), "%lld", (long long)cycle);
-	r = pg_read(s, "SELECT model, version, cycle, rul, ts FROM feedback_predictions"
-		    " WHERE unit = $1 AND ($2::bigint < 0 OR cycle = $2) ORDER BY id", 2, v, &res);
+	r = pg_read(s, "SELECT model, version, encode(items, 'hex') FROM feedback_segments"
+		    " WHERE unit = $1 AND ($2::bigint < 0 OR (min_cycle <= $2 AND max_cycle >= $2))"
+		    " ORDER BY id", 2, v, &res);
 	if (r < 0)
 		return r;
 	for (i = 0; i < PQntuples(res) && r == 0; i++) {
+		long len = pg_hex_decode(blob, sizeof(blob), PQgetvalue(res, i, 2));
+		size_t k;
+
 		p.unit = unit;
 		p.model = PQgetvalue(res, i, 0);
 		p.version = PQgetvalue(res, i, 1);
-		p.cycle = pg_int(res, i, 2);
-		p.rul = pg_double(res, i, 3);
-		p.timestamp = pg_double(res, i, 4);
-		r = fn(ud, &p);
+		p.repeat = false;
+		for (k = 0; len > 0 && k < (size_t)len / FB_ITEM_BYTES && r == 0; k++) {
+			struct fb_item it = fb_item_decode(blob + k * FB_ITEM_BYTES);
+
+			if (cycle >= 0 && it.cycle != cycle)
+				continue;
+			p.cycle = it.cycle;
+			p.rul = it.rul;
+			p.timestamp = it.ts;
+			r = fn(ud, &p);
+		}
 	}
 	PQclear(res);
 	return r;

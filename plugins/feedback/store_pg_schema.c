@@ -3,11 +3,99 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "segment.h"
+
 #include "store_pg_internal.h"
 
-/* Each entry moves the schema from version i to i + 1; the last one reaches PG_SCHEMA_VERSION. */
-static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
+/* Each entry moves the schema from version i to i + 1: its SQL, then its function when it
+ * has one; the last one reaches PG_SCHEMA_VERSION. */
+struct pg_migration {
+	const char *sql;
+	int (*copy)(struct fb_store *s, double deadline);
+};
+
+/*
+ * 1 -> 2, after the SQL made the segments table: each row of feedback_predictions (version 1:
+ * one row per prediction) becomes a segment of one item with the row's id, scored or not as it
+ * was; so its prediction id is id * FB_SEGMENT_ID_SCALE, and the records that name it are
+ * moved to that (the unique index of the failure records goes while they move: PostgreSQL
+ * checks it row by row, and id * 1024 may still be another row's old value). New segments get
+ * ids after the old rows'. Then the row table goes. In chunks, each one INSERT of arrays.
+ */
+#define PG_MIGRATE_CHUNK 8192
+
+static int
+pg_migrate_rows(struct fb_store *s, double deadline)
+{
+	static const char *const finish =
+		"SELECT setval(pg_get_serial_sequence('feedback_segments', 'id'),"
+		" coalesce(max(id), 0) + 1, false) FROM feedback_segments;"
+		"DROP INDEX feedback_records_failure_once;"
+		"UPDATE feedback_records SET prediction_id = prediction_id * " PG_ID_SCALE_TEXT
+		" WHERE prediction_id IS NOT NULL;"
+		"CREATE UNIQUE INDEX feedback_records_failure_once ON feedback_records(prediction_id)"
+		" WHERE source IN ('failure', 'failure_late');"
+		"DROP TABLE feedback_predictions;";
+	struct pg_text *t = s->a;
+	char after[24] = "0";
+	unsigned char blob[FB_ITEM_BYTES];
+	PGresult *res;
+	int i, k, n, r;
+
+	do {
+		const char *v[PG_SEGMENT_COLUMNS + 1], *w[1] = { after };
+
+		r = pg_query(&s->sh, &s->apply, "SELECT id, unit, cycle, rul, ts, model, version,"
+			     " scored FROM feedback_predictions WHERE id > $1 ORDER BY id LIMIT "
+			     PG_STR(PG_MIGRATE_CHUNK), 1, w, deadline, &res);
+		if (r < 0)
+			return r;
+		n = PQntuples(res);
+		for (k = 0; k <= PG_SEGMENT_COLUMNS; k++)
+			pg_text_reset(&t[k]);
+		for (i = 0; i < n; i++) {
+			struct fb_item it = {
+				.cycle = pg_int(res, i, 2),
+				.rul = pg_double(res, i, 3),
+				.ts = pg_double(res, i, 4),
+				.flags = PQgetvalue(res, i, 7)[0] == 't' ? FB_ITEM_SCORED : 0,
+			};
+
+			fb_item_encode(blob, &it);
+			pg_text_int(&t[0], pg_int(res, i, 1));
+			pg_text_string(&t[1], PQgetvalue(res, i, 5));
+			pg_text_string(&t[2], PQgetvalue(res, i, 6));
+			pg_text_int(&t[3], it.cycle);
+			pg_text_int(&t[4], it.cycle);
+			pg_text_double(&t[5], it.ts);
+			pg_text_double(&t[6], it.ts);
+			pg_text_int(&t[7], it.flags ? 0 : 1);
+			pg_text_hex(&t[8], blob, sizeof(blob));
+			pg_text_int(&t[9], pg_int(res, i, 0));
+		}
+		if (n > 0)
+			snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
+		PQclear(res);
+		if (n == 0)
+			break;
+		for (k = 0; k <= PG_SEGMENT_COLUMNS; k++)
+			if ((v[k] = pg_text_end(&t[k])) == NULL)
+				return -ENOMEM;
+		r = pg_exec(&s->sh, &s->apply, "INSERT INTO feedback_segments(id, unit, model,"
+			    " version, min_cycle, max_cycle, min_ts, max_ts, unscored, items)"
+			    " SELECT id, unit, model, version, min_cycle, max_cycle, min_ts, max_ts,"
+			    " unscored, decode(items, 'hex') FROM unnest($1::bigint[], $2::text[],"
+			    " $3::text[], $4::bigint[], $5::bigint[], $6::float8[], $7::float8[],"
+			    " $8::int[], $9::text[], $10::bigint[]) AS t(unit, model, version,"
+			    " min_cycle, max_cycle, min_ts, max_ts, unscored, items, id)",
+			    PG_SEGMENT_COLUMNS + 1, v, deadline);
+	} while (r == 0 && n == PG_MIGRATE_CHUNK);
+	return r < 0 ? r : pg_exec(&s->sh, &s->apply, finish, 0, NULL, deadline);
+}
+
+static const struct pg_migration pg_migrations[PG_SCHEMA_VERSION] = {
 	/* 0 -> 1 */
+	{ .sql =
 	"CREATE TABLE feedback_predictions("
 	" id bigserial PRIMARY KEY, unit bigint NOT NULL, cycle bigint NOT NULL,"
 	" rul double precision NOT NULL, ts double precision NOT NULL, model text NOT NULL,"
@@ -34,7 +122,18 @@ static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	"CREATE TABLE feedback_totals("
 	" model text PRIMARY KEY, count bigint NOT NULL, squared_error_sum double precision"
 	" NOT NULL, abs_error_sum double precision NOT NULL, nasa_score double precision"
-	" NOT NULL);",
+	" NOT NULL);" },
+	/* 1 -> 2: the prediction log in segments (store_pg_log.c), copied by pg_migrate_rows */
+	{ .sql =
+	"CREATE TABLE feedback_segments("
+	" id bigserial PRIMARY KEY, unit bigint NOT NULL, model text NOT NULL,"
+	" version text NOT NULL, min_cycle bigint NOT NULL, max_cycle bigint NOT NULL,"
+	" min_ts double precision NOT NULL, max_ts double precision NOT NULL,"
+	" unscored integer NOT NULL, items bytea NOT NULL);"
+	"CREATE INDEX feedback_segments_unit ON feedback_segments(unit, id);"
+	"CREATE INDEX feedback_segments_open ON feedback_segments(unit, id) WHERE unscored > 0;"
+	"CREATE INDEX feedback_segments_ts ON feedback_segments(max_ts);",
+	  .copy = pg_migrate_rows },
 };
 
 /* Create or upgrade the schema, in one transaction under the schema lock. */
@@ -66,8 +165,11 @@ pg_schema(struct fb_store *s, double deadline, char *err, size_t err_len)
 			 s->where, version, PG_SCHEMA_VERSION);
 		r = -EPROTO;
 	}
-	for (; r == 0 && version < PG_SCHEMA_VERSION; version++)
-		r = pg_exec(&s->sh, &s->apply, pg_migrations[version], 0, NULL, deadline);
+	for (; r == 0 && version < PG_SCHEMA_VERSION; version++) {
+		r = pg_exec(&s->sh, &s->apply, pg_migrations[version].sql, 0, NULL, deadline);
+		if (r == 0 && pg_migrations[version].copy != NULL)
+			r = pg_migrations[version].copy(s, deadline);
+	}
 	if (r == 0) {
 		const char *w[1] = { vb };
 

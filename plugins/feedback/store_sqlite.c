@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "accuracy.h"
+#include "segment.h"
 #include "store_sqlite_internal.h"
 
 /*
@@ -84,7 +85,9 @@ static const char fb_migrate_1[] =
 	"ALTER TABLE failures ADD COLUMN model TEXT NOT NULL DEFAULT '';"
 	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 
-/* Version 2 to 3, after the rows are copied into segments (sqlite_migrate_2). */
+/* Version 2 to 3, after the rows are copied into segments (sqlite_migrate_2); 1024 is
+ * FB_SEGMENT_ID_SCALE. */
+_Static_assert(FB_SEGMENT_ID_SCALE == 1024, "fb_migrate_2_rows multiplies by 1024");
 static const char fb_migrate_2_rows[] =
 	"UPDATE feedback SET prediction_id = prediction_id * 1024 WHERE prediction_id IS NOT NULL;"
 	"DROP TABLE predictions;";
@@ -201,72 +204,6 @@ struct fb_store {
 
 /* ---- prediction segments ----------------------------------------------------------------- */
 
-/*
- * A segment's items: FB_ITEM_BYTES each, little-endian whatever the host: cycle (int64),
- * predicted RUL and time made (IEEE 754 doubles), flags (int64, FB_ITEM_SCORED). An item's
- * prediction id (feedback.prediction_id) is segment id * FB_SEGMENT_ID_SCALE + its index: ids
- * keep the order of the log, so "the latest" is the highest id, as with one row each.
- */
-#define FB_ITEM_BYTES 32
-#define FB_ITEM_SCORED 1
-#define FB_SEGMENT_MAX 512 /* items per segment: a 16 KiB blob, rewritten when one is scored */
-#define FB_SEGMENT_ID_SCALE 1024
-
-struct fb_item {
-	int64_t cycle;
-	double rul;
-	double ts;
-	uint64_t flags;
-};
-
-static void
-item_put_u64(unsigned char *b, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-item_get_u64(const unsigned char *b)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-
-static void
-item_encode(unsigned char *b, const struct fb_item *it)
-{
-	uint64_t u;
-
-	item_put_u64(b, (uint64_t)it->cycle);
-	memcpy(&u, &it->rul, sizeof(u));
-	item_put_u64(b + 8, u);
-	memcpy(&u, &it->ts, sizeof(u));
-	item_put_u64(b + 16, u);
-	item_put_u64(b + 24, it->flags);
-}
-
-static struct fb_item
-item_decode(const unsigned char *b)
-{
-	struct fb_item it;
-	uint64_t u;
-
-	it.cycle = (int64_t)item_get_u64(b);
-	u = item_get_u64(b + 8);
-	memcpy(&it.rul, &u, sizeof(u));
-	u = item_get_u64(b + 16);
-	memcpy(&it.ts, &u, sizeof(u));
-	it.flags = item_get_u64(b + 24);
-	return it;
-}
-
 /* A logged prediction found for a record: where it is and what it said. */
 struct fb_found {
 	sqlite3_int64 segment; /* 0: none */
@@ -277,16 +214,6 @@ struct fb_found {
 	unsigned char blob[FB_SEGMENT_MAX * FB_ITEM_BYTES]; /* the segment's items, to rewrite */
 	size_t blob_len;
 };
-
-/* Mark item i of an encoded blob scored. */
-static void
-item_mark(unsigned char *blob, size_t i)
-{
-	unsigned char *f = blob + i * FB_ITEM_BYTES + 24;
-
-	item_put_u64(f, item_get_u64(f) | FB_ITEM_SCORED);
-}
-
 
 static void
 sqlite_copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
@@ -580,7 +507,7 @@ sqlite_migrate_2(struct fb_store *s, const char *path, char *err, size_t err_len
 				.flags = sqlite3_column_int(rd, 7) ? FB_ITEM_SCORED : 0,
 			};
 
-			item_encode(blob, &it);
+			fb_item_encode(blob, &it);
 			sqlite3_bind_int64(wr, 1, sqlite3_column_int64(rd, 0));
 			sqlite3_bind_int64(wr, 2, sqlite3_column_int64(rd, 1));
 			sqlite3_bind_value(wr, 3, sqlite3_column_value(rd, 4));
@@ -812,7 +739,7 @@ sqlite_add_totals(struct fb_store *s, const struct fb_scored_list *l)
 static sqlite3_int64
 found_id(const struct fb_found *f)
 {
-	return f->segment * FB_SEGMENT_ID_SCALE + (sqlite3_int64)f->index;
+	return fb_segment_prediction_id(f->segment, f->index);
 }
 
 /* The latest logged prediction of (unit, cycle), of model when not "", not yet scored when
@@ -835,7 +762,7 @@ sqlite_find_latest(struct fb_store *s, int64_t unit, int64_t cycle, const char *
 		if (len > sizeof(f->blob))
 			continue; /* not written by this store */
 		for (i = n; i-- > 0;) {
-			struct fb_item it = item_decode(b + i * FB_ITEM_BYTES);
+			struct fb_item it = fb_item_decode(b + i * FB_ITEM_BYTES);
 
 			if (it.cycle != cycle || (unscored_only && (it.flags & FB_ITEM_SCORED)))
 				continue;
@@ -873,7 +800,7 @@ sqlite_rewrite_segment(struct fb_store *s, sqlite3_int64 segment, const unsigned
 static int
 sqlite_mark_found(struct fb_store *s, struct fb_found *f)
 {
-	item_mark(f->blob, f->index);
+	fb_item_mark(f->blob, f->index);
 	return sqlite_rewrite_segment(s, f->segment, f->blob, f->blob_len, f->scored ? 0 : 1);
 }
 
@@ -985,7 +912,7 @@ sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 		memcpy(t->blob, b, len);
 		nseg_count++;
 		for (k = 0; k < len / FB_ITEM_BYTES; k++) {
-			struct fb_item it = item_decode(t->blob + k * FB_ITEM_BYTES);
+			struct fb_item it = fb_item_decode(t->blob + k * FB_ITEM_BYTES);
 			struct fb_scored *row;
 
 			if ((it.flags & FB_ITEM_SCORED) || it.cycle > rec->failed_at || it.ts > ts)
@@ -998,12 +925,12 @@ sqlite_apply_failure(struct fb_store *s, const struct fb_record *rec, double ts,
 				break;
 			}
 			ids = nids;
-			ids[n++] = t->segment * FB_SEGMENT_ID_SCALE + (sqlite3_int64)k;
+			ids[n++] = fb_segment_prediction_id(t->segment, k);
 			row->unit = rec->unit;
 			row->cycle = it.cycle;
 			row->predicted = it.rul;
 			sqlite_copy_text(row->model, sizeof(row->model), st, 1);
-			item_mark(t->blob, k);
+			fb_item_mark(t->blob, k);
 			t->newly++;
 		}
 	}
@@ -1229,7 +1156,7 @@ sqlite_log_segment(struct fb_store *s, const struct fb_logged *p, const size_t *
 				it.flags = FB_ITEM_SCORED;
 			}
 		}
-		item_encode(blob + i * FB_ITEM_BYTES, &it);
+		fb_item_encode(blob + i * FB_ITEM_BYTES, &it);
 	}
 	sqlite3_bind_int64(st, 1, first->unit);
 	sqlite3_bind_text(st, 2, first->model, -1, SQLITE_STATIC);
@@ -1249,7 +1176,7 @@ sqlite_log_segment(struct fb_store *s, const struct fb_logged *p, const size_t *
 
 		r = sqlite_score(s, l, q->unit, q->cycle, q->rul,
 				 (double)(late[i].failed_at - q->cycle), q->model, "failure_late",
-				 segment * FB_SEGMENT_ID_SCALE + (sqlite3_int64)late[i].index,
+				 fb_segment_prediction_id(segment, late[i].index),
 				 late[i].failed_ts);
 		if (r == 0) {
 			st = s->st[ST_COUNT_FAILURE];
@@ -1414,7 +1341,7 @@ sqlite_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, 
 		p.version = (const char *)sqlite3_column_text(st, 1);
 		b = sqlite3_column_blob(st, 2); /* after the text columns: a blob pointer stays */
 		for (k = 0; k < count && r == 0; k++) {
-			struct fb_item it = item_decode(b + k * FB_ITEM_BYTES);
+			struct fb_item it = fb_item_decode(b + k * FB_ITEM_BYTES);
 
 			if (cycle >= 0 && it.cycle != cycle)
 				continue;

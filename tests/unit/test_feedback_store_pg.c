@@ -13,7 +13,13 @@
 #include "clocks.h"
 #include "harness/pg_server.h"
 #include "need.h"
+#include "segment.h"
 #include "store.h"
+
+/* SQL: the predictions a segment holds are length(items) / FB_ITEM_BYTES */
+#define SP_STR_(x) #x
+#define SP_STR(x) SP_STR_(x)
+#define FP_ITEM SP_STR(FB_ITEM_BYTES)
 
 static struct pg_server sp_pg;
 
@@ -128,8 +134,7 @@ START_TEST(pg_store_scores_each_prediction_once)
 	ck_assert_uint_eq(sp_count(s), 8);
 	ck_assert_int_eq(fb_store_pg.last_id(s, &last), 0);
 	ck_assert_int_eq(last, after);
-	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(*) FROM feedback_predictions"
-						    " WHERE NOT scored"), 1);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT sum(unscored) FROM feedback_segments"), 1);
 	fb_store_pg.close(s);
 	/* reopened: the all-time figures are the store's */
 	s = sp_open();
@@ -230,20 +235,132 @@ START_TEST(pg_store_two_daemons_score_exactly_once)
 		      a.failed, a.first_error, b.failed, b.first_error);
 	/* a log write retried after its outcome was unknown may have logged twice: count
 	 * against the rows there are */
-	logged = pg_server_value(&sp_pg, "SELECT count(*) FROM feedback_predictions");
+	logged = pg_server_value(&sp_pg, "SELECT sum(length(items) / " FP_ITEM ")"
+					 " FROM feedback_segments");
 	ck_assert_double_ge(logged, SP_UNITS * SP_CYCLES);
 	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(*) FROM feedback_records"),
 			    logged);
 	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(DISTINCT prediction_id)"
 						    " FROM feedback_records"), logged);
-	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(*) FROM feedback_predictions"
-						    " WHERE NOT scored"), 0);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT sum(unscored) FROM feedback_segments"), 0);
 	ck_assert_double_eq((double)sp_count(a.s), logged);
 	ck_assert_double_eq((double)sp_count(b.s), logged);
 	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT sum(scored) FROM feedback_failures"),
 			    logged);
 	fb_store_pg.close(a.s);
 	fb_store_pg.close(b.s);
+}
+END_TEST
+
+/* Schema 1 as rulsrv wrote it (one row per prediction), with rows: unit 1 cycles 1 to 3 (the
+ * second matched), unit 2 cycle 5, and 2,000 predictions of unit 9 that a failure event scored
+ * (so that prediction id * 1024 of one is the old id of another). */
+static const char sp_schema_1[] =
+	"CREATE TABLE schema_version(component text PRIMARY KEY, version integer NOT NULL);"
+	"INSERT INTO schema_version VALUES('feedback', 1);"
+	"CREATE TABLE feedback_predictions(id bigserial PRIMARY KEY, unit bigint NOT NULL,"
+	" cycle bigint NOT NULL, rul double precision NOT NULL, ts double precision NOT NULL,"
+	" model text NOT NULL, version text NOT NULL, scored boolean NOT NULL DEFAULT false);"
+	"CREATE INDEX feedback_predictions_unit ON feedback_predictions(unit, cycle, id);"
+	"CREATE INDEX feedback_predictions_open ON feedback_predictions(unit, id) WHERE NOT scored;"
+	"CREATE INDEX feedback_predictions_ts ON feedback_predictions(ts);"
+	"CREATE TABLE feedback_records(id bigserial PRIMARY KEY, unit bigint NOT NULL,"
+	" cycle bigint NOT NULL, predicted double precision NOT NULL,"
+	" actual double precision NOT NULL, model text NOT NULL, source text NOT NULL,"
+	" prediction_id bigint, ts double precision NOT NULL);"
+	"CREATE INDEX feedback_records_model ON feedback_records(model, id);"
+	"CREATE INDEX feedback_records_late ON feedback_records(id) WHERE source = 'failure_late';"
+	"CREATE UNIQUE INDEX feedback_records_failure_once ON feedback_records(prediction_id)"
+	" WHERE source IN ('failure', 'failure_late');"
+	"CREATE TABLE feedback_failures(id bigserial PRIMARY KEY, unit bigint NOT NULL,"
+	" failed_at_cycle bigint NOT NULL, scored bigint NOT NULL, ts double precision NOT NULL,"
+	" model text NOT NULL DEFAULT '');"
+	"CREATE INDEX feedback_failures_unit ON feedback_failures(unit, id);"
+	"CREATE TABLE feedback_totals(model text PRIMARY KEY, count bigint NOT NULL,"
+	" squared_error_sum double precision NOT NULL, abs_error_sum double precision NOT NULL,"
+	" nasa_score double precision NOT NULL);"
+	"INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version, scored) VALUES"
+	" (1, 1, 99.5, 1000, 'm', '1', false), (1, 2, 98.25, 1000, 'm', '1', true),"
+	" (1, 3, 97, 1001, 'm', '1', false), (2, 5, 60, 1002, 'm', '1', false);"
+	"INSERT INTO feedback_records(unit, cycle, predicted, actual, model, source,"
+	" prediction_id, ts) VALUES(1, 2, 98.25, 90, 'm', 'matched', 2, 1003);"
+	"INSERT INTO feedback_predictions(unit, cycle, rul, ts, model, version, scored)"
+	" SELECT 9, c, 50, 1004, 'm', '1', true FROM generate_series(1, 2000) AS c;"
+	"INSERT INTO feedback_records(unit, cycle, predicted, actual, model, source,"
+	" prediction_id, ts) SELECT 9, cycle, rul, 2000 - cycle, 'm', 'failure', id, 1005"
+	" FROM feedback_predictions WHERE unit = 9 ORDER BY id;"
+	"INSERT INTO feedback_failures(unit, failed_at_cycle, scored, ts) VALUES(9, 2000, 2000,"
+	" 1005);"
+	"INSERT INTO feedback_totals VALUES('m', 2001, 0, 0, 0);";
+
+struct sp_seen {
+	size_t count;
+	double rul_sum;
+	int64_t last_cycle;
+	bool in_order;
+};
+
+static int
+sp_see(void *ud, const struct fb_logged *p)
+{
+	struct sp_seen *seen = ud;
+
+	seen->in_order &= p->cycle > seen->last_cycle;
+	seen->last_cycle = p->cycle;
+	seen->count++;
+	seen->rul_sum += p->rul;
+	return 0;
+}
+
+/* A database of schema 1 is moved to segments when this rulsrv first opens it: every old
+ * prediction is still there to read and to score, the scored ones stay scored (once), and the
+ * records keep naming the predictions they scored. */
+START_TEST(pg_store_migrates_the_rows_of_schema_1)
+{
+	struct fb_record match = { .kind = FB_RECORD_MATCH, .unit = 1, .cycle = 1, .actual = 80 };
+	struct sp_seen seen = { .in_order = true };
+	struct fb_store *s;
+	size_t scored;
+
+	ck_assert_int_eq(pg_server_sql(&sp_pg, sp_schema_1, NULL), 0);
+	s = sp_open();
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT version FROM schema_version"
+						    " WHERE component = 'feedback'"), 2);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(*) FROM pg_tables"
+						    " WHERE tablename = 'feedback_predictions'"), 0);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT sum(length(items) / " FP_ITEM ")"
+						    " FROM feedback_segments"), 2004);
+	ck_assert_int_eq(fb_store_pg.lookup(s, 1, -1, sp_see, &seen), 0);
+	ck_assert_uint_eq(seen.count, 3);
+	ck_assert_double_eq(seen.rul_sum, 99.5 + 98.25 + 97);
+	ck_assert(seen.in_order);
+	/* the record of old prediction 2 names it by its new id */
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT prediction_id FROM feedback_records"
+						    " WHERE unit = 1 AND cycle = 2"), 2 * 1024);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(DISTINCT prediction_id)"
+						    " FROM feedback_records WHERE unit = 9"), 2000);
+	/* old predictions are matched and scored by a failure event; the scored ones are not
+	 * scored again */
+	ck_assert_int_eq(sp_apply(s, match, &scored), 0);
+	ck_assert_uint_eq(scored, 1);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT prediction_id FROM feedback_records"
+						    " WHERE unit = 1 AND cycle = 1"), 1 * 1024);
+	ck_assert_int_eq(sp_apply(s, sp_failure(1, 10), &scored), 0);
+	ck_assert_uint_eq(scored, 1); /* cycle 3 */
+	ck_assert_int_eq(sp_apply(s, sp_failure(9, 3000), &scored), 0);
+	ck_assert_uint_eq(scored, 0);
+	/* a new prediction beside an old one of the same unit: both scored, by distinct ids */
+	sp_log(s, 2, 6, 6, clocks_realtime() - 5);
+	ck_assert_int_eq(sp_apply(s, sp_failure(2, 10), &scored), 0);
+	ck_assert_uint_eq(scored, 2);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(DISTINCT prediction_id)"
+						    " FROM feedback_records WHERE unit = 2"), 2);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT min(prediction_id) FROM"
+						    " feedback_records WHERE unit = 2"), 4 * 1024);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT sum(unscored) FROM feedback_segments"),
+			    0);
+	ck_assert_uint_eq(sp_count(s), 2001 + 4);
+	fb_store_pg.close(s);
 }
 END_TEST
 
@@ -260,7 +377,7 @@ START_TEST(pg_store_refuses_a_newer_schema)
 	s = NULL;
 	ck_assert_int_eq(fb_store_pg.open(sp_pg.dsn, &cfg, &s, err, sizeof(err)), -EPROTO);
 	ck_assert_ptr_null(s);
-	ck_assert_msg(strstr(err, "schema version 7") != NULL && strstr(err, "up to 1") != NULL,
+	ck_assert_msg(strstr(err, "schema version 7") != NULL && strstr(err, "up to 2") != NULL,
 		      "%s", err);
 }
 END_TEST
@@ -331,6 +448,7 @@ feedback_store_pg_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pg_store_scores_each_prediction_once);
 	tcase_add_test(tc, pg_store_two_daemons_score_exactly_once);
+	tcase_add_test(tc, pg_store_migrates_the_rows_of_schema_1);
 	tcase_add_test(tc, pg_store_refuses_a_newer_schema);
 	tcase_add_test(tc, pg_store_refuses_a_password_in_the_dsn);
 	tcase_add_test(tc, pg_store_survives_an_outage);
