@@ -628,11 +628,13 @@ pg_open(const char *dsn, const struct fb_store_config *cfg, struct fb_store **ou
 
 const struct fb_store_ops fb_store_pg = {
 	.name = "postgresql",
-	/* a transaction of the log holds the bucket locks of its units (above) until its COMMIT:
-	 * 4096 rows keep it to tens of milliseconds, where a drain of 32,000 was seen to run past
+	/* a transaction of the log holds the bucket locks of its units (above) until its COMMIT,
+	 * and its cost follows its segments, one per unit and model: 16,384 predictions are 256
+	 * segments of 64 at 256 engines a request (the cost of 4,096 in rows per prediction was
+	 * tens of milliseconds), 16,384 at worst; a drain of 32,000 rows was seen to run past
 	 * store_timeout_ms on a loaded machine, its outcome unknown, while every other daemon's
 	 * log (and the answers waiting for it) stood behind its locks */
-	.max_log_batch = 4096,
+	.max_log_batch = 16384,
 	.open = pg_open,
 	.apply = pg_apply,
 	.log_predictions = pg_log_predictions,

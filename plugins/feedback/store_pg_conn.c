@@ -296,6 +296,14 @@ int
 pg_query(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
 	 const char *const *values, double deadline, PGresult **res)
 {
+	return pg_query_params(sh, l, sql, n, values, NULL, NULL, deadline, res);
+}
+
+int
+pg_query_params(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
+		const char *const *values, const int *lengths, const int *formats,
+		double deadline, PGresult **res)
+{
 	PGresult *last = NULL, *r;
 	int f, w, err = 0;
 
@@ -306,7 +314,7 @@ pg_query(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
 		return err;
 	/* without parameters, the simple protocol: a text of several statements is allowed */
 	if (!(n == 0 ? PQsendQuery(l->conn, sql)
-		     : PQsendQueryParams(l->conn, sql, n, NULL, values, NULL, NULL, 0))) {
+		     : PQsendQueryParams(l->conn, sql, n, NULL, values, lengths, formats, 0))) {
 		pg_drop(sh, l, PQerrorMessage(l->conn));
 		return -ECONNRESET;
 	}
@@ -410,6 +418,7 @@ void
 pg_text_reset(struct pg_text *t)
 {
 	t->len = 0;
+	t->count = 0;
 	t->failed = false;
 }
 
@@ -516,6 +525,77 @@ pg_text_end(struct pg_text *t)
 	if (t->len == 0)
 		pg_text_put(t, "{", 1);
 	pg_text_put(t, "}", 1);
+	return t->failed ? NULL : t->buf;
+}
+
+/* The binary form of a one-dimensional bytea[] without NULLs (array_send): a header of ndim,
+ * flags, element type, length and lower bound, then each element's length and bytes, all
+ * integers big-endian. */
+#define PG_BYTEA_OID 17
+
+static void
+pg_put_be32(unsigned char *b, uint32_t v)
+{
+	b[0] = (unsigned char)(v >> 24);
+	b[1] = (unsigned char)(v >> 16);
+	b[2] = (unsigned char)(v >> 8);
+	b[3] = (unsigned char)v;
+}
+
+static void
+pg_bytes_put(struct pg_text *t, const void *b, size_t n)
+{
+	char *grown;
+	size_t cap;
+
+	if (t->failed)
+		return;
+	if (t->len + n > t->cap) {
+		cap = t->cap ? t->cap : 4096;
+		while (t->len + n > cap)
+			cap *= 2;
+		if ((grown = realloc(t->buf, cap)) == NULL) {
+			t->failed = true;
+			return;
+		}
+		t->buf = grown;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, b, n);
+	t->len += n;
+}
+
+void
+pg_bytea_array_add(struct pg_text *t, const unsigned char *b, size_t n)
+{
+	unsigned char len[4];
+
+	if (t->len == 0) {
+		unsigned char head[20] = { 0 };
+
+		pg_put_be32(head, 1);
+		pg_put_be32(head + 8, PG_BYTEA_OID);
+		pg_put_be32(head + 16, 1);
+		pg_bytes_put(t, head, sizeof(head));
+	}
+	pg_put_be32(len, (uint32_t)n);
+	pg_bytes_put(t, len, sizeof(len));
+	pg_bytes_put(t, b, n);
+	t->count++;
+}
+
+const char *
+pg_bytea_array_end(struct pg_text *t, int *len)
+{
+	if (t->len == 0) { /* no element: ndim 0, no dimensions */
+		unsigned char head[12] = { 0 };
+
+		pg_put_be32(head + 8, PG_BYTEA_OID);
+		pg_bytes_put(t, head, sizeof(head));
+	} else if (!t->failed) {
+		pg_put_be32((unsigned char *)t->buf + 12, t->count);
+	}
+	*len = (int)t->len;
 	return t->failed ? NULL : t->buf;
 }
 

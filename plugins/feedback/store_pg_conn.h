@@ -66,6 +66,11 @@ int pg_link_connect(struct pg_shared *sh, struct pg_link *l, double deadline, bo
  */
 int pg_query(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
 	     const char *const *values, double deadline, PGresult **res);
+/* pg_query with the lengths and formats of PQexecParams (NULL: all text), for parameters in
+ * binary form (pg_bytea_array_end). */
+int pg_query_params(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
+		    const char *const *values, const int *lengths, const int *formats,
+		    double deadline, PGresult **res);
 /* pg_query without a result. */
 int pg_exec(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
 	    const char *const *values, double deadline);
@@ -74,6 +79,7 @@ int pg_exec(struct pg_shared *sh, struct pg_link *l, const char *sql, int n,
 struct pg_text {
 	char *buf;
 	size_t len, cap;
+	uint32_t count; /* elements of a binary array */
 	bool failed;
 };
 
@@ -87,6 +93,12 @@ void pg_text_string(struct pg_text *t, const char *s); /* quoted and escaped ele
 void pg_text_hex(struct pg_text *t, const unsigned char *b, size_t n);
 /* Close the literal ('}'), return it (NULL when out of memory). */
 const char *pg_text_end(struct pg_text *t);
+
+/* The same buffer as a bytea[] parameter in binary form (format 1): no text to parse, which
+ * is most of what a server spends on an insert of segments as hex text. Add each element, then
+ * take the parameter and its length (NULL when out of memory). pg_text_reset starts again. */
+void pg_bytea_array_add(struct pg_text *t, const unsigned char *b, size_t n);
+const char *pg_bytea_array_end(struct pg_text *t, int *len);
 
 /* Hex digits of n bytes into out (2n + 1 chars, NUL-terminated): their length. */
 size_t pg_hex_encode(char *out, const unsigned char *b, size_t n);

@@ -193,8 +193,8 @@ struct pg_late {
 static const char pg_insert_sql[] =
 	"INSERT INTO feedback_segments(unit, model, version, min_cycle, max_cycle, min_ts, max_ts,"
 	" unscored, items) SELECT unit, model, version, min_cycle, max_cycle, min_ts, max_ts,"
-	" unscored, decode(items, 'hex') FROM unnest($1::bigint[], $2::text[], $3::text[],"
-	" $4::bigint[], $5::bigint[], $6::float8[], $7::float8[], $8::int[], $9::text[])"
+	" unscored, items FROM unnest($1::bigint[], $2::text[], $3::text[],"
+	" $4::bigint[], $5::bigint[], $6::float8[], $7::float8[], $8::int[], $9::bytea[])"
 	" WITH ORDINALITY AS t(unit, model, version, min_cycle, max_cycle, min_ts, max_ts,"
 	" unscored, items, k) ORDER BY k RETURNING id";
 
@@ -268,8 +268,8 @@ pg_log_late(struct fb_store *s, const struct pg_late *late, size_t n, const int6
 	return r;
 }
 
-/* The segments of o[0..n) (kept predictions, in segment order) as the insert's arrays; the
- * late ones in *late. *segments: how many. */
+/* The segments of o[0..n) (kept predictions, in segment order) as the insert's arrays (the
+ * items a bytea[] in binary form); the late ones in *late. *segments: how many. */
 static int
 pg_segments(struct fb_store *s, const struct pg_order *o, size_t n, const struct pg_failure *f,
 	    size_t nf, struct pg_late **late, size_t *nlate, size_t *segments)
@@ -325,7 +325,7 @@ pg_segments(struct fb_store *s, const struct pg_order *o, size_t n, const struct
 		pg_text_double(&t[5], min_ts);
 		pg_text_double(&t[6], max_ts);
 		pg_text_int(&t[7], (int64_t)(k - scored));
-		pg_text_hex(&t[8], blob, k * FB_ITEM_BYTES);
+		pg_bytea_array_add(&t[8], blob, k * FB_ITEM_BYTES);
 		(*segments)++;
 	}
 	return 0;
@@ -339,7 +339,9 @@ pg_log_once(struct fb_store *s, struct pg_order *o, size_t n, double deadline,
 	bool used[PG_BUCKETS] = { false };
 	struct pg_failure *f = NULL;
 	struct pg_late *late = NULL;
+	static const int formats[PG_SEGMENT_COLUMNS] = { [PG_SEGMENT_COLUMNS - 1] = 1 };
 	const char *v[PG_SEGMENT_COLUMNS];
+	int lengths[PG_SEGMENT_COLUMNS] = { 0 };
 	PGresult *res = NULL;
 	int64_t *ids = NULL;
 	bool *drop = NULL, repeats = false;
@@ -367,11 +369,15 @@ pg_log_once(struct fb_store *s, struct pg_order *o, size_t n, double deadline,
 		r = pg_failures_of(s, o, kept, &f, &nf, deadline);
 	if (r == 0 && kept > 0)
 		r = pg_segments(s, o, kept, f, nf, &late, &nlate, &segments);
-	for (k = 0; r == 0 && kept > 0 && k < PG_SEGMENT_COLUMNS; k++)
-		if ((v[k] = pg_text_end(&s->a[k])) == NULL)
+	for (k = 0; r == 0 && kept > 0 && k < PG_SEGMENT_COLUMNS; k++) {
+		v[k] = k == PG_SEGMENT_COLUMNS - 1 ? pg_bytea_array_end(&s->a[k], &lengths[k])
+						   : pg_text_end(&s->a[k]);
+		if (v[k] == NULL)
 			r = -ENOMEM;
+	}
 	if (r == 0 && kept > 0)
-		r = pg_query(&s->sh, &s->log, pg_insert_sql, PG_SEGMENT_COLUMNS, v, deadline, &res);
+		r = pg_query_params(&s->sh, &s->log, pg_insert_sql, PG_SEGMENT_COLUMNS, v, lengths,
+				    formats, deadline, &res);
 	if (r == 0 && nlate > 0) {
 		/* the ids follow the insert's order (ORDER BY k; nextval is computed after the
 		 * sort), whatever the order RETURNING gives them in */

@@ -129,7 +129,9 @@ static const struct pg_migration pg_migrations[PG_SCHEMA_VERSION] = {
 	" id bigserial PRIMARY KEY, unit bigint NOT NULL, model text NOT NULL,"
 	" version text NOT NULL, min_cycle bigint NOT NULL, max_cycle bigint NOT NULL,"
 	" min_ts double precision NOT NULL, max_ts double precision NOT NULL,"
-	" unscored integer NOT NULL, items bytea NOT NULL);"
+	" unscored integer NOT NULL, items bytea NOT NULL) WITH (toast_tuple_target = 8160);"
+	/* doubles do not compress: never try; a segment of up to 8 KB stays in its row */
+	"ALTER TABLE feedback_segments ALTER items SET STORAGE EXTERNAL;"
 	"CREATE INDEX feedback_segments_unit ON feedback_segments(unit, id);"
 	"CREATE INDEX feedback_segments_open ON feedback_segments(unit, id) WHERE unscored > 0;"
 	"CREATE INDEX feedback_segments_ts ON feedback_segments(max_ts);",
