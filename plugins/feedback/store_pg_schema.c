@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "clocks.h"
 #include "segment.h"
-
 #include "store_pg_internal.h"
 
 /* Each entry moves the schema from version i to i + 1: its SQL, then its function when it
@@ -23,6 +23,7 @@ struct pg_migration {
  * ids after the old rows'. Then the row table goes. In chunks, each one INSERT of arrays.
  */
 #define PG_MIGRATE_CHUNK 8192
+#define PG_MIGRATE_TIMEOUT_S 3600 /* at most, for a migration that copies rows */
 
 static int
 pg_migrate_rows(struct fb_store *s, double deadline)
@@ -169,8 +170,15 @@ pg_schema(struct fb_store *s, double deadline, char *err, size_t err_len)
 	}
 	for (; r == 0 && version < PG_SCHEMA_VERSION; version++) {
 		r = pg_exec(&s->sh, &s->apply, pg_migrations[version].sql, 0, NULL, deadline);
-		if (r == 0 && pg_migrations[version].copy != NULL)
-			r = pg_migrations[version].copy(s, deadline);
+		if (r == 0 && pg_migrations[version].copy != NULL) {
+			/* a copy takes what the rows there are take, past store_timeout_ms: a start
+			 * that gave up would roll it back and leave the next start the same work */
+			deadline = clocks_monotonic() + PG_MIGRATE_TIMEOUT_S;
+			r = pg_exec(&s->sh, &s->apply, "SET LOCAL statement_timeout = 0", 0, NULL,
+				    deadline);
+			if (r == 0)
+				r = pg_migrations[version].copy(s, deadline);
+		}
 	}
 	if (r == 0) {
 		const char *w[1] = { vb };
