@@ -29,6 +29,10 @@ static int
 pg_migrate_rows(struct fb_store *s, double deadline)
 {
 	static const char *const finish =
+		"CREATE INDEX feedback_segments_unit ON feedback_segments(unit, id);"
+		"CREATE INDEX feedback_segments_open ON feedback_segments(unit, id)"
+		" WHERE unscored > 0;"
+		"CREATE INDEX feedback_segments_ts ON feedback_segments(max_ts);"
 		"SELECT setval(pg_get_serial_sequence('feedback_segments', 'id'),"
 		" coalesce(max(id), 0) + 1, false) FROM feedback_segments;"
 		"DROP INDEX feedback_records_failure_once;"
@@ -44,7 +48,9 @@ pg_migrate_rows(struct fb_store *s, double deadline)
 	int i, k, n, r;
 
 	do {
+		static const int formats[PG_SEGMENT_COLUMNS + 1] = { [8] = 1 };
 		const char *v[PG_SEGMENT_COLUMNS + 1], *w[1] = { after };
+		int lengths[PG_SEGMENT_COLUMNS + 1] = { 0 };
 
 		r = pg_query(&s->sh, &s->apply, "SELECT id, unit, cycle, rul, ts, model, version,"
 			     " scored FROM feedback_predictions WHERE id > $1 ORDER BY id LIMIT "
@@ -71,7 +77,7 @@ pg_migrate_rows(struct fb_store *s, double deadline)
 			pg_text_double(&t[5], it.ts);
 			pg_text_double(&t[6], it.ts);
 			pg_text_int(&t[7], it.flags ? 0 : 1);
-			pg_text_hex(&t[8], blob, sizeof(blob));
+			pg_bytea_array_add(&t[8], blob, sizeof(blob));
 			pg_text_int(&t[9], pg_int(res, i, 0));
 		}
 		if (n > 0)
@@ -79,17 +85,20 @@ pg_migrate_rows(struct fb_store *s, double deadline)
 		PQclear(res);
 		if (n == 0)
 			break;
-		for (k = 0; k <= PG_SEGMENT_COLUMNS; k++)
-			if ((v[k] = pg_text_end(&t[k])) == NULL)
+		for (k = 0; k <= PG_SEGMENT_COLUMNS; k++) {
+			v[k] = k == 8 ? pg_bytea_array_end(&t[k], &lengths[k]) : pg_text_end(&t[k]);
+			if (v[k] == NULL)
 				return -ENOMEM;
-		r = pg_exec(&s->sh, &s->apply, "INSERT INTO feedback_segments(id, unit, model,"
+		}
+		r = pg_query_params(&s->sh, &s->apply, "INSERT INTO feedback_segments(id, unit, model,"
 			    " version, min_cycle, max_cycle, min_ts, max_ts, unscored, items)"
 			    " SELECT id, unit, model, version, min_cycle, max_cycle, min_ts, max_ts,"
-			    " unscored, decode(items, 'hex') FROM unnest($1::bigint[], $2::text[],"
+			    " unscored, items FROM unnest($1::bigint[], $2::text[],"
 			    " $3::text[], $4::bigint[], $5::bigint[], $6::float8[], $7::float8[],"
-			    " $8::int[], $9::text[], $10::bigint[]) AS t(unit, model, version,"
+			    " $8::int[], $9::bytea[], $10::bigint[]) AS t(unit, model, version,"
 			    " min_cycle, max_cycle, min_ts, max_ts, unscored, items, id)",
-			    PG_SEGMENT_COLUMNS + 1, v, deadline);
+			    PG_SEGMENT_COLUMNS + 1, v, lengths, formats, deadline, &res);
+		PQclear(res);
 	} while (r == 0 && n == PG_MIGRATE_CHUNK);
 	return r < 0 ? r : pg_exec(&s->sh, &s->apply, finish, 0, NULL, deadline);
 }
@@ -132,11 +141,8 @@ static const struct pg_migration pg_migrations[PG_SCHEMA_VERSION] = {
 	" min_ts double precision NOT NULL, max_ts double precision NOT NULL,"
 	" unscored integer NOT NULL, items bytea NOT NULL) WITH (toast_tuple_target = 8160);"
 	/* doubles do not compress: never try; a segment of up to 8 KB stays in its row */
-	"ALTER TABLE feedback_segments ALTER items SET STORAGE EXTERNAL;"
-	"CREATE INDEX feedback_segments_unit ON feedback_segments(unit, id);"
-	"CREATE INDEX feedback_segments_open ON feedback_segments(unit, id) WHERE unscored > 0;"
-	"CREATE INDEX feedback_segments_ts ON feedback_segments(max_ts);",
-	  .copy = pg_migrate_rows },
+	"ALTER TABLE feedback_segments ALTER items SET STORAGE EXTERNAL;",
+	  .copy = pg_migrate_rows }, /* and the indexes */
 };
 
 /* Create or upgrade the schema, in one transaction under the schema lock. */
