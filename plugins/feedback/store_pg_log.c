@@ -381,7 +381,9 @@ pg_log_once(struct fb_store *s, struct pg_order *o, size_t n, double deadline,
 	if (r == 0 && nlate > 0) {
 		/* the ids follow the insert's order (ORDER BY k; nextval is computed after the
 		 * sort), whatever the order RETURNING gives them in */
-		if ((size_t)PQntuples(res) != segments || (ids = malloc(segments * sizeof(*ids))) == NULL)
+		if ((size_t)PQntuples(res) != segments)
+			r = -EIO; /* not the insert it was */
+		else if ((ids = malloc(segments * sizeof(*ids))) == NULL)
 			r = -ENOMEM;
 		for (i = 0; r == 0 && i < segments; i++)
 			ids[i] = pg_int(res, (int)i, 0);
