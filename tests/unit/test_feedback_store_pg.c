@@ -364,6 +364,112 @@ START_TEST(pg_store_migrates_the_rows_of_schema_1)
 }
 END_TEST
 
+static int
+sp_count_logged(void *ud, const struct fb_logged *p)
+{
+	(void)p;
+	(*(size_t *)ud)++;
+	return 0;
+}
+
+static size_t
+sp_logged(struct fb_store *s, int64_t unit, int64_t cycle)
+{
+	size_t n = 0;
+
+	ck_assert_int_eq(fb_store_pg.lookup(s, unit, cycle, sp_count_logged, &n), 0);
+	return n;
+}
+
+/* One call of more than a segment holds, of two models, interleaved: each unit and model's
+ * predictions are read back in the order logged, and each is scored once. */
+START_TEST(pg_store_splits_a_batch_into_segments)
+{
+	static struct fb_logged p[900];
+	struct fb_store *s = sp_open();
+	struct fb_record match = { .kind = FB_RECORD_MATCH, .unit = 4, .cycle = 550, .actual = 5,
+				   .model = "a" };
+	double ts = clocks_realtime() - 10;
+	size_t i, n = 0, scored;
+
+	for (i = 0; i < 600; i++) {
+		p[n++] = (struct fb_logged){ .unit = 4, .cycle = (int64_t)i + 1,
+					     .rul = 600.0 - (double)i, .timestamp = ts, .model = "a",
+					     .version = "1" };
+		if (i % 2 == 0)
+			p[n++] = (struct fb_logged){ .unit = 4, .cycle = (int64_t)i + 1, .rul = 1,
+						     .timestamp = ts, .model = "b", .version = "1" };
+	}
+	ck_assert_int_eq(fb_store_pg.log_predictions(s, p, n), 0);
+	/* a: 512 + 88, b: 300 */
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(*) FROM feedback_segments"), 3);
+	ck_assert_uint_eq(sp_logged(s, 4, -1), 900);
+	ck_assert_uint_eq(sp_logged(s, 4, 551), 2);
+	/* model a's prediction of cycle 550, in its second segment: RUL 600 - 549 */
+	ck_assert_int_eq(sp_apply(s, match, &scored), 0);
+	ck_assert_uint_eq(scored, 1);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT predicted FROM feedback_records"
+						    " WHERE cycle = 550"), 51);
+	ck_assert_int_eq(sp_apply(s, sp_failure(4, 1000), &scored), 0);
+	ck_assert_uint_eq(scored, 899);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT count(DISTINCT prediction_id)"
+						    " FROM feedback_records"), 900);
+	ck_assert_double_eq(pg_server_value(&sp_pg, "SELECT sum(unscored) FROM feedback_segments"),
+			    0);
+	fb_store_pg.close(s);
+}
+END_TEST
+
+/* A repeat (store.h) is stored only when the log lacks its unit, cycle and model's prediction
+ * with its RUL. */
+START_TEST(pg_store_logs_a_repeat_once)
+{
+	struct fb_store *s = sp_open();
+	double ts = clocks_realtime();
+	struct fb_logged p = { .unit = 3, .cycle = 5, .rul = 40.25, .timestamp = ts, .model = "m",
+			       .version = "1" };
+
+	ck_assert_int_eq(fb_store_pg.log_predictions(s, &p, 1), 0);
+	p.repeat = true;
+	ck_assert_int_eq(fb_store_pg.log_predictions(s, &p, 1), 0); /* the same: dropped */
+	ck_assert_uint_eq(sp_logged(s, 3, 5), 1);
+	p.rul = 41;
+	ck_assert_int_eq(fb_store_pg.log_predictions(s, &p, 1), 0); /* another RUL: kept */
+	p.cycle = 6;
+	ck_assert_int_eq(fb_store_pg.log_predictions(s, &p, 1), 0); /* never logged: kept */
+	ck_assert_uint_eq(sp_logged(s, 3, -1), 3);
+	fb_store_pg.close(s);
+}
+END_TEST
+
+/* Expiry deletes a segment once all of its predictions are older, up to limit a call. */
+START_TEST(pg_store_expires_whole_segments)
+{
+	struct fb_store *s = sp_open();
+	struct fb_logged mixed[2] = {
+		{ .unit = 2, .cycle = 1, .rul = 9, .timestamp = 1000, .model = "m", .version = "1" },
+		{ .unit = 2, .cycle = 2, .rul = 8, .timestamp = 2000, .model = "m", .version = "1" },
+	};
+	size_t deleted;
+	int64_t c;
+
+	for (c = 1; c <= 3; c++) /* three segments of unit 1 */
+		sp_log(s, 1, c, c, 1000);
+	ck_assert_int_eq(fb_store_pg.log_predictions(s, mixed, 2), 0);
+	ck_assert_int_eq(fb_store_pg.expire_predictions(s, 1000, 10, &deleted), 0);
+	ck_assert_uint_eq(deleted, 0);
+	ck_assert_int_eq(fb_store_pg.expire_predictions(s, 1500, 2, &deleted), 0);
+	ck_assert_uint_eq(deleted, 2);
+	ck_assert_int_eq(fb_store_pg.expire_predictions(s, 1500, 2, &deleted), 0);
+	ck_assert_uint_eq(deleted, 1);
+	ck_assert_int_eq(fb_store_pg.expire_predictions(s, 1500, 2, &deleted), 0);
+	ck_assert_uint_eq(deleted, 0);
+	ck_assert_uint_eq(sp_logged(s, 1, -1), 0);
+	ck_assert_uint_eq(sp_logged(s, 2, -1), 2); /* one of its predictions is newer */
+	fb_store_pg.close(s);
+}
+END_TEST
+
 /* A database written by a newer rulsrv is refused, naming both versions. */
 START_TEST(pg_store_refuses_a_newer_schema)
 {
@@ -449,6 +555,9 @@ feedback_store_pg_suite(void)
 	tcase_add_test(tc, pg_store_scores_each_prediction_once);
 	tcase_add_test(tc, pg_store_two_daemons_score_exactly_once);
 	tcase_add_test(tc, pg_store_migrates_the_rows_of_schema_1);
+	tcase_add_test(tc, pg_store_splits_a_batch_into_segments);
+	tcase_add_test(tc, pg_store_logs_a_repeat_once);
+	tcase_add_test(tc, pg_store_expires_whole_segments);
 	tcase_add_test(tc, pg_store_refuses_a_newer_schema);
 	tcase_add_test(tc, pg_store_refuses_a_password_in_the_dsn);
 	tcase_add_test(tc, pg_store_survives_an_outage);
