@@ -96,8 +96,9 @@ load_window(void *ud, const struct fleet_window *w)
 	e->last_seen = w->ts;
 	e->by = model_index_locked(sh, w->model, w->version);
 	/* at a start: the previous process may have logged the engine's next cycle and died
-	 * before the store committed it (fleet_http.c), so the client's retry is flagged */
-	if (l->bulk && e->len > 0)
+	 * before the store committed it (fleet_http.c; not with a shared store, whose
+	 * observers wait for the commit), so the client's retry is flagged */
+	if (l->bulk && e->len > 0 && !sh->store->ops->shared)
 		e->maybe_logged = fleet_engine_last_cycle(e) + 1;
 	fleet_count_locked(sh, e, +1);
 	if (!l->bulk)
