@@ -1002,8 +1002,8 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 		api->response_defer(resp);
 		if (items != NULL)
 			api->observers_notify_then(fs->m.host, &batch, fleet_observed, it->answer);
-		else
-			fleet_observed(it->answer, 0);
+		else /* the log cannot have them: 503 once stored, the retry an exact repeat */
+			fleet_observed(it->answer, it->n_rows + it->n_reps > 0 ? -ENOMEM : 0);
 		free(items);
 	} else if (early) {
 		it->early = it->n_rows;
@@ -1016,7 +1016,7 @@ plan_and_queue(struct fleet_service *fs, struct fleet_retry **rtp, struct rulsrv
 	}
 	/*
 	 * Queued before the lock goes: the store gets the windows in the order they were
-	 * planned, so a request planned on top of this one (the same engine, a moment later)
+	 * applied, so a request applied on top of this one (the same engine, a moment later)
 	 * is written after it.
 	 */
 	submitted = fleet_committer_submit(sh->committer, it);
