@@ -59,3 +59,23 @@ fb_item_mark(unsigned char *blob, size_t i)
 
 	item_put_u64(f, item_get_u64(f) | FB_ITEM_SCORED);
 }
+
+int
+fb_segment_each_logged(const unsigned char *blob, size_t len, int64_t cycle,
+		       struct fb_logged *p, fb_logged_fn fn, void *ud)
+{
+	size_t k;
+	int r = 0;
+
+	for (k = 0; k < len / FB_ITEM_BYTES && r == 0; k++) {
+		struct fb_item it = fb_item_decode(blob + k * FB_ITEM_BYTES);
+
+		if (cycle >= 0 && it.cycle != cycle)
+			continue;
+		p->cycle = it.cycle;
+		p->rul = it.rul;
+		p->timestamp = it.ts;
+		r = fn(ud, p);
+	}
+	return r;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 /*
  * A segment holds the predictions of one unit, model and version from one drain of the log
  * (store_sqlite.c, store_pg.c): one row, one index entry, and a blob of items. An item is
@@ -34,6 +36,14 @@ void fb_item_encode(unsigned char *b, const struct fb_item *it);
 struct fb_item fb_item_decode(const unsigned char *b);
 /* Mark item i of an encoded blob scored. */
 void fb_item_mark(unsigned char *blob, size_t i);
+
+/*
+ * A lookup's answer from one segment: each item of the encoded blob (len bytes) whose cycle is
+ * cycle (every item when cycle < 0) to fn as *p, whose unit, model and version the caller has
+ * set. fn's first non-zero result, else 0.
+ */
+int fb_segment_each_logged(const unsigned char *blob, size_t len, int64_t cycle,
+			   struct fb_logged *p, fb_logged_fn fn, void *ud);
 
 /* The prediction id of item index of segment. */
 static inline int64_t

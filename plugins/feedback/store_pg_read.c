@@ -42,22 +42,13 @@ pg_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, void
 		return r;
 	for (i = 0; i < PQntuples(res) && r == 0; i++) {
 		long len = pg_hex_decode(blob, sizeof(blob), PQgetvalue(res, i, 2));
-		size_t k;
 
 		p.unit = unit;
 		p.model = PQgetvalue(res, i, 0);
 		p.version = PQgetvalue(res, i, 1);
 		p.repeat = false;
-		for (k = 0; len > 0 && k < (size_t)len / FB_ITEM_BYTES && r == 0; k++) {
-			struct fb_item it = fb_item_decode(blob + k * FB_ITEM_BYTES);
-
-			if (cycle >= 0 && it.cycle != cycle)
-				continue;
-			p.cycle = it.cycle;
-			p.rul = it.rul;
-			p.timestamp = it.ts;
-			r = fn(ud, &p);
-		}
+		if (len > 0)
+			r = fb_segment_each_logged(blob, (size_t)len, cycle, &p, fn, ud);
 	}
 	PQclear(res);
 	return r;

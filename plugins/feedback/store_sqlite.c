@@ -1333,23 +1333,13 @@ sqlite_lookup(struct fb_store *s, int64_t unit, int64_t cycle, fb_logged_fn fn, 
 	sqlite3_bind_int64(st, 1, unit);
 	sqlite3_bind_int64(st, 2, cycle);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *b = sqlite3_column_blob(st, 2);
-		size_t k, count = (size_t)sqlite3_column_bytes(st, 2) / FB_ITEM_BYTES;
+		const unsigned char *b;
 
 		p.unit = unit;
 		p.model = (const char *)sqlite3_column_text(st, 0);
 		p.version = (const char *)sqlite3_column_text(st, 1);
 		b = sqlite3_column_blob(st, 2); /* after the text columns: a blob pointer stays */
-		for (k = 0; k < count && r == 0; k++) {
-			struct fb_item it = fb_item_decode(b + k * FB_ITEM_BYTES);
-
-			if (cycle >= 0 && it.cycle != cycle)
-				continue;
-			p.cycle = it.cycle;
-			p.rul = it.rul;
-			p.timestamp = it.ts;
-			r = fn(ud, &p);
-		}
+		r = fb_segment_each_logged(b, (size_t)sqlite3_column_bytes(st, 2), cycle, &p, fn, ud);
 	}
 	r = sqlite_read_end(st, rc, r);
 	pthread_mutex_unlock(&s->rlock);
