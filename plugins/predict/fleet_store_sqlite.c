@@ -550,12 +550,14 @@ put_text(struct writer *w, const char *t)
 	put(w, t, n);
 }
 
+/* The bytes put_text writes for a model's and a version's name, or 0 when one is longer
+ * than its 16-bit length holds. */
 static size_t
-text_bytes(const char *t)
+texts_bytes(const char *model, const char *version)
 {
-	size_t n = strlen(t);
+	size_t m = strlen(model), v = strlen(version);
 
-	return sizeof(uint16_t) + (n > UINT16_MAX ? UINT16_MAX : n);
+	return m > UINT16_MAX || v > UINT16_MAX ? 0 : 2 * sizeof(uint16_t) + m + v;
 }
 
 static size_t
@@ -569,23 +571,21 @@ static struct pending *
 encode(const int64_t *forget, size_t n_forget, const struct fleet_row *rows, size_t n_rows,
        const struct fleet_window *wins, size_t n_wins)
 {
-	size_t len = 3 * sizeof(uint32_t) + n_forget * sizeof(int64_t), i, cycles = n_rows;
+	size_t len = 3 * sizeof(uint32_t) + n_forget * sizeof(int64_t), i, t, cycles = n_rows;
 	struct pending *p;
 	struct writer w;
 	uint32_t u;
 	uint8_t reset;
 
 	for (i = 0; i < n_rows; i++) {
-		if (strlen(rows[i].model) > UINT16_MAX || strlen(rows[i].version) > UINT16_MAX)
+		if ((t = texts_bytes(rows[i].model, rows[i].version)) == 0)
 			return NULL;
-		len += 2 * sizeof(int64_t) + 2 * sizeof(double) + text_bytes(rows[i].model) +
-		       text_bytes(rows[i].version);
+		len += 2 * sizeof(int64_t) + 2 * sizeof(double) + t;
 	}
 	for (i = 0; i < n_wins; i++) {
-		if (strlen(wins[i].model) > UINT16_MAX || strlen(wins[i].version) > UINT16_MAX)
+		if ((t = texts_bytes(wins[i].model, wins[i].version)) == 0)
 			return NULL;
-		len += sizeof(int64_t) + 4 * sizeof(uint32_t) + 1 + 2 * sizeof(double) +
-		       text_bytes(wins[i].model) + text_bytes(wins[i].version) +
+		len += sizeof(int64_t) + 4 * sizeof(uint32_t) + 1 + 2 * sizeof(double) + t +
 		       window_slot_count(&wins[i]) * FLEET_SLOT_BYTES;
 		cycles += window_slot_count(&wins[i]);
 	}
