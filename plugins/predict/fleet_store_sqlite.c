@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "fleet_coalesce.h"
 #include "fleet_journal.h"
 #include "fleet_ring.h"
 #include "fleet_store.h"
@@ -106,13 +108,23 @@ struct pending {
 	unsigned char data[];
 };
 
-/* The applier's transactions: up to this many cycles (slots and history rows) each, so that
- * the feedback plugin's writer, which may share the file, waits for a short one at most;
- * gathered for up to APPLY_GATHER_MS when fewer are queued. */
-#define APPLY_TXN_CYCLES 1024
-#define APPLY_GATHER_MS 20
-/* Journaled bytes not yet applied, past which a commit waits for the applier (memory). */
-#define APPLY_MAX_PENDING_BYTES (64u << 20)
+/*
+ * The applier gathers records for APPLY_GATHER_MS, or until APPLY_BATCH_CYCLES cycles wait, or
+ * a reader wants them, and writes them coalesced (fleet_coalesce.h): the longer it gathers,
+ * the more of an engine's cycles share its pages. Alternated runs of 20 s streaming batches of
+ * 256 to 16,384 known engines (docs/BENCHMARKS.md, "The applier"): 33,000 engine-cycles/s
+ * with the records written as they came, 1,024 cycles a transaction; 77,000 coalesced over
+ * 262,144 cycles or 3 s, 90,000 over 524,288 or 5 s (twice the memory). The batch goes to the tables in transactions of about APPLY_TXN_OPS rows with a
+ * pause between, so that the feedback plugin's prediction log, which may share the file and
+ * which an answer waits for, gets the write lock between them.
+ */
+#define APPLY_BATCH_CYCLES 262144
+#define APPLY_GATHER_MS 3000
+#define APPLY_TXN_OPS 4096
+#define APPLY_TXN_PAUSE_US 200
+/* Journaled bytes not yet applied, past which a commit waits for the applier (memory): room
+ * for the batch being written and the next one gathering, at about 300 bytes a cycle. */
+#define APPLY_MAX_PENDING_BYTES (256u << 20)
 
 struct sqlite_store {
 	struct fleet_store base; /* first: the vtable */
@@ -659,40 +671,59 @@ get_text(struct reader *r, const char **t)
 	return 0;
 }
 
-/* One record's writes into the open transaction (a record that does not parse: -EINVAL). */
+/* One record decoded: its arrays (texts copied into text; slots pointing into the record). */
+struct decoded {
+	int64_t *forget;
+	struct fleet_row *rows;
+	struct fleet_window *wins;
+	uint32_t nf, nr, nw;
+	char *text;
+};
+
+static void
+decoded_free(struct decoded *d)
+{
+	free(d->forget);
+	free(d->rows);
+	free(d->wins);
+	free(d->text);
+	*d = (struct decoded){ 0 };
+}
+
+/* A record back into its arrays (-EINVAL: it does not parse; -ENOMEM). rec must outlive d. */
 static int
-apply_record(struct sqlite_store *s, const void *rec, size_t len)
+decode_record(const void *rec, size_t len, struct decoded *d)
 {
 	struct reader rd = { rec, (const unsigned char *)rec + len, NULL };
-	uint32_t nf = 0, nr = 0, nw = 0, i;
-	int64_t *forget = NULL;
-	struct fleet_row *rows = NULL;
-	struct fleet_window *wins = NULL;
-	char *text = malloc(len + 1);
+	uint32_t i;
 	uint8_t reset;
 	int r;
 
-	rd.text = text;
-	r = text == NULL ? -ENOMEM : 0;
-	if (r == 0 && (get(&rd, &nf, 4) < 0 || get(&rd, &nr, 4) < 0 || get(&rd, &nw, 4) < 0 ||
-		       (size_t)nf + nr + nw > len))
+	*d = (struct decoded){ .text = malloc(len + 1) };
+	rd.text = d->text;
+	r = d->text == NULL ? -ENOMEM : 0;
+	if (r == 0 && (get(&rd, &d->nf, 4) < 0 || get(&rd, &d->nr, 4) < 0 ||
+		       get(&rd, &d->nw, 4) < 0 || (size_t)d->nf + d->nr + d->nw > len))
 		r = -EINVAL;
 	if (r == 0) {
-		forget = malloc((nf ? nf : 1) * sizeof(*forget));
-		rows = calloc(nr ? nr : 1, sizeof(*rows));
-		wins = calloc(nw ? nw : 1, sizeof(*wins));
-		if (forget == NULL || rows == NULL || wins == NULL)
+		d->forget = malloc((d->nf ? d->nf : 1) * sizeof(*d->forget));
+		d->rows = calloc(d->nr ? d->nr : 1, sizeof(*d->rows));
+		d->wins = calloc(d->nw ? d->nw : 1, sizeof(*d->wins));
+		if (d->forget == NULL || d->rows == NULL || d->wins == NULL)
 			r = -ENOMEM;
 	}
 	if (r == 0)
-		r = get(&rd, forget, nf * sizeof(*forget));
-	for (i = 0; r == 0 && i < nr; i++)
-		if (get(&rd, &rows[i].unit, 8) < 0 || get(&rd, &rows[i].cycle, 8) < 0 ||
-		    get(&rd, &rows[i].rul, 8) < 0 || get(&rd, &rows[i].ts, 8) < 0 ||
-		    get_text(&rd, &rows[i].model) < 0 || get_text(&rd, &rows[i].version) < 0)
+		r = get(&rd, d->forget, d->nf * sizeof(*d->forget));
+	for (i = 0; r == 0 && i < d->nr; i++) {
+		struct fleet_row *w = &d->rows[i];
+
+		if (get(&rd, &w->unit, 8) < 0 || get(&rd, &w->cycle, 8) < 0 ||
+		    get(&rd, &w->rul, 8) < 0 || get(&rd, &w->ts, 8) < 0 ||
+		    get_text(&rd, &w->model) < 0 || get_text(&rd, &w->version) < 0)
 			r = -EINVAL;
-	for (i = 0; r == 0 && i < nw; i++) {
-		struct fleet_window *x = &wins[i];
+	}
+	for (i = 0; r == 0 && i < d->nw; i++) {
+		struct fleet_window *x = &d->wins[i];
 
 		if (get(&rd, &x->unit, 8) < 0 || get(&rd, &x->len, 4) < 0 ||
 		    get(&rd, &x->first, 4) < 0 || get(&rd, &x->head, 4) < 0 ||
@@ -708,12 +739,21 @@ apply_record(struct sqlite_store *s, const void *rec, size_t len)
 		x->slots = (double *)(uintptr_t)rd.p;
 		rd.p += window_slot_count(x) * FLEET_SLOT_BYTES;
 	}
+	if (r < 0)
+		decoded_free(d);
+	return r;
+}
+
+/* One record's writes into the open transaction, as written (the replay at open). */
+static int
+apply_record(struct sqlite_store *s, const void *rec, size_t len)
+{
+	struct decoded d;
+	int r = decode_record(rec, len, &d);
+
 	if (r == 0)
-		r = apply_all(s, forget, nf, rows, nr, wins, nw);
-	free(forget);
-	free(rows);
-	free(wins);
-	free(text);
+		r = apply_all(s, d.forget, d.nf, d.rows, d.nr, d.wins, d.nw);
+	decoded_free(&d);
 	return r;
 }
 
@@ -754,32 +794,204 @@ in_transaction(struct sqlite_store *s, int (*work)(struct sqlite_store *s, void 
 	return r;
 }
 
+/* A batch of records as one coalesced set of writes (fleet_coalesce.h). */
 struct batch {
-	struct pending *first, *last;
+	struct decoded *recs;
+	size_t n_recs;
+	const struct fleet_row **rows;    /* FLEET_OP_CYCLE's index */
+	struct slot_ref { const struct fleet_window *w; uint32_t k; } *slots; /* FLEET_OP_SLOT's */
+	struct fleet_op *ops;
+	size_t n_ops;
 };
 
-static int
-apply_records(struct sqlite_store *s, void *ud)
+static void
+batch_free(struct batch *b)
 {
-	struct batch *b = ud;
+	for (size_t i = 0; i < b->n_recs; i++)
+		decoded_free(&b->recs[i]);
+	free(b->recs);
+	free(b->rows);
+	free(b->slots);
+	free(b->ops);
+}
+
+static void
+batch_op(struct batch *b, int64_t unit, enum fleet_op_kind kind, int64_t key, uint32_t index)
+{
+	b->ops[b->n_ops] = (struct fleet_op){ .unit = unit, .key = key, .kind = kind,
+					      .index = index, .order = b->n_ops };
+	b->n_ops++;
+}
+
+/* Decode records first .. last and turn them into coalesced writes, in the order apply_all
+ * would make them. */
+static int
+batch_build(struct batch *b, struct pending *first, struct pending *last)
+{
+	size_t n = 0, ops = 0, nrows = 0, nslots = 0, i, k;
 	struct pending *p;
 	int r = 0;
 
-	for (p = b->first; r == 0; p = p->next) {
-		r = apply_record(s, p->data, p->len);
-		if (p == b->last)
+	*b = (struct batch){ 0 };
+	for (p = first;; p = p->next) {
+		n++;
+		if (p == last)
 			break;
+	}
+	b->recs = calloc(n, sizeof(*b->recs));
+	if (b->recs == NULL)
+		return -ENOMEM;
+	for (p = first; r == 0; p = p->next) {
+		struct decoded *d = &b->recs[b->n_recs];
+
+		r = decode_record(p->data, p->len, d);
+		if (r < 0)
+			break;
+		b->n_recs++;
+		ops += d->nf + d->nr;
+		nrows += d->nr;
+		for (i = 0; i < d->nw; i++) {
+			ops += 1 + window_slot_count(&d->wins[i]);
+			nslots += window_slot_count(&d->wins[i]);
+		}
+		if (p == last)
+			break;
+	}
+	if (r < 0)
+		return r;
+	if (nrows > UINT32_MAX || nslots > UINT32_MAX)
+		return -E2BIG;
+	b->ops = malloc((ops ? ops : 1) * sizeof(*b->ops));
+	b->rows = malloc((nrows ? nrows : 1) * sizeof(*b->rows));
+	b->slots = malloc((nslots ? nslots : 1) * sizeof(*b->slots));
+	if (b->ops == NULL || b->rows == NULL || b->slots == NULL)
+		return -ENOMEM;
+	nrows = nslots = 0;
+	for (k = 0; k < b->n_recs; k++) {
+		const struct decoded *d = &b->recs[k];
+
+		for (i = 0; i < d->nf; i++)
+			batch_op(b, d->forget[i], FLEET_OP_FORGET, 0, 0);
+		for (i = 0; i < d->nr; i++) {
+			b->rows[nrows] = &d->rows[i];
+			batch_op(b, d->rows[i].unit, FLEET_OP_CYCLE, d->rows[i].cycle,
+				 (uint32_t)nrows++);
+		}
+		for (i = 0; i < d->nw; i++) {
+			const struct fleet_window *w = &d->wins[i];
+
+			if (w->len == 0)
+				continue;
+			if (w->reset)
+				batch_op(b, w->unit, FLEET_OP_RESET, 0, 0);
+			for (uint32_t j = w->first; j < w->len; j++) {
+				b->slots[nslots] = (struct slot_ref){ w, j };
+				batch_op(b, w->unit, FLEET_OP_SLOT, (int64_t)((w->head + j) % w->cap),
+					 (uint32_t)nslots++);
+			}
+		}
+	}
+	b->n_ops = fleet_coalesce(b->ops, b->n_ops);
+	return 0;
+}
+
+/* The batch's ops [from, to) into the open transaction. */
+static int
+batch_write(struct sqlite_store *s, const struct batch *b, size_t from, size_t to)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	for (size_t i = from; r == 0 && i < to; i++) {
+		const struct fleet_op *op = &b->ops[i];
+
+		switch (op->kind) {
+		case FLEET_OP_FORGET:
+			sqlite3_bind_int64(s->st[ST_FORGET], 1, op->unit);
+			r = step_done(s->st[ST_FORGET]);
+			__attribute__((fallthrough)); /* the slots go too */
+		case FLEET_OP_RESET:
+			if (r == 0) {
+				sqlite3_bind_int64(s->st[ST_FORGET_SLOTS], 1, op->unit);
+				r = step_done(s->st[ST_FORGET_SLOTS]);
+			}
+			break;
+		case FLEET_OP_CYCLE: {
+			const struct fleet_row *w = b->rows[op->index];
+
+			st = s->st[ST_INSERT];
+			sqlite3_bind_int64(st, 1, w->unit);
+			sqlite3_bind_int64(st, 2, w->cycle);
+			sqlite3_bind_double(st, 3, w->rul);
+			sqlite3_bind_text(st, 4, w->model, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, w->version, -1, SQLITE_STATIC);
+			sqlite3_bind_double(st, 6, w->ts);
+			r = step_done(st);
+			break;
+		}
+		default: {
+			const struct fleet_window *w = b->slots[op->index].w;
+			uint32_t k = b->slots[op->index].k;
+
+			st = s->st[ST_SLOT];
+			sqlite3_bind_int64(st, 1, w->unit);
+			sqlite3_bind_int64(st, 2, op->key);
+			sqlite3_bind_blob(st, 3, w->slots + (size_t)(k - w->first) * FLEET_SLOT,
+					  FLEET_SLOT_BYTES, SQLITE_STATIC);
+			sqlite3_bind_double(st, 4, w->rul);
+			sqlite3_bind_text(st, 5, w->model, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 6, w->version, -1, SQLITE_STATIC);
+			sqlite3_bind_double(st, 7, w->ts);
+			r = step_done(st);
+			break;
+		}
+		}
 	}
 	return r;
 }
 
-/* Records up to and including last, from the queue's head, in one transaction. */
+struct span {
+	const struct batch *b;
+	size_t from, to;
+};
+
+static int
+span_write(struct sqlite_store *s, void *ud)
+{
+	const struct span *sp = ud;
+
+	return batch_write(s, sp->b, sp->from, sp->to);
+}
+
+/*
+ * Records first .. last (from the queue's head), coalesced. With a journal they are written in
+ * transactions of about APPLY_TXN_OPS rows, each ending at an engine's last row, so that the
+ * feedback plugin's writer, which may share the file, waits for a short one at most; a crash
+ * between two of them is repaired by the next start, which replays every record of the batch
+ * (the journal keeps them until the last commit), in order, from any state the tables were
+ * left in. Without a journal (the direct path) the batch is one transaction: it is the commit.
+ */
 static int
 apply_batch(struct sqlite_store *s, struct pending *first, struct pending *last)
 {
-	struct batch b = { first, last };
+	struct batch b;
+	struct span sp = { &b, 0, 0 };
+	int r = batch_build(&b, first, last);
 
-	return in_transaction(s, apply_records, &b);
+	while (r == 0 && sp.from < b.n_ops) {
+		sp.to = b.n_ops;
+		if (s->journal != NULL && b.n_ops - sp.from > APPLY_TXN_OPS) {
+			sp.to = sp.from + APPLY_TXN_OPS;
+			while (sp.to < b.n_ops && b.ops[sp.to].unit == b.ops[sp.to - 1].unit)
+				sp.to++;
+		}
+		r = in_transaction(s, span_write, &sp);
+		sp.from = sp.to;
+		if (r == 0 && sp.from < b.n_ops)
+			usleep(APPLY_TXN_PAUSE_US); /* the file's other writer's turn */
+	}
+	batch_free(&b);
+	return r;
 }
 
 static void
@@ -795,7 +1007,7 @@ deadline_in(struct timespec *t, long ms)
 }
 
 /*
- * The applier: takes the queue's oldest records (APPLY_TXN_CYCLES at most, gathered for
+ * The applier: takes the queue's oldest records (APPLY_BATCH_CYCLES at most, gathered for
  * APPLY_GATHER_MS while there are fewer), writes them in one transaction, then lets the
  * journal drop what is applied. A failed transaction (a full disk) is retried every second;
  * the records stay journaled meanwhile, and apply() refuses new ones once the queue is full.
@@ -815,16 +1027,16 @@ applier_main(void *arg)
 			pthread_cond_wait(&s->queued, &s->qlock);
 		if (s->head == NULL)
 			break;
-		if (!s->stop && s->pending_cycles < APPLY_TXN_CYCLES) {
+		if (!s->stop && s->pending_cycles < APPLY_BATCH_CYCLES) {
 			deadline_in(&until, APPLY_GATHER_MS);
-			while (!s->stop && s->pending_cycles < APPLY_TXN_CYCLES &&
+			while (!s->stop && s->pending_cycles < APPLY_BATCH_CYCLES &&
 			       pthread_cond_timedwait(&s->queued, &s->qlock, &until) == 0)
 				;
 		}
 		first = last = s->head;
 		cycles = first->cycles;
 		bytes = first->len;
-		while (last->next != NULL && cycles + last->next->cycles <= APPLY_TXN_CYCLES) {
+		while (last->next != NULL && cycles + last->next->cycles <= APPLY_BATCH_CYCLES) {
 			last = last->next;
 			cycles += last->cycles;
 			bytes += last->len;
@@ -980,7 +1192,7 @@ sq_apply(struct fleet_store *base, const int64_t *forget, size_t n_forget,
 	s->pending_bytes += p->len;
 	s->pending_cycles += p->cycles;
 	s->queued_seq = p->seq;
-	if (s->pending_cycles >= APPLY_TXN_CYCLES || s->head == p)
+	if (s->pending_cycles >= APPLY_BATCH_CYCLES || s->head == p)
 		pthread_cond_signal(&s->queued);
 	pthread_mutex_unlock(&s->qlock);
 	return 0;
