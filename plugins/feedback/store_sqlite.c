@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "accuracy.h"
+#include "clocks.h"
 #include "segment.h"
 #include "store_sqlite_internal.h"
 
@@ -371,6 +373,29 @@ sqlite_check_dir(const char *path, char *err, size_t err_len)
 	return -e;
 }
 
+/*
+ * Waiting for another connection's write lock: a try every SQLITE_BUSY_POLL_US until busy_ms
+ * passed. SQLite's own handler sleeps 1, 2, 5, 10 ms and longer between tries, so a writer
+ * that commits often (the fleet store's applier, sharing the file, in transactions of a few
+ * milliseconds) takes the lock again before the sleeper looks, and a prediction log commit
+ * that an answer waits for lost up to hundreds of milliseconds that way.
+ */
+#define SQLITE_BUSY_POLL_US 100
+
+static int
+sqlite_busy_poll(void *ud, int tries)
+{
+	static _Thread_local double since;
+	double now = clocks_monotonic();
+
+	if (tries == 0)
+		since = now;
+	if ((now - since) * 1000.0 >= (double)(intptr_t)ud)
+		return 0;
+	usleep(SQLITE_BUSY_POLL_US);
+	return 1;
+}
+
 static int
 sqlite_open_conn(const char *path, int busy_ms, sqlite3 **out, char *err, size_t err_len)
 {
@@ -383,7 +408,7 @@ sqlite_open_conn(const char *path, int busy_ms, sqlite3 **out, char *err, size_t
 			 *out != NULL ? sqlite3_errmsg(*out) : sqlite3_errstr(rc));
 		return sqlite_errno(rc);
 	}
-	sqlite3_busy_timeout(*out, busy_ms);
+	sqlite3_busy_handler(*out, sqlite_busy_poll, (void *)(intptr_t)busy_ms);
 	sqlite3_extended_result_codes(*out, 1);
 	return 0;
 }
