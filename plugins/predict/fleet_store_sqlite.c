@@ -45,9 +45,9 @@
  * (<database>-fleet-journal-<n>) and returns once that record is on stable storage: an
  * append and one fdatasync, where a durable SQLite transaction writes and syncs a B-tree
  * page per engine touched and, every few commits, a checkpoint. The applier thread then
- * writes the records into the tables in larger transactions (synchronous=FULL still), after
- * which their journal files go. open() applies whatever journal a crash left, before it
- * loads; readers (history, window) wait until what was committed before them is applied, so
+ * writes the records into the tables coalesced over seconds (fleet_coalesce.h: sorted by
+ * engine, superseded rows dropped; synchronous=FULL still), after which their journal files
+ * go. open() applies whatever journal a crash left, the same way, before it loads; readers (history, window) wait until what was committed before them is applied, so
  * they read the tables as if every commit had gone there directly. A database that is not a
  * plain path (":memory:", a "file:" URI) is written directly, without a journal.
  */
@@ -476,63 +476,6 @@ sq_open(const char *path, int timeout_ms, struct fleet_store **out, char *err, s
 	return 0;
 }
 
-/* ---- writing ---------------------------------------------------------------------------------- */
-
-static int
-apply_all(struct sqlite_store *s, const int64_t *forget, size_t n_forget,
-	  const struct fleet_row *rows, size_t n_rows, const struct fleet_window *wins,
-	  size_t n_wins)
-{
-	sqlite3_stmt *st;
-	size_t i;
-	int r = 0;
-
-	for (i = 0; r == 0 && i < n_forget; i++) {
-		sqlite3_bind_int64(s->st[ST_FORGET], 1, forget[i]);
-		r = step_done(s->st[ST_FORGET]);
-		if (r == 0) {
-			sqlite3_bind_int64(s->st[ST_FORGET_SLOTS], 1, forget[i]);
-			r = step_done(s->st[ST_FORGET_SLOTS]);
-		}
-	}
-	for (i = 0; r == 0 && i < n_rows; i++) {
-		const struct fleet_row *w = &rows[i];
-
-		st = s->st[ST_INSERT];
-		sqlite3_bind_int64(st, 1, w->unit);
-		sqlite3_bind_int64(st, 2, w->cycle);
-		sqlite3_bind_double(st, 3, w->rul);
-		sqlite3_bind_text(st, 4, w->model, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, w->version, -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 6, w->ts);
-		r = step_done(st);
-	}
-	for (i = 0; r == 0 && i < n_wins; i++) {
-		const struct fleet_window *w = &wins[i];
-		uint32_t k;
-
-		if (w->len == 0)
-			continue;
-		if (w->reset) {
-			sqlite3_bind_int64(s->st[ST_FORGET_SLOTS], 1, w->unit);
-			r = step_done(s->st[ST_FORGET_SLOTS]);
-		}
-		st = s->st[ST_SLOT];
-		for (k = w->first; r == 0 && k < w->len; k++) {
-			sqlite3_bind_int64(st, 1, w->unit);
-			sqlite3_bind_int64(st, 2, (int64_t)((w->head + k) % w->cap));
-			sqlite3_bind_blob(st, 3, w->slots + (size_t)(k - w->first) * FLEET_SLOT,
-					  FLEET_SLOT_BYTES, SQLITE_STATIC);
-			sqlite3_bind_double(st, 4, w->rul);
-			sqlite3_bind_text(st, 5, w->model, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 6, w->version, -1, SQLITE_STATIC);
-			sqlite3_bind_double(st, 7, w->ts);
-			r = step_done(st);
-		}
-	}
-	return r;
-}
-
 /* ---- the journal ------------------------------------------------------------------------------ */
 
 /*
@@ -742,38 +685,6 @@ decode_record(const void *rec, size_t len, struct decoded *d)
 	if (r < 0)
 		decoded_free(d);
 	return r;
-}
-
-/* One record's writes into the open transaction, as written (the replay at open). */
-static int
-apply_record(struct sqlite_store *s, const void *rec, size_t len)
-{
-	struct decoded d;
-	int r = decode_record(rec, len, &d);
-
-	if (r == 0)
-		r = apply_all(s, d.forget, d.nf, d.rows, d.nr, d.wins, d.nw);
-	decoded_free(&d);
-	return r;
-}
-
-static int
-replay_record(void *ud, const void *rec, size_t len)
-{
-	return apply_record(ud, rec, len);
-}
-
-struct replay {
-	uint64_t gen;
-	size_t n;
-};
-
-static int
-replay_journal(struct sqlite_store *s, void *ud)
-{
-	struct replay *rp = ud;
-
-	return fleet_journal_replay(s->path, replay_record, s, &rp->gen, &rp->n);
 }
 
 /* work(s, ud) in one transaction of the writing connection: committed when it returns 0. */
@@ -994,6 +905,56 @@ apply_batch(struct sqlite_store *s, struct pending *first, struct pending *last)
 	return r;
 }
 
+/* The records a crash left, copied as the journal hands them back, for one coalesced write. */
+struct replay {
+	uint64_t gen;
+	size_t n;
+	struct pending *head, **tail, *last;
+	int err;
+};
+
+static int
+replay_record(void *ud, const void *rec, size_t len)
+{
+	struct replay *rp = ud;
+	struct pending *p = malloc(sizeof(*p) + len);
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->next = NULL;
+	p->len = len;
+	memcpy(p->data, rec, len);
+	*rp->tail = p;
+	rp->tail = &p->next;
+	rp->last = p;
+	return 0;
+}
+
+/* Inside the open transaction: every record of the journal, coalesced as the applier would. */
+static int
+replay_journal(struct sqlite_store *s, void *ud)
+{
+	struct replay *rp = ud;
+	struct pending *p, *next;
+	struct batch b;
+	int r;
+
+	rp->head = NULL;
+	rp->tail = &rp->head;
+	r = fleet_journal_replay(s->path, replay_record, rp, &rp->gen, &rp->n);
+	if (r == 0 && rp->head != NULL) {
+		r = batch_build(&b, rp->head, rp->last);
+		if (r == 0)
+			r = batch_write(s, &b, 0, b.n_ops);
+		batch_free(&b);
+	}
+	for (p = rp->head; p != NULL; p = next) {
+		next = p->next;
+		free(p);
+	}
+	return r;
+}
+
 static void
 deadline_in(struct timespec *t, long ms)
 {
@@ -1105,7 +1066,7 @@ applier_stop(struct sqlite_store *s)
 static int
 journal_start(struct sqlite_store *s, char *err, size_t err_len)
 {
-	struct replay rp = { 1, 0 };
+	struct replay rp = { .gen = 1 };
 	int r;
 
 	if (strcmp(s->path, ":memory:") == 0 || strncmp(s->path, "file:", 5) == 0 ||
